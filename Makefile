@@ -1,0 +1,132 @@
+# passerelle: build, run, test, check, bench, install. See README.md.
+
+PROG     := passerelle
+VERSION  := 0.1.0
+BUILD    ?= build
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+SYSCONFDIR ?= $(PREFIX)/etc
+PKGS     := libevent libevent_openssl openssl json-c libxml-2.0 libpq libcurl
+
+CC       ?= cc
+OPT      ?= -O2
+WARN     := -Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith -Wcast-qual \
+            -Wstrict-prototypes -Wmissing-prototypes -Wwrite-strings \
+            -Wundef -Wvla -Wimplicit-fallthrough -Wnull-dereference
+# Our flags live in P_*; a user's CFLAGS/LDFLAGS are appended, never replaced.
+P_CPPFLAGS := -D_GNU_SOURCE -DPASSERELLE_VERSION='"$(VERSION)"' -Iinclude -MMD -MP
+P_CFLAGS   := -std=c11 -g $(OPT) $(WARN) -fstack-protector-strong
+P_LDFLAGS  :=
+PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+ifeq ($(WERROR),1)
+P_CFLAGS += -Werror
+endif
+ifneq ($(SANITIZE),)
+P_CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+P_LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+ALL_CPPFLAGS = $(P_CPPFLAGS) $(PKG_CFLAGS) $(CPPFLAGS)
+ALL_CFLAGS   = $(P_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS  = $(P_LDFLAGS) $(LDFLAGS)
+
+SRCS      := $(wildcard server/*.c activitypub/*.c webfinger/*.c db/*.c)
+MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
+GEN_MIG   := $(BUILD)/gen/migrations.c
+MAIN_OBJ  := $(BUILD)/server/main.o
+LIB_OBJS  := $(filter-out $(MAIN_OBJ),$(SRCS:%.c=$(BUILD)/%.o)) $(BUILD)/gen/migrations.o
+LIB       := $(BUILD)/libpasserelle.a
+BIN       := $(BUILD)/$(PROG)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNITS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_SRCS := $(wildcard bench/bench_*.c)
+BENCHES   := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+FMT_SRCS  := $(SRCS) $(wildcard include/*.h tests/*.h tests/unit/*.c bench/*.c)
+
+.PHONY: all run test check bench install uninstall clean deps format format-check lint \
+        units valgrind
+
+all: $(BIN) $(UNITS)
+
+$(BIN): $(MAIN_OBJ) $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(LIB): $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(GEN_MIG): $(MIGRATIONS) scripts/embed-migrations.sh
+	@mkdir -p $(@D)
+	sh scripts/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/migrations.o: $(GEN_MIG)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB) tests/tap.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) -Itests $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+
+units: $(UNITS)
+
+# Installs the Debian packages the build and the tests need (or says which).
+deps:
+	@sh scripts/deps.sh
+
+# Builds, starts a throwaway PostgreSQL under var/, migrates, serves on 127.0.0.1:8080.
+run: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/run.sh $(BIN)
+
+# Every test: unit, integration (real PostgreSQL, real binary), interop (Fedify).
+test: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) sh tests/run.sh
+
+check: deps format-check lint
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/werror WERROR=1 all
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SANITIZE=address,undefined OPT=-O1 test
+	$(MAKE) --no-print-directory valgrind
+
+# The integration run with the server under valgrind (full teardown, no leaks).
+valgrind: deps
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/vg OPT=-O0 all
+	BUILD=$(BUILD)/vg PASSERELLE_VALGRIND=1 TEST_ONLY=integration sh tests/run.sh
+
+bench: all $(BENCHES)
+	@sh bench/run.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/passerelle
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/$(PROG)
+	install -m 0644 passerelle.conf.example $(DESTDIR)$(SYSCONFDIR)/passerelle/passerelle.conf.example
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/$(PROG)
+	rm -f $(DESTDIR)$(SYSCONFDIR)/passerelle/passerelle.conf.example
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/passerelle 2>/dev/null
+
+format:
+	clang-format -i $(FMT_SRCS)
+
+format-check:
+	clang-format --dry-run --Werror $(FMT_SRCS)
+
+# Unbounded, non-reentrant or unchecked calls are banned (curl's list, shortened).
+BANNED := (^|[^_[:alnum:]])(sprintf|vsprintf|strcpy|strcat|strtok|gets|atoi|atol|atof|asctime|ctime|gmtime|localtime|rand|system)[[:space:]]*\(
+lint:
+	@! grep -nE '$(BANNED)' $(SRCS) || { echo "lint: banned function" >&2; exit 1; }
+	@for f in $(SRCS); do head -1 $$f | grep -q '^/\*' || { echo "lint: $$f must open with a one-line comment" >&2; exit 1; }; done
+	@echo "lint: ok"
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,31 @@
+/* The process-wide context handed to every handler: loop, config, database, keys. */
+#ifndef PASSERELLE_APP_H
+#define PASSERELLE_APP_H
+
+#include <time.h>
+#include <openssl/evp.h>
+
+struct event_base;
+struct config;
+struct httpd;
+struct db;
+
+struct app {
+    struct event_base *base;
+    struct config *cfg;
+    struct httpd *httpd;
+    struct db *db;         /* NULL only in unit tests that need no database */
+    EVP_PKEY *key;         /* the server's RSA-2048 key, shared by its actors */
+    char *public_pem;      /* SPKI PEM of key */
+    char *relay_id;        /* <base>/actor */
+    char *bridge_id;       /* <base>/users/<bridge_username> */
+    time_t started;
+    int exit_code;         /* what main returns once the loop ends */
+};
+
+/* Derives relay_id, bridge_id from cfg; key and public_pem are set by the caller. */
+void app_init_ids(struct app *app);
+/* Frees what app_init_ids and the caller stored (key, public_pem, ids). */
+void app_free_ids(struct app *app);
+
+#endif

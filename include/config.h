@@ -1,0 +1,54 @@
+/* Configuration: defaults, a key = value file, PASSERELLE_* environment overrides, validation. */
+#ifndef PASSERELLE_CONFIG_H
+#define PASSERELLE_CONFIG_H
+
+#include <stddef.h>
+
+struct config {
+    char *listen_addr;          /* listen_addr: IP to bind */
+    int listen_port;            /* listen_port */
+    char *base_url;             /* base_url: public origin, no trailing slash */
+    char *host;                 /* derived: host[:port] of base_url, for acct: */
+    char *database_url;         /* database_url, or DATABASE_URL */
+    int db_pool_size;           /* db_pool_size */
+    char *key_file;             /* key_file: RSA private key (PEM), created on first start */
+    char *bridge_username;      /* bridge_username: the bridge account's name */
+    char *bridge_display_name;  /* bridge_display_name */
+    char *tls_cert;             /* tls_cert: PEM certificate chain (optional) */
+    char *tls_key;              /* tls_key: PEM private key (optional) */
+    size_t max_body_bytes;      /* max_body_bytes */
+    size_t max_header_bytes;    /* max_header_bytes */
+    int max_headers;            /* max_headers */
+    int request_timeout;        /* request_timeout: seconds to read a request */
+    int shutdown_timeout;       /* shutdown_timeout: seconds to finish in-flight work */
+    int max_connections;        /* max_connections */
+    char *log_level;            /* log_level */
+    char *metrics_token;        /* metrics_token: bearer token for /metrics, empty = open */
+    char *instance_name;        /* instance_name: shown on / and in NodeInfo */
+    char *instance_description; /* instance_description */
+    char *admin_contact;        /* admin_contact */
+    int allow_private_fetch;    /* allow_private_fetch: tests only, lets fetches reach loopback */
+};
+
+/* Fills cfg with defaults. */
+void config_defaults(struct config *cfg);
+
+/*
+ * Reads a key = value file into cfg (path may be NULL), then applies
+ * PASSERELLE_<KEY> environment variables and DATABASE_URL, then validates.
+ * On error returns -1 with a message naming the bad key in err.
+ */
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/* Sets one key from a string, as the file and environment do. */
+int config_set(struct config *cfg, const char *key, const char *value, char *err, size_t errlen);
+
+/* Checks values that depend on each other and derives host. */
+int config_validate(struct config *cfg, char *err, size_t errlen);
+
+/* Prints every key with its description and default (for --help). */
+void config_print_keys(void);
+
+void config_free(struct config *cfg);
+
+#endif

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Checks the Debian packages that build and test passerelle; installs the missing ones as root.
+set -eu
+pkgs="build-essential pkg-config libevent-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
+libxml2-dev libpq-dev postgresql curl ca-certificates openssl nodejs"
+missing=""
+for p in $pkgs; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        # nodejs may come from elsewhere than Debian; a working node is enough.
+        if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then
+    echo "deps: installing$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing
+else
+    echo "deps: missing packages; run as root:" >&2
+    echo "  apt-get install -y$missing" >&2
+    exit 1
+fi

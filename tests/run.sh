@@ -1,0 +1,82 @@
+#!/bin/sh
+# Runs every test (unit, integration, interop) and ends with one line: "N passed, N failed".
+# Each test program prints TAP lines ("ok N - name" / "not ok N - name"); this script counts
+# them, and counts a program that exits non-zero without a "not ok" line as one failure.
+# Environment: BUILD (build folder, default build), TEST_ONLY (unit|integration|interop),
+# PASSERELLE_VALGRIND=1 (integration servers run under valgrind).
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+BUILD=${BUILD:-build}
+export PASSERELLE_BIN="$top/$BUILD/passerelle"
+only=${TEST_ONLY:-}
+tmp=$(mktemp -d /tmp/passerelle-test.XXXXXX)
+chmod 755 "$tmp"
+passed=0
+failed=0
+
+cleanup() {
+    sh scripts/pg.sh stop "$tmp/pg" >/dev/null 2>&1
+    rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+# run_one NAME COMMAND...: runs it with a time limit, shows its output, counts its lines.
+run_one() {
+    name=$1
+    shift
+    out="$tmp/out.txt"
+    timeout -k 5 "${TEST_TIMEOUT:-300}" "$@" >"$out" 2>"$tmp/err.txt"
+    rc=$?
+    p=$(grep -c '^ok ' "$out")
+    f=$(grep -c '^not ok ' "$out")
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        f=1
+        echo "not ok - $name exited with status $rc" >>"$out"
+    fi
+    if [ "$f" -gt 0 ] || [ -n "${VERBOSE:-}" ]; then
+        echo "== $name"
+        cat "$out"
+        echo "-- stderr of $name (last 40 lines)"
+        tail -40 "$tmp/err.txt"
+    else
+        echo "== $name: $p passed"
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+if [ -z "$only" ] || [ "$only" = unit ] || [ "$only" = integration ] || [ "$only" = interop ]; then
+    PG_FSYNC=off sh scripts/pg.sh start "$tmp/pg" >"$tmp/pgurl" || { echo "0 passed, 1 failed"; exit 1; }
+    export PASSERELLE_TEST_PG="$(cat "$tmp/pgurl")"
+    export PASSERELLE_TEST_PGDIR="$tmp/pg"
+fi
+
+if [ -z "$only" ] || [ "$only" = unit ]; then
+    for t in "$BUILD"/tests/test_*; do
+        [ -x "$t" ] || continue
+        run_one "unit/$(basename "$t")" "$t"
+    done
+fi
+
+if [ -z "$only" ] || [ "$only" = integration ]; then
+    for t in tests/integration/*.test.mjs; do
+        [ -f "$t" ] || continue
+        run_one "integration/$(basename "$t")" node "$t"
+    done
+fi
+
+if [ -z "$only" ] || [ "$only" = interop ]; then
+    if [ -n "$(ls tests/interop/*.test.mjs 2>/dev/null)" ]; then
+        if [ ! -d tests/interop/node_modules ]; then
+            (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error) >"$tmp/npm.log" 2>&1 ||
+                { cat "$tmp/npm.log"; failed=$((failed + 1)); }
+        fi
+        for t in tests/interop/*.test.mjs; do
+            run_one "interop/$(basename "$t")" node "$t"
+        done
+    fi
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
