@@ -1,4 +1,5 @@
-/* Our own actors: the relay (Application) and the bridge account (Service), and their collections. */
+/* Our own actors: the relay (Application) and the bridge account (Service), and their collections.
+ */
 #ifndef PASSERELLE_ACTOR_H
 #define PASSERELLE_ACTOR_H
 

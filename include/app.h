@@ -14,13 +14,13 @@ struct app {
     struct event_base *base;
     struct config *cfg;
     struct httpd *httpd;
-    struct db *db;         /* NULL only in unit tests that need no database */
-    EVP_PKEY *key;         /* the server's RSA-2048 key, shared by its actors */
-    char *public_pem;      /* SPKI PEM of key */
-    char *relay_id;        /* <base>/actor */
-    char *bridge_id;       /* <base>/users/<bridge_username> */
+    struct db *db;    /* NULL only in unit tests that need no database */
+    EVP_PKEY *key;    /* the server's RSA-2048 key, shared by its actors */
+    char *public_pem; /* SPKI PEM of key */
+    char *relay_id;   /* <base>/actor */
+    char *bridge_id;  /* <base>/users/<bridge_username> */
     time_t started;
-    int exit_code;         /* what main returns once the loop ends */
+    int exit_code; /* what main returns once the loop ends */
 };
 
 /* Derives relay_id, bridge_id from cfg; key and public_pem are set by the caller. */

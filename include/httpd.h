@@ -18,18 +18,18 @@ typedef void (*httpd_handler_fn)(struct app *app, struct evhttp_request *req, co
 
 /* Error kinds of the whole program, mapped to an HTTP status in one place. */
 enum httpd_err {
-    HTTPD_ERR_BAD_REQUEST,  /* 400: malformed input */
-    HTTPD_ERR_UNAUTHORIZED, /* 401: signature missing or wrong */
-    HTTPD_ERR_FORBIDDEN,    /* 403: blocked */
-    HTTPD_ERR_NOT_FOUND,    /* 404 */
-    HTTPD_ERR_METHOD,       /* 405 */
+    HTTPD_ERR_BAD_REQUEST,    /* 400: malformed input */
+    HTTPD_ERR_UNAUTHORIZED,   /* 401: signature missing or wrong */
+    HTTPD_ERR_FORBIDDEN,      /* 403: blocked */
+    HTTPD_ERR_NOT_FOUND,      /* 404 */
+    HTTPD_ERR_METHOD,         /* 405 */
     HTTPD_ERR_NOT_ACCEPTABLE, /* 406 */
-    HTTPD_ERR_GONE,         /* 410 */
-    HTTPD_ERR_TOO_LARGE,    /* 413 */
-    HTTPD_ERR_MEDIA_TYPE,   /* 415 */
-    HTTPD_ERR_RATE_LIMITED, /* 429 */
-    HTTPD_ERR_INTERNAL,     /* 500 */
-    HTTPD_ERR_UNAVAILABLE,  /* 503: database or a remote key unreachable, or shutting down */
+    HTTPD_ERR_GONE,           /* 410 */
+    HTTPD_ERR_TOO_LARGE,      /* 413 */
+    HTTPD_ERR_MEDIA_TYPE,     /* 415 */
+    HTTPD_ERR_RATE_LIMITED,   /* 429 */
+    HTTPD_ERR_INTERNAL,       /* 500 */
+    HTTPD_ERR_UNAVAILABLE,    /* 503: database or a remote key unreachable, or shutting down */
 };
 
 int httpd_err_status(enum httpd_err kind);

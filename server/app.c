@@ -1,0 +1,26 @@
+/* The process context: derives our actors' ids from the configuration. */
+#include <stdlib.h>
+
+#include <openssl/evp.h>
+
+#include "app.h"
+#include "config.h"
+#include "xmalloc.h"
+
+void
+app_init_ids(struct app *app)
+{
+    app->relay_id = xasprintf("%s/actor", app->cfg->base_url);
+    app->bridge_id = xasprintf("%s/users/%s", app->cfg->base_url, app->cfg->bridge_username);
+}
+
+void
+app_free_ids(struct app *app)
+{
+    free(app->relay_id);
+    free(app->bridge_id);
+    free(app->public_pem);
+    EVP_PKEY_free(app->key);
+    app->relay_id = app->bridge_id = app->public_pem = NULL;
+    app->key = NULL;
+}

@@ -1,0 +1,345 @@
+/* Configuration: a table of keys with defaults and bounds, read from a file then the environment.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "log.h"
+#include "xmalloc.h"
+
+enum config_type { CONFIG_STR, CONFIG_INT, CONFIG_SIZE, CONFIG_BOOL };
+
+struct config_key {
+    const char *name;
+    enum config_type type;
+    size_t offset;
+    const char *def;
+    long long min, max; /* for numbers */
+    const char *help;
+};
+
+#define OFF(f) offsetof(struct config, f)
+
+/* One row per key: the file, the environment and --help all read this table. */
+static const struct config_key config_keys[] = {
+    { "listen_addr", CONFIG_STR, OFF(listen_addr), "127.0.0.1", 0, 0, "IP address to listen on" },
+    { "listen_port", CONFIG_INT, OFF(listen_port), "8080", 0, 65535,
+      "TCP port (0 picks a free one)" },
+    { "base_url", CONFIG_STR, OFF(base_url), "", 0, 0,
+      "public origin, e.g. https://bridge.example (default http://LISTEN_ADDR:PORT)" },
+    { "database_url", CONFIG_STR, OFF(database_url), "", 0, 0,
+      "libpq conninfo or postgres:// URL (also DATABASE_URL)" },
+    { "db_pool_size", CONFIG_INT, OFF(db_pool_size), "4", 1, 64, "PostgreSQL connections" },
+    { "key_file", CONFIG_STR, OFF(key_file), "var/passerelle.key", 0, 0,
+      "RSA private key (PEM); created on first start" },
+    { "bridge_username", CONFIG_STR, OFF(bridge_username), "passerelle", 0, 0,
+      "the bridge account's name (@NAME@host)" },
+    { "bridge_display_name", CONFIG_STR, OFF(bridge_display_name), "passerelle", 0, 0,
+      "the bridge account's display name" },
+    { "tls_cert", CONFIG_STR, OFF(tls_cert), "", 0, 0,
+      "PEM certificate chain: serve https (with tls_key)" },
+    { "tls_key", CONFIG_STR, OFF(tls_key), "", 0, 0, "PEM private key for tls_cert" },
+    { "max_body_bytes", CONFIG_SIZE, OFF(max_body_bytes), "1048576", 1024, 1073741824LL,
+      "largest request body accepted" },
+    { "max_header_bytes", CONFIG_SIZE, OFF(max_header_bytes), "16384", 1024, 1048576,
+      "largest request head (request line and headers)" },
+    { "max_headers", CONFIG_INT, OFF(max_headers), "64", 8, 1000, "most request headers" },
+    { "request_timeout", CONFIG_INT, OFF(request_timeout), "15", 1, 3600,
+      "seconds a client may take to send a request" },
+    { "shutdown_timeout", CONFIG_INT, OFF(shutdown_timeout), "10", 0, 3600,
+      "seconds to finish requests in flight on SIGTERM" },
+    { "max_connections", CONFIG_INT, OFF(max_connections), "10000", 1, 1000000,
+      "most open client connections" },
+    { "log_level", CONFIG_STR, OFF(log_level), "info", 0, 0, "debug, info, warn or error" },
+    { "metrics_token", CONFIG_STR, OFF(metrics_token), "", 0, 0,
+      "if set, /metrics needs Authorization: Bearer TOKEN" },
+    { "instance_name", CONFIG_STR, OFF(instance_name), "passerelle", 0, 0,
+      "name shown on / and in NodeInfo" },
+    { "instance_description", CONFIG_STR, OFF(instance_description),
+      "A bridge that reconnects people who left X on the fediverse.", 0, 0,
+      "description shown on / and in NodeInfo" },
+    { "admin_contact", CONFIG_STR, OFF(admin_contact), "", 0, 0, "how to reach the operator" },
+    { "allow_private_fetch", CONFIG_BOOL, OFF(allow_private_fetch), "false", 0, 0,
+      "tests only: let outbound fetches reach loopback" },
+};
+
+#define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+static const struct config_key *
+config_find(const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(config_keys[i].name, name) == 0)
+            return &config_keys[i];
+    return NULL;
+}
+
+static int
+config_parse_number(const struct config_key *k, const char *value, long long *out, char *err,
+                    size_t errlen)
+{
+    char *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0') {
+        snprintf(err, errlen, "%s: \"%s\" is not a whole number", k->name, value);
+        return -1;
+    }
+    if (v < k->min || v > k->max) {
+        snprintf(err, errlen, "%s: %lld is out of range (%lld to %lld)", k->name, v, k->min,
+                 k->max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int
+config_set(struct config *cfg, const char *key, const char *value, char *err, size_t errlen)
+{
+    const struct config_key *k = config_find(key);
+    char *base = (char *)cfg;
+    long long n;
+
+    if (k == NULL) {
+        snprintf(err, errlen, "%s: unknown configuration key", key);
+        return -1;
+    }
+    switch (k->type) {
+    case CONFIG_STR: {
+        char **slot = (char **)(void *)(base + k->offset);
+
+        free(*slot);
+        *slot = xstrdup(value);
+        return 0;
+    }
+    case CONFIG_INT:
+        if (config_parse_number(k, value, &n, err, errlen) < 0)
+            return -1;
+        *(int *)(void *)(base + k->offset) = (int)n;
+        return 0;
+    case CONFIG_SIZE:
+        if (config_parse_number(k, value, &n, err, errlen) < 0)
+            return -1;
+        *(size_t *)(void *)(base + k->offset) = (size_t)n;
+        return 0;
+    case CONFIG_BOOL:
+        if (strcasecmp(value, "true") == 0 || strcasecmp(value, "yes") == 0 ||
+            strcmp(value, "1") == 0 || strcasecmp(value, "on") == 0)
+            *(int *)(void *)(base + k->offset) = 1;
+        else if (strcasecmp(value, "false") == 0 || strcasecmp(value, "no") == 0 ||
+                 strcmp(value, "0") == 0 || strcasecmp(value, "off") == 0)
+            *(int *)(void *)(base + k->offset) = 0;
+        else {
+            snprintf(err, errlen, "%s: \"%s\" is not true or false", key, value);
+            return -1;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+void
+config_defaults(struct config *cfg)
+{
+    char err[256];
+
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < NKEYS; i++)
+        if (config_set(cfg, config_keys[i].name, config_keys[i].def, err, sizeof(err)) < 0)
+            abort(); /* a default outside its own bounds is a programming error */
+}
+
+static char *
+config_trim(char *s)
+{
+    char *e;
+
+    while (isspace((unsigned char)*s))
+        s++;
+    e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+static int
+config_read_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+    char line[4096], msg[512];
+    FILE *f = fopen(path, "r");
+    int lineno = 0;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *s, *eq, *key, *value;
+
+        lineno++;
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+            fclose(f);
+            return -1;
+        }
+        s = config_trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        eq = strchr(s, '=');
+        if (eq == NULL) {
+            snprintf(err, errlen, "%s:%d: expected key = value", path, lineno);
+            fclose(f);
+            return -1;
+        }
+        *eq = '\0';
+        key = config_trim(s);
+        value = config_trim(eq + 1);
+        /* Optional double quotes let a value keep leading or trailing spaces. */
+        if (strlen(value) >= 2 && value[0] == '"' && value[strlen(value) - 1] == '"') {
+            value[strlen(value) - 1] = '\0';
+            value++;
+        }
+        if (config_set(cfg, key, value, msg, sizeof(msg)) < 0) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
+            fclose(f);
+            return -1;
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+static int
+config_read_env(struct config *cfg, char *err, size_t errlen)
+{
+    char name[128], msg[512];
+    const char *v;
+
+    if ((v = getenv("DATABASE_URL")) != NULL && *v != '\0')
+        if (config_set(cfg, "database_url", v, err, errlen) < 0)
+            return -1;
+    for (size_t i = 0; i < NKEYS; i++) {
+        size_t j;
+
+        snprintf(name, sizeof(name), "PASSERELLE_%s", config_keys[i].name);
+        for (j = 0; name[j] != '\0'; j++)
+            name[j] = (char)toupper((unsigned char)name[j]);
+        if ((v = getenv(name)) == NULL)
+            continue;
+        if (config_set(cfg, config_keys[i].name, v, msg, sizeof(msg)) < 0) {
+            snprintf(err, errlen, "environment %s: %s", name, msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+config_valid_username(const char *s)
+{
+    if (*s == '\0' || strlen(s) > 64)
+        return 0;
+    for (; *s != '\0'; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.')
+            return 0;
+    return 1;
+}
+
+int
+config_validate(struct config *cfg, char *err, size_t errlen)
+{
+    const char *b, *h;
+    size_t len;
+
+    if (log_set_level_name(cfg->log_level) < 0) {
+        snprintf(err, errlen, "log_level: \"%s\" is not debug, info, warn or error",
+                 cfg->log_level);
+        return -1;
+    }
+    if (!config_valid_username(cfg->bridge_username)) {
+        snprintf(err, errlen, "bridge_username: use 1 to 64 letters, digits, '_', '-' or '.'");
+        return -1;
+    }
+    if (strcasecmp(cfg->bridge_username, "relay") == 0) {
+        snprintf(err, errlen, "bridge_username: \"relay\" is the relay actor's name");
+        return -1;
+    }
+    if ((*cfg->tls_cert == '\0') != (*cfg->tls_key == '\0')) {
+        snprintf(err, errlen, "%s: tls_cert and tls_key go together",
+                 *cfg->tls_cert ? "tls_key" : "tls_cert");
+        return -1;
+    }
+    if (*cfg->key_file == '\0') {
+        snprintf(err, errlen, "key_file: must not be empty");
+        return -1;
+    }
+    if (*cfg->base_url == '\0') {
+        free(cfg->base_url);
+        cfg->base_url = xasprintf("%s://%s:%d", *cfg->tls_cert ? "https" : "http", cfg->listen_addr,
+                                  cfg->listen_port);
+    }
+    b = cfg->base_url;
+    if (strncmp(b, "https://", 8) == 0)
+        h = b + 8;
+    else if (strncmp(b, "http://", 7) == 0)
+        h = b + 7;
+    else {
+        snprintf(err, errlen, "base_url: must start with https:// or http://");
+        return -1;
+    }
+    len = strlen(b);
+    while (len > 0 && b[len - 1] == '/')
+        cfg->base_url[--len] = '\0';
+    if (*h == '\0' || strpbrk(h, "/?#@ \t") != NULL) {
+        snprintf(err, errlen, "base_url: must be an origin only (scheme://host[:port])");
+        return -1;
+    }
+    free(cfg->host);
+    cfg->host = xstrdup(h);
+    for (char *p = cfg->host; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return 0;
+}
+
+int
+config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+    if (path != NULL && config_read_file(cfg, path, err, errlen) < 0)
+        return -1;
+    if (config_read_env(cfg, err, errlen) < 0)
+        return -1;
+    return config_validate(cfg, err, errlen);
+}
+
+void
+config_print_keys(void)
+{
+    printf("Configuration keys (file: key = value; environment: PASSERELLE_KEY):\n");
+    for (size_t i = 0; i < NKEYS; i++)
+        printf("  %-22s %s (default: %s)\n", config_keys[i].name, config_keys[i].help,
+               *config_keys[i].def ? config_keys[i].def : "none");
+}
+
+void
+config_free(struct config *cfg)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (config_keys[i].type == CONFIG_STR) {
+            char **slot = (char **)(void *)((char *)cfg + config_keys[i].offset);
+
+            free(*slot);
+            *slot = NULL;
+        }
+    }
+    free(cfg->host);
+    cfg->host = NULL;
+}

@@ -1,0 +1,412 @@
+/* Inbound HTTP: evhttp on our own listener, request limits, TLS, replies, graceful stop. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <json-c/json.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "app.h"
+#include "config.h"
+#include "httpd.h"
+#include "log.h"
+#include "metrics.h"
+#include "routes.h"
+#include "xmalloc.h"
+
+struct httpd {
+    struct app *app;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound; /* NULL once we stopped accepting */
+    SSL_CTX *ssl_ctx;                  /* NULL without TLS */
+    int port;
+    int in_flight;
+};
+
+/*
+ * One server per process. The reply helpers take only the request (that is
+ * what every handler holds), so they find the server here to keep the
+ * in-flight count that graceful shutdown waits on.
+ */
+static struct httpd *httpd_current;
+
+static const struct {
+    enum httpd_err kind;
+    int status;
+} httpd_err_map[] = {
+    { HTTPD_ERR_BAD_REQUEST, 400 }, { HTTPD_ERR_UNAUTHORIZED, 401 },
+    { HTTPD_ERR_FORBIDDEN, 403 },   { HTTPD_ERR_NOT_FOUND, 404 },
+    { HTTPD_ERR_METHOD, 405 },      { HTTPD_ERR_NOT_ACCEPTABLE, 406 },
+    { HTTPD_ERR_GONE, 410 },        { HTTPD_ERR_TOO_LARGE, 413 },
+    { HTTPD_ERR_MEDIA_TYPE, 415 },  { HTTPD_ERR_RATE_LIMITED, 429 },
+    { HTTPD_ERR_INTERNAL, 500 },    { HTTPD_ERR_UNAVAILABLE, 503 },
+};
+
+int
+httpd_err_status(enum httpd_err kind)
+{
+    for (size_t i = 0; i < sizeof(httpd_err_map) / sizeof(httpd_err_map[0]); i++)
+        if (httpd_err_map[i].kind == kind)
+            return httpd_err_map[i].status;
+    return 500;
+}
+
+static const char *
+httpd_reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 406:
+        return "Not Acceptable";
+    case 410:
+        return "Gone";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status >= 500 ? "Internal Server Error" : "Error";
+    }
+}
+
+static const char *
+httpd_method_name(enum evhttp_cmd_type cmd)
+{
+    switch (cmd) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
+    default:
+        return "OTHER";
+    }
+}
+
+void
+httpd_reply(struct evhttp_request *req, int status, const char *ctype, const char *body, size_t len)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    struct evbuffer *buf = evbuffer_new();
+    char labels[64];
+
+    if (ctype != NULL)
+        evhttp_add_header(out, "Content-Type", ctype);
+    evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+    if (body != NULL && len > 0)
+        evbuffer_add(buf, body, len);
+    snprintf(labels, sizeof(labels), "code=\"%d\"", status);
+    metrics_add("passerelle_http_responses_total", labels, 1);
+    if (httpd_current != NULL)
+        httpd_current->in_flight--;
+    evhttp_send_reply(req, status, httpd_reason(status), buf);
+    evbuffer_free(buf);
+}
+
+void
+httpd_reply_json(struct evhttp_request *req, int status, const char *ctype, struct json_object *obj)
+{
+    size_t len;
+    const char *s = json_object_to_json_string_length(
+        obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+
+    httpd_reply(req, status, ctype ? ctype : "application/json", s, len);
+    json_object_put(obj);
+}
+
+void
+httpd_fail(struct evhttp_request *req, enum httpd_err kind, const char *reason)
+{
+    struct json_object *o = json_object_new_object();
+    int status = httpd_err_status(kind);
+
+    json_object_object_add(o, "error", json_object_new_string(reason));
+    if (kind == HTTPD_ERR_UNAVAILABLE)
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "5");
+    httpd_reply_json(req, status, "application/json", o);
+}
+
+const char *
+httpd_header(struct evhttp_request *req, const char *name)
+{
+    return evhttp_find_header(evhttp_request_get_input_headers(req), name);
+}
+
+char *
+httpd_query_param(struct evhttp_request *req, const char *name)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+    struct evkeyvalq params;
+    const char *v;
+    char *out = NULL;
+
+    if (query == NULL)
+        return NULL;
+    TAILQ_INIT(&params);
+    if (evhttp_parse_query_str(query, &params) < 0) {
+        evhttp_clear_headers(&params);
+        return NULL;
+    }
+    v = evhttp_find_header(&params, name);
+    if (v != NULL)
+        out = xstrdup(v);
+    evhttp_clear_headers(&params);
+    return out;
+}
+
+int
+httpd_wants_activity_json(struct evhttp_request *req)
+{
+    const char *accept = httpd_header(req, "Accept");
+
+    if (accept == NULL)
+        return 0;
+    return strstr(accept, "activity+json") != NULL || strstr(accept, "ld+json") != NULL ||
+           strstr(accept, "application/json") != NULL;
+}
+
+static int
+httpd_count_headers(struct evhttp_request *req)
+{
+    struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    struct evkeyval *kv;
+    int n = 0;
+
+    TAILQ_FOREACH(kv, h, next) {
+        n++;
+    }
+    return n;
+}
+
+/* Every request enters here: limits first, then the route table. */
+static void
+httpd_request_cb(struct evhttp_request *req, void *arg)
+{
+    struct httpd *h = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *raw = uri ? evhttp_uri_get_path(uri) : NULL;
+    char *path;
+    size_t len;
+
+    h->in_flight++;
+    metrics_add("passerelle_http_requests_total", "", 1);
+    if (h->bound == NULL) {
+        /* A keep-alive connection sent another request while we are stopping. */
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        httpd_fail(req, HTTPD_ERR_UNAVAILABLE, "shutting down");
+        return;
+    }
+    if (httpd_count_headers(req) > h->app->cfg->max_headers) {
+        log_info("http_rejected", "reason=too_many_headers method=%s",
+                 httpd_method_name(evhttp_request_get_command(req)));
+        metrics_add("passerelle_http_responses_total", "code=\"431\"", 1);
+        h->in_flight--;
+        evhttp_send_error(req, 431, "Request Header Fields Too Large");
+        return;
+    }
+    if (raw == NULL || *raw == '\0')
+        raw = "/";
+    path = evhttp_uridecode(raw, 0, &len);
+    if (path == NULL || strlen(path) != len || path[0] != '/') {
+        free(path);
+        httpd_fail(req, HTTPD_ERR_BAD_REQUEST, "malformed path");
+        return;
+    }
+    log_debug("http_request", "method=%s path=%s",
+              httpd_method_name(evhttp_request_get_command(req)), log_q(path));
+    routes_dispatch(h->app, req, path);
+    free(path);
+}
+
+static struct bufferevent *
+httpd_tls_bev_cb(struct event_base *base, void *arg)
+{
+    struct httpd *h = arg;
+
+    /* With BEV_OPT_CLOSE_ON_FREE the bufferevent owns the SSL and frees it. */
+    return bufferevent_openssl_socket_new(base, -1, SSL_new(h->ssl_ctx), BUFFEREVENT_SSL_ACCEPTING,
+                                          BEV_OPT_CLOSE_ON_FREE);
+}
+
+static SSL_CTX *
+httpd_tls_ctx(const struct config *cfg, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+    if (ctx == NULL) {
+        snprintf(err, errlen, "tls: cannot create a context");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
+        snprintf(err, errlen, "tls_cert: cannot load %s", cfg->tls_cert);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        snprintf(err, errlen, "tls_key: cannot load %s or it does not match tls_cert",
+                 cfg->tls_key);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* Binds with SO_REUSEPORT so that several processes can share one port. */
+static struct evconnlistener *
+httpd_listen(struct event_base *base, const struct config *cfg, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    int sslen = sizeof(ss);
+    char spec[128];
+    struct evconnlistener *l;
+
+    if (strchr(cfg->listen_addr, ':') != NULL)
+        snprintf(spec, sizeof(spec), "[%s]:%d", cfg->listen_addr, cfg->listen_port);
+    else
+        snprintf(spec, sizeof(spec), "%s:%d", cfg->listen_addr, cfg->listen_port);
+    memset(&ss, 0, sizeof(ss));
+    if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss, &sslen) < 0) {
+        snprintf(err, errlen, "listen_addr: \"%s\" is not an IP address", cfg->listen_addr);
+        return NULL;
+    }
+    l = evconnlistener_new_bind(base, NULL, NULL,
+                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
+                                    LEV_OPT_CLOSE_ON_EXEC,
+                                1024, (struct sockaddr *)&ss, sslen);
+    if (l == NULL)
+        snprintf(err, errlen, "listen_port: cannot listen on %s: %s", spec,
+                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    return l;
+}
+
+struct httpd *
+httpd_new(struct app *app, char *err, size_t errlen)
+{
+    const struct config *cfg = app->cfg;
+    struct httpd *h = xcalloc(1, sizeof(*h));
+    struct evconnlistener *l;
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+
+    h->app = app;
+    if (*cfg->tls_cert != '\0') {
+        h->ssl_ctx = httpd_tls_ctx(cfg, err, errlen);
+        if (h->ssl_ctx == NULL) {
+            free(h);
+            return NULL;
+        }
+    }
+    h->http = evhttp_new(app->base);
+    evhttp_set_max_body_size(h->http, (ev_ssize_t)cfg->max_body_bytes);
+    evhttp_set_max_headers_size(h->http, (ev_ssize_t)cfg->max_header_bytes);
+    evhttp_set_timeout(h->http, cfg->request_timeout);
+    evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_gencb(h->http, httpd_request_cb, h);
+    if (h->ssl_ctx != NULL)
+        evhttp_set_bevcb(h->http, httpd_tls_bev_cb, h);
+    l = httpd_listen(app->base, cfg, err, errlen);
+    if (l == NULL) {
+        httpd_free(h);
+        return NULL;
+    }
+    h->bound = evhttp_bind_listener(h->http, l);
+    if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &sslen) == 0)
+        h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                 : ((struct sockaddr_in *)&ss)->sin_port);
+    httpd_current = h;
+    metrics_describe("passerelle_http_requests_total", METRICS_COUNTER, "HTTP requests received.");
+    metrics_describe("passerelle_http_responses_total", METRICS_COUNTER,
+                     "HTTP responses sent, by status code.");
+    return h;
+}
+
+int
+httpd_port(const struct httpd *h)
+{
+    return h->port;
+}
+
+void
+httpd_stop_accepting(struct httpd *h)
+{
+    if (h->bound != NULL) {
+        evhttp_del_accept_socket(h->http, h->bound);
+        h->bound = NULL;
+    }
+}
+
+int
+httpd_in_flight(const struct httpd *h)
+{
+    return h->in_flight;
+}
+
+void
+httpd_free(struct httpd *h)
+{
+    if (h == NULL)
+        return;
+    if (h->http != NULL)
+        evhttp_free(h->http);
+    if (h->ssl_ctx != NULL)
+        SSL_CTX_free(h->ssl_ctx);
+    if (httpd_current == h)
+        httpd_current = NULL;
+    free(h);
+}

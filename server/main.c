@@ -1,0 +1,290 @@
+/* passerelle's entry point: subcommands serve, migrate, version; the loop, signals and teardown. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <libxml/parser.h>
+
+#include "app.h"
+#include "config.h"
+#include "db.h"
+#include "httpd.h"
+#include "keys.h"
+#include "log.h"
+#include "metrics.h"
+#include "migrate.h"
+#include "xmalloc.h"
+
+struct serve_state {
+    struct app *app;
+    struct event *sigterm, *sigint, *drain;
+    time_t stop_deadline;
+    int stopping;
+};
+
+static void
+usage_main(FILE *f)
+{
+    fprintf(f, "usage: passerelle <command> [options]\n\n"
+               "commands:\n"
+               "  serve     run the server\n"
+               "  migrate   apply database migrations\n"
+               "  version   print the version\n\n"
+               "Run 'passerelle <command> --help' for the options of a command.\n");
+}
+
+static void
+usage_command(const char *cmd)
+{
+    if (strcmp(cmd, "serve") == 0)
+        printf("usage: passerelle serve [-c FILE]\n\n"
+               "Serves ActivityPub, WebFinger and the web pages. The database must be\n"
+               "migrated first ('passerelle migrate'); the RSA key is created on first start.\n"
+               "SIGTERM or SIGINT stops accepting, finishes requests in flight, and exits 0.\n\n");
+    else if (strcmp(cmd, "migrate") == 0)
+        printf("usage: passerelle migrate [-c FILE]\n\n"
+               "Applies the missing database migrations (this binary knows up to %d),\n"
+               "each in its own transaction. Refuses a database newer than this binary.\n\n",
+               migrate_latest());
+    else
+        printf("usage: passerelle version\n\nPrints the version.\n");
+    if (strcmp(cmd, "version") != 0) {
+        printf("options:\n  -c, --config FILE   configuration file (key = value)\n"
+               "  -h, --help          this help\n\n");
+        config_print_keys();
+    }
+}
+
+/* Reads "-c FILE" and "--help"; returns 1 if help was printed, -1 on a usage error. */
+static int
+parse_options(const char *cmd, int argc, char **argv, const char **config_path)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage_command(cmd);
+            return 1;
+        }
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
+            *config_path = argv[++i];
+            continue;
+        }
+        fprintf(stderr, "passerelle %s: unexpected argument \"%s\" (see --help)\n", cmd, argv[i]);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+load_config(struct config *cfg, const char *path)
+{
+    char err[512];
+
+    config_defaults(cfg);
+    if (config_load(cfg, path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "passerelle: configuration error: %s\n", err);
+        log_error("config_invalid", "reason=%s", log_q(err));
+        return -1;
+    }
+    if (*cfg->database_url == '\0') {
+        fprintf(stderr, "passerelle: configuration error: database_url: not set "
+                        "(set it in the file, PASSERELLE_DATABASE_URL or DATABASE_URL)\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void
+serve_stop(struct serve_state *st, const char *why)
+{
+    struct timeval tick = { 0, 50 * 1000 };
+
+    if (st->stopping)
+        return;
+    st->stopping = 1;
+    log_info("shutdown_begin", "reason=%s in_flight=%d", why, httpd_in_flight(st->app->httpd));
+    httpd_stop_accepting(st->app->httpd);
+    st->stop_deadline = time(NULL) + st->app->cfg->shutdown_timeout;
+    event_add(st->drain, &tick);
+}
+
+/* Polls until the requests in flight are answered or the deadline passes, then ends the loop. */
+static void
+serve_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct serve_state *st = arg;
+    struct timeval tick = { 0, 50 * 1000 };
+    int left = httpd_in_flight(st->app->httpd);
+
+    (void)fd;
+    (void)what;
+    if (left <= 0 || time(NULL) >= st->stop_deadline) {
+        if (left > 0)
+            log_warn("shutdown_timeout", "in_flight=%d", left);
+        event_base_loopbreak(st->app->base);
+        return;
+    }
+    event_add(st->drain, &tick);
+}
+
+static void
+serve_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct serve_state *st = arg;
+
+    (void)what;
+    if (st->stopping) {
+        /* A second signal means: do not wait for anything. */
+        log_warn("shutdown_forced", "signal=%d", (int)sig);
+        event_base_loopbreak(st->app->base);
+        return;
+    }
+    serve_stop(st, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void
+serve_db_fatal(const char *why, void *arg)
+{
+    struct serve_state *st = arg;
+
+    log_error("database_schema_mismatch", "reason=%s", log_q(why));
+    fprintf(stderr, "passerelle: %s\n", why);
+    st->app->exit_code = 1;
+    serve_stop(st, "schema");
+}
+
+static int
+cmd_serve(const char *config_path)
+{
+    struct config cfg;
+    struct app app;
+    struct serve_state st;
+    char err[512];
+
+    memset(&app, 0, sizeof(app));
+    memset(&st, 0, sizeof(st));
+    if (load_config(&cfg, config_path) < 0)
+        return 1;
+    app.cfg = &cfg;
+    app.started = time(NULL);
+    app.key = keys_load_or_create(cfg.key_file, err, sizeof(err));
+    if (app.key == NULL) {
+        fprintf(stderr, "passerelle: key_file: %s\n", err);
+        log_error("key_failed", "reason=%s", log_q(err));
+        config_free(&cfg);
+        return 1;
+    }
+    app.public_pem = keys_public_pem(app.key);
+    app_init_ids(&app);
+    metrics_describe("passerelle_db_up", METRICS_GAUGE, "1 when a database connection is up.");
+    metrics_describe("passerelle_db_connections", METRICS_GAUGE, "Open database connections.");
+    metrics_describe("passerelle_http_in_flight", METRICS_GAUGE,
+                     "Requests received and not yet answered.");
+    metrics_describe("passerelle_uptime_seconds", METRICS_GAUGE, "Seconds since start.");
+    metrics_describe("passerelle_build_info", METRICS_GAUGE, "Version of this binary.");
+    metrics_set("passerelle_build_info", "version=\"" PASSERELLE_VERSION "\"", 1);
+
+    app.base = event_base_new();
+    st.app = &app;
+    app.httpd = httpd_new(&app, err, sizeof(err));
+    if (app.httpd == NULL) {
+        fprintf(stderr, "passerelle: %s\n", err);
+        log_error("listen_failed", "reason=%s", log_q(err));
+        app.exit_code = 1;
+        goto out;
+    }
+    app.db =
+        db_new(app.base, cfg.database_url, cfg.db_pool_size, migrate_latest(), serve_db_fatal, &st);
+    st.sigterm = evsignal_new(app.base, SIGTERM, serve_signal_cb, &st);
+    st.sigint = evsignal_new(app.base, SIGINT, serve_signal_cb, &st);
+    st.drain = evtimer_new(app.base, serve_drain_cb, &st);
+    event_add(st.sigterm, NULL);
+    event_add(st.sigint, NULL);
+    log_info("listening", "addr=%s port=%d base_url=%s tls=%s", cfg.listen_addr,
+             httpd_port(app.httpd), cfg.base_url, *cfg.tls_cert ? "on" : "off");
+    event_base_dispatch(app.base);
+    log_info("shutdown_done", "exit_code=%d", app.exit_code);
+
+out:
+    /* Teardown in reverse order, all of it, so leak checkers stay quiet. */
+    httpd_free(app.httpd);
+    db_free(app.db);
+    if (st.sigterm)
+        event_free(st.sigterm);
+    if (st.sigint)
+        event_free(st.sigint);
+    if (st.drain)
+        event_free(st.drain);
+    event_base_free(app.base);
+    app_free_ids(&app);
+    config_free(&cfg);
+    metrics_free();
+    return app.exit_code;
+}
+
+static int
+cmd_migrate(const char *config_path)
+{
+    struct config cfg;
+    char err[1024];
+    int applied = 0, rc = 0;
+
+    if (load_config(&cfg, config_path) < 0)
+        return 1;
+    if (migrate_run(cfg.database_url, &applied, err, sizeof(err)) < 0) {
+        fprintf(stderr, "passerelle migrate: %s\n", err);
+        log_error("migrate_failed", "reason=%s", log_q(err));
+        rc = 1;
+    } else {
+        log_info("migrate_done", "applied=%d version=%d", applied, migrate_latest());
+        printf("migrations applied: %d; schema version %d\n", applied, migrate_latest());
+    }
+    config_free(&cfg);
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    const char *cmd;
+    int rc, help;
+
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 2) {
+        usage_main(stderr);
+        return 2;
+    }
+    cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage_main(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        if (argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+            usage_command("version");
+            return 0;
+        }
+        printf("passerelle %s\n", PASSERELLE_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0) {
+        fprintf(stderr, "passerelle: unknown command \"%s\"\n\n", cmd);
+        usage_main(stderr);
+        return 2;
+    }
+    help = parse_options(cmd, argc - 2, argv + 2, &config_path);
+    if (help != 0)
+        return help > 0 ? 0 : 2;
+
+    xmlInitParser();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    rc = strcmp(cmd, "serve") == 0 ? cmd_serve(config_path) : cmd_migrate(config_path);
+    curl_global_cleanup();
+    xmlCleanupParser();
+    libevent_global_shutdown();
+    return rc;
+}

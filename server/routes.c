@@ -1,0 +1,95 @@
+/* The route table: method and path to handler; 404 and 405 are answered here. */
+#include <string.h>
+
+#include <event2/http.h>
+
+#include "actor.h"
+#include "app.h"
+#include "config.h"
+#include "hostmeta.h"
+#include "httpd.h"
+#include "nodeinfo.h"
+#include "routes.h"
+#include "status.h"
+#include "webfinger.h"
+
+#define M_GET  (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
+#define M_POST EVHTTP_REQ_POST
+
+enum route_match {
+    ROUTE_EXACT, /* the path itself */
+    ROUTE_TREE,  /* the path and anything below it ("/actor", "/actor/outbox") */
+};
+
+struct route {
+    const char *path;
+    enum route_match match;
+    int methods;
+    httpd_handler_fn fn;
+};
+
+static const struct route routes[] = {
+    { "/", ROUTE_EXACT, M_GET, status_get },
+    { "/metrics", ROUTE_EXACT, M_GET, status_metrics },
+    { "/actor", ROUTE_TREE, M_GET, actor_get_relay },
+    { "/.well-known/webfinger", ROUTE_EXACT, M_GET, webfinger_get },
+    { "/.well-known/host-meta", ROUTE_EXACT, M_GET, hostmeta_get },
+    { "/.well-known/host-meta.json", ROUTE_EXACT, M_GET, hostmeta_get },
+    { "/.well-known/nodeinfo", ROUTE_EXACT, M_GET, nodeinfo_get },
+    { "/nodeinfo/2.0", ROUTE_EXACT, M_GET, nodeinfo_get },
+    { "/nodeinfo/2.1", ROUTE_EXACT, M_GET, nodeinfo_get },
+};
+
+static int
+route_matches(const char *pattern, enum route_match match, const char *path)
+{
+    size_t n = strlen(pattern);
+
+    if (strncmp(path, pattern, n) != 0)
+        return 0;
+    if (path[n] == '\0')
+        return 1;
+    return match == ROUTE_TREE && path[n] == '/';
+}
+
+/* "/users/<bridge_username>" and below: the name comes from the configuration. */
+static int
+route_is_bridge(const struct app *app, const char *path)
+{
+    const char *name = app->cfg->bridge_username;
+    size_t n = strlen(name);
+
+    if (strncmp(path, "/users/", 7) != 0 || strncmp(path + 7, name, n) != 0)
+        return 0;
+    return path[7 + n] == '\0' || path[7 + n] == '/';
+}
+
+void
+routes_dispatch(struct app *app, struct evhttp_request *req, const char *path)
+{
+    int method = (int)evhttp_request_get_command(req);
+    int path_known = 0;
+
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (!route_matches(routes[i].path, routes[i].match, path))
+            continue;
+        path_known = 1;
+        if (routes[i].methods & method) {
+            routes[i].fn(app, req, path);
+            return;
+        }
+    }
+    if (route_is_bridge(app, path)) {
+        if (method & M_GET) {
+            actor_get_bridge(app, req, path);
+            return;
+        }
+        path_known = 1;
+    }
+    if (path_known) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+        httpd_fail(req, HTTPD_ERR_METHOD, "method not allowed");
+        return;
+    }
+    httpd_fail(req, HTTPD_ERR_NOT_FOUND, "not found");
+}
