@@ -14,7 +14,7 @@ static int tap_n, tap_failed;
     tap_is_int((long long)(got), (long long)(want), __FILE__, __LINE__, __VA_ARGS__)
 #define is_str(got, want, ...) tap_is_str((got), (want), __FILE__, __LINE__, __VA_ARGS__)
 
-static int __attribute__((format(printf, 4, 5)))
+static int __attribute__((format(printf, 4, 5), unused))
 tap_ok(int cond, const char *file, int line, const char *fmt, ...)
 {
     va_list ap;
@@ -33,7 +33,7 @@ tap_ok(int cond, const char *file, int line, const char *fmt, ...)
     return cond;
 }
 
-static int __attribute__((format(printf, 5, 6)))
+static int __attribute__((format(printf, 5, 6), unused))
 tap_is_int(long long got, long long want, const char *file, int line, const char *fmt, ...)
 {
     va_list ap;
@@ -47,7 +47,7 @@ tap_is_int(long long got, long long want, const char *file, int line, const char
     return got == want;
 }
 
-static int __attribute__((format(printf, 5, 6)))
+static int __attribute__((format(printf, 5, 6), unused))
 tap_is_str(const char *got, const char *want, const char *file, int line, const char *fmt, ...)
 {
     va_list ap;
@@ -63,8 +63,7 @@ tap_is_str(const char *got, const char *want, const char *file, int line, const 
 }
 
 /* Prints the plan line and returns the exit status for main. */
-static int
-done_testing(void)
+static int __attribute__((unused)) done_testing(void)
 {
     printf("1..%d\n", tap_n);
     return tap_failed == 0 && tap_n > 0 ? 0 : 1;

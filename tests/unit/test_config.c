@@ -1,0 +1,112 @@
+/* Unit tests for server/config.c: defaults, file parsing, environment overrides, validation. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "tap.h"
+
+static char dir[] = "/tmp/passerelle-config-XXXXXX";
+
+static const char *
+write_file(const char *name, const char *text)
+{
+    static char path[256];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+int
+main(void)
+{
+    struct config cfg;
+    char err[512];
+    const char *p;
+
+    if (mkdtemp(dir) == NULL)
+        return 1;
+    unsetenv("DATABASE_URL");
+
+    config_defaults(&cfg);
+    ok(config_validate(&cfg, err, sizeof(err)) == 0, "defaults validate");
+    is_str(cfg.base_url, "http://127.0.0.1:8080", "base_url defaults to the listen address");
+    is_str(cfg.host, "127.0.0.1:8080", "host derived with its port");
+    is_int(cfg.listen_port, 8080, "default port");
+    is_str(cfg.bridge_username, "passerelle", "default bridge name");
+    is_int((long long)cfg.max_body_bytes, 1048576, "default body cap");
+    config_free(&cfg);
+
+    p = write_file("good.conf", "# comment\n\nlisten_port = 9001\n  base_url = "
+                                "https://Bridge.Example/ \ninstance_name = \" spaced \"\n"
+                                "allow_private_fetch = yes\n");
+    config_defaults(&cfg);
+    ok(config_load(&cfg, p, err, sizeof(err)) == 0, "a good file loads: %s", err);
+    is_int(cfg.listen_port, 9001, "file sets a number");
+    is_str(cfg.base_url, "https://Bridge.Example", "trailing slash removed");
+    is_str(cfg.host, "bridge.example", "host lower-cased");
+    is_str(cfg.instance_name, " spaced ", "quotes keep spaces");
+    is_int(cfg.allow_private_fetch, 1, "boolean yes");
+    config_free(&cfg);
+
+    setenv("PASSERELLE_LISTEN_PORT", "9002", 1);
+    setenv("DATABASE_URL", "dbname=x", 1);
+    config_defaults(&cfg);
+    ok(config_load(&cfg, p, err, sizeof(err)) == 0, "env applies");
+    is_int(cfg.listen_port, 9002, "environment wins over the file");
+    is_str(cfg.database_url, "dbname=x", "DATABASE_URL sets database_url");
+    config_free(&cfg);
+    setenv("PASSERELLE_DATABASE_URL", "dbname=y", 1);
+    config_defaults(&cfg);
+    ok(config_load(&cfg, NULL, err, sizeof(err)) == 0, "env only");
+    is_str(cfg.database_url, "dbname=y", "PASSERELLE_DATABASE_URL wins over DATABASE_URL");
+    config_free(&cfg);
+    unsetenv("PASSERELLE_DATABASE_URL");
+    unsetenv("DATABASE_URL");
+
+    setenv("PASSERELLE_LISTEN_PORT", "eighty", 1);
+    config_defaults(&cfg);
+    ok(config_load(&cfg, NULL, err, sizeof(err)) < 0, "bad env value refused");
+    ok(strstr(err, "PASSERELLE_LISTEN_PORT") != NULL && strstr(err, "listen_port") != NULL,
+       "the error names the variable and the key: %s", err);
+    config_free(&cfg);
+    unsetenv("PASSERELLE_LISTEN_PORT");
+
+    struct {
+        const char *text, *key;
+    } bad[] = {
+        { "listen_prot = 80\n", "listen_prot" },
+        { "listen_port = 70000\n", "listen_port" },
+        { "listen_port = 80x\n", "listen_port" },
+        { "listen_port\n", "key = value" },
+        { "db_pool_size = 0\n", "db_pool_size" },
+        { "log_level = loud\n", "log_level" },
+        { "base_url = ftp://x\n", "base_url" },
+        { "base_url = https://x/path\n", "base_url" },
+        { "bridge_username = has space\n", "bridge_username" },
+        { "bridge_username = relay\n", "bridge_username" },
+        { "tls_cert = /x.pem\n", "tls_key" },
+        { "allow_private_fetch = maybe\n", "allow_private_fetch" },
+        { "max_body_bytes = 10\n", "max_body_bytes" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        p = write_file("bad.conf", bad[i].text);
+        config_defaults(&cfg);
+        err[0] = '\0';
+        ok(config_load(&cfg, p, err, sizeof(err)) < 0 && strstr(err, bad[i].key) != NULL,
+           "refused, naming %s: %s", bad[i].key, err);
+        config_free(&cfg);
+    }
+    config_defaults(&cfg);
+    ok(config_load(&cfg, "/nonexistent/x.conf", err, sizeof(err)) < 0, "missing file refused");
+    config_free(&cfg);
+
+    unlink(write_file("good.conf", ""));
+    unlink(write_file("bad.conf", ""));
+    rmdir(dir);
+    return done_testing();
+}
