@@ -6,6 +6,7 @@
 
 struct app;
 struct evhttp_request;
+struct json_object;
 
 enum webfinger_kind {
     WEBFINGER_ACCT, /* acct:user@host, user@host or @user@host: user in *user */
@@ -21,6 +22,14 @@ enum webfinger_kind {
 int webfinger_parse_resource(const char *resource, const char *host, const char *base,
                              enum webfinger_kind *kind, char *user, size_t usersize, char *err,
                              size_t errlen);
+
+/*
+ * Resolves resource (as for webfinger_parse_resource) to one of our actors and
+ * builds its JRD. Returns 0 with *jrd a new reference (json_object_put), 1 when
+ * well formed but unknown here (404), -1 when malformed (400), with err set.
+ */
+int webfinger_jrd_new(const struct app *app, const char *resource, struct json_object **jrd,
+                      char *err, size_t errlen);
 
 /* GET /.well-known/webfinger */
 void webfinger_get(struct app *app, struct evhttp_request *req, const char *path);

@@ -1,0 +1,396 @@
+/* WebFinger (RFC 7033): parses the resource, finds our actor, answers its JRD. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/http.h>
+#include <json-c/json.h>
+
+#include "actor.h"
+#include "app.h"
+#include "config.h"
+#include "httpd.h"
+#include "log.h"
+#include "webfinger.h"
+#include "xmalloc.h"
+
+/* Longer than any acct: or actor URL of ours; anything above is refused before work. */
+#define WEBFINGER_MAX_RESOURCE 512
+
+#define WEBFINGER_JRD_CTYPE "application/jrd+json"
+
+static int webfinger_fail(char *err, size_t errlen, int rc, const char *msg);
+static int webfinger_decode(const char *in, char *out, size_t outsize);
+static int webfinger_hexval(int c);
+static int webfinger_is_user_char(int c);
+static int webfinger_is_host_char(int c);
+static int webfinger_default_port(const char *scheme, size_t len);
+static int webfinger_same_authority(const char *a, size_t alen, const char *b, size_t blen,
+                                    int default_port);
+static size_t webfinger_strip_port(const char *s, size_t len, int default_port);
+static int webfinger_split_url(const char *url, const char **scheme, size_t *scheme_len,
+                               const char **auth, size_t *auth_len, const char **rest);
+static int webfinger_parse_url(const char *s, const char *base, char *user, size_t usersize,
+                               char *err, size_t errlen);
+static int webfinger_parse_acct(const char *s, const char *host, const char *base, char *user,
+                                size_t usersize, char *err, size_t errlen);
+static struct json_object *webfinger_link_new(const char *rel, const char *type, const char *href);
+
+int
+webfinger_parse_resource(const char *resource, const char *host, const char *base,
+                         enum webfinger_kind *kind, char *user, size_t usersize, char *err,
+                         size_t errlen)
+{
+    char buf[WEBFINGER_MAX_RESOURCE + 1];
+    size_t len;
+
+    if (resource == NULL || resource[0] == '\0')
+        return webfinger_fail(err, errlen, -1, "empty resource");
+    len = strlen(resource);
+    if (len > WEBFINGER_MAX_RESOURCE)
+        return webfinger_fail(err, errlen, -1, "resource too long");
+    /*
+     * Mastodon sends the resource unencoded and others encode it, and the
+     * query parser has decoded it once already; a resource that still holds
+     * an escape (acct%3Arelay%40host) was encoded twice and is decoded once
+     * more. No user name or host of ours contains '%', so this is unambiguous.
+     */
+    if (strchr(resource, '%') != NULL) {
+        if (webfinger_decode(resource, buf, sizeof(buf)) == -1)
+            return webfinger_fail(err, errlen, -1, "bad percent-encoding");
+    } else {
+        memcpy(buf, resource, len + 1);
+    }
+    if (buf[0] == '\0')
+        return webfinger_fail(err, errlen, -1, "empty resource");
+    for (const unsigned char *p = (const unsigned char *)buf; *p != '\0'; p++) {
+        /* Spaces, controls and raw non-ASCII bytes have no place in an acct: URI or a URL. */
+        if (*p <= 0x20 || *p >= 0x7f)
+            return webfinger_fail(err, errlen, -1, "invalid character in resource");
+    }
+    if (strncasecmp(buf, "http://", 7) == 0 || strncasecmp(buf, "https://", 8) == 0) {
+        *kind = WEBFINGER_URL;
+        return webfinger_parse_url(buf, base, user, usersize, err, errlen);
+    }
+    *kind = WEBFINGER_ACCT;
+    return webfinger_parse_acct(buf, host, base, user, usersize, err, errlen);
+}
+
+int
+webfinger_jrd_new(const struct app *app, const char *resource, struct json_object **jrd, char *err,
+                  size_t errlen)
+{
+    const struct config *cfg = app->cfg;
+    enum webfinger_kind kind;
+    char user[WEBFINGER_MAX_RESOURCE + 1];
+    struct json_object *actor, *doc, *aliases, *links, *v;
+    const char *id, *username, *url = NULL;
+    char *subject;
+    int rc, is_bridge = 0;
+
+    *jrd = NULL;
+    rc = webfinger_parse_resource(resource, cfg->host, cfg->base_url, &kind, user, sizeof(user),
+                                  err, errlen);
+    if (rc != 0)
+        return rc;
+    if (kind == WEBFINGER_ACCT) {
+        /* User names are case-insensitive, as on Mastodon; the subject keeps our spelling. */
+        if (strcasecmp(user, "relay") == 0)
+            is_bridge = 0;
+        else if (strcasecmp(user, cfg->bridge_username) == 0)
+            is_bridge = 1;
+        else
+            /* Later: X handles of findable members, looked up in the database. */
+            return webfinger_fail(err, errlen, 1, "no such user");
+    } else {
+        /* URL paths are case-sensitive: only our actor ids, exactly. */
+        char *url_of = xasprintf("%s%s", cfg->base_url, user);
+
+        if (strcmp(url_of, app->relay_id) == 0)
+            is_bridge = 0;
+        else if (strcmp(url_of, app->bridge_id) == 0)
+            is_bridge = 1;
+        else
+            rc = 1;
+        free(url_of);
+        if (rc != 0)
+            return webfinger_fail(err, errlen, 1, "no such actor");
+    }
+
+    /* Built from the actor document itself so that the ids and url cannot disagree. */
+    actor = is_bridge ? actor_bridge_new(app) : actor_relay_new(app);
+    id = json_object_object_get_ex(actor, "id", &v) ? json_object_get_string(v) : "";
+    if (json_object_object_get_ex(actor, "url", &v))
+        url = json_object_get_string(v);
+    username = is_bridge ? cfg->bridge_username : "relay";
+
+    doc = json_object_new_object();
+    /* The subject is the acct: form even for a URL resource: Mastodon checks it. */
+    subject = xasprintf("acct:%s@%s", username, cfg->host);
+    json_object_object_add(doc, "subject", json_object_new_string(subject));
+    free(subject);
+    aliases = json_object_new_array();
+    json_object_array_add(aliases, json_object_new_string(id));
+    json_object_object_add(doc, "aliases", aliases);
+    links = json_object_new_array();
+    /* Mastodon accepts this exact type for the self link. */
+    json_object_array_add(links, webfinger_link_new("self", HTTPD_AP_CTYPE, id));
+    if (is_bridge && url != NULL)
+        json_object_array_add(
+            links, webfinger_link_new("http://webfinger.net/rel/profile-page", "text/html", url));
+    /*
+     * No http://ostatus.org/schema/1.0/subscribe template: it is for servers
+     * with local users who follow others, which this bridge has not.
+     */
+    json_object_object_add(doc, "links", links);
+    json_object_put(actor);
+    *jrd = doc;
+    return 0;
+}
+
+void
+webfinger_get(struct app *app, struct evhttp_request *req, const char *path)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    struct json_object *jrd;
+    char err[128] = "";
+    char *resource;
+    int rc;
+
+    (void)path;
+    /* Browser-based clients look accounts up too. */
+    evhttp_add_header(out, "Access-Control-Allow-Origin", "*");
+    resource = httpd_query_param(req, "resource");
+    if (resource == NULL) {
+        httpd_fail(req, HTTPD_ERR_BAD_REQUEST, "resource parameter required");
+        return;
+    }
+    /* The rel parameter (RFC 7033 4.3) may be ignored; the full JRD is small. */
+    rc = webfinger_jrd_new(app, resource, &jrd, err, sizeof(err));
+    if (rc == 0) {
+        /* Our actors never move; an hour bounds how long a renamed bridge lingers. */
+        evhttp_add_header(out, "Cache-Control", "public, max-age=3600");
+        httpd_reply_json(req, 200, WEBFINGER_JRD_CTYPE, jrd);
+    } else if (rc == 1) {
+        log_debug("webfinger_unknown", "resource=%s reason=%s", log_q(resource), log_q(err));
+        /* Short: an X handle that is unknown now may become findable soon. */
+        evhttp_add_header(out, "Cache-Control", "public, max-age=60");
+        httpd_fail(req, HTTPD_ERR_NOT_FOUND, "no such account here");
+    } else {
+        log_debug("webfinger_bad", "resource=%s reason=%s", log_q(resource), log_q(err));
+        evhttp_add_header(out, "Cache-Control", "no-store");
+        httpd_fail(req, HTTPD_ERR_BAD_REQUEST, err);
+    }
+    free(resource);
+}
+
+/* s is decoded and checked for characters; it starts with http:// or https://. */
+static int
+webfinger_parse_url(const char *s, const char *base, char *user, size_t usersize, char *err,
+                    size_t errlen)
+{
+    const char *scheme, *auth, *rest, *bscheme, *bauth, *brest;
+    size_t scheme_len, auth_len, bscheme_len, bauth_len, path_len;
+    int port;
+
+    if (webfinger_split_url(s, &scheme, &scheme_len, &auth, &auth_len, &rest) == -1)
+        return webfinger_fail(err, errlen, -1, "malformed URL");
+    for (size_t i = 0; i < auth_len; i++) {
+        if (!webfinger_is_host_char((unsigned char)auth[i]))
+            return webfinger_fail(err, errlen, -1, "malformed URL host");
+    }
+    if (webfinger_split_url(base, &bscheme, &bscheme_len, &bauth, &bauth_len, &brest) == -1)
+        return webfinger_fail(err, errlen, -1, "server base_url is not a URL");
+    (void)brest;
+    port = webfinger_default_port(scheme, scheme_len);
+    if (scheme_len != bscheme_len || strncasecmp(scheme, bscheme, scheme_len) != 0 ||
+        !webfinger_same_authority(auth, auth_len, bauth, bauth_len, port))
+        return webfinger_fail(err, errlen, 1, "URL of another server");
+    /* An actor id has neither query nor fragment. */
+    path_len = strcspn(rest, "?#");
+    if (rest[path_len] != '\0')
+        return webfinger_fail(err, errlen, 1, "URL is not an actor id");
+    /* Mastodon also accepts one trailing slash. */
+    if (path_len > 1 && rest[path_len - 1] == '/')
+        path_len--;
+    if (path_len == 0) {
+        if (usersize < 2)
+            return webfinger_fail(err, errlen, -1, "URL path too long");
+        memcpy(user, "/", 2);
+        return 0;
+    }
+    if (path_len >= usersize)
+        return webfinger_fail(err, errlen, -1, "URL path too long");
+    memcpy(user, rest, path_len);
+    user[path_len] = '\0';
+    return 0;
+}
+
+/* s is decoded and checked for characters; acct:user@host, user@host or @user@host. */
+static int
+webfinger_parse_acct(const char *s, const char *host, const char *base, char *user, size_t usersize,
+                     char *err, size_t errlen)
+{
+    const char *at, *h, *bscheme, *bauth, *brest;
+    size_t ulen, bscheme_len, bauth_len;
+    int port = 0;
+
+    if (strncasecmp(s, "acct:", 5) == 0)
+        s += 5;
+    else if (s[0] == '@')
+        /* What people type in a search box; only without the acct: scheme. */
+        s++;
+    at = strrchr(s, '@');
+    if (at == NULL)
+        return webfinger_fail(err, errlen, -1, "resource has no @host");
+    ulen = (size_t)(at - s);
+    h = at + 1;
+    if (ulen == 0)
+        return webfinger_fail(err, errlen, -1, "empty user name");
+    if (*h == '\0')
+        return webfinger_fail(err, errlen, -1, "empty host");
+    for (size_t i = 0; i < ulen; i++) {
+        /* RFC 7565 userpart; an '@' or ':' here means another scheme or a typo. */
+        if (!webfinger_is_user_char((unsigned char)s[i]))
+            return webfinger_fail(err, errlen, -1, "invalid character in user name");
+    }
+    for (const char *p = h; *p != '\0'; p++) {
+        if (!webfinger_is_host_char((unsigned char)*p))
+            return webfinger_fail(err, errlen, -1, "invalid character in host");
+    }
+    if (base != NULL &&
+        webfinger_split_url(base, &bscheme, &bscheme_len, &bauth, &bauth_len, &brest) == 0)
+        port = webfinger_default_port(bscheme, bscheme_len);
+    if (host == NULL || !webfinger_same_authority(h, strlen(h), host, strlen(host), port))
+        return webfinger_fail(err, errlen, 1, "account on another server");
+    if (ulen >= usersize)
+        return webfinger_fail(err, errlen, -1, "user name too long");
+    memcpy(user, s, ulen);
+    user[ulen] = '\0';
+    return 0;
+}
+
+/* Splits "scheme://authority/rest": rest points at the path ("" when there is none). */
+static int
+webfinger_split_url(const char *url, const char **scheme, size_t *scheme_len, const char **auth,
+                    size_t *auth_len, const char **rest)
+{
+    const char *sep = strstr(url, "://");
+
+    if (sep == NULL || sep == url)
+        return -1;
+    *scheme = url;
+    *scheme_len = (size_t)(sep - url);
+    *auth = sep + 3;
+    *auth_len = strcspn(*auth, "/?#");
+    if (*auth_len == 0)
+        return -1;
+    *rest = *auth + *auth_len;
+    return 0;
+}
+
+static int
+webfinger_default_port(const char *scheme, size_t len)
+{
+    if (len == 5 && strncasecmp(scheme, "https", 5) == 0)
+        return 443;
+    if (len == 4 && strncasecmp(scheme, "http", 4) == 0)
+        return 80;
+    return 0;
+}
+
+/* Host names compare case-insensitively, and "host:443" is "host" for https. */
+static int
+webfinger_same_authority(const char *a, size_t alen, const char *b, size_t blen, int default_port)
+{
+    alen = webfinger_strip_port(a, alen, default_port);
+    blen = webfinger_strip_port(b, blen, default_port);
+    return alen == blen && strncasecmp(a, b, alen) == 0;
+}
+
+/* The length of s without a trailing ":<default_port>" (after any "]" of an IPv6 literal). */
+static size_t
+webfinger_strip_port(const char *s, size_t len, int default_port)
+{
+    char suffix[16];
+    size_t slen;
+
+    if (default_port == 0)
+        return len;
+    slen = (size_t)snprintf(suffix, sizeof(suffix), ":%d", default_port);
+    if (len > slen && memcmp(s + len - slen, suffix, slen) == 0 && s[len - slen - 1] != ':')
+        return len - slen;
+    return len;
+}
+
+/* Decodes %XX escapes of in into out; -1 on a bad escape or when out is too small. */
+static int
+webfinger_decode(const char *in, char *out, size_t outsize)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; in[i] != '\0'; i++) {
+        int c = (unsigned char)in[i];
+
+        if (c == '%') {
+            int hi = webfinger_hexval((unsigned char)in[i + 1]);
+            int lo = hi < 0 ? -1 : webfinger_hexval((unsigned char)in[i + 2]);
+
+            if (hi < 0 || lo < 0)
+                return -1;
+            c = hi * 16 + lo;
+            i += 2;
+        }
+        if (o + 1 >= outsize)
+            return -1;
+        /* A decoded NUL would cut the string short: the character check refuses it. */
+        out[o++] = c == 0 ? '\x01' : (char)c;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+static int
+webfinger_hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* unreserved / sub-delims of RFC 3986, the characters of an RFC 7565 userpart. */
+static int
+webfinger_is_user_char(int c)
+{
+    return c != 0 && (isalnum(c) || strchr("-._~!$&'()*+,;=", c) != NULL);
+}
+
+static int
+webfinger_is_host_char(int c)
+{
+    return isalnum(c) || c == '-' || c == '.' || c == ':' || c == '[' || c == ']';
+}
+
+static struct json_object *
+webfinger_link_new(const char *rel, const char *type, const char *href)
+{
+    struct json_object *link = json_object_new_object();
+
+    json_object_object_add(link, "rel", json_object_new_string(rel));
+    json_object_object_add(link, "type", json_object_new_string(type));
+    json_object_object_add(link, "href", json_object_new_string(href));
+    return link;
+}
+
+static int
+webfinger_fail(char *err, size_t errlen, int rc, const char *msg)
+{
+    if (err != NULL && errlen > 0)
+        snprintf(err, errlen, "%s", msg);
+    return rc;
+}
