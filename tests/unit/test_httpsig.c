@@ -346,7 +346,8 @@ static void
 test_required_headers(void)
 {
     struct vec v;
-    char err[256], *sig;
+    char err[256], *sig, buf[2048];
+    const char *p;
     char date[32], digest[64];
     const char *body = "{\"a\":1}";
     struct plain post = { 0 }, get = { 0 };
@@ -398,6 +399,17 @@ test_required_headers(void)
            "GET without (request-target) or digest");
     free(sig);
 
+    /* The hs2019 vector again, relabelled rsa-sha256: (created) is then not allowed. */
+    vec_load(&v, "openssl-hs2019-created");
+    p = strstr(vec_header(&v, "signature"), "hs2019");
+    ok(p != NULL, "the hs2019 vector names its algorithm");
+    if (p != NULL) {
+        snprintf(buf, sizeof(buf), "%.*srsa-sha256%s", (int)(p - vec_header(&v, "signature")),
+                 vec_header(&v, "signature"), p + 6);
+        vec_set(&v, "signature", buf);
+        is_int(verify_vec(&v, pem_a, v.time), HTTPSIG_BAD_HEADER,
+               "(created) under rsa-sha256 is refused (hs2019 only)");
+    }
     vec_load(&v, "fedify-cavage-post");
     vec_set(&v, "date", NULL);
     is_int(verify_vec(&v, pem_a, v.time), HTTPSIG_MISSING_HEADER, "a signed Date that is absent");
