@@ -17,7 +17,9 @@ enum db_outcome {
 /*
  * Called exactly once per query, always from the event loop and never from
  * inside db_query() itself. On DB_OK the callback owns res and must PQclear()
- * it; otherwise res is NULL and err is a short message (never a secret).
+ * it, and err is NULL; otherwise res is NULL and err is a short message (never
+ * a secret). On DB_ERROR err starts with the five-character SQLSTATE and a
+ * space ("23505 duplicate key value ..."), so callers can tell cases apart.
  */
 typedef void (*db_result_fn)(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
 
@@ -28,7 +30,9 @@ typedef void (*db_fatal_fn)(const char *why, void *arg);
  * Creates the pool and starts connecting in the background. Each new
  * connection checks schema_migrations against schema_version first and calls
  * fatal_cb on a mismatch. When the database goes away, connections are
- * retried with backoff (0.25 s doubling to 5 s) until it returns.
+ * retried with backoff (0.25 s doubling to 5 s) until it returns. Never
+ * returns NULL: a conninfo that does not parse gives a pool that is always
+ * down, and fatal_cb is called (once, from the loop) saying so.
  */
 struct db *db_new(struct event_base *base, const char *conninfo, int pool_size, int schema_version,
                   db_fatal_fn fatal_cb, void *fatal_arg);
@@ -54,7 +58,23 @@ int db_is_up(const struct db *db);
 /* Connections currently open and ready (for metrics). */
 int db_connections_up(const struct db *db);
 
-/* Closes every connection; callbacks still pending get DB_UNAVAILABLE first. */
+/* Counters for metrics; the first five only grow. */
+struct db_stats {
+    unsigned long long queries;     /* statements answered, whatever the outcome */
+    unsigned long long errors;      /* ... of which DB_ERROR */
+    unsigned long long unavailable; /* ... of which DB_UNAVAILABLE */
+    unsigned long long connects;    /* connections that came up (first time or again) */
+    unsigned long long disconnects; /* connections lost after being up */
+    int up;                         /* connections ready now */
+    int queued;                     /* statements waiting for a free connection */
+};
+void db_stats(const struct db *db, struct db_stats *out);
+
+/*
+ * Closes every connection; callbacks still pending get DB_UNAVAILABLE first
+ * (db_acquire's get NULL). Safe to call from inside a db callback: the pool is
+ * then freed when that callback returns. db_free(NULL) does nothing.
+ */
 void db_free(struct db *db);
 
 #endif

@@ -25,6 +25,13 @@ int migrate_latest(void);
  */
 int migrate_run(const char *conninfo, int *applied, char *err, size_t errlen);
 
+/* Same, with an explicit list (ascending versions): lets tests apply their own. */
+int migrate_run_list(const char *conninfo, const struct migration *list, size_t count, int *applied,
+                     char *err, size_t errlen);
+
+/* The pg_advisory_lock key migrate_run holds, so two processes never migrate at once. */
+#define MIGRATE_LOCK_KEY 0x7061737365726c65LL /* "passerle" */
+
 /* Reads the current version (0 for an empty database). -1 with a message on error. */
 int migrate_current(const char *conninfo, int *version, char *err, size_t errlen);
 

@@ -1,0 +1,1070 @@
+/* PostgreSQL on the event loop: a pool of non-blocking libpq connections that reconnects by itself.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <libpq-fe.h>
+
+#include "db.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define DB_QUEUE_MAX            10000
+#define DB_STATEMENT_TIMEOUT_MS 30000
+/* A borrowed connection left idle inside a transaction must not hold locks for ever. */
+#define DB_IDLE_TX_TIMEOUT_MS 60000
+#define DB_CONNECT_TIMEOUT_S  10
+/* Silence on a busy connection this long past statement_timeout means the server is gone. */
+#define DB_REPLY_TIMEOUT_S (DB_STATEMENT_TIMEOUT_MS / 1000 + 10)
+#define DB_BACKOFF_MIN_MS  250
+#define DB_BACKOFF_MAX_MS  5000
+#define DB_ERR_MAX         200
+
+static const char db_check_sql[] = "SELECT coalesce(max(version), 0) FROM schema_migrations";
+
+enum db_job_kind {
+    DB_JOB_QUERY,    /* a caller's statement */
+    DB_JOB_ACQUIRE,  /* a caller waiting to borrow a connection */
+    DB_JOB_FATAL,    /* fatal_cb to call */
+    DB_JOB_CHECK,    /* internal: the schema version check of a new connection */
+    DB_JOB_ROLLBACK, /* internal: ROLLBACK on release inside a transaction */
+};
+
+/* One unit of work; owned by exactly one list or connection at a time. */
+struct db_job {
+    TAILQ_ENTRY(db_job) entry;
+    enum db_job_kind kind;
+    char *sql;
+    int nparams;
+    char **params; /* copies: the caller's buffers may be gone when the job runs */
+    db_result_fn cb;
+    db_acquire_fn acquire_cb;
+    void *arg;
+    /* Filled in when it completes. */
+    enum db_outcome outcome;
+    PGresult *res;
+    struct db_conn *conn;
+    char err[DB_ERR_MAX];
+};
+TAILQ_HEAD(db_jobq, db_job);
+
+enum db_conn_state {
+    DB_CONN_DOWN,       /* closed; a timer reconnects it (unless lent: then on release) */
+    DB_CONN_CONNECTING, /* PQconnectPoll in progress */
+    DB_CONN_IDLE,       /* ready, no statement running; watching the socket for a close */
+    DB_CONN_BUSY,       /* a statement (the caller's, the check or a ROLLBACK) running */
+    DB_CONN_DEAD,       /* schema mismatch: never used again */
+};
+
+struct db_conn {
+    struct db *db;
+    int index;
+    PGconn *pg;
+    enum db_conn_state state;
+    /* The one event of this connection: socket wait or reconnect timer, never both. */
+    struct event *ev;
+    struct timespec deadline; /* of the connection attempt */
+    int backoff_ms;
+    int is_up;            /* counted in db->up */
+    int failures;         /* connection attempts failed in a row, to log only the first */
+    struct db_job *job;   /* running */
+    PGresult *res;        /* its result so far */
+    int flushing;         /* its text is not all sent yet */
+    int lent;             /* borrowed through db_acquire */
+    int release_pending;  /* db_release came while statements were still queued */
+    struct db_jobq queue; /* the borrower's statements waiting their turn */
+};
+
+struct db {
+    struct event_base *base;
+    int pool_size;
+    int schema_version;
+    db_fatal_fn fatal_cb;
+    void *fatal_arg;
+    char **keywords; /* NULL-terminated connection parameters for PQconnectStartParams */
+    char **values;
+    int connect_timeout_s;
+    struct db_conn *conns;
+    struct db_jobq queue; /* waiting for a free connection */
+    int queued;
+    struct db_jobq done; /* finished, waiting for db_done_cb to call back */
+    struct event *ev_done;
+    int up;         /* connections ready */
+    int down;       /* the last connection failed: answer DB_UNAVAILABLE at once until one is up */
+    int fatal_sent; /* fatal_cb is called once per pool */
+    int delivering; /* inside db_done_cb */
+    int free_requested;
+    int closing;
+    struct db_stats stats;
+};
+
+static int db_parse_conninfo(struct db *db, const char *conninfo);
+static void db_add_param(struct db *db, size_t *n, const char *key, const char *value);
+static struct db_job *db_job_new(enum db_job_kind kind, const char *sql, int nparams,
+                                 const char *const *params);
+static void db_job_free(struct db_job *j);
+static void db_complete(struct db *db, struct db_job *j, enum db_outcome outcome, PGresult *res,
+                        const char *err);
+static void db_fail_queue(struct db *db, struct db_jobq *q, const char *err);
+static void db_fatal(struct db *db, const char *why);
+static void db_check_down(struct db *db);
+static void db_kick(struct db *db);
+static void db_done_cb(evutil_socket_t fd, short what, void *arg);
+static void db_deliver(struct db *db, struct db_job *j);
+static void db_free_now(struct db *db);
+static void db_conn_connect(struct db_conn *c);
+static void db_conn_poll(struct db_conn *c);
+static void db_conn_wait(struct db_conn *c, short what, int timeout_s);
+static int db_conn_remaining_s(const struct db_conn *c);
+static void db_conn_io_cb(evutil_socket_t fd, short what, void *arg);
+static void db_conn_retry_cb(evutil_socket_t fd, short what, void *arg);
+static void db_conn_schedule(struct db_conn *c);
+static void db_conn_fail(struct db_conn *c, const char *why);
+static int db_conn_start(struct db_conn *c, struct db_job *j);
+static void db_conn_advance(struct db_conn *c);
+static void db_conn_finish(struct db_conn *c);
+static void db_conn_checked(struct db_conn *c, PGresult *res);
+static void db_conn_next(struct db_conn *c);
+static void db_conn_unlend(struct db_conn *c);
+static void db_conn_notice_cb(void *arg, const char *message);
+static int db_is_connection_lost(PGconn *pg, const PGresult *res);
+static void db_result_error(char *buf, size_t size, const PGresult *res, PGconn *pg);
+static void db_copy_message(char *buf, size_t size, const char *msg);
+
+struct db *
+db_new(struct event_base *base, const char *conninfo, int pool_size, int schema_version,
+       db_fatal_fn fatal_cb, void *fatal_arg)
+{
+    struct db *db = xcalloc(1, sizeof(*db));
+    int parsed;
+
+    db->base = base;
+    db->pool_size = pool_size < 1 ? 1 : pool_size;
+    db->schema_version = schema_version;
+    db->fatal_cb = fatal_cb;
+    db->fatal_arg = fatal_arg;
+    TAILQ_INIT(&db->queue);
+    TAILQ_INIT(&db->done);
+    db->ev_done = event_new(base, -1, 0, db_done_cb, db);
+    db->conns = xcalloc((size_t)db->pool_size, sizeof(*db->conns));
+    for (int i = 0; i < db->pool_size; i++) {
+        struct db_conn *c = &db->conns[i];
+
+        c->db = db;
+        c->index = i;
+        c->backoff_ms = DB_BACKOFF_MIN_MS;
+        TAILQ_INIT(&c->queue);
+        c->ev = event_new(base, -1, 0, db_conn_retry_cb, c);
+    }
+
+    parsed = db_parse_conninfo(db, conninfo);
+    if (parsed < 0) {
+        /* Its text may hold a password: say that it is wrong, not what it is. */
+        log_error("db_conninfo_invalid", "reason=%s",
+                  log_q("database_url does not parse as a libpq connection string"));
+        for (int i = 0; i < db->pool_size; i++)
+            db->conns[i].state = DB_CONN_DEAD;
+        db->down = 1;
+        db_fatal(db, "database_url does not parse as a libpq connection string");
+        return db;
+    }
+    for (int i = 0; i < db->pool_size; i++)
+        db_conn_connect(&db->conns[i]);
+    return db;
+}
+
+void
+db_query(struct db *db, const char *sql, int nparams, const char *const *params, db_result_fn cb,
+         void *arg)
+{
+    struct db_job *j = db_job_new(DB_JOB_QUERY, sql, nparams, params);
+
+    j->cb = cb;
+    j->arg = arg;
+    if (db->closing)
+        db_complete(db, j, DB_UNAVAILABLE, NULL, "database pool shutting down");
+    else if (db->down)
+        db_complete(db, j, DB_UNAVAILABLE, NULL, "database unavailable");
+    else if (db->queued >= DB_QUEUE_MAX)
+        db_complete(db, j, DB_UNAVAILABLE, NULL, "database queue full");
+    else {
+        TAILQ_INSERT_TAIL(&db->queue, j, entry);
+        db->queued++;
+        db_kick(db);
+    }
+}
+
+void
+db_acquire(struct db *db, db_acquire_fn cb, void *arg)
+{
+    struct db_job *j = db_job_new(DB_JOB_ACQUIRE, NULL, 0, NULL);
+
+    j->acquire_cb = cb;
+    j->arg = arg;
+    if (db->closing || db->down || db->queued >= DB_QUEUE_MAX)
+        db_complete(db, j, DB_UNAVAILABLE, NULL, "database unavailable");
+    else {
+        TAILQ_INSERT_TAIL(&db->queue, j, entry);
+        db->queued++;
+        db_kick(db);
+    }
+}
+
+void
+db_conn_query(struct db_conn *c, const char *sql, int nparams, const char *const *params,
+              db_result_fn cb, void *arg)
+{
+    struct db *db = c->db;
+    struct db_job *j = db_job_new(DB_JOB_QUERY, sql, nparams, params);
+
+    j->cb = cb;
+    j->arg = arg;
+    if (db->closing) {
+        db_complete(db, j, DB_UNAVAILABLE, NULL, "database pool shutting down");
+    } else if (!c->lent || c->release_pending) {
+        log_warn("db_misuse", "conn=%d reason=%s", c->index,
+                 log_q("db_conn_query on a connection not borrowed"));
+        db_complete(db, j, DB_UNAVAILABLE, NULL, "connection not borrowed");
+    } else if (c->state != DB_CONN_IDLE && c->state != DB_CONN_BUSY) {
+        db_complete(db, j, DB_UNAVAILABLE, NULL, "database connection lost");
+    } else {
+        TAILQ_INSERT_TAIL(&c->queue, j, entry);
+        if (c->state == DB_CONN_IDLE)
+            db_conn_next(c);
+    }
+}
+
+void
+db_release(struct db_conn *c)
+{
+    if (c == NULL)
+        return;
+    if (c->db->closing) {
+        c->lent = 0;
+        return;
+    }
+    if (!c->lent || c->release_pending) {
+        log_warn("db_misuse", "conn=%d reason=%s", c->index,
+                 log_q("db_release on a connection not borrowed"));
+        return;
+    }
+    if (c->state != DB_CONN_IDLE && c->state != DB_CONN_BUSY) {
+        /* It broke while lent and waited for its borrower: reconnect it now. */
+        c->lent = 0;
+        db_conn_schedule(c);
+        return;
+    }
+    c->release_pending = 1;
+    if (c->state == DB_CONN_IDLE)
+        db_conn_next(c);
+}
+
+int
+db_is_up(const struct db *db)
+{
+    return db->up > 0;
+}
+
+int
+db_connections_up(const struct db *db)
+{
+    return db->up;
+}
+
+void
+db_stats(const struct db *db, struct db_stats *out)
+{
+    *out = db->stats;
+    out->up = db->up;
+    out->queued = db->queued;
+}
+
+void
+db_free(struct db *db)
+{
+    if (db == NULL || db->closing)
+        return;
+    if (db->delivering) {
+        db->free_requested = 1;
+        return;
+    }
+    db_free_now(db);
+}
+
+static void
+db_free_now(struct db *db)
+{
+    struct db_job *j;
+
+    db->closing = 1;
+    /* What already finished is withdrawn too: the caller is tearing down. */
+    TAILQ_FOREACH(j, &db->done, entry) {
+        if (j->res != NULL) {
+            PQclear(j->res);
+            j->res = NULL;
+        }
+        if (j->kind == DB_JOB_QUERY && j->outcome != DB_UNAVAILABLE) {
+            j->outcome = DB_UNAVAILABLE;
+            db_copy_message(j->err, sizeof(j->err), "database pool shutting down");
+        }
+        j->conn = NULL;
+    }
+    for (int i = 0; i < db->pool_size; i++) {
+        struct db_conn *c = &db->conns[i];
+
+        event_del(c->ev);
+        if (c->job != NULL) {
+            db_complete(db, c->job, DB_UNAVAILABLE, NULL, "database pool shutting down");
+            c->job = NULL;
+        }
+        if (c->res != NULL) {
+            PQclear(c->res);
+            c->res = NULL;
+        }
+        db_fail_queue(db, &c->queue, "database pool shutting down");
+    }
+    db_fail_queue(db, &db->queue, "database pool shutting down");
+    db->queued = 0;
+    /* Callbacks may queue more (answered at once, since closing is set): drain until empty. */
+    while ((j = TAILQ_FIRST(&db->done)) != NULL) {
+        TAILQ_REMOVE(&db->done, j, entry);
+        if (j->kind == DB_JOB_FATAL)
+            db_job_free(j);
+        else
+            db_deliver(db, j);
+    }
+    for (int i = 0; i < db->pool_size; i++) {
+        PQfinish(db->conns[i].pg);
+        event_free(db->conns[i].ev);
+    }
+    event_free(db->ev_done);
+    for (size_t i = 0; db->keywords != NULL && db->keywords[i] != NULL; i++) {
+        free(db->keywords[i]);
+        free(db->values[i]);
+    }
+    free(db->keywords);
+    free(db->values);
+    free(db->conns);
+    free(db);
+}
+
+/*
+ * Keeps the operator's parameters and adds ours: statement and idle-in-transaction
+ * timeouts appended to any options they gave, and a connect timeout and TCP
+ * keepalives unless they chose their own.
+ */
+static int
+db_parse_conninfo(struct db *db, const char *conninfo)
+{
+    PQconninfoOption *opts, *o;
+    char *errmsg = NULL;
+    const char *user_options = NULL, *user_timeout = NULL;
+    int have_keepalives = 0;
+    size_t n = 0, cap = 0;
+    char *options;
+
+    opts = PQconninfoParse(conninfo, &errmsg);
+    if (opts == NULL) {
+        PQfreemem(errmsg);
+        return -1;
+    }
+    for (o = opts; o->keyword != NULL; o++)
+        cap++;
+    db->keywords = xcalloc(cap + 8, sizeof(*db->keywords));
+    db->values = xcalloc(cap + 8, sizeof(*db->values));
+    for (o = opts; o->keyword != NULL; o++) {
+        if (o->val == NULL || *o->val == '\0')
+            continue;
+        if (strcmp(o->keyword, "options") == 0)
+            user_options = o->val;
+        else if (strcmp(o->keyword, "connect_timeout") == 0)
+            user_timeout = o->val;
+        else {
+            if (strncmp(o->keyword, "keepalives_", 11) == 0)
+                have_keepalives = 1;
+            db_add_param(db, &n, o->keyword, o->val);
+        }
+    }
+    options = xasprintf("%s%s-c statement_timeout=%d -c idle_in_transaction_session_timeout=%d",
+                        user_options ? user_options : "", user_options ? " " : "",
+                        DB_STATEMENT_TIMEOUT_MS, DB_IDLE_TX_TIMEOUT_MS);
+    db_add_param(db, &n, "options", options);
+    free(options);
+    db->connect_timeout_s = DB_CONNECT_TIMEOUT_S;
+    if (user_timeout != NULL) {
+        long t = strtol(user_timeout, NULL, 10);
+
+        /* libpq itself treats 1 as 2; 0 means "no limit", which a server cannot afford. */
+        if (t > 0)
+            db->connect_timeout_s = t < 2 ? 2 : (int)(t > 3600 ? 3600 : t);
+    }
+    if (!have_keepalives) {
+        /* Ignored on Unix sockets; on TCP they notice a peer that vanished without a word. */
+        db_add_param(db, &n, "keepalives_idle", "30");
+        db_add_param(db, &n, "keepalives_interval", "10");
+        db_add_param(db, &n, "keepalives_count", "3");
+    }
+    PQconninfoFree(opts);
+    return 0;
+}
+
+static void
+db_add_param(struct db *db, size_t *n, const char *key, const char *value)
+{
+    db->keywords[*n] = xstrdup(key);
+    db->values[*n] = xstrdup(value);
+    (*n)++;
+}
+
+static struct db_job *
+db_job_new(enum db_job_kind kind, const char *sql, int nparams, const char *const *params)
+{
+    struct db_job *j = xcalloc(1, sizeof(*j));
+
+    j->kind = kind;
+    j->sql = sql ? xstrdup(sql) : NULL;
+    if (nparams > 0 && params != NULL) {
+        j->nparams = nparams;
+        j->params = xcalloc((size_t)nparams, sizeof(*j->params));
+        for (int i = 0; i < nparams; i++)
+            j->params[i] = params[i] ? xstrdup(params[i]) : NULL; /* NULL stays SQL NULL */
+    }
+    return j;
+}
+
+static void
+db_job_free(struct db_job *j)
+{
+    for (int i = 0; i < j->nparams; i++)
+        free(j->params[i]);
+    free(j->params);
+    free(j->sql);
+    if (j->res != NULL)
+        PQclear(j->res);
+    free(j);
+}
+
+/*
+ * Every caller-visible completion goes through here and is delivered from
+ * db_done_cb, so no callback ever runs inside db_query/db_acquire or inside
+ * the middle of a connection's state change.
+ */
+static void
+db_complete(struct db *db, struct db_job *j, enum db_outcome outcome, PGresult *res,
+            const char *err)
+{
+    if (j->kind == DB_JOB_CHECK || j->kind == DB_JOB_ROLLBACK) {
+        if (res != NULL)
+            PQclear(res);
+        db_job_free(j);
+        return;
+    }
+    if (db->closing && res != NULL) {
+        PQclear(res);
+        res = NULL;
+        outcome = DB_UNAVAILABLE;
+        err = "database pool shutting down";
+    }
+    j->outcome = outcome;
+    j->res = res;
+    if (outcome != DB_OK)
+        db_copy_message(j->err, sizeof(j->err), err ? err : "database error");
+    if (j->kind == DB_JOB_ACQUIRE && (outcome != DB_OK || db->closing))
+        j->conn = NULL;
+    if (j->kind == DB_JOB_QUERY) {
+        db->stats.queries++;
+        if (outcome == DB_ERROR)
+            db->stats.errors++;
+        else if (outcome == DB_UNAVAILABLE)
+            db->stats.unavailable++;
+    }
+    TAILQ_INSERT_TAIL(&db->done, j, entry);
+    if (!db->closing)
+        event_active(db->ev_done, EV_TIMEOUT, 1);
+}
+
+static void
+db_fail_queue(struct db *db, struct db_jobq *q, const char *err)
+{
+    struct db_job *j;
+
+    while ((j = TAILQ_FIRST(q)) != NULL) {
+        TAILQ_REMOVE(q, j, entry);
+        db_complete(db, j, DB_UNAVAILABLE, NULL, err);
+    }
+}
+
+static void
+db_fatal(struct db *db, const char *why)
+{
+    struct db_job *j;
+
+    if (db->fatal_sent)
+        return;
+    db->fatal_sent = 1;
+    j = db_job_new(DB_JOB_FATAL, NULL, 0, NULL);
+    db_copy_message(j->err, sizeof(j->err), why);
+    TAILQ_INSERT_TAIL(&db->done, j, entry);
+    event_active(db->ev_done, EV_TIMEOUT, 1);
+}
+
+/* With no connection up, waiting callers would hang until a reconnect: answer them now. */
+static void
+db_check_down(struct db *db)
+{
+    if (db->up > 0)
+        return;
+    if (!db->down)
+        log_warn("db_down", "queued=%d", db->queued);
+    db->down = 1;
+    db_fail_queue(db, &db->queue, "database unavailable");
+    db->queued = 0;
+}
+
+static void
+db_kick(struct db *db)
+{
+    for (int i = 0; i < db->pool_size && !TAILQ_EMPTY(&db->queue); i++) {
+        struct db_conn *c = &db->conns[i];
+
+        if (c->state == DB_CONN_IDLE && !c->lent)
+            db_conn_next(c);
+    }
+}
+
+static void
+db_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct db *db = arg;
+    struct db_jobq batch;
+    struct db_job *j;
+
+    (void)fd;
+    (void)what;
+    /* Only what is done now: a callback that retries at once must not starve the loop. */
+    TAILQ_INIT(&batch);
+    TAILQ_CONCAT(&batch, &db->done, entry);
+    db->delivering = 1;
+    while (!db->free_requested && (j = TAILQ_FIRST(&batch)) != NULL) {
+        TAILQ_REMOVE(&batch, j, entry);
+        db_deliver(db, j);
+    }
+    db->delivering = 0;
+    if (db->free_requested) {
+        /* Undelivered jobs go back in front, in order, for db_free_now to answer. */
+        TAILQ_CONCAT(&batch, &db->done, entry);
+        TAILQ_CONCAT(&db->done, &batch, entry);
+        db_free_now(db);
+        return;
+    }
+    if (!TAILQ_EMPTY(&db->done))
+        event_active(db->ev_done, EV_TIMEOUT, 1);
+}
+
+static void
+db_deliver(struct db *db, struct db_job *j)
+{
+    PGresult *res = j->res;
+
+    j->res = NULL; /* the callback owns it now */
+    switch (j->kind) {
+    case DB_JOB_QUERY:
+        if (j->cb != NULL)
+            j->cb(j->outcome, res, j->outcome == DB_OK ? NULL : j->err, j->arg);
+        else
+            PQclear(res);
+        break;
+    case DB_JOB_ACQUIRE:
+        j->acquire_cb(j->conn, j->arg);
+        break;
+    case DB_JOB_FATAL:
+        if (db->fatal_cb != NULL)
+            db->fatal_cb(j->err, db->fatal_arg);
+        break;
+    case DB_JOB_CHECK:
+    case DB_JOB_ROLLBACK:
+        break;
+    }
+    db_job_free(j);
+}
+
+static void
+db_conn_connect(struct db_conn *c)
+{
+    struct db *db = c->db;
+
+    c->pg =
+        PQconnectStartParams((const char *const *)db->keywords, (const char *const *)db->values, 0);
+    if (c->pg == NULL) {
+        db_conn_fail(c, "out of memory");
+        return;
+    }
+    if (PQstatus(c->pg) == CONNECTION_BAD) {
+        db_conn_fail(c, PQerrorMessage(c->pg));
+        return;
+    }
+    PQsetNoticeProcessor(c->pg, db_conn_notice_cb, c);
+    c->state = DB_CONN_CONNECTING;
+    clock_gettime(CLOCK_MONOTONIC, &c->deadline);
+    c->deadline.tv_sec += db->connect_timeout_s;
+    /* libpq: after PQconnectStart, act as if PQconnectPoll had asked for writing. */
+    db_conn_wait(c, EV_WRITE, db_conn_remaining_s(c));
+}
+
+static void
+db_conn_poll(struct db_conn *c)
+{
+    switch (PQconnectPoll(c->pg)) {
+    case PGRES_POLLING_READING:
+        db_conn_wait(c, EV_READ, db_conn_remaining_s(c));
+        return;
+    case PGRES_POLLING_WRITING:
+        db_conn_wait(c, EV_WRITE, db_conn_remaining_s(c));
+        return;
+    case PGRES_POLLING_OK:
+        if (PQsetnonblocking(c->pg, 1) != 0) {
+            db_conn_fail(c, PQerrorMessage(c->pg));
+            return;
+        }
+        /* Not up yet: the schema check decides whether this connection may be used. */
+        if (db_conn_start(c, db_job_new(DB_JOB_CHECK, db_check_sql, 0, NULL)) < 0)
+            db_conn_fail(c, PQerrorMessage(c->pg));
+        return;
+    case PGRES_POLLING_FAILED:
+    case PGRES_POLLING_ACTIVE:
+        break;
+    }
+    db_conn_fail(c, PQerrorMessage(c->pg));
+}
+
+/* Waits on the connection's socket (re-read every time: libpq may change it while connecting). */
+static void
+db_conn_wait(struct db_conn *c, short what, int timeout_s)
+{
+    struct timeval tv = { timeout_s, 0 };
+
+    event_del(c->ev);
+    event_assign(c->ev, c->db->base, PQsocket(c->pg), what, db_conn_io_cb, c);
+    event_add(c->ev, timeout_s > 0 ? &tv : NULL);
+}
+
+static int
+db_conn_remaining_s(const struct db_conn *c)
+{
+    struct timespec now;
+    long left;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    left = (long)(c->deadline.tv_sec - now.tv_sec);
+    return left < 1 ? 1 : (int)left;
+}
+
+static void
+db_conn_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct db_conn *c = arg;
+    PGnotify *n;
+
+    (void)fd;
+    switch (c->state) {
+    case DB_CONN_CONNECTING:
+        if (what & EV_TIMEOUT)
+            db_conn_fail(c, "connect timed out");
+        else
+            db_conn_poll(c);
+        return;
+    case DB_CONN_IDLE:
+        /* Nothing is expected: this is the server closing, or a notice, or a notification. */
+        if (!PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK) {
+            db_conn_fail(c, PQerrorMessage(c->pg));
+            return;
+        }
+        while ((n = PQnotifies(c->pg)) != NULL)
+            PQfreemem(n);
+        db_conn_wait(c, EV_READ, 0);
+        return;
+    case DB_CONN_BUSY:
+        if (what & EV_TIMEOUT) {
+            db_conn_fail(c, "no reply from the database server in time");
+            return;
+        }
+        if ((what & EV_READ) && !PQconsumeInput(c->pg)) {
+            db_conn_fail(c, PQerrorMessage(c->pg));
+            return;
+        }
+        db_conn_advance(c);
+        return;
+    case DB_CONN_DOWN:
+    case DB_CONN_DEAD:
+        return;
+    }
+}
+
+static void
+db_conn_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct db_conn *c = arg;
+
+    (void)fd;
+    (void)what;
+    if (c->state == DB_CONN_DOWN && !c->lent)
+        db_conn_connect(c);
+}
+
+static void
+db_conn_schedule(struct db_conn *c)
+{
+    struct timeval tv = { c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000 };
+
+    event_del(c->ev);
+    event_assign(c->ev, c->db->base, -1, 0, db_conn_retry_cb, c);
+    event_add(c->ev, &tv);
+    c->backoff_ms = c->backoff_ms * 2 > DB_BACKOFF_MAX_MS ? DB_BACKOFF_MAX_MS : c->backoff_ms * 2;
+}
+
+/* The connection is unusable: answer what depended on it, close it, plan a reconnect. */
+static void
+db_conn_fail(struct db_conn *c, const char *why)
+{
+    struct db *db = c->db;
+    char msg[DB_ERR_MAX];
+
+    /* Copied first: why may point into the PGconn that is about to go. */
+    db_copy_message(msg, sizeof(msg), why);
+    if (c->is_up)
+        log_warn("db_conn_lost", "conn=%d error=%s", c->index, log_q(msg));
+    else if (c->failures++ == 0)
+        log_warn("db_connect_failed", "conn=%d error=%s retry_ms=%d", c->index, log_q(msg),
+                 c->backoff_ms);
+    else
+        log_debug("db_connect_failed", "conn=%d error=%s retry_ms=%d", c->index, log_q(msg),
+                  c->backoff_ms);
+    event_del(c->ev);
+    if (c->res != NULL) {
+        PQclear(c->res);
+        c->res = NULL;
+    }
+    if (c->job != NULL) {
+        /* It may or may not have run; the caller answers 503 and can retry. */
+        db_complete(db, c->job, DB_UNAVAILABLE, NULL, "database connection lost");
+        c->job = NULL;
+    }
+    PQfinish(c->pg);
+    c->pg = NULL;
+    c->flushing = 0;
+    c->state = DB_CONN_DOWN;
+    if (c->is_up) {
+        c->is_up = 0;
+        db->up--;
+        db->stats.disconnects++;
+    }
+    if (c->lent) {
+        db_fail_queue(db, &c->queue, "database connection lost");
+        /* The borrower still holds this pointer: it reconnects once released. */
+        if (c->release_pending) {
+            c->lent = 0;
+            c->release_pending = 0;
+            db_conn_schedule(c);
+        }
+    } else {
+        db_conn_schedule(c);
+    }
+    db_check_down(db);
+}
+
+/*
+ * Sends j on c. Returns -1 (j back with the caller, c unchanged) when libpq
+ * refuses it on a healthy connection; a broken one is failed here, and 0 returned.
+ */
+static int
+db_conn_start(struct db_conn *c, struct db_job *j)
+{
+    int r;
+
+    if (!PQsendQueryParams(c->pg, j->sql, j->nparams, NULL, (const char *const *)j->params, NULL,
+                           NULL, 0)) {
+        if (PQstatus(c->pg) == CONNECTION_OK && j->kind == DB_JOB_QUERY)
+            return -1;
+        c->job = j;
+        db_conn_fail(c, PQerrorMessage(c->pg));
+        return 0;
+    }
+    c->job = j;
+    c->state = DB_CONN_BUSY;
+    c->flushing = 1;
+    r = PQflush(c->pg);
+    if (r < 0) {
+        db_conn_fail(c, PQerrorMessage(c->pg));
+        return 0;
+    }
+    c->flushing = r > 0;
+    /* Reading too while flushing: the server may answer before it has read everything. */
+    db_conn_wait(c, r > 0 ? EV_READ | EV_WRITE : EV_READ, DB_REPLY_TIMEOUT_S);
+    return 0;
+}
+
+static void
+db_conn_advance(struct db_conn *c)
+{
+    PGresult *r;
+
+    if (c->flushing) {
+        int f = PQflush(c->pg);
+
+        if (f < 0) {
+            db_conn_fail(c, PQerrorMessage(c->pg));
+            return;
+        }
+        if (f > 0) {
+            db_conn_wait(c, EV_READ | EV_WRITE, DB_REPLY_TIMEOUT_S);
+            return;
+        }
+        c->flushing = 0;
+    }
+    while (!PQisBusy(c->pg)) {
+        r = PQgetResult(c->pg);
+        if (r == NULL) {
+            db_conn_finish(c);
+            return;
+        }
+        /* One statement gives one result; keep the last if a server ever sends more. */
+        if (c->res != NULL)
+            PQclear(c->res);
+        c->res = r;
+    }
+    db_conn_wait(c, EV_READ, DB_REPLY_TIMEOUT_S);
+}
+
+static void
+db_conn_finish(struct db_conn *c)
+{
+    struct db *db = c->db;
+    struct db_job *j = c->job;
+    PGresult *res = c->res;
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    char err[DB_ERR_MAX];
+
+    c->job = NULL;
+    c->res = NULL;
+    c->state = DB_CONN_IDLE;
+    if (j->kind == DB_JOB_CHECK) {
+        db_conn_checked(c, res);
+        db_job_free(j);
+        return;
+    }
+    if (db_is_connection_lost(c->pg, res)) {
+        db_result_error(err, sizeof(err), res, c->pg);
+        if (res != NULL)
+            PQclear(res);
+        c->job = j;
+        db_conn_fail(c, err);
+        return;
+    }
+    if (j->kind == DB_JOB_ROLLBACK) {
+        if (st != PGRES_COMMAND_OK) {
+            db_result_error(err, sizeof(err), res, c->pg);
+            PQclear(res);
+            db_job_free(j);
+            db_conn_fail(c, err);
+            return;
+        }
+        PQclear(res);
+        db_job_free(j);
+    } else if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
+        db_complete(db, j, DB_OK, res, NULL);
+    } else if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+        /* The protocol is now mid-COPY, which this pool does not speak: start afresh. */
+        PQclear(res);
+        db_complete(db, j, DB_ERROR, NULL, "0A000 COPY is not supported by the pool");
+        db_conn_fail(c, "COPY started on a pool connection");
+        return;
+    } else {
+        db_result_error(err, sizeof(err), res, c->pg);
+        if (res != NULL)
+            PQclear(res);
+        db_complete(db, j, DB_ERROR, NULL, err);
+    }
+    db_conn_next(c);
+}
+
+static void
+db_conn_checked(struct db_conn *c, PGresult *res)
+{
+    struct db *db = c->db;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    char why[DB_ERR_MAX];
+    long version;
+
+    if (db_is_connection_lost(c->pg, res)) {
+        db_result_error(why, sizeof(why), res, c->pg);
+        PQclear(res);
+        db_conn_fail(c, why);
+        return;
+    }
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        version = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    } else if (state != NULL && strcmp(state, "42P01") == 0) {
+        version = 0; /* no schema_migrations: nothing was ever migrated */
+    } else {
+        db_result_error(why, sizeof(why), res, c->pg);
+        PQclear(res);
+        db_conn_fail(c, why);
+        return;
+    }
+    PQclear(res);
+    if (version != db->schema_version) {
+        if (version > db->schema_version)
+            snprintf(why, sizeof(why), "database schema %ld is newer than this binary (%d)",
+                     version, db->schema_version);
+        else
+            snprintf(why, sizeof(why),
+                     "database schema %ld is older than %d: run passerelle migrate", version,
+                     db->schema_version);
+        log_error("db_schema_mismatch", "conn=%d reason=%s", c->index, log_q(why));
+        event_del(c->ev);
+        PQfinish(c->pg);
+        c->pg = NULL;
+        c->state = DB_CONN_DEAD;
+        db_fatal(db, why);
+        db_check_down(db);
+        return;
+    }
+    if (db->up == 0)
+        log_info("db_up", "conn=%d reconnect=%s", c->index, db->stats.connects > 0 ? "yes" : "no");
+    c->is_up = 1;
+    c->failures = 0;
+    c->backoff_ms = DB_BACKOFF_MIN_MS;
+    db->up++;
+    db->down = 0;
+    db->stats.connects++;
+    db_conn_next(c);
+}
+
+/* c is idle: give it the next thing to do, or watch it for a close. */
+static void
+db_conn_next(struct db_conn *c)
+{
+    struct db *db = c->db;
+    struct db_job *j;
+    char err[DB_ERR_MAX];
+
+    if (db->closing)
+        return;
+    if (c->lent) {
+        while ((j = TAILQ_FIRST(&c->queue)) != NULL) {
+            TAILQ_REMOVE(&c->queue, j, entry);
+            if (db_conn_start(c, j) == 0)
+                return;
+            db_result_error(err, sizeof(err), NULL, c->pg);
+            db_complete(db, j, DB_ERROR, NULL, err);
+        }
+        if (c->release_pending) {
+            db_conn_unlend(c);
+            return;
+        }
+        db_conn_wait(c, EV_READ, 0);
+        return;
+    }
+    while ((j = TAILQ_FIRST(&db->queue)) != NULL) {
+        TAILQ_REMOVE(&db->queue, j, entry);
+        db->queued--;
+        if (j->kind == DB_JOB_ACQUIRE) {
+            c->lent = 1;
+            j->conn = c;
+            db_complete(db, j, DB_OK, NULL, NULL);
+            break;
+        }
+        if (db_conn_start(c, j) == 0)
+            return;
+        db_result_error(err, sizeof(err), NULL, c->pg);
+        db_complete(db, j, DB_ERROR, NULL, err);
+    }
+    db_conn_wait(c, EV_READ, 0);
+}
+
+/* Back to the pool; a transaction the borrower left open is rolled back first. */
+static void
+db_conn_unlend(struct db_conn *c)
+{
+    c->release_pending = 0;
+    c->lent = 0;
+    switch (PQtransactionStatus(c->pg)) {
+    case PQTRANS_IDLE:
+        db_conn_next(c);
+        return;
+    case PQTRANS_INTRANS:
+    case PQTRANS_INERROR:
+        if (db_conn_start(c, db_job_new(DB_JOB_ROLLBACK, "ROLLBACK", 0, NULL)) < 0)
+            db_conn_fail(c, PQerrorMessage(c->pg));
+        return;
+    case PQTRANS_ACTIVE:
+    case PQTRANS_UNKNOWN:
+        break;
+    }
+    db_conn_fail(c, "released in an unknown transaction state");
+}
+
+static void
+db_conn_notice_cb(void *arg, const char *message)
+{
+    const struct db_conn *c = arg;
+    char msg[DB_ERR_MAX];
+
+    db_copy_message(msg, sizeof(msg), message);
+    log_info("db_notice", "conn=%d msg=%s", c->index, log_q(msg));
+}
+
+/* Errors that mean the session is over (shutdown, crash, lost link), not that the statement was
+ * bad. */
+static int
+db_is_connection_lost(PGconn *pg, const PGresult *res)
+{
+    const char *state;
+
+    if (PQstatus(pg) != CONNECTION_OK)
+        return 1;
+    if (res == NULL)
+        return 1;
+    if (PQresultStatus(res) != PGRES_FATAL_ERROR)
+        return 0;
+    state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (state == NULL)
+        return 1; /* libpq's own errors (no SQLSTATE) are about the link */
+    return strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0;
+}
+
+/* "SQLSTATE primary message" on one line. */
+static void
+db_result_error(char *buf, size_t size, const PGresult *res, PGconn *pg)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    char tmp[DB_ERR_MAX];
+
+    if (msg == NULL)
+        msg = pg ? PQerrorMessage(pg) : NULL;
+    if (msg == NULL || *msg == '\0')
+        msg = "unknown database error";
+    snprintf(tmp, sizeof(tmp), "%s %s", state ? state : "XX000", msg);
+    db_copy_message(buf, size, tmp);
+}
+
+/* Copies msg on one line: libpq's texts end in newlines and some span several. */
+static void
+db_copy_message(char *buf, size_t size, const char *msg)
+{
+    size_t n;
+
+    snprintf(buf, size, "%s", msg ? msg : "");
+    n = strlen(buf);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+        buf[--n] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] == '\n' || buf[i] == '\t')
+            buf[i] = ' ';
+    }
+}
