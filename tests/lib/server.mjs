@@ -1,0 +1,344 @@
+// Starts the passerelle binary for a test: a fresh database, a config file in a temp
+// folder, `migrate`, then `serve` on a free loopback port.
+//
+// Needs PASSERELLE_BIN (the binary) and PASSERELLE_TEST_PG (libpq conninfo of the test
+// cluster, trust auth), both exported by tests/run.sh.
+//
+//   const s = await startServer({ config: {metrics_token: "x"}, env: {}, migrate: true });
+//   s.url, s.port, s.proc, s.stderr(), await s.stop() (exit code), s.kill(), s.db, await s.psql(sql)
+//   await s.stop({ keepDb: true }); await s.start();   // restart on the same config and database
+//
+// Under PASSERELLE_VALGRIND=1 serve runs under valgrind; stop() then asserts exit code 0
+// (valgrind exits 99 on memory errors or definite/indirect leaks).
+import { spawn, execFile, execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { trackServer, onExit, VALGRIND, SLOW, sleep } from "./harness.mjs";
+import { request } from "./http.mjs";
+
+export const BIN = process.env.PASSERELLE_BIN ?? path.resolve(new URL("../../build/passerelle", import.meta.url).pathname);
+export const TEST_PG = process.env.PASSERELLE_TEST_PG ?? "";
+export const TEST_PGDIR = process.env.PASSERELLE_TEST_PGDIR ?? "";
+const VALGRIND_ARGS = [
+  "--error-exitcode=99",
+  "--leak-check=full",
+  "--errors-for-leak-kinds=definite,indirect",
+  "--show-leak-kinds=definite,indirect",
+];
+
+export function requireEnv() {
+  if (!TEST_PG) throw new Error("PASSERELLE_TEST_PG is not set (run through tests/run.sh)");
+  if (!existsSync(BIN)) throw new Error(`PASSERELLE_BIN ${BIN} does not exist (build it first)`);
+}
+
+// The environment for the binary: ours minus anything it would read as configuration
+// (PASSERELLE_* and DATABASE_URL), plus extra.
+export function binEnv(extra = {}) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith("PASSERELLE_") || k === "DATABASE_URL") continue;
+    env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+// A port that was free a moment ago on 127.0.0.1.
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// The same conninfo with another dbname.
+export function withDbname(conninfo, dbname) {
+  if (/(^|\s)dbname=\S+/.test(conninfo)) return conninfo.replace(/(^|\s)dbname=\S+/, `$1dbname=${dbname}`);
+  return `${conninfo} dbname=${dbname}`;
+}
+
+// Runs SQL with psql against a conninfo; resolves with stdout (unaligned, tuples only).
+export function psql(conninfo, sql, { timeout = 15000 } = {}) {
+  return new Promise((resolve, reject) => {
+    execFile(
+      "psql",
+      [conninfo, "-X", "-v", "ON_ERROR_STOP=1", "-tAq", "-c", sql],
+      { timeout, env: { ...process.env, PGCONNECT_TIMEOUT: "5" } },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`psql failed (${sql.slice(0, 80)}): ${stderr || err.message}`));
+        else resolve(stdout.trim());
+      },
+    );
+  });
+}
+
+export async function createDatabase() {
+  const name = `t_${randomBytes(6).toString("hex")}`;
+  await psql(TEST_PG, `CREATE DATABASE ${name}`);
+  return { name, conninfo: withDbname(TEST_PG, name) };
+}
+
+export async function dropDatabase(name) {
+  await psql(withDbname(TEST_PG, "postgres"), `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+}
+
+function dropDatabaseSync(name) {
+  try {
+    execFileSync("psql", [withDbname(TEST_PG, "postgres"), "-X", "-qc", `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], {
+      stdio: "ignore",
+      timeout: 5000,
+    });
+  } catch {
+    /* the cluster may be stopped; run.sh removes it anyway */
+  }
+}
+
+// Config file text from an object; values null/undefined are left out.
+export function configText(cfg) {
+  return (
+    "# written by tests/lib/server.mjs\n" +
+    Object.entries(cfg)
+      .filter(([, v]) => v !== null && v !== undefined)
+      .map(([k, v]) => `${k} = ${v}`)
+      .join("\n") +
+    "\n"
+  );
+}
+
+// Runs the binary with args to completion. Resolves {code, signal, stdout, stderr}.
+export function runBin(args, { env = {}, timeout = 20000, cwd } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(BIN, args, { env: binEnv(env), cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const kill = onExit(() => child.kill("SIGKILL"));
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      stderr += `\n[test: killed after ${timeout * SLOW} ms]`;
+      child.kill("SIGKILL");
+    }, timeout * SLOW);
+    child.on("error", (e) => {
+      stderr += `\n[test: spawn failed: ${e.message}]`;
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      kill();
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+let serial = 0;
+
+// Prepares (database, temp folder, config) without starting. See startServer.
+export async function createServer({ config = {}, env = {}, valgrind = VALGRIND, name } = {}) {
+  requireEnv();
+  const dir = mkdtempSync(path.join(os.tmpdir(), "passerelle-it-"));
+  const db = await createDatabase();
+  const tlsOn = config.tls_cert != null && config.tls_key != null;
+  const port = config.listen_port ?? (await freePort());
+  const scheme = tlsOn ? "https" : "http";
+  const cfg = {
+    listen_addr: "127.0.0.1",
+    listen_port: port,
+    base_url: `${scheme}://127.0.0.1:${port}`,
+    database_url: db.conninfo,
+    key_file: path.join(dir, "key.pem"),
+    log_level: "info",
+    ...config,
+  };
+  const configFile = path.join(dir, "passerelle.conf");
+  writeFileSync(configFile, configText(cfg));
+
+  const s = {
+    name: name ?? `passerelle#${++serial}`,
+    dir,
+    db: db.conninfo,
+    dbName: db.name,
+    config: cfg,
+    configFile,
+    port,
+    url: cfg.base_url,
+    env,
+    valgrind,
+    proc: null,
+    startedAt: Infinity,
+    stoppedAt: null,
+    exitCode: undefined,
+    exitSignal: undefined,
+    log: [],
+    dropped: false,
+    stderr() {
+      return this.log.join("");
+    },
+    alive() {
+      return this.proc != null && this.exitCode === undefined;
+    },
+    psql(sql) {
+      return psql(this.db, sql);
+    },
+    // Runs `passerelle migrate -c FILE`; resolves {code, stdout, stderr}.
+    migrate(extraEnv = {}) {
+      return runBin(["migrate", "-c", this.configFile], { env: { ...this.env, ...extraEnv } });
+    },
+    start: (opts) => startProcess(s, opts),
+    stop: (opts) => stopProcess(s, opts),
+    kill() {
+      if (this.alive()) this.proc.kill("SIGKILL");
+    },
+    // Resolves with {code, signal} when the process exits (or at once if it has).
+    exited() {
+      return this._exited ?? Promise.resolve({ code: this.exitCode, signal: this.exitSignal });
+    },
+    async dropDb() {
+      if (this.dropped) return;
+      this.dropped = true;
+      await dropDatabase(this.dbName);
+    },
+    // Log lines (parsed key=value) whose event matches.
+    events(event) {
+      return parseLog(this.stderr()).filter((e) => e.event === event);
+    },
+  };
+  s._unexit = onExit(() => {
+    if (s.alive()) s.proc.kill("SIGKILL");
+    if (!s.dropped) dropDatabaseSync(s.dbName);
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      /* best effort */
+    }
+  });
+  trackServer(s);
+  return s;
+}
+
+// Parses "ts=... level=... event=... k=v k2="quoted \"v\"" lines.
+export function parseLog(text) {
+  const out = [];
+  for (const line of text.split("\n")) {
+    if (!line.includes("event=")) continue;
+    const rec = { _line: line };
+    const re = /([A-Za-z0-9_.-]+)=("(?:[^"\\]|\\.)*"|\S*)/g;
+    let m;
+    while ((m = re.exec(line)) !== null) {
+      let v = m[2];
+      if (v.startsWith('"')) v = v.slice(1, -1).replace(/\\(.)/g, "$1");
+      rec[m[1]] = v;
+    }
+    out.push(rec);
+  }
+  return out;
+}
+
+async function startProcess(s, { waitListening = true, timeout = 10000 } = {}) {
+  if (s.alive()) throw new Error(`${s.name} is already running`);
+  const args = ["serve", "-c", s.configFile];
+  const [cmd, argv] = s.valgrind ?? VALGRIND ? ["valgrind", [...VALGRIND_ARGS, BIN, ...args]] : [BIN, args];
+  s.log.push(`[test: start ${cmd} ${argv.join(" ")}]\n`);
+  const proc = spawn(cmd, argv, { env: binEnv(s.env), stdio: ["ignore", "pipe", "pipe"] });
+  s.proc = proc;
+  s.exitCode = undefined;
+  s.exitSignal = undefined;
+  s.startedAt = Date.now();
+  s.stoppedAt = null;
+  s._exited = new Promise((resolve) => {
+    proc.on("error", (e) => {
+      s.log.push(`[test: spawn failed: ${e.message}]\n`);
+    });
+    proc.on("exit", (code, signal) => {
+      s.exitCode = code;
+      s.exitSignal = signal;
+      s.stoppedAt = Date.now();
+      s.log.push(`[test: exited code=${code} signal=${signal}]\n`);
+      resolve({ code, signal });
+    });
+  });
+  let stderrBuf = "";
+  proc.stderr.on("data", (d) => {
+    const text = d.toString("utf8");
+    s.log.push(text);
+    stderrBuf += text;
+    if (s.log.length > 20000) s.log.splice(0, 10000);
+  });
+  proc.stdout.on("data", (d) => s.log.push(`[stdout] ${d}`));
+  if (!waitListening) return s;
+
+  const deadline = Date.now() + timeout * SLOW;
+  for (;;) {
+    if (!s.alive()) {
+      throw new Error(`${s.name} exited before listening (code ${s.exitCode}, signal ${s.exitSignal}):\n${s.stderr().split("\n").slice(-15).join("\n")}`);
+    }
+    const m = /event=listening\b[^\n]*\bport=(\d+)/.exec(stderrBuf);
+    if (m && Number(m[1]) === Number(s.port)) return s;
+    if (m && Number(m[1]) !== Number(s.port)) {
+      throw new Error(`${s.name} logged listening on port ${m[1]}, expected ${s.port}`);
+    }
+    try {
+      const r = await request(`${s.url}/metrics`, { timeout: 1000 * SLOW, ca: s.ca, headers: s.config.metrics_token ? { authorization: `Bearer ${s.config.metrics_token}` } : {} });
+      if (r.status > 0) return s;
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${s.name} did not start listening within ${timeout * SLOW} ms:\n${s.stderr().split("\n").slice(-15).join("\n")}`);
+    }
+    await sleep(100);
+  }
+}
+
+// SIGTERM, wait for the exit, return the exit code (or "signal:NAME"). Under valgrind the
+// exit code must be 0. keepDb leaves the database for a restart.
+async function stopProcess(s, { keepDb = false, signal = "SIGTERM", timeout = 15000 } = {}) {
+  let result = null;
+  if (s.proc != null) {
+    if (s.alive()) s.proc.kill(signal);
+    const timer = new Promise((r) => setTimeout(() => r(null), timeout * SLOW));
+    const done = await Promise.race([s._exited, timer]);
+    if (done == null) {
+      s.kill();
+      await s._exited;
+      if (!keepDb) await s.dropDb().catch(() => {});
+      throw new Error(`${s.name} did not exit within ${timeout * SLOW} ms of ${signal}; killed`);
+    }
+    result = done.code ?? `signal:${done.signal}`;
+  }
+  if (!keepDb) {
+    await s.dropDb().catch(() => {});
+    try {
+      rmSync(s.dir, { recursive: true, force: true });
+    } catch {
+      /* best effort */
+    }
+  }
+  if ((s.valgrind ?? VALGRIND) && result !== null && result !== 0) {
+    throw new Error(`${s.name} under valgrind exited with ${result} (99 = memory errors or leaks):\n${s.stderr().split("\n").slice(-40).join("\n")}`);
+  }
+  return result;
+}
+
+// createServer + migrate (unless migrate=false) + start.
+export async function startServer({ config = {}, env = {}, migrate = true, valgrind = VALGRIND, name, ca, waitListening = true } = {}) {
+  const s = await createServer({ config, env, valgrind, name });
+  s.ca = ca;
+  try {
+    if (migrate) {
+      const r = await s.migrate();
+      s.log.push(`[test: migrate exit ${r.code}]\n${r.stderr}`);
+      if (r.code !== 0) throw new Error(`passerelle migrate exited ${r.code} (signal ${r.signal}): ${r.stderr.slice(-1500)}`);
+    }
+    await s.start({ waitListening });
+  } catch (e) {
+    await s.stop().catch(() => {});
+    throw e;
+  }
+  return s;
+}
