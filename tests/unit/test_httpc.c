@@ -693,7 +693,34 @@ test_options(void)
     ok(httpc_new(base, &o, err, sizeof(err)) == NULL, "unreadable extra_ca_file refused");
     ok(strstr(err, "/nonexistent/ca.pem") != NULL, "error names the file: %s", err);
     is_str(httpc_error_name(HTTPC_ERR_TOO_MANY_REDIRECTS), "too_many_redirects", "error names");
+    o.extra_ca_file = "tests/unit/test_httpc.c";
+    ok(httpc_new(base, &o, err, sizeof(err)) == NULL, "extra_ca_file without PEM refused: %s", err);
     httpc_free(NULL);
+}
+
+/* TLS to a plain-HTTP port fails in the handshake; the CA file option loads a PEM bundle. */
+static void
+test_tls(void)
+{
+    struct httpc_options o;
+    struct result r = { 0 };
+    struct httpc *h;
+    char err[256] = "", url[128];
+
+    memset(&o, 0, sizeof(o));
+    o.allow_loopback = 1;
+    o.total_timeout_ms = 2000;
+    o.extra_ca_file = "/etc/ssl/certs/ca-certificates.crt";
+    h = httpc_new(base, &o, err, sizeof(err));
+    if (!ok(h != NULL, "client with an extra CA bundle: %s", err))
+        return;
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/hello", port);
+    done_count = 0;
+    start(h, "GET", url, NULL, 0, NULL, 0, NULL, NULL, &r);
+    wait_done(1, 3000);
+    is_int(r.error, HTTPC_ERR_TLS, "https to a plain-HTTP server: tls error");
+    result_clear(&r);
+    httpc_free(h);
 }
 
 int
@@ -738,6 +765,7 @@ main(void)
     test_concurrency();
     test_free_in_flight();
     test_options();
+    test_tls();
 
     while ((hd = TAILQ_FIRST(&helds)) != NULL) {
         if (hd->left >= 0)
