@@ -1023,18 +1023,21 @@ db_conn_notice_cb(void *arg, const char *message)
 static int
 db_is_connection_lost(PGconn *pg, const PGresult *res)
 {
-    const char *state;
+    const char *state, *severity;
 
-    if (PQstatus(pg) != CONNECTION_OK)
-        return 1;
-    if (res == NULL)
+    if (PQstatus(pg) != CONNECTION_OK || res == NULL)
         return 1;
     if (PQresultStatus(res) != PGRES_FATAL_ERROR)
         return 0;
     state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    /* libpq's own errors carry no SQLSTATE and are about the link. */
     if (state == NULL)
-        return 1; /* libpq's own errors (no SQLSTATE) are about the link */
-    return strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0;
+        return 1;
+    /* FATAL and PANIC end the backend whatever the code; 57P* is shutdown or crash. */
+    if (severity != NULL && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))
+        return 1;
+    return strncmp(state, "57P", 3) == 0;
 }
 
 /* "SQLSTATE primary message" on one line. */
