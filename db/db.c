@@ -1,5 +1,4 @@
-/* PostgreSQL on the event loop: a pool of non-blocking libpq connections that reconnects by itself.
- */
+/* PostgreSQL on the event loop: a pool of non-blocking libpq connections that reconnect. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

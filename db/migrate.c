@@ -1,5 +1,4 @@
-/* Schema migrations applied with blocking libpq: for `passerelle migrate` and tests, never the
- * loop. */
+/* Schema migrations with blocking libpq: for `passerelle migrate` and tests, never the loop. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
--- 001_init: the first schema: instances, members and their X graph, grants and codes, the delivery queue.
+-- 001_init: instances, members and their X graph, grants and codes, the delivery queue.
 -- migrate.c wraps this file in a transaction and records it in schema_migrations.
 
 -- Every instance we know of: relay subscribers, members' home servers, delivery targets.
@@ -10,7 +10,8 @@ CREATE TABLE instances (
     shared_inbox         text,
     -- 'none': known, not subscribed to the relay.
     relay_state          text NOT NULL DEFAULT 'none'
-                         CHECK (relay_state IN ('none', 'pending', 'accepted', 'rejected', 'unsubscribed')),
+                         CHECK (relay_state IN ('none', 'pending', 'accepted', 'rejected',
+                                                'unsubscribed')),
     -- The id of their Follow: embedded in our Accept, matched against their Undo.
     follow_id            text,
     -- Mastodon follows as:Public; LitePub servers follow the relay actor and are followed back.

@@ -1,5 +1,4 @@
-/* Tests of the async pool (db/db.c) on a real PostgreSQL, including a stop and restart of the
- * server. */
+/* Tests of the async pool (db/db.c) on a real PostgreSQL, including a server stop and restart. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
