@@ -6,8 +6,7 @@
 
 #include "xmalloc.h"
 
-static void __attribute__((noreturn))
-xmalloc_die(size_t size)
+static void __attribute__((noreturn)) xmalloc_die(size_t size)
 {
     fprintf(stderr, "level=error event=out_of_memory size=%zu\n", size);
     abort();
