@@ -111,7 +111,7 @@ function describeError(e) {
       s += `\nexpected: ${inspect(e.expected, { depth: 4, breakLength: 120 })}`;
     }
     const where = (e.stack ?? "").split("\n").find((l) => l.includes(".test.mjs"));
-    if (where) s += `\nat ${where.trim()}`;
+    if (where) s += `\n${where.trim()}`;
     return s;
   }
   return e.stack ?? String(e);
@@ -150,10 +150,19 @@ export async function eventually(fn, { timeout = 5000, interval = 100, what = "c
 async function run() {
   running = true;
   const fileStart = Date.now();
+  let current = 0; // index of the test running now
   const watchdog = setTimeout(() => {
-    console.log(`# the whole file exceeded ${FILE_TIMEOUT} ms`);
-    console.log(`not ok ${tests.length + 1} - file finished in time`);
-    console.log(`1..${tests.length + 1}`);
+    // Report the test that was running and every one after it, so the counts stay honest.
+    for (let i = current; i < tests.length; i++) {
+      console.log(`not ok ${i + 1} - ${tests[i].name}`);
+      diag(i === current ? `the whole file exceeded ${FILE_TIMEOUT} ms during this test` : "not run: the file ran out of time");
+    }
+    let plan = tests.length;
+    if (current >= tests.length) {
+      console.log(`not ok ${++plan} - teardown finished in time`);
+      diag(`the whole file exceeded ${FILE_TIMEOUT} ms during teardown`);
+    }
+    console.log(`1..${plan}`);
     runExitHooks();
     process.exit(1);
   }, FILE_TIMEOUT);
@@ -172,6 +181,7 @@ async function run() {
   let failed = 0;
   let n = 0;
   for (const t of tests) {
+    current = n;
     n++;
     const started = Date.now();
     const cleanups = [];
@@ -213,6 +223,7 @@ async function run() {
     }
   }
 
+  current = tests.length;
   for (const fn of teardowns) {
     try {
       await withTimeout(Promise.resolve().then(fn), 30000 * SLOW, "teardown");
