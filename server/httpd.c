@@ -155,6 +155,27 @@ httpd_method_name(enum evhttp_cmd_type cmd)
     }
 }
 
+/*
+ * Sends through evhttp, then flushes our filter: evhttp queues the response
+ * before it enables writing, and libevent 2.1's filter bufferevent only moves
+ * queued output when more is added or it is flushed. A reply sent later from
+ * a callback (after a database query) would otherwise sit there forever.
+ */
+static void
+httpd_send(struct evhttp_request *req, int status, const char *reason, struct evbuffer *buf)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+
+    if (buf != NULL)
+        evhttp_send_reply(req, status, reason, buf);
+    else
+        evhttp_send_error(req, status, reason);
+    /* evcon == NULL: the client left; evhttp just freed the request. */
+    if (bev != NULL)
+        bufferevent_flush(bev, EV_WRITE, BEV_NORMAL);
+}
+
 void
 httpd_reply(struct evhttp_request *req, int status, const char *ctype, const char *body, size_t len)
 {
@@ -171,7 +192,7 @@ httpd_reply(struct evhttp_request *req, int status, const char *ctype, const cha
     metrics_add("passerelle_http_responses_total", labels, 1);
     if (httpd_current != NULL)
         httpd_current->in_flight--;
-    evhttp_send_reply(req, status, httpd_reason(status), buf);
+    httpd_send(req, status, httpd_reason(status), buf);
     evbuffer_free(buf);
 }
 
@@ -422,7 +443,7 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
                  httpd_method_name(evhttp_request_get_command(req)));
         metrics_add("passerelle_http_responses_total", "code=\"431\"", 1);
         h->in_flight--;
-        evhttp_send_error(req, 431, "Request Header Fields Too Large");
+        httpd_send(req, 431, "Request Header Fields Too Large", NULL);
         return;
     }
     if (raw == NULL || *raw == '\0')
