@@ -328,8 +328,9 @@ test("HEAD answers like GET without a body", async () => {
     "/",
   ];
   for (const p of paths) {
-    const g = await get(base + p, { accept: AP });
-    const h = await request(base + p, { method: "HEAD", headers: { accept: AP } });
+    const headers = p === "/" ? {} : { accept: AP };
+    const g = await get(base + p, headers);
+    const h = await request(base + p, { method: "HEAD", headers });
     assert.equal(h.status, g.status, `HEAD ${p} status`);
     assert.equal(h.headers["content-type"], g.headers["content-type"], `HEAD ${p} content type`);
     assert.equal(h.bodyBuffer.length, 0, `HEAD ${p} has no body`);
@@ -409,6 +410,22 @@ test("the version in NodeInfo is what `passerelle version` prints", async () => 
   assert.equal(v.code, 0);
   const j = (await get(`${base}/nodeinfo/2.0`)).json();
   assert.ok(v.stdout.includes(j.software.version), `version output ${JSON.stringify(v.stdout)} vs ${j.software.version}`);
+});
+
+test("requests sent with Connection: close are answered before the close", async () => {
+  for (const p of ["/actor", "/users/passerelle", "/.well-known/nodeinfo", "/nodeinfo/2.0", "/metrics", "/no-such-page"]) {
+    const r = await request(base + p, { close: true, headers: { accept: AP } });
+    assert.equal(r.status, p === "/no-such-page" ? 404 : 200, `${p} with Connection: close`);
+    assert.ok(r.bodyBuffer.length > 0, `${p}: empty body with Connection: close`);
+  }
+});
+
+test("HTTP/1.0 requests are answered", async () => {
+  const { rawExchange } = await import("../lib/http.mjs");
+  const r = await rawExchange(Number(new URL(base).port), `GET /actor HTTP/1.0\r\nHost: ${host}\r\nAccept: ${AP}\r\n\r\n`, { timeout: 5000 });
+  assert.equal(r.status, 200, `HTTP/1.0: ${JSON.stringify(r.data.slice(0, 200))}`);
+  const body = r.data.slice(r.data.indexOf("\r\n\r\n") + 4);
+  assert.equal(JSON.parse(body).id, `${base}/actor`);
 });
 
 test("the server is still running after all of the above", async () => {

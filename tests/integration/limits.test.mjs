@@ -97,7 +97,7 @@ function headerBlock(n, valueSize = 10) {
 }
 
 test("more headers than max_headers is refused (400/431 or closed)", async () => {
-  const ok = await rawExchange(s.port, `GET /actor HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${headerBlock(MAX_HEADERS - 5)}\r\n`, { timeout: 5000 * SLOW });
+  const ok = await rawExchange(s.port, `GET /actor HTTP/1.1\r\nHost: x\r\n${headerBlock(MAX_HEADERS - 5)}\r\n`, { timeout: 5000 * SLOW, responses: 1 });
   assert.equal(ok.status, 200, `${MAX_HEADERS - 5} extra headers: ${ok.data.slice(0, 100)}`);
   const r = await rawExchange(s.port, `GET /actor HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${headerBlock(MAX_HEADERS * 4)}\r\n`, { timeout: 5000 * SLOW });
   assert.ok(r.status === 400 || r.status === 431 || (r.status === null && r.closed), `too many headers: status ${r.status} ${r.data.slice(0, 100)}`);
@@ -181,9 +181,12 @@ test("many stalled clients at once do not stop the server from serving", async (
 
 test("keep-alive: several requests on one connection", async () => {
   const req = `GET /actor HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nAccept: application/activity+json\r\n\r\n`;
-  const r = await rawExchange(s.port, [{ data: req }, { data: req, delay: 200 }, { data: req.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n"), delay: 200 }], { timeout: 5000 * SLOW });
-  const answers = r.data.match(/^HTTP\/1\.1 200 /gm) ?? [];
-  assert.equal(answers.length, 3, `three answers on one connection: ${r.data.slice(0, 300)}`);
+  const r = await rawExchange(s.port, [{ data: req }, { data: req, delay: 200 }, { data: req, delay: 200 }], { timeout: 5000 * SLOW, responses: 3 });
+  assert.equal(r.responses, 3, `three complete answers on one connection: ${r.data.slice(0, 300)}`);
+  assert.equal((r.data.match(/^HTTP\/1\.1 200 /gm) ?? []).length, 3);
+  // Pipelined: all three sent at once.
+  const p = await rawExchange(s.port, req + req + req, { timeout: 5000 * SLOW, responses: 3 });
+  assert.equal(p.responses, 3, `three pipelined answers: ${p.data.slice(0, 300)}`);
 });
 
 test("the server survived everything and still serves every endpoint", async () => {

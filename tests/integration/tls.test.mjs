@@ -94,8 +94,15 @@ test("a TLS client that stalls after the handshake is cut and others are served"
 
 test("several requests on one TLS connection (keep-alive)", async () => {
   const req = `GET /actor HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nAccept: ${AP}\r\n\r\n`;
-  const r = await rawExchange(s.port, [{ data: req }, { data: req, delay: 100 }, { data: req.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n"), delay: 100 }], { timeout: 5000 * SLOW, tlsOpts: { ca } });
+  const r = await rawExchange(s.port, [{ data: req }, { data: req, delay: 100 }, { data: req, delay: 100 }], { timeout: 5000 * SLOW, tlsOpts: { ca }, responses: 3 });
+  assert.equal(r.responses, 3, r.data.slice(0, 300));
   assert.equal((r.data.match(/^HTTP\/1\.1 200 /gm) ?? []).length, 3, r.data.slice(0, 300));
+});
+
+test("Connection: close over TLS is answered before the close", async () => {
+  const r = await request(`${s.url}/actor`, { ca, close: true, headers: { accept: AP } });
+  assert.equal(r.status, 200);
+  assert.equal(r.json().id, `${s.url}/actor`);
 });
 
 test("a missing tls_cert file stops the start and names it", async (t) => {

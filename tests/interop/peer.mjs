@@ -19,7 +19,7 @@
 //   POST /_peer/send {inbox, activity} signs and POSTs an activity as this peer's actor
 import http from "node:http";
 import { webcrypto as crypto } from "node:crypto";
-import { createFederation, MemoryKvStore, exportSpki, parseNodeInfo } from "@fedify/fedify";
+import { createFederation, getDocumentLoader, MemoryKvStore, exportSpki, parseNodeInfo } from "@fedify/fedify";
 import {
   Activity,
   Endpoints,
@@ -222,9 +222,10 @@ async function handleControl(req, res, url) {
   if (path === "/_peer/lookup") {
     const since = outgoing.length;
     try {
+      // Fresh loaders without Fedify's KV cache, so that every lookup really fetches.
       const documentLoader = input.signed
         ? await ctx.getDocumentLoader({ identifier: USER })
-        : ctx.documentLoader;
+        : getDocumentLoader({ allowPrivateAddress: true });
       const obj = await ctx.lookupObject(input.target, { documentLoader });
       const actor = obj == null ? null : await describeActor(obj, documentLoader);
       return json(res, 200, { found: obj != null, actor, requests: outgoing.slice(since) });

@@ -211,7 +211,8 @@ async function run() {
       failed++;
       console.log(`not ok ${n} - ${t.name}`);
       diag(describeError(error));
-      for (const s of servers) {
+      // After a failed setup, show the servers' logs once, not under every test.
+      if (!setupError || n === 1) for (const s of servers) {
         const during = s.startedAt <= Date.now() && (s.stoppedAt == null || s.stoppedAt >= started);
         if (!during) continue;
         const lines = s.stderr().split("\n").filter((l) => l !== "").slice(-30);
