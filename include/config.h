@@ -19,9 +19,8 @@ struct config {
     size_t max_body_bytes;      /* max_body_bytes */
     size_t max_header_bytes;    /* max_header_bytes */
     int max_headers;            /* max_headers */
-    int request_timeout;        /* request_timeout: seconds to read a request */
+    int request_timeout;        /* request_timeout: seconds of silence before a connection is cut */
     int shutdown_timeout;       /* shutdown_timeout: seconds to finish in-flight work */
-    int max_connections;        /* max_connections */
     char *log_level;            /* log_level */
     char *metrics_token;        /* metrics_token: bearer token for /metrics, empty = open */
     char *instance_name;        /* instance_name: shown on / and in NodeInfo */

@@ -42,9 +42,6 @@ int httpd_port(const struct httpd *h);
 void httpd_stop_accepting(struct httpd *h);
 /* Requests accepted and not yet answered. */
 int httpd_in_flight(const struct httpd *h);
-/* Open client connections. */
-int httpd_connections(const struct httpd *h);
-/* Closes every connection (requests not answered are dropped) and frees h. */
 void httpd_free(struct httpd *h);
 
 /* Replies. body is copied. Adds Content-Type and the common headers. */

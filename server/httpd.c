@@ -1,7 +1,6 @@
 /* Inbound HTTP: evhttp on our own listener, request limits, TLS, replies, graceful stop. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,34 +28,13 @@
 #include "routes.h"
 #include "xmalloc.h"
 
-#define HTTPD_CONN_BUCKETS 4096
-
-/*
- * One per client connection. evhttp owns the connection; we sit in it as a
- * pass-through filter bufferevent, which gives us two things evhttp 2.1 lacks:
- * a deadline for each request as a whole (the read timeout alone restarts on
- * every byte, so a client trickling bytes could hold a connection forever)
- * and a reliable "connection freed" hook (the filter's context free) to keep
- * a count for max_connections.
- */
-struct httpd_conn {
-    struct httpd *h;
-    struct bufferevent *bev; /* the filter evhttp uses; key of the table */
-    struct event *deadline;
-    int in_request;          /* bytes of a request arrived, not yet dispatched */
-    struct httpd_conn *next; /* hash chain */
-};
-
 struct httpd {
     struct app *app;
     struct evhttp *http;
     struct evhttp_bound_socket *bound; /* NULL once we stopped accepting */
-    struct evconnlistener *listener;   /* owned by bound */
     SSL_CTX *ssl_ctx;                  /* NULL without TLS */
     int port;
     int in_flight;
-    int conns, listener_paused;
-    struct httpd_conn *table[HTTPD_CONN_BUCKETS];
 };
 
 /*
@@ -155,27 +133,6 @@ httpd_method_name(enum evhttp_cmd_type cmd)
     }
 }
 
-/*
- * Sends through evhttp, then flushes our filter: evhttp queues the response
- * before it enables writing, and libevent 2.1's filter bufferevent only moves
- * queued output when more is added or it is flushed. A reply sent later from
- * a callback (after a database query) would otherwise sit there forever.
- */
-static void
-httpd_send(struct evhttp_request *req, int status, const char *reason, struct evbuffer *buf)
-{
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
-
-    if (buf != NULL)
-        evhttp_send_reply(req, status, reason, buf);
-    else
-        evhttp_send_error(req, status, reason);
-    /* evcon == NULL: the client left; evhttp just freed the request. */
-    if (bev != NULL)
-        bufferevent_flush(bev, EV_WRITE, BEV_NORMAL);
-}
-
 void
 httpd_reply(struct evhttp_request *req, int status, const char *ctype, const char *body, size_t len)
 {
@@ -192,7 +149,7 @@ httpd_reply(struct evhttp_request *req, int status, const char *ctype, const cha
     metrics_add("passerelle_http_responses_total", labels, 1);
     if (httpd_current != NULL)
         httpd_current->in_flight--;
-    httpd_send(req, status, httpd_reason(status), buf);
+    evhttp_send_reply(req, status, httpd_reason(status), buf);
     evbuffer_free(buf);
 }
 
@@ -272,153 +229,6 @@ httpd_count_headers(struct evhttp_request *req)
     return n;
 }
 
-static size_t
-httpd_conn_bucket(const struct bufferevent *bev)
-{
-    uintptr_t p = (uintptr_t)bev;
-
-    return (size_t)((p >> 4) ^ (p >> 16)) % HTTPD_CONN_BUCKETS;
-}
-
-static struct httpd_conn *
-httpd_conn_find(struct httpd *h, const struct bufferevent *bev)
-{
-    struct httpd_conn *c;
-
-    for (c = h->table[httpd_conn_bucket(bev)]; c != NULL; c = c->next)
-        if (c->bev == bev)
-            return c;
-    return NULL;
-}
-
-/* The request took too long to arrive: cut the socket; evhttp then frees the connection. */
-static void
-httpd_conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct httpd_conn *c = arg;
-    struct bufferevent *under = bufferevent_get_underlying(c->bev);
-    evutil_socket_t sock = under ? bufferevent_getfd(under) : -1;
-
-    (void)fd;
-    (void)what;
-    if (!c->in_request)
-        return;
-    log_info("http_slow_client", "timeout=%d", c->h->app->cfg->request_timeout);
-    metrics_add("passerelle_http_slow_clients_total", "", 1);
-    if (sock >= 0)
-        shutdown(sock, SHUT_RDWR);
-}
-
-static void
-httpd_conn_begin_request(struct httpd_conn *c)
-{
-    struct timeval tv = { c->h->app->cfg->request_timeout, 0 };
-
-    c->in_request = 1;
-    event_add(c->deadline, &tv);
-}
-
-static enum bufferevent_filter_result
-httpd_conn_input(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
-                 enum bufferevent_flush_mode mode, void *arg)
-{
-    struct httpd_conn *c = arg;
-    size_t n = evbuffer_get_length(src);
-
-    (void)mode;
-    if (limit >= 0 && (size_t)limit < n)
-        n = (size_t)limit;
-    if (n > 0 && !c->in_request)
-        httpd_conn_begin_request(c);
-    evbuffer_remove_buffer(src, dst, n);
-    return BEV_OK;
-}
-
-static enum bufferevent_filter_result
-httpd_conn_output(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
-                  enum bufferevent_flush_mode mode, void *arg)
-{
-    (void)limit;
-    (void)mode;
-    (void)arg;
-    evbuffer_add_buffer(dst, src);
-    return BEV_OK;
-}
-
-static void
-httpd_conn_free_cb(void *arg)
-{
-    struct httpd_conn *c = arg;
-    struct httpd *h = c->h;
-    struct httpd_conn **pp;
-
-    /* After httpd_free, libevent finalizes the last filters without us. */
-    if (h == NULL) {
-        free(c);
-        return;
-    }
-    pp = &h->table[httpd_conn_bucket(c->bev)];
-    while (*pp != NULL && *pp != c)
-        pp = &(*pp)->next;
-    if (*pp == c)
-        *pp = c->next;
-    event_free(c->deadline);
-    free(c);
-    h->conns--;
-    if (h->listener_paused && h->conns < h->app->cfg->max_connections && h->listener != NULL) {
-        h->listener_paused = 0;
-        evconnlistener_enable(h->listener);
-    }
-}
-
-/* evhttp asks for a bufferevent per new connection: ours is a filter over socket or TLS. */
-static struct bufferevent *
-httpd_conn_new_cb(struct event_base *base, void *arg)
-{
-    struct httpd *h = arg;
-    struct httpd_conn *c = xcalloc(1, sizeof(*c));
-    struct bufferevent *under;
-    size_t b;
-
-    if (h->ssl_ctx != NULL)
-        /* With BEV_OPT_CLOSE_ON_FREE the bufferevent owns the SSL and frees it. */
-        under = bufferevent_openssl_socket_new(base, -1, SSL_new(h->ssl_ctx),
-                                               BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-    else
-        under = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    c->h = h;
-    c->deadline = evtimer_new(base, httpd_conn_deadline_cb, c);
-    c->bev = bufferevent_filter_new(under, httpd_conn_input, httpd_conn_output,
-                                    BEV_OPT_CLOSE_ON_FREE, httpd_conn_free_cb, c);
-    b = httpd_conn_bucket(c->bev);
-    c->next = h->table[b];
-    h->table[b] = c;
-    /* The first request's clock starts at accept, so a TLS handshake counts too. */
-    httpd_conn_begin_request(c);
-    if (++h->conns >= h->app->cfg->max_connections && h->listener != NULL && !h->listener_paused) {
-        log_warn("http_max_connections", "open=%d", h->conns);
-        h->listener_paused = 1;
-        evconnlistener_disable(h->listener);
-    }
-    return c->bev;
-}
-
-/* The whole request has arrived: its deadline no longer applies. */
-static void
-httpd_conn_request_done(struct httpd *h, struct evhttp_request *req)
-{
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    struct httpd_conn *c;
-
-    if (evcon == NULL)
-        return;
-    c = httpd_conn_find(h, evhttp_connection_get_bufferevent(evcon));
-    if (c != NULL) {
-        c->in_request = 0;
-        event_del(c->deadline);
-    }
-}
-
 /* Every request enters here: limits first, then the route table. */
 static void
 httpd_request_cb(struct evhttp_request *req, void *arg)
@@ -431,7 +241,6 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
 
     h->in_flight++;
     metrics_add("passerelle_http_requests_total", "", 1);
-    httpd_conn_request_done(h, req);
     if (h->bound == NULL) {
         /* A keep-alive connection sent another request while we are stopping. */
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
@@ -443,7 +252,7 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
                  httpd_method_name(evhttp_request_get_command(req)));
         metrics_add("passerelle_http_responses_total", "code=\"431\"", 1);
         h->in_flight--;
-        httpd_send(req, 431, "Request Header Fields Too Large", NULL);
+        evhttp_send_error(req, 431, "Request Header Fields Too Large");
         return;
     }
     if (raw == NULL || *raw == '\0')
@@ -458,6 +267,16 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
               httpd_method_name(evhttp_request_get_command(req)), log_q(path));
     routes_dispatch(h->app, req, path);
     free(path);
+}
+
+static struct bufferevent *
+httpd_tls_bev_cb(struct event_base *base, void *arg)
+{
+    struct httpd *h = arg;
+
+    /* With BEV_OPT_CLOSE_ON_FREE the bufferevent owns the SSL and frees it. */
+    return bufferevent_openssl_socket_new(base, -1, SSL_new(h->ssl_ctx), BUFFEREVENT_SSL_ACCEPTING,
+                                          BEV_OPT_CLOSE_ON_FREE);
 }
 
 static SSL_CTX *
@@ -539,14 +358,14 @@ httpd_new(struct app *app, char *err, size_t errlen)
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(h->http, httpd_request_cb, h);
-    evhttp_set_bevcb(h->http, httpd_conn_new_cb, h);
+    if (h->ssl_ctx != NULL)
+        evhttp_set_bevcb(h->http, httpd_tls_bev_cb, h);
     l = httpd_listen(app->base, cfg, err, errlen);
     if (l == NULL) {
         httpd_free(h);
         return NULL;
     }
     h->bound = evhttp_bind_listener(h->http, l);
-    h->listener = l;
     if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &sslen) == 0)
         h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                  : ((struct sockaddr_in *)&ss)->sin_port);
@@ -554,9 +373,6 @@ httpd_new(struct app *app, char *err, size_t errlen)
     metrics_describe("passerelle_http_requests_total", METRICS_COUNTER, "HTTP requests received.");
     metrics_describe("passerelle_http_responses_total", METRICS_COUNTER,
                      "HTTP responses sent, by status code.");
-    metrics_describe("passerelle_http_slow_clients_total", METRICS_COUNTER,
-                     "Connections cut because a request took longer than request_timeout.");
-    metrics_describe("passerelle_http_connections", METRICS_GAUGE, "Open client connections.");
     return h;
 }
 
@@ -572,7 +388,6 @@ httpd_stop_accepting(struct httpd *h)
     if (h->bound != NULL) {
         evhttp_del_accept_socket(h->http, h->bound);
         h->bound = NULL;
-        h->listener = NULL;
     }
 }
 
@@ -582,12 +397,6 @@ httpd_in_flight(const struct httpd *h)
     return h->in_flight;
 }
 
-int
-httpd_connections(const struct httpd *h)
-{
-    return h->conns;
-}
-
 void
 httpd_free(struct httpd *h)
 {
@@ -595,14 +404,6 @@ httpd_free(struct httpd *h)
         return;
     if (h->http != NULL)
         evhttp_free(h->http);
-    /* Filters are finalized later by libevent; cut them loose from h now. */
-    for (size_t i = 0; i < HTTPD_CONN_BUCKETS; i++) {
-        for (struct httpd_conn *c = h->table[i]; c != NULL; c = c->next) {
-            event_free(c->deadline);
-            c->deadline = NULL;
-            c->h = NULL;
-        }
-    }
     if (h->ssl_ctx != NULL)
         SSL_CTX_free(h->ssl_ctx);
     if (httpd_current == h)

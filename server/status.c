@@ -144,7 +144,6 @@ status_metrics(struct app *app, struct evhttp_request *req, const char *path)
     metrics_set("passerelle_db_up", "", app->db != NULL && db_is_up(app->db) ? 1 : 0);
     metrics_set("passerelle_db_connections", "", app->db ? db_connections_up(app->db) : 0);
     metrics_set("passerelle_http_in_flight", "", httpd_in_flight(app->httpd));
-    metrics_set("passerelle_http_connections", "", httpd_connections(app->httpd));
     metrics_set("passerelle_uptime_seconds", "", (double)(time(NULL) - app->started));
     out = evbuffer_new();
     metrics_render(out);
