@@ -143,8 +143,18 @@ httpd_reply(struct evhttp_request *req, int status, const char *ctype, const cha
     if (ctype != NULL)
         evhttp_add_header(out, "Content-Type", ctype);
     evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
-    if (body != NULL && len > 0)
+    /*
+     * libevent 2.1 would send the body after a HEAD and leave out
+     * Content-Length: send no body, and say how long the GET's would be.
+     */
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+        char n[32];
+
+        snprintf(n, sizeof(n), "%zu", len);
+        evhttp_add_header(out, "Content-Length", n);
+    } else if (body != NULL && len > 0) {
         evbuffer_add(buf, body, len);
+    }
     snprintf(labels, sizeof(labels), "code=\"%d\"", status);
     metrics_add("passerelle_http_responses_total", labels, 1);
     if (httpd_current != NULL)
