@@ -308,10 +308,12 @@ httpsig_parse_rfc9421(const char *signature_input, const char *signature, struct
         fail(r, err, errlen, "Signature is not a structured-field dictionary");
         goto out;
     }
-    for (i = 0; i < in.n && m == NULL; i++) {
+    for (i = 0; i < in.n; i++) {
         s = sf_dict_get(&sg, in.m[i].key);
-        if (s != NULL)
+        if (s != NULL) {
             m = &in.m[i];
+            break;
+        }
     }
     if (m == NULL || s == NULL) {
         fail(r, err, errlen, "no label in both Signature-Input and Signature");
