@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { test, teardown } from "../lib/harness.mjs";
+import { test, teardown, SLOW } from "../lib/harness.mjs";
 import { runBin, startServer, freePort, createDatabase, dropDatabase, configText, TEST_PG } from "../lib/server.mjs";
 import { get } from "../lib/http.mjs";
 import { makefileVersion } from "../lib/checks.mjs";
@@ -162,7 +162,7 @@ test("environment overrides win over the file (PASSERELLE_LISTEN_PORT, PASSERELL
   });
   t.defer(() => s.stop());
   // The file's port must stay closed, the environment's must serve.
-  const deadline = Date.now() + 10000;
+  const deadline = Date.now() + 10000 * SLOW;
   let r;
   for (;;) {
     try {
