@@ -1,0 +1,1040 @@
+/* Remote actors and their keys: signed GETs, document checks, a PostgreSQL cache, coalescing. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <json-c/json.h>
+
+#include "db.h"
+#include "httpc.h"
+#include "httpsig.h"
+#include "log.h"
+#include "metrics.h"
+#include "remote.h"
+#include "xmalloc.h"
+
+#define REMOTE_MAX_URL      2048  /* keyIds, ids, inboxes: longer is not a URL we keep */
+#define REMOTE_MAX_PEM      16384 /* an RSA-8192 SPKI PEM is about 1.5 KiB */
+#define REMOTE_MAX_NAME     256   /* preferredUsername */
+#define REMOTE_MAX_DEPTH    32    /* JSON nesting; actor documents need about 5 */
+#define REMOTE_MAX_KEYS     16    /* publicKey array entries looked at */
+#define REMOTE_MAX_HOPS     4     /* documents fetched per lookup: key, by-id, owner, by-id */
+#define REMOTE_MAX_ATTEMPTS 1024  /* keys remembered for the refresh floor */
+#define REMOTE_ACCEPT                                                                              \
+    "application/activity+json, application/ld+json; "                                             \
+    "profile=\"https://www.w3.org/ns/activitystreams\""
+#define REMOTE_AS_CONTEXT "https://www.w3.org/ns/activitystreams"
+
+/* One caller waiting for a lookup. */
+struct remote_waiter {
+    remote_key_fn cb;
+    void *arg;
+    struct remote_waiter *next;
+};
+
+/*
+ * One lookup of one keyId, shared by every caller that asks for it meanwhile. Owned by the
+ * resolver's list until answered; while an httpc or db callback is pending (pending = 1)
+ * that callback holds it too, so remote_free only detaches it (r = NULL) and the callback
+ * frees it.
+ */
+struct remote_fetch {
+    struct remote *r; /* NULL once detached by remote_free */
+    char *key_id;
+    int force;
+    int joinable; /* 0 for an invalid keyId: nobody shares its answer */
+    int cache_done;
+    int pending;
+    struct event *ev; /* deferred answer when nothing async was started */
+    struct remote_waiter *waiters, **tail;
+    struct timespec started;
+    /* Network state. */
+    char *url; /* document being fetched */
+    int hops;
+    int refetched;   /* the by-id refetch of the current target was used */
+    int owner_stage; /* fetching the owner of a key document */
+    const char *why; /* static reason for a failure, for the log */
+    /* The answer. */
+    enum remote_result result;
+    int from_cache;
+    char *actor_id, *kid, *pem, *inbox, *shared_inbox, *type, *username;
+    TAILQ_ENTRY(remote_fetch) link;
+};
+
+/* A key fetched from the network recently: force_refresh waits out the floor. */
+struct remote_attempt {
+    char *key_id;
+    time_t at; /* CLOCK_MONOTONIC seconds */
+    TAILQ_ENTRY(remote_attempt) link;
+};
+
+struct remote {
+    struct event_base *base;
+    struct db *db;
+    struct httpc *h;
+    EVP_PKEY *key;
+    char *key_id;
+    long ttl, floor;
+    TAILQ_HEAD(, remote_fetch) fetches;
+    TAILQ_HEAD(, remote_attempt) attempts; /* oldest first */
+    size_t nattempts;
+};
+
+/* A pending remote_actor_forget. */
+struct remote_forget {
+    remote_done_fn cb;
+    void *arg;
+};
+
+/* Values the signing hook hands to httpsig through its header callback. */
+struct remote_sign_hdrs {
+    const char *host, *date;
+};
+
+static int remote_is_http(const char *url);
+static int remote_origin(const char *url, char *scheme, size_t slen, char *host, size_t hlen,
+                         long *port);
+static time_t remote_now(void);
+static int remote_recently_fetched(struct remote *r, const char *key_id);
+static void remote_note_fetch(struct remote *r, const char *key_id);
+static struct remote_fetch *remote_fetch_new(struct remote *r, const char *key_id, int force);
+static void remote_fetch_free(struct remote_fetch *f);
+static void remote_fetch_answer(struct remote_fetch *f);
+static void remote_fetch_fail(struct remote_fetch *f, enum remote_result res, const char *why);
+static void remote_deferred_cb(evutil_socket_t fd, short what, void *arg);
+static void remote_cache_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
+static void remote_start_net(struct remote_fetch *f);
+static void remote_get(struct remote_fetch *f);
+static int remote_sign_cb(const char *method, const char *url, const char *body, size_t body_len,
+                          struct httpc_hop_headers *out, void *arg);
+static const char *remote_sign_header(void *ctx, const char *name);
+static void remote_net_cb(const struct httpc_response *resp, void *arg);
+static int remote_examine(struct remote_fetch *f, struct json_object *doc, const char *eff_url);
+static void remote_store(struct remote_fetch *f);
+static void remote_store_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
+static void remote_forget_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
+static void remote_forget_nodb_cb(evutil_socket_t fd, short what, void *arg);
+static const char *remote_str(struct json_object *obj, const char *key, size_t max);
+static const char *remote_actor_type(struct json_object *doc);
+static int remote_has_as_context(struct json_object *doc);
+static struct json_object *remote_find_key(struct json_object *doc, const char *key_id, int any);
+static int remote_content_type_ok(const char *ct);
+static struct json_object *remote_parse(const char *body, size_t len);
+static void remote_set(char **dst, const char *src);
+
+const char *
+remote_result_name(enum remote_result r)
+{
+    switch (r) {
+    case REMOTE_OK:
+        return "ok";
+    case REMOTE_NOT_FOUND:
+        return "not_found";
+    case REMOTE_UNREACHABLE:
+        return "unreachable";
+    case REMOTE_INVALID:
+        return "invalid";
+    case REMOTE_REFUSED:
+        return "refused";
+    }
+    return "unknown";
+}
+
+struct remote *
+remote_new(struct event_base *base, struct db *db, struct httpc *h,
+           const struct remote_options *opt)
+{
+    struct remote *r = xcalloc(1, sizeof(*r));
+
+    r->base = base;
+    r->db = db;
+    r->h = h;
+    r->key = opt != NULL ? opt->key : NULL;
+    r->key_id = opt != NULL && opt->key_id != NULL ? xstrdup(opt->key_id) : NULL;
+    r->ttl = opt != NULL && opt->ttl_seconds > 0 ? opt->ttl_seconds : 86400;
+    r->floor = opt != NULL && opt->refresh_floor_seconds > 0 ? opt->refresh_floor_seconds : 60;
+    if (r->key_id == NULL)
+        r->key = NULL; /* a signature without a keyId helps nobody */
+    TAILQ_INIT(&r->fetches);
+    TAILQ_INIT(&r->attempts);
+    metrics_describe("passerelle_remote_key_lookups_total", METRICS_COUNTER,
+                     "Remote key lookups answered, by result and source (cache or fetch).");
+    return r;
+}
+
+void
+remote_free(struct remote *r)
+{
+    struct remote_fetch *f;
+    struct remote_attempt *a;
+
+    if (r == NULL)
+        return;
+    while ((f = TAILQ_FIRST(&r->fetches)) != NULL) {
+        TAILQ_REMOVE(&r->fetches, f, link);
+        f->r = NULL;
+        f->result = REMOTE_UNREACHABLE;
+        f->why = "shutdown";
+        remote_fetch_answer(f);
+        if (!f->pending)
+            remote_fetch_free(f);
+        /* else the pending httpc or db callback sees r == NULL and frees it. */
+    }
+    while ((a = TAILQ_FIRST(&r->attempts)) != NULL) {
+        TAILQ_REMOVE(&r->attempts, a, link);
+        free(a->key_id);
+        free(a);
+    }
+    free(r->key_id);
+    free(r);
+}
+
+void
+remote_key_lookup(struct remote *r, const char *key_id, int force_refresh, remote_key_fn cb,
+                  void *arg)
+{
+    struct remote_fetch *f;
+    struct remote_waiter *w = xcalloc(1, sizeof(*w));
+    static const char *const sql =
+        "SELECT uri, key_id, public_key_pem, inbox, shared_inbox, type, preferred_username, "
+        "EXTRACT(EPOCH FROM now() - fetched_at)::float8 FROM remote_actors "
+        "WHERE key_id = $1 OR uri = $1 ORDER BY coalesce(key_id = $1, false) DESC LIMIT 1";
+
+    w->cb = cb;
+    w->arg = arg;
+    if (key_id == NULL || strlen(key_id) > REMOTE_MAX_URL || !remote_is_http(key_id)) {
+        f = remote_fetch_new(r, "", force_refresh);
+        f->joinable = 0;
+        *f->tail = w;
+        f->tail = &w->next;
+        remote_fetch_fail(f, REMOTE_INVALID, "bad_key_id");
+        return;
+    }
+    TAILQ_FOREACH(f, &r->fetches, link) {
+        if (f->joinable && strcmp(f->key_id, key_id) == 0)
+            break;
+    }
+    if (f != NULL) {
+        /* Still reading the cache: a forced caller turns it into a refetch for everyone. */
+        if (force_refresh && !f->cache_done)
+            f->force = 1;
+        *f->tail = w;
+        f->tail = &w->next;
+        return;
+    }
+    f = remote_fetch_new(r, key_id, force_refresh);
+    *f->tail = w;
+    f->tail = &w->next;
+    if (r->db == NULL) {
+        f->cache_done = 1;
+        remote_start_net(f);
+        return;
+    }
+    f->pending = 1;
+    db_query(r->db, sql, 1, (const char *const *)&f->key_id, remote_cache_cb, f);
+}
+
+void
+remote_actor_forget(struct remote *r, const char *actor_id, remote_done_fn cb, void *arg)
+{
+    struct remote_forget *fg = xcalloc(1, sizeof(*fg));
+    const char *params[1] = { actor_id != NULL ? actor_id : "" };
+
+    fg->cb = cb;
+    fg->arg = arg;
+    if (r->db == NULL) {
+        struct timeval zero = { 0, 0 };
+
+        if (event_base_once(r->base, -1, EV_TIMEOUT, remote_forget_nodb_cb, fg, &zero) != 0)
+            free(fg); /* only when the base is unusable; nobody is left to tell */
+        return;
+    }
+    db_query(r->db, "DELETE FROM remote_actors WHERE uri = $1", 1, params, remote_forget_cb, fg);
+}
+
+int
+remote_same_origin(const char *a, const char *b)
+{
+    char sa[8], sb[8], ha[256], hb[256];
+    long pa, pb;
+
+    if (a == NULL || b == NULL)
+        return 0;
+    if (remote_origin(a, sa, sizeof(sa), ha, sizeof(ha), &pa) < 0 ||
+        remote_origin(b, sb, sizeof(sb), hb, sizeof(hb), &pb) < 0)
+        return 0;
+    return strcmp(sa, sb) == 0 && strcasecmp(ha, hb) == 0 && pa == pb;
+}
+
+/* --- lookups ------------------------------------------------------------------------------ */
+
+static struct remote_fetch *
+remote_fetch_new(struct remote *r, const char *key_id, int force)
+{
+    struct remote_fetch *f = xcalloc(1, sizeof(*f));
+
+    f->r = r;
+    f->key_id = xstrdup(key_id);
+    f->force = force;
+    f->joinable = 1;
+    f->tail = &f->waiters;
+    clock_gettime(CLOCK_MONOTONIC, &f->started);
+    TAILQ_INSERT_TAIL(&r->fetches, f, link);
+    return f;
+}
+
+static void
+remote_fetch_free(struct remote_fetch *f)
+{
+    struct remote_waiter *w;
+
+    while ((w = f->waiters) != NULL) {
+        f->waiters = w->next;
+        free(w);
+    }
+    if (f->ev != NULL)
+        event_free(f->ev);
+    free(f->key_id);
+    free(f->url);
+    free(f->actor_id);
+    free(f->kid);
+    free(f->pem);
+    free(f->inbox);
+    free(f->shared_inbox);
+    free(f->type);
+    free(f->username);
+    free(f);
+}
+
+/* Calls every waiter once with f's result; f must already be off the resolver's list. */
+static void
+remote_fetch_answer(struct remote_fetch *f)
+{
+    struct remote_key key;
+    struct remote_waiter *w;
+    struct timespec now;
+    char labels[64];
+    long ms;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ms = (long)(now.tv_sec - f->started.tv_sec) * 1000 +
+         (now.tv_nsec - f->started.tv_nsec) / 1000000;
+    snprintf(labels, sizeof(labels), "result=\"%s\",source=\"%s\"", remote_result_name(f->result),
+             f->from_cache ? "cache" : "fetch");
+    metrics_add("passerelle_remote_key_lookups_total", labels, 1);
+    if (f->result == REMOTE_OK)
+        log_info("remote_key", "key_id=%s actor=%s source=%s hops=%d ms=%ld", log_q(f->key_id),
+                 log_q(f->actor_id), f->from_cache ? "cache" : "fetch", f->hops, ms);
+    else
+        log_warn("remote_key_failed", "key_id=%s result=%s why=%s url=%s hops=%d ms=%ld",
+                 log_q(f->key_id), remote_result_name(f->result), f->why != NULL ? f->why : "-",
+                 log_q(f->url), f->hops, ms);
+
+    memset(&key, 0, sizeof(key));
+    key.actor_id = f->actor_id;
+    key.key_id = f->kid;
+    key.public_key_pem = f->pem;
+    key.inbox = f->inbox;
+    key.shared_inbox = f->shared_inbox;
+    key.type = f->type;
+    key.preferred_username = f->username;
+    key.from_cache = f->from_cache;
+    /* Taken off f first: a callback may start another lookup, even of the same key. */
+    while ((w = f->waiters) != NULL) {
+        f->waiters = w->next;
+        w->cb(f->result, f->result == REMOTE_OK ? &key : NULL, w->arg);
+        free(w);
+    }
+    f->tail = &f->waiters;
+}
+
+/* Ends the lookup from the loop: now if we are in a callback, else through a zero timer. */
+static void
+remote_fetch_fail(struct remote_fetch *f, enum remote_result res, const char *why)
+{
+    struct timeval zero = { 0, 0 };
+
+    f->result = res;
+    f->why = why;
+    f->ev = evtimer_new(f->r->base, remote_deferred_cb, f);
+    evtimer_add(f->ev, &zero);
+}
+
+static void
+remote_deferred_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct remote_fetch *f = arg;
+
+    (void)fd;
+    (void)what;
+    TAILQ_REMOVE(&f->r->fetches, f, link);
+    remote_fetch_answer(f);
+    remote_fetch_free(f);
+}
+
+/* The answer is in f: off the list, answer, free. Only from an httpc or db callback. */
+static void
+remote_fetch_done(struct remote_fetch *f)
+{
+    TAILQ_REMOVE(&f->r->fetches, f, link);
+    remote_fetch_answer(f);
+    remote_fetch_free(f);
+}
+
+static void
+remote_cache_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct remote_fetch *f = arg;
+    struct remote *r = f->r;
+    double age;
+    int i, usable;
+
+    f->pending = 0;
+    if (r == NULL) {
+        if (res != NULL)
+            PQclear(res);
+        remote_fetch_free(f);
+        return;
+    }
+    f->cache_done = 1;
+    if (outcome != DB_OK) {
+        /* The network still knows the key; the cache is an optimisation. */
+        log_warn("remote_cache_read_failed", "outcome=%d err=%s", (int)outcome, log_q(err));
+        remote_start_net(f);
+        return;
+    }
+    usable = PQntuples(res) == 1;
+    for (i = 0; usable && i < 8; i++) {
+        if (i != 4 && PQgetisnull(res, 0, i))
+            usable = 0; /* a row someone else wrote without a key */
+    }
+    if (!usable) {
+        PQclear(res);
+        remote_start_net(f);
+        return;
+    }
+    age = strtod(PQgetvalue(res, 0, 7), NULL);
+    if ((!f->force && age < (double)r->ttl) ||
+        (f->force && (age < (double)r->floor || remote_recently_fetched(r, f->key_id)))) {
+        remote_set(&f->actor_id, PQgetvalue(res, 0, 0));
+        remote_set(&f->kid, PQgetvalue(res, 0, 1));
+        remote_set(&f->pem, PQgetvalue(res, 0, 2));
+        remote_set(&f->inbox, PQgetvalue(res, 0, 3));
+        remote_set(&f->shared_inbox, PQgetisnull(res, 0, 4) ? NULL : PQgetvalue(res, 0, 4));
+        remote_set(&f->type, PQgetvalue(res, 0, 5));
+        remote_set(&f->username, PQgetvalue(res, 0, 6));
+        f->from_cache = 1;
+        f->result = REMOTE_OK;
+        PQclear(res);
+        remote_fetch_done(f);
+        return;
+    }
+    PQclear(res);
+    remote_start_net(f);
+}
+
+static void
+remote_start_net(struct remote_fetch *f)
+{
+    remote_note_fetch(f->r, f->key_id);
+    f->url = httpsig_keyid_actor_candidate(f->key_id);
+    if (f->url == NULL) {
+        remote_fetch_fail(f, REMOTE_INVALID, "bad_key_id"); /* deferred: may run in lookup */
+        return;
+    }
+    remote_get(f);
+}
+
+static void
+remote_get(struct remote_fetch *f)
+{
+    const char *hdrs[1] = { "Accept: " REMOTE_ACCEPT };
+    struct httpc_req req;
+
+    f->hops++;
+    memset(&req, 0, sizeof(req));
+    req.method = "GET";
+    req.url = f->url;
+    req.headers = hdrs;
+    req.nheaders = 1;
+    req.sign = remote_sign_cb;
+    req.sign_arg = f;
+    f->pending = 1;
+    httpc_request(f->r->h, &req, remote_net_cb, f);
+}
+
+/* Signs each hop as our relay actor: (request-target) host date accept, rsa-sha256. */
+static int
+remote_sign_cb(const char *method, const char *url, const char *body, size_t body_len,
+               struct httpc_hop_headers *out, void *arg)
+{
+    struct remote_fetch *f = arg;
+    struct remote_sign_hdrs sh;
+    struct httpsig_request hreq;
+    const char *p, *auth, *end;
+    char host[512], date[32], err[128];
+    char *target, *sig, *line;
+    int rc;
+
+    (void)body;
+    (void)body_len;
+    if (f->r == NULL)
+        return -1; /* detached: our key may be gone */
+    if (f->r->key == NULL)
+        return 0;
+    p = strstr(url, "://");
+    if (p == NULL)
+        return -1;
+    auth = p + 3;
+    end = auth + strcspn(auth, "/?#");
+    if ((size_t)(end - auth) >= sizeof(host) || end == auth)
+        return -1;
+    memcpy(host, auth, (size_t)(end - auth));
+    host[end - auth] = '\0';
+    /* (request-target) keeps the query (Mastodon tries both; Fedify strips it itself). */
+    if (*end == '/')
+        target = xstrndup(end, strcspn(end, "#"));
+    else
+        target = xasprintf("/%.*s", (int)strcspn(end, "#"), end);
+    if (httpsig_date(time(NULL), date, sizeof(date)) < 0) {
+        free(target);
+        return -1;
+    }
+    sh.host = host;
+    sh.date = date;
+    memset(&hreq, 0, sizeof(hreq));
+    hreq.method = method;
+    hreq.target = target;
+    hreq.header = remote_sign_header;
+    hreq.ctx = &sh;
+    sig = httpsig_sign(f->r->key, f->r->key_id, &hreq, "(request-target) host date accept", err,
+                       sizeof(err));
+    free(target);
+    if (sig == NULL) {
+        log_error("remote_sign_failed", "err=%s", log_q(err));
+        return -1;
+    }
+    line = xasprintf("Host: %s", host);
+    rc = httpc_hop_add_header(out, line);
+    free(line);
+    line = xasprintf("Date: %s", date);
+    rc |= httpc_hop_add_header(out, line);
+    free(line);
+    line = xasprintf("Signature: %s", sig);
+    rc |= httpc_hop_add_header(out, line);
+    free(line);
+    free(sig);
+    return rc < 0 ? -1 : 0;
+}
+
+static const char *
+remote_sign_header(void *ctx, const char *name)
+{
+    const struct remote_sign_hdrs *sh = ctx;
+
+    if (strcmp(name, "host") == 0)
+        return sh->host;
+    if (strcmp(name, "date") == 0)
+        return sh->date;
+    if (strcmp(name, "accept") == 0)
+        return REMOTE_ACCEPT;
+    return NULL;
+}
+
+static void
+remote_net_cb(const struct httpc_response *resp, void *arg)
+{
+    struct remote_fetch *f = arg;
+    struct json_object *doc;
+    int next;
+
+    f->pending = 0;
+    if (f->r == NULL) {
+        remote_fetch_free(f);
+        return;
+    }
+    if (resp->error != HTTPC_OK) {
+        f->why = httpc_error_name(resp->error);
+        switch (resp->error) {
+        case HTTPC_ERR_REFUSED_ADDRESS:
+            f->result = REMOTE_REFUSED;
+            break;
+        case HTTPC_ERR_TOO_LARGE:
+        case HTTPC_ERR_TOO_MANY_REDIRECTS:
+            f->result = REMOTE_INVALID;
+            break;
+        default:
+            f->result = REMOTE_UNREACHABLE;
+            break;
+        }
+        remote_fetch_done(f);
+        return;
+    }
+    if (resp->status != 200) {
+        f->why = "status";
+        if (resp->status == 404 || resp->status == 410)
+            f->result = REMOTE_NOT_FOUND;
+        else if (resp->status >= 200 && resp->status < 400)
+            f->result = REMOTE_INVALID;
+        else
+            f->result = REMOTE_UNREACHABLE;
+        log_info("remote_fetch_status", "url=%s status=%ld", log_q(f->url), resp->status);
+        remote_fetch_done(f);
+        return;
+    }
+    if (!remote_content_type_ok(httpc_response_header(resp, "content-type"))) {
+        f->result = REMOTE_INVALID;
+        f->why = "content_type";
+        remote_fetch_done(f);
+        return;
+    }
+    doc = remote_parse(resp->body, resp->body_len);
+    if (doc == NULL) {
+        f->result = REMOTE_INVALID;
+        f->why = "json";
+        remote_fetch_done(f);
+        return;
+    }
+    next = remote_examine(f, doc, resp->effective_url);
+    json_object_put(doc);
+    if (next < 0) {
+        f->result = REMOTE_INVALID;
+        remote_fetch_done(f);
+    } else if (next > 0) {
+        if (f->hops >= REMOTE_MAX_HOPS) {
+            f->result = REMOTE_INVALID;
+            f->why = "too_many_hops";
+            remote_fetch_done(f);
+            return;
+        }
+        remote_get(f);
+    } else {
+        f->result = REMOTE_OK;
+        remote_store(f);
+    }
+}
+
+/*
+ * Decides what a fetched document means for f: -1 refused (f->why set), 1 fetch f->url
+ * next, 0 the answer is in f.
+ */
+static int
+remote_examine(struct remote_fetch *f, struct json_object *doc, const char *eff_url)
+{
+    struct json_object *entry, *endpoints;
+    const char *id, *type, *owner, *kid, *pem, *inbox, *shared, *name;
+
+    id = remote_str(doc, "id", REMOTE_MAX_URL);
+    if (id == NULL || !remote_is_http(id)) {
+        f->why = "no_id";
+        return -1;
+    }
+    /* Whatever redirects happened, the server that answered speaks for the id's origin. */
+    if (!remote_same_origin(id, eff_url)) {
+        f->why = "id_origin";
+        return -1;
+    }
+    if (strcmp(id, f->url) != 0) {
+        /* Mastodon's rule: fetch again by the id, which must then match exactly. */
+        if (f->refetched) {
+            f->why = "id_mismatch";
+            return -1;
+        }
+        f->refetched = 1;
+        remote_set(&f->url, id);
+        return 1;
+    }
+    type = remote_actor_type(doc);
+    entry = remote_find_key(doc, f->key_id, 0);
+    /* A plain actor URL as keyId: the actor's first key. */
+    if (entry == NULL && type != NULL && strcmp(id, f->key_id) == 0)
+        entry = remote_find_key(doc, NULL, 1);
+    if (entry == NULL) {
+        f->why = "key_not_listed";
+        return -1;
+    }
+    owner = remote_str(entry, "owner", REMOTE_MAX_URL);
+    if (owner != NULL && strcmp(owner, id) != 0) {
+        /* A key document or a stub actor: the owner itself must list the key. */
+        if (f->owner_stage) {
+            f->why = "owner_mismatch";
+            return -1;
+        }
+        if (!remote_is_http(owner) || !remote_same_origin(owner, f->key_id)) {
+            f->why = "owner_origin";
+            return -1;
+        }
+        f->owner_stage = 1;
+        f->refetched = 0;
+        remote_set(&f->url, owner);
+        return 1;
+    }
+    if (type == NULL) {
+        f->why = "not_an_actor";
+        return -1;
+    }
+    if (!remote_has_as_context(doc)) {
+        f->why = "context";
+        return -1;
+    }
+    kid = remote_str(entry, "id", REMOTE_MAX_URL);
+    pem = remote_str(entry, "publicKeyPem", REMOTE_MAX_PEM);
+    inbox = remote_str(doc, "inbox", REMOTE_MAX_URL);
+    name = remote_str(doc, "preferredUsername", REMOTE_MAX_NAME);
+    if (pem == NULL || strncmp(pem, "-----BEGIN ", 11) != 0) {
+        f->why = "no_pem";
+        return -1;
+    }
+    if (inbox == NULL || !remote_is_http(inbox)) {
+        f->why = "no_inbox";
+        return -1;
+    }
+    if (name == NULL || name[strspn(name, " \t\r\n")] == '\0') {
+        f->why = "no_preferred_username";
+        return -1;
+    }
+    shared = NULL;
+    if (json_object_object_get_ex(doc, "endpoints", &endpoints) &&
+        json_object_is_type(endpoints, json_type_object))
+        shared = remote_str(endpoints, "sharedInbox", REMOTE_MAX_URL);
+    if (shared == NULL)
+        shared = remote_str(doc, "sharedInbox", REMOTE_MAX_URL);
+    if (shared != NULL && !remote_is_http(shared))
+        shared = NULL;
+    remote_set(&f->actor_id, id);
+    remote_set(&f->kid, kid != NULL ? kid : id);
+    remote_set(&f->pem, pem);
+    remote_set(&f->inbox, inbox);
+    remote_set(&f->shared_inbox, shared);
+    remote_set(&f->type, type);
+    remote_set(&f->username, name);
+    return 0;
+}
+
+static void
+remote_store(struct remote_fetch *f)
+{
+    /* A key moves with its actor: drop another row claiming the same key id. */
+    static const char *const sql =
+        "WITH gone AS (DELETE FROM remote_actors WHERE key_id = $2 AND uri <> $1) "
+        "INSERT INTO remote_actors (uri, key_id, public_key_pem, inbox, shared_inbox, type, "
+        "preferred_username, fetched_at) VALUES ($1, $2, $3, $4, $5, $6, $7, now()) "
+        "ON CONFLICT (uri) DO UPDATE SET key_id = EXCLUDED.key_id, "
+        "public_key_pem = EXCLUDED.public_key_pem, inbox = EXCLUDED.inbox, "
+        "shared_inbox = EXCLUDED.shared_inbox, type = EXCLUDED.type, "
+        "preferred_username = EXCLUDED.preferred_username, fetched_at = now()";
+    const char *params[7];
+
+    if (f->r->db == NULL) {
+        remote_fetch_done(f);
+        return;
+    }
+    params[0] = f->actor_id;
+    params[1] = f->kid;
+    params[2] = f->pem;
+    params[3] = f->inbox;
+    params[4] = f->shared_inbox;
+    params[5] = f->type;
+    params[6] = f->username;
+    f->pending = 1;
+    db_query(f->r->db, sql, 7, params, remote_store_cb, f);
+}
+
+static void
+remote_store_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct remote_fetch *f = arg;
+
+    f->pending = 0;
+    if (res != NULL)
+        PQclear(res);
+    if (f->r == NULL) {
+        remote_fetch_free(f);
+        return;
+    }
+    /* The key is good either way; a failed write only costs a refetch later. */
+    if (outcome != DB_OK)
+        log_warn("remote_cache_write_failed", "actor=%s outcome=%d err=%s", log_q(f->actor_id),
+                 (int)outcome, log_q(err));
+    remote_fetch_done(f);
+}
+
+static void
+remote_forget_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct remote_forget *fg = arg;
+
+    if (res != NULL)
+        PQclear(res);
+    if (outcome != DB_OK)
+        log_warn("remote_forget_failed", "outcome=%d err=%s", (int)outcome, log_q(err));
+    if (fg->cb != NULL)
+        fg->cb(outcome == DB_OK ? 0 : -1, fg->arg);
+    free(fg);
+}
+
+static void
+remote_forget_nodb_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct remote_forget *fg = arg;
+
+    (void)fd;
+    (void)what;
+    if (fg->cb != NULL)
+        fg->cb(0, fg->arg);
+    free(fg);
+}
+
+/* --- the refresh floor -------------------------------------------------------------------- */
+
+static time_t
+remote_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+static void
+remote_prune(struct remote *r, time_t now)
+{
+    struct remote_attempt *a;
+
+    while ((a = TAILQ_FIRST(&r->attempts)) != NULL &&
+           (now - a->at >= r->floor || r->nattempts > REMOTE_MAX_ATTEMPTS)) {
+        TAILQ_REMOVE(&r->attempts, a, link);
+        r->nattempts--;
+        free(a->key_id);
+        free(a);
+    }
+}
+
+static int
+remote_recently_fetched(struct remote *r, const char *key_id)
+{
+    struct remote_attempt *a;
+
+    remote_prune(r, remote_now());
+    TAILQ_FOREACH(a, &r->attempts, link) {
+        if (strcmp(a->key_id, key_id) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void
+remote_note_fetch(struct remote *r, const char *key_id)
+{
+    struct remote_attempt *a = xcalloc(1, sizeof(*a));
+
+    a->key_id = xstrdup(key_id);
+    a->at = remote_now();
+    TAILQ_INSERT_TAIL(&r->attempts, a, link);
+    r->nattempts++;
+    remote_prune(r, a->at);
+}
+
+/* --- small helpers ------------------------------------------------------------------------ */
+
+static int
+remote_is_http(const char *url)
+{
+    return strncasecmp(url, "https://", 8) == 0 || strncasecmp(url, "http://", 7) == 0;
+}
+
+/* Splits an http(s) URL's origin: lowercase scheme, host (IPv6 without brackets), port. */
+static int
+remote_origin(const char *url, char *scheme, size_t slen, char *host, size_t hlen, long *port)
+{
+    const char *auth, *end, *colon, *h, *hend;
+    char *pend;
+
+    if (strncasecmp(url, "https://", 8) == 0) {
+        snprintf(scheme, slen, "https");
+        *port = 443;
+        auth = url + 8;
+    } else if (strncasecmp(url, "http://", 7) == 0) {
+        snprintf(scheme, slen, "http");
+        *port = 80;
+        auth = url + 7;
+    } else {
+        return -1;
+    }
+    end = auth + strcspn(auth, "/?#");
+    if (memchr(auth, '@', (size_t)(end - auth)) != NULL)
+        return -1; /* userinfo has no place in an actor URL */
+    if (*auth == '[') {
+        h = auth + 1;
+        hend = memchr(h, ']', (size_t)(end - h));
+        if (hend == NULL)
+            return -1;
+        colon = hend + 1 < end && hend[1] == ':' ? hend + 1 : NULL;
+    } else {
+        h = auth;
+        colon = memchr(auth, ':', (size_t)(end - auth));
+        hend = colon != NULL ? colon : end;
+    }
+    if (hend == h || (size_t)(hend - h) >= hlen)
+        return -1;
+    memcpy(host, h, (size_t)(hend - h));
+    host[hend - h] = '\0';
+    if (colon != NULL && colon + 1 < end) {
+        *port = strtol(colon + 1, &pend, 10);
+        if (pend != end || *port <= 0 || *port > 65535)
+            return -1;
+    }
+    return 0;
+}
+
+/* A string member no longer than max, or NULL. Borrowed from obj. */
+static const char *
+remote_str(struct json_object *obj, const char *key, size_t max)
+{
+    struct json_object *v;
+
+    if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    if ((size_t)json_object_get_string_len(v) > max)
+        return NULL;
+    return json_object_get_string(v);
+}
+
+/* The actor type of doc (a string, or the first actor type in an array), or NULL. */
+static const char *
+remote_actor_type(struct json_object *doc)
+{
+    static const char *const types[] = { "Application", "Group", "Organization", "Person",
+                                         "Service" };
+    struct json_object *t, *e;
+    size_t i, j, n;
+
+    if (!json_object_object_get_ex(doc, "type", &t))
+        return NULL;
+    n = json_object_is_type(t, json_type_array) ? json_object_array_length(t) : 1;
+    for (j = 0; j < n && j < 8; j++) {
+        e = json_object_is_type(t, json_type_array) ? json_object_array_get_idx(t, j) : t;
+        if (!json_object_is_type(e, json_type_string))
+            continue;
+        for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+            if (strcmp(json_object_get_string(e), types[i]) == 0)
+                return types[i];
+        }
+    }
+    return NULL;
+}
+
+static int
+remote_has_as_context(struct json_object *doc)
+{
+    struct json_object *c, *e;
+    size_t i, n;
+
+    if (!json_object_object_get_ex(doc, "@context", &c))
+        return 0;
+    if (json_object_is_type(c, json_type_string))
+        return strcmp(json_object_get_string(c), REMOTE_AS_CONTEXT) == 0;
+    if (!json_object_is_type(c, json_type_array))
+        return 0;
+    n = json_object_array_length(c);
+    for (i = 0; i < n && i < 32; i++) {
+        e = json_object_array_get_idx(c, i);
+        if (json_object_is_type(e, json_type_string) &&
+            strcmp(json_object_get_string(e), REMOTE_AS_CONTEXT) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * The key object of doc whose id is key_id (any = 1: the first one with a PEM): an entry
+ * of publicKey (object or array), or doc itself when it is a key document. Borrowed.
+ */
+static struct json_object *
+remote_find_key(struct json_object *doc, const char *key_id, int any)
+{
+    struct json_object *pk, *e;
+    const char *id;
+    size_t i, n;
+
+    if (!any && remote_str(doc, "publicKeyPem", REMOTE_MAX_PEM) != NULL &&
+        (id = remote_str(doc, "id", REMOTE_MAX_URL)) != NULL && strcmp(id, key_id) == 0)
+        return doc;
+    if (!json_object_object_get_ex(doc, "publicKey", &pk))
+        return NULL;
+    n = json_object_is_type(pk, json_type_array) ? json_object_array_length(pk) : 1;
+    for (i = 0; i < n && i < REMOTE_MAX_KEYS; i++) {
+        e = json_object_is_type(pk, json_type_array) ? json_object_array_get_idx(pk, i) : pk;
+        if (!json_object_is_type(e, json_type_object))
+            continue;
+        if (remote_str(e, "publicKeyPem", REMOTE_MAX_PEM) == NULL)
+            continue;
+        if (any)
+            return e;
+        id = remote_str(e, "id", REMOTE_MAX_URL);
+        if (id != NULL && strcmp(id, key_id) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* activity+json, ld+json (any profile) or plain json, whatever the parameters. */
+static int
+remote_content_type_ok(const char *ct)
+{
+    static const char *const ok[] = { "application/activity+json", "application/ld+json",
+                                      "application/json" };
+    size_t i, len;
+
+    if (ct == NULL)
+        return 0;
+    while (*ct == ' ')
+        ct++;
+    len = strcspn(ct, "; \t");
+    for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        if (len == strlen(ok[i]) && strncasecmp(ct, ok[i], len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* A JSON object from body (already capped by httpc), depth-limited; NULL otherwise. */
+static struct json_object *
+remote_parse(const char *body, size_t len)
+{
+    struct json_tokener *tok;
+    struct json_object *doc;
+    size_t end;
+
+    if (body == NULL || len == 0 || len > 64u * 1024 * 1024)
+        return NULL;
+    tok = json_tokener_new_ex(REMOTE_MAX_DEPTH);
+    if (tok == NULL)
+        return NULL;
+    doc = json_tokener_parse_ex(tok, body, (int)len);
+    end = json_tokener_get_parse_end(tok);
+    if (doc != NULL && json_tokener_get_error(tok) == json_tokener_success) {
+        while (end < len && isspace((unsigned char)body[end]))
+            end++;
+    }
+    if (doc == NULL || json_tokener_get_error(tok) != json_tokener_success || end != len ||
+        !json_object_is_type(doc, json_type_object)) {
+        json_object_put(doc);
+        doc = NULL;
+    }
+    json_tokener_free(tok);
+    return doc;
+}
+
+static void
+remote_set(char **dst, const char *src)
+{
+    char *copy = src != NULL ? xstrdup(src) : NULL;
+
+    free(*dst);
+    *dst = copy;
+}

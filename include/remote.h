@@ -1,0 +1,90 @@
+/* Remote actors and their public keys: signed fetch, validation, PostgreSQL cache. */
+#ifndef PASSERELLE_REMOTE_H
+#define PASSERELLE_REMOTE_H
+
+#include <openssl/evp.h>
+
+struct event_base;
+struct db;
+struct httpc;
+struct remote;
+
+/* How a lookup ended. remote_result_name() gives a short label for logs and metrics. */
+enum remote_result {
+    REMOTE_OK = 0,
+    REMOTE_NOT_FOUND,   /* 404 or 410: the actor or key is gone (401 for the inbox) */
+    REMOTE_UNREACHABLE, /* transport error, timeout, 5xx, 401/403/429...: the inbox answers 503 */
+    REMOTE_INVALID,     /* bad keyId, bad document, id or key mismatch, too large or too deep */
+    REMOTE_REFUSED      /* the address is not public (httpc's SSRF guard) */
+};
+
+/* A static string such as "not_found"; never NULL. */
+const char *remote_result_name(enum remote_result r);
+
+/*
+ * What a successful lookup found. Every pointer is borrowed: valid only until the
+ * callback returns. shared_inbox may be NULL; the others are never NULL on REMOTE_OK.
+ */
+struct remote_key {
+    const char *actor_id;       /* the owner actor's id */
+    const char *key_id;         /* the key's id as the actor lists it */
+    const char *public_key_pem; /* as published (SPKI or PKCS#1 PEM) */
+    const char *inbox;
+    const char *shared_inbox; /* endpoints.sharedInbox or sharedInbox, or NULL */
+    const char *type;         /* Application, Group, Organization, Person or Service */
+    const char *preferred_username;
+    int from_cache; /* 1 when no request was made */
+};
+
+/*
+ * Called exactly once per lookup, always from the loop and never from inside
+ * remote_key_lookup. key is non-NULL only when result is REMOTE_OK.
+ */
+typedef void (*remote_key_fn)(enum remote_result result, const struct remote_key *key, void *arg);
+
+/* Called once from the loop by remote_actor_forget: 0 when done, -1 on a database error. */
+typedef void (*remote_done_fn)(int rc, void *arg);
+
+/* Options for remote_new; strings are copied, key is borrowed. */
+struct remote_options {
+    EVP_PKEY *key;              /* our RSA key for signed GETs; NULL sends them unsigned */
+    const char *key_id;         /* "<base>/actor#main-key"; needed when key is set */
+    long ttl_seconds;           /* 0: 86400. A cached key younger than this is used as is */
+    long refresh_floor_seconds; /* 0: 60. force_refresh fetches a key at most once per floor */
+};
+
+/*
+ * Creates the resolver. db (may be NULL: no cache) and h are borrowed and must outlive
+ * the resolver; h decides the SSRF policy (allow_loopback only in tests). Never NULL.
+ */
+struct remote *remote_new(struct event_base *base, struct db *db, struct httpc *h,
+                          const struct remote_options *opt);
+
+/*
+ * Resolves key_id (an http(s) URL: "<actor>#main-key", a key document such as
+ * "<actor>/main-key" whose owner lists it, or an actor URL) into the owner actor and
+ * its key. A fresh cached row answers without network unless force_refresh is set;
+ * force_refresh refetches unless the key was fetched less than the floor ago, in which
+ * case the cache answers. Concurrent lookups of one key share one fetch. key_id is
+ * copied; arg is passed back untouched.
+ */
+void remote_key_lookup(struct remote *r, const char *key_id, int force_refresh, remote_key_fn cb,
+                       void *arg);
+
+/* Drops the cached row of actor_id (Delete of an actor); cb may be NULL. */
+void remote_actor_forget(struct remote *r, const char *actor_id, remote_done_fn cb, void *arg);
+
+/*
+ * 1 when both are http(s) URLs with the same scheme, host (any case) and port
+ * (default ports made explicit), else 0.
+ */
+int remote_same_origin(const char *a, const char *b);
+
+/*
+ * Answers every pending lookup with REMOTE_UNREACHABLE (inside this call), then frees
+ * the resolver. Fetches and queries still running finish on their own and are dropped.
+ * Call it before httpc_free and db_free. remote_free(NULL) does nothing.
+ */
+void remote_free(struct remote *r);
+
+#endif
