@@ -1,0 +1,1077 @@
+/* Delivery queue: rows claimed with SKIP LOCKED, signed POSTs via httpc, backoff and breaker. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <libpq-fe.h>
+#include <openssl/rand.h>
+
+#include "db.h"
+#include "httpc.h"
+#include "httpsig.h"
+#include "log.h"
+#include "metrics.h"
+#include "queue.h"
+#include "xmalloc.h"
+
+#define QUEUE_CTYPE       "application/activity+json"
+#define QUEUE_SIG_HEADERS "(request-target) host date digest content-type"
+#define QUEUE_MAX_PAYLOAD (16u * 1024 * 1024) /* httpc's body cap */
+
+#define M_DELIVERIES "passerelle_deliveries_total"
+#define M_DEPTH      "passerelle_queue_depth"
+#define M_IN_FLIGHT  "passerelle_queue_in_flight"
+#define M_PAUSED     "passerelle_queue_hosts_paused"
+#define M_DEAD       "passerelle_queue_hosts_dead"
+
+/* One claimed row, from the claim through the POST to the statement recording its outcome. */
+struct queue_job {
+    TAILQ_ENTRY(queue_job) link; /* in q->jobs while q is alive */
+    struct queue *q;             /* NULL once queue_free has let go of it */
+    char id[24];
+    char *inbox, *host, *payload;
+    size_t len;
+    int attempts;   /* tries including this one */
+    int bridge;     /* signed by the bridge account's key id, else the relay's */
+    long long t0;   /* ms, for the log line */
+    int lost_claim; /* set when the outcome statement found the row no longer ours */
+};
+
+/* A statement the queue itself waits on (claim, gauges, sweep, host alive). */
+struct queue_op {
+    TAILQ_ENTRY(queue_op) link;
+    struct queue *q;  /* NULL once queue_free has let go of it */
+    int house;        /* part of a housekeeping round (q->housing counts them) */
+    const char *what; /* "sweep", "alive", "unref": for the log */
+};
+
+/* An enqueue answered without the database (bad input, nothing to store). */
+struct queue_enq {
+    TAILQ_ENTRY(queue_enq) link; /* in q->early until its timer fires */
+    struct queue *q;
+    struct event *ev;
+    queue_enqueue_fn cb;
+    void *arg;
+    int status;
+    char err[128];
+};
+
+/* An enqueue sent to the database: needs nothing from the queue, so it survives queue_free. */
+struct queue_enq_db {
+    queue_enqueue_fn cb;
+    void *arg;
+    size_t targets;
+};
+
+struct queue {
+    struct event_base *base;
+    struct db *db;
+    EVP_PKEY *key;
+    struct httpc *http;
+    struct queue_options o;
+    char *relay_key_id, *bridge_key_id;
+    char worker[40]; /* claimed_by: random, one per queue */
+    struct event *tick, *house;
+    int started, closing, claiming, housing, starved;
+    int in_flight; /* POSTs running */
+    struct queue_stats st;
+    TAILQ_HEAD(, queue_job) jobs;
+    TAILQ_HEAD(, queue_op) ops;
+    TAILQ_HEAD(, queue_enq) early;
+};
+
+static void queue_tick_cb(evutil_socket_t fd, short what, void *arg);
+static void queue_house_cb(evutil_socket_t fd, short what, void *arg);
+static void queue_claimed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
+static void queue_sent_cb(const struct httpc_response *resp, void *arg);
+static int queue_sign_cb(const char *method, const char *url, const char *body, size_t body_len,
+                         struct httpc_hop_headers *out, void *arg);
+static void queue_written_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
+static void queue_op_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
+static void queue_gauges_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
+static void queue_enq_db_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
+static void queue_enq_early_cb(evutil_socket_t fd, short what, void *arg);
+static struct queue_op *queue_op_new(struct queue *q);
+static void queue_arm(struct queue *q, struct event *ev, long ms);
+static void queue_job_free(struct queue_job *job);
+static char *queue_pg_array(char *const *items, size_t n);
+static double queue_jitter(void);
+static long long queue_now_ms(void);
+
+/* The claim: due rows of hosts that are neither paused, dead nor blocked, leased to us. */
+static const char sql_claim[] =
+    "WITH due AS ("
+    " SELECT d.id FROM deliveries d"
+    " WHERE d.state = 'pending' AND d.next_attempt_at <= now()"
+    "  AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.domain = d.host"
+    "                  AND (i.dead OR i.blocked OR i.paused_until > now()))"
+    " ORDER BY d.next_attempt_at LIMIT $1::int"
+    " FOR UPDATE OF d SKIP LOCKED)"
+    " UPDATE deliveries d"
+    " SET next_attempt_at = now() + $2::bigint * interval '1 millisecond',"
+    "  claimed_until = now() + $2::bigint * interval '1 millisecond',"
+    "  claimed_by = $3, attempts = d.attempts + 1, updated_at = now()"
+    " FROM due, activities a"
+    " WHERE d.id = due.id AND a.id = d.activity_id"
+    " RETURNING d.id, d.inbox, d.host, d.attempts, a.signer, a.payload";
+
+/* Delivered: the row goes and the host is healthy; sql_unref then drops an unused payload. */
+static const char sql_done[] =
+    "WITH del AS (DELETE FROM deliveries WHERE id = $1::bigint AND claimed_by = $2"
+    "  RETURNING activity_id, host),"
+    " inst AS (UPDATE instances i SET consecutive_failures = 0, failure_days = 0,"
+    "  last_success_at = now(), paused_until = NULL, dead = false, updated_at = now()"
+    "  FROM del WHERE i.domain = del.host)"
+    " SELECT count(*), false, false, max(activity_id) FROM del";
+
+/*
+ * A statement of its own, run after the delete above committed: rows of one activity
+ * finishing at once each see the others in their snapshot, but the last of these sees none.
+ */
+static const char sql_unref[] =
+    "DELETE FROM activities a WHERE a.id = $1::bigint"
+    " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.activity_id = a.id)";
+
+/* Dropped: kept with its status for the admin view; a host that answered is alive. */
+static const char sql_drop[] =
+    "WITH d AS (UPDATE deliveries SET state = 'dropped', last_status = $3::int,"
+    "  last_error = $4, claimed_until = NULL, claimed_by = NULL, updated_at = now()"
+    "  WHERE id = $1::bigint AND claimed_by = $2 RETURNING host),"
+    " inst AS (UPDATE instances i SET consecutive_failures = 0, failure_days = 0,"
+    "  last_success_at = now(), paused_until = NULL, dead = false, updated_at = now()"
+    "  FROM d WHERE i.domain = d.host AND $3::int IS NOT NULL)"
+    " SELECT count(*), false, false FROM d";
+
+/*
+ * Failed: rescheduled (or given up after max attempts), and the host's breaker counts it:
+ * every breaker_failures-th consecutive failure pauses the host, and a new UTC day with a
+ * failure adds to failure_days until dead_days marks the host dead.
+ */
+static const char sql_retry[] =
+    "WITH d AS (UPDATE deliveries SET"
+    "  state = CASE WHEN attempts >= $6::int THEN 'dead' ELSE 'pending' END,"
+    "  next_attempt_at = now() + $5::bigint * interval '1 millisecond',"
+    "  last_status = $3::int, last_error = $4, claimed_until = NULL, claimed_by = NULL,"
+    "  updated_at = now()"
+    "  WHERE id = $1::bigint AND claimed_by = $2 RETURNING host),"
+    " o AS (SELECT i.domain, i.dead AS was_dead FROM instances i JOIN d ON i.domain = d.host),"
+    " inst AS (UPDATE instances i SET consecutive_failures = i.consecutive_failures + 1,"
+    "  failure_days = i.failure_days + CASE WHEN i.last_failure_at IS NULL"
+    "   OR (i.last_failure_at AT TIME ZONE 'UTC')::date < (now() AT TIME ZONE 'UTC')::date"
+    "   THEN 1 ELSE 0 END,"
+    "  last_failure_at = now(),"
+    "  paused_until = CASE WHEN (i.consecutive_failures + 1) % $7::int = 0"
+    "   THEN now() + $8::bigint * interval '1 millisecond' ELSE i.paused_until END,"
+    "  dead = i.dead OR i.failure_days + CASE WHEN i.last_failure_at IS NULL"
+    "   OR (i.last_failure_at AT TIME ZONE 'UTC')::date < (now() AT TIME ZONE 'UTC')::date"
+    "   THEN 1 ELSE 0 END >= $9::int,"
+    "  updated_at = now()"
+    "  FROM o WHERE i.domain = o.domain"
+    "  RETURNING i.consecutive_failures % $7::int = 0 AS paused, i.dead AND NOT o.was_dead AS died)"
+    " SELECT count(*), coalesce(bool_or(inst.paused), false), coalesce(bool_or(inst.died), false)"
+    " FROM d LEFT JOIN inst ON true";
+
+/*
+ * One statement, so the payload and its rows commit together. Hosts become instances rows
+ * (where breaker and dead marks live); dead and blocked hosts get no row, as in Mastodon.
+ */
+static const char sql_enqueue[] =
+    "WITH t AS (SELECT * FROM unnest($3::text[], $4::text[]) AS t(inbox, host)),"
+    " h AS (INSERT INTO instances (domain) SELECT DISTINCT host FROM t"
+    "  ON CONFLICT (domain) DO NOTHING),"
+    " a AS (INSERT INTO activities (signer, payload) VALUES ($1, $2) RETURNING id),"
+    " d AS (INSERT INTO deliveries (activity_id, inbox, host)"
+    "  SELECT a.id, t.inbox, t.host FROM a, t"
+    "  WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.domain = t.host"
+    "                    AND (i.dead OR i.blocked))"
+    "  ON CONFLICT (activity_id, inbox) DO NOTHING RETURNING 1)"
+    " SELECT count(*) FROM d";
+
+static const char sql_gauges[] =
+    "SELECT (SELECT count(*) FROM deliveries WHERE state = 'pending'),"
+    " (SELECT count(*) FROM instances WHERE paused_until > now() AND NOT dead),"
+    " (SELECT count(*) FROM instances WHERE dead)";
+
+/*
+ * Pending rows of dead or blocked hosts older than the horizon are given up; finished rows
+ * older than it go; payloads go once no row needs them (normally when the last is done).
+ */
+static const char sql_sweep[] =
+    "WITH exp AS (UPDATE deliveries d SET state = 'dead', last_error = 'host unavailable',"
+    "  claimed_until = NULL, claimed_by = NULL, updated_at = now()"
+    "  WHERE d.state = 'pending' AND d.created_at < now() - $1::bigint * interval '1 second'"
+    "  AND EXISTS (SELECT 1 FROM instances i WHERE i.domain = d.host AND (i.dead OR i.blocked))"
+    "  RETURNING 1),"
+    " old AS (DELETE FROM deliveries WHERE state <> 'pending'"
+    "  AND updated_at < now() - $1::bigint * interval '1 second' RETURNING 1),"
+    " orphan AS (DELETE FROM activities a WHERE a.created_at < now() - interval '10 minutes'"
+    "  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.activity_id = a.id"
+    "   AND (d.state = 'pending' OR d.updated_at >= now() - $1::bigint * interval '1 second'))"
+    "  RETURNING 1)"
+    " SELECT (SELECT count(*) FROM exp), (SELECT count(*) FROM old), (SELECT count(*) FROM orphan)";
+
+static const char sql_alive[] =
+    "UPDATE instances SET consecutive_failures = 0, failure_days = 0, paused_until = NULL,"
+    " dead = false, updated_at = now()"
+    " WHERE domain = $1 AND (dead OR paused_until IS NOT NULL OR consecutive_failures > 0)";
+
+struct queue *
+queue_new(struct event_base *base, struct db *db, EVP_PKEY *key, const struct queue_options *opt,
+          char *err, size_t errlen)
+{
+    struct queue *q;
+    unsigned char rnd[8];
+    long total;
+
+    if (opt == NULL || opt->relay_key_id == NULL || *opt->relay_key_id == '\0' ||
+        opt->bridge_key_id == NULL || *opt->bridge_key_id == '\0') {
+        snprintf(err, errlen, "queue: relay_key_id and bridge_key_id are required");
+        return NULL;
+    }
+    if (base == NULL || db == NULL || key == NULL) {
+        snprintf(err, errlen, "queue: base, db and key are required");
+        return NULL;
+    }
+    q = xcalloc(1, sizeof(*q));
+    q->o = *opt;
+    q->http = httpc_new(base, &opt->http, err, errlen);
+    if (q->http == NULL) {
+        free(q);
+        return NULL;
+    }
+    q->base = base;
+    q->db = db;
+    q->key = key;
+    q->relay_key_id = xstrdup(opt->relay_key_id);
+    q->bridge_key_id = xstrdup(opt->bridge_key_id);
+    q->o.relay_key_id = q->relay_key_id;
+    q->o.bridge_key_id = q->bridge_key_id;
+    q->o.http.user_agent = NULL; /* copied by httpc; ours would dangle */
+    q->o.http.extra_ca_file = NULL;
+    if (q->o.batch <= 0)
+        q->o.batch = 50;
+    if (q->o.max_in_flight <= 0)
+        q->o.max_in_flight = 200;
+    if (q->o.poll_ms <= 0)
+        q->o.poll_ms = 1000;
+    /* The lease must outlast any POST, or a slow answer would meet a second copy. */
+    total = opt->http.total_timeout_ms > 0 ? opt->http.total_timeout_ms : 30000;
+    if (q->o.claim_ms <= 0)
+        q->o.claim_ms = total + 60000;
+    if (q->o.backoff_unit_ms <= 0)
+        q->o.backoff_unit_ms = 1000;
+    if (q->o.max_attempts <= 0)
+        q->o.max_attempts = 16;
+    if (q->o.breaker_failures <= 0)
+        q->o.breaker_failures = 10;
+    if (q->o.breaker_pause_ms <= 0)
+        q->o.breaker_pause_ms = 60000;
+    if (q->o.dead_days <= 0)
+        q->o.dead_days = 7;
+    if (q->o.retry_after_max_ms <= 0)
+        q->o.retry_after_max_ms = 86400000;
+    if (q->o.housekeeping_ms <= 0)
+        q->o.housekeeping_ms = 60000;
+    if (q->o.keep_finished_s <= 0)
+        q->o.keep_finished_s = 4 * 86400;
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+        memset(rnd, 0, sizeof(rnd));
+    snprintf(q->worker, sizeof(q->worker), "%d-%02x%02x%02x%02x%02x%02x%02x%02x", (int)getpid(),
+             rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+    q->tick = evtimer_new(base, queue_tick_cb, q);
+    q->house = evtimer_new(base, queue_house_cb, q);
+    TAILQ_INIT(&q->jobs);
+    TAILQ_INIT(&q->ops);
+    TAILQ_INIT(&q->early);
+
+    metrics_describe(M_DELIVERIES, METRICS_COUNTER,
+                     "Delivery attempts by result (delivered, dropped, retry, dead).");
+    metrics_describe(M_DEPTH, METRICS_GAUGE, "Delivery rows pending, in every process.");
+    metrics_describe(M_IN_FLIGHT, METRICS_GAUGE, "Deliveries being sent by this process.");
+    metrics_describe(M_PAUSED, METRICS_GAUGE, "Hosts paused by the circuit breaker.");
+    metrics_describe(M_DEAD, METRICS_GAUGE, "Hosts marked dead after days of failures.");
+    return q;
+}
+
+void
+queue_start(struct queue *q)
+{
+    if (q == NULL || q->started)
+        return;
+    q->started = 1;
+    queue_arm(q, q->tick, 0);
+    queue_arm(q, q->house, 0);
+}
+
+void
+queue_enqueue(struct queue *q, const char *payload, size_t len, const char *signer_key_id,
+              const char *const *inboxes, size_t n, queue_enqueue_fn cb, void *arg)
+{
+    char **urls = xcalloc(n > 0 ? n : 1, sizeof(*urls));
+    char **hosts = xcalloc(n > 0 ? n : 1, sizeof(*hosts));
+    const char *signer = NULL, *why = NULL;
+    size_t k = 0;
+
+    if (signer_key_id != NULL && strcmp(signer_key_id, q->relay_key_id) == 0)
+        signer = "relay";
+    else if (signer_key_id != NULL && strcmp(signer_key_id, q->bridge_key_id) == 0)
+        signer = "bridge";
+    if (signer == NULL)
+        why = "unknown signer key id";
+    else if (payload == NULL || len == 0 || len > QUEUE_MAX_PAYLOAD ||
+             memchr(payload, '\0', len) != NULL)
+        why = "payload empty, too large or with a NUL byte";
+    else if (q->closing)
+        why = "queue closing";
+    for (size_t i = 0; why == NULL && i < n; i++) {
+        char host[256];
+        int dup = 0;
+
+        if (inboxes[i] == NULL || queue_host_of(inboxes[i], host, sizeof(host)) < 0) {
+            log_warn("queue_enqueue_skip", "reason=bad_inbox inbox=%s", log_q(inboxes[i]));
+            continue;
+        }
+        for (size_t j = 0; j < k && !dup; j++)
+            dup = strcmp(urls[j], inboxes[i]) == 0;
+        if (dup)
+            continue;
+        urls[k] = xstrdup(inboxes[i]);
+        hosts[k] = xstrdup(host);
+        k++;
+    }
+
+    if (why != NULL || k == 0) {
+        /* Answered from the loop all the same: callers rely on never being called back inside. */
+        struct queue_enq *e = xcalloc(1, sizeof(*e));
+        struct timeval now = { 0, 0 };
+
+        e->q = q;
+        e->cb = cb;
+        e->arg = arg;
+        e->status = why != NULL ? -1 : 0;
+        snprintf(e->err, sizeof(e->err), "%s", why != NULL ? why : "");
+        e->ev = evtimer_new(q->base, queue_enq_early_cb, e);
+        TAILQ_INSERT_TAIL(&q->early, e, link);
+        evtimer_add(e->ev, &now);
+    } else {
+        struct queue_enq_db *e = xcalloc(1, sizeof(*e));
+        char *body = xstrndup(payload, len);
+        char *a_urls = queue_pg_array(urls, k), *a_hosts = queue_pg_array(hosts, k);
+        const char *params[4] = { signer, body, a_urls, a_hosts };
+
+        e->cb = cb;
+        e->arg = arg;
+        e->targets = k;
+        db_query(q->db, sql_enqueue, 4, params, queue_enq_db_cb, e);
+        free(body);
+        free(a_urls);
+        free(a_hosts);
+    }
+    for (size_t i = 0; i < k; i++) {
+        free(urls[i]);
+        free(hosts[i]);
+    }
+    free(urls);
+    free(hosts);
+}
+
+void
+queue_host_alive(struct queue *q, const char *host)
+{
+    const char *params[1] = { host };
+    struct queue_op *op;
+
+    if (q == NULL || q->closing || host == NULL || *host == '\0')
+        return;
+    op = queue_op_new(q);
+    op->what = "alive";
+    db_query(q->db, sql_alive, 1, params, queue_op_cb, op);
+}
+
+void
+queue_free(struct queue *q)
+{
+    struct queue_job *job;
+    struct queue_op *op;
+    struct queue_enq *e;
+
+    if (q == NULL)
+        return;
+    q->closing = 1;
+    event_free(q->tick);
+    event_free(q->house);
+    /* Cancels every POST: queue_sent_cb sees closing and frees the job without a statement. */
+    httpc_free(q->http);
+    q->http = NULL;
+    /* Jobs left are waiting for their outcome statement: the callback frees them later. */
+    while ((job = TAILQ_FIRST(&q->jobs)) != NULL) {
+        TAILQ_REMOVE(&q->jobs, job, link);
+        job->q = NULL;
+    }
+    while ((op = TAILQ_FIRST(&q->ops)) != NULL) {
+        TAILQ_REMOVE(&q->ops, op, link);
+        op->q = NULL;
+    }
+    /* Their answers are known already: give them now rather than never. */
+    while ((e = TAILQ_FIRST(&q->early)) != NULL) {
+        TAILQ_REMOVE(&q->early, e, link);
+        event_free(e->ev);
+        e->cb(e->status, 0, e->status < 0 ? e->err : NULL, e->arg);
+        free(e);
+    }
+    metrics_set(M_IN_FLIGHT, "", 0);
+    free(q->relay_key_id);
+    free(q->bridge_key_id);
+    free(q);
+}
+
+void
+queue_get_stats(const struct queue *q, struct queue_stats *out)
+{
+    *out = q->st;
+    out->in_flight = q->in_flight;
+}
+
+enum queue_outcome
+queue_classify(enum httpc_error error, long status)
+{
+    if (error == HTTPC_ERR_REFUSED_ADDRESS)
+        return QUEUE_DROP; /* a private address does not become public by waiting */
+    if (error != HTTPC_OK)
+        return QUEUE_RETRY;
+    if (status >= 200 && status < 300)
+        return QUEUE_DONE;
+    if (status >= 400 && status < 500 && status != 401 && status != 408 && status != 429)
+        return QUEUE_DROP;
+    if (status == 501)
+        return QUEUE_DROP; /* Mastodon counts it unsalvageable too */
+    return QUEUE_RETRY;
+}
+
+long long
+queue_backoff_ms(int attempts, long unit_ms, double jitter01)
+{
+    double n4, ms;
+
+    if (attempts < 0)
+        attempts = 0;
+    if (attempts > 100)
+        attempts = 100;
+    if (jitter01 < 0 || jitter01 >= 1)
+        jitter01 = 0;
+    n4 = (double)attempts * attempts * attempts * attempts;
+    ms = (double)unit_ms * (n4 + 15 + jitter01 * 0.5 * n4);
+    if (ms > 30.0 * 86400 * 1000)
+        ms = 30.0 * 86400 * 1000;
+    return (long long)ms;
+}
+
+long long
+queue_retry_after_ms(const char *value, time_t now)
+{
+    const char *p = value;
+    time_t t;
+
+    if (value == NULL)
+        return -1;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (isdigit((unsigned char)*p)) {
+        char *end;
+        unsigned long long s;
+
+        errno = 0;
+        s = strtoull(p, &end, 10);
+        while (*end == ' ' || *end == '\t')
+            end++;
+        if (errno != 0 || *end != '\0')
+            return -1;
+        return s > 100ULL * 86400 ? 100LL * 86400 * 1000 : (long long)s * 1000;
+    }
+    if (httpsig_parse_date(p, &t) < 0)
+        return -1;
+    return t > now ? (long long)(t - now) * 1000 : 0;
+}
+
+int
+queue_host_of(const char *url, char *out, size_t outlen)
+{
+    const char *p, *end;
+    size_t hlen, n = 0;
+    int https;
+    long port = -1;
+    const char *colon = NULL;
+
+    if (url == NULL || outlen < 256)
+        return -1;
+    if (strncasecmp(url, "https://", 8) == 0) {
+        https = 1;
+        p = url + 8;
+    } else if (strncasecmp(url, "http://", 7) == 0) {
+        https = 0;
+        p = url + 7;
+    } else {
+        return -1;
+    }
+    end = p + strcspn(p, "/?#");
+    if (memchr(p, '@', (size_t)(end - p)) != NULL)
+        return -1;
+    if (*p == '[') { /* IPv6 literal: the port colon comes after the bracket */
+        const char *rb = memchr(p, ']', (size_t)(end - p));
+
+        if (rb == NULL)
+            return -1;
+        if (rb + 1 < end && rb[1] != ':')
+            return -1;
+        if (rb + 1 < end)
+            colon = rb + 1;
+        hlen = (size_t)(rb + 1 - p);
+    } else {
+        colon = memchr(p, ':', (size_t)(end - p));
+        hlen = colon != NULL ? (size_t)(colon - p) : (size_t)(end - p);
+    }
+    if (hlen == 0 || hlen > 200)
+        return -1;
+    for (size_t i = 0; i < hlen; i++) {
+        unsigned char c = (unsigned char)p[i];
+
+        if (c <= ' ' || c >= 0x7f)
+            return -1;
+        out[n++] = (char)tolower(c);
+    }
+    if (colon != NULL) {
+        port = 0;
+        if (colon + 1 == end || end - colon > 6)
+            return -1;
+        for (const char *c = colon + 1; c < end; c++) {
+            if (!isdigit((unsigned char)*c))
+                return -1;
+            port = port * 10 + (*c - '0');
+        }
+        if (port < 1 || port > 65535)
+            return -1;
+    }
+    if (port > 0 && port != (https ? 443 : 80))
+        n += (size_t)snprintf(out + n, outlen - n, ":%ld", port);
+    out[n] = '\0';
+    return 0;
+}
+
+int
+queue_admin_report(const char *conninfo, FILE *out, char *err, size_t errlen)
+{
+    static const char *const sqls[3] = {
+        "SELECT host, state, count(*), count(*) FILTER (WHERE claimed_until > now()),"
+        " coalesce(to_char(min(next_attempt_at) FILTER (WHERE state = 'pending')"
+        "  AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '-'),"
+        " max(attempts)"
+        " FROM deliveries GROUP BY host, state ORDER BY count(*) DESC, host, state",
+        "SELECT domain, to_char(paused_until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+        " consecutive_failures FROM instances WHERE paused_until > now() AND NOT dead"
+        " ORDER BY domain",
+        "SELECT domain, failure_days,"
+        " coalesce(to_char(last_failure_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+        " '-'), coalesce(to_char(last_success_at AT TIME ZONE 'UTC',"
+        " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '-')"
+        " FROM instances WHERE dead ORDER BY domain",
+    };
+    static const char *const titles[3] = {
+        "deliveries by host and state (host state rows claimed next_attempt max_attempts)",
+        "paused hosts (host paused_until consecutive_failures)",
+        "dead hosts (host failure_days last_failure last_success)",
+    };
+    PGconn *pg = PQconnectdb(conninfo);
+    int rc = 0;
+
+    if (PQstatus(pg) != CONNECTION_OK) {
+        snprintf(err, errlen, "connect: %s", PQerrorMessage(pg));
+        PQfinish(pg);
+        return -1;
+    }
+    for (int s = 0; s < 3 && rc == 0; s++) {
+        PGresult *res = PQexecParams(pg, sqls[s], 0, NULL, NULL, NULL, NULL, 0);
+
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            snprintf(err, errlen, "query: %s", PQresultErrorMessage(res));
+            rc = -1;
+        } else {
+            fprintf(out, "%s%s: %d\n", s > 0 ? "\n" : "", titles[s], PQntuples(res));
+            for (int r = 0; r < PQntuples(res); r++) {
+                char buf[300];
+
+                /* Hosts came from the network once: escape before they reach a terminal. */
+                fprintf(out, "  %s", log_escape(buf, sizeof(buf), PQgetvalue(res, r, 0)));
+                for (int c = 1; c < PQnfields(res); c++)
+                    fprintf(out, " %s", PQgetvalue(res, r, c));
+                fprintf(out, "\n");
+            }
+        }
+        PQclear(res);
+    }
+    PQfinish(pg);
+    return rc;
+}
+
+/* --- worker ----------------------------------------------------------------------------- */
+
+static void
+queue_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct queue *q = arg;
+    char lim[16], lease[24];
+    const char *params[3] = { lim, lease, q->worker };
+    int room = q->o.max_in_flight - q->in_flight;
+
+    (void)fd;
+    (void)what;
+    if (q->closing || q->claiming)
+        return;
+    if (room <= 0) {
+        q->starved = 1; /* queue_sent_cb ticks again when a slot frees */
+        return;
+    }
+    snprintf(lim, sizeof(lim), "%d", room < q->o.batch ? room : q->o.batch);
+    snprintf(lease, sizeof(lease), "%ld", q->o.claim_ms);
+    q->claiming = 1;
+    db_query(q->db, sql_claim, 3, params, queue_claimed_cb, queue_op_new(q));
+}
+
+static void
+queue_claimed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct queue_op *op = arg;
+    struct queue *q = op->q;
+    int n = 0;
+
+    if (q != NULL)
+        TAILQ_REMOVE(&q->ops, op, link);
+    free(op);
+    if (q == NULL) {
+        /* queue_free came first: these rows' leases expire and another pass sends them. */
+        PQclear(res);
+        return;
+    }
+    q->claiming = 0;
+    if (outcome != DB_OK) {
+        log_warn("queue_claim_failed", "error=%s", log_q(err));
+        queue_arm(q, q->tick, q->o.poll_ms);
+        return;
+    }
+    n = PQntuples(res);
+    for (int i = 0; i < n; i++) {
+        struct queue_job *job = xcalloc(1, sizeof(*job));
+        const char *hdrs[1] = { "Content-Type: " QUEUE_CTYPE };
+        struct httpc_req req = { 0 };
+
+        job->q = q;
+        snprintf(job->id, sizeof(job->id), "%s", PQgetvalue(res, i, 0));
+        job->inbox = xstrdup(PQgetvalue(res, i, 1));
+        job->host = xstrdup(PQgetvalue(res, i, 2));
+        job->attempts = (int)strtol(PQgetvalue(res, i, 3), NULL, 10);
+        job->bridge = strcmp(PQgetvalue(res, i, 4), "bridge") == 0;
+        job->len = (size_t)PQgetlength(res, i, 5);
+        job->payload = xstrndup(PQgetvalue(res, i, 5), job->len);
+        job->t0 = queue_now_ms();
+        TAILQ_INSERT_TAIL(&q->jobs, job, link);
+        q->in_flight++;
+        q->st.claimed++;
+        req.method = "POST";
+        req.url = job->inbox;
+        req.headers = hdrs;
+        req.nheaders = 1;
+        req.body = job->payload;
+        req.body_len = job->len;
+        req.sign = queue_sign_cb;
+        req.sign_arg = job;
+        httpc_request(q->http, &req, queue_sent_cb, job);
+    }
+    PQclear(res);
+    metrics_set(M_IN_FLIGHT, "", q->in_flight);
+    if (n > 0)
+        log_debug("queue_claim", "rows=%d in_flight=%d", n, q->in_flight);
+    /* A full batch suggests more is due: claim again at once while there is room. */
+    queue_arm(q, q->tick, n >= q->o.batch ? 0 : q->o.poll_ms);
+}
+
+/* Header lookup for httpsig over the values this hop sends. */
+struct queue_hop {
+    const char *host, *date, *digest;
+};
+
+static const char *
+queue_hop_header(void *ctx, const char *name)
+{
+    struct queue_hop *h = ctx;
+
+    if (strcmp(name, "host") == 0)
+        return h->host;
+    if (strcmp(name, "date") == 0)
+        return h->date;
+    if (strcmp(name, "digest") == 0)
+        return h->digest;
+    if (strcmp(name, "content-type") == 0)
+        return QUEUE_CTYPE;
+    return NULL;
+}
+
+/* Signs each hop, so a 307/308 to another URL carries a signature for that URL. */
+static int
+queue_sign_cb(const char *method, const char *url, const char *body, size_t body_len,
+              struct httpc_hop_headers *out, void *arg)
+{
+    struct queue_job *job = arg;
+    struct queue *q = job->q;
+    char host[256], date[32], digest[64], err[160];
+    struct queue_hop hop = { host, date, digest };
+    struct httpsig_request req = { 0 };
+    const char *auth, *path;
+    char *target, *sig, *line;
+    int rc = 0;
+
+    if (q == NULL || queue_host_of(url, host, sizeof(host)) < 0)
+        return -1;
+    /* The request line's target: path and query; "https://h?x" still starts with "/". */
+    auth = strstr(url, "://") + 3;
+    path = auth + strcspn(auth, "/?#");
+    if (*path == '/')
+        target = xstrndup(path, strcspn(path, "#"));
+    else if (*path == '?')
+        target = xasprintf("/%.*s", (int)strcspn(path, "#"), path);
+    else
+        target = xstrdup("/");
+    if (httpsig_date(time(NULL), date, sizeof(date)) < 0 ||
+        httpsig_digest((const unsigned char *)body, body_len, digest, sizeof(digest)) < 0) {
+        free(target);
+        return -1;
+    }
+    req.method = method;
+    req.target = target;
+    req.header = queue_hop_header;
+    req.ctx = &hop;
+    req.body = (const unsigned char *)body;
+    req.body_len = body_len;
+    sig = httpsig_sign(q->key, job->bridge ? q->bridge_key_id : q->relay_key_id, &req,
+                       QUEUE_SIG_HEADERS, err, sizeof(err));
+    free(target);
+    if (sig == NULL) {
+        log_error("queue_sign_failed", "id=%s error=%s", job->id, log_q(err));
+        return -1;
+    }
+    line = xasprintf("Host: %s", host);
+    rc |= httpc_hop_add_header(out, line);
+    free(line);
+    line = xasprintf("Date: %s", date);
+    rc |= httpc_hop_add_header(out, line);
+    free(line);
+    line = xasprintf("Digest: %s", digest);
+    rc |= httpc_hop_add_header(out, line);
+    free(line);
+    line = xasprintf("Signature: %s", sig);
+    rc |= httpc_hop_add_header(out, line);
+    free(line);
+    free(sig);
+    return rc < 0 ? -1 : 0;
+}
+
+static void
+queue_sent_cb(const struct httpc_response *resp, void *arg)
+{
+    struct queue_job *job = arg;
+    struct queue *q = job->q;
+    enum queue_outcome oc;
+    char status[24], delay[24], maxa[16], nfail[16], pause[24], days[16], errbuf[160];
+    const char *params[9] = { job->id, q->worker, NULL, errbuf, delay, maxa, nfail, pause, days };
+    const char *result, *sql;
+    long long ms = -1;
+
+    q->in_flight--;
+    if (q->closing) {
+        /* Shutdown: the lease brings the row back to whichever process runs next. */
+        TAILQ_REMOVE(&q->jobs, job, link);
+        queue_job_free(job);
+        return;
+    }
+    metrics_set(M_IN_FLIGHT, "", q->in_flight);
+    oc = queue_classify(resp->error, resp->status);
+    if (resp->status > 0) {
+        snprintf(status, sizeof(status), "%ld", resp->status);
+        params[2] = status;
+    }
+    if (resp->error != HTTPC_OK)
+        snprintf(errbuf, sizeof(errbuf), "%s", httpc_error_name(resp->error));
+    else
+        snprintf(errbuf, sizeof(errbuf), "http %ld", resp->status);
+    if (oc == QUEUE_RETRY) {
+        if (resp->error == HTTPC_OK && (resp->status == 429 || resp->status == 503))
+            ms = queue_retry_after_ms(httpc_response_header(resp, "Retry-After"), time(NULL));
+        if (ms > q->o.retry_after_max_ms)
+            ms = q->o.retry_after_max_ms;
+        if (ms < 0)
+            ms = queue_backoff_ms(job->attempts - 1, q->o.backoff_unit_ms, queue_jitter());
+    }
+    snprintf(delay, sizeof(delay), "%lld", ms < 0 ? 0 : ms);
+    snprintf(maxa, sizeof(maxa), "%d", q->o.max_attempts);
+    snprintf(nfail, sizeof(nfail), "%d", q->o.breaker_failures);
+    snprintf(pause, sizeof(pause), "%ld", q->o.breaker_pause_ms);
+    snprintf(days, sizeof(days), "%d", q->o.dead_days);
+
+    if (oc == QUEUE_DONE)
+        q->st.delivered++;
+    else if (oc == QUEUE_DROP)
+        q->st.dropped++;
+    else if (job->attempts >= q->o.max_attempts)
+        q->st.dead++;
+    else
+        q->st.retried++;
+    if (oc == QUEUE_DONE) {
+        result = "delivered";
+        sql = sql_done;
+        db_query(q->db, sql, 2, params, queue_written_cb, job);
+    } else if (oc == QUEUE_DROP) {
+        result = "dropped";
+        sql = sql_drop;
+        db_query(q->db, sql, 4, params, queue_written_cb, job);
+    } else {
+        result = job->attempts >= q->o.max_attempts ? "dead" : "retry";
+        sql = sql_retry;
+        db_query(q->db, sql, 9, params, queue_written_cb, job);
+    }
+    metrics_add(M_DELIVERIES,
+                oc == QUEUE_DONE                     ? "result=\"delivered\""
+                : oc == QUEUE_DROP                   ? "result=\"dropped\""
+                : job->attempts >= q->o.max_attempts ? "result=\"dead\""
+                                                     : "result=\"retry\"",
+                1);
+    log_info("delivery",
+             "id=%s host=%s inbox=%s result=%s status=%ld error=%s attempts=%d retry_ms=%lld "
+             "ms=%lld",
+             job->id, log_q(job->host), log_q(job->inbox), result, resp->status,
+             httpc_error_name(resp->error), job->attempts, ms, queue_now_ms() - job->t0);
+    if (q->starved) {
+        q->starved = 0;
+        queue_arm(q, q->tick, 0);
+    }
+}
+
+static void
+queue_written_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct queue_job *job = arg;
+
+    if (job->q != NULL)
+        TAILQ_REMOVE(&job->q->jobs, job, link);
+    if (outcome != DB_OK) {
+        /* The lease expires and the row is sent again: at least once, never lost. */
+        log_warn("queue_outcome_failed", "id=%s error=%s", job->id, log_q(err));
+    } else if (PQntuples(res) == 1) {
+        if (strcmp(PQgetvalue(res, 0, 0), "0") == 0)
+            log_warn("queue_claim_lost", "id=%s host=%s", job->id, log_q(job->host));
+        else if (PQnfields(res) == 4 && job->q != NULL) {
+            const char *params[1] = { PQgetvalue(res, 0, 3) };
+            struct queue_op *op = queue_op_new(job->q);
+
+            op->what = "unref";
+            db_query(job->q->db, sql_unref, 1, params, queue_op_cb, op);
+        }
+        if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+            log_warn("queue_host_paused", "host=%s", log_q(job->host));
+        if (strcmp(PQgetvalue(res, 0, 2), "t") == 0)
+            log_warn("queue_host_dead", "host=%s", log_q(job->host));
+    }
+    PQclear(res);
+    queue_job_free(job);
+}
+
+/* --- housekeeping ----------------------------------------------------------------------- */
+
+static void
+queue_house_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct queue *q = arg;
+    char keep[24];
+    const char *params[1] = { keep };
+    struct queue_op *op;
+
+    (void)fd;
+    (void)what;
+    if (q->closing)
+        return;
+    queue_arm(q, q->house, q->o.housekeeping_ms);
+    if (q->housing > 0)
+        return; /* the last round has not answered yet */
+    snprintf(keep, sizeof(keep), "%ld", q->o.keep_finished_s);
+    q->housing = 2;
+    op = queue_op_new(q);
+    op->house = 1;
+    db_query(q->db, sql_gauges, 0, NULL, queue_gauges_cb, op);
+    op = queue_op_new(q);
+    op->house = 1;
+    op->what = "sweep";
+    db_query(q->db, sql_sweep, 1, params, queue_op_cb, op);
+}
+
+static void
+queue_gauges_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct queue_op *op = arg;
+    struct queue *q = op->q;
+
+    if (q != NULL) {
+        TAILQ_REMOVE(&q->ops, op, link);
+        q->housing--;
+        if (outcome == DB_OK && PQntuples(res) == 1) {
+            metrics_set(M_DEPTH, "", strtod(PQgetvalue(res, 0, 0), NULL));
+            metrics_set(M_PAUSED, "", strtod(PQgetvalue(res, 0, 1), NULL));
+            metrics_set(M_DEAD, "", strtod(PQgetvalue(res, 0, 2), NULL));
+        } else if (outcome != DB_OK) {
+            log_warn("queue_gauges_failed", "error=%s", log_q(err));
+        }
+    }
+    PQclear(res);
+    free(op);
+}
+
+/* Sweep and host-alive answers: nothing to do but note failures. */
+static void
+queue_op_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct queue_op *op = arg;
+    struct queue *q = op->q;
+
+    if (q != NULL) {
+        TAILQ_REMOVE(&q->ops, op, link);
+        if (op->house)
+            q->housing--;
+        if (outcome != DB_OK)
+            log_warn("queue_statement_failed", "what=%s error=%s", op->what, log_q(err));
+        else if (strcmp(op->what, "sweep") == 0 && PQntuples(res) == 1)
+            log_debug("queue_sweep", "expired=%s deleted=%s orphans=%s", PQgetvalue(res, 0, 0),
+                      PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+        else if (strcmp(op->what, "alive") == 0 && strcmp(PQcmdTuples(res), "1") == 0)
+            log_info("queue_host_alive", "cleared=1");
+    }
+    PQclear(res);
+    free(op);
+}
+
+/* --- enqueue answers -------------------------------------------------------------------- */
+
+static void
+queue_enq_db_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct queue_enq_db *e = arg;
+    size_t queued = 0;
+
+    if (outcome == DB_OK && PQntuples(res) == 1) {
+        queued = (size_t)strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        log_debug("queue_enqueue", "targets=%zu queued=%zu", e->targets, queued);
+        e->cb(0, queued, NULL, e->arg);
+    } else {
+        log_warn("queue_enqueue_failed", "targets=%zu error=%s", e->targets,
+                 log_q(err != NULL ? err : "no result"));
+        e->cb(-1, 0, err != NULL ? err : "no result", e->arg);
+    }
+    PQclear(res);
+    free(e);
+}
+
+static void
+queue_enq_early_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct queue_enq *e = arg;
+
+    (void)fd;
+    (void)what;
+    TAILQ_REMOVE(&e->q->early, e, link);
+    event_free(e->ev);
+    if (e->status < 0)
+        log_warn("queue_enqueue_failed", "error=%s", log_q(e->err));
+    e->cb(e->status, 0, e->status < 0 ? e->err : NULL, e->arg);
+    free(e);
+}
+
+/* --- helpers ---------------------------------------------------------------------------- */
+
+static struct queue_op *
+queue_op_new(struct queue *q)
+{
+    struct queue_op *op = xcalloc(1, sizeof(*op));
+
+    op->q = q;
+    TAILQ_INSERT_TAIL(&q->ops, op, link);
+    return op;
+}
+
+static void
+queue_arm(struct queue *q, struct event *ev, long ms)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+    if (q->closing)
+        return;
+    evtimer_add(ev, &tv);
+}
+
+static void
+queue_job_free(struct queue_job *job)
+{
+    free(job->inbox);
+    free(job->host);
+    free(job->payload);
+    free(job);
+}
+
+/* A PostgreSQL array literal of quoted strings: {"a","b\"c"}. */
+static char *
+queue_pg_array(char *const *items, size_t n)
+{
+    size_t cap = 3, len = 0;
+    char *s;
+
+    for (size_t i = 0; i < n; i++)
+        cap += 2 * strlen(items[i]) + 3;
+    s = xmalloc(cap);
+    s[len++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            s[len++] = ',';
+        s[len++] = '"';
+        for (const char *p = items[i]; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                s[len++] = '\\';
+            s[len++] = *p;
+        }
+        s[len++] = '"';
+    }
+    s[len++] = '}';
+    s[len] = '\0';
+    return s;
+}
+
+/* Uniform in [0,1): jitter only, so a failing RAND_bytes just means none. */
+static double
+queue_jitter(void)
+{
+    uint32_t r;
+
+    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+        return 0;
+    return (double)r / 4294967296.0;
+}
+
+static long long
+queue_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

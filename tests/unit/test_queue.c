@@ -1,0 +1,720 @@
+/* Tests of the delivery queue on a real PostgreSQL with evhttp sinks on 127.0.0.1 in the loop. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <libpq-fe.h>
+#include <openssl/pem.h>
+
+#include "db.h"
+#include "httpsig.h"
+#include "metrics.h"
+#include "migrate.h"
+#include "queue.h"
+#include "tap.h"
+
+#define RELAY_KEY  "https://relay.test/actor#main-key"
+#define BRIDGE_KEY "https://relay.test/users/passerelle#main-key"
+#define MAXN       1000
+
+#define SPIN(cond, secs)                                                                           \
+    do {                                                                                           \
+        double spin_end_ = now_s() + (secs);                                                       \
+        while (!(cond) && now_s() < spin_end_)                                                     \
+            spin_once();                                                                           \
+    } while (0)
+
+/* One inbox server: answers with status (and Retry-After), or holds requests unanswered. */
+struct sink {
+    struct evhttp *http;
+    int port;
+    int status;
+    const char *retry_after;
+    int hold;
+    int count, bad;
+    char last_keyid[256];
+    char last_ctype[128];
+    double first_at, last_at;
+    struct evhttp_request *held[64];
+    int nheld;
+};
+
+struct enq {
+    int called, sync, status;
+    size_t queued;
+    char err[256];
+};
+
+static struct event_base *base;
+static PGconn *pg;
+static char *pub_pem;
+static EVP_PKEY *key;
+static int in_api;
+static int counts[MAXN]; /* POSTs received per activity number, over every sink */
+static char conninfo[1200];
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+spin_once(void)
+{
+    struct timeval tv = { 0, 5000 };
+
+    event_base_loopexit(base, &tv);
+    event_base_dispatch(base);
+}
+
+static void
+spin(double secs)
+{
+    double end = now_s() + secs;
+
+    while (now_s() < end)
+        spin_once();
+}
+
+static void
+sql_exec(const char *sql)
+{
+    PGresult *res = PQexec(pg, sql);
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
+        printf("Bail out! %s: %s", sql, PQerrorMessage(pg));
+        exit(1);
+    }
+    PQclear(res);
+}
+
+/* First column of the first row as a number; -1 when there is no row or it is NULL. */
+static double sql_num(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static double
+sql_num(const char *fmt, ...)
+{
+    char sql[2048];
+    va_list ap;
+    PGresult *res;
+    double v = -1;
+
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    res = PQexec(pg, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        printf("Bail out! %s: %s", sql, PQerrorMessage(pg));
+        exit(1);
+    }
+    if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)) {
+        const char *s = PQgetvalue(res, 0, 0);
+
+        v = strcmp(s, "t") == 0 ? 1 : strcmp(s, "f") == 0 ? 0 : strtod(s, NULL);
+    }
+    PQclear(res);
+    return v;
+}
+
+static void
+fatal_cb(const char *why, void *arg)
+{
+    (void)arg;
+    printf("Bail out! database: %s\n", why);
+    exit(1);
+}
+
+/* --- sinks -------------------------------------------------------------------------------- */
+
+static const char *
+ev_header(void *ctx, const char *name)
+{
+    return evhttp_find_header(ctx, name);
+}
+
+static void
+sink_cb(struct evhttp_request *req, void *arg)
+{
+    struct sink *s = arg;
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    struct evbuffer *b = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(b);
+    char *body = malloc(len + 1);
+    const char *sigv = evhttp_find_header(in, "Signature");
+    const char *dig = evhttp_find_header(in, "Digest");
+    const char *ct = evhttp_find_header(in, "Content-Type");
+    const char *idp;
+    struct httpsig sig;
+    struct httpsig_request hr = { 0 };
+    char err[256];
+    int good = 0;
+
+    evbuffer_copyout(b, body, len);
+    body[len] = '\0';
+    s->count++;
+    s->last_at = now_s();
+    if (s->first_at == 0)
+        s->first_at = s->last_at;
+    if ((idp = strstr(body, "/a/")) != NULL) {
+        int n = atoi(idp + 3);
+
+        if (n >= 0 && n < MAXN)
+            counts[n]++;
+    }
+    snprintf(s->last_ctype, sizeof(s->last_ctype), "%s", ct ? ct : "");
+    hr.method = "POST";
+    hr.target = evhttp_request_get_uri(req);
+    hr.header = ev_header;
+    hr.ctx = in;
+    hr.body = (const unsigned char *)body;
+    hr.body_len = len;
+    memset(&sig, 0, sizeof(sig));
+    if (sigv != NULL && dig != NULL &&
+        httpsig_parse_cavage(sigv, &sig, err, sizeof(err)) == HTTPSIG_OK && sig.ncomponents == 5 &&
+        strcmp(sig.components[0], "(request-target)") == 0 &&
+        strcmp(sig.components[4], "content-type") == 0 &&
+        httpsig_check_digest(dig, hr.body, len, err, sizeof(err)) == HTTPSIG_OK &&
+        httpsig_verify(&sig, &hr, pub_pem, time(NULL), err, sizeof(err)) == HTTPSIG_OK)
+        good = 1;
+    if (!good)
+        s->bad++;
+    snprintf(s->last_keyid, sizeof(s->last_keyid), "%s", sig.key_id ? sig.key_id : "");
+    httpsig_free(&sig);
+    free(body);
+    if (s->hold && s->nheld < 64) {
+        s->held[s->nheld++] = req;
+        return;
+    }
+    if (s->retry_after != NULL)
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", s->retry_after);
+    evhttp_send_reply(req, s->status, "X", NULL);
+}
+
+static void
+sink_init(struct sink *s)
+{
+    struct evhttp_bound_socket *bs;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+
+    memset(s, 0, sizeof(*s));
+    s->status = 202;
+    s->http = evhttp_new(base);
+    evhttp_set_gencb(s->http, sink_cb, s);
+    bs = evhttp_bind_socket_with_handle(s->http, "127.0.0.1", 0);
+    if (bs == NULL || getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl)) {
+        printf("Bail out! cannot bind a sink\n");
+        exit(1);
+    }
+    s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static void
+sink_reset(struct sink *s, int status)
+{
+    s->status = status;
+    s->retry_after = NULL;
+    s->count = s->bad = 0;
+    s->first_at = s->last_at = 0;
+}
+
+/* --- queue helpers ------------------------------------------------------------------------ */
+
+static void
+enq_cb(int status, size_t queued, const char *err, void *arg)
+{
+    struct enq *e = arg;
+
+    e->called++;
+    e->sync = in_api;
+    e->status = status;
+    e->queued = queued;
+    snprintf(e->err, sizeof(e->err), "%s", err ? err : "");
+}
+
+static void
+enqueue(struct queue *q, const char *signer, int n, const char *const *inboxes, size_t ni,
+        struct enq *e)
+{
+    char payload[128];
+
+    snprintf(payload, sizeof(payload), "{\"id\":\"https://relay.test/a/%d\",\"type\":\"Announce\"}",
+             n);
+    memset(e, 0, sizeof(*e));
+    in_api = 1;
+    queue_enqueue(q, payload, strlen(payload), signer, inboxes, ni, enq_cb, e);
+    in_api = 0;
+    SPIN(e->called > 0, 10);
+}
+
+static char *
+url(const struct sink *s, const char *path)
+{
+    static char bufs[8][128];
+    static int i;
+    char *b = bufs[i++ % 8];
+
+    snprintf(b, sizeof(bufs[0]), "http://127.0.0.1:%d%s", s->port, path);
+    return b;
+}
+
+static struct queue *
+make_queue(struct db *db)
+{
+    struct queue_options o;
+    char err[256];
+    struct queue *q;
+
+    memset(&o, 0, sizeof(o));
+    o.http.allow_loopback = 1;
+    o.http.connect_timeout_ms = 1000;
+    o.http.total_timeout_ms = 1000;
+    o.relay_key_id = RELAY_KEY;
+    o.bridge_key_id = BRIDGE_KEY;
+    o.batch = 5;
+    o.poll_ms = 30;
+    o.claim_ms = 1500;
+    o.backoff_unit_ms = 20; /* first retry after 15 units = 300 ms */
+    o.breaker_failures = 3;
+    o.breaker_pause_ms = 60000;
+    o.dead_days = 2;
+    o.housekeeping_ms = 200;
+    q = queue_new(base, db, key, &o, err, sizeof(err));
+    if (q == NULL) {
+        printf("Bail out! queue_new: %s\n", err);
+        exit(1);
+    }
+    return q;
+}
+
+/* --- tests -------------------------------------------------------------------------------- */
+
+static void
+test_pure(void)
+{
+    char h[256];
+
+    is_int(queue_classify(HTTPC_OK, 202), QUEUE_DONE, "202 is done");
+    is_int(queue_classify(HTTPC_OK, 404), QUEUE_DROP, "404 drops");
+    is_int(queue_classify(HTTPC_OK, 410), QUEUE_DROP, "410 drops");
+    is_int(queue_classify(HTTPC_OK, 401), QUEUE_RETRY, "401 retries");
+    is_int(queue_classify(HTTPC_OK, 408), QUEUE_RETRY, "408 retries");
+    is_int(queue_classify(HTTPC_OK, 429), QUEUE_RETRY, "429 retries");
+    is_int(queue_classify(HTTPC_OK, 500), QUEUE_RETRY, "500 retries");
+    is_int(queue_classify(HTTPC_OK, 501), QUEUE_DROP, "501 drops (Mastodon)");
+    is_int(queue_classify(HTTPC_ERR_TIMEOUT, 0), QUEUE_RETRY, "timeout retries");
+    is_int(queue_classify(HTTPC_ERR_REFUSED_ADDRESS, 0), QUEUE_DROP, "refused address drops");
+    is_int(queue_backoff_ms(0, 1000, 0), 15000, "first retry after 15 s");
+    is_int(queue_backoff_ms(3, 1000, 0), 96000, "3^4 + 15 s");
+    is_int(queue_backoff_ms(2, 1000, 0.999), 31000 + 7992, "jitter up to half of n^4");
+    ok(queue_backoff_ms(1000, 1000, 0) <= 30LL * 86400 * 1000, "backoff capped");
+    is_int(queue_retry_after_ms("2", 0), 2000, "Retry-After seconds");
+    is_int(queue_retry_after_ms(" 120 ", 0), 120000, "Retry-After with spaces");
+    is_int(queue_retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 - 10), 10000,
+           "Retry-After as a date");
+    is_int(queue_retry_after_ms("soon", 0), -1, "Retry-After garbage");
+    is_int(queue_retry_after_ms(NULL, 0), -1, "Retry-After absent");
+    ok(queue_host_of("https://Mastodon.Social/inbox", h, sizeof(h)) == 0 &&
+           strcmp(h, "mastodon.social") == 0,
+       "host lowercased");
+    ok(queue_host_of("https://a.example:443/inbox", h, sizeof(h)) == 0 &&
+           strcmp(h, "a.example") == 0,
+       "default port dropped");
+    ok(queue_host_of("http://127.0.0.1:8080?x", h, sizeof(h)) == 0 &&
+           strcmp(h, "127.0.0.1:8080") == 0,
+       "other port kept");
+    ok(queue_host_of("https://[::1]:9/x", h, sizeof(h)) == 0 && strcmp(h, "[::1]:9") == 0,
+       "IPv6 literal");
+    is_int(queue_host_of("https://u@a.example/", h, sizeof(h)), -1, "userinfo refused");
+    is_int(queue_host_of("ftp://a.example/", h, sizeof(h)), -1, "other scheme refused");
+    is_int(queue_host_of("https://a.example:99999/", h, sizeof(h)), -1, "bad port refused");
+    is_int(queue_host_of("https:///x", h, sizeof(h)), -1, "empty host refused");
+}
+
+static void
+test_enqueue(struct queue *q, struct sink *a)
+{
+    const char *in[4] = { url(a, "/i/1"), url(a, "/i/2"), url(a, "/i/1"), "not a url" };
+    struct enq e;
+    char host[64];
+
+    enqueue(q, RELAY_KEY, 1, in, 4, &e);
+    is_int(e.called, 1, "enqueue callback once");
+    is_int(e.sync, 0, "enqueue callback not synchronous");
+    is_int(e.status, 0, "enqueue committed");
+    is_int(e.queued, 2, "duplicate and bad inbox merged away");
+    is_int(sql_num("SELECT count(*) FROM activities WHERE payload LIKE '%%/a/1\"%%'"), 1,
+           "one activity row");
+    is_int(sql_num("SELECT count(*) FROM deliveries d JOIN activities a ON a.id = d.activity_id"
+                   " WHERE a.payload LIKE '%%/a/1\"%%' AND d.state = 'pending'"),
+           2, "two delivery rows");
+    snprintf(host, sizeof(host), "127.0.0.1:%d", a->port);
+    is_int(sql_num("SELECT count(*) FROM deliveries WHERE host = '%s'", host), 2,
+           "host extracted with its port");
+    is_int(sql_num("SELECT count(*) FROM instances WHERE domain = '%s'", host), 1,
+           "host known as an instance");
+
+    enqueue(q, "https://evil.test/actor#k", 2, in, 1, &e);
+    ok(e.called == 1 && e.sync == 0 && e.status == -1 && strstr(e.err, "signer") != NULL,
+       "unknown key id refused, asynchronously");
+    enqueue(q, RELAY_KEY, 3, NULL, 0, &e);
+    ok(e.called == 1 && e.sync == 0 && e.status == 0 && e.queued == 0, "no target: nothing");
+}
+
+static void
+test_deliver(struct queue *q, struct sink *a)
+{
+    const char *in[1] = { url(a, "/bridge") };
+    struct enq e;
+
+    queue_start(q);
+    SPIN(a->count >= 2, 5);
+    is_int(a->count, 2, "both rows delivered");
+    is_int(a->bad, 0, "signatures verify against the public key, digests match");
+    is_str(a->last_ctype, "application/activity+json", "content type");
+    is_str(a->last_keyid, RELAY_KEY, "relay key id");
+    SPIN(sql_num("SELECT count(*) FROM deliveries") == 0, 3);
+    is_int(sql_num("SELECT count(*) FROM deliveries"), 0, "2xx removes the rows");
+    SPIN(sql_num("SELECT count(*) FROM activities WHERE payload LIKE '%%/a/1\"%%'") == 0, 2);
+    is_int(sql_num("SELECT count(*) FROM activities WHERE payload LIKE '%%/a/1\"%%'"), 0,
+           "the payload goes with its last row");
+
+    sink_reset(a, 200);
+    enqueue(q, BRIDGE_KEY, 4, in, 1, &e);
+    SPIN(a->count >= 1, 5);
+    is_int(a->count, 1, "bridge activity delivered");
+    is_int(a->bad, 0, "bridge signature verifies");
+    is_str(a->last_keyid, BRIDGE_KEY, "bridge key id");
+    is_int(counts[4], 1, "delivered once");
+}
+
+static void
+test_drop(struct queue *q, struct sink *a)
+{
+    const char *in[1] = { url(a, "/gone") };
+    struct enq e;
+
+    sink_reset(a, 404);
+    enqueue(q, RELAY_KEY, 5, in, 1, &e);
+    SPIN(sql_num("SELECT count(*) FROM deliveries WHERE state = 'dropped'") == 1, 5);
+    is_int(sql_num("SELECT count(*) FROM deliveries WHERE state = 'dropped' AND last_status = 404"
+                   " AND attempts = 1 AND claimed_by IS NULL"),
+           1, "404 dropped with its status");
+    spin(0.5);
+    is_int(a->count, 1, "404 not retried");
+    sql_exec("DELETE FROM deliveries");
+}
+
+static void
+test_retry(struct queue *q, struct sink *a)
+{
+    const char *in1[1] = { url(a, "/err") };
+    const char *in2[1] = { url(a, "/busy") };
+    struct enq e;
+    double t1;
+
+    sink_reset(a, 500);
+    enqueue(q, RELAY_KEY, 6, in1, 1, &e);
+    SPIN(sql_num("SELECT count(*) FROM deliveries WHERE last_status = 500") == 1, 5);
+    is_int(sql_num("SELECT count(*) FROM deliveries WHERE state = 'pending' AND attempts = 1"
+                   " AND claimed_by IS NULL AND last_status = 500"
+                   " AND next_attempt_at > now() + interval '100 milliseconds'"),
+           1, "500 rescheduled in the future, attempts 1");
+    t1 = a->first_at;
+    a->status = 202;
+    SPIN(counts[6] >= 2, 5);
+    is_int(counts[6], 2, "500 retried once it works");
+    ok(a->last_at - t1 >= 0.28, "backoff honoured (%.3f s >= 0.3 s)", a->last_at - t1);
+    SPIN(sql_num("SELECT count(*) FROM deliveries") == 0, 3);
+    is_int(sql_num("SELECT count(*) FROM deliveries"), 0, "delivered on the retry");
+
+    sink_reset(a, 429);
+    a->retry_after = "2";
+    enqueue(q, RELAY_KEY, 7, in2, 1, &e);
+    SPIN(sql_num("SELECT count(*) FROM deliveries WHERE last_status = 429") == 1, 5);
+    is_int(sql_num("SELECT count(*) FROM deliveries WHERE attempts = 1 AND state = 'pending'"
+                   " AND next_attempt_at BETWEEN updated_at + interval '1.9 s'"
+                   " AND updated_at + interval '2.1 s'"),
+           1, "429 rescheduled at Retry-After: 2");
+    t1 = a->first_at;
+    sink_reset(a, 202);
+    SPIN(counts[7] >= 2, 5);
+    is_int(counts[7], 2, "429 retried");
+    ok(a->last_at - t1 >= 1.9, "Retry-After honoured (%.3f s)", a->last_at - t1);
+    SPIN(sql_num("SELECT count(*) FROM deliveries") == 0, 3);
+}
+
+static void
+test_breaker(struct queue *q, struct sink *a, struct sink *b)
+{
+    const char *inb[1] = { url(b, "/inbox") };
+    const char *ina[1] = { url(a, "/inbox") };
+    char hb[64], sql[256];
+    struct enq e;
+    char *report = NULL;
+    size_t rlen = 0;
+    FILE *f;
+    int cb0;
+
+    snprintf(hb, sizeof(hb), "127.0.0.1:%d", b->port);
+    sink_reset(a, 202);
+    sink_reset(b, 503);
+    for (int i = 10; i < 14; i++)
+        enqueue(q, RELAY_KEY, i, inb, 1, &e);
+    SPIN(sql_num("SELECT count(*) FROM instances WHERE domain = '%s'"
+                 " AND paused_until > now() + interval '50 s'",
+                 hb) == 1,
+         5);
+    is_int(sql_num("SELECT count(*) FROM instances WHERE domain = '%s'"
+                   " AND paused_until > now() + interval '50 s'",
+                   hb),
+           1, "host paused after 3 consecutive failures");
+    spin(0.1);
+    cb0 = b->count;
+    ok(cb0 >= 3 && cb0 <= 4, "tried until the breaker opened (%d POSTs)", cb0);
+    enqueue(q, RELAY_KEY, 14, ina, 1, &e);
+    SPIN(counts[14] >= 1, 5);
+    is_int(counts[14], 1, "another host keeps receiving");
+    spin(0.6); /* past the 300 ms backoff: only the pause holds the rows back */
+    is_int(b->count, cb0, "paused host gets nothing");
+    SPIN(metrics_get("passerelle_queue_hosts_paused", "") >= 1, 2);
+    is_int(metrics_get("passerelle_queue_hosts_paused", ""), 1, "paused hosts gauge");
+    ok(metrics_get("passerelle_queue_depth", "") >= 4, "depth gauge");
+
+    f = open_memstream(&report, &rlen);
+    ok(queue_admin_report(conninfo, f, sql, sizeof(sql)) == 0, "admin report runs");
+    fclose(f);
+    ok(report != NULL && strstr(report, "paused hosts") != NULL && strstr(report, hb) != NULL &&
+           strstr(report, " pending 4 ") != NULL,
+       "admin report shows the host, its pending rows and its pause");
+    free(report);
+
+    /* It contacts us: the pause is lifted and its rows flow again. */
+    b->status = 202;
+    queue_host_alive(q, hb);
+    SPIN(b->count >= cb0 + 4, 5);
+    is_int(b->count, cb0 + 4, "resumed host gets its rows");
+    SPIN(sql_num("SELECT count(*) FROM deliveries") == 0, 3);
+    is_int(sql_num("SELECT consecutive_failures FROM instances WHERE domain = '%s'", hb), 0,
+           "success resets the breaker");
+
+    /* A second failure day marks it dead; dead hosts get no rows until they come back. */
+    sink_reset(b, 500);
+    snprintf(sql, sizeof(sql),
+             "UPDATE instances SET failure_days = 1, last_failure_at = now() - interval '1 day'"
+             " WHERE domain = '%s'",
+             hb);
+    sql_exec(sql);
+    enqueue(q, RELAY_KEY, 15, inb, 1, &e);
+    SPIN(sql_num("SELECT dead FROM instances WHERE domain = '%s'", hb) == 1, 5);
+    is_int(sql_num("SELECT dead FROM instances WHERE domain = '%s'", hb), 1,
+           "dead after dead_days failure days");
+    enqueue(q, RELAY_KEY, 16, inb, 1, &e);
+    ok(e.status == 0 && e.queued == 0, "nothing queued for a dead host");
+    queue_host_alive(q, hb);
+    SPIN(sql_num("SELECT dead FROM instances WHERE domain = '%s'", hb) == 0, 3);
+    is_int(sql_num("SELECT dead FROM instances WHERE domain = '%s'", hb), 0, "alive again");
+    b->status = 202;
+    SPIN(counts[15] >= 2, 5);
+    is_int(counts[15], 2, "its pending row is delivered after it came back");
+    SPIN(sql_num("SELECT count(*) FROM deliveries") == 0, 3);
+}
+
+static void
+test_expired_claim(struct queue *q, struct sink *a)
+{
+    char sql[1024];
+
+    (void)q;
+    sink_reset(a, 202);
+    /* A worker that claimed these and died: one lease over, one still running. */
+    snprintf(sql, sizeof(sql),
+             "WITH a AS (INSERT INTO activities (signer, payload) VALUES"
+             " ('relay', '{\"id\":\"https://relay.test/a/20\"}'),"
+             " ('relay', '{\"id\":\"https://relay.test/a/21\"}') RETURNING id, payload)"
+             " INSERT INTO deliveries (activity_id, inbox, host, attempts, claimed_by,"
+             "  claimed_until, next_attempt_at)"
+             " SELECT id, 'http://127.0.0.1:%d/crash', '127.0.0.1:%d', 1, 'dead-worker',"
+             "  CASE WHEN payload LIKE '%%/20\"%%' THEN now() - interval '1 s'"
+             "   ELSE now() + interval '1 hour' END,"
+             "  CASE WHEN payload LIKE '%%/20\"%%' THEN now() - interval '1 s'"
+             "   ELSE now() + interval '1 hour' END FROM a",
+             a->port, a->port);
+    sql_exec(sql);
+    SPIN(counts[20] >= 1, 5);
+    is_int(counts[20], 1, "expired claim delivered again");
+    spin(0.2);
+    is_int(counts[21], 0, "a live claim is left alone");
+    is_int(sql_num("SELECT attempts FROM deliveries WHERE claimed_by = 'dead-worker'"), 1,
+           "the live claim is untouched");
+    sql_exec("DELETE FROM activities");
+}
+
+static void
+test_two_workers(struct queue *q1, struct db *db2, struct sink *a)
+{
+    struct queue *q2 = make_queue(db2);
+    const char *in[1] = { url(a, "/shared") };
+    struct queue_stats s1, s2, s1b, s2b;
+    struct enq e;
+    int dup = 0, missing = 0;
+
+    queue_get_stats(q1, &s1);
+    queue_get_stats(q2, &s2);
+    sink_reset(a, 202);
+    queue_start(q2);
+    for (int i = 100; i < 160; i++)
+        enqueue(q1, RELAY_KEY, i, in, 1, &e);
+    SPIN(a->count >= 60, 10);
+    spin(0.3);
+    for (int i = 100; i < 160; i++) {
+        dup += counts[i] > 1;
+        missing += counts[i] == 0;
+    }
+    is_int(a->count, 60, "60 rows, 60 POSTs");
+    is_int(dup, 0, "no row delivered twice by two queues");
+    is_int(missing, 0, "every row delivered");
+    queue_get_stats(q1, &s1b);
+    queue_get_stats(q2, &s2b);
+    ok(s1b.delivered > s1.delivered && s2b.delivered > s2.delivered,
+       "both queues did part of the work (%llu + %llu)", s1b.delivered - s1.delivered,
+       s2b.delivered - s2.delivered);
+    queue_free(q2);
+}
+
+static void
+test_free_in_flight(struct db *db, struct queue *q, struct sink *a)
+{
+    const char *in[1] = { url(a, "/hold") };
+    struct queue *q2;
+    struct enq e;
+
+    sink_reset(a, 202);
+    a->hold = 1;
+    enqueue(q, RELAY_KEY, 200, in, 1, &e);
+    enqueue(q, RELAY_KEY, 201, in, 1, &e);
+    SPIN(a->nheld >= 2, 5);
+    is_int(a->nheld, 2, "two POSTs held by the sink");
+    queue_free(q); /* ASan: no leak, no use after free from the answers still to come */
+    ok(1, "queue_free with POSTs in flight returns");
+    for (int i = 0; i < a->nheld; i++)
+        evhttp_send_reply(a->held[i], 202, "Late", NULL);
+    a->nheld = 0;
+    a->hold = 0;
+    is_int(sql_num("SELECT count(*) FROM deliveries WHERE claimed_until > now()"), 2,
+           "their rows are still leased");
+    /* The next process picks them up once the lease runs out: at least once. */
+    q2 = make_queue(db);
+    queue_start(q2);
+    SPIN(counts[200] >= 2 && counts[201] >= 2, 5);
+    is_int(counts[200] + counts[201], 4, "re-delivered after the lease expired");
+    SPIN(sql_num("SELECT count(*) FROM deliveries") == 0, 3);
+    is_int(sql_num("SELECT count(*) FROM deliveries"), 0, "then done");
+    /* And once more with the claim statement itself still unanswered. */
+    queue_free(q2);
+    q2 = make_queue(db);
+    queue_start(q2);
+    spin_once();
+    queue_host_alive(q2, "nowhere.test");
+    queue_free(q2);
+    spin(0.1);
+    ok(1, "queue_free with statements pending");
+}
+
+int
+main(void)
+{
+    const char *pgenv = getenv("PASSERELLE_TEST_PG");
+    char admin[1024], sql[256], err[512], dbname[64];
+    struct sink a, b;
+    struct db *db, *db2;
+    struct queue *q;
+    FILE *f;
+    long n;
+    int applied;
+
+    if (pgenv == NULL || *pgenv == '\0') {
+        printf("Bail out! PASSERELLE_TEST_PG not set (run through tests/run.sh)\n");
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    test_pure();
+
+    f = fopen("tests/data/httpsig/key-a.pem", "r");
+    key = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+    if (f)
+        fclose(f);
+    f = fopen("tests/data/httpsig/key-a.pub.pem", "r");
+    pub_pem = calloc(1, 8192);
+    n = f ? (long)fread(pub_pem, 1, 8191, f) : 0;
+    if (f)
+        fclose(f);
+    if (key == NULL || n <= 0) {
+        printf("Bail out! test keys missing (run from the top folder)\n");
+        return 1;
+    }
+
+    snprintf(admin, sizeof(admin), "%s", pgenv);
+    snprintf(dbname, sizeof(dbname), "test_queue_%d", (int)getpid());
+    snprintf(conninfo, sizeof(conninfo), "%s dbname=%s", pgenv, dbname);
+    pg = PQconnectdb(admin);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", dbname);
+    sql_exec(sql);
+    PQfinish(pg);
+    if (migrate_run(conninfo, &applied, err, sizeof(err)) < 0) {
+        printf("Bail out! migrate: %s\n", err);
+        return 1;
+    }
+    pg = PQconnectdb(conninfo);
+
+    base = event_base_new();
+    sink_init(&a);
+    sink_init(&b);
+    db = db_new(base, conninfo, 4, migrate_latest(), fatal_cb, NULL);
+    db2 = db_new(base, conninfo, 4, migrate_latest(), fatal_cb, NULL);
+    q = make_queue(db);
+    test_enqueue(q, &a);
+    test_deliver(q, &a);
+    test_drop(q, &a);
+    test_retry(q, &a);
+    test_breaker(q, &a, &b);
+    test_expired_claim(q, &a);
+    test_two_workers(q, db2, &a);
+    ok(metrics_get("passerelle_deliveries_total", "result=\"delivered\"") > 0 &&
+           metrics_get("passerelle_deliveries_total", "result=\"dropped\"") >= 1 &&
+           metrics_get("passerelle_deliveries_total", "result=\"retry\"") >= 1,
+       "deliveries counted by result");
+    test_free_in_flight(db, q, &a);
+
+    db_free(db2);
+    db_free(db);
+    evhttp_free(a.http);
+    evhttp_free(b.http);
+    event_base_free(base);
+    libevent_global_shutdown();
+    metrics_free();
+    EVP_PKEY_free(key);
+    free(pub_pem);
+    PQfinish(pg);
+
+    pg = PQconnectdb(admin);
+    snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", dbname);
+    sql_exec(sql);
+    PQfinish(pg);
+    return done_testing();
+}
