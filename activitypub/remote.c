@@ -48,6 +48,7 @@ struct remote_fetch {
     int force;
     int joinable; /* 0 for an invalid keyId: nobody shares its answer */
     int cache_done;
+    int have_stale; /* the answer fields hold a cached row past its TTL */
     int pending;
     struct event *ev; /* deferred answer when nothing async was started */
     struct remote_waiter *waiters, **tail;
@@ -105,6 +106,8 @@ static struct remote_fetch *remote_fetch_new(struct remote *r, const char *key_i
 static void remote_fetch_free(struct remote_fetch *f);
 static void remote_fetch_answer(struct remote_fetch *f);
 static void remote_fetch_fail(struct remote_fetch *f, enum remote_result res, const char *why);
+static void remote_fetch_done(struct remote_fetch *f);
+static void remote_prune(struct remote *r, time_t now);
 static void remote_deferred_cb(evutil_socket_t fd, short what, void *arg);
 static void remote_cache_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
 static void remote_start_net(struct remote_fetch *f);
@@ -326,9 +329,12 @@ remote_fetch_answer(struct remote_fetch *f)
     snprintf(labels, sizeof(labels), "result=\"%s\",source=\"%s\"", remote_result_name(f->result),
              f->from_cache ? "cache" : "fetch");
     metrics_add("passerelle_remote_key_lookups_total", labels, 1);
-    if (f->result == REMOTE_OK)
-        log_info("remote_key", "key_id=%s actor=%s source=%s hops=%d ms=%ld", log_q(f->key_id),
-                 log_q(f->actor_id), f->from_cache ? "cache" : "fetch", f->hops, ms);
+    if (f->result == REMOTE_OK && f->from_cache)
+        log_debug("remote_key", "key_id=%s actor=%s source=cache hops=%d ms=%ld", log_q(f->key_id),
+                  log_q(f->actor_id), f->hops, ms);
+    else if (f->result == REMOTE_OK)
+        log_info("remote_key", "key_id=%s actor=%s source=fetch hops=%d ms=%ld", log_q(f->key_id),
+                 log_q(f->actor_id), f->hops, ms);
     else
         log_warn("remote_key_failed", "key_id=%s result=%s why=%s url=%s hops=%d ms=%ld",
                  log_q(f->key_id), remote_result_name(f->result), f->why != NULL ? f->why : "-",
@@ -380,6 +386,16 @@ remote_deferred_cb(evutil_socket_t fd, short what, void *arg)
 static void
 remote_fetch_done(struct remote_fetch *f)
 {
+    /*
+     * A stale key beats none while its server is unreachable; a forced refresh asked for a
+     * new key, so it gets the error (the inbox answers 503 and the sender retries).
+     */
+    if (f->result == REMOTE_UNREACHABLE && f->have_stale && !f->force) {
+        log_info("remote_key_stale", "key_id=%s why=%s", log_q(f->key_id),
+                 f->why != NULL ? f->why : "-");
+        f->result = REMOTE_OK;
+        f->from_cache = 1;
+    }
     TAILQ_REMOVE(&f->r->fetches, f, link);
     remote_fetch_answer(f);
     remote_fetch_free(f);
@@ -418,15 +434,16 @@ remote_cache_cb(enum db_outcome outcome, PGresult *res, const char *err, void *a
         return;
     }
     age = strtod(PQgetvalue(res, 0, 7), NULL);
+    remote_set(&f->actor_id, PQgetvalue(res, 0, 0));
+    remote_set(&f->kid, PQgetvalue(res, 0, 1));
+    remote_set(&f->pem, PQgetvalue(res, 0, 2));
+    remote_set(&f->inbox, PQgetvalue(res, 0, 3));
+    remote_set(&f->shared_inbox, PQgetisnull(res, 0, 4) ? NULL : PQgetvalue(res, 0, 4));
+    remote_set(&f->type, PQgetvalue(res, 0, 5));
+    remote_set(&f->username, PQgetvalue(res, 0, 6));
+    f->have_stale = 1; /* remote_examine replaces all of them together, or none */
     if ((!f->force && age < (double)r->ttl) ||
         (f->force && (age < (double)r->floor || remote_recently_fetched(r, f->key_id)))) {
-        remote_set(&f->actor_id, PQgetvalue(res, 0, 0));
-        remote_set(&f->kid, PQgetvalue(res, 0, 1));
-        remote_set(&f->pem, PQgetvalue(res, 0, 2));
-        remote_set(&f->inbox, PQgetvalue(res, 0, 3));
-        remote_set(&f->shared_inbox, PQgetisnull(res, 0, 4) ? NULL : PQgetvalue(res, 0, 4));
-        remote_set(&f->type, PQgetvalue(res, 0, 5));
-        remote_set(&f->username, PQgetvalue(res, 0, 6));
         f->from_cache = 1;
         f->result = REMOTE_OK;
         PQclear(res);

@@ -65,8 +65,10 @@ struct remote *remote_new(struct event_base *base, struct db *db, struct httpc *
  * "<actor>/main-key" whose owner lists it, or an actor URL) into the owner actor and
  * its key. A fresh cached row answers without network unless force_refresh is set;
  * force_refresh refetches unless the key was fetched less than the floor ago, in which
- * case the cache answers. Concurrent lookups of one key share one fetch. key_id is
- * copied; arg is passed back untouched.
+ * case the cache answers (the floor needs a cached row: a key never fetched successfully
+ * is fetched again). A row past its TTL answers (from_cache = 1) when the refetch finds
+ * the server unreachable, except for force_refresh. Concurrent lookups of one key share
+ * one fetch. key_id is copied; arg is passed back untouched.
  */
 void remote_key_lookup(struct remote *r, const char *key_id, int force_refresh, remote_key_fn cb,
                        void *arg);

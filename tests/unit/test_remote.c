@@ -57,6 +57,7 @@ static int nroutes;
 static int sig_ok, sig_bad, sig_wrong_keyid;
 static char *our_pub_pem, *pem_a, *pem_b;
 static int in_api;
+static struct remote_options ropts;
 static int done_count, want_count;
 static char conninfo[1200];
 
@@ -712,6 +713,33 @@ test_refresh(struct remote *r, struct remote *r2)
     free(lr.pem);
 }
 
+/* A row past its TTL while the server fails: kept for plain lookups, not for forced ones. */
+static void
+test_stale(struct db *db, struct httpc *h)
+{
+    struct remote *r3 = remote_new(base, db, h, &ropts), *r4 = remote_new(base, db, h, &ropts);
+    struct lres lr = { 0 };
+    char kid[256];
+    int before = hits("/users/gts/main-key");
+
+    snprintf(kid, sizeof(kid), "%s", url("/users/gts/main-key"));
+    ok(sql_is("UPDATE remote_actors SET fetched_at = now() - interval '2 days' "
+              "WHERE uri = $1 RETURNING 1",
+              url("/users/gts"), "1"),
+       "stale: gts row aged by two days");
+    route("/users/gts/main-key")->status = 503;
+    lookup(r3, kid, 0, &lr);
+    ok(lr.result == REMOTE_OK && lr.from_cache == 1, "stale row, server failing: the old key");
+    is_str(lr.pem, pem_a, "stale row, server failing: pem");
+    is_int(hits("/users/gts/main-key"), before + 1, "stale row, server failing: it was asked");
+    lookup(r4, kid, 1, &lr);
+    is_int(lr.result, REMOTE_UNREACHABLE, "stale row, server failing, forced: unreachable");
+    route("/users/gts/main-key")->status = 200;
+    remote_free(r3);
+    remote_free(r4);
+    free(lr.pem);
+}
+
 static void
 test_concurrent(struct remote *r)
 {
@@ -881,6 +909,7 @@ main(void)
     memset(&ro, 0, sizeof(ro));
     ro.key = key;
     ro.key_id = OUR_KEY_ID;
+    ropts = ro;
     r = remote_new(base, db, h, &ro);
     r2 = remote_new(base, db, h, &ro);
     strict = remote_new(base, db, hs, &ro);
@@ -892,6 +921,7 @@ main(void)
     test_sizes(r);
     test_unreachable(r, strict);
     test_refresh(r, r2);
+    test_stale(db, h);
     test_concurrent(r);
     test_forget_and_free(r, db, h);
     is_int(sig_bad, 0, "every request the server saw was signed and verified");
