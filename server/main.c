@@ -209,9 +209,14 @@ cmd_serve(const char *config_path)
     log_info("shutdown_done", "exit_code=%d", app.exit_code);
 
 out:
-    /* Teardown in reverse order, all of it, so leak checkers stay quiet. */
-    httpd_free(app.httpd);
+    /*
+     * Teardown, all of it, so leak checkers stay quiet. The pool goes first:
+     * its pending callbacks answer their requests (503), which must still
+     * exist, and evhttp frees every request it holds.
+     */
     db_free(app.db);
+    app.db = NULL;
+    httpd_free(app.httpd);
     if (st.sigterm)
         event_free(st.sigterm);
     if (st.sigint)
