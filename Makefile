@@ -98,7 +98,7 @@ check: deps format-check lint
 # The integration run with the server under valgrind (full teardown, no leaks).
 valgrind: deps
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/vg OPT=-O0 all
-	BUILD=$(BUILD)/vg PASSERELLE_VALGRIND=1 TEST_ONLY=integration sh tests/run.sh
+	BUILD=$(BUILD)/vg PASSERELLE_VALGRIND=1 TEST_ONLY=integration TEST_TIMEOUT=900 sh tests/run.sh
 
 bench: all $(BENCHES)
 	@sh bench/run.sh $(BUILD)
