@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "db.h"
+#include "apsign.h"
 #include "httpc.h"
 #include "httpsig.h"
 #include "log.h"
@@ -92,10 +93,6 @@ struct remote_forget {
 };
 
 /* Values the signing hook hands to httpsig through its header callback. */
-struct remote_sign_hdrs {
-    const char *host, *date;
-};
-
 static int remote_is_http(const char *url);
 static int remote_origin(const char *url, char *scheme, size_t slen, char *host, size_t hlen,
                          long *port);
@@ -114,7 +111,6 @@ static void remote_start_net(struct remote_fetch *f);
 static void remote_get(struct remote_fetch *f);
 static int remote_sign_cb(const char *method, const char *url, const char *body, size_t body_len,
                           struct httpc_hop_headers *out, void *arg);
-static const char *remote_sign_header(void *ctx, const char *name);
 static void remote_net_cb(const struct httpc_response *resp, void *arg);
 static int remote_examine(struct remote_fetch *f, struct json_object *doc, const char *eff_url);
 static void remote_store(struct remote_fetch *f);
@@ -490,76 +486,18 @@ remote_sign_cb(const char *method, const char *url, const char *body, size_t bod
                struct httpc_hop_headers *out, void *arg)
 {
     struct remote_fetch *f = arg;
-    struct remote_sign_hdrs sh;
-    struct httpsig_request hreq;
-    const char *p, *auth, *end;
-    char host[512], date[32], err[128];
-    char *target, *sig, *line;
-    int rc;
+    char err[128];
 
-    (void)body;
-    (void)body_len;
     if (f->r == NULL)
         return -1; /* detached: our key may be gone */
     if (f->r->key == NULL)
         return 0;
-    p = strstr(url, "://");
-    if (p == NULL)
-        return -1;
-    auth = p + 3;
-    end = auth + strcspn(auth, "/?#");
-    if ((size_t)(end - auth) >= sizeof(host) || end == auth)
-        return -1;
-    memcpy(host, auth, (size_t)(end - auth));
-    host[end - auth] = '\0';
-    /* (request-target) keeps the query (Mastodon tries both; Fedify strips it itself). */
-    if (*end == '/')
-        target = xstrndup(end, strcspn(end, "#"));
-    else
-        target = xasprintf("/%.*s", (int)strcspn(end, "#"), end);
-    if (httpsig_date(time(NULL), date, sizeof(date)) < 0) {
-        free(target);
-        return -1;
-    }
-    sh.host = host;
-    sh.date = date;
-    memset(&hreq, 0, sizeof(hreq));
-    hreq.method = method;
-    hreq.target = target;
-    hreq.header = remote_sign_header;
-    hreq.ctx = &sh;
-    sig = httpsig_sign(f->r->key, f->r->key_id, &hreq, "(request-target) host date accept", err,
-                       sizeof(err));
-    free(target);
-    if (sig == NULL) {
+    if (apsign_hop(f->r->key, f->r->key_id, method, url, body, body_len, REMOTE_ACCEPT, out, err,
+                   sizeof(err)) < 0) {
         log_error("remote_sign_failed", "err=%s", log_q(err));
         return -1;
     }
-    line = xasprintf("Host: %s", host);
-    rc = httpc_hop_add_header(out, line);
-    free(line);
-    line = xasprintf("Date: %s", date);
-    rc |= httpc_hop_add_header(out, line);
-    free(line);
-    line = xasprintf("Signature: %s", sig);
-    rc |= httpc_hop_add_header(out, line);
-    free(line);
-    free(sig);
-    return rc < 0 ? -1 : 0;
-}
-
-static const char *
-remote_sign_header(void *ctx, const char *name)
-{
-    const struct remote_sign_hdrs *sh = ctx;
-
-    if (strcmp(name, "host") == 0)
-        return sh->host;
-    if (strcmp(name, "date") == 0)
-        return sh->date;
-    if (strcmp(name, "accept") == 0)
-        return REMOTE_ACCEPT;
-    return NULL;
+    return 0;
 }
 
 static void

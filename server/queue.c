@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 
 #include "db.h"
+#include "apsign.h"
 #include "httpc.h"
 #include "httpsig.h"
 #include "log.h"
@@ -23,7 +24,6 @@
 #include "xmalloc.h"
 
 #define QUEUE_CTYPE       "application/activity+json"
-#define QUEUE_SIG_HEADERS "(request-target) host date digest content-type"
 #define QUEUE_MAX_PAYLOAD (16u * 1024 * 1024) /* httpc's body cap */
 
 #define M_DELIVERIES "passerelle_deliveries_total"
@@ -701,27 +701,6 @@ queue_claimed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
     queue_arm(q, q->tick, n >= q->o.batch ? 0 : q->o.poll_ms);
 }
 
-/* Header lookup for httpsig over the values this hop sends. */
-struct queue_hop {
-    const char *host, *date, *digest;
-};
-
-static const char *
-queue_hop_header(void *ctx, const char *name)
-{
-    struct queue_hop *h = ctx;
-
-    if (strcmp(name, "host") == 0)
-        return h->host;
-    if (strcmp(name, "date") == 0)
-        return h->date;
-    if (strcmp(name, "digest") == 0)
-        return h->digest;
-    if (strcmp(name, "content-type") == 0)
-        return QUEUE_CTYPE;
-    return NULL;
-}
-
 /* Signs each hop, so a 307/308 to another URL carries a signature for that URL. */
 static int
 queue_sign_cb(const char *method, const char *url, const char *body, size_t body_len,
@@ -729,56 +708,16 @@ queue_sign_cb(const char *method, const char *url, const char *body, size_t body
 {
     struct queue_job *job = arg;
     struct queue *q = job->q;
-    char host[256], date[32], digest[64], err[160];
-    struct queue_hop hop = { host, date, digest };
-    struct httpsig_request req = { 0 };
-    const char *auth, *path;
-    char *target, *sig, *line;
-    int rc = 0;
+    char err[160];
 
-    if (q == NULL || queue_host_of(url, host, sizeof(host)) < 0)
+    if (q == NULL)
         return -1;
-    /* The request line's target: path and query; "https://h?x" still starts with "/". */
-    auth = strstr(url, "://") + 3;
-    path = auth + strcspn(auth, "/?#");
-    if (*path == '/')
-        target = xstrndup(path, strcspn(path, "#"));
-    else if (*path == '?')
-        target = xasprintf("/%.*s", (int)strcspn(path, "#"), path);
-    else
-        target = xstrdup("/");
-    if (httpsig_date(time(NULL), date, sizeof(date)) < 0 ||
-        httpsig_digest((const unsigned char *)body, body_len, digest, sizeof(digest)) < 0) {
-        free(target);
-        return -1;
-    }
-    req.method = method;
-    req.target = target;
-    req.header = queue_hop_header;
-    req.ctx = &hop;
-    req.body = (const unsigned char *)body;
-    req.body_len = body_len;
-    sig = httpsig_sign(q->key, job->bridge ? q->bridge_key_id : q->relay_key_id, &req,
-                       QUEUE_SIG_HEADERS, err, sizeof(err));
-    free(target);
-    if (sig == NULL) {
+    if (apsign_hop(q->key, job->bridge ? q->bridge_key_id : q->relay_key_id, method, url, body,
+                   body_len, QUEUE_CTYPE, out, err, sizeof(err)) < 0) {
         log_error("queue_sign_failed", "id=%s error=%s", job->id, log_q(err));
         return -1;
     }
-    line = xasprintf("Host: %s", host);
-    rc |= httpc_hop_add_header(out, line);
-    free(line);
-    line = xasprintf("Date: %s", date);
-    rc |= httpc_hop_add_header(out, line);
-    free(line);
-    line = xasprintf("Digest: %s", digest);
-    rc |= httpc_hop_add_header(out, line);
-    free(line);
-    line = xasprintf("Signature: %s", sig);
-    rc |= httpc_hop_add_header(out, line);
-    free(line);
-    free(sig);
-    return rc < 0 ? -1 : 0;
+    return 0;
 }
 
 static void

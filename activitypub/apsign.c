@@ -1,0 +1,111 @@
+/* Signs one outbound hop: Host, Date, Digest and a cavage Signature, shared by fetches and
+ * deliveries. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "apsign.h"
+#include "httpc.h"
+#include "httpsig.h"
+#include "xmalloc.h"
+
+struct apsign_values {
+    const char *host, *date, *digest, *typed; /* typed: Accept or Content-Type */
+};
+
+static const char *
+apsign_header(void *ctx, const char *name)
+{
+    const struct apsign_values *v = ctx;
+
+    if (strcmp(name, "host") == 0)
+        return v->host;
+    if (strcmp(name, "date") == 0)
+        return v->date;
+    if (strcmp(name, "digest") == 0)
+        return v->digest;
+    if (strcmp(name, "accept") == 0 || strcmp(name, "content-type") == 0)
+        return v->typed;
+    return NULL;
+}
+
+static int
+apsign_add(struct httpc_hop_headers *out, const char *name, const char *value)
+{
+    char *line = xasprintf("%s: %s", name, value);
+    int rc = httpc_hop_add_header(out, line);
+
+    free(line);
+    return rc;
+}
+
+int
+apsign_hop(EVP_PKEY *key, const char *key_id, const char *method, const char *url, const char *body,
+           size_t body_len, const char *accept_or_ctype, struct httpc_hop_headers *out, char *err,
+           size_t errlen)
+{
+    int post = strcmp(method, "POST") == 0;
+    char host[256], date[32], digest[64];
+    struct apsign_values v = { host, date, post ? digest : NULL, accept_or_ctype };
+    struct httpsig_request req;
+    const char *auth = strstr(url, "://"), *path;
+    size_t hlen;
+    char *target, *sig;
+    int rc;
+
+    if (auth == NULL) {
+        snprintf(err, errlen, "not an absolute URL");
+        return -1;
+    }
+    auth += 3;
+    hlen = strcspn(auth, "/?#");
+    if (hlen == 0 || hlen >= sizeof(host)) {
+        snprintf(err, errlen, "bad host in URL");
+        return -1;
+    }
+    for (size_t i = 0; i < hlen; i++)
+        host[i] = (char)tolower((unsigned char)auth[i]);
+    host[hlen] = '\0';
+    /* The request line's target: path and query ("https://h?x" still starts with "/"). */
+    path = auth + hlen;
+    if (*path == '/')
+        target = xstrndup(path, strcspn(path, "#"));
+    else if (*path == '?')
+        target = xasprintf("/%.*s", (int)strcspn(path, "#"), path);
+    else
+        target = xstrdup("/");
+    if (httpsig_date(time(NULL), date, sizeof(date)) < 0 ||
+        (post &&
+         httpsig_digest((const unsigned char *)body, body_len, digest, sizeof(digest)) < 0)) {
+        free(target);
+        snprintf(err, errlen, "cannot format Date or Digest");
+        return -1;
+    }
+    memset(&req, 0, sizeof(req));
+    req.method = method;
+    req.target = target;
+    req.header = apsign_header;
+    req.ctx = &v;
+    req.body = (const unsigned char *)body;
+    req.body_len = body_len;
+    sig = httpsig_sign(key, key_id, &req,
+                       post ? "(request-target) host date digest content-type"
+                            : "(request-target) host date accept",
+                       err, errlen);
+    free(target);
+    if (sig == NULL)
+        return -1;
+    rc = apsign_add(out, "Host", host);
+    rc |= apsign_add(out, "Date", date);
+    if (post)
+        rc |= apsign_add(out, "Digest", digest);
+    rc |= apsign_add(out, "Signature", sig);
+    free(sig);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot add the signed headers");
+        return -1;
+    }
+    return 0;
+}
