@@ -65,6 +65,36 @@ void queue_enqueue(struct queue *q, const char *payload, size_t len, const char 
                    const char *const *inboxes, size_t n, queue_enqueue_fn cb, void *arg);
 
 /*
+ * A prepared enqueue: sql and its nparams parameters store the payload once and one row
+ * per distinct http(s) inbox, in one statement, for callers that run it themselves inside
+ * their own transaction (the inbox commits an Accept with the subscription it answers) or
+ * over blocking libpq (the command line). The statement returns one row: the number of
+ * rows queued (dead and blocked hosts get none). After a commit, queue_kick starts
+ * delivery at once instead of at the next poll.
+ */
+struct queue_batch {
+    const char *sql;
+    const char *params[5];
+    int nparams;    /* 5 */
+    size_t targets; /* distinct valid inboxes */
+    char *storage[4];
+};
+
+/*
+ * signer is "relay" or "bridge". Bad inboxes are skipped (logged); duplicates merged.
+ * Returns 0, or -1 with err set (unknown signer, empty, oversized or NUL-bearing payload);
+ * on 0 the caller frees with queue_batch_free.
+ */
+int queue_batch_init(struct queue_batch *b, const char *signer, const char *payload, size_t len,
+                     const char *const *inboxes, size_t n, int flags, char *err, size_t errlen);
+/* flags: the rows go out even to blocked hosts (only the Reject that a block sends). */
+#define QUEUE_DESPITE_BLOCK 1
+void queue_batch_free(struct queue_batch *b);
+
+/* Claims due rows now (rows were committed outside queue_enqueue). NULL-safe. */
+void queue_kick(struct queue *q);
+
+/*
  * The host contacted us (a signed POST arrived): clears its pause, dead mark and failure
  * counts so its pending rows are delivered again. host is lowercase host[:port], as
  * queue_host_of gives. Fire and forget.

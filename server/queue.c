@@ -72,6 +72,7 @@ struct queue_enq_db {
 };
 
 struct queue {
+    int kicked; /* rows were committed while a claim ran */
     struct event_base *base;
     struct db *db;
     EVP_PKEY *key;
@@ -112,7 +113,9 @@ static const char sql_claim[] =
     " SELECT d.id FROM deliveries d"
     " WHERE d.state = 'pending' AND d.next_attempt_at <= now()"
     "  AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.domain = d.host"
-    "                  AND (i.dead OR i.blocked OR i.paused_until > now()))"
+    "                  AND (i.dead OR i.paused_until > now()"
+    "                       OR (i.blocked AND NOT (SELECT despite_block FROM activities"
+    "                                               WHERE id = d.activity_id))))"
     " ORDER BY d.next_attempt_at LIMIT $1::int"
     " FOR UPDATE OF d SKIP LOCKED)"
     " UPDATE deliveries d"
@@ -187,11 +190,12 @@ static const char sql_enqueue[] =
     "WITH t AS (SELECT * FROM unnest($3::text[], $4::text[]) AS t(inbox, host)),"
     " h AS (INSERT INTO instances (domain) SELECT DISTINCT host FROM t"
     "  ON CONFLICT (domain) DO NOTHING),"
-    " a AS (INSERT INTO activities (signer, payload) VALUES ($1, $2) RETURNING id),"
+    " a AS (INSERT INTO activities (signer, payload, despite_block)"
+    "  VALUES ($1, $2, $5::boolean) RETURNING id),"
     " d AS (INSERT INTO deliveries (activity_id, inbox, host)"
     "  SELECT a.id, t.inbox, t.host FROM a, t"
     "  WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.domain = t.host"
-    "                    AND (i.dead OR i.blocked))"
+    "                    AND (i.dead OR (i.blocked AND NOT $5::boolean)))"
     "  ON CONFLICT (activity_id, inbox) DO NOTHING RETURNING 1)"
     " SELECT count(*) FROM d";
 
@@ -312,26 +316,42 @@ queue_start(struct queue *q)
 }
 
 void
-queue_enqueue(struct queue *q, const char *payload, size_t len, const char *signer_key_id,
-              const char *const *inboxes, size_t n, queue_enqueue_fn cb, void *arg)
+queue_kick(struct queue *q)
 {
-    char **urls = xcalloc(n > 0 ? n : 1, sizeof(*urls));
-    char **hosts = xcalloc(n > 0 ? n : 1, sizeof(*hosts));
-    const char *signer = NULL, *why = NULL;
+    if (q == NULL || !q->started || q->closing)
+        return;
+    /* The tick claims due rows and re-arms itself; running it sooner is always safe. */
+    if (q->claiming) {
+        q->kicked = 1; /* queue_claimed_cb claims again at once */
+        return;
+    }
+    evtimer_del(q->tick);
+    queue_arm(q, q->tick, 0);
+}
+
+int
+queue_batch_init(struct queue_batch *b, const char *signer, const char *payload, size_t len,
+                 const char *const *inboxes, size_t n, int flags, char *err, size_t errlen)
+{
+    char **urls, **hosts;
     size_t k = 0;
 
-    if (signer_key_id != NULL && strcmp(signer_key_id, q->relay_key_id) == 0)
-        signer = "relay";
-    else if (signer_key_id != NULL && strcmp(signer_key_id, q->bridge_key_id) == 0)
-        signer = "bridge";
-    if (signer == NULL)
-        why = "unknown signer key id";
-    else if (payload == NULL || len == 0 || len > QUEUE_MAX_PAYLOAD ||
-             memchr(payload, '\0', len) != NULL)
-        why = "payload empty, too large or with a NUL byte";
-    else if (q->closing)
-        why = "queue closing";
-    for (size_t i = 0; why == NULL && i < n; i++) {
+    memset(b, 0, sizeof(*b));
+    b->sql = sql_enqueue;
+    b->nparams = 5;
+    b->params[4] = (flags & QUEUE_DESPITE_BLOCK) ? "true" : "false";
+    if (signer == NULL || (strcmp(signer, "relay") != 0 && strcmp(signer, "bridge") != 0)) {
+        snprintf(err, errlen, "unknown signer");
+        return -1;
+    }
+    if (payload == NULL || len == 0 || len > QUEUE_MAX_PAYLOAD ||
+        memchr(payload, '\0', len) != NULL) {
+        snprintf(err, errlen, "payload empty, too large or with a NUL byte");
+        return -1;
+    }
+    urls = xcalloc(n > 0 ? n : 1, sizeof(*urls));
+    hosts = xcalloc(n > 0 ? n : 1, sizeof(*hosts));
+    for (size_t i = 0; i < n; i++) {
         char host[256];
         int dup = 0;
 
@@ -347,8 +367,60 @@ queue_enqueue(struct queue *q, const char *payload, size_t len, const char *sign
         hosts[k] = xstrdup(host);
         k++;
     }
+    b->targets = k;
+    b->storage[0] = xstrdup(signer);
+    b->storage[1] = xstrndup(payload, len);
+    b->storage[2] = queue_pg_array(urls, k);
+    b->storage[3] = queue_pg_array(hosts, k);
+    for (int i = 0; i < 4; i++)
+        b->params[i] = b->storage[i];
+    for (size_t i = 0; i < k; i++) {
+        free(urls[i]);
+        free(hosts[i]);
+    }
+    free(urls);
+    free(hosts);
+    return 0;
+}
 
-    if (why != NULL || k == 0) {
+void
+queue_batch_free(struct queue_batch *b)
+{
+    for (int i = 0; i < 4; i++)
+        free(b->storage[i]);
+    memset(b, 0, sizeof(*b));
+}
+
+void
+queue_enqueue(struct queue *q, const char *payload, size_t len, const char *signer_key_id,
+              const char *const *inboxes, size_t n, queue_enqueue_fn cb, void *arg)
+{
+    struct queue_batch b;
+    const char *signer = NULL;
+    char why[128] = "";
+
+    if (signer_key_id != NULL && strcmp(signer_key_id, q->relay_key_id) == 0)
+        signer = "relay";
+    else if (signer_key_id != NULL && strcmp(signer_key_id, q->bridge_key_id) == 0)
+        signer = "bridge";
+    if (signer == NULL)
+        snprintf(why, sizeof(why), "unknown signer key id");
+    else if (q->closing)
+        snprintf(why, sizeof(why), "queue closing");
+    if (*why == '\0' && queue_batch_init(&b, signer, payload, len, inboxes, n, 0, why, sizeof(why)) == 0 &&
+        b.targets == 0)
+        queue_batch_free(&b);
+    else if (*why == '\0') {
+        struct queue_enq_db *e = xcalloc(1, sizeof(*e));
+
+        e->cb = cb;
+        e->arg = arg;
+        e->targets = b.targets;
+        db_query(q->db, b.sql, b.nparams, b.params, queue_enq_db_cb, e);
+        queue_batch_free(&b);
+        return;
+    }
+    {
         /* Answered from the loop all the same: callers rely on never being called back inside. */
         struct queue_enq *e = xcalloc(1, sizeof(*e));
         struct timeval now = { 0, 0 };
@@ -356,31 +428,12 @@ queue_enqueue(struct queue *q, const char *payload, size_t len, const char *sign
         e->q = q;
         e->cb = cb;
         e->arg = arg;
-        e->status = why != NULL ? -1 : 0;
-        snprintf(e->err, sizeof(e->err), "%s", why != NULL ? why : "");
+        e->status = *why != '\0' ? -1 : 0;
+        snprintf(e->err, sizeof(e->err), "%s", why);
         e->ev = evtimer_new(q->base, queue_enq_early_cb, e);
         TAILQ_INSERT_TAIL(&q->early, e, link);
         evtimer_add(e->ev, &now);
-    } else {
-        struct queue_enq_db *e = xcalloc(1, sizeof(*e));
-        char *body = xstrndup(payload, len);
-        char *a_urls = queue_pg_array(urls, k), *a_hosts = queue_pg_array(hosts, k);
-        const char *params[4] = { signer, body, a_urls, a_hosts };
-
-        e->cb = cb;
-        e->arg = arg;
-        e->targets = k;
-        db_query(q->db, sql_enqueue, 4, params, queue_enq_db_cb, e);
-        free(body);
-        free(a_urls);
-        free(a_hosts);
     }
-    for (size_t i = 0; i < k; i++) {
-        free(urls[i]);
-        free(hosts[i]);
-    }
-    free(urls);
-    free(hosts);
 }
 
 void
@@ -698,7 +751,8 @@ queue_claimed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
     if (n > 0)
         log_debug("queue_claim", "rows=%d in_flight=%d", n, q->in_flight);
     /* A full batch suggests more is due: claim again at once while there is room. */
-    queue_arm(q, q->tick, n >= q->o.batch ? 0 : q->o.poll_ms);
+    queue_arm(q, q->tick, n >= q->o.batch || q->kicked ? 0 : q->o.poll_ms);
+    q->kicked = 0;
 }
 
 /* Signs each hop, so a 307/308 to another URL carries a signature for that URL. */

@@ -1,0 +1,54 @@
+/* The activities our actors author: Accept, Reject, Follow, Undo, public notes, Announce. */
+#ifndef PASSERELLE_ACTIVITY_H
+#define PASSERELLE_ACTIVITY_H
+
+#include <stddef.h>
+
+struct json_object;
+
+#define ACTIVITY_PUBLIC "https://www.w3.org/ns/activitystreams#Public"
+
+/*
+ * Every builder returns a new json_object reference (the caller puts it) with
+ * "@context": "https://www.w3.org/ns/activitystreams" and an "id" that is unique on our
+ * host: base_url + "/activities/" + 32 random hex digits (Misskey requires the id's host
+ * to be the signer's). Strings are copied. NULL only when an argument is NULL.
+ */
+
+/*
+ * Accept or Reject of a Follow, from actor_id, addressed to the follower:
+ * {type, actor: actor_id, to: [follower], object: {id: follow_id, type: "Follow",
+ * actor: follower, object: follow_object}}. The embedded Follow is rebuilt from these
+ * four fields (Mastodon matches its id; Misskey needs its actor and object).
+ */
+struct json_object *activity_accept_new(const char *base_url, const char *actor_id,
+                                        const char *follower, const char *follow_id,
+                                        const char *follow_object);
+struct json_object *activity_reject_new(const char *base_url, const char *actor_id,
+                                        const char *follower, const char *follow_id,
+                                        const char *follow_object);
+
+/* Follow{actor: actor_id, object: object_id, to: [object_id]}. */
+struct json_object *activity_follow_new(const char *base_url, const char *actor_id,
+                                        const char *object_id);
+
+/* Undo{actor: actor_id, object: inner} where inner is borrowed and copied (deep). */
+struct json_object *activity_undo_new(const char *base_url, const char *actor_id,
+                                      struct json_object *inner);
+
+/*
+ * Create{Note} from actor_id, public: to [Public], cc [followers]. content is plain text;
+ * it is HTML-escaped and wrapped in <p>. The note's id is on our host too, and both carry
+ * "published" (RFC 3339, UTC) and "attributedTo".
+ */
+struct json_object *activity_note_new(const char *base_url, const char *actor_id,
+                                      const char *followers, const char *content);
+
+/* Announce{actor: actor_id, object: object_id, to: [Public], cc: [followers], published}. */
+struct json_object *activity_announce_new(const char *base_url, const char *actor_id,
+                                          const char *followers, const char *object_id);
+
+/* Writes a fresh id (base_url/activities/<32 hex>) into out; -1 if it does not fit. */
+int activity_new_id(const char *base_url, char *out, size_t outlen);
+
+#endif
