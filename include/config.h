@@ -27,6 +27,13 @@ struct config {
     char *instance_description; /* instance_description */
     char *admin_contact;        /* admin_contact */
     int allow_private_fetch;    /* allow_private_fetch: tests only, lets fetches reach loopback */
+    char *relay_mode;           /* relay_mode: "open" or "allowlist" (subscriptions wait) */
+    char *relay_allow;          /* relay_allow: domains, normalized to "a.example b.example" */
+    char *relay_block;          /* relay_block: domains refused (and their subdomains) */
+    int queue_max_per_host;     /* queue_max_per_host: concurrent deliveries to one host */
+    int queue_max_in_flight;    /* queue_max_in_flight: concurrent deliveries in all */
+    int queue_poll_ms;          /* queue_poll_ms: claim tick while idle */
+    int queue_backoff_unit_ms;  /* queue_backoff_unit_ms: retry delay unit (tests set it small) */
 };
 
 /* Fills cfg with defaults. */

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "policy.h"
 #include "xmalloc.h"
 
 enum config_type { CONFIG_STR, CONFIG_INT, CONFIG_SIZE, CONFIG_BOOL };
@@ -65,6 +66,20 @@ static const struct config_key config_keys[] = {
     { "admin_contact", CONFIG_STR, OFF(admin_contact), "", 0, 0, "how to reach the operator" },
     { "allow_private_fetch", CONFIG_BOOL, OFF(allow_private_fetch), "false", 0, 0,
       "tests only: let outbound fetches reach loopback" },
+    { "relay_mode", CONFIG_STR, OFF(relay_mode), "open", 0, 0,
+      "open (any instance may subscribe) or allowlist (admin or relay_allow approves)" },
+    { "relay_allow", CONFIG_STR, OFF(relay_allow), "", 0, 0,
+      "domains approved in allowlist mode, comma- or space-separated (subdomains too)" },
+    { "relay_block", CONFIG_STR, OFF(relay_block), "", 0, 0,
+      "domains refused, comma- or space-separated (subdomains too; host:port exact)" },
+    { "queue_max_per_host", CONFIG_INT, OFF(queue_max_per_host), "8", 1, 1000,
+      "concurrent deliveries to one host" },
+    { "queue_max_in_flight", CONFIG_INT, OFF(queue_max_in_flight), "200", 1, 100000,
+      "concurrent deliveries in all" },
+    { "queue_poll_ms", CONFIG_INT, OFF(queue_poll_ms), "1000", 10, 3600000,
+      "milliseconds between looks for due deliveries while idle" },
+    { "queue_backoff_unit_ms", CONFIG_INT, OFF(queue_backoff_unit_ms), "1000", 1, 3600000,
+      "retry n waits unit*(n^4+15) ms plus jitter (tests set it small)" },
 };
 
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -252,6 +267,21 @@ config_valid_username(const char *s)
     return 1;
 }
 
+/* Validated once here, so the matching on every inbox request walks a clean list. */
+static int
+config_normalize_list(const char *key, char **slot, char *err, size_t errlen)
+{
+    char msg[400], *norm;
+
+    if (policy_list_normalize(*slot, &norm, msg, sizeof(msg)) < 0) {
+        snprintf(err, errlen, "%s: %s", key, msg);
+        return -1;
+    }
+    free(*slot);
+    *slot = norm;
+    return 0;
+}
+
 int
 config_validate(struct config *cfg, char *err, size_t errlen)
 {
@@ -276,6 +306,13 @@ config_validate(struct config *cfg, char *err, size_t errlen)
                  *cfg->tls_cert ? "tls_key" : "tls_cert");
         return -1;
     }
+    if (strcmp(cfg->relay_mode, "open") != 0 && strcmp(cfg->relay_mode, "allowlist") != 0) {
+        snprintf(err, errlen, "relay_mode: \"%s\" is not open or allowlist", cfg->relay_mode);
+        return -1;
+    }
+    if (config_normalize_list("relay_allow", &cfg->relay_allow, err, errlen) < 0 ||
+        config_normalize_list("relay_block", &cfg->relay_block, err, errlen) < 0)
+        return -1;
     if (*cfg->key_file == '\0') {
         snprintf(err, errlen, "key_file: must not be empty");
         return -1;

@@ -39,7 +39,37 @@ main(void)
     is_int(cfg.listen_port, 8080, "default port");
     is_str(cfg.bridge_username, "passerelle", "default bridge name");
     is_int((long long)cfg.max_body_bytes, 1048576, "default body cap");
+    is_str(cfg.relay_mode, "open", "relay_mode defaults to open");
+    is_str(cfg.relay_allow, "", "relay_allow empty by default");
+    is_str(cfg.relay_block, "", "relay_block empty by default");
+    is_int(cfg.queue_max_per_host, 8, "queue_max_per_host default");
+    is_int(cfg.queue_max_in_flight, 200, "queue_max_in_flight default");
+    is_int(cfg.queue_poll_ms, 1000, "queue_poll_ms default");
+    is_int(cfg.queue_backoff_unit_ms, 1000, "queue_backoff_unit_ms default");
     config_free(&cfg);
+
+    p = write_file("relay.conf", "relay_mode = allowlist\n"
+                                 "relay_allow = A.Example, b.example:8443\n"
+                                 "relay_block = \"  Evil.Example   worse.example \"\n"
+                                 "queue_max_per_host = 2\nqueue_max_in_flight = 50\n"
+                                 "queue_poll_ms = 20\nqueue_backoff_unit_ms = 1\n");
+    config_defaults(&cfg);
+    ok(config_load(&cfg, p, err, sizeof(err)) == 0, "relay and queue keys load: %s", err);
+    is_str(cfg.relay_mode, "allowlist", "relay_mode allowlist");
+    is_str(cfg.relay_allow, "a.example b.example:8443", "relay_allow normalized");
+    is_str(cfg.relay_block, "evil.example worse.example", "relay_block normalized");
+    is_int(cfg.queue_max_per_host, 2, "queue_max_per_host set");
+    is_int(cfg.queue_max_in_flight, 50, "queue_max_in_flight set");
+    is_int(cfg.queue_poll_ms, 20, "queue_poll_ms set");
+    is_int(cfg.queue_backoff_unit_ms, 1, "queue_backoff_unit_ms set");
+    config_free(&cfg);
+    setenv("PASSERELLE_RELAY_BLOCK", "env.example", 1);
+    config_defaults(&cfg);
+    ok(config_load(&cfg, p, err, sizeof(err)) == 0, "relay_block from the environment");
+    is_str(cfg.relay_block, "env.example", "environment wins for lists too");
+    config_free(&cfg);
+    unsetenv("PASSERELLE_RELAY_BLOCK");
+    unlink(p);
 
     p = write_file("good.conf", "# comment\n\nlisten_port = 9001\n  base_url = "
                                 "https://Bridge.Example/ \ninstance_name = \" spaced \"\n"
@@ -92,6 +122,14 @@ main(void)
         { "tls_cert = /x.pem\n", "tls_key" },
         { "allow_private_fetch = maybe\n", "allow_private_fetch" },
         { "max_body_bytes = 10\n", "max_body_bytes" },
+        { "relay_mode = closed\n", "relay_mode" },
+        { "relay_allow = https://a.example\n", "relay_allow" },
+        { "relay_block = good.example, bad/path\n", "relay_block" },
+        { "relay_block = a.example:99999\n", "relay_block" },
+        { "queue_max_per_host = 0\n", "queue_max_per_host" },
+        { "queue_max_in_flight = 0\n", "queue_max_in_flight" },
+        { "queue_poll_ms = 1\n", "queue_poll_ms" },
+        { "queue_backoff_unit_ms = 0\n", "queue_backoff_unit_ms" },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         p = write_file("bad.conf", bad[i].text);
