@@ -9,16 +9,24 @@ struct event_base;
 struct config;
 struct httpd;
 struct db;
+struct httpc;
+struct remote;
+struct queue;
 
 struct app {
     struct event_base *base;
     struct config *cfg;
     struct httpd *httpd;
-    struct db *db;    /* NULL only in unit tests that need no database */
-    EVP_PKEY *key;    /* the server's RSA-2048 key, shared by its actors */
-    char *public_pem; /* SPKI PEM of key */
-    char *relay_id;   /* <base>/actor */
-    char *bridge_id;  /* <base>/users/<bridge_username> */
+    struct db *db;         /* NULL only in unit tests that need no database */
+    EVP_PKEY *key;         /* the server's RSA-2048 key, shared by its actors */
+    char *public_pem;      /* SPKI PEM of key */
+    char *relay_id;        /* <base>/actor */
+    char *bridge_id;       /* <base>/users/<bridge_username> */
+    char *relay_key_id;    /* relay_id#main-key */
+    char *bridge_key_id;   /* bridge_id#main-key */
+    struct httpc *httpc;   /* outbound fetches (remote actors); NULL in unit tests */
+    struct remote *remote; /* remote actors and keys */
+    struct queue *queue;   /* outbound deliveries */
     time_t started;
     int exit_code; /* what main returns once the loop ends */
 };

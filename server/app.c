@@ -12,6 +12,8 @@ app_init_ids(struct app *app)
 {
     app->relay_id = xasprintf("%s/actor", app->cfg->base_url);
     app->bridge_id = xasprintf("%s/users/%s", app->cfg->base_url, app->cfg->bridge_username);
+    app->relay_key_id = xasprintf("%s#main-key", app->relay_id);
+    app->bridge_key_id = xasprintf("%s#main-key", app->bridge_id);
 }
 
 void
@@ -19,6 +21,9 @@ app_free_ids(struct app *app)
 {
     free(app->relay_id);
     free(app->bridge_id);
+    free(app->relay_key_id);
+    free(app->bridge_key_id);
+    app->relay_key_id = app->bridge_key_id = NULL;
     free(app->public_pem);
     EVP_PKEY_free(app->key);
     app->relay_id = app->bridge_id = app->public_pem = NULL;

@@ -12,11 +12,15 @@
 #include "app.h"
 #include "config.h"
 #include "db.h"
+#include "httpc.h"
 #include "httpd.h"
+#include "inbox.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
+#include "queue.h"
+#include "remote.h"
 #include "xmalloc.h"
 
 struct serve_state {
@@ -156,6 +160,45 @@ serve_db_fatal(const char *why, void *arg)
     serve_stop(st, "schema");
 }
 
+/*
+ * The outbound side: one HTTP client for fetching remote actors, the resolver on it, and
+ * the delivery queue (which has its own client, so deliveries never wait behind fetches).
+ */
+static int
+serve_federation(struct app *app, char *err, size_t errlen)
+{
+    const struct config *cfg = app->cfg;
+    char *ua = xasprintf("passerelle/%s (+%s)", PASSERELLE_VERSION, cfg->base_url);
+    struct httpc_options ho = { 0 };
+    struct remote_options ro = { 0 };
+    struct queue_options qo = { 0 };
+
+    ho.user_agent = ua;
+    ho.allow_loopback = cfg->allow_private_fetch;
+    app->httpc = httpc_new(app->base, &ho, err, errlen);
+    if (app->httpc == NULL) {
+        free(ua);
+        return -1;
+    }
+    ro.key = app->key;
+    ro.key_id = app->relay_key_id;
+    app->remote = remote_new(app->base, app->db, app->httpc, &ro);
+    qo.http = ho;
+    qo.http.max_per_host = cfg->queue_max_per_host;
+    qo.relay_key_id = app->relay_key_id;
+    qo.bridge_key_id = app->bridge_key_id;
+    qo.max_in_flight = cfg->queue_max_in_flight;
+    qo.poll_ms = cfg->queue_poll_ms;
+    qo.backoff_unit_ms = cfg->queue_backoff_unit_ms;
+    app->queue = queue_new(app->base, app->db, app->key, &qo, err, errlen);
+    free(ua);
+    if (app->queue == NULL)
+        return -1;
+    inbox_metrics_describe();
+    queue_start(app->queue);
+    return 0;
+}
+
 static int
 cmd_serve(const char *config_path)
 {
@@ -198,6 +241,12 @@ cmd_serve(const char *config_path)
     }
     app.db =
         db_new(app.base, cfg.database_url, cfg.db_pool_size, migrate_latest(), serve_db_fatal, &st);
+    if (serve_federation(&app, err, sizeof(err)) < 0) {
+        fprintf(stderr, "passerelle: %s\n", err);
+        log_error("start_failed", "reason=%s", log_q(err));
+        app.exit_code = 1;
+        goto out;
+    }
     st.sigterm = evsignal_new(app.base, SIGTERM, serve_signal_cb, &st);
     st.sigint = evsignal_new(app.base, SIGINT, serve_signal_cb, &st);
     st.drain = evtimer_new(app.base, serve_drain_cb, &st);
@@ -214,6 +263,9 @@ out:
      * its pending callbacks answer their requests (503), which must still
      * exist, and evhttp frees every request it holds.
      */
+    remote_free(app.remote);
+    queue_free(app.queue);
+    httpc_free(app.httpc);
     db_free(app.db);
     app.db = NULL;
     httpd_free(app.httpd);

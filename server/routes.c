@@ -8,6 +8,7 @@
 #include "config.h"
 #include "hostmeta.h"
 #include "httpd.h"
+#include "inbox.h"
 #include "nodeinfo.h"
 #include "routes.h"
 #include "status.h"
@@ -32,6 +33,9 @@ static const struct route routes[] = {
     { "/", ROUTE_EXACT, M_GET, status_get },
     { "/metrics", ROUTE_EXACT, M_GET, status_metrics },
     { "/actor", ROUTE_TREE, M_GET, actor_get_relay },
+    /* Admins sometimes paste the actor URL instead of the inbox: take the POST there too. */
+    { "/actor", ROUTE_EXACT, M_POST, inbox_post },
+    { "/inbox", ROUTE_EXACT, M_POST, inbox_post },
     { "/.well-known/webfinger", ROUTE_EXACT, M_GET, webfinger_get },
     { "/.well-known/host-meta", ROUTE_EXACT, M_GET, hostmeta_get },
     { "/.well-known/host-meta.json", ROUTE_EXACT, M_GET, hostmeta_get },
@@ -68,26 +72,37 @@ void
 routes_dispatch(struct app *app, struct evhttp_request *req, const char *path)
 {
     int method = (int)evhttp_request_get_command(req);
-    int path_known = 0;
+    int path_known = 0, allowed = 0;
 
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (!route_matches(routes[i].path, routes[i].match, path))
             continue;
         path_known = 1;
+        allowed |= routes[i].methods;
         if (routes[i].methods & method) {
             routes[i].fn(app, req, path);
             return;
         }
     }
     if (route_is_bridge(app, path)) {
-        if (method & M_GET) {
+        int is_inbox = strcmp(path + 7 + strlen(app->cfg->bridge_username), "/inbox") == 0;
+
+        if (is_inbox && (method & M_POST)) {
+            inbox_post(app, req, path);
+            return;
+        }
+        if (!is_inbox && (method & M_GET)) {
             actor_get_bridge(app, req, path);
             return;
         }
         path_known = 1;
+        allowed = is_inbox ? M_POST : M_GET;
     }
     if (path_known) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                          allowed == M_POST         ? "POST"
+                          : (allowed & M_POST) != 0 ? "GET, HEAD, POST"
+                                                    : "GET, HEAD");
         httpd_fail(req, HTTPD_ERR_METHOD, "method not allowed");
         return;
     }

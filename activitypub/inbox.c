@@ -1,0 +1,347 @@
+/* The inbox: every check a signed POST must pass, cheapest first, before relay_dispatch. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <json-c/json.h>
+
+#include "app.h"
+#include "config.h"
+#include "db.h"
+#include "httpd.h"
+#include "httpsig.h"
+#include "inbox.h"
+#include "log.h"
+#include "metrics.h"
+#include "policy.h"
+#include "queue.h"
+#include "relay.h"
+#include "remote.h"
+#include "xmalloc.h"
+
+#define INBOX_MAX_DEPTH 32 /* activities nest a few levels; a bomb nests thousands */
+
+#define M_REQUESTS "passerelle_inbox_requests_total"
+#define M_SIGFAIL  "passerelle_signature_failures_total"
+
+/* One POST between its arrival and its answer; the single owner of everything below. */
+struct inbox_ctx {
+    struct inbox_activity a;
+    struct httpsig sig;
+    struct httpsig_request hreq;
+    char *body;      /* the raw body, NUL-terminated; a.body points here */
+    char *target;    /* the request-target as received */
+    char *authority; /* the Host header, for RFC 9421's @authority */
+    char *key_id;
+    char key_domain[256];
+    int refreshed; /* the key was fetched again after a failed verification */
+    /* Owned copies of what the key lookup borrowed to us. */
+    char *inbox, *shared, *type, *username;
+};
+
+static void inbox_policy_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
+static void inbox_key_cb(enum remote_result result, const struct remote_key *key, void *arg);
+
+void
+inbox_metrics_describe(void)
+{
+    metrics_describe(M_REQUESTS, METRICS_COUNTER, "POSTs to an inbox, by result.");
+    metrics_describe(M_SIGFAIL, METRICS_COUNTER,
+                     "Inbox requests refused for their signature, by reason.");
+}
+
+static void
+inbox_ctx_free(struct inbox_ctx *c)
+{
+    json_object_put(c->a.json);
+    free(c->body);
+    httpsig_free(&c->sig);
+    free(c->target);
+    free(c->authority);
+    free(c->key_id);
+    free(c->inbox);
+    free(c->shared);
+    free(c->type);
+    free(c->username);
+    free(c);
+}
+
+static void
+inbox_count(const char *result)
+{
+    char labels[64];
+
+    snprintf(labels, sizeof(labels), "result=\"%s\"", result);
+    metrics_add(M_REQUESTS, labels, 1);
+}
+
+/* Refuses the request: one place for the metric, the log line and the answer. */
+static void
+inbox_refuse(struct inbox_ctx *c, enum httpd_err kind, const char *result, const char *reason)
+{
+    inbox_count(result);
+    log_info("inbox_refused", "result=%s status=%d reason=%s key_id=%s", result,
+             httpd_err_status(kind), log_q(reason), log_q(c->key_id));
+    httpd_fail(c->a.req, kind, reason);
+    inbox_ctx_free(c);
+}
+
+static void
+inbox_sigfail(struct inbox_ctx *c, const char *why, const char *reason)
+{
+    char labels[128];
+
+    snprintf(labels, sizeof(labels), "reason=\"%s\"", why);
+    metrics_add(M_SIGFAIL, labels, 1);
+    inbox_refuse(c, HTTPD_ERR_UNAUTHORIZED, "unauthorized", reason);
+}
+
+void
+inbox_finish(struct inbox_activity *a, int ok, enum httpd_err kind, const char *result,
+             const char *reason)
+{
+    struct inbox_ctx *c = (struct inbox_ctx *)a; /* a is the first member */
+
+    if (!ok) {
+        inbox_refuse(c, kind, result, reason);
+        return;
+    }
+    inbox_count(result);
+    log_info("inbox_accepted", "result=%s type=%s id=%s actor=%s", result, log_q(a->type),
+             log_q(a->id), log_q(a->actor));
+    httpd_reply(a->req, 202, "application/json", "{}", 2);
+    inbox_ctx_free(c);
+}
+
+static const char *
+inbox_header(void *ctx, const char *name)
+{
+    return evhttp_find_header(evhttp_request_get_input_headers(ctx), name);
+}
+
+/* application/activity+json, or application/ld+json (any profile), or application/json. */
+static int
+inbox_ctype_ok(const char *ct)
+{
+    static const char *const ok[] = { "application/activity+json", "application/ld+json",
+                                      "application/json" };
+
+    if (ct == NULL)
+        return 0;
+    while (*ct == ' ')
+        ct++;
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        size_t n = strlen(ok[i]);
+
+        if (strncasecmp(ct, ok[i], n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' '))
+            return 1;
+    }
+    return 0;
+}
+
+/* The id of a string or of an object with a string "id"; NULL otherwise. Borrowed. */
+static const char *
+inbox_ref(struct json_object *o)
+{
+    struct json_object *id;
+
+    if (json_object_is_type(o, json_type_string))
+        return json_object_get_string(o);
+    if (json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "id", &id) &&
+        json_object_is_type(id, json_type_string))
+        return json_object_get_string(id);
+    return NULL;
+}
+
+/* Parses the body into a.json and its id, type and actor; -1 with reason if malformed. */
+static int
+inbox_parse(struct inbox_ctx *c, const char **reason)
+{
+    struct json_tokener *tok = json_tokener_new_ex(INBOX_MAX_DEPTH);
+    struct json_object *o, *v;
+
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    o = json_tokener_parse_ex(tok, c->a.body, (int)c->a.body_len);
+    if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+        json_tokener_get_parse_end(tok) != c->a.body_len) {
+        json_object_put(o);
+        json_tokener_free(tok);
+        *reason = "body is not one JSON object";
+        return -1;
+    }
+    json_tokener_free(tok);
+    c->a.json = o;
+    if (!json_object_is_type(o, json_type_object)) {
+        *reason = "body is not a JSON object";
+        return -1;
+    }
+    if (!json_object_object_get_ex(o, "id", &v) || !json_object_is_type(v, json_type_string) ||
+        strncmp(json_object_get_string(v), "http", 4) != 0) {
+        *reason = "activity has no id URL";
+        return -1;
+    }
+    c->a.id = json_object_get_string(v);
+    if (!json_object_object_get_ex(o, "type", &v) || !json_object_is_type(v, json_type_string)) {
+        *reason = "activity has no type";
+        return -1;
+    }
+    c->a.type = json_object_get_string(v);
+    if (!json_object_object_get_ex(o, "actor", &v) || (c->a.actor = inbox_ref(v)) == NULL ||
+        queue_host_of(c->a.actor, c->a.domain, sizeof(c->a.domain)) < 0) {
+        *reason = "activity has no actor URL";
+        return -1;
+    }
+    return 0;
+}
+
+void
+inbox_post(struct app *app, struct evhttp_request *req, const char *path)
+{
+    struct inbox_ctx *c = xcalloc(1, sizeof(*c));
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const char *reason = NULL;
+    char err[256];
+    enum httpsig_result r;
+    const char *domains[2];
+
+    c->a.app = app;
+    c->a.req = req;
+    c->a.to_bridge = strncmp(path, "/users/", 7) == 0;
+    c->a.body_len = len;
+    c->body = xmalloc(len + 1);
+    evbuffer_copyout(in, c->body, len);
+    c->body[len] = '\0';
+    c->a.body = c->body;
+
+    if (!inbox_ctype_ok(inbox_header(req, "content-type"))) {
+        inbox_refuse(c, HTTPD_ERR_MEDIA_TYPE, "unsupported_media_type",
+                     "Content-Type must be application/activity+json");
+        return;
+    }
+    if (len == 0) {
+        inbox_refuse(c, HTTPD_ERR_BAD_REQUEST, "bad_request", "empty body");
+        return;
+    }
+
+    /* The signature first: an unsigned request is refused before its body is parsed. */
+    c->target = xstrdup(evhttp_request_get_uri(req));
+    c->authority = xstrdup(inbox_header(req, "host") ? inbox_header(req, "host") : app->cfg->host);
+    c->hreq.method = "POST";
+    c->hreq.target = c->target;
+    c->hreq.header = inbox_header;
+    c->hreq.ctx = req;
+    c->hreq.body = (const unsigned char *)c->a.body;
+    c->hreq.body_len = len;
+    c->hreq.scheme = strncmp(app->cfg->base_url, "https:", 6) == 0 ? "https" : "http";
+    c->hreq.authority = c->authority;
+    r = httpsig_parse_request(&c->hreq, &c->sig, err, sizeof(err));
+    if (r != HTTPSIG_OK) {
+        inbox_sigfail(c, httpsig_result_name(r), r == HTTPSIG_NO_SIGNATURE ? "not signed" : err);
+        return;
+    }
+    c->key_id = xstrdup(c->sig.key_id);
+    if (queue_host_of(c->key_id, c->key_domain, sizeof(c->key_domain)) < 0) {
+        inbox_sigfail(c, "bad_key_id", "keyId is not an http(s) URL");
+        return;
+    }
+    r = httpsig_check(&c->sig, &c->hreq, time(NULL), err, sizeof(err));
+    if (r != HTTPSIG_OK) {
+        inbox_sigfail(c, httpsig_result_name(r), err);
+        return;
+    }
+    if (inbox_parse(c, &reason) < 0) {
+        inbox_refuse(c, HTTPD_ERR_BAD_REQUEST, "bad_request", reason);
+        return;
+    }
+
+    /* Blocked domains: the signer's (Mastodon signs with the author's key) and the actor's. */
+    if (policy_config_blocked(app->cfg, c->key_domain) ||
+        policy_config_blocked(app->cfg, c->a.domain)) {
+        inbox_refuse(c, HTTPD_ERR_FORBIDDEN, "blocked", "domain blocked");
+        return;
+    }
+    domains[0] = c->key_domain;
+    domains[1] = c->a.domain;
+    db_query(app->db,
+             "SELECT bool_or(blocked), bool_or(allowed AND domain = $2) FROM instances"
+             " WHERE domain = $1 OR domain = $2",
+             2, domains, inbox_policy_cb, c);
+}
+
+static void
+inbox_policy_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct inbox_ctx *c = arg;
+    struct app *app = c->a.app;
+    int blocked = 0, allowed = 0;
+
+    if (outcome != DB_OK) {
+        PQclear(res);
+        log_warn("inbox_db_failed", "step=policy error=%s", log_q(err));
+        inbox_refuse(c, HTTPD_ERR_UNAVAILABLE, "unavailable", "database unavailable");
+        return;
+    }
+    if (PQntuples(res) == 1) {
+        blocked = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        allowed = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+    }
+    PQclear(res);
+    if (blocked) {
+        inbox_refuse(c, HTTPD_ERR_FORBIDDEN, "blocked", "domain blocked");
+        return;
+    }
+    c->a.allowed = strcmp(app->cfg->relay_mode, "allowlist") != 0 || allowed ||
+                   policy_config_allowed(app->cfg, c->a.domain);
+    remote_key_lookup(app->remote, c->key_id, 0, inbox_key_cb, c);
+}
+
+static void
+inbox_key_cb(enum remote_result result, const struct remote_key *key, void *arg)
+{
+    struct inbox_ctx *c = arg;
+    struct app *app = c->a.app;
+    char err[256];
+    enum httpsig_result r;
+
+    if (result == REMOTE_UNREACHABLE) {
+        inbox_refuse(c, HTTPD_ERR_UNAVAILABLE, "key_unreachable", "signing key unreachable");
+        return;
+    }
+    if (result != REMOTE_OK) {
+        char why[64];
+
+        snprintf(why, sizeof(why), "key_%s", remote_result_name(result));
+        inbox_sigfail(c, why, "signing key not usable");
+        return;
+    }
+    r = httpsig_verify(&c->sig, &c->hreq, key->public_key_pem, time(NULL), err, sizeof(err));
+    if (r == HTTPSIG_BAD_SIGNATURE && !c->refreshed && key->from_cache) {
+        /* The actor may have rotated its key: fetch it once more before refusing. */
+        c->refreshed = 1;
+        remote_key_lookup(app->remote, c->key_id, 1, inbox_key_cb, c);
+        return;
+    }
+    if (r != HTTPSIG_OK) {
+        inbox_sigfail(c, httpsig_result_name(r), err);
+        return;
+    }
+    if (strcmp(key->actor_id, c->a.actor) != 0) {
+        inbox_sigfail(c, "owner_mismatch", "the signing key does not belong to the actor");
+        return;
+    }
+    c->inbox = xstrdup(key->inbox);
+    c->shared = key->shared_inbox ? xstrdup(key->shared_inbox) : NULL;
+    c->type = xstrdup(key->type);
+    c->username = xstrdup(key->preferred_username);
+    c->a.actor_inbox = c->inbox;
+    c->a.actor_shared = c->shared;
+    c->a.actor_type = c->type;
+    c->a.actor_username = c->username;
+    /* A host that talks to us is alive: lift its pause or dead mark. */
+    queue_host_alive(app->queue, c->key_domain);
+    relay_dispatch(&c->a);
+}

@@ -1,0 +1,32 @@
+/* What a verified activity does: relay subscriptions, follows of the bridge, undo, delete. */
+#ifndef PASSERELLE_RELAY_H
+#define PASSERELLE_RELAY_H
+
+struct inbox_activity;
+struct json_object;
+
+/*
+ * Acts on a verified activity and ends it with inbox_finish (202 once what must be
+ * remembered is committed). Its id is recorded in the same transaction, so a redelivery
+ * is acknowledged and changes nothing.
+ */
+void relay_dispatch(struct inbox_activity *a);
+
+/* What an activity asks of us; pure, for tests. */
+enum relay_action {
+    RELAY_IGNORE,          /* acknowledged, nothing to do */
+    RELAY_SUBSCRIBE,       /* Follow of as:Public (Mastodon) */
+    RELAY_SUBSCRIBE_LP,    /* Follow of the relay actor (LitePub) */
+    RELAY_JOIN,            /* Follow of the bridge account */
+    RELAY_UNDO_FOLLOW,     /* Undo of a Follow */
+    RELAY_FOLLOW_ANSWERED, /* Accept or Reject of one of our Follows */
+    RELAY_ACTOR_DELETED,   /* Delete of the actor itself */
+    RELAY_PUBLICATION      /* Create, Announce, Update... sent on to the relay */
+};
+enum relay_action relay_classify(struct json_object *activity, const char *type, const char *actor,
+                                 const char *relay_id, const char *bridge_id);
+
+/* 1 for the ways servers write the public collection ("as:Public", "Public" too). */
+int relay_is_public(const char *s);
+
+#endif
