@@ -299,6 +299,27 @@ inbox_policy_cb(enum db_outcome outcome, PGresult *res, const char *err, void *a
     remote_key_lookup(app->remote, c->key_id, 0, inbox_key_cb, c);
 }
 
+/*
+ * A Delete of the actor itself whose key document (the actor) is 404 or 410 at its own
+ * origin, as Mastodon's account deletions are once the account is gone.
+ */
+static int
+inbox_actor_gone(const struct inbox_ctx *c)
+{
+    struct json_object *o = NULL;
+    char *doc;
+    int gone;
+
+    if (strcmp(c->a.type, "Delete") != 0 || !json_object_object_get_ex(c->a.json, "object", &o))
+        return 0;
+    if (inbox_ref(o) == NULL || strcmp(inbox_ref(o), c->a.actor) != 0)
+        return 0;
+    doc = httpsig_keyid_actor_candidate(c->key_id);
+    gone = doc != NULL && strcmp(doc, c->a.actor) == 0;
+    free(doc);
+    return gone;
+}
+
 static void
 inbox_key_cb(enum remote_result result, const struct remote_key *key, void *arg)
 {
@@ -309,6 +330,11 @@ inbox_key_cb(enum remote_result result, const struct remote_key *key, void *arg)
 
     if (result == REMOTE_UNREACHABLE) {
         inbox_refuse(c, HTTPD_ERR_UNAVAILABLE, "key_unreachable", "signing key unreachable");
+        return;
+    }
+    if (result == REMOTE_NOT_FOUND && inbox_actor_gone(c)) {
+        /* Its own server says the actor is gone: forgetting it needs no signature. */
+        relay_dispatch(&c->a);
         return;
     }
     if (result != REMOTE_OK) {

@@ -429,3 +429,22 @@ relay_dispatch(struct inbox_activity *a)
                relay_seen, 1, a->id);
     db_acquire(app->db, relay_acquired, tx);
 }
+
+static void
+relay_swept_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    (void)arg;
+    if (outcome == DB_OK)
+        log_debug("seen_ids_swept", "rows=%s", PQcmdTuples(res));
+    else if (outcome == DB_ERROR)
+        log_warn("seen_ids_sweep_failed", "error=%s", log_q(err));
+    PQclear(res);
+}
+
+void
+relay_sweep(struct app *app)
+{
+    /* Senders retry for days (Mastodon about a week): remember ids a little longer. */
+    db_query(app->db, "DELETE FROM seen_activity_ids WHERE seen_at < now() - interval '14 days'", 0,
+             NULL, relay_swept_cb, NULL);
+}

@@ -2,6 +2,7 @@
 #ifndef PASSERELLE_RELAY_H
 #define PASSERELLE_RELAY_H
 
+struct app;
 struct inbox_activity;
 struct json_object;
 
@@ -11,6 +12,9 @@ struct json_object;
  * is acknowledged and changes nothing.
  */
 void relay_dispatch(struct inbox_activity *a);
+
+/* Forgets activity ids old enough that no sender still retries them (fire and forget). */
+void relay_sweep(struct app *app);
 
 /* What an activity asks of us; pure, for tests. */
 enum relay_action {

@@ -9,6 +9,7 @@
 #include <event2/event.h>
 #include <libxml/parser.h>
 
+#include "admin.h"
 #include "app.h"
 #include "config.h"
 #include "db.h"
@@ -20,12 +21,13 @@
 #include "metrics.h"
 #include "migrate.h"
 #include "queue.h"
+#include "relay.h"
 #include "remote.h"
 #include "xmalloc.h"
 
 struct serve_state {
     struct app *app;
-    struct event *sigterm, *sigint, *drain;
+    struct event *sigterm, *sigint, *drain, *sweep;
     time_t stop_deadline;
     int stopping;
 };
@@ -37,6 +39,7 @@ usage_main(FILE *f)
                "commands:\n"
                "  serve     run the server\n"
                "  migrate   apply database migrations\n"
+               "  admin     instances (list, allow, block, unblock), queue, notice\n"
                "  version   print the version\n\n"
                "Run 'passerelle <command> --help' for the options of a command.\n");
 }
@@ -150,6 +153,18 @@ serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 static void
+serve_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct serve_state *st = arg;
+    struct timeval hour = { 3600, 0 };
+
+    (void)fd;
+    (void)what;
+    relay_sweep(st->app);
+    event_add(st->sweep, &hour);
+}
+
+static void
 serve_db_fatal(const char *why, void *arg)
 {
     struct serve_state *st = arg;
@@ -250,6 +265,12 @@ cmd_serve(const char *config_path)
     st.sigterm = evsignal_new(app.base, SIGTERM, serve_signal_cb, &st);
     st.sigint = evsignal_new(app.base, SIGINT, serve_signal_cb, &st);
     st.drain = evtimer_new(app.base, serve_drain_cb, &st);
+    st.sweep = evtimer_new(app.base, serve_sweep_cb, &st);
+    {
+        struct timeval first = { 60, 0 };
+
+        event_add(st.sweep, &first);
+    }
     event_add(st.sigterm, NULL);
     event_add(st.sigint, NULL);
     log_info("listening", "addr=%s port=%d base_url=%s tls=%s", cfg.listen_addr,
@@ -275,6 +296,8 @@ out:
         event_free(st.sigint);
     if (st.drain)
         event_free(st.drain);
+    if (st.sweep)
+        event_free(st.sweep);
     event_base_free(app.base);
     app_free_ids(&app);
     config_free(&cfg);
@@ -328,6 +351,8 @@ main(int argc, char **argv)
         printf("passerelle %s\n", PASSERELLE_VERSION);
         return 0;
     }
+    if (strcmp(cmd, "admin") == 0)
+        return admin_main(NULL, argc - 2, argv + 2);
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0) {
         fprintf(stderr, "passerelle: unknown command \"%s\"\n\n", cmd);
         usage_main(stderr);
