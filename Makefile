@@ -34,8 +34,10 @@ ALL_LDFLAGS  = $(P_LDFLAGS) $(LDFLAGS)
 SRCS      := $(wildcard server/*.c activitypub/*.c webfinger/*.c db/*.c)
 MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
 GEN_MIG   := $(BUILD)/gen/migrations.c
+ASSETS    := $(sort $(wildcard server/assets/*))
+GEN_ASSETS := $(BUILD)/gen/assets.c
 MAIN_OBJ  := $(BUILD)/server/main.o
-LIB_OBJS  := $(filter-out $(MAIN_OBJ),$(SRCS:%.c=$(BUILD)/%.o)) $(BUILD)/gen/migrations.o
+LIB_OBJS  := $(filter-out $(MAIN_OBJ),$(SRCS:%.c=$(BUILD)/%.o)) $(BUILD)/gen/migrations.o $(BUILD)/gen/assets.o
 LIB       := $(BUILD)/libpasserelle.a
 BIN       := $(BUILD)/$(PROG)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -64,6 +66,13 @@ $(GEN_MIG): $(MIGRATIONS) scripts/embed-migrations.sh
 	sh scripts/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/migrations.o: $(GEN_MIG)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(GEN_ASSETS): $(ASSETS) scripts/embed-assets.sh
+	@mkdir -p $(@D)
+	sh scripts/embed-assets.sh $(ASSETS) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/assets.o: $(GEN_ASSETS)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) tests/tap.h

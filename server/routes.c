@@ -5,6 +5,7 @@
 
 #include "actor.h"
 #include "app.h"
+#include "assets.h"
 #include "config.h"
 #include "hostmeta.h"
 #include "httpd.h"
@@ -42,6 +43,8 @@ static const struct route routes[] = {
     { "/.well-known/nodeinfo", ROUTE_EXACT, M_GET, nodeinfo_get },
     { "/nodeinfo/2.0", ROUTE_EXACT, M_GET, nodeinfo_get },
     { "/nodeinfo/2.1", ROUTE_EXACT, M_GET, nodeinfo_get },
+    { "/link", ROUTE_EXACT, M_GET, assets_page },
+    { "/link/assets", ROUTE_TREE, M_GET, assets_get },
 };
 
 static int
