@@ -6,7 +6,7 @@ BUILD    ?= build
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
 SYSCONFDIR ?= $(PREFIX)/etc
-PKGS     := libevent libevent_openssl openssl json-c libxml-2.0 libpq libcurl
+PKGS     := libevent libevent_openssl openssl json-c libxml-2.0 libpq libcurl zlib
 
 CC       ?= cc
 OPT      ?= -O2
@@ -44,10 +44,10 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNITS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRCS := $(wildcard bench/bench_*.c)
 BENCHES   := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
-FMT_SRCS  := $(SRCS) $(wildcard include/*.h tests/*.h tests/unit/*.c bench/*.c)
+FMT_SRCS  := $(SRCS) $(wildcard include/*.h tests/*.h tests/unit/*.c bench/*.c fuzz/*.c)
 
 .PHONY: all run test check bench install uninstall clean deps format format-check lint \
-        units valgrind
+        units valgrind fuzz fuzz-smoke
 
 all: $(BIN) $(UNITS)
 
@@ -111,6 +111,30 @@ valgrind: deps
 
 bench: all $(BENCHES)
 	@sh bench/run.sh $(BUILD)
+
+# libFuzzer targets (clang and libclang-rt-14-dev): each fuzz/fuzz_*.c against the sources
+# it needs, run from its committed seeds in fuzz/corpus/<target>/ for FUZZ_SECONDS each; what
+# it finds goes to $(BUILD)/fuzz/corpus-<target>/, crashes to $(BUILD)/fuzz/.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_LIBSRCS := server/archive.c server/zipread.c server/xmalloc.c
+FUZZ_BINS    := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+
+$(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_LIBSRCS) $(wildcard include/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -std=c11 -g -O1 -D_GNU_SOURCE -Iinclude -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all -o $@ $< $(FUZZ_LIBSRCS) $$(pkg-config --libs zlib)
+
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do \
+	    t=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$t; \
+	    echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/ \
+	        $(BUILD)/fuzz/corpus-$$t fuzz/corpus/$$t || exit 1; \
+	done
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/passerelle
