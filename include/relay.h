@@ -3,6 +3,7 @@
 #define PASSERELLE_RELAY_H
 
 struct app;
+struct dbtx;
 struct inbox_activity;
 struct json_object;
 
@@ -12,6 +13,12 @@ struct json_object;
  * is acknowledged and changes nothing.
  */
 void relay_dispatch(struct inbox_activity *a);
+
+/*
+ * Lists, inside tx, the queue's statement that sends json (put here) signed by signer
+ * ("relay" or "bridge") to inbox, so it commits with the change it answers.
+ */
+void relay_send(struct dbtx *tx, const char *signer, struct json_object *json, const char *inbox);
 
 /* Forgets activity ids old enough that no sender still retries them (fire and forget). */
 void relay_sweep(struct app *app);
