@@ -42,6 +42,7 @@ struct db_job {
     char **params; /* copies: the caller's buffers may be gone when the job runs */
     db_result_fn cb;
     db_acquire_fn acquire_cb;
+    db_copy_fill_fn fill; /* COPY ... FROM STDIN: where the rows come from */
     void *arg;
     /* Filled in when it completes. */
     enum db_outcome outcome;
@@ -68,11 +69,16 @@ struct db_conn {
     struct event *ev;
     struct timespec deadline; /* of the connection attempt */
     int backoff_ms;
-    int is_up;            /* counted in db->up */
-    int failures;         /* connection attempts failed in a row, to log only the first */
-    struct db_job *job;   /* running */
-    PGresult *res;        /* its result so far */
-    int flushing;         /* its text is not all sent yet */
+    int is_up;             /* counted in db->up */
+    int failures;          /* connection attempts failed in a row, to log only the first */
+    struct db_job *job;    /* running */
+    PGresult *res;         /* its result so far */
+    int flushing;          /* its text is not all sent yet */
+    int copying;           /* inside COPY FROM STDIN: sending rows, not reading results */
+    int copy_ending;       /* fill said done (or failed); PQputCopyEnd not yet accepted */
+    const char *copy_err;  /* non-NULL: abort the COPY with this message */
+    const char *copy_data; /* a chunk fill gave that libpq has not taken yet */
+    size_t copy_len;
     int lent;             /* borrowed through db_acquire */
     int release_pending;  /* db_release came while statements were still queued */
     struct db_jobq queue; /* the borrower's statements waiting their turn */
@@ -125,6 +131,7 @@ static void db_conn_schedule(struct db_conn *c);
 static void db_conn_fail(struct db_conn *c, const char *why);
 static int db_conn_start(struct db_conn *c, struct db_job *j);
 static void db_conn_advance(struct db_conn *c);
+static void db_conn_copy_pump(struct db_conn *c);
 static void db_conn_finish(struct db_conn *c);
 static void db_conn_checked(struct db_conn *c, PGresult *res);
 static void db_conn_next(struct db_conn *c);
@@ -695,7 +702,10 @@ db_conn_io_cb(evutil_socket_t fd, short what, void *arg)
             db_conn_fail(c, PQerrorMessage(c->pg));
             return;
         }
-        db_conn_advance(c);
+        if (c->copying)
+            db_conn_copy_pump(c);
+        else
+            db_conn_advance(c);
         return;
     case DB_CONN_DOWN:
     case DB_CONN_DEAD:
@@ -794,6 +804,8 @@ db_conn_start(struct db_conn *c, struct db_job *j)
     }
     c->job = j;
     c->state = DB_CONN_BUSY;
+    c->copying = 0;
+    c->copy_len = 0;
     c->flushing = 1;
     r = PQflush(c->pg);
     if (r < 0) {
@@ -830,12 +842,113 @@ db_conn_advance(struct db_conn *c)
             db_conn_finish(c);
             return;
         }
+        if (PQresultStatus(r) == PGRES_COPY_IN && c->job->fill != NULL) {
+            PQclear(r);
+            c->copying = 1;
+            c->copy_ending = 0;
+            c->copy_err = NULL;
+            c->copy_len = 0;
+            db_conn_copy_pump(c);
+            return;
+        }
         /* One statement gives one result; keep the last if a server ever sends more. */
         if (c->res != NULL)
             PQclear(c->res);
         c->res = r;
     }
     db_conn_wait(c, EV_READ, DB_REPLY_TIMEOUT_S);
+}
+
+/*
+ * Sends COPY rows while the socket takes them: a chunk from fill, PQputCopyData, flush; on a
+ * full buffer it waits for the socket to be writable. A fixed number of chunks per turn keeps
+ * one large COPY from starving the loop. When fill is done, PQputCopyEnd, then back to reading
+ * the statement's result as usual.
+ */
+#define DB_COPY_CHUNKS_PER_TURN 16
+
+static void
+db_conn_copy_pump(struct db_conn *c)
+{
+    for (int turn = 0; turn < DB_COPY_CHUNKS_PER_TURN; turn++) {
+        int r;
+
+        if (c->copy_len == 0 && !c->copy_ending) {
+            const char *data = NULL;
+            size_t len = 0;
+
+            r = c->job->fill(c->job->arg, &data, &len);
+            if (r < 0) {
+                c->copy_ending = 1;
+                c->copy_err = "aborted by passerelle";
+            } else if (r == 0) {
+                c->copy_ending = 1;
+            } else {
+                c->copy_data = data;
+                c->copy_len = len;
+            }
+        }
+        if (c->copy_len > 0) {
+            r = PQputCopyData(c->pg, c->copy_data, (int)c->copy_len);
+            if (r < 0) {
+                db_conn_fail(c, PQerrorMessage(c->pg));
+                return;
+            }
+            if (r == 0) {
+                db_conn_wait(c, EV_READ | EV_WRITE, DB_REPLY_TIMEOUT_S);
+                return;
+            }
+            c->copy_len = 0;
+        } else if (c->copy_ending) {
+            r = PQputCopyEnd(c->pg, c->copy_err);
+            if (r < 0) {
+                db_conn_fail(c, PQerrorMessage(c->pg));
+                return;
+            }
+            if (r == 0) {
+                db_conn_wait(c, EV_READ | EV_WRITE, DB_REPLY_TIMEOUT_S);
+                return;
+            }
+            c->copying = 0;
+            c->flushing = 1;
+            db_conn_advance(c);
+            return;
+        }
+        r = PQflush(c->pg);
+        if (r < 0) {
+            db_conn_fail(c, PQerrorMessage(c->pg));
+            return;
+        }
+        if (r > 0) {
+            db_conn_wait(c, EV_READ | EV_WRITE, DB_REPLY_TIMEOUT_S);
+            return;
+        }
+    }
+    /* Let other events run, then go on: the socket is writable, so this comes back at once. */
+    db_conn_wait(c, EV_READ | EV_WRITE, DB_REPLY_TIMEOUT_S);
+}
+
+void
+db_conn_copy_in(struct db_conn *c, const char *sql, int nparams, const char *const *params,
+                db_copy_fill_fn fill, db_result_fn cb, void *arg)
+{
+    struct db *db = c->db;
+    struct db_job *j = db_job_new(DB_JOB_QUERY, sql, nparams, params);
+
+    j->cb = cb;
+    j->fill = fill;
+    j->arg = arg;
+    if (db->closing) {
+        db_complete(db, j, DB_UNAVAILABLE, NULL, "database pool shutting down");
+    } else if (!c->lent || c->release_pending) {
+        db_complete(db, j, DB_UNAVAILABLE, NULL, "connection not borrowed");
+    } else if (c->state != DB_CONN_IDLE && c->state != DB_CONN_BUSY) {
+        db_complete(db, j, DB_UNAVAILABLE, NULL, "database connection lost");
+    } else {
+        TAILQ_INSERT_TAIL(&c->queue, j, entry);
+        if (c->state == DB_CONN_IDLE)
+            db_conn_next(c);
+    }
 }
 
 static void

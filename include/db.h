@@ -2,6 +2,8 @@
 #ifndef PASSERELLE_DB_H
 #define PASSERELLE_DB_H
 
+#include <stddef.h>
+
 #include <libpq-fe.h>
 
 struct event_base;
@@ -52,6 +54,21 @@ void db_acquire(struct db *db, db_acquire_fn cb, void *arg);
 void db_conn_query(struct db_conn *conn, const char *sql, int nparams, const char *const *params,
                    db_result_fn cb, void *arg);
 void db_release(struct db_conn *conn);
+
+/*
+ * Supplies COPY data: sets *data and *len to the next chunk (valid until the next call) and
+ * returns 1; returns 0 when there is no more, -1 to abort the COPY (the statement then fails
+ * with DB_ERROR). Called from the loop as the socket takes data, never concurrently.
+ */
+typedef int (*db_copy_fill_fn)(void *arg, const char **data, size_t *len);
+
+/*
+ * Runs a "COPY ... FROM STDIN" on a borrowed connection, pulling rows from fill (arg is
+ * passed to both fill and cb), without blocking the loop. cb gets the COPY's result as for
+ * db_conn_query (PQcmdTuples gives the rows copied).
+ */
+void db_conn_copy_in(struct db_conn *conn, const char *sql, int nparams, const char *const *params,
+                     db_copy_fill_fn fill, db_result_fn cb, void *arg);
 
 /* 1 when at least one connection is up. */
 int db_is_up(const struct db *db);

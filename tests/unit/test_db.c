@@ -554,6 +554,90 @@ test_free(void)
     is_int(f.count, 0, "no fatal_cb on a matching schema");
 }
 
+/* A COPY's source and its answer: 'rows' lines "i\tb" in chunks; fail_at aborts there. */
+struct copyjob {
+    long rows, next, chunk, fail_at;
+    int calls;
+    char buf[65536];
+    struct qres r;
+};
+
+static int
+copy_fill(void *arg, const char **data, size_t *len)
+{
+    struct copyjob *c = arg;
+    size_t n = 0;
+
+    c->calls++;
+    if (c->fail_at >= 0 && c->next >= c->fail_at)
+        return -1;
+    if (c->next >= c->rows)
+        return 0;
+    for (long i = 0; i < c->chunk && c->next < c->rows && n + 64 < sizeof(c->buf); i++) {
+        n += (size_t)snprintf(c->buf + n, sizeof(c->buf) - n, "%ld\t%ld\n", c->next + 1,
+                              2 * (c->next + 1));
+        c->next++;
+    }
+    *data = c->buf;
+    *len = n;
+    return 1;
+}
+
+static void
+copy_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct copyjob *c = arg;
+
+    if (outcome == DB_OK)
+        snprintf(c->r.err, sizeof(c->r.err), "%s", PQcmdTuples(res));
+    query_cb(outcome, res, err, &c->r);
+}
+
+static void
+copy_run(struct db_conn *conn, struct copyjob *c, long rows, long fail_at)
+{
+    memset(c, 0, sizeof(*c));
+    c->rows = rows;
+    c->chunk = 1000;
+    c->fail_at = fail_at;
+    c->r.outcome = -1;
+    in_api = 1;
+    db_conn_copy_in(conn, "COPY copy_t (a, b) FROM STDIN", 0, NULL, copy_fill, copy_cb, c);
+    in_api = 0;
+    SPIN(c->r.called > 0, 30);
+}
+
+static void
+test_copy(struct db *db)
+{
+    struct acq a;
+    struct qres r;
+    struct db_conn *conn = acquire(db, &a);
+    struct copyjob *c = calloc(1, sizeof(*c));
+
+    ok(conn != NULL, "copy: a connection");
+    q(db, conn, "CREATE TEMP TABLE copy_t (a bigint PRIMARY KEY, b bigint)", 0, NULL, &r);
+    copy_run(conn, c, 200000, -1);
+    is_int(c->r.outcome, DB_OK, "COPY of 200000 rows in chunks succeeds");
+    is_int(c->r.sync, 0, "answered from the loop");
+    is_str(c->r.val, "", "no error");
+    q(db, conn, "SELECT count(*) || ':' || sum(b) FROM copy_t", 0, NULL, &r);
+    is_str(r.val, "200000:40000200000", "every row arrived intact");
+    ok(c->calls > 100, "fill was pulled chunk by chunk");
+
+    copy_run(conn, c, 5000, 2500);
+    is_int(c->r.outcome, DB_ERROR, "a fill that fails aborts the COPY with DB_ERROR");
+    is_int(q(db, conn, "SELECT count(*) FROM copy_t", 0, NULL, &r), DB_OK,
+           "the connection still answers after an aborted COPY");
+    is_str(r.val, "200000", "and the aborted rows are not there");
+
+    copy_run(conn, c, 10, -1);
+    is_int(c->r.outcome, DB_ERROR, "duplicate keys fail the COPY");
+    ok(strncmp(c->r.err, "23505", 5) == 0, "with the unique violation's SQLSTATE");
+    db_release(conn);
+    free(c);
+}
+
 static void
 test_outage(struct db *db)
 {
@@ -647,6 +731,7 @@ main(void)
     test_concurrency(db);
     test_errors(db);
     test_transactions(db);
+    test_copy(db);
     test_queue_cap(db);
     test_schema_mismatch();
     test_free();
