@@ -31,9 +31,43 @@ int bridge_is_message(struct json_object *activity, const char *bridge_id);
 /*
  * Inside tx, after the activity's id was recorded as seen: reads the member's command from
  * the note's HTML and lists the statements and the reply it needs (rate limit included).
- * Messages from non-members get the help. Returns the number of deliveries listed.
+ * Messages from non-members get the help. The reply is listed from the member row's result,
+ * later in tx, so this returns the number of deliveries it may list (0 or 1): a positive
+ * count asks the caller to kick the queue after the commit. a must outlive tx.
  */
 int bridge_push_message(struct dbtx *tx, struct inbox_activity *a);
+
+/* Commands at most per member and per hour; the first one over gets one answer saying so. */
+#define BRIDGE_COMMANDS_PER_HOUR 10
+/* How long a first "delete" waits for its confirmation. */
+#define BRIDGE_DELETE_CONFIRM_MINUTES 15
+
+enum bridge_command {
+    BRIDGE_CMD_UNKNOWN, /* answered with the help */
+    BRIDGE_CMD_HELP,
+    BRIDGE_CMD_LINK,
+    BRIDGE_CMD_STATUS,
+    BRIDGE_CMD_PAUSE,
+    BRIDGE_CMD_RESUME,
+    BRIDGE_CMD_DELETE,
+    BRIDGE_CMD_REPORT
+};
+
+/*
+ * Pure: the command in a message's plain text (its first word, English or French, any
+ * case, trailing punctuation ignored). *lang becomes "en" or "fr" when the word belongs to
+ * one language, else NULL. For BRIDGE_CMD_REPORT the next word is copied into arg (cut to
+ * arglen); arg is "" otherwise.
+ */
+enum bridge_command bridge_command_parse(const char *text, const char **lang, char *arg,
+                                         size_t arglen);
+
+/*
+ * Pure: a reported handle "@user@host" or "user@host" as "user@host" with the host in
+ * lowercase, into out. -1 when it is not of that form (user: letters, digits, "_.-";
+ * host: a DNS name or address with an optional port).
+ */
+int bridge_handle_normalize(const char *handle, char *out, size_t outlen);
 
 /*
  * Inside tx: queues a direct message from the bridge account to one person. text is plain

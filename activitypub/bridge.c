@@ -1,0 +1,835 @@
+/* The bridge account's conversation with members: welcome link, commands by message, notices. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include "activity.h"
+#include "app.h"
+#include "bridge.h"
+#include "config.h"
+#include "dbtx.h"
+#include "htmltext.h"
+#include "inbox.h"
+#include "log.h"
+#include "relay.h"
+#include "xmalloc.h"
+
+#define BRIDGE_CODE_BYTES 16
+#define BRIDGE_CODE_HEX   (2 * BRIDGE_CODE_BYTES)
+#define BRIDGE_TEXT_MAX   4096 /* a command's plain text; the rest of a long note is not read */
+#define BRIDGE_ARG_MAX    600  /* a report's handle: reports.target allows 512 */
+
+/* --- text and HTML ------------------------------------------------------------------------- */
+
+struct bridge_buf {
+    char *s;
+    size_t len, cap;
+};
+
+static void
+bridge_buf_addn(struct bridge_buf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        b->cap = (b->len + n + 1) * 2;
+        b->s = xrealloc(b->s, b->cap);
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static void
+bridge_buf_add(struct bridge_buf *b, const char *s)
+{
+    bridge_buf_addn(b, s, strlen(s));
+}
+
+static void
+bridge_buf_escape(struct bridge_buf *b, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        switch (s[i]) {
+        case '&':
+            bridge_buf_add(b, "&amp;");
+            break;
+        case '<':
+            bridge_buf_add(b, "&lt;");
+            break;
+        case '>':
+            bridge_buf_add(b, "&gt;");
+            break;
+        case '"':
+            bridge_buf_add(b, "&quot;");
+            break;
+        case '\'':
+            bridge_buf_add(b, "&#39;");
+            break;
+        default:
+            bridge_buf_addn(b, s + i, 1);
+        }
+    }
+}
+
+/* Length of the http(s) URL starting at s, 0 if none; trailing punctuation is left out. */
+static size_t
+bridge_url_len(const char *s)
+{
+    size_t n;
+
+    if (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0)
+        return 0;
+    n = strcspn(s, " \t\r\n<>\"'");
+    while (n > 0 && strchr(".,;:!?)", s[n - 1]) != NULL)
+        n--;
+    return n;
+}
+
+/* Plain text as HTML paragraphs: blank lines part them, single newlines are <br>. */
+static void
+bridge_buf_text(struct bridge_buf *b, const char *text)
+{
+    const char *s = text;
+
+    while (*s != '\0') {
+        size_t url = bridge_url_len(s);
+
+        if (url > 0) {
+            bridge_buf_add(b, "<a href=\"");
+            bridge_buf_escape(b, s, url);
+            bridge_buf_add(b, "\" rel=\"nofollow noopener noreferrer\" target=\"_blank\">");
+            bridge_buf_escape(b, s, url);
+            bridge_buf_add(b, "</a>");
+            s += url;
+        } else if (*s == '\n' || *s == '\r') {
+            int lines = 0;
+
+            for (; *s == '\n' || *s == '\r'; s++)
+                lines += *s == '\n';
+            bridge_buf_add(b, lines > 1 ? "</p><p>" : "<br>");
+        } else {
+            bridge_buf_escape(b, s, 1);
+            s++;
+        }
+    }
+}
+
+static struct json_object *
+bridge_str_array(const char *value)
+{
+    struct json_object *a = json_object_new_array();
+
+    if (value != NULL)
+        json_object_array_add(a, json_object_new_string(value));
+    return a;
+}
+
+/* Direct addressing on the activity or its note: only the member, nobody in copy. */
+static void
+bridge_address(struct json_object *o, const char *actor)
+{
+    json_object_object_add(o, "to", bridge_str_array(actor));
+    json_object_object_add(o, "cc", bridge_str_array(NULL));
+}
+
+struct json_object *
+bridge_message_new(const char *base_url, const char *bridge_id, const char *actor, const char *acct,
+                   const char *text)
+{
+    struct json_object *doc, *note = NULL, *tags, *mention;
+    struct bridge_buf html = { 0 };
+    char *name;
+    size_t user_len;
+
+    if (base_url == NULL || bridge_id == NULL || actor == NULL || acct == NULL || text == NULL)
+        return NULL;
+    /*
+     * Built as a public note (ids on our host, published, attributedTo), then addressed to
+     * the member alone: Mastodon shows a note whose only recipients are mentioned as direct.
+     */
+    doc = activity_note_new(base_url, bridge_id, bridge_id, "");
+    if (doc == NULL || !json_object_object_get_ex(doc, "object", &note))
+        abort(); /* every argument was checked above */
+    bridge_address(doc, actor);
+    bridge_address(note, actor);
+
+    /* The mention first, the way Mastodon writes it, so clients show it as one. */
+    user_len = strcspn(acct, "@");
+    bridge_buf_add(&html, "<p><span class=\"h-card\"><a href=\"");
+    bridge_buf_escape(&html, actor, strlen(actor));
+    bridge_buf_add(&html, "\" class=\"u-url mention\">@<span>");
+    bridge_buf_escape(&html, acct, user_len);
+    bridge_buf_add(&html, "</span></a></span> ");
+    bridge_buf_text(&html, text);
+    bridge_buf_add(&html, "</p>");
+    json_object_object_add(note, "content", json_object_new_string(html.s));
+    free(html.s);
+
+    name = xasprintf("@%s", acct);
+    mention = json_object_new_object();
+    json_object_object_add(mention, "type", json_object_new_string("Mention"));
+    json_object_object_add(mention, "href", json_object_new_string(actor));
+    json_object_object_add(mention, "name", json_object_new_string(name));
+    free(name);
+    tags = json_object_new_array();
+    json_object_array_add(tags, mention);
+    json_object_object_add(note, "tag", tags);
+    return doc;
+}
+
+/* --- the texts ----------------------------------------------------------------------------- */
+
+struct bridge_texts {
+    const char *welcome, *welcome_end, *new_link, *help, *join_first, *join_first_end;
+    const char *too_many, *too_many_end, *paused, *resumed, *delete_ask, *forgotten;
+    const char *report_thanks, *report_thanks_end, *report_usage;
+    const char *st_x, *st_nothing, *st_state, *st_findable, *st_notify, *st_autofollow, *st_relay,
+        *st_followers, *st_following, *st_paused, *yes, *no;
+    const char *states[4][2]; /* members.state and its word */
+};
+
+static const struct bridge_texts bridge_en = {
+    .welcome = "Welcome to passerelle! Here is your personal link. It works once, for 24 hours:\n",
+    .welcome_end =
+        "\n\nOpen it, drop in the .zip archive you downloaded from X (Settings, Your account, "
+        "Download an archive of your data), then choose what you allow. Only your lists of "
+        "followers and followed accounts leave your computer, never your posts or media.\n\n"
+        "Send me \"help\" for the commands: a new link, status, pause, delete...",
+    .new_link = "Here is a new link. It works once, for 24 hours (earlier links no longer "
+                "work):\n",
+    .help = "Commands, sent to me as a direct message:\n"
+            "help: this message\n"
+            "link: a new one-time link to the page where you drop your X archive\n"
+            "status: what is linked and what you allow\n"
+            "pause: nothing is done in your name until \"resume\"\n"
+            "delete: forget everything about you (asked twice)\n"
+            "report @user@host: a claimed X account looks wrong\n"
+            "Unfollowing me forgets you too.",
+    .join_first = "To use passerelle, follow me first (@",
+    .join_first_end = "): I will then send you a one-time link for your X archive.\n\n",
+    .too_many = "Too many commands: I answer at most 10 an hour. Try again in ",
+    .too_many_end = " minutes.",
+    .paused = "Paused: nothing will be done in your name until you send \"resume\".",
+    .resumed = "Resumed: passerelle acts again on what you allowed.",
+    .delete_ask = "Do you want passerelle to forget you (your X link, your lists, your "
+                  "choices)? Send \"delete\" again within 15 minutes to confirm.",
+    .forgotten = "Done: passerelle has forgotten you. To come back later, unfollow me and "
+                 "follow me again.",
+    .report_thanks = "Thank you: your report about @",
+    .report_thanks_end = " is recorded, and an admin will look at it.",
+    .report_usage = "To report a claim that looks wrong, write: report @user@host",
+    .st_x = "X account: @",
+    .st_nothing = "X account: nothing linked yet",
+    .st_state = "\nState: ",
+    .st_findable = "\nFindable by former X contacts: ",
+    .st_notify = "\nMessages when they arrive: ",
+    .st_autofollow = "\nAutomatic follows: ",
+    .st_relay = "\nRelay of your public posts: ",
+    .st_followers = "\nFormer X followers: ",
+    .st_following = "\nAccounts you followed on X: ",
+    .st_paused = "\nPaused: ",
+    .yes = "yes",
+    .no = "no",
+    .states = { { "joined", "joined" },
+                { "linked", "linked" },
+                { "disputed", "disputed (another account claims the same X account)" },
+                { "suspended", "suspended" } },
+};
+
+static const struct bridge_texts bridge_fr = {
+    .welcome = "Bienvenue sur passerelle ! Voici votre lien personnel. Il sert une seule fois, "
+               "pendant 24 heures :\n",
+    .welcome_end =
+        "\n\nOuvrez-le, déposez-y l'archive .zip téléchargée depuis X (Paramètres, Votre "
+        "compte, Télécharger une archive de vos données), puis choisissez ce que vous "
+        "autorisez. Seules vos listes d'abonnés et d'abonnements quittent votre ordinateur, "
+        "jamais vos messages ni vos médias.\n\n"
+        "Envoyez-moi « aide » pour les commandes : nouveau lien, statut, pause, "
+        "suppression…",
+    .new_link = "Voici un nouveau lien. Il sert une seule fois, pendant 24 heures (les liens "
+                "précédents ne marchent plus) :\n",
+    .help = "Commandes, à m'envoyer en message direct :\n"
+            "aide : ce message\n"
+            "lien : un nouveau lien à usage unique vers la page où déposer votre archive X\n"
+            "statut : ce qui est relié et ce que vous autorisez\n"
+            "pause : plus rien n'est fait en votre nom jusqu'à « reprendre »\n"
+            "supprimer : tout oublier de vous (demandé deux fois)\n"
+            "signaler @utilisateur@serveur : un compte X revendiqué semble faux\n"
+            "Vous désabonner de moi vous fait oublier aussi.",
+    .join_first = "Pour utiliser passerelle, abonnez-vous d'abord à moi (@",
+    .join_first_end = ") : je vous enverrai alors un lien à usage unique pour votre archive X."
+                      "\n\n",
+    .too_many = "Trop de commandes : je réponds au plus à 10 par heure. Réessayez dans ",
+    .too_many_end = " minutes.",
+    .paused = "En pause : rien ne sera fait en votre nom jusqu'à ce que vous envoyiez "
+              "« reprendre ».",
+    .resumed = "Reprise : passerelle agit de nouveau selon ce que vous avez autorisé.",
+    .delete_ask = "Voulez-vous que passerelle vous oublie (votre lien avec X, vos listes, vos "
+                  "choix) ? Envoyez de nouveau « supprimer » dans les 15 minutes pour "
+                  "confirmer.",
+    .forgotten = "C'est fait : passerelle vous a oublié. Pour revenir plus tard, "
+                 "désabonnez-vous de moi puis abonnez-vous de nouveau.",
+    .report_thanks = "Merci : votre signalement de @",
+    .report_thanks_end = " est enregistré, un administrateur l'examinera.",
+    .report_usage = "Pour signaler un compte qui semble faux, écrivez : signaler "
+                    "@utilisateur@serveur",
+    .st_x = "Compte X : @",
+    .st_nothing = "Compte X : rien de relié pour l'instant",
+    .st_state = "\nÉtat : ",
+    .st_findable = "\nTrouvable par vos anciens contacts X : ",
+    .st_notify = "\nMessages quand ils arrivent : ",
+    .st_autofollow = "\nAbonnements automatiques : ",
+    .st_relay = "\nRelais de vos messages publics : ",
+    .st_followers = "\nAnciens abonnés X : ",
+    .st_following = "\nComptes suivis sur X : ",
+    .st_paused = "\nEn pause : ",
+    .yes = "oui",
+    .no = "non",
+    .states = { { "joined", "inscrit" },
+                { "linked", "relié" },
+                { "disputed", "contesté (un autre compte revendique le même compte X)" },
+                { "suspended", "suspendu" } },
+};
+
+static const struct bridge_texts *
+bridge_texts_for(const char *lang)
+{
+    return lang != NULL && strcmp(lang, "fr") == 0 ? &bridge_fr : &bridge_en;
+}
+
+/* --- commands ------------------------------------------------------------------------------ */
+
+static const struct {
+    const char *word;
+    enum bridge_command cmd;
+    const char *lang; /* NULL: the same word in both languages */
+} bridge_words[] = {
+    { "help", BRIDGE_CMD_HELP, "en" },        { "aide", BRIDGE_CMD_HELP, "fr" },
+    { "link", BRIDGE_CMD_LINK, "en" },        { "lien", BRIDGE_CMD_LINK, "fr" },
+    { "status", BRIDGE_CMD_STATUS, "en" },    { "statut", BRIDGE_CMD_STATUS, "fr" },
+    { "pause", BRIDGE_CMD_PAUSE, NULL },      { "resume", BRIDGE_CMD_RESUME, "en" },
+    { "reprendre", BRIDGE_CMD_RESUME, "fr" }, { "delete", BRIDGE_CMD_DELETE, "en" },
+    { "supprimer", BRIDGE_CMD_DELETE, "fr" }, { "report", BRIDGE_CMD_REPORT, "en" },
+    { "signaler", BRIDGE_CMD_REPORT, "fr" },
+};
+
+static const char *
+bridge_command_name(enum bridge_command c)
+{
+    for (size_t i = 0; i < sizeof(bridge_words) / sizeof(bridge_words[0]); i++)
+        if (bridge_words[i].cmd == c)
+            return bridge_words[i].word;
+    return "unknown";
+}
+
+/* Length of the word at s once trailing punctuation ("help!", "status?") is left out. */
+static size_t
+bridge_word_len(const char *s)
+{
+    size_t n = strcspn(s, " \t\r\n");
+
+    while (n > 0 && strchr(".,;:!?", s[n - 1]) != NULL)
+        n--;
+    return n;
+}
+
+static const char *
+bridge_skip_blanks(const char *s)
+{
+    while (*s != '\0' && isspace((unsigned char)*s))
+        s++;
+    return s;
+}
+
+enum bridge_command
+bridge_command_parse(const char *text, const char **lang, char *arg, size_t arglen)
+{
+    const char *s;
+    size_t n;
+
+    *lang = NULL;
+    if (arglen > 0)
+        arg[0] = '\0';
+    if (text == NULL)
+        return BRIDGE_CMD_UNKNOWN;
+    s = bridge_skip_blanks(text);
+    if (*s == '/' || *s == '!')
+        s++; /* chat habits: "/help" */
+    n = bridge_word_len(s);
+    for (size_t i = 0; i < sizeof(bridge_words) / sizeof(bridge_words[0]); i++) {
+        if (strlen(bridge_words[i].word) != n || strncasecmp(s, bridge_words[i].word, n) != 0)
+            continue;
+        *lang = bridge_words[i].lang;
+        if (bridge_words[i].cmd == BRIDGE_CMD_REPORT && arglen > 0) {
+            const char *a = bridge_skip_blanks(s + strcspn(s, " \t\r\n"));
+            size_t alen = bridge_word_len(a);
+
+            if (alen >= arglen)
+                alen = arglen - 1;
+            memcpy(arg, a, alen);
+            arg[alen] = '\0';
+        }
+        return bridge_words[i].cmd;
+    }
+    return BRIDGE_CMD_UNKNOWN;
+}
+
+int
+bridge_handle_normalize(const char *handle, char *out, size_t outlen)
+{
+    const char *user, *host, *port;
+    size_t ulen, hlen;
+
+    if (handle == NULL)
+        return -1;
+    user = handle[0] == '@' ? handle + 1 : handle;
+    host = strchr(user, '@');
+    if (host == NULL)
+        return -1;
+    ulen = (size_t)(host - user);
+    host++;
+    hlen = strlen(host);
+    if (ulen == 0 || ulen > 64 || hlen == 0 || hlen > 260 || ulen + 1 + hlen + 1 > outlen)
+        return -1;
+    for (size_t i = 0; i < ulen; i++)
+        if (!isalnum((unsigned char)user[i]) && strchr("_.-", user[i]) == NULL)
+            return -1;
+    port = strchr(host, ':');
+    if (port != NULL) {
+        size_t plen = strlen(port + 1);
+
+        if (plen == 0 || plen > 5 || strspn(port + 1, "0123456789") != plen)
+            return -1;
+        hlen = (size_t)(port - host);
+    }
+    if (hlen == 0 || hlen > 253 || host[0] == '.' || host[0] == '-' || host[hlen - 1] == '.' ||
+        host[hlen - 1] == '-')
+        return -1;
+    for (size_t i = 0; i < hlen; i++) {
+        if (!isalnum((unsigned char)host[i]) && host[i] != '.' && host[i] != '-')
+            return -1;
+        if (host[i] == '.' && host[i + 1] == '.')
+            return -1;
+    }
+    memcpy(out, user, ulen);
+    out[ulen] = '@';
+    for (size_t i = 0; host[i] != '\0'; i++)
+        out[ulen + 1 + i] = (char)tolower((unsigned char)host[i]);
+    out[ulen + 1 + strlen(host)] = '\0';
+    return 0;
+}
+
+/* --- messages -------------------------------------------------------------------------------- */
+
+int
+bridge_push_notice(struct dbtx *tx, struct app *app, const char *actor, const char *acct,
+                   const char *inbox, const char *text)
+{
+    struct json_object *msg;
+
+    if (inbox == NULL || inbox[0] == '\0') {
+        log_warn("bridge_notice_skipped", "actor=%s reason=no_inbox", log_q(actor));
+        return 0;
+    }
+    msg = bridge_message_new(app->cfg->base_url, app->bridge_id, actor, acct, text);
+    if (msg == NULL)
+        return 0;
+    relay_send(tx, "bridge", msg, inbox);
+    return 1;
+}
+
+static const char sql_codes_clear[] =
+    "DELETE FROM link_codes WHERE member_id = $1::bigint AND used_at IS NULL";
+static const char sql_code_insert[] =
+    "INSERT INTO link_codes (hash, member_id, expires_at)"
+    " VALUES ($1::bytea, $2::bigint, now() + $3::int * interval '1 second')";
+
+/*
+ * A new one-time link for the member, earlier unused ones cancelled so that only the last
+ * message sent works, and the message that carries it.
+ */
+static int
+bridge_push_link(struct dbtx *tx, struct app *app, const char *member_id, const char *actor,
+                 const char *acct, const char *inbox, const struct bridge_texts *t, int welcome)
+{
+    unsigned char rnd[BRIDGE_CODE_BYTES], md[SHA256_DIGEST_LENGTH];
+    char code[BRIDGE_CODE_HEX + 1], hash[2 + 2 * SHA256_DIGEST_LENGTH + 1], ttl[16];
+    struct bridge_buf text = { 0 };
+    int n;
+
+    /* The code is the member's key to the page: no weaker source may stand in for it. */
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        log_error("bridge_rand_failed", "reason=RAND_bytes");
+        abort();
+    }
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        snprintf(code + 2 * i, 3, "%02x", rnd[i]);
+    SHA256((const unsigned char *)code, BRIDGE_CODE_HEX, md);
+    memcpy(hash, "\\x", 2);
+    for (size_t i = 0; i < sizeof(md); i++)
+        snprintf(hash + 2 + 2 * i, 3, "%02x", md[i]);
+    snprintf(ttl, sizeof(ttl), "%d", BRIDGE_LINK_TTL_SECONDS);
+    dbtx_push(tx, sql_codes_clear, NULL, NULL, 1, member_id);
+    dbtx_push(tx, sql_code_insert, NULL, NULL, 3, hash, member_id, ttl);
+
+    bridge_buf_add(&text, welcome ? t->welcome : t->new_link);
+    bridge_buf_add(&text, app->cfg->base_url);
+    bridge_buf_add(&text, "/link/");
+    bridge_buf_add(&text, code);
+    if (welcome)
+        bridge_buf_add(&text, t->welcome_end);
+    n = bridge_push_notice(tx, app, actor, acct, inbox, text.s);
+    OPENSSL_cleanse(text.s, text.len);
+    OPENSSL_cleanse(code, sizeof(code));
+    free(text.s);
+    log_info("bridge_link_queued", "member=%s welcome=%d", member_id, welcome);
+    return n;
+}
+
+int
+bridge_push_welcome(struct dbtx *tx, struct app *app, const char *member_id, const char *actor,
+                    const char *acct, const char *inbox, const char *lang)
+{
+    return bridge_push_link(tx, app, member_id, actor, acct, inbox, bridge_texts_for(lang), 1);
+}
+
+int
+bridge_is_message(struct json_object *activity, const char *bridge_id)
+{
+    struct json_object *note, *type;
+    struct json_object *holders[2];
+    int to_bridge = 0;
+
+    if (bridge_id == NULL || !json_object_object_get_ex(activity, "type", &type) ||
+        !json_object_is_type(type, json_type_string) ||
+        strcmp(json_object_get_string(type), "Create") != 0 ||
+        !json_object_object_get_ex(activity, "object", &note) ||
+        !json_object_object_get_ex(note, "type", &type) ||
+        !json_object_is_type(type, json_type_string) ||
+        strcmp(json_object_get_string(type), "Note") != 0)
+        return 0;
+    /* Servers address the Create and its note alike; a public mark on either one wins. */
+    holders[0] = activity;
+    holders[1] = note;
+    for (int h = 0; h < 2; h++) {
+        static const char *const fields[] = { "to", "cc", "bto", "bcc", "audience" };
+
+        for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+            struct json_object *v;
+            size_t n;
+
+            if (!json_object_object_get_ex(holders[h], fields[f], &v))
+                continue;
+            n = json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 1;
+            for (size_t i = 0; i < n; i++) {
+                struct json_object *e =
+                    json_object_is_type(v, json_type_array) ? json_object_array_get_idx(v, i) : v;
+                const char *s = json_object_get_string(e);
+
+                if (!json_object_is_type(e, json_type_string))
+                    continue;
+                if (relay_is_public(s))
+                    return 0;
+                if (f < 2 && strcmp(s, bridge_id) == 0)
+                    to_bridge = 1;
+            }
+        }
+    }
+    return to_bridge;
+}
+
+/*
+ * Counts the command in the member's window and returns, in one row whether or not the
+ * actor is a member, the parsed command ($5, $6) beside the member's row: the reply is
+ * decided from this result alone, with no state kept in memory across the statement (which
+ * a rollback would strand).
+ */
+static const char sql_command[] =
+    "WITH m AS (UPDATE members SET"
+    "  commands_window_start = CASE WHEN commands_window_start IS NULL"
+    "   OR commands_window_start <= now() - interval '1 hour'"
+    "   THEN now() ELSE commands_window_start END,"
+    "  commands_in_window = CASE WHEN commands_window_start IS NULL"
+    "   OR commands_window_start <= now() - interval '1 hour'"
+    "   THEN 1 ELSE least(commands_in_window + 1, $3::int + 2) END,"
+    "  lang = coalesce($2::text, lang)"
+    " WHERE actor_uri = $1"
+    " RETURNING id, commands_in_window AS used, lang, acct, inbox, x_id, x_handle, state,"
+    "  paused, findable, notify, autofollow, relay,"
+    "  coalesce(delete_requested_at > now() - $7::int * interval '1 minute', false)"
+    "   AS delete_pending,"
+    "  CASE WHEN $4::boolean THEN (SELECT count(*) FROM x_edges e"
+    "   WHERE e.followee_x_id = members.x_id) END AS followers,"
+    "  CASE WHEN $4::boolean THEN (SELECT count(*) FROM x_edges e"
+    "   WHERE e.follower_x_id = members.x_id) END AS following,"
+    "  ceil(extract(epoch FROM commands_window_start + interval '1 hour' - now()) / 60)::int"
+    "   AS minutes_left)"
+    " SELECT $5::int AS command, $6::text AS arg, $2::text AS word_lang, m.*"
+    " FROM (VALUES (1)) AS one LEFT JOIN m ON true";
+
+static const char sql_pause[] =
+    "UPDATE members SET paused = $2::boolean, updated_at = now() WHERE id = $1::bigint";
+static const char sql_delete_ask[] =
+    "UPDATE members SET delete_requested_at = now(), updated_at = now() WHERE id = $1::bigint";
+static const char sql_forget_edges[] =
+    "DELETE FROM x_edges WHERE follower_x_id = $1::bigint OR followee_x_id = $1::bigint";
+static const char sql_forget_member[] = "DELETE FROM members WHERE id = $1::bigint";
+static const char sql_report[] = "INSERT INTO reports (member_id, target) VALUES ($1::bigint, $2)";
+
+/* A column of the command's row; NULL when SQL NULL. */
+static const char *
+bridge_col(PGresult *res, const char *name)
+{
+    int c = PQfnumber(res, name);
+
+    if (c < 0 || PQgetisnull(res, 0, c))
+        return NULL;
+    return PQgetvalue(res, 0, c);
+}
+
+static int
+bridge_col_true(PGresult *res, const char *name)
+{
+    const char *v = bridge_col(res, name);
+
+    return v != NULL && strcmp(v, "t") == 0;
+}
+
+static long
+bridge_col_long(PGresult *res, const char *name)
+{
+    const char *v = bridge_col(res, name);
+
+    return v != NULL ? strtol(v, NULL, 10) : 0;
+}
+
+static void
+bridge_status_line(struct bridge_buf *b, const char *label, const char *value)
+{
+    bridge_buf_add(b, label);
+    bridge_buf_add(b, value != NULL ? value : "?");
+}
+
+static void
+bridge_status_text(struct bridge_buf *b, PGresult *res, const struct bridge_texts *t)
+{
+    const char *handle = bridge_col(res, "x_handle");
+    const char *state = bridge_col(res, "state");
+    const char *state_word = state != NULL ? state : "";
+
+    if (handle != NULL) {
+        bridge_status_line(b, t->st_x, handle);
+    } else if (bridge_col(res, "x_id") != NULL) {
+        bridge_status_line(b, t->st_x, bridge_col(res, "x_id"));
+    } else {
+        bridge_buf_add(b, t->st_nothing);
+    }
+    for (size_t i = 0; i < sizeof(t->states) / sizeof(t->states[0]); i++)
+        if (strcmp(state_word, t->states[i][0]) == 0)
+            state_word = t->states[i][1];
+    bridge_status_line(b, t->st_state, state_word);
+    bridge_status_line(b, t->st_findable, bridge_col_true(res, "findable") ? t->yes : t->no);
+    bridge_status_line(b, t->st_notify, bridge_col_true(res, "notify") ? t->yes : t->no);
+    bridge_status_line(b, t->st_autofollow, bridge_col_true(res, "autofollow") ? t->yes : t->no);
+    bridge_status_line(b, t->st_relay, bridge_col_true(res, "relay") ? t->yes : t->no);
+    if (bridge_col(res, "x_id") != NULL) {
+        bridge_status_line(b, t->st_followers, bridge_col(res, "followers"));
+        bridge_status_line(b, t->st_following, bridge_col(res, "following"));
+    }
+    bridge_status_line(b, t->st_paused, bridge_col_true(res, "paused") ? t->yes : t->no);
+}
+
+/* Who answers and where, for one message. */
+struct bridge_peer {
+    struct dbtx *tx;
+    struct app *app;
+    const char *actor, *acct, *inbox, *member;
+    const struct bridge_texts *t;
+};
+
+static int
+bridge_reply(const struct bridge_peer *p, const char *text)
+{
+    return bridge_push_notice(p->tx, p->app, p->actor, p->acct, p->inbox, text);
+}
+
+static void
+bridge_reply2(const struct bridge_peer *p, const char *a, const char *b, const char *c)
+{
+    struct bridge_buf text = { 0 };
+
+    bridge_buf_add(&text, a);
+    bridge_buf_add(&text, b);
+    bridge_buf_add(&text, c);
+    bridge_reply(p, text.s);
+    free(text.s);
+}
+
+static void
+bridge_run_command(const struct bridge_peer *p, enum bridge_command c, PGresult *res)
+{
+    const struct bridge_texts *t = p->t;
+    const char *arg = bridge_col(res, "arg");
+    char target[BRIDGE_ARG_MAX];
+    struct bridge_buf text = { 0 };
+
+    switch (c) {
+    case BRIDGE_CMD_LINK:
+        bridge_push_link(p->tx, p->app, p->member, p->actor, p->acct, p->inbox, t, 0);
+        break;
+    case BRIDGE_CMD_STATUS:
+        bridge_status_text(&text, res, t);
+        bridge_reply(p, text.s);
+        free(text.s);
+        break;
+    case BRIDGE_CMD_PAUSE:
+    case BRIDGE_CMD_RESUME:
+        dbtx_push(p->tx, sql_pause, NULL, NULL, 2, p->member,
+                  c == BRIDGE_CMD_PAUSE ? "true" : "false");
+        bridge_reply(p, c == BRIDGE_CMD_PAUSE ? t->paused : t->resumed);
+        break;
+    case BRIDGE_CMD_DELETE:
+        if (!bridge_col_true(res, "delete_pending")) {
+            dbtx_push(p->tx, sql_delete_ask, NULL, NULL, 1, p->member);
+            bridge_reply(p, t->delete_ask);
+            break;
+        }
+        /* Edges have no foreign key (they shard by X id): they go by the member's x_id. */
+        if (bridge_col(res, "x_id") != NULL)
+            dbtx_push(p->tx, sql_forget_edges, NULL, NULL, 1, bridge_col(res, "x_id"));
+        dbtx_push(p->tx, sql_forget_member, NULL, NULL, 1, p->member);
+        log_info("member_forgotten", "member=%s actor=%s source=message", p->member,
+                 log_q(p->actor));
+        bridge_reply(p, t->forgotten);
+        break;
+    case BRIDGE_CMD_REPORT:
+        if (arg == NULL || bridge_handle_normalize(arg, target, sizeof(target)) < 0) {
+            bridge_reply(p, t->report_usage);
+            break;
+        }
+        dbtx_push(p->tx, sql_report, NULL, NULL, 2, p->member, target);
+        log_info("member_report", "member=%s target=%s", p->member, log_q(target));
+        bridge_reply2(p, t->report_thanks, target, t->report_thanks_end);
+        break;
+    case BRIDGE_CMD_HELP:
+    case BRIDGE_CMD_UNKNOWN:
+        bridge_reply(p, t->help);
+        break;
+    }
+}
+
+static int
+bridge_command_cb(struct dbtx *tx, PGresult *res, void *arg)
+{
+    struct inbox_activity *a = arg;
+    struct bridge_peer p = { .tx = tx, .app = a->app, .actor = a->actor };
+    enum bridge_command c;
+    char acct[512];
+    long used;
+
+    if (PQntuples(res) != 1)
+        return -1;
+    c = (enum bridge_command)bridge_col_long(res, "command");
+    snprintf(acct, sizeof(acct), "%s@%s", a->actor_username != NULL ? a->actor_username : "",
+             a->domain);
+    p.member = bridge_col(res, "id");
+    p.acct = bridge_col(res, "acct") != NULL ? bridge_col(res, "acct") : acct;
+    /* The actor document was just fetched to check the signature: its inbox is current. */
+    p.inbox = a->actor_inbox != NULL ? a->actor_inbox : bridge_col(res, "inbox");
+    if (p.member == NULL) {
+        struct bridge_buf text = { 0 };
+
+        /* Another bot's automatic answer must not start an endless exchange of helps. */
+        if (a->actor_type != NULL &&
+            (strcmp(a->actor_type, "Service") == 0 || strcmp(a->actor_type, "Application") == 0)) {
+            log_info("bridge_message_ignored", "actor=%s reason=bot_not_member", log_q(a->actor));
+            return 0;
+        }
+        p.t = bridge_texts_for(bridge_col(res, "word_lang"));
+        bridge_buf_add(&text, p.t->join_first);
+        bridge_buf_add(&text, a->app->cfg->bridge_username);
+        bridge_buf_add(&text, "@");
+        bridge_buf_add(&text, a->app->cfg->host);
+        bridge_buf_add(&text, p.t->join_first_end);
+        bridge_buf_add(&text, p.t->help);
+        bridge_reply(&p, text.s);
+        free(text.s);
+        log_info("bridge_command", "actor=%s member=- command=%s", log_q(a->actor),
+                 bridge_command_name(c));
+        return 0;
+    }
+    p.t = bridge_texts_for(bridge_col(res, "lang"));
+    used = bridge_col_long(res, "used");
+    if (used > BRIDGE_COMMANDS_PER_HOUR) {
+        char minutes[16];
+
+        log_info("bridge_rate_limited", "member=%s first=%d", p.member,
+                 used == BRIDGE_COMMANDS_PER_HOUR + 1);
+        /* One answer says so; after it, silence until the window ends. */
+        if (used == BRIDGE_COMMANDS_PER_HOUR + 1) {
+            snprintf(minutes, sizeof(minutes), "%ld", bridge_col_long(res, "minutes_left"));
+            bridge_reply2(&p, p.t->too_many, minutes, p.t->too_many_end);
+        }
+        return 0;
+    }
+    log_info("bridge_command", "actor=%s member=%s command=%s", log_q(a->actor), p.member,
+             bridge_command_name(c));
+    bridge_run_command(&p, c, res);
+    return 0;
+}
+
+/* The note's HTML: content, else the first entry of contentMap. */
+static const char *
+bridge_note_html(struct json_object *note)
+{
+    struct json_object *v;
+
+    if (json_object_object_get_ex(note, "content", &v) && json_object_is_type(v, json_type_string))
+        return json_object_get_string(v);
+    if (json_object_object_get_ex(note, "contentMap", &v) &&
+        json_object_is_type(v, json_type_object)) {
+        json_object_object_foreach(v, lang, val) {
+            (void)lang;
+            if (json_object_is_type(val, json_type_string))
+                return json_object_get_string(val);
+        }
+    }
+    return NULL;
+}
+
+int
+bridge_push_message(struct dbtx *tx, struct inbox_activity *a)
+{
+    struct json_object *note = NULL, *by;
+    const char *html, *lang;
+    char text[BRIDGE_TEXT_MAX], arg[BRIDGE_ARG_MAX], cmd[16], limit[16], confirm[16];
+    enum bridge_command c;
+
+    if (!json_object_object_get_ex(a->json, "object", &note) ||
+        !json_object_is_type(note, json_type_object))
+        return 0;
+    /* The signature proves who sent the Create; a note it claims someone else wrote is not theirs.
+     */
+    if (json_object_object_get_ex(note, "attributedTo", &by) &&
+        json_object_is_type(by, json_type_string) &&
+        strcmp(json_object_get_string(by), a->actor) != 0) {
+        log_info("bridge_message_ignored", "actor=%s reason=attributed_to_other", log_q(a->actor));
+        return 0;
+    }
+    html = bridge_note_html(note);
+    if (html == NULL || htmltext_extract(html, strlen(html), text, sizeof(text)) < 0)
+        text[0] = '\0'; /* refused (too large): answered with the help */
+    c = bridge_command_parse(text, &lang, arg, sizeof(arg));
+    snprintf(cmd, sizeof(cmd), "%d", (int)c);
+    snprintf(limit, sizeof(limit), "%d", BRIDGE_COMMANDS_PER_HOUR);
+    snprintf(confirm, sizeof(confirm), "%d", BRIDGE_DELETE_CONFIRM_MINUTES);
+    dbtx_push(tx, sql_command, bridge_command_cb, a, 7, a->actor, lang, limit,
+              c == BRIDGE_CMD_STATUS ? "true" : "false", cmd, arg, confirm);
+    return 1;
+}
