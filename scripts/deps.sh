@@ -2,7 +2,7 @@
 # Checks the Debian packages that build and test passerelle; installs the missing ones as root.
 set -eu
 pkgs="build-essential pkg-config libevent-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
-libxml2-dev libpq-dev zlib1g-dev postgresql curl ca-certificates openssl nodejs"
+libxml2-dev libpq-dev zlib1g-dev postgresql curl ca-certificates openssl nodejs chromium"
 missing=""
 for p in $pkgs; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -2,7 +2,7 @@
 # Runs every test (unit, integration, interop) and ends with one line: "N passed, N failed".
 # Each test program prints TAP lines ("ok N - name" / "not ok N - name"); this script counts
 # them, and counts a program that exits non-zero without a "not ok" line as one failure.
-# Environment: BUILD (build folder, default build), TEST_ONLY (unit|integration|interop),
+# Environment: BUILD (build folder, default build), TEST_ONLY (unit|integration|interop|browser),
 # PASSERELLE_VALGRIND=1 (integration servers run under valgrind).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,7 +46,8 @@ run_one() {
     failed=$((failed + f))
 }
 
-if [ -z "$only" ] || [ "$only" = unit ] || [ "$only" = integration ] || [ "$only" = interop ]; then
+if [ -z "$only" ] || [ "$only" = unit ] || [ "$only" = integration ] || [ "$only" = interop ] ||
+    [ "$only" = browser ]; then
     PG_FSYNC=off sh scripts/pg.sh start "$tmp/pg" >"$tmp/pgurl" || { echo "0 passed, 1 failed"; exit 1; }
     export PASSERELLE_TEST_PG="$(cat "$tmp/pgurl")"
     export PASSERELLE_TEST_PGDIR="$tmp/pg"
@@ -74,6 +75,20 @@ if [ -z "$only" ] || [ "$only" = interop ]; then
         fi
         for t in tests/interop/*.test.mjs; do
             run_one "interop/$(basename "$t")" node "$t"
+        done
+    fi
+fi
+
+# The link page in Debian's Chromium (scripts/deps.sh installs it), driven by playwright-core
+# from tests/interop's node_modules.
+if [ -z "$only" ] || [ "$only" = browser ]; then
+    if [ -n "$(ls tests/browser/*.test.mjs 2>/dev/null)" ]; then
+        if [ ! -d tests/interop/node_modules/playwright-core ]; then
+            (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error) >"$tmp/npm.log" 2>&1 ||
+                { cat "$tmp/npm.log"; failed=$((failed + 1)); }
+        fi
+        for t in tests/browser/*.test.mjs; do
+            run_one "browser/$(basename "$t")" node "$t"
         done
     fi
 fi
