@@ -13,6 +13,8 @@ struct dbtx_stmt {
     char *params[DBTX_MAX_PARAMS];
     dbtx_then_fn then;
     void *then_arg;
+    db_copy_fill_fn fill; /* a COPY FROM STDIN */
+    void *fill_arg;
 };
 
 /* Owned by itself from dbtx_run until the done callback has returned. */
@@ -74,6 +76,15 @@ dbtx_push(struct dbtx *tx, const char *sql, dbtx_then_fn then, void *then_arg, i
     dbtx_pushv(tx, sql, then, then_arg, n, p);
 }
 
+void
+dbtx_push_copy(struct dbtx *tx, const char *sql, db_copy_fill_fn fill, void *fill_arg,
+               dbtx_then_fn then, void *then_arg)
+{
+    dbtx_pushv(tx, sql, then, then_arg, 0, NULL);
+    tx->stmts[tx->nstmts - 1].fill = fill;
+    tx->stmts[tx->nstmts - 1].fill_arg = fill_arg;
+}
+
 static void
 dbtx_free(struct dbtx *tx)
 {
@@ -95,6 +106,15 @@ dbtx_end(struct dbtx *tx, enum db_outcome outcome, const char *err)
 }
 
 static void dbtx_step(struct dbtx *tx);
+
+static int
+dbtx_fill(void *arg, const char **data, size_t *len)
+{
+    struct dbtx *tx = arg;
+    struct dbtx_stmt *s = &tx->stmts[tx->next - 1];
+
+    return s->fill(s->fill_arg, data, len);
+}
 
 static void
 dbtx_step_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
@@ -139,6 +159,11 @@ dbtx_step(struct dbtx *tx)
         return;
     }
     s = &tx->stmts[tx->next++];
+    if (s->fill != NULL) {
+        /* db_conn_copy_in hands one arg to both callbacks: the statement routes it. */
+        db_conn_copy_in(tx->conn, s->sql, 0, NULL, dbtx_fill, dbtx_step_cb, tx);
+        return;
+    }
     db_conn_query(tx->conn, s->sql, s->nparams, (const char *const *)s->params, dbtx_step_cb, tx);
 }
 

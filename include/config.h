@@ -17,6 +17,7 @@ struct config {
     char *tls_cert;             /* tls_cert: PEM certificate chain (optional) */
     char *tls_key;              /* tls_key: PEM private key (optional) */
     size_t max_body_bytes;      /* max_body_bytes */
+    size_t max_archive_bytes;   /* max_archive_bytes: POST /link/archive only */
     size_t max_header_bytes;    /* max_header_bytes */
     int max_headers;            /* max_headers */
     int request_timeout;        /* request_timeout: seconds of silence before a connection is cut */

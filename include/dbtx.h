@@ -34,6 +34,13 @@ void dbtx_push(struct dbtx *tx, const char *sql, dbtx_then_fn then, void *then_a
 void dbtx_pushv(struct dbtx *tx, const char *sql, dbtx_then_fn then, void *then_arg, int n,
                 const char *const *params);
 
+/*
+ * Lists a "COPY ... FROM STDIN" whose rows come from fill (see db_conn_copy_in); fill_arg
+ * must live until the transaction ends.
+ */
+void dbtx_push_copy(struct dbtx *tx, const char *sql, db_copy_fill_fn fill, void *fill_arg,
+                    dbtx_then_fn then, void *then_arg);
+
 /* Borrows a connection, runs BEGIN, every statement in order, then COMMIT. */
 void dbtx_run(struct dbtx *tx);
 

@@ -62,4 +62,7 @@ int httpd_wants_activity_json(struct evhttp_request *req);
 
 #define HTTPD_AP_CTYPE "application/activity+json"
 
+/* The one path whose body may reach max_archive_bytes; every other stops at max_body_bytes. */
+#define HTTPD_UPLOAD_PATH "/link/archive"
+
 #endif

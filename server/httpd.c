@@ -275,6 +275,12 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
     }
     log_debug("http_request", "method=%s path=%s",
               httpd_method_name(evhttp_request_get_command(req)), log_q(path));
+    if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > h->app->cfg->max_body_bytes &&
+        strcmp(path, HTTPD_UPLOAD_PATH) != 0) {
+        free(path);
+        httpd_fail(req, HTTPD_ERR_TOO_LARGE, "request body too large");
+        return;
+    }
     routes_dispatch(h->app, req, path);
     free(path);
 }
@@ -361,7 +367,13 @@ httpd_new(struct app *app, char *err, size_t errlen)
         }
     }
     h->http = evhttp_new(app->base);
-    evhttp_set_max_body_size(h->http, (ev_ssize_t)cfg->max_body_bytes);
+    /*
+     * libevent 2.1 has one body cap per listener, checked before any handler runs: it is the
+     * larger of the two, and httpd_request_cb holds every path but the upload to the smaller.
+     */
+    evhttp_set_max_body_size(h->http, (ev_ssize_t)(cfg->max_archive_bytes > cfg->max_body_bytes
+                                                       ? cfg->max_archive_bytes
+                                                       : cfg->max_body_bytes));
     evhttp_set_max_headers_size(h->http, (ev_ssize_t)cfg->max_header_bytes);
     evhttp_set_timeout(h->http, cfg->request_timeout);
     evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
