@@ -6,6 +6,7 @@
 
 #include "activity.h"
 #include "app.h"
+#include "bridge.h"
 #include "config.h"
 #include "db.h"
 #include "dbtx.h"
@@ -97,6 +98,8 @@ relay_classify(struct json_object *activity, const char *type, const char *actor
         return object != NULL ? RELAY_FOLLOW_ANSWERED : RELAY_IGNORE;
     if (strcmp(type, "Delete") == 0 && object != NULL && strcmp(object, actor) == 0)
         return RELAY_ACTOR_DELETED;
+    if (strcmp(type, "Create") == 0 && bridge_is_message(activity, bridge_id))
+        return RELAY_MESSAGE;
     if (strcmp(type, "Create") == 0 || strcmp(type, "Announce") == 0 ||
         strcmp(type, "Update") == 0 || strcmp(type, "Delete") == 0 || strcmp(type, "Move") == 0)
         return RELAY_PUBLICATION;
@@ -182,7 +185,13 @@ static const char sql_join[] =
     "INSERT INTO members (actor_uri, acct, host, follow_id, inbox) VALUES ($1, $2, $3, $4, $5)"
     " ON CONFLICT (actor_uri) DO UPDATE SET follow_id = EXCLUDED.follow_id,"
     "  acct = EXCLUDED.acct, inbox = EXCLUDED.inbox, updated_at = now()"
-    " RETURNING id, state, (xmax = 0) AS created";
+    " RETURNING id, state, (xmax = 0) AS created, lang, acct";
+
+/* A new member starts with the defaults the page shows, each one in the ledger. */
+static const char sql_default_consents[] =
+    "INSERT INTO consent_ledger (member_id, consent, value, source)"
+    " VALUES ($1::bigint, 'findable', true, 'default'), ($1::bigint, 'notify', true, 'default'),"
+    "  ($1::bigint, 'autofollow', false, 'default'), ($1::bigint, 'relay', false, 'default')";
 
 static int
 relay_joined(struct dbtx *tx, PGresult *res, void *arg)
@@ -199,6 +208,10 @@ relay_joined(struct dbtx *tx, PGresult *res, void *arg)
         activity_accept_new(app->cfg->base_url, app->bridge_id, a->actor, a->id, app->bridge_id),
         a->actor_inbox);
     rc->queued++;
+    if (strcmp(PQgetvalue(res, 0, 2), "t") == 0)
+        dbtx_push(tx, sql_default_consents, NULL, NULL, 1, PQgetvalue(res, 0, 0));
+    rc->queued += bridge_push_welcome(tx, app, PQgetvalue(res, 0, 0), a->actor,
+                                      PQgetvalue(res, 0, 4), a->actor_inbox, PQgetvalue(res, 0, 3));
     return 0;
 }
 
@@ -263,6 +276,9 @@ relay_seen(struct dbtx *tx, PGresult *res, void *arg)
         dbtx_push(tx, sql_gone_instance, NULL, NULL, 1, a->actor);
         dbtx_push(tx, sql_gone_member, NULL, NULL, 1, a->actor);
         dbtx_push(tx, sql_gone_cache, NULL, NULL, 1, a->actor);
+        break;
+    case RELAY_MESSAGE:
+        rc->queued += bridge_push_message(tx, a);
         break;
     case RELAY_PUBLICATION:
     case RELAY_IGNORE:

@@ -32,6 +32,7 @@ enum relay_action {
     RELAY_UNDO_FOLLOW,     /* Undo of a Follow */
     RELAY_FOLLOW_ANSWERED, /* Accept or Reject of one of our Follows */
     RELAY_ACTOR_DELETED,   /* Delete of the actor itself */
+    RELAY_MESSAGE,         /* a direct message to the bridge account (a command) */
     RELAY_PUBLICATION      /* Create, Announce, Update... sent on to the relay */
 };
 enum relay_action relay_classify(struct json_object *activity, const char *type, const char *actor,
