@@ -335,7 +335,7 @@ export async function startActorHost({ actors = [], record = true, answers = {} 
       return totalPosts;
     },
 
-    // Verifies a recorded POST's draft-cavage signature with the key its keyId names,
+    // Verifies a recorded request's draft-cavage signature (a POST must sign its Digest) with the key its keyId names,
     // fetched (unsigned GET) from wherever it lives and cached per keyId. Resolves
     // {ok, reason, keyId, owner, algorithm, headers}.
     verify: (rec) => verifyRecord(rec),
@@ -455,11 +455,14 @@ export async function startActorHost({ actors = [], record = true, answers = {} 
       out.algorithm = p.algorithm ?? null;
       out.headers = p.headers ?? null;
       const names = (p.headers ?? "date").split(" ").filter(Boolean);
-      for (const need of ["(request-target)", "host", "date", "digest"]) {
+      const post = rec.method === "POST";
+      for (const need of ["(request-target)", "host", "date", ...(post ? ["digest"] : [])]) {
         if (!names.includes(need)) return { ...out, reason: `${need} not signed` };
       }
-      const digest = (h.digest ?? "").split(",").map((x) => x.trim()).find((x) => /^sha-256=/i.test(x));
-      if (!digest || digest.slice(8) !== sha256b64(Buffer.from(rec.body, "utf8"))) return { ...out, reason: "digest mismatch" };
+      if (post) {
+        const digest = (h.digest ?? "").split(",").map((x) => x.trim()).find((x) => /^sha-256=/i.test(x));
+        if (!digest || digest.slice(8) !== sha256b64(Buffer.from(rec.body, "utf8"))) return { ...out, reason: "digest mismatch" };
+      }
       const skew = Math.abs(rec.at - Date.parse(h.date));
       if (!(skew < 5 * 60 * 1000)) return { ...out, reason: `Date ${h.date} is off by ${skew} ms from the arrival` };
       let lines;
@@ -481,7 +484,7 @@ export async function startActorHost({ actors = [], record = true, answers = {} 
       out.owner = key.owner;
       const good = cryptoVerify("sha256", Buffer.from(lines.join("\n")), key.pem, Buffer.from(p.signature, "base64"));
       if (!good) return { ...out, reason: "bad signature" };
-      if (rec.json && typeof rec.json.actor === "string" && rec.json.actor !== key.owner) {
+      if (post && rec.json && typeof rec.json.actor === "string" && rec.json.actor !== key.owner) {
         return { ...out, reason: `key owner ${key.owner} is not the activity's actor ${rec.json.actor}` };
       }
       return { ...out, ok: true };
