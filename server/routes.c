@@ -10,6 +10,7 @@
 #include "hostmeta.h"
 #include "httpd.h"
 #include "inbox.h"
+#include "linkpage.h"
 #include "nodeinfo.h"
 #include "routes.h"
 #include "status.h"
@@ -45,6 +46,10 @@ static const struct route routes[] = {
     { "/nodeinfo/2.1", ROUTE_EXACT, M_GET, nodeinfo_get },
     { "/link", ROUTE_EXACT, M_GET, assets_page },
     { "/link/assets", ROUTE_TREE, M_GET, assets_get },
+    { "/link/state", ROUTE_EXACT, M_GET, linkpage_state },
+    { HTTPD_UPLOAD_PATH, ROUTE_EXACT, M_POST, linkpage_archive },
+    { "/link/consents", ROUTE_EXACT, M_POST, linkpage_consents },
+    { "/link", ROUTE_TREE, M_GET, linkpage_code }, /* /link/<one-time code> */
 };
 
 static int

@@ -1,0 +1,554 @@
+/* The link page's endpoints: the one-time code becomes a session; archive upload; consents. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <json-c/json.h>
+
+#include "app.h"
+#include "config.h"
+#include "db.h"
+#include "dbtx.h"
+#include "httpd.h"
+#include "import.h"
+#include "linkpage.h"
+#include "log.h"
+#include "token.h"
+#include "xmalloc.h"
+
+#define LINKPAGE_MAX_CONSENT_BODY 4096
+
+/* --- pure helpers ---------------------------------------------------------------------------- */
+
+const char *
+linkpage_lang(const char *al)
+{
+    if (al == NULL)
+        return "en";
+    while (*al == ' ')
+        al++;
+    return strncasecmp(al, "fr", 2) == 0 && (al[2] == '\0' || strchr("-_;, ", al[2]) != NULL)
+               ? "fr"
+               : "en";
+}
+
+int
+linkpage_cookie(const char *header, const char *name, char *out, size_t outlen)
+{
+    size_t n = strlen(name);
+    const char *p = header;
+
+    while (p != NULL && *p != '\0') {
+        const char *end;
+
+        while (*p == ' ' || *p == ';')
+            p++;
+        end = strchr(p, ';');
+        if (end == NULL)
+            end = p + strlen(p);
+        if ((size_t)(end - p) > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+            size_t len = (size_t)(end - p) - n - 1;
+
+            if (len + 1 > outlen)
+                return -1;
+            memcpy(out, p + n + 1, len);
+            out[len] = '\0';
+            return 0;
+        }
+        p = end;
+    }
+    return -1;
+}
+
+static int
+linkpage_is_hex(const char *s, size_t n)
+{
+    if (strlen(s) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+/* --- sessions -------------------------------------------------------------------------------- */
+
+/* The session token from the cookie (64 hex digits), or -1. */
+static int
+linkpage_token(struct evhttp_request *req, char token[65])
+{
+    const char *h = httpd_header(req, "Cookie");
+
+    return h != NULL && linkpage_cookie(h, LINKPAGE_COOKIE, token, 65) == 0 &&
+                   linkpage_is_hex(token, 64)
+               ? 0
+               : -1;
+}
+
+/* The page's CSRF token is derived from the session's, so the server keeps neither. */
+static void
+linkpage_csrf(const char *token, char out[65])
+{
+    token_hmac_hex(token, "passerelle link page csrf", out);
+}
+
+/* One request waiting on the database; the single owner of what it holds. */
+struct linkpage_req {
+    struct app *app;
+    struct evhttp_request *req;
+    char token[65];
+    char member_id[24];
+    char status[16];
+    char addr[64];
+    struct json_object *consents; /* POST /link/consents: the parsed body */
+    struct import_data data;      /* POST /link/archive: the parsed archive */
+    int have_data;
+};
+
+static struct linkpage_req *
+linkpage_req_new(struct app *app, struct evhttp_request *req)
+{
+    struct linkpage_req *r = xcalloc(1, sizeof(*r));
+
+    r->app = app;
+    r->req = req;
+    return r;
+}
+
+static void
+linkpage_req_free(struct linkpage_req *r)
+{
+    json_object_put(r->consents);
+    if (r->have_data)
+        import_data_free(&r->data);
+    free(r);
+}
+
+/* --- GET /link/<code> ------------------------------------------------------------------------ */
+
+static const char sql_spend[] = "UPDATE link_codes SET used_at = now()"
+                                " WHERE hash = $1::bytea AND used_at IS NULL AND expires_at > now()"
+                                " RETURNING member_id";
+static const char sql_session[] =
+    "INSERT INTO sessions (hash, member_id, csrf_hash, expires_at)"
+    " VALUES ($1::bytea, $2::bigint, $3::bytea, now() + $4::int * interval '1 second')";
+
+static int
+linkpage_spent_cb(struct dbtx *tx, PGresult *res, void *arg)
+{
+    struct linkpage_req *r = arg;
+    char hash[67], csrf[65], csrf_hash[67], ttl[16];
+
+    if (PQntuples(res) != 1) {
+        r->token[0] = '\0'; /* expired, used or unknown: no session */
+        return 1;
+    }
+    token_sha256_bytea(r->token, hash);
+    linkpage_csrf(r->token, csrf);
+    token_sha256_bytea(csrf, csrf_hash);
+    snprintf(ttl, sizeof(ttl), "%d", LINKPAGE_SESSION_TTL);
+    dbtx_push(tx, sql_session, NULL, NULL, 4, hash, PQgetvalue(res, 0, 0), csrf_hash, ttl);
+    return 0;
+}
+
+static void
+linkpage_code_done(enum db_outcome outcome, const char *err, void *arg)
+{
+    struct linkpage_req *r = arg;
+    struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
+
+    (void)err;
+    if (outcome != DB_OK) {
+        httpd_fail(r->req, outcome == DB_UNAVAILABLE ? HTTPD_ERR_UNAVAILABLE : HTTPD_ERR_INTERNAL,
+                   "database unavailable");
+        linkpage_req_free(r);
+        return;
+    }
+    if (r->token[0] != '\0') {
+        char *cookie =
+            xasprintf("%s=%s; Path=/link; Max-Age=%d; HttpOnly; SameSite=Lax%s", LINKPAGE_COOKIE,
+                      r->token, LINKPAGE_SESSION_TTL,
+                      strncmp(r->app->cfg->base_url, "https:", 6) == 0 ? "; Secure" : "");
+
+        evhttp_add_header(out, "Set-Cookie", cookie);
+        free(cookie);
+        log_info("link_session", "result=opened");
+    } else {
+        log_info("link_session", "result=code_refused");
+    }
+    /* Either way to the page: it says "expired" itself when there is no session. */
+    evhttp_add_header(out, "Location", "/link");
+    evhttp_add_header(out, "Cache-Control", "no-store");
+    evhttp_add_header(out, "Referrer-Policy", "no-referrer");
+    httpd_reply(r->req, 303, "text/plain; charset=utf-8", "", 0);
+    linkpage_req_free(r);
+}
+
+void
+linkpage_code(struct app *app, struct evhttp_request *req, const char *path)
+{
+    const char *code = path + strlen("/link/");
+    struct linkpage_req *r;
+    struct dbtx *tx;
+    char hash[67];
+
+    if (strncmp(path, "/link/", 6) != 0 || !linkpage_is_hex(code, 32)) {
+        httpd_fail(req, HTTPD_ERR_NOT_FOUND, "not found");
+        return;
+    }
+    r = linkpage_req_new(app, req);
+    if (token_random_hex(32, r->token, sizeof(r->token)) < 0) {
+        linkpage_req_free(r);
+        httpd_fail(req, HTTPD_ERR_INTERNAL, "no randomness");
+        return;
+    }
+    token_sha256_bytea(code, hash);
+    tx = dbtx_new(app->db, linkpage_code_done, r);
+    dbtx_push(tx, sql_spend, linkpage_spent_cb, r, 1, hash);
+    dbtx_run(tx);
+}
+
+/* --- the session, for the other endpoints ---------------------------------------------------- */
+
+typedef void (*linkpage_next_fn)(struct linkpage_req *r);
+
+static const char sql_member[] =
+    "SELECT m.id, m.acct, m.x_handle, m.x_id, m.findable, m.autofollow, m.notify, m.relay,"
+    " m.lang, m.state,"
+    " (SELECT count(*) FROM x_edges e WHERE m.x_id IS NOT NULL AND e.followee_x_id = m.x_id),"
+    " (SELECT count(*) FROM x_edges e WHERE m.x_id IS NOT NULL AND e.follower_x_id = m.x_id)"
+    " FROM sessions s JOIN members m ON m.id = s.member_id"
+    " WHERE s.hash = $1::bytea AND s.expires_at > now()";
+
+static void
+linkpage_expired(struct evhttp_request *req)
+{
+    httpd_fail(req, HTTPD_ERR_UNAUTHORIZED,
+               "this link has expired or was already used: send \"link\" to the bridge account "
+               "for a new one");
+}
+
+/* Checks the cookie and, for a POST, the CSRF header; -1 when it answered the request. */
+static int
+linkpage_authorise(struct linkpage_req *r, int post)
+{
+    char csrf[65];
+    const char *sent;
+
+    if (linkpage_token(r->req, r->token) < 0) {
+        linkpage_expired(r->req);
+        return -1;
+    }
+    if (!post)
+        return 0;
+    linkpage_csrf(r->token, csrf);
+    sent = httpd_header(r->req, "X-CSRF-Token");
+    if (sent == NULL || !token_equal(sent, csrf)) {
+        httpd_fail(r->req, HTTPD_ERR_FORBIDDEN, "missing or wrong CSRF token: reload the page");
+        return -1;
+    }
+    return 0;
+}
+
+/* --- GET /link/state ------------------------------------------------------------------------- */
+
+static struct json_object *
+linkpage_state_json(struct linkpage_req *r, PGresult *res)
+{
+    struct json_object *o = json_object_new_object(), *c = json_object_new_object();
+    static const char *const names[4] = { "findable", "autofollow", "notify", "relay" };
+    char csrf[65], *member;
+    const char *al = httpd_header(r->req, "Accept-Language");
+
+    linkpage_csrf(r->token, csrf);
+    member = xasprintf("acct:%s", PQgetvalue(res, 0, 1));
+    json_object_object_add(o, "csrf", json_object_new_string(csrf));
+    json_object_object_add(o, "member", json_object_new_string(member));
+    free(member);
+    json_object_object_add(
+        o, "handle", PQgetisnull(res, 0, 2) ? NULL : json_object_new_string(PQgetvalue(res, 0, 2)));
+    json_object_object_add(
+        o, "x_id", PQgetisnull(res, 0, 3) ? NULL : json_object_new_string(PQgetvalue(res, 0, 3)));
+    json_object_object_add(o, "state", json_object_new_string(PQgetvalue(res, 0, 9)));
+    json_object_object_add(o, "followers",
+                           json_object_new_int64(strtoll(PQgetvalue(res, 0, 10), NULL, 10)));
+    json_object_object_add(o, "following",
+                           json_object_new_int64(strtoll(PQgetvalue(res, 0, 11), NULL, 10)));
+    for (int i = 0; i < 4; i++)
+        json_object_object_add(
+            c, names[i], json_object_new_boolean(strcmp(PQgetvalue(res, 0, 4 + i), "t") == 0));
+    json_object_object_add(o, "consents", c);
+    json_object_object_add(
+        o, "lang", json_object_new_string(al != NULL ? linkpage_lang(al) : PQgetvalue(res, 0, 8)));
+    return o;
+}
+
+static void
+linkpage_state_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct linkpage_req *r = arg;
+
+    (void)err;
+    if (outcome != DB_OK)
+        httpd_fail(r->req, HTTPD_ERR_UNAVAILABLE, "database unavailable");
+    else if (PQntuples(res) != 1)
+        linkpage_expired(r->req);
+    else {
+        evhttp_add_header(evhttp_request_get_output_headers(r->req), "Cache-Control", "no-store");
+        httpd_reply_json(r->req, 200, "application/json", linkpage_state_json(r, res));
+    }
+    PQclear(res);
+    linkpage_req_free(r);
+}
+
+void
+linkpage_state(struct app *app, struct evhttp_request *req, const char *path)
+{
+    struct linkpage_req *r = linkpage_req_new(app, req);
+    char hash[67];
+    const char *params[1] = { hash };
+
+    (void)path;
+    if (linkpage_authorise(r, 0) < 0) {
+        linkpage_req_free(r);
+        return;
+    }
+    token_sha256_bytea(r->token, hash);
+    db_query(app->db, sql_member, 1, params, linkpage_state_cb, r);
+}
+
+/* --- POST /link/archive ---------------------------------------------------------------------- */
+
+static void
+linkpage_stored_cb(enum import_status st, const struct import_data *d, void *arg)
+{
+    struct linkpage_req *r = arg;
+    struct json_object *o;
+    char id[24];
+
+    switch (st) {
+    case IMPORT_LINKED:
+        o = json_object_new_object();
+        snprintf(id, sizeof(id), "%llu", (unsigned long long)d->result.account.account_id);
+        json_object_object_add(o, "status", json_object_new_string("linked"));
+        json_object_object_add(o, "handle", json_object_new_string(d->result.account.username));
+        json_object_object_add(o, "x_id", json_object_new_string(id));
+        json_object_object_add(o, "followers", json_object_new_int64((int64_t)d->nfollowers));
+        json_object_object_add(o, "following", json_object_new_int64((int64_t)d->nfollowing));
+        httpd_reply_json(r->req, 200, "application/json", o);
+        break;
+    case IMPORT_DISPUTED:
+        o = json_object_new_object();
+        json_object_object_add(
+            o, "error",
+            json_object_new_string("another member says this X account is theirs: both are "
+                                   "frozen until it is sorted out, and both were told by message"));
+        json_object_object_add(o, "status", json_object_new_string("disputed"));
+        httpd_reply_json(r->req, 409, "application/json", o);
+        break;
+    case IMPORT_NO_MEMBER:
+        linkpage_expired(r->req);
+        break;
+    case IMPORT_SUSPENDED:
+        httpd_fail(r->req, HTTPD_ERR_FORBIDDEN, "this account is suspended by the admin");
+        break;
+    case IMPORT_UNAVAILABLE:
+        httpd_fail(r->req, HTTPD_ERR_UNAVAILABLE, "database unavailable: nothing was changed");
+        break;
+    case IMPORT_FAILED:
+        httpd_fail(r->req, HTTPD_ERR_INTERNAL, "could not store the archive: nothing was changed");
+        break;
+    }
+    r->have_data = 0; /* import_store took and freed it */
+    linkpage_req_free(r);
+}
+
+static void
+linkpage_archive_member_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct linkpage_req *r = arg;
+    struct import_data *d;
+
+    (void)err;
+    if (outcome != DB_OK || PQntuples(res) != 1) {
+        if (outcome != DB_OK)
+            httpd_fail(r->req, HTTPD_ERR_UNAVAILABLE, "database unavailable");
+        else
+            linkpage_expired(r->req);
+        PQclear(res);
+        linkpage_req_free(r);
+        return;
+    }
+    snprintf(r->member_id, sizeof(r->member_id), "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    /* import_store owns the data from here; the request keeps only the answer to give. */
+    d = xmalloc(sizeof(*d));
+    *d = r->data;
+    r->have_data = 0;
+    memset(&r->data, 0, sizeof(r->data));
+    import_store(r->app, r->member_id, d, linkpage_stored_cb, r);
+}
+
+void
+linkpage_archive(struct app *app, struct evhttp_request *req, const char *path)
+{
+    struct linkpage_req *r = linkpage_req_new(app, req);
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const char *ct = httpd_header(req, "Content-Type");
+    char hash[67], err[512];
+    const char *params[1] = { hash };
+
+    (void)path;
+    if (linkpage_authorise(r, 1) < 0) {
+        linkpage_req_free(r);
+        return;
+    }
+    if (ct == NULL || strncasecmp(ct, "application/zip", 15) != 0) {
+        linkpage_req_free(r);
+        httpd_fail(req, HTTPD_ERR_MEDIA_TYPE, "send the archive as application/zip");
+        return;
+    }
+    /* The body is whole (evhttp read it under max_archive_bytes); parse before any write. */
+    if (import_parse_zip_mem(evbuffer_pullup(in, (ev_ssize_t)len), len, &r->data, err,
+                             sizeof(err)) < 0) {
+        log_info("link_archive_refused", "bytes=%zu reason=%s", len, log_q(err));
+        linkpage_req_free(r);
+        httpd_fail(req, HTTPD_ERR_BAD_REQUEST, err);
+        return;
+    }
+    r->have_data = 1;
+    token_sha256_bytea(r->token, hash);
+    db_query(app->db, sql_member, 1, params, linkpage_archive_member_cb, r);
+}
+
+/* --- POST /link/consents --------------------------------------------------------------------- */
+
+/*
+ * One statement: the new values, and a ledger line for each that changed, with the client
+ * address. old reads the row as it was when the statement began.
+ */
+static const char sql_consents[] =
+    "WITH s AS (SELECT member_id FROM sessions WHERE hash = $1::bytea AND expires_at > now()),"
+    " old AS (SELECT m.id, m.findable, m.autofollow, m.notify, m.relay FROM members m, s"
+    "  WHERE m.id = s.member_id),"
+    " upd AS (UPDATE members m SET findable = coalesce($2::boolean, m.findable),"
+    "  autofollow = coalesce($3::boolean, m.autofollow), notify = coalesce($4::boolean, m.notify),"
+    "  relay = coalesce($5::boolean, m.relay), updated_at = now() FROM s WHERE m.id = s.member_id"
+    "  RETURNING m.id, m.findable, m.autofollow, m.notify, m.relay),"
+    " led AS (INSERT INTO consent_ledger (member_id, consent, value, source, client_addr)"
+    "  SELECT upd.id, c.k, c.v, 'page', $6::inet FROM old JOIN upd ON upd.id = old.id,"
+    "  LATERAL (VALUES ('findable', old.findable, upd.findable),"
+    "   ('autofollow', old.autofollow, upd.autofollow), ('notify', old.notify, upd.notify),"
+    "   ('relay', old.relay, upd.relay)) AS c(k, o, v) WHERE c.o IS DISTINCT FROM c.v"
+    "  RETURNING 1)"
+    " SELECT upd.findable, upd.autofollow, upd.notify, upd.relay, (SELECT count(*) FROM led)"
+    " FROM upd";
+
+static void
+linkpage_consents_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct linkpage_req *r = arg;
+    static const char *const names[4] = { "findable", "autofollow", "notify", "relay" };
+
+    if (outcome == DB_ERROR && err != NULL && strncmp(err, "22", 2) == 0)
+        httpd_fail(r->req, HTTPD_ERR_BAD_REQUEST, "bad value");
+    else if (outcome != DB_OK)
+        httpd_fail(r->req, HTTPD_ERR_UNAVAILABLE, "database unavailable");
+    else if (PQntuples(res) != 1)
+        linkpage_expired(r->req);
+    else {
+        struct json_object *o = json_object_new_object(), *c = json_object_new_object();
+
+        for (int i = 0; i < 4; i++)
+            json_object_object_add(
+                c, names[i], json_object_new_boolean(strcmp(PQgetvalue(res, 0, i), "t") == 0));
+        json_object_object_add(o, "consents", c);
+        log_info("consents_changed", "changes=%s source=page", PQgetvalue(res, 0, 4));
+        httpd_reply_json(r->req, 200, "application/json", o);
+    }
+    PQclear(res);
+    linkpage_req_free(r);
+}
+
+/* The peer address as text, for the ledger; "" when unknown. */
+static void
+linkpage_peer(struct evhttp_request *req, char *out, size_t outlen)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+
+    out[0] = '\0';
+    if (evcon != NULL) {
+        evhttp_connection_get_peer(evcon, &addr, &port);
+        if (addr != NULL)
+            snprintf(out, outlen, "%s", addr);
+    }
+}
+
+void
+linkpage_consents(struct app *app, struct evhttp_request *req, const char *path)
+{
+    static const char *const names[4] = { "findable", "autofollow", "notify", "relay" };
+    struct linkpage_req *r = linkpage_req_new(app, req);
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const char *params[6];
+    char hash[67];
+    int any = 0;
+
+    (void)path;
+    if (linkpage_authorise(r, 1) < 0) {
+        linkpage_req_free(r);
+        return;
+    }
+    if (len == 0 || len > LINKPAGE_MAX_CONSENT_BODY) {
+        linkpage_req_free(r);
+        httpd_fail(req, HTTPD_ERR_BAD_REQUEST, "expected a small JSON object");
+        return;
+    }
+    {
+        struct json_tokener *tok = json_tokener_new_ex(8);
+
+        r->consents = json_tokener_parse_ex(tok, (const char *)evbuffer_pullup(in, (ev_ssize_t)len),
+                                            (int)len);
+        if (json_tokener_get_error(tok) != json_tokener_success) {
+            json_object_put(r->consents);
+            r->consents = NULL;
+        }
+        json_tokener_free(tok);
+    }
+    if (!json_object_is_type(r->consents, json_type_object)) {
+        linkpage_req_free(r);
+        httpd_fail(req, HTTPD_ERR_BAD_REQUEST, "expected a JSON object");
+        return;
+    }
+    for (int i = 0; i < 4; i++) {
+        struct json_object *v = NULL;
+
+        params[1 + i] = NULL;
+        if (!json_object_object_get_ex(r->consents, names[i], &v))
+            continue;
+        if (!json_object_is_type(v, json_type_boolean)) {
+            linkpage_req_free(r);
+            httpd_fail(req, HTTPD_ERR_BAD_REQUEST, "each consent must be true or false");
+            return;
+        }
+        params[1 + i] = json_object_get_boolean(v) ? "true" : "false";
+        any = 1;
+    }
+    if (!any) {
+        linkpage_req_free(r);
+        httpd_fail(req, HTTPD_ERR_BAD_REQUEST, "expected findable, autofollow, notify or relay");
+        return;
+    }
+    token_sha256_bytea(r->token, hash);
+    linkpage_peer(req, r->addr, sizeof(r->addr));
+    params[0] = hash;
+    params[5] = r->addr[0] != '\0' ? r->addr : NULL;
+    db_query(app->db, sql_consents, 6, params, linkpage_consents_cb, r);
+}

@@ -1,0 +1,182 @@
+// The link page's server side against the real server and PostgreSQL: a person follows the
+// bridge, gets the one-time link by direct message, spends it for a session, uploads an X
+// archive (parsed in C, edges stored by COPY), re-uploads a newer one, sets consents; a second
+// person claiming the same X account freezes both; refusals change nothing.
+import assert from "node:assert/strict";
+import { test, setup, teardown, eventually } from "../lib/harness.mjs";
+import { startServer } from "../lib/server.mjs";
+import { startActorHost, signedPost, newId, AS } from "../lib/actorhost.mjs";
+import { request } from "../lib/http.mjs";
+import { xArchive, zipBuffer } from "../lib/xarchive.mjs";
+
+let s, h;
+const sessions = {};
+
+setup(async () => {
+  s = await startServer({ config: { allow_private_fetch: "true", queue_poll_ms: "100", queue_backoff_unit_ms: "10" } });
+  h = await startActorHost({ actors: [{ name: "alice" }, { name: "bob" }, { name: "carol" }] });
+});
+teardown(async () => {
+  if (h) await h.stop();
+  if (s) assert.equal(await s.stop(), 0, "serve exits 0 after SIGTERM");
+});
+
+const bridge = () => `${s.url}/users/passerelle`;
+const q = async (sql) => (await s.psql(sql)).trim();
+
+// Follows the bridge as name and returns the code from the welcome message.
+async function join(name) {
+  const a = h.actor(name);
+  const mark = h.mark;
+  const f = { "@context": AS, id: newId(h), type: "Follow", actor: a.id, object: bridge() };
+  const r = await signedPost(`${bridge()}/inbox`, f, { actor: a });
+  assert.equal(r.status, 202, r.body);
+  const dm = await eventually(
+    () => h.since(mark).find((x) => x.method === "POST" && x.path === `/users/${name}/inbox` && /\/link\/[0-9a-f]{32}/.test(x.body)),
+    { timeout: 10000, what: `welcome message to ${name}` },
+  );
+  return dm.body.match(/\/link\/([0-9a-f]{32})/)[1];
+}
+
+async function open(code) {
+  const r = await request(`${s.url}/link/${code}`);
+  assert.equal(r.status, 303);
+  assert.equal(r.headers.location, "/link");
+  const c = r.headers["set-cookie"]?.[0];
+  return c ? c.split(";")[0] : null;
+}
+
+async function state(cookie) {
+  return request(`${s.url}/link/state`, { headers: cookie ? { cookie } : {} });
+}
+
+function upload(sess, body, { csrf = sess.csrf, type = "application/zip" } = {}) {
+  const headers = { cookie: sess.cookie, "content-type": type };
+  if (csrf) headers["x-csrf-token"] = csrf;
+  return request(`${s.url}/link/archive`, { method: "POST", headers, body });
+}
+
+async function snapshot() {
+  return q(
+    "SELECT (SELECT string_agg(id || ':' || coalesce(x_id::text,'-') || ':' || state || ':' || findable || autofollow || notify || relay, ',' ORDER BY id) FROM members)" +
+      " || '|' || (SELECT count(*) FROM x_edges) || '|' || (SELECT count(*) FROM x_claims) || '|' || (SELECT count(*) FROM consent_ledger)",
+  );
+}
+
+test("the welcome link opens a session once; the session shows the member and the default consents", async () => {
+  const code = await join("alice");
+  const cookie = await open(code);
+  assert.match(cookie ?? "", /^passerelle_link=[0-9a-f]{64}$/, "a session cookie");
+  const r = await request(`${s.url}/link/${code}`);
+  assert.equal(r.headers["set-cookie"], undefined, "a spent code opens nothing");
+  const raw = (await request(`${s.url}/link/${"0".repeat(32)}`)).headers["set-cookie"];
+  assert.equal(raw, undefined, "an unknown code opens nothing");
+  const st = await state(cookie);
+  assert.equal(st.status, 200, st.body);
+  const j = st.json();
+  assert.equal(j.member, `acct:alice@${new URL(h.url).host}`);
+  assert.equal(j.handle, null);
+  assert.deepEqual(j.consents, { findable: true, autofollow: false, notify: true, relay: false });
+  assert.match(j.csrf, /^[0-9a-f]{64}$/);
+  const setCookie = (await request(`${s.url}/link/${await join("alice")}`)).headers["set-cookie"][0];
+  assert.match(setCookie, /HttpOnly/);
+  assert.match(setCookie, /SameSite=Lax/);
+  assert.match(setCookie, /Path=\/link/);
+  sessions.alice = { cookie, csrf: j.csrf };
+  assert.equal((await state(null)).status, 401, "no cookie: 401");
+  assert.equal((await state(`passerelle_link=${"a".repeat(64)}`)).status, 401, "unknown session: 401");
+});
+
+test("refused uploads change nothing: no CSRF, wrong type, not a zip, not an X archive", async () => {
+  const before = await snapshot();
+  const good = zipBuffer(xArchive({ username: "alice", followers: 4, following: 2 }).entries);
+  assert.equal((await upload(sessions.alice, good, { csrf: null })).status, 403);
+  assert.equal((await upload(sessions.alice, good, { csrf: "0".repeat(64) })).status, 403);
+  assert.equal((await upload(sessions.alice, good, { type: "application/json" })).status, 415);
+  const notzip = await upload(sessions.alice, Buffer.from("hello"));
+  assert.equal(notzip.status, 400);
+  const notx = await upload(sessions.alice, zipBuffer([{ name: "readme.txt", data: Buffer.from("hi") }]));
+  assert.equal(notx.status, 400);
+  assert.match(notx.json().error, /account/i, "the reason names what is missing");
+  const bad = xArchive({ username: "alice", followers: 3, manifestCounts: { follower: 5 } });
+  const mismatch = await upload(sessions.alice, zipBuffer(bad.entries));
+  assert.equal(mismatch.status, 400, mismatch.body);
+  assert.equal(await snapshot(), before);
+});
+
+test("an archive links the member: X id, handle, edges by COPY, claim; a newer one replaces the edges", async () => {
+  const a = xArchive({ username: "alice_x", accountId: "9223372036854775000", followers: 5, following: 3, followerParts: 2 });
+  const r = await upload(sessions.alice, zipBuffer(a.entries));
+  assert.equal(r.status, 200, r.body);
+  assert.deepEqual(r.json(), { status: "linked", handle: "alice_x", x_id: "9223372036854775000", followers: 5, following: 3 });
+  const id = await q(`SELECT id FROM members WHERE actor_uri = '${h.actor("alice").id}'`);
+  assert.equal(await q(`SELECT x_id || ':' || x_handle || ':' || state FROM members WHERE id = ${id}`), "9223372036854775000:alice_x:linked");
+  assert.equal(await q("SELECT count(*) FROM x_edges WHERE followee_x_id = 9223372036854775000"), "5");
+  assert.equal(await q("SELECT count(*) FROM x_edges WHERE follower_x_id = 9223372036854775000"), "3");
+  assert.equal(await q(`SELECT string_agg(follower_x_id::text, ',' ORDER BY follower_x_id) FROM x_edges WHERE followee_x_id = 9223372036854775000`), a.followers.join(","));
+  assert.equal(await q(`SELECT count(*) FROM x_claims WHERE member_id = ${id}`), "1");
+  const st = (await state(sessions.alice.cookie)).json();
+  assert.equal(st.handle, "alice_x");
+  assert.equal(st.followers, 5);
+  assert.equal(st.following, 3);
+
+  const newer = xArchive({ username: "alice_x", accountId: "9223372036854775000", followers: 2, following: 7 });
+  const r2 = await upload(sessions.alice, zipBuffer(newer.entries));
+  assert.equal(r2.status, 200, r2.body);
+  assert.equal(await q("SELECT count(*) FROM x_edges"), "9", "the newer archive replaced the edges");
+});
+
+test("consents: saved with a ledger line per change and the client address; bad values change nothing", async () => {
+  const post = (body, csrf = sessions.alice.csrf) =>
+    request(`${s.url}/link/consents`, {
+      method: "POST",
+      headers: { cookie: sessions.alice.cookie, "content-type": "application/json", ...(csrf ? { "x-csrf-token": csrf } : {}) },
+      body: JSON.stringify(body),
+    });
+  const before = await snapshot();
+  assert.equal((await post({ relay: true }, null)).status, 403, "no CSRF token");
+  assert.equal((await post({ relay: "yes" })).status, 400, "not a boolean");
+  assert.equal((await post({ nothing: true })).status, 400, "no consent named");
+  assert.equal(await snapshot(), before);
+  const r = await post({ findable: true, autofollow: true, notify: true, relay: true });
+  assert.equal(r.status, 200, r.body);
+  assert.deepEqual(r.json().consents, { findable: true, autofollow: true, notify: true, relay: true });
+  const rows = await q(
+    `SELECT string_agg(consent || '=' || value || '@' || source || '/' || host(client_addr), ',' ORDER BY consent) FROM consent_ledger l JOIN members m ON m.id = l.member_id WHERE m.actor_uri = '${h.actor("alice").id}' AND source = 'page'`,
+  );
+  assert.equal(rows, "autofollow=true@page/127.0.0.1,relay=true@page/127.0.0.1", "only the two that changed");
+});
+
+test("a second member claiming the same X account freezes both and tells both", async () => {
+  const bobCookie = await open(await join("bob"));
+  const bob = { cookie: bobCookie, csrf: (await state(bobCookie)).json().csrf };
+  const mark = h.mark;
+  const edges = await q("SELECT count(*) FROM x_edges");
+  const same = xArchive({ username: "alice_x", accountId: "9223372036854775000", followers: 50, following: 50 });
+  const r = await upload(bob, zipBuffer(same.entries));
+  assert.equal(r.status, 409, r.body);
+  assert.equal(r.json().status, "disputed");
+  assert.equal(await q("SELECT string_agg(state, ',' ORDER BY id) FROM members WHERE actor_uri LIKE '%/users/alice' OR actor_uri LIKE '%/users/bob'"), "disputed,disputed");
+  assert.equal(await q("SELECT count(*) FROM x_edges"), edges, "no edges from a disputed claim");
+  for (const who of ["alice", "bob"]) {
+    await eventually(() => h.since(mark).find((x) => x.method === "POST" && x.path === `/users/${who}/inbox` && /frozen/.test(x.body)), {
+      timeout: 10000,
+      what: `dispute message to ${who}`,
+    });
+  }
+});
+
+test("leaving (Undo Follow) removes the member, sessions, claims and edges", async () => {
+  const carolCookie = await open(await join("carol"));
+  const carol = { cookie: carolCookie, csrf: (await state(carolCookie)).json().csrf };
+  const a = xArchive({ username: "carol_x", accountId: "42", followers: 3, following: 3 });
+  assert.equal((await upload(carol, zipBuffer(a.entries))).status, 200);
+  const c = h.actor("carol");
+  const followId = await q(`SELECT follow_id FROM members WHERE actor_uri = '${c.id}'`);
+  const undo = { "@context": AS, id: newId(h), type: "Undo", actor: c.id, object: { id: followId, type: "Follow", actor: c.id, object: bridge() } };
+  assert.equal((await signedPost(`${bridge()}/inbox`, undo, { actor: c })).status, 202);
+  assert.equal(await q(`SELECT count(*) FROM members WHERE actor_uri = '${c.id}'`), "0");
+  assert.equal(await q("SELECT count(*) FROM x_edges WHERE follower_x_id = 42 OR followee_x_id = 42"), "0");
+  assert.equal(await q("SELECT count(*) FROM x_claims WHERE x_id = 42"), "0");
+  assert.equal((await state(carol.cookie)).status, 401, "the session went with the member");
+});
