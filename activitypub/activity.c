@@ -18,6 +18,7 @@ static char *activity_id_dup(const char *base_url);
 static void activity_published(char *out, size_t outlen);
 static void activity_add_str(struct json_object *obj, const char *key, const char *value);
 static struct json_object *activity_str_array(const char *value);
+static void activity_address_public(struct json_object *obj, const char *followers);
 static struct json_object *activity_base_new(const char *base_url, const char *type,
                                              const char *actor_id);
 static struct json_object *activity_answer_new(const char *type, const char *base_url,
@@ -88,6 +89,14 @@ activity_str_array(const char *value)
 
     json_object_array_add(a, json_object_new_string(value));
     return a;
+}
+
+/* Public addressing, as Mastodon writes it: to the world, cc the author's followers. */
+static void
+activity_address_public(struct json_object *obj, const char *followers)
+{
+    json_object_object_add(obj, "to", activity_str_array(ACTIVITY_PUBLIC));
+    json_object_object_add(obj, "cc", activity_str_array(followers));
 }
 
 static struct json_object *
@@ -230,8 +239,7 @@ activity_note_new(const char *base_url, const char *actor_id, const char *follow
     doc = activity_base_new(base_url, "Create", actor_id);
     activity_add_str(doc, "attributedTo", actor_id);
     activity_add_str(doc, "published", published);
-    json_object_object_add(doc, "to", activity_str_array(ACTIVITY_PUBLIC));
-    json_object_object_add(doc, "cc", activity_str_array(followers));
+    activity_address_public(doc, followers);
 
     /* Mastodon refuses a note whose id is on another host than its author's. */
     note_id = activity_id_dup(base_url);
@@ -242,8 +250,7 @@ activity_note_new(const char *base_url, const char *actor_id, const char *follow
     activity_add_str(note, "attributedTo", actor_id);
     activity_add_str(note, "content", html);
     activity_add_str(note, "published", published);
-    json_object_object_add(note, "to", activity_str_array(ACTIVITY_PUBLIC));
-    json_object_object_add(note, "cc", activity_str_array(followers));
+    activity_address_public(note, followers);
     json_object_object_add(doc, "object", note);
     free(note_id);
     free(html);
@@ -262,8 +269,7 @@ activity_announce_new(const char *base_url, const char *actor_id, const char *fo
     activity_published(published, sizeof(published));
     doc = activity_base_new(base_url, "Announce", actor_id);
     activity_add_str(doc, "object", object_id);
-    json_object_object_add(doc, "to", activity_str_array(ACTIVITY_PUBLIC));
-    json_object_object_add(doc, "cc", activity_str_array(followers));
+    activity_address_public(doc, followers);
     /* pub-relay drops activities without it (FEP-ae0c). */
     activity_add_str(doc, "published", published);
     return doc;

@@ -329,55 +329,82 @@ admin_list(struct admin_ctx *c, const struct admin_req *r, char *err, size_t err
     return 0;
 }
 
-/* The subscription a domain has, as the upsert that marks it returns it. */
+/* The subscription a domain has, as admin_mark returns it. */
 struct admin_sub {
     char state[16];
     int litepub;
     const char *actor, *follow_id, *inbox; /* borrowed from the result; NULL when unknown */
 };
 
-static void
-admin_sub_read(PGresult *res, struct admin_sub *s)
+/*
+ * Opens the transaction and marks domain allowed (and not blocked) or blocked (and not
+ * allowed), inserting it when unknown. The row is locked until the end, so a Follow the
+ * inbox handles meanwhile waits. Returns the result s borrows from, or NULL with err set.
+ */
+static PGresult *
+admin_mark(struct admin_ctx *c, const char *domain, int allow, struct admin_sub *s, char *err,
+           size_t errlen)
 {
+    static const char sql[] =
+        "INSERT INTO instances (domain, allowed, blocked) VALUES ($1, $2::boolean, NOT $2::boolean)"
+        " ON CONFLICT (domain) DO UPDATE"
+        " SET allowed = $2::boolean, blocked = NOT $2::boolean, updated_at = now()"
+        " RETURNING relay_state, coalesce(style, 'mastodon'), actor_uri, follow_id,"
+        " coalesce(shared_inbox, inbox)";
+    const char *params[2] = { domain, allow ? "true" : "false" };
+    PGresult *res;
+
+    if (admin_run_sql(c->pg, "BEGIN", 0, NULL, err, errlen) < 0)
+        return NULL;
+    res = admin_exec(c->pg, sql, 2, params, err, errlen);
+    if (res == NULL)
+        return NULL;
     snprintf(s->state, sizeof(s->state), "%s", PQgetvalue(res, 0, 0));
     s->litepub = strcmp(PQgetvalue(res, 0, 1), "litepub") == 0;
     s->actor = PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2);
     s->follow_id = PQgetisnull(res, 0, 3) ? NULL : PQgetvalue(res, 0, 3);
     s->inbox = PQgetisnull(res, 0, 4) ? NULL : PQgetvalue(res, 0, 4);
+    return res;
 }
 
-#define ADMIN_SUB_COLUMNS                                                                          \
-    " RETURNING relay_state, coalesce(style, 'mastodon'), actor_uri, follow_id,"                   \
-    " coalesce(shared_inbox, inbox)"
-
-/* The Follow the Accept or Reject embeds: Mastodon's object is Public, LitePub's the relay. */
-static struct json_object *
-admin_answer_new(struct admin_ctx *c, const struct admin_sub *s, int accept)
+/*
+ * Queues the Accept or Reject of the subscriber's Follow to its inbox. The Follow is
+ * rebuilt: Mastodon's object is Public, LitePub's the relay actor. *rows stays 0 when the
+ * Follow lacks what an answer needs.
+ */
+static int
+admin_answer(struct admin_ctx *c, const struct admin_sub *s, int accept, int flags, long *rows,
+             char *err, size_t errlen)
 {
     const char *object = s->litepub ? c->relay_id : ACTIVITY_PUBLIC;
+    const char *base = c->cfg->base_url;
+    struct json_object *act;
+    int rc;
 
-    return accept
-               ? activity_accept_new(c->cfg->base_url, c->relay_id, s->actor, s->follow_id, object)
-               : activity_reject_new(c->cfg->base_url, c->relay_id, s->actor, s->follow_id, object);
+    *rows = 0;
+    if (s->actor == NULL || s->follow_id == NULL || s->inbox == NULL)
+        return 0;
+    act = accept ? activity_accept_new(base, c->relay_id, s->actor, s->follow_id, object)
+                 : activity_reject_new(base, c->relay_id, s->actor, s->follow_id, object);
+    rc = admin_enqueue(c->pg, act, &s->inbox, 1, flags, rows, err, errlen);
+    json_object_put(act);
+    return rc;
 }
 
 static int
 admin_allow(struct admin_ctx *c, const struct admin_req *r, char *err, size_t errlen)
 {
-    static const char sql_mark[] = "INSERT INTO instances (domain, allowed) VALUES ($1, true)"
-                                   " ON CONFLICT (domain) DO UPDATE SET allowed = true, blocked = "
-                                   "false, updated_at = now()" ADMIN_SUB_COLUMNS;
     static const char sql_accept[] =
         "UPDATE instances SET relay_state = 'accepted', subscribed_at = now(), updated_at = now(),"
         " our_follow_id = coalesce($2::text, our_follow_id),"
         " our_follow_state = CASE WHEN $2::text IS NULL THEN our_follow_state ELSE 'pending' END"
         " WHERE domain = $1";
     const char *params[2] = { r->domain, NULL };
-    struct json_object *accept = NULL, *follow = NULL;
+    struct json_object *follow = NULL;
     struct admin_sub s;
     PGresult *res;
     long accepts = 0, follows = 0;
-    int rc = -1, accepted = 0;
+    int rc = -1, pending;
 
     if (policy_config_blocked(c->cfg, r->domain)) {
         snprintf(err, errlen,
@@ -385,46 +412,40 @@ admin_allow(struct admin_ctx *c, const struct admin_req *r, char *err, size_t er
                  r->domain);
         return -1;
     }
-    if (admin_run_sql(c->pg, "BEGIN", 0, NULL, err, errlen) < 0)
-        return -1;
-    res = admin_exec(c->pg, sql_mark, 1, params, err, errlen);
+    res = admin_mark(c, r->domain, 1, &s, err, errlen);
     if (res == NULL)
         return -1;
-    admin_sub_read(res, &s);
-    if (strcmp(s.state, "pending") == 0 && s.actor && s.follow_id && s.inbox) {
-        const char *inboxes[1] = { s.inbox };
-
-        accept = admin_answer_new(c, &s, 1);
-        if (admin_enqueue(c->pg, accept, inboxes, 1, 0, &accepts, err, errlen) < 0)
+    pending = strcmp(s.state, "pending") == 0;
+    if (pending && admin_answer(c, &s, 1, 0, &accepts, err, errlen) < 0)
+        goto out;
+    if (pending && accepts > 0 && s.litepub) {
+        /* LitePub servers publish only to their relay actor's followers. */
+        follow = activity_follow_new(c->cfg->base_url, c->relay_id, s.actor);
+        if (admin_enqueue(c->pg, follow, &s.inbox, 1, 0, &follows, err, errlen) < 0)
             goto out;
-        if (s.litepub) {
-            /* LitePub servers publish only to their relay actor's followers. */
-            follow = activity_follow_new(c->cfg->base_url, c->relay_id, s.actor);
-            if (admin_enqueue(c->pg, follow, inboxes, 1, 0, &follows, err, errlen) < 0)
-                goto out;
-            params[1] = json_object_get_string(json_object_object_get(follow, "id"));
-        }
-        if (admin_run_sql(c->pg, sql_accept, 2, params, err, errlen) < 0)
-            goto out;
-        accepted = 1;
-    } else if (strcmp(s.state, "pending") == 0) {
-        fprintf(stderr,
-                "passerelle admin: %s: its Follow lacks an inbox or id; it stays pending "
-                "and is accepted when it follows again\n",
-                r->domain);
+        params[1] = json_object_get_string(json_object_object_get(follow, "id"));
     }
+    if (accepts > 0 && admin_run_sql(c->pg, sql_accept, 2, params, err, errlen) < 0)
+        goto out;
     if (admin_run_sql(c->pg, "COMMIT", 0, NULL, err, errlen) < 0)
         goto out;
-    log_info("admin_allow", "domain=%s accepted=%d accept_rows=%ld follow_rows=%ld",
-             log_q(r->domain), accepted, accepts, follows);
+    log_info("admin_allow", "domain=%s was=%s accept_rows=%ld follow_rows=%ld", log_q(r->domain),
+             s.state, accepts, follows);
     printf("%s allowed\n", r->domain);
-    if (accepted)
-        printf("pending subscription accepted: Accept queued (%ld)%s\n", accepts,
-               s.litepub ? follows > 0 ? ", Follow back queued" : ", Follow back not queued" : "");
+    if (accepts > 0)
+        printf("pending subscription accepted: Accept queued%s\n",
+               !s.litepub    ? ""
+               : follows > 0 ? ", Follow back queued"
+                             : ", Follow back not queued");
+    else if (pending)
+        fprintf(stderr,
+                "passerelle admin: %s: no Accept could be queued (no inbox or Follow id "
+                "known, or the host is dead); it stays pending and is accepted when it "
+                "follows again\n",
+                r->domain);
     rc = 0;
 out:
     PQclear(res);
-    json_object_put(accept);
     json_object_put(follow);
     return rc;
 }
@@ -432,9 +453,6 @@ out:
 static int
 admin_block(struct admin_ctx *c, const struct admin_req *r, char *err, size_t errlen)
 {
-    static const char sql_mark[] = "INSERT INTO instances (domain, blocked) VALUES ($1, true)"
-                                   " ON CONFLICT (domain) DO UPDATE SET blocked = true, allowed = "
-                                   "false, updated_at = now()" ADMIN_SUB_COLUMNS;
     static const char sql_drop[] =
         "UPDATE deliveries SET state = 'dropped', last_error = 'host blocked by admin',"
         " claimed_until = NULL, claimed_by = NULL, updated_at = now()"
@@ -442,32 +460,21 @@ admin_block(struct admin_ctx *c, const struct admin_req *r, char *err, size_t er
     static const char sql_reject[] =
         "UPDATE instances SET relay_state = 'rejected', updated_at = now() WHERE domain = $1";
     const char *params[1] = { r->domain };
-    struct json_object *reject = NULL;
     struct admin_sub s;
     PGresult *res, *drop = NULL;
     long rejects = 0;
     int rc = -1, subscribed;
 
-    if (admin_run_sql(c->pg, "BEGIN", 0, NULL, err, errlen) < 0)
-        return -1;
-    res = admin_exec(c->pg, sql_mark, 1, params, err, errlen);
+    res = admin_mark(c, r->domain, 0, &s, err, errlen);
     if (res == NULL)
         return -1;
-    admin_sub_read(res, &s);
     subscribed = strcmp(s.state, "accepted") == 0 || strcmp(s.state, "pending") == 0;
     /* Dropped before the Reject is queued, so the Reject is the one row that remains. */
     drop = admin_exec(c->pg, sql_drop, 1, params, err, errlen);
     if (drop == NULL)
         goto out;
-    if (subscribed && s.actor && s.follow_id && s.inbox) {
-        const char *inboxes[1] = { s.inbox };
-
-        reject = admin_answer_new(c, &s, 0);
-        if (admin_enqueue(c->pg, reject, inboxes, 1, QUEUE_DESPITE_BLOCK, &rejects, err, errlen) <
-            0)
-            goto out;
-    }
-    if (subscribed && admin_run_sql(c->pg, sql_reject, 1, params, err, errlen) < 0)
+    if (subscribed && (admin_answer(c, &s, 0, QUEUE_DESPITE_BLOCK, &rejects, err, errlen) < 0 ||
+                       admin_run_sql(c->pg, sql_reject, 1, params, err, errlen) < 0))
         goto out;
     if (admin_run_sql(c->pg, "COMMIT", 0, NULL, err, errlen) < 0)
         goto out;
@@ -477,12 +484,11 @@ admin_block(struct admin_ctx *c, const struct admin_req *r, char *err, size_t er
     if (subscribed)
         printf("subscription (%s) rejected: %s\n", s.state,
                rejects > 0 ? "Reject queued"
-                           : "no Reject queued (no inbox known, or the host is dead)");
+                           : "no Reject queued (no inbox or Follow id known, or the host is dead)");
     rc = 0;
 out:
     PQclear(res);
     PQclear(drop);
-    json_object_put(reject);
     return rc;
 }
 

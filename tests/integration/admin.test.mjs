@@ -236,6 +236,18 @@ test("instances allow of an unknown or blocked domain marks it allowed and queue
   assert.equal((await s.json(deliveriesSql())).length, 0);
 });
 
+test("instances allow of a pending subscriber with no inbox known keeps it pending and says so", async (t) => {
+  const s = await fresh(t, { relay_mode: "allowlist" });
+  await seed(s, "noinbox.example", { relay_state: "pending", inbox: null, shared_inbox: null });
+  const r = await s.admin("instances", "allow", "noinbox.example");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /stays pending/);
+  assert.doesNotMatch(r.stdout, /accepted/);
+  const [i] = await s.json("SELECT relay_state, allowed FROM instances WHERE domain = 'noinbox.example'");
+  assert.deepEqual(i, { relay_state: "pending", allowed: true });
+  assert.equal(await s.psql("SELECT count(*) FROM activities"), "0");
+});
+
 test("instances allow refuses a domain relay_block still blocks (exit 1, nothing changed)", async (t) => {
   const s = await fresh(t, { relay_block: "example.net" });
   await seed(s, "sub.example.net", { relay_state: "pending" });
