@@ -346,6 +346,7 @@ zipread_index(struct zipread *z, uint64_t cd_off, char *err, size_t errlen)
     struct zipread_entry **by_off;
     char shown[128], shown2[128];
     size_t i;
+    int rc = 0;
 
     z->by_name = xcalloc(z->n, sizeof(*z->by_name));
     by_off = xcalloc(z->n, sizeof(*by_off));
@@ -353,29 +354,25 @@ zipread_index(struct zipread *z, uint64_t cd_off, char *err, size_t errlen)
         z->by_name[i] = by_off[i] = &z->entries[i];
     qsort(z->by_name, z->n, sizeof(*z->by_name), zipread_cmp_name);
     qsort(by_off, z->n, sizeof(*by_off), zipread_cmp_offset);
-    for (i = 0; i < z->n; i++) {
-        if (i + 1 < z->n && strcmp(z->by_name[i]->name, z->by_name[i + 1]->name) == 0) {
-            free(by_off);
-            return zipread_fail(err, errlen, "two entries are named %s",
-                                zipread_printable(z->by_name[i]->name, z->by_name[i]->name_len,
-                                                  shown, sizeof(shown)));
-        }
-        if (i + 1 < z->n && by_off[i]->offset == by_off[i + 1]->offset) {
-            zipread_printable(by_off[i]->name, by_off[i]->name_len, shown, sizeof(shown));
-            zipread_printable(by_off[i + 1]->name, by_off[i + 1]->name_len, shown2, sizeof(shown2));
-            free(by_off);
-            return zipread_fail(err, errlen, "entries %s and %s overlap", shown, shown2);
-        }
-        by_off[i]->limit = i + 1 < z->n ? by_off[i + 1]->offset : cd_off;
-        if (by_off[i]->offset > cd_off || cd_off - by_off[i]->offset < LOCAL_LEN) {
-            free(by_off);
-            return zipread_fail(
-                err, errlen, "entry %s starts outside the zip's data",
-                zipread_printable(by_off[i]->name, by_off[i]->name_len, shown, sizeof(shown)));
-        }
+    for (i = 0; i < z->n && rc == 0; i++) {
+        struct zipread_entry *e = by_off[i], *next = i + 1 < z->n ? by_off[i + 1] : NULL;
+
+        if (next != NULL && strcmp(z->by_name[i]->name, z->by_name[i + 1]->name) == 0)
+            rc = zipread_fail(err, errlen, "two entries are named %s",
+                              zipread_printable(z->by_name[i]->name, z->by_name[i]->name_len, shown,
+                                                sizeof(shown)));
+        else if (next != NULL && e->offset == next->offset)
+            rc =
+                zipread_fail(err, errlen, "entries %s and %s overlap",
+                             zipread_printable(e->name, e->name_len, shown, sizeof(shown)),
+                             zipread_printable(next->name, next->name_len, shown2, sizeof(shown2)));
+        else if (e->offset > cd_off || cd_off - e->offset < LOCAL_LEN)
+            rc = zipread_fail(err, errlen, "entry %s starts outside the zip's data",
+                              zipread_printable(e->name, e->name_len, shown, sizeof(shown)));
+        e->limit = next != NULL ? next->offset : cd_off;
     }
     free(by_off);
-    return 0;
+    return rc;
 }
 
 static int

@@ -540,6 +540,15 @@ test_limits(void)
     zt_finish(&z, NULL);
     is_str(open_error(&z, NULL), "entries one and two overlap", "shared local header refused");
     zt_free(&z);
+
+    /* A directory record pointing past the data, into the directory itself. */
+    z = (struct zt){ 0 };
+    zt_add(&z, "one", "x", 1, 0);
+    z.e[0].off = 40;
+    zt_finish(&z, NULL);
+    is_str(open_error(&z, NULL), "entry one starts outside the zip's data",
+           "local header offset past the data refused");
+    zt_free(&z);
 }
 
 int
