@@ -16,13 +16,21 @@
 //   POST /_peer/nodeinfo {url}         /.well-known/nodeinfo then the document, parsed by Fedify
 //   GET  /_peer/events                 activities the inbox accepted (after verification)
 //   GET  /_peer/requests               outgoing HTTP requests the peer made (for assertions)
+//   GET  /_peer/incoming               requests the peer received (not /_peer/): method, path,
+//                                      status Fedify answered (an inbox POST that failed
+//                                      verification gets 401), scheme and keyId of its signature
 //   POST /_peer/send {inbox, activity} signs and POSTs an activity as this peer's actor
+//   POST /_peer/config {autoAccept}    autoAccept: answer a verified Follow of our actor with
+//                                      an Accept embedding it (as Pleroma answers a relay's
+//                                      follow back); the Accept's outcome lands in events' accepted
 import http from "node:http";
 import { webcrypto as crypto } from "node:crypto";
 import { createFederation, getDocumentLoader, MemoryKvStore, exportSpki, parseNodeInfo } from "@fedify/fedify";
 import {
+  Accept,
   Activity,
   Endpoints,
+  Follow,
   Person,
   getActorTypeName,
   isActor,
@@ -130,6 +138,28 @@ federation
   .setKeyPairsDispatcher(async (_ctx, identifier) => (identifier === USER ? keyPairs : []));
 
 const events = [];
+const settings = { autoAccept: false };
+
+// Answers a Follow of our actor with an Accept, after the inbox has answered the Follow.
+function acceptLater(ctx, follow, ev) {
+  setTimeout(async () => {
+    try {
+      const follower = await follow.getActor({ documentLoader: ctx.documentLoader, contextLoader: ctx.contextLoader });
+      if (follower == null) throw new Error("the follower could not be fetched");
+      const accept = new Accept({
+        id: new URL(`${ORIGIN}/accepts/${crypto.randomUUID()}`),
+        actor: ctx.getActorUri(USER),
+        object: follow,
+      });
+      await ctx.sendActivity({ identifier: USER }, follower, accept, { immediate: true });
+      ev.accepted = { ok: true, id: accept.id.href };
+    } catch (e) {
+      ev.accepted = { ok: false, error: String(e?.message ?? e) };
+      console.error("peer: auto-accept failed:", e);
+    }
+  }, 0);
+}
+
 federation
   .setInboxListeners("/users/{identifier}/inbox", "/inbox")
   .on(Activity, async (ctx, activity) => {
@@ -139,7 +169,7 @@ federation
     } catch {
       raw = null;
     }
-    events.push({
+    const ev = {
       type: raw?.type ?? activity.constructor.name,
       id: activity.id?.href ?? null,
       actor: activity.actorId?.href ?? null,
@@ -148,7 +178,12 @@ federation
       sig: ctx.data?.sig ?? null,
       receivedAt: new Date().toISOString(),
       raw,
-    });
+    };
+    events.push(ev);
+    if (settings.autoAccept && activity instanceof Follow && activity.objectId?.href === ctx.getActorUri(USER).href) {
+      ev.accepted = { pending: true };
+      acceptLater(ctx, activity, ev);
+    }
   })
   .onError((_ctx, error) => {
     console.error("peer: inbox error:", error);
@@ -211,6 +246,7 @@ async function handleControl(req, res, url) {
   }
   if (req.method === "GET" && path === "/_peer/events") return json(res, 200, events);
   if (req.method === "GET" && path === "/_peer/requests") return json(res, 200, outgoing);
+  if (req.method === "GET" && path === "/_peer/incoming") return json(res, 200, incoming);
   if (req.method !== "POST") return json(res, 404, { error: "no such control endpoint" });
   let input;
   try {
@@ -271,6 +307,10 @@ async function handleControl(req, res, url) {
       return json(res, 200, { parsed: null, error: String(e?.message ?? e), requests: outgoing.slice(since) });
     }
   }
+  if (path === "/_peer/config") {
+    if (typeof input.autoAccept === "boolean") settings.autoAccept = input.autoAccept;
+    return json(res, 200, { ...settings });
+  }
   if (path === "/_peer/send") {
     const since = outgoing.length;
     try {
@@ -286,6 +326,15 @@ async function handleControl(req, res, url) {
     }
   }
   return json(res, 404, { error: "no such control endpoint" });
+}
+
+// Requests received outside the control API, with Fedify's answer.
+const incoming = [];
+function signatureKeyId(headers) {
+  const input = headers.get("signature-input");
+  if (input) return /keyid="([^"]*)"/.exec(input)?.[1] ?? null;
+  const sig = headers.get("signature");
+  return sig ? (/keyId="([^"]*)"/.exec(sig)?.[1] ?? null) : null;
 }
 
 const server = http.createServer(async (req, res) => {
@@ -304,6 +353,14 @@ const server = http.createServer(async (req, res) => {
       contextData: { sig },
       onNotFound: () => new Response("Not found", { status: 404 }),
       onNotAcceptable: () => new Response("Not acceptable", { status: 406 }),
+    });
+    incoming.push({
+      method: req.method,
+      path: url.pathname,
+      status: response.status,
+      sig,
+      keyId: signatureKeyId(headers),
+      at: new Date().toISOString(),
     });
     const out = {};
     response.headers.forEach((v, k) => (out[k] = v));

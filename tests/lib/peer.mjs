@@ -56,6 +56,8 @@ export async function startPeer({ user = "alice", firstKnock = "draft-cavage-htt
     nodeinfo: (base) => p.call("/_peer/nodeinfo", { url: base }),
     events: () => p.call("/_peer/events"),
     requests: () => p.call("/_peer/requests"),
+    incoming: () => p.call("/_peer/incoming"),
+    configure: (settings) => p.call("/_peer/config", settings),
     send: (inbox, activity, recipient) => p.call("/_peer/send", { inbox, activity, recipient }),
     async stop() {
       if (exit === null) {
