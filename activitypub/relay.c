@@ -348,16 +348,25 @@ relay_swept_cb(enum db_outcome outcome, PGresult *res, const char *err, void *ar
 {
     (void)arg;
     if (outcome == DB_OK)
-        log_debug("seen_ids_swept", "rows=%s", PQcmdTuples(res));
+        log_debug("swept", "rows=%s", PQcmdTuples(res));
     else if (outcome == DB_ERROR)
-        log_warn("seen_ids_sweep_failed", "error=%s", log_q(err));
+        log_warn("sweep_failed", "error=%s", log_q(err));
     PQclear(res);
 }
 
 void
 relay_sweep(struct app *app)
 {
-    /* Senders retry for days (Mastodon about a week): remember ids a little longer. */
-    db_query(app->db, "DELETE FROM seen_activity_ids WHERE seen_at < now() - interval '14 days'", 0,
-             NULL, relay_swept_cb, NULL);
+    /*
+     * Senders retry for days (Mastodon about a week): remember ids a little longer. Spent or
+     * expired link codes and sessions have no use left.
+     */
+    static const char *const sweeps[] = {
+        "DELETE FROM seen_activity_ids WHERE seen_at < now() - interval '14 days'",
+        "DELETE FROM link_codes WHERE expires_at < now() - interval '1 day'",
+        "DELETE FROM sessions WHERE expires_at < now()",
+    };
+
+    for (size_t i = 0; i < sizeof(sweeps) / sizeof(sweeps[0]); i++)
+        db_query(app->db, sweeps[i], 0, NULL, relay_swept_cb, NULL);
 }

@@ -20,7 +20,7 @@ void relay_dispatch(struct inbox_activity *a);
  */
 void relay_send(struct dbtx *tx, const char *signer, struct json_object *json, const char *inbox);
 
-/* Forgets activity ids old enough that no sender still retries them (fire and forget). */
+/* Forgets old activity ids, link codes and sessions (fire and forget; hourly). */
 void relay_sweep(struct app *app);
 
 /* What an activity asks of us; pure, for tests. */
