@@ -1295,7 +1295,8 @@ archive_read_items(struct archive_item *items, size_t n, archive_item_fn feed, v
     size_t i;
     int rc = -1;
 
-    qsort(items, n, sizeof(*items), archive_cmp_item);
+    if (n > 1) /* items is NULL for a zip with none of the files */
+        qsort(items, n, sizeof(*items), archive_cmp_item);
     if (archive_check_present(n > 0 && items[0].kind == ARCHIVE_ACCOUNT,
                               n > 0 && items[n - 1].kind >= ARCHIVE_FOLLOWER, err, errlen) < 0)
         return -1;

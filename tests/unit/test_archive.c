@@ -739,6 +739,9 @@ test_zip(void)
     is_str(zip_error(no_account, 2, &g, &res), "not an X archive (no data/account.js)",
            "no account.js");
     is_int(g.count, 0, "nothing handed out");
+    static const char *const nothing[] = { "photos/cat.jpg", "\xff\xd8" };
+    is_str(zip_error(nothing, 1, &g, &res), "not an X archive (no data/account.js)",
+           "a zip with none of the files");
     static const char *const no_lists[] = { "data/account.js", account_js, "data/manifest.js",
                                             manifest_js };
     is_str(zip_error(no_lists, 2, &g, &res), "no follower or following lists in the archive",
