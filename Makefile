@@ -112,9 +112,9 @@ valgrind: deps
 bench: all $(BENCHES)
 	@sh bench/run.sh $(BUILD)
 
-# libFuzzer targets (clang and libclang-rt-14-dev): each fuzz/fuzz_*.c against the sources
-# it needs, run from its committed seeds in fuzz/corpus/<target>/ for FUZZ_SECONDS each; what
-# it finds goes to $(BUILD)/fuzz/corpus-<target>/, crashes to $(BUILD)/fuzz/.
+# libFuzzer targets (clang and libclang-rt-14-dev): each fuzz/fuzz_*.c against the sources it
+# needs, run for FUZZ_SECONDS from its seeds in fuzz/corpus/<target>/ with fuzz/<target>.dict;
+# new inputs go to $(BUILD)/fuzz/corpus-<target>/, crashes to $(BUILD)/fuzz/.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_LIBSRCS := server/archive.c server/zipread.c server/xmalloc.c
@@ -130,6 +130,7 @@ fuzz: $(FUZZ_BINS)
 	    t=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$t; \
 	    echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
 	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/ \
+	        $$([ -f fuzz/$$t.dict ] && echo -dict=fuzz/$$t.dict) \
 	        $(BUILD)/fuzz/corpus-$$t fuzz/corpus/$$t || exit 1; \
 	done
 
