@@ -69,8 +69,8 @@ const T = {
       "passerelle cannot be reached right now. You can still check your archive; sending " +
       "needs the connection.",
     noSession:
-      "Sending needs the link passerelle sent you. Open it again, or send “link” to {bridge} " +
-      "for a new one.",
+      "To send anything, this page needs the link passerelle sent you. Open that link again, " +
+      "or send “link” to {bridge} for a new one.",
     tooLargeServer: "passerelle refused these lists: they are larger than this server accepts.",
     refused: "passerelle refused these lists: {reason}",
     sendFailed: "Sending failed (error {status}). Please try again.",
@@ -168,8 +168,8 @@ const T = {
       "passerelle est injoignable pour le moment. Vous pouvez quand même vérifier votre " +
       "archive\u00a0; l'envoi aura besoin de la connexion.",
     noSession:
-      "L'envoi a besoin du lien que passerelle vous a envoyé. Rouvrez-le, ou envoyez " +
-      "«\u00a0link\u00a0» à {bridge} pour en recevoir un nouveau.",
+      "Pour envoyer quoi que ce soit, cette page a besoin du lien que passerelle vous a " +
+      "envoyé. Rouvrez ce lien, ou envoyez «\u00a0link\u00a0» à {bridge} pour en recevoir un nouveau.",
     tooLargeServer:
       "passerelle a refusé ces listes\u00a0: elles dépassent ce que ce serveur accepte.",
     refused: "passerelle a refusé ces listes\u00a0: {reason}",

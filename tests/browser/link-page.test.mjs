@@ -4,16 +4,16 @@
 // read; drag and drop; FR/EN; keyboard; and nothing ever requested outside the server's
 // origin, no CSP violation.
 //
-// The page's backend (GET /link/state, POST /link/archive, POST /link/consents) is not
-// built yet: these tests only read archives. See link-contract.test.mjs for the page's side
-// of that contract.
+// Reading happens in the browser alone, so GET /link/state (the session, which needs a
+// one-time code) is answered by Playwright with a fixed session; nothing is sent here. The
+// page's side of the API is in link-contract.test.mjs.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test, setup, teardown } from "../lib/harness.mjs";
 import { startServer } from "../lib/server.mjs";
-import { launchBrowser, assertOnlyOrigin, assertNoProblems } from "../lib/browser.mjs";
+import { launchBrowser, assertOnlyOrigin, assertNoProblems, stubLinkApi } from "../lib/browser.mjs";
 import { xArchive, zipBuffer, writeZip, looseFiles, ytd } from "../lib/xarchive.mjs";
 
 let s;
@@ -31,14 +31,21 @@ teardown(async () => {
   if (s) assert.equal(await s.stop(), 0, "serve exit code after SIGTERM");
 });
 
-// Until the backend exists, GET /link/state answers 404 and Chromium logs that.
-// Once it exists, openPage must first get a session through GET /link/<code>.
-const STATE_MISSING = [/404.*\/link\/state/];
+const SESSION = {
+  csrf: "csrf-token-0123456789",
+  member: "acct:reader@mastodon.example",
+  handle: null,
+  followers: 0,
+  following: 0,
+  consents: { findable: true, notify: true, autofollow: false, relay: false },
+  lang: "en",
+};
 
-async function openPage(t, opts) {
+async function openPage(t, { lang = "en", ...opts } = {}) {
   const p = await browser.newPage(t, opts);
+  await stubLinkApi(p.page, s.url, { state: { status: 200, json: { ...SESSION, lang } } });
   await p.page.goto(`${s.url}/link`);
-  await p.page.locator("#archive").waitFor({ state: "visible" });
+  await p.page.locator("#member:not([hidden])").waitFor();
   return p;
 }
 
@@ -75,7 +82,7 @@ const en = (n) => n.toLocaleString("en-GB");
 const digits = (s) => s.replace(/\D/g, "");
 const MANIFEST_OK = "These numbers match the archive's own index.";
 
-test("GET /link: the page, its CSS and JS from the server alone, consents at their defaults", async (t) => {
+test("GET /link: the page, its CSS and JS from the server alone; a new member's consents (findable, notify on)", async (t) => {
   const p = await openPage(t);
   const { page } = p;
   assert.equal(await page.locator("h1").innerText(), "Link your X archive");
@@ -96,7 +103,7 @@ test("GET /link: the page, its CSS and JS from the server alone, consents at the
   }
   assertOnlyOrigin(p, s.url);
   assertNothingSent(p);
-  await assertNoProblems(p, STATE_MISSING);
+  await assertNoProblems(p);
 });
 
 test("an archive (deflate, with manifest.js): handle and counts before sending", async (t) => {
@@ -116,7 +123,7 @@ test("an archive (deflate, with manifest.js): handle and counts before sending",
   assert.equal(await p.page.locator("#send").isEnabled(), true, "Send is offered");
   assertOnlyOrigin(p, s.url);
   assertNothingSent(p);
-  await assertNoProblems(p, STATE_MISSING);
+  await assertNoProblems(p);
 });
 
 test("parts, no userLink, a top folder in the zip: the parts add up", async (t) => {
@@ -130,7 +137,7 @@ test("parts, no userLink, a top folder in the zip: the parts add up", async (t) 
     following: "333",
     check: MANIFEST_OK,
   });
-  await assertNoProblems(p, STATE_MISSING);
+  await assertNoProblems(p);
 });
 
 test("loose .js files, several picked at once; without account.js, a plain request for it", async (t) => {
@@ -157,7 +164,7 @@ test("loose .js files, several picked at once; without account.js, a plain reque
   assert.deepEqual(await shown(p.page), {
     error: "Some parts of the lists are missing: following.js. Choose them too, or the whole .zip.",
   });
-  await assertNoProblems(p, STATE_MISSING);
+  await assertNoProblems(p);
 });
 
 test("a ZIP64 archive with stored entries", async (t) => {
@@ -169,7 +176,7 @@ test("a ZIP64 archive with stored entries", async (t) => {
     following: "9",
     check: MANIFEST_OK,
   });
-  await assertNoProblems(p, STATE_MISSING);
+  await assertNoProblems(p);
 });
 
 test("a 4.5 GB archive (sparse media entry first, ZIP64 offsets): only the small files are read", async (t) => {
@@ -190,7 +197,7 @@ test("a 4.5 GB archive (sparse media entry first, ZIP64 offsets): only the small
   t.log(`read in ${ms} ms`);
   // Reading 4.5 GB would take far longer than this.
   assert.ok(ms < 5000, `read in ${ms} ms`);
-  await assertNoProblems(p, STATE_MISSING);
+  await assertNoProblems(p);
 });
 
 test("not an X archive, and not a zip at all: said in plain words", async (t) => {
@@ -206,7 +213,7 @@ test("not an X archive, and not a zip at all: said in plain words", async (t) =>
   assert.deepEqual(await pickZip(p, png, "picture.zip"), {
     error: "This file is not a .zip archive. Choose the .zip file X sent you, or its .js files.",
   });
-  await assertNoProblems(p, STATE_MISSING);
+  await assertNoProblems(p);
 });
 
 test("an archive without follower lists", async (t) => {
@@ -218,7 +225,7 @@ test("an archive without follower lists", async (t) => {
       "This archive has no follower lists (data/follower.js and data/following.js). " +
       "Ask X for your full archive again.",
   });
-  await assertNoProblems(p, STATE_MISSING);
+  await assertNoProblems(p);
 });
 
 test("damaged archives: cut short, one changed byte (CRC), a wrong wrapper", async (t) => {
@@ -235,7 +242,7 @@ test("damaged archives: cut short, one changed byte (CRC), a wrong wrapper", asy
   const a = xArchive();
   const wrapped = a.entries.map((e) => (e.name === "data/follower.js" ? { ...e, data: Buffer.from("var x = <html>") } : e));
   assert.deepEqual(await pickZip(p, zipBuffer(wrapped)), damaged, "not a window.YTD assignment");
-  await assertNoProblems(p, STATE_MISSING);
+  await assertNoProblems(p);
 });
 
 test("manifest.js disagrees: a count that does not match, a part that is missing", async (t) => {
@@ -255,11 +262,11 @@ test("manifest.js disagrees: a count that does not match, a part that is missing
   assert.deepEqual(await pickZip(p, zipBuffer(c.entries)), {
     error: "These files come from two different X accounts.",
   });
-  await assertNoProblems(p, STATE_MISSING);
+  await assertNoProblems(p);
 });
 
-test("French from the browser's language, the FR/EN switch re-renders everything", async (t) => {
-  const p = await openPage(t, { locale: "fr-FR" });
+test("French when the server says so, the FR/EN switch re-renders everything", async (t) => {
+  const p = await openPage(t, { lang: "fr" });
   const { page } = p;
   assert.equal(await page.locator("h1").innerText(), "Reliez votre archive X");
   assert.equal(await page.getAttribute("html", "lang"), "fr");
@@ -285,7 +292,7 @@ test("French from the browser's language, the FR/EN switch re-renders everything
   assert.match((await pickZip(p, noLists)).error, /^This archive has no follower lists/);
   await page.getByRole("button", { name: "Français" }).click();
   assert.match(await page.locator("#archive-error").innerText(), /^Cette archive ne contient pas de listes d'abonnés/, "the error follows");
-  await assertNoProblems(p, STATE_MISSING);
+  await assertNoProblems(p);
 });
 
 test("drag and drop onto the page", async (t) => {
@@ -301,7 +308,7 @@ test("drag and drop onto the page", async (t) => {
     target.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
   }, b64);
   assert.deepEqual(await shown(p.page), { handle: "@gus", followers: "5", following: "6", check: MANIFEST_OK });
-  await assertNoProblems(p, STATE_MISSING);
+  await assertNoProblems(p);
 });
 
 test("keyboard: Tab reaches the language switch, the file picker and every consent, with a visible focus ring", async (t) => {
@@ -324,7 +331,7 @@ test("keyboard: Tab reaches the language switch, the file picker and every conse
   await page.focus("#c-relay");
   await page.keyboard.press("Space");
   assert.equal(await page.locator("#c-relay").isChecked(), true);
-  await assertNoProblems(p, STATE_MISSING);
+  await assertNoProblems(p);
 });
 
 test("an X data file that is not one of ours is not taken for a list", async (t) => {
@@ -334,5 +341,5 @@ test("an X data file that is not one of ours is not taken for a list", async (t)
   const extra = { name: "data/follower-requests.js", data: Buffer.from(ytd("followerRequests", 0, [{ x: 1 }])) };
   const r = await pickZip(p, zipBuffer([...a.entries, extra]));
   assert.equal(r.followers, "3");
-  await assertNoProblems(p, STATE_MISSING);
+  await assertNoProblems(p);
 });

@@ -85,3 +85,21 @@ export async function assertNoProblems(p, allowed = []) {
   const problems = (await p.problems()).filter((x) => !allowed.some((re) => re.test(x)));
   assert.deepEqual(problems, [], "CSP violations, console errors or exceptions in the page");
 }
+
+// Answers the page's API paths (/link/<name>) from Playwright instead of the server:
+// answers = {state: {status, json}, archive: (call) => ({status, json}), ...}; a missing or
+// undefined answer is a 404. Returns calls: {name: [{method, headers, body (Buffer)}]}.
+export async function stubLinkApi(page, base, answers) {
+  const calls = {};
+  for (const [name, answer] of Object.entries(answers)) {
+    calls[name] = [];
+    await page.route(`${base}/link/${name}`, async (route) => {
+      const req = route.request();
+      const call = { method: req.method(), headers: await req.allHeaders(), body: req.postDataBuffer() };
+      calls[name].push(call);
+      const a = typeof answer === "function" ? answer(call) : answer;
+      return route.fulfill(a ? { status: a.status, json: a.json } : { status: 404, json: { error: "not found" } });
+    });
+  }
+  return calls;
+}
