@@ -1,15 +1,18 @@
-// SIGKILL in the middle of a fan-out loses nothing (issue 3, delivery queue): 3000 subscribed
-// instances, one notice from the operator (`passerelle admin notice`), the server killed
-// once the loopback sink has received part of it, restarted on the same database, and every
-// inbox ends up with the notice. Deliveries are at least once: the only copies sent twice
-// are rows the killed process had claimed (its leases), so duplicates are bounded by what
-// one worker claims at a time (queue_max_in_flight).
+// The delivery queue inside the real server (issue 3, checklist 5.6).
+// 1. SIGKILL in the middle of a fan-out loses nothing: 3000 subscribed instances, one notice
+//    from the operator (`passerelle admin notice`), the server killed once the loopback sink
+//    has received part of it, restarted on the same database, and every inbox ends up with
+//    the notice. Deliveries are at least once: the only copies sent twice are rows the killed
+//    process had claimed (its leases), so duplicates are bounded by what one worker claims at
+//    a time (queue_max_in_flight).
+// 2. What remote inboxes answer: 5xx and 401 retried with backoff, 429's Retry-After
+//    honoured, 410 dropped at once, a hanging inbox holding nothing else back.
 import assert from "node:assert/strict";
 import { test, setup, teardown, eventually, sleep, SLOW } from "../lib/harness.mjs";
 import { startServer, runBin } from "../lib/server.mjs";
 import { get } from "../lib/http.mjs";
 import { parseMetrics, metricSum } from "../lib/checks.mjs";
-import { startActorHost, AS, PUBLIC } from "../lib/actorhost.mjs";
+import { startActorHost, signedPost, AS, PUBLIC } from "../lib/actorhost.mjs";
 
 const N = 3000;
 const MAX_IN_FLIGHT = 64;
@@ -119,4 +122,61 @@ test(`SIGKILL during a fan-out to ${N} inboxes: after a restart every inbox has 
   }
   const m = parseMetrics((await get(`${s.url}/metrics`)).body);
   assert.ok(metricSum(m, "passerelle_deliveries_total", (l) => l.result === "delivered") >= N - atKill.distinct, "deliveries counted after the restart");
+});
+
+test("remote answers: 500 and 401 retried, 429 Retry-After honoured, 410 dropped, a hanging inbox blocks nothing", async (t) => {
+  const q = await startServer({ config: { allow_private_fetch: "true", queue_poll_ms: 100, queue_backoff_unit_ms: 10 } });
+  t.defer(() => q.stop());
+  const h = await startActorHost({ actors: ["hang", "five", "unauth", "slow", "gone", "ok"].map((name) => ({ name })) });
+  t.defer(() => h.stop());
+  let fives = 0;
+  let unauths = 0;
+  let slows = 0;
+  h.answer("/users/hang/inbox", "hang");
+  h.answer("/users/five/inbox", () => (++fives <= 2 ? { status: 500 } : { status: 202 }));
+  h.answer("/users/unauth/inbox", () => (++unauths <= 1 ? { status: 401 } : { status: 202 }));
+  h.answer("/users/slow/inbox", () => (++slows <= 1 ? { status: 429, headers: { "retry-after": "2" } } : { status: 202 }));
+  h.answer("/users/gone/inbox", { status: 410 });
+  const bridge = `${q.url}/users/passerelle`;
+  // Each follows the bridge account; its Accept is the delivery under test.
+  for (const name of ["hang", "five", "unauth", "slow", "gone", "ok"]) {
+    const a = h.actor(name);
+    const f = { "@context": AS, id: `${h.url}/follows/${name}`, type: "Follow", actor: a.id, object: bridge };
+    const r = await signedPost(`${q.url}/users/passerelle/inbox`, f, { actor: a });
+    assert.equal(r.status, 202, `${name}: ${r.body}`);
+  }
+  const times = (name) => h.posts(`/users/${name}/inbox`).map((p) => p.at);
+  // The hanging inbox shares the host with the others, and they are served meanwhile.
+  await eventually(() => times("ok").length === 1 && times("five").length === 3 && times("unauth").length === 2 && times("slow").length === 2, {
+    timeout: 15000,
+    what: "every delivery but the hanging one done",
+  });
+  assert.equal(times("hang").length, 1, "the hanging inbox got its one POST");
+  const five = times("five");
+  assert.ok(five[1] - five[0] >= 140 && five[2] - five[1] >= 140, `500 retried after a backoff: ${five}`);
+  const slow = times("slow");
+  assert.ok(slow[1] - slow[0] >= 1900, `Retry-After: 2 honoured: ${slow[1] - slow[0]} ms`);
+  await sleep(500);
+  assert.equal(times("gone").length, 1, "410 is not retried");
+  for (const name of ["five", "unauth", "slow", "ok"]) {
+    const last = h.posts(`/users/${name}/inbox`).at(-1);
+    assert.equal(last.json.type, "Accept");
+    const v = await h.verify(last);
+    assert.equal(v.ok, true, `${name}: ${v.reason}`);
+    assert.equal(v.keyId, `${bridge}#main-key`, `${name}: signed by the bridge`);
+  }
+  const rows = JSON.parse(await q.psql("SELECT coalesce(json_agg(json_build_object('inbox', inbox, 'state', state, 'status', last_status) ORDER BY id), '[]') FROM deliveries"));
+  assert.deepEqual(rows, [
+    { inbox: `${h.url}/users/hang/inbox`, state: "pending", status: null },
+    { inbox: `${h.url}/users/gone/inbox`, state: "dropped", status: 410 },
+  ]);
+  const m = parseMetrics((await get(`${q.url}/metrics`)).body);
+  const by = (result) => metricSum(m, "passerelle_deliveries_total", (l) => l.result === result);
+  assert.equal(by("delivered"), 4);
+  assert.equal(by("retry"), 4);
+  assert.equal(by("dropped"), 1);
+  const inst = JSON.parse(await q.psql(`SELECT row_to_json(i) FROM instances i WHERE domain = '${h.domain}'`));
+  assert.equal(inst.consecutive_failures, 0, "successes reset the failure count");
+  assert.equal(inst.paused_until, null);
+  assert.equal(inst.dead, false);
 });
