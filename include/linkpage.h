@@ -19,6 +19,9 @@ void linkpage_archive(struct app *app, struct evhttp_request *req, const char *p
 /* POST /link/consents: {"findable": bool, "autofollow": bool, "notify": bool, "relay": bool}. */
 void linkpage_consents(struct app *app, struct evhttp_request *req, const char *path);
 
+/* Waits for archive parses still running and drops their requests (at exit, before httpd_free). */
+void linkpage_shutdown(void);
+
 /* "fr" when the first language of an Accept-Language value is French, else "en". Pure. */
 const char *linkpage_lang(const char *accept_language);
 /* The value of cookie name in a Cookie header, copied into out; -1 when absent or too long. */

@@ -16,6 +16,7 @@
 #include "httpc.h"
 #include "httpd.h"
 #include "inbox.h"
+#include "linkpage.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
@@ -284,6 +285,7 @@ out:
      * its pending callbacks answer their requests (503), which must still
      * exist, and evhttp frees every request it holds.
      */
+    linkpage_shutdown();
     remote_free(app.remote);
     queue_free(app.queue);
     httpc_free(app.httpc);
