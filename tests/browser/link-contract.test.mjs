@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { test, setup, teardown } from "../lib/harness.mjs";
 import { startServer } from "../lib/server.mjs";
-import { launchBrowser, assertOnlyOrigin, assertNoProblems, stubLinkApi } from "../lib/browser.mjs";
+import { launchBrowser, assertOnlyOrigin, assertNoProblems, stubLinkApi, NEW_MEMBER } from "../lib/browser.mjs";
 import { xArchive, zipBuffer, readZip, looseFiles } from "../lib/xarchive.mjs";
 
 let s;
@@ -24,15 +24,7 @@ teardown(async () => {
   if (s) assert.equal(await s.stop(), 0, "serve exit code after SIGTERM");
 });
 
-const STATE = {
-  csrf: "csrf-token-0123456789",
-  member: "acct:alice@mastodon.example",
-  handle: null,
-  followers: 0,
-  following: 0,
-  consents: { findable: true, notify: true, autofollow: false, relay: false },
-  lang: "en",
-};
+const STATE = NEW_MEMBER;
 // Chromium logs every 4xx/5xx answer as a console error; the stubbed ones are expected.
 const STUBBED_ERRORS = [/Failed to load resource: the server responded with a status of (401|409|413|500)/];
 

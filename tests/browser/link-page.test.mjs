@@ -13,7 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { test, setup, teardown } from "../lib/harness.mjs";
 import { startServer } from "../lib/server.mjs";
-import { launchBrowser, assertOnlyOrigin, assertNoProblems, stubLinkApi } from "../lib/browser.mjs";
+import { launchBrowser, assertOnlyOrigin, assertNoProblems, stubLinkApi, NEW_MEMBER } from "../lib/browser.mjs";
 import { xArchive, zipBuffer, writeZip, looseFiles, ytd } from "../lib/xarchive.mjs";
 
 let s;
@@ -31,19 +31,9 @@ teardown(async () => {
   if (s) assert.equal(await s.stop(), 0, "serve exit code after SIGTERM");
 });
 
-const SESSION = {
-  csrf: "csrf-token-0123456789",
-  member: "acct:reader@mastodon.example",
-  handle: null,
-  followers: 0,
-  following: 0,
-  consents: { findable: true, notify: true, autofollow: false, relay: false },
-  lang: "en",
-};
-
 async function openPage(t, { lang = "en", ...opts } = {}) {
   const p = await browser.newPage(t, opts);
-  await stubLinkApi(p.page, s.url, { state: { status: 200, json: { ...SESSION, lang } } });
+  await stubLinkApi(p.page, s.url, { state: { status: 200, json: { ...NEW_MEMBER, lang } } });
   await p.page.goto(`${s.url}/link`);
   await p.page.locator("#member:not([hidden])").waitFor();
   return p;
@@ -81,6 +71,8 @@ function assertNothingSent(p) {
 const en = (n) => n.toLocaleString("en-GB");
 const digits = (s) => s.replace(/\D/g, "");
 const MANIFEST_OK = "These numbers match the archive's own index.";
+// The summary expected for an archive whose counts match its manifest.
+const summary = (handle, followers, following) => ({ handle, followers, following, check: MANIFEST_OK });
 
 test("GET /link: the page, its CSS and JS from the server alone; a new member's consents (findable, notify on)", async (t) => {
   const p = await openPage(t);
@@ -114,12 +106,7 @@ test("an archive (deflate, with manifest.js): handle and counts before sending",
     mimeType: "application/zip",
     buffer: zipBuffer(a.entries),
   });
-  assert.deepEqual(await shown(p.page), {
-    handle: "@alrocar",
-    followers: en(1333),
-    following: "80",
-    check: MANIFEST_OK,
-  });
+  assert.deepEqual(await shown(p.page), summary("@alrocar", en(1333), "80"));
   assert.equal(await p.page.locator("#send").isEnabled(), true, "Send is offered");
   assertOnlyOrigin(p, s.url);
   assertNothingSent(p);
@@ -131,12 +118,7 @@ test("parts, no userLink, a top folder in the zip: the parts add up", async (t) 
   const a = xArchive({ username: "bob", followers: 2501, following: 333, followerParts: 3, followingParts: 2, userLink: false });
   assert.ok(a.entries.some((e) => e.name === "data/follower-part2.js"), "the archive has follower-part2.js");
   const entries = a.entries.map((e) => ({ ...e, name: `twitter-archive/${e.name}` }));
-  assert.deepEqual(await pickZip(p, zipBuffer(entries)), {
-    handle: "@bob",
-    followers: en(2501),
-    following: "333",
-    check: MANIFEST_OK,
-  });
+  assert.deepEqual(await pickZip(p, zipBuffer(entries)), summary("@bob", en(2501), "333"));
   await assertNoProblems(p);
 });
 
@@ -145,12 +127,7 @@ test("loose .js files, several picked at once; without account.js, a plain reque
   const a = xArchive({ username: "carol", followers: 40, following: 12, followerParts: 2 });
   const files = looseFiles(a.entries); // includes tweets.js, which is left alone
   await p.page.locator("#file").setInputFiles(files);
-  assert.deepEqual(await shown(p.page), {
-    handle: "@carol",
-    followers: "40",
-    following: "12",
-    check: MANIFEST_OK,
-  });
+  assert.deepEqual(await shown(p.page), summary("@carol", "40", "12"));
   await p.page.locator("#file").setInputFiles(files.filter((f) => f.name !== "account.js"));
   assert.deepEqual(await shown(p.page), {
     error: "Add account.js as well: it tells passerelle which X account these lists belong to.",
@@ -170,12 +147,7 @@ test("loose .js files, several picked at once; without account.js, a plain reque
 test("a ZIP64 archive with stored entries", async (t) => {
   const p = await openPage(t);
   const a = xArchive({ username: "dan", followers: 7, following: 9 });
-  assert.deepEqual(await pickZip(p, zipBuffer(a.entries, { zip64: true, method: 0 })), {
-    handle: "@dan",
-    followers: "7",
-    following: "9",
-    check: MANIFEST_OK,
-  });
+  assert.deepEqual(await pickZip(p, zipBuffer(a.entries, { zip64: true, method: 0 })), summary("@dan", "7", "9"));
   await assertNoProblems(p);
 });
 
@@ -187,12 +159,7 @@ test("a 4.5 GB archive (sparse media entry first, ZIP64 offsets): only the small
   assert.ok(size > 4.5e9, `the zip is ${size} bytes`);
   const started = Date.now();
   await p.page.locator("#file").setInputFiles(file);
-  assert.deepEqual(await shown(p.page), {
-    handle: "@erin",
-    followers: en(1200),
-    following: "450",
-    check: MANIFEST_OK,
-  });
+  assert.deepEqual(await shown(p.page), summary("@erin", en(1200), "450"));
   const ms = Date.now() - started;
   t.log(`read in ${ms} ms`);
   // Reading 4.5 GB would take far longer than this.
@@ -307,7 +274,7 @@ test("drag and drop onto the page", async (t) => {
     target.dispatchEvent(new DragEvent("dragover", { dataTransfer: dt, bubbles: true, cancelable: true }));
     target.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
   }, b64);
-  assert.deepEqual(await shown(p.page), { handle: "@gus", followers: "5", following: "6", check: MANIFEST_OK });
+  assert.deepEqual(await shown(p.page), summary("@gus", "5", "6"));
   await assertNoProblems(p);
 });
 

@@ -86,6 +86,17 @@ export async function assertNoProblems(p, allowed = []) {
   assert.deepEqual(problems, [], "CSP violations, console errors or exceptions in the page");
 }
 
+// GET /link/state for a member who has just opened their link (the page's API contract).
+export const NEW_MEMBER = Object.freeze({
+  csrf: "csrf-token-0123456789",
+  member: "acct:alice@mastodon.example",
+  handle: null,
+  followers: 0,
+  following: 0,
+  consents: { findable: true, notify: true, autofollow: false, relay: false },
+  lang: "en",
+});
+
 // Answers the page's API paths (/link/<name>) from Playwright instead of the server:
 // answers = {state: {status, json}, archive: (call) => ({status, json}), ...}; a missing or
 // undefined answer is a 404. Returns calls: {name: [{method, headers, body (Buffer)}]}.
