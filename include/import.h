@@ -22,6 +22,9 @@ struct import_data {
     size_t nfollowers;
     uint64_t *following; /* X ids the owner follows */
     size_t nfollowing;
+    /* Optional: called as the edges are copied (the command line's progress bar). */
+    void (*progress)(size_t done, size_t total, void *arg);
+    void *progress_arg;
 };
 
 /* Parses a zip held in memory (the page's upload). -1 with a plain-words message in err. */

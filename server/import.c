@@ -217,6 +217,8 @@ import_fill(void *arg, const char **data, size_t *len)
     }
     *data = j->buf;
     *len = n;
+    if (d->progress != NULL)
+        d->progress(j->pos, total, d->progress_arg);
     return 1;
 }
 

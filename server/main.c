@@ -10,6 +10,7 @@
 #include <libxml/parser.h>
 
 #include "admin.h"
+#include "cli_import.h"
 #include "app.h"
 #include "config.h"
 #include "db.h"
@@ -41,6 +42,7 @@ usage_main(FILE *f)
                "  serve     run the server\n"
                "  migrate   apply database migrations\n"
                "  admin     instances (list, allow, block, unblock), queue, notice\n"
+               "  import    link an X archive to a member (--member acct:USER@HOST)\n"
                "  version   print the version\n\n"
                "Run 'passerelle <command> --help' for the options of a command.\n");
 }
@@ -355,6 +357,13 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "admin") == 0)
         return admin_main(NULL, argc - 2, argv + 2);
+    if (strcmp(cmd, "import") == 0) {
+        xmlInitParser();
+        rc = cli_import_main(argc - 2, argv + 2);
+        xmlCleanupParser();
+        libevent_global_shutdown();
+        return rc;
+    }
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0) {
         fprintf(stderr, "passerelle: unknown command \"%s\"\n\n", cmd);
         usage_main(stderr);
