@@ -167,6 +167,19 @@ test("a 4.5 GB archive (sparse media entry first, ZIP64 offsets): only the small
   await assertNoProblems(p);
 });
 
+test("lists too large to send: refused before reading them", async (t) => {
+  const p = await openPage(t);
+  const a = xArchive();
+  const file = path.join(tmp, "twitter-too-large.zip");
+  // A follower list of 600 MB (stored zeros, sparse): over the page's 512 MiB limit.
+  const entries = a.entries.map((e) => (e.name === "data/follower.js" ? { name: e.name, size: 600e6 } : e));
+  writeZip(file, entries);
+  await p.page.locator("#file").setInputFiles(file);
+  const r = await shown(p.page);
+  assert.match(r.error ?? "", /^This is too large to send \(600(\.\d)? MB\)\. Follower lists are normally much smaller/, r.error);
+  await assertNoProblems(p);
+});
+
 test("not an X archive, and not a zip at all: said in plain words", async (t) => {
   const p = await openPage(t);
   const other = zipBuffer([
