@@ -59,16 +59,28 @@ htmltext_put_raw(struct htmltext_out *o, const char *s, size_t n)
     o->buf[o->len] = '\0';
 }
 
-/* Writes what is pending before a visible character: breaks, else one space. */
+/*
+ * Writes one visible character (n bytes) with what is pending before it (breaks, else one
+ * space), or nothing at all when both do not fit: a cut text never ends in a blank.
+ */
 static void
-htmltext_flush(struct htmltext_out *o)
+htmltext_put_char(struct htmltext_out *o, const char *c, size_t n)
 {
-    if (o->len > 0 && o->breaks > 0) {
-        for (int i = 0; i < o->breaks && i < HTMLTEXT_MAX_BREAKS; i++)
-            htmltext_put_raw(o, "\n", 1);
-    } else if (o->len > 0 && o->space && o->buf[o->len - 1] != '\n') {
-        htmltext_put_raw(o, " ", 1);
+    size_t breaks = 0, space = 0;
+
+    if (o->len > 0 && o->breaks > 0)
+        breaks = o->breaks < HTMLTEXT_MAX_BREAKS ? (size_t)o->breaks : HTMLTEXT_MAX_BREAKS;
+    else if (o->len > 0 && o->space && o->buf[o->len - 1] != '\n')
+        space = 1;
+    if (o->full || o->len + breaks + space + n + 1 > o->cap) {
+        o->full = 1;
+        return;
     }
+    for (size_t i = 0; i < breaks; i++)
+        htmltext_put_raw(o, "\n", 1);
+    if (space)
+        htmltext_put_raw(o, " ", 1);
+    htmltext_put_raw(o, c, n);
     o->breaks = 0;
     o->space = 0;
 }
@@ -87,13 +99,13 @@ htmltext_put_text(struct htmltext_out *o, const char *text)
             continue;
         }
         n = htmltext_seq_len(*s);
+        /* libxml2 lets some invalid UTF-8 through: a stray lead byte goes alone. */
         for (size_t i = 1; i < n; i++)
-            if (s[i] == '\0') {
-                n = i; /* libxml2 hands over valid UTF-8; never read past the end anyway */
+            if ((s[i] & 0xC0) != 0x80) {
+                n = i;
                 break;
             }
-        htmltext_flush(o);
-        htmltext_put_raw(o, (const char *)s, n);
+        htmltext_put_char(o, (const char *)s, n);
         s += n;
     }
 }
@@ -192,7 +204,7 @@ htmltext_link(struct htmltext_out *o, xmlNode *a)
 {
     xmlChar *content = xmlNodeGetContent(a);
     const char *t = content != NULL ? (const char *)content : "";
-    char host[256];
+    char host[257];
     int mention;
 
     while (*t != '\0' && isspace((unsigned char)*t))
@@ -208,8 +220,8 @@ htmltext_link(struct htmltext_out *o, xmlNode *a)
         htmltext_put_text(o, t);
         /* Mastodon shows remote mentions as "@user": the host is in the link. */
         if (t[0] == '@' && t[1] != '\0' && strchr(t + 1, '@') == NULL &&
-            htmltext_href_host(a, host, sizeof(host))) {
-            htmltext_put_raw(o, "@", 1);
+            htmltext_href_host(a, host + 1, sizeof(host) - 1)) {
+            host[0] = '@';
             htmltext_put_raw(o, host, strlen(host));
         }
     }

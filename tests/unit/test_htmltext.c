@@ -119,6 +119,12 @@ test_limits(void)
     is_int(htmltext_extract("<p>ab\xC3\xA9\xC3\xA9\xC3\xA9</p>", 13, small, 6), 4,
            "a two-byte character that does not fit is left out whole");
     is_str(small, "ab\xC3\xA9", "no half character");
+    /* Found by fuzz_htmltext: the blank before a word that does not fit was kept. */
+    is_int(htmltext_extract("plain text", 10, small, 7), 5, "a cut before a word...");
+    is_str(small, "plain", "...leaves no trailing blank");
+    /* Found by fuzz_htmltext: a stray UTF-8 lead byte swallowed the blank after it. */
+    is_int(htmltext_extract("a\xC2 b", 5, small, 4), 2, "a stray lead byte is one byte");
+    is_str(small, "a\xC2", "and the blank after it stays a blank");
 }
 
 static void
