@@ -112,18 +112,27 @@ valgrind: deps
 bench: all $(BENCHES)
 	@sh bench/run.sh $(BUILD)
 
-# libFuzzer targets (clang and libclang-rt-14-dev): each fuzz/fuzz_*.c against the sources it
-# needs, run for FUZZ_SECONDS from its seeds in fuzz/corpus/<target>/ with fuzz/<target>.dict;
-# new inputs go to $(BUILD)/fuzz/corpus-<target>/, crashes to $(BUILD)/fuzz/.
+# libFuzzer targets (clang and libclang-rt-14-dev): each fuzz/fuzz_*.c linked against the
+# library built again with clang's sanitizers and coverage, run for FUZZ_SECONDS from its seeds
+# in fuzz/corpus/<target>/ with fuzz/<target>.dict; new inputs go to
+# $(BUILD)/fuzz/corpus-<target>/, crashes to $(BUILD)/fuzz/.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_LIBSRCS := server/archive.c server/zipread.c server/xmalloc.c
+FUZZ_FLAGS   := -std=c11 -g -O1 $(filter-out -MMD -MP,$(P_CPPFLAGS)) -fsanitize=address,undefined \
+                -fno-sanitize-recover=all
+FUZZ_OBJS    := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(filter-out server/main.c,$(SRCS)))
+FUZZ_LIB     := $(BUILD)/fuzz/libfuzz.a
 FUZZ_BINS    := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 
-$(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_LIBSRCS) $(wildcard include/*.h)
+$(BUILD)/fuzz/obj/%.o: %.c $(wildcard include/*.h)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) -std=c11 -g -O1 -D_GNU_SOURCE -Iinclude -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all -o $@ $< $(FUZZ_LIBSRCS) $$(pkg-config --libs zlib)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	$(AR) rcs $@ $^
+
+$(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< $(FUZZ_LIB) $(PKG_LIBS)
 
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
