@@ -7,8 +7,6 @@
 #include <json-c/json.h>
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include "activity.h"
 #include "app.h"
@@ -19,6 +17,7 @@
 #include "inbox.h"
 #include "log.h"
 #include "relay.h"
+#include "token.h"
 #include "xmalloc.h"
 
 #define BRIDGE_CODE_BYTES 16
@@ -458,22 +457,16 @@ static int
 bridge_push_link(struct dbtx *tx, struct app *app, const char *member_id, const char *actor,
                  const char *acct, const char *inbox, const struct bridge_texts *t, int welcome)
 {
-    unsigned char rnd[BRIDGE_CODE_BYTES], md[SHA256_DIGEST_LENGTH];
-    char code[BRIDGE_CODE_HEX + 1], hash[2 + 2 * SHA256_DIGEST_LENGTH + 1], ttl[16];
+    char code[BRIDGE_CODE_HEX + 1], hash[67], ttl[16];
     struct bridge_buf text = { 0 };
     int n;
 
     /* The code is the member's key to the page: no weaker source may stand in for it. */
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+    if (token_random_hex(BRIDGE_CODE_BYTES, code, sizeof(code)) < 0) {
         log_error("bridge_rand_failed", "reason=RAND_bytes");
         abort();
     }
-    for (size_t i = 0; i < sizeof(rnd); i++)
-        snprintf(code + 2 * i, 3, "%02x", rnd[i]);
-    SHA256((const unsigned char *)code, BRIDGE_CODE_HEX, md);
-    memcpy(hash, "\\x", 2);
-    for (size_t i = 0; i < sizeof(md); i++)
-        snprintf(hash + 2 + 2 * i, 3, "%02x", md[i]);
+    token_sha256_bytea(code, hash);
     snprintf(ttl, sizeof(ttl), "%d", BRIDGE_LINK_TTL_SECONDS);
     dbtx_push(tx, sql_codes_clear, NULL, NULL, 1, member_id);
     dbtx_push(tx, sql_code_insert, NULL, NULL, 3, hash, member_id, ttl);
@@ -577,9 +570,11 @@ static const char sql_pause[] =
     "UPDATE members SET paused = $2::boolean, updated_at = now() WHERE id = $1::bigint";
 static const char sql_delete_ask[] =
     "UPDATE members SET delete_requested_at = now(), updated_at = now() WHERE id = $1::bigint";
-static const char sql_forget_edges[] =
-    "DELETE FROM x_edges WHERE follower_x_id = $1::bigint OR followee_x_id = $1::bigint";
-static const char sql_forget_member[] = "DELETE FROM members WHERE id = $1::bigint";
+/* As when unfollowing: edges are keyed by X id, not by member, so they go by hand. */
+static const char sql_forget[] =
+    "WITH m AS (DELETE FROM members WHERE id = $1::bigint RETURNING x_id)"
+    " DELETE FROM x_edges e USING m"
+    " WHERE e.follower_x_id = m.x_id OR e.followee_x_id = m.x_id";
 static const char sql_report[] = "INSERT INTO reports (member_id, target) VALUES ($1::bigint, $2)";
 
 /* A column of the command's row; NULL when SQL NULL. */
@@ -700,10 +695,7 @@ bridge_run_command(const struct bridge_peer *p, enum bridge_command c, PGresult 
             bridge_reply(p, t->delete_ask);
             break;
         }
-        /* Edges have no foreign key (they shard by X id): they go by the member's x_id. */
-        if (bridge_col(res, "x_id") != NULL)
-            dbtx_push(p->tx, sql_forget_edges, NULL, NULL, 1, bridge_col(res, "x_id"));
-        dbtx_push(p->tx, sql_forget_member, NULL, NULL, 1, p->member);
+        dbtx_push(p->tx, sql_forget, NULL, NULL, 1, p->member);
         log_info("member_forgotten", "member=%s actor=%s source=message", p->member,
                  log_q(p->actor));
         bridge_reply(p, t->forgotten);
