@@ -27,21 +27,34 @@
 
 /* --- text and HTML ------------------------------------------------------------------------- */
 
+/* Text built piece by piece in a memory stream: stdio grows it. */
 struct bridge_buf {
+    FILE *f;
     char *s;
-    size_t len, cap;
+    size_t len;
 };
 
 static void
 bridge_buf_addn(struct bridge_buf *b, const char *s, size_t n)
 {
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->s = xrealloc(b->s, b->cap);
+    if (b->f == NULL) {
+        b->f = open_memstream(&b->s, &b->len);
+        if (b->f == NULL)
+            abort(); /* out of memory, as in xmalloc */
     }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
+    fwrite(s, 1, n, b->f);
+}
+
+/* Ends the stream and returns the text, which stays in b->s for the caller to free. */
+static const char *
+bridge_buf_str(struct bridge_buf *b)
+{
+    if (b->f != NULL && fclose(b->f) != 0)
+        abort(); /* the final flush only fails for want of memory */
+    b->f = NULL;
+    if (b->s == NULL)
+        b->s = xstrdup("");
+    return b->s;
 }
 
 static void
@@ -167,7 +180,7 @@ bridge_message_new(const char *base_url, const char *bridge_id, const char *acto
     bridge_buf_add(&html, "</span></a></span> ");
     bridge_buf_text(&html, text);
     bridge_buf_add(&html, "</p>");
-    json_object_object_add(note, "content", json_object_new_string(html.s));
+    json_object_object_add(note, "content", json_object_new_string(bridge_buf_str(&html)));
     free(html.s);
 
     name = xasprintf("@%s", acct);
@@ -477,7 +490,7 @@ bridge_push_link(struct dbtx *tx, struct app *app, const char *member_id, const 
     bridge_buf_add(&text, code);
     if (welcome)
         bridge_buf_add(&text, t->welcome_end);
-    n = bridge_push_notice(tx, app, actor, acct, inbox, text.s);
+    n = bridge_push_notice(tx, app, actor, acct, inbox, bridge_buf_str(&text));
     OPENSSL_cleanse(text.s, text.len);
     OPENSSL_cleanse(code, sizeof(code));
     free(text.s);
@@ -662,7 +675,7 @@ bridge_reply2(const struct bridge_peer *p, const char *a, const char *b, const c
     bridge_buf_add(&text, a);
     bridge_buf_add(&text, b);
     bridge_buf_add(&text, c);
-    bridge_reply(p, text.s);
+    bridge_reply(p, bridge_buf_str(&text));
     free(text.s);
 }
 
@@ -680,7 +693,7 @@ bridge_run_command(const struct bridge_peer *p, enum bridge_command c, PGresult 
         break;
     case BRIDGE_CMD_STATUS:
         bridge_status_text(&text, res, t);
-        bridge_reply(p, text.s);
+        bridge_reply(p, bridge_buf_str(&text));
         free(text.s);
         break;
     case BRIDGE_CMD_PAUSE:
@@ -750,7 +763,7 @@ bridge_command_cb(struct dbtx *tx, PGresult *res, void *arg)
         bridge_buf_add(&text, a->app->cfg->host);
         bridge_buf_add(&text, p.t->join_first_end);
         bridge_buf_add(&text, p.t->help);
-        bridge_reply(&p, text.s);
+        bridge_reply(&p, bridge_buf_str(&text));
         free(text.s);
         log_info("bridge_command", "actor=%s member=- command=%s", log_q(a->actor),
                  bridge_command_name(c));
