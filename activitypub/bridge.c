@@ -132,22 +132,15 @@ bridge_buf_text(struct bridge_buf *b, const char *text)
     }
 }
 
-static struct json_object *
-bridge_str_array(const char *value)
-{
-    struct json_object *a = json_object_new_array();
-
-    if (value != NULL)
-        json_object_array_add(a, json_object_new_string(value));
-    return a;
-}
-
 /* Direct addressing on the activity or its note: only the member, nobody in copy. */
 static void
 bridge_address(struct json_object *o, const char *actor)
 {
-    json_object_object_add(o, "to", bridge_str_array(actor));
-    json_object_object_add(o, "cc", bridge_str_array(NULL));
+    struct json_object *to = json_object_new_array();
+
+    json_object_array_add(to, json_object_new_string(actor));
+    json_object_object_add(o, "to", to);
+    json_object_object_add(o, "cc", json_object_new_array());
 }
 
 struct json_object *
