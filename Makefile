@@ -134,7 +134,9 @@ $(FUZZ_LIB): $(FUZZ_OBJS)
 $(BUILD)/fuzz/%: fuzz/%.c $(FUZZ_LIB)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -o $@ $< $(FUZZ_LIB) $(PKG_LIBS)
 
-fuzz: $(FUZZ_BINS)
+fuzz:
+	@sh scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
 	    t=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$t; \
 	    echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \

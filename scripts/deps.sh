@@ -3,6 +3,11 @@
 set -eu
 pkgs="build-essential pkg-config libevent-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
 libxml2-dev libpq-dev zlib1g-dev postgresql curl ca-certificates openssl nodejs chromium"
+# "deps.sh fuzz" (make fuzz): clang, and its libFuzzer and sanitizer runtimes, which clang
+# only recommends, so an install without recommends lacks them.
+if [ "${1:-}" = fuzz ]; then
+    pkgs="$pkgs clang libclang-rt-dev"
+fi
 missing=""
 for p in $pkgs; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
