@@ -137,12 +137,13 @@ test("remote answers: 500 and 401 retried, 429 Retry-After honoured, 410 dropped
   h.answer("/users/unauth/inbox", () => (++unauths <= 1 ? { status: 401 } : { status: 202 }));
   h.answer("/users/slow/inbox", () => (++slows <= 1 ? { status: 429, headers: { "retry-after": "2" } } : { status: 202 }));
   h.answer("/users/gone/inbox", { status: 410 });
-  const bridge = `${q.url}/users/passerelle`;
-  // Each follows the bridge account; its Accept is the delivery under test.
+  const relay = `${q.url}/actor`;
+  // Each subscribes Mastodon style (one Accept, no Follow back): that Accept, sent to the
+  // actor's own inbox, is the delivery under test.
   for (const name of ["hang", "five", "unauth", "slow", "gone", "ok"]) {
     const a = h.actor(name);
-    const f = { "@context": AS, id: `${h.url}/follows/${name}`, type: "Follow", actor: a.id, object: bridge };
-    const r = await signedPost(`${q.url}/users/passerelle/inbox`, f, { actor: a });
+    const f = { "@context": AS, id: `${h.url}/follows/${name}`, type: "Follow", actor: a.id, object: PUBLIC };
+    const r = await signedPost(`${q.url}/inbox`, f, { actor: a });
     assert.equal(r.status, 202, `${name}: ${r.body}`);
   }
   const times = (name) => h.posts(`/users/${name}/inbox`).map((p) => p.at);
@@ -163,7 +164,7 @@ test("remote answers: 500 and 401 retried, 429 Retry-After honoured, 410 dropped
     assert.equal(last.json.type, "Accept");
     const v = await h.verify(last);
     assert.equal(v.ok, true, `${name}: ${v.reason}`);
-    assert.equal(v.keyId, `${bridge}#main-key`, `${name}: signed by the bridge`);
+    assert.equal(v.keyId, `${relay}#main-key`, `${name}: signed by the relay`);
   }
   const rows = JSON.parse(await q.psql("SELECT coalesce(json_agg(json_build_object('inbox', inbox, 'state', state, 'status', last_status) ORDER BY id), '[]') FROM deliveries"));
   assert.deepEqual(rows, [
