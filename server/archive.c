@@ -516,6 +516,17 @@ struct archive_stream {
     char error[LABEL_MAX + 2 + MSG_MAX];
 };
 
+/* Names reach messages and logs: printable ASCII only, at most LABEL_MAX bytes. */
+static void
+archive_label(char out[LABEL_MAX + 1], const char *name)
+{
+    size_t i;
+
+    for (i = 0; name[i] != '\0' && i < LABEL_MAX; i++)
+        out[i] = name[i] >= 0x20 && name[i] < 0x7f ? name[i] : '?';
+    out[i] = '\0';
+}
+
 /* Records the first error, prefixed by the file's label; every later call repeats it. */
 static int __attribute__((format(printf, 4, 5)))
 archive_stream_fail(struct archive_stream *s, char *err, size_t errlen, const char *fmt, ...)
@@ -546,14 +557,12 @@ struct archive_stream *
 archive_stream_new(enum archive_kind kind, const char *label, const struct archive_callbacks *cb)
 {
     struct archive_stream *s;
-    size_t i;
 
     if (kind == ARCHIVE_OTHER)
         return NULL;
     s = xcalloc(1, sizeof(*s));
     s->kind = kind;
-    for (i = 0; label[i] != '\0' && i < LABEL_MAX; i++)
-        s->label[i] = label[i] >= 0x20 && label[i] < 0x7f ? label[i] : '?';
+    archive_label(s->label, label);
     if (cb != NULL)
         s->cb = *cb;
     s->max = kind == ARCHIVE_MANIFEST ? ARCHIVE_MAX_MANIFEST : ARCHIVE_MAX_ELEMENT;
@@ -1157,9 +1166,7 @@ archive_reader_begin(struct archive_reader *r, const char *name, char *err, size
     char shown[LABEL_MAX + 1];
     size_t i;
 
-    for (i = 0; name[i] != '\0' && i < LABEL_MAX; i++)
-        shown[i] = name[i] >= 0x20 && name[i] < 0x7f ? name[i] : '?';
-    shown[i] = '\0';
+    archive_label(shown, name);
     if (r->cur != NULL)
         return archive_fail(err, errlen, "%s: the previous file was not ended", shown);
     if (kind == ARCHIVE_OTHER)

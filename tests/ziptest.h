@@ -96,6 +96,19 @@ static size_t __attribute__((unused)) zt_deflate(const void *data, size_t len, u
     return cap - s.avail_out;
 }
 
+/* The fields local and central headers share, from "version needed" to the name length. */
+static void __attribute__((unused)) zt_fields(struct zt *z, const struct zt_entry *e)
+{
+    zt_u16(z, z->zip64 ? 45 : 20);
+    zt_u16(z, e->flags);
+    zt_u16(z, e->method);
+    zt_u32(z, 0); /* time and date */
+    zt_u32(z, e->crc);
+    zt_u32(z, z->zip64 ? 0xffffffffu : e->csize);
+    zt_u32(z, z->zip64 ? 0xffffffffu : e->usize);
+    zt_u16(z, e->name_len);
+}
+
 static void __attribute__((unused))
 zt_add_ex(struct zt *z, const char *name, size_t name_len, const void *data, size_t len, int method,
           const struct zt_craft *c)
@@ -130,14 +143,7 @@ zt_add_ex(struct zt *z, const char *name, size_t name_len, const void *data, siz
     e->usize = c->declared_size ? c->declared_size - 1 : len;
     e->off = zt_pos(z);
     zt_u32(z, 0x04034b50);
-    zt_u16(z, z->zip64 ? 45 : 20);
-    zt_u16(z, e->flags);
-    zt_u16(z, e->method);
-    zt_u32(z, 0);
-    zt_u32(z, e->crc);
-    zt_u32(z, z->zip64 ? 0xffffffffu : e->csize);
-    zt_u32(z, z->zip64 ? 0xffffffffu : e->usize);
-    zt_u16(z, name_len);
+    zt_fields(z, e);
     zt_u16(z, z->zip64 ? 20 : 0);
     zt_put(z, name, name_len);
     if (z->zip64) {
@@ -192,15 +198,8 @@ static void __attribute__((unused)) zt_finish(struct zt *z, const char *comment)
         struct zt_entry *e = &z->e[i];
 
         zt_u32(z, 0x02014b50);
-        zt_u16(z, z->zip64 ? 45 : 20);
-        zt_u16(z, z->zip64 ? 45 : 20);
-        zt_u16(z, e->flags);
-        zt_u16(z, e->method);
-        zt_u32(z, 0);
-        zt_u32(z, e->crc);
-        zt_u32(z, z->zip64 ? 0xffffffffu : e->csize);
-        zt_u32(z, z->zip64 ? 0xffffffffu : e->usize);
-        zt_u16(z, e->name_len);
+        zt_u16(z, z->zip64 ? 45 : 20); /* made by; zt_fields adds "needed" */
+        zt_fields(z, e);
         zt_u16(z, z->zip64 ? 28 : 0);
         zt_u16(z, 0);
         zt_u16(z, 0);

@@ -95,16 +95,27 @@ parse(enum archive_kind kind, const char *text, struct got *g, char *err, size_t
     return parse_split(kind, "follower.js", text, strlen(text), 0, g, NULL, NULL, err, errlen);
 }
 
-/* The error a follower.js text gives, or "" if it parses. */
+/* The error a whole file gives, or "" if it parses; fills *a or *m when given. */
 static const char *
-follower_error(const char *text)
+file_error(enum archive_kind kind, const char *label, const char *text, struct archive_account *a,
+           struct archive_manifest *m)
 {
     static char err[512];
     struct got g = { 0 };
 
-    if (parse(ARCHIVE_FOLLOWER, text, &g, err, sizeof(err)) == 0)
+    if (a != NULL)
+        memset(a, 0, sizeof(*a));
+    if (m != NULL)
+        memset(m, 0, sizeof(*m));
+    if (parse_split(kind, label, text, strlen(text), 0, &g, a, m, err, sizeof(err)) == 0)
         return "";
     return err;
+}
+
+static const char *
+follower_error(const char *text)
+{
+    return file_error(ARCHIVE_FOLLOWER, "follower.js", text, NULL, NULL);
 }
 
 static void
@@ -475,14 +486,7 @@ static const char account_js[] = "window.YTD.account.part0 = [\n"
 static const char *
 account_error(const char *text, struct archive_account *a)
 {
-    static char err[512];
-    struct got g = { 0 };
-
-    memset(a, 0, sizeof(*a));
-    if (parse_split(ARCHIVE_ACCOUNT, "data/account.js", text, strlen(text), 0, &g, a, NULL, err,
-                    sizeof(err)) == 0)
-        return "";
-    return err;
+    return file_error(ARCHIVE_ACCOUNT, "data/account.js", text, a, NULL);
 }
 
 static void
@@ -582,14 +586,7 @@ static const char manifest_js[] =
 static const char *
 manifest_error(const char *text, struct archive_manifest *m)
 {
-    static char err[512];
-    struct got g = { 0 };
-
-    memset(m, 0, sizeof(*m));
-    if (parse_split(ARCHIVE_MANIFEST, "data/manifest.js", text, strlen(text), 0, &g, NULL, m, err,
-                    sizeof(err)) == 0)
-        return "";
-    return err;
+    return file_error(ARCHIVE_MANIFEST, "data/manifest.js", text, NULL, m);
 }
 
 static void
