@@ -73,8 +73,8 @@ static int admin_mdelete(struct admin_ctx *c, const struct admin_req *r, char *e
 
 #define ADMIN_WHO_HELP                                                                             \
     "\n\nWHO is a member id, acct:user@host, user@host (or @user@host) or the actor URL.\n"        \
-    "A WHO that names no member, or several (accts are compared without case), is refused\n"       \
-    "with exit status 2: use the id."
+    "A WHO that names no member, or several (accts are compared without case), is\n"               \
+    "refused with exit status 2: give the id."
 
 static const struct admin_cmd admin_cmds[] = {
     { "instances", "list", "instances list [--all]", "subscribed, blocked and allowed instances",
@@ -154,7 +154,8 @@ admin_usage(FILE *f, const char *group)
             fprintf(f, "  %-30s %s\n", admin_cmds[i].synopsis, admin_cmds[i].brief);
     fprintf(f, "\noptions:\n  -c, --config FILE   configuration file (key = value)\n"
                "  -h, --help          help (after a command: that command's help)\n\n"
-               "Exit status: 0 done, 1 runtime or database error, 2 usage error.\n");
+               "Exit status: 0 done, 1 runtime or database error, 2 usage error or unknown\n"
+               "member (nothing changed).\n");
 }
 
 static void
@@ -1014,7 +1015,7 @@ admin_mblock(struct admin_ctx *c, const struct admin_req *r, char *err, size_t e
     log_info("admin_member_block", "member=%s was=%s sessions=%s codes=%s message_rows=%ld",
              params[0], PQgetvalue(who, 0, ADMIN_WHO_STATE), PQgetvalue(res, 0, 0),
              PQgetvalue(res, 0, 1), queued);
-    printf("%s suspended (was %s); %s sessions and %s unused link codes deleted\n", label,
+    printf("%s suspended (was %s); deleted: %s session(s), %s unused link code(s)\n", label,
            PQgetvalue(who, 0, ADMIN_WHO_STATE), PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
     printf(queued > 0 ? "message queued to its inbox\n"
                       : "no message queued (no inbox known, or its host is dead or blocked)\n");
@@ -1033,9 +1034,9 @@ admin_munblock(struct admin_ctx *c, const struct admin_req *r, char *err, size_t
     static const char sql[] = "UPDATE members SET updated_at = now(),"
                               " state = CASE WHEN x_id IS NOT NULL THEN 'linked' ELSE 'joined' END"
                               " WHERE id = $1::bigint AND state = 'suspended' RETURNING state";
-    PGresult *who, *res = NULL;
+    PGresult *who, *res = NULL, *rivals = NULL;
     const char *params[1];
-    char label[600];
+    char label[600], buf[512];
     int rc;
 
     if (admin_run_sql(c->pg, "BEGIN", 0, NULL, err, errlen) < 0)
@@ -1045,13 +1046,20 @@ admin_munblock(struct admin_ctx *c, const struct admin_req *r, char *err, size_t
         return rc;
     rc = -1;
     params[0] = PQgetvalue(who, 0, ADMIN_WHO_ID);
-    res = admin_exec(c->pg, sql, 1, params, err, errlen);
-    if (res == NULL || admin_run_sql(c->pg, "COMMIT", 0, NULL, err, errlen) < 0)
+    if ((res = admin_exec(c->pg, sql, 1, params, err, errlen)) == NULL ||
+        (rivals = admin_exec(c->pg, sql_rivals, 1, params, err, errlen)) == NULL ||
+        admin_run_sql(c->pg, "COMMIT", 0, NULL, err, errlen) < 0)
         goto out;
     admin_who_label(who, label, sizeof(label));
     if (PQntuples(res) == 1) {
         log_info("admin_member_unblock", "member=%s now=%s", params[0], PQgetvalue(res, 0, 0));
         printf("%s unblocked: %s\n", label, PQgetvalue(res, 0, 0));
+        /* Lifting a suspension settles no dispute: the admin should know of one. */
+        for (int i = 0; i < PQntuples(rivals); i++)
+            printf("note: member %s (%s, %s) claims X id %s too\n",
+                   PQgetvalue(rivals, i, ADMIN_RIVAL_ID),
+                   admin_safe(PQgetvalue(rivals, i, ADMIN_RIVAL_NAME), buf, sizeof(buf)),
+                   PQgetvalue(rivals, i, ADMIN_RIVAL_STATE), PQgetvalue(rivals, i, ADMIN_RIVAL_X));
     } else {
         printf("%s is not suspended (%s); nothing changed\n", label,
                PQgetvalue(who, 0, ADMIN_WHO_STATE));
@@ -1060,11 +1068,12 @@ admin_munblock(struct admin_ctx *c, const struct admin_req *r, char *err, size_t
 out:
     PQclear(who);
     PQclear(res);
+    PQclear(rivals);
     return rc;
 }
 
 /*
- * Prints what deleting the member takes (counts: a row of sql_delete_counts) and the
+ * Prints what deleting the member takes (counts: the row of its sql_counts) and the
  * members left disputed although it was their only rival (a row per rival of sql_rivals).
  */
 static void
