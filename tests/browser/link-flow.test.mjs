@@ -1,0 +1,96 @@
+// The whole member flow through the real page in Chromium, against the real server and
+// PostgreSQL: a person follows the bridge (from a Node ActivityPub actor host), opens the
+// one-time link from the direct message, picks a generated X archive, sees the counts,
+// sends, sets consents; a reload shows what was stored; a spent link says it has expired.
+import assert from "node:assert/strict";
+import { test, setup, teardown, eventually } from "../lib/harness.mjs";
+import { startServer } from "../lib/server.mjs";
+import { startActorHost, signedPost, newId, AS } from "../lib/actorhost.mjs";
+import { launchBrowser, assertOnlyOrigin, assertNoProblems } from "../lib/browser.mjs";
+import { xArchive, zipBuffer } from "../lib/xarchive.mjs";
+
+let s;
+let h;
+let browser;
+
+setup(async () => {
+  s = await startServer({ config: { allow_private_fetch: "true", queue_poll_ms: "100", queue_backoff_unit_ms: "10" } });
+  h = await startActorHost({ actors: [{ name: "alice" }] });
+  browser = await launchBrowser();
+});
+teardown(async () => {
+  if (browser) await browser.close();
+  if (h) await h.stop();
+  if (s) assert.equal(await s.stop(), 0, "serve exit code after SIGTERM");
+});
+
+// Follows the bridge as name; resolves with the one-time code of the welcome message.
+async function join(name) {
+  const a = h.actor(name);
+  const mark = h.mark;
+  const follow = { "@context": AS, id: newId(h), type: "Follow", actor: a.id, object: `${s.url}/users/passerelle` };
+  const r = await signedPost(`${s.url}/users/passerelle/inbox`, follow, { actor: a });
+  assert.equal(r.status, 202, r.body);
+  const dm = await eventually(
+    () => h.since(mark).find((x) => x.method === "POST" && /\/link\/[0-9a-f]{32}/.test(x.body)),
+    { timeout: 10000, what: `the welcome message to ${name}` },
+  );
+  return dm.body.match(/\/link\/([0-9a-f]{32})/)[1];
+}
+
+const digits = (text) => text.replace(/\D/g, "");
+let code;
+
+test("follow, open the link, pick the archive, see the counts, send, choose; a reload shows it all", async (t) => {
+  code = await join("alice");
+  // fr-FR: the browser says Accept-Language: fr-FR, and the server picks French from it.
+  const p = await browser.newPage(t, { locale: "fr-FR" });
+  const { page } = p;
+  await page.goto(`${s.url}/link/${code}`);
+  assert.equal(new URL(page.url()).pathname, "/link", "the code is exchanged, then /link");
+  await page.locator("#member:not([hidden])").waitFor();
+  assert.equal(await page.locator("h1").innerText(), "Reliez votre archive X");
+  assert.equal(await page.locator("#member").innerText(), `Compte du fédivers\u00a0: @alice@${new URL(h.url).host}`);
+
+  const a = xArchive({ username: "alrocar", accountId: "52338276", followers: 1333, following: 80, followerParts: 2 });
+  await page.locator("#file").setInputFiles({ name: "twitter-2024-11-16.zip", mimeType: "application/zip", buffer: zipBuffer(a.entries) });
+  await page.locator("#summary:not([hidden])").waitFor();
+  assert.equal(await page.locator("#s-handle").innerText(), "@alrocar");
+  assert.equal(digits(await page.locator("#s-followers").innerText()), "1333");
+  assert.equal(await page.locator("#s-following").innerText(), "80");
+  assert.equal(p.requests.filter((r) => r.method !== "GET").length, 0, "nothing sent before Send");
+
+  await page.getByRole("button", { name: "Envoyer ces listes" }).click();
+  await page.locator("#send-status", { hasText: "C'est fait." }).waitFor();
+  const done = await page.locator("#send-status").innerText();
+  assert.match(done, /^C'est fait\. passerelle a relié @alrocar\u00a0: 1\s?333 abonnés, 80 abonnements\.$/, done);
+  assert.equal(await s.psql("SELECT x_id || ' ' || x_handle FROM members"), "52338276 alrocar");
+  assert.equal(await s.psql("SELECT count(*) FROM x_edges"), String(1333 + 80));
+
+  await page.getByLabel("On peut me trouver par mon ancien nom X").uncheck();
+  await page.getByLabel("Relayez mes publications publiques").check();
+  await page.getByRole("button", { name: "Enregistrer mes choix" }).click();
+  await page.locator("#consent-status", { hasText: "Enregistré." }).waitFor();
+  assert.equal(await s.psql("SELECT findable || ' ' || notify || ' ' || autofollow || ' ' || relay FROM members"), "false true false true");
+
+  await page.reload();
+  await page.locator("#linked:not([hidden])").waitFor();
+  assert.match(await page.locator("#linked").innerText(), /^Déjà relié\u00a0: @alrocar \(1\s?333 abonnés, 80 abonnements\)/);
+  assert.equal(await page.locator("#c-findable").isChecked(), false, "findable as saved");
+  assert.equal(await page.locator("#c-relay").isChecked(), true, "relay as saved");
+  assertOnlyOrigin(p, s.url);
+  await assertNoProblems(p);
+});
+
+test("the same link a second time: the page says it has expired and offers nothing", async (t) => {
+  assert.ok(code, "the first test got a code");
+  const p = await browser.newPage(t);
+  await p.page.goto(`${s.url}/link/${code}`);
+  await p.page.locator("#notice:not(:empty)").waitFor();
+  assert.match(await p.page.locator("#notice").innerText(), /^This link has expired or was already used\. Send “link” to @passerelle@/);
+  assert.equal(await p.page.locator("#archive").isVisible(), false);
+  assert.equal(await p.page.locator("#consents").isVisible(), false);
+  assertOnlyOrigin(p, s.url);
+  // Chromium logs the 401 of GET /link/state; that is the expected answer here.
+  await assertNoProblems(p, [/status of 401 .*\/link\/state/]);
+});
