@@ -220,6 +220,14 @@ test("Date 70 minutes old: 401 stale; 70 minutes ahead: 401 future", async () =>
   count("unauthorized", "future_date");
 });
 
+test("signed for another request target: 401", async () => {
+  const alice = mast.actor("alice");
+  await refused("other path", () => post("/inbox", create(alice), { actor: alice, requestTarget: "/actor" }), 401);
+  count("unauthorized", "bad_signature");
+  await refused("other query", () => post("/inbox?x=1", create(alice), { actor: alice, requestTarget: "/inbox?x=2" }), 401);
+  count("unauthorized", "bad_signature");
+});
+
 test("no Digest (and digest not signed): 401", async () => {
   const alice = mast.actor("alice");
   await refused("missing digest", () => post("/inbox", create(alice), { actor: alice, digest: false }), 401, { noFetch: [mast] });
@@ -384,15 +392,17 @@ test("a public Create from a subscriber: 202, only its id is remembered", async 
   for (const t of ["instances", "members", "activities", "deliveries", "remote_actors"]) assert.deepEqual(after[t], before[t], t);
 });
 
-test("hs2019, no algorithm, and a Date 50 minutes old are accepted (cavage)", async () => {
+test("hs2019, no algorithm, a Date 50 minutes old, ld+json, a query in the target with or without it signed: accepted", async () => {
   const alice = mast.actor("alice");
   for (const [what, opts] of [
     ["hs2019", { algorithm: "hs2019" }],
     ["no algorithm", { algorithm: null }],
     ["50 minutes old", { dateOffsetMs: -50 * 60000 }],
     ["application/ld+json with profile", { contentType: 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"' }],
+    ["a query signed in (request-target)", { path: "/inbox?from=test" }],
+    ["a query left out of (request-target) (Fedify)", { path: "/inbox?from=test", requestTarget: "/inbox" }],
   ]) {
-    const r = await post("/inbox", create(alice), { actor: alice, ...opts });
+    const r = await post(opts.path ?? "/inbox", create(alice), { actor: alice, ...opts });
     assert.equal(r.status, 202, `${what}: ${r.status} ${r.body}`);
     count("publication");
   }

@@ -85,6 +85,8 @@ const sfString = (s) => `"${String(s).replace(/\\/g, "\\\\").replace(/"/g, '\\"'
  *                Digest stays that of the signed body unless tamperDigest is true)
  *   duplicate    {param: value}: the cavage header gets that parameter a second time
  *   headers      extra headers sent (not signed unless listed in signed)
+ *   requestTarget the path signed as (request-target) (default the URL's path and query;
+ *                Fedify signs the path without the query)
  *   omitSignature true: send everything but the Signature header(s)
  *   timeout      ms (default 10000)
  * Resolves {status, body, headers, json(), sent: {headers, body}}.
@@ -108,7 +110,7 @@ export async function signedPost(url, body, opts = {}) {
   } else if (opts.digest !== false) {
     headers["content-digest"] = typeof opts.digest === "string" ? opts.digest : `sha-256=:${sha256b64(text)}:`;
   }
-  const path = u.pathname + u.search;
+  const path = opts.requestTarget ?? u.pathname + u.search;
   const sigHeaders = {};
   if (!opts.omitSignature) {
     if (!keyId || !privateKey) throw new Error("signedPost: a keyId and a private key are needed (opts.actor)");
