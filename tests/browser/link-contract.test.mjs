@@ -1,11 +1,11 @@
-// The page's side of its contract with the backend, which is not built yet:
+// The page's side of its API contract, with every answer the page must handle:
 //   GET  /link/state     -> {csrf, member, handle, followers, following, consents, lang} or 401
 //   POST /link/archive   (application/zip, X-CSRF-Token) -> {handle, x_id, followers, following}
 //   POST /link/consents  (JSON {findable, notify, autofollow, relay}, X-CSRF-Token)
 // Those three are answered here by Playwright (page.route), so what is checked is what the
-// page sends and how it shows each answer; the page, its CSS and JS come from the real
-// server. Nothing here says how the server behaves: once the backend exists, the same steps
-// run end to end against it, and these stay for answers hard to provoke for real (413, 500).
+// page sends (only the four kinds of files, no e-mail) and how it shows each answer,
+// including those hard to provoke for real (413, 409, 500, a lost session); the page, its
+// CSS and JS come from the real server. link-flow.test.mjs runs the real flow end to end.
 import assert from "node:assert/strict";
 import { test, setup, teardown } from "../lib/harness.mjs";
 import { startServer } from "../lib/server.mjs";
