@@ -190,6 +190,11 @@ bridge_message_new(const char *base_url, const char *bridge_id, const char *acto
 
 /* --- the texts ----------------------------------------------------------------------------- */
 
+/* The texts spell these numbers out; a change must be made in both places. */
+_Static_assert(BRIDGE_COMMANDS_PER_HOUR == 10, "the texts say 10 commands an hour");
+_Static_assert(BRIDGE_DELETE_CONFIRM_MINUTES == 15, "the texts say 15 minutes");
+_Static_assert(BRIDGE_LINK_TTL_SECONDS == 24 * 3600, "the texts say 24 hours");
+
 struct bridge_texts {
     const char *welcome, *welcome_end, *new_link, *help, *join_first, *join_first_end;
     const char *too_many, *too_many_end, *paused, *resumed, *delete_ask, *forgotten;
