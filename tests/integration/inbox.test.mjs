@@ -255,13 +255,19 @@ test("unsupported or missing Content-Type: 415", async () => {
   count("unsupported_media_type");
 });
 
-test("empty body, malformed JSON, no id, no type, no actor: 400 without any key fetch", async () => {
+test("empty body, malformed JSON, a nesting bomb, invalid UTF-8, no id, no type, no actor: 400 without any key fetch", async () => {
   const alice = mast.actor("alice");
   await refused("empty body", () => post("/inbox", "", { actor: alice }), 400, { noFetch: [mast] });
   count("bad_request");
   await refused("malformed JSON", () => post("/inbox", '{"type": "Create", "actor": ', { actor: alice }), 400, { noFetch: [mast] });
   count("bad_request");
   await refused("array body", () => post("/inbox", "[1, 2]", { actor: alice }), 400, { noFetch: [mast] });
+  count("bad_request");
+  const bomb = JSON.stringify(create(alice)).replace(/}$/, `,"x":${"[".repeat(5000)}${"]".repeat(5000)}}`);
+  await refused("nesting bomb", () => post("/inbox", bomb, { actor: alice }), 400, { noFetch: [mast] });
+  count("bad_request");
+  const latin1 = Buffer.concat([Buffer.from(JSON.stringify(create(alice)).replace(/}$/, ',"name":"')), Buffer.from([0xe9, 0x74, 0xe9]), Buffer.from('"}')]);
+  await refused("not UTF-8", () => post("/inbox", latin1, { actor: alice }), 400, { noFetch: [mast] });
   count("bad_request");
   for (const field of ["id", "type", "actor"]) {
     const body = create(alice);

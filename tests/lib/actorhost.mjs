@@ -93,7 +93,8 @@ const sfString = (s) => `"${String(s).replace(/\\/g, "\\\\").replace(/"/g, '\\"'
  */
 export async function signedPost(url, body, opts = {}) {
   const u = new URL(url);
-  const text = Buffer.isBuffer(body) ? body.toString("utf8") : typeof body === "string" ? body : JSON.stringify(body);
+  // A Buffer is sent byte for byte (not necessarily UTF-8); anything else as UTF-8 text.
+  const text = Buffer.isBuffer(body) ? body : typeof body === "string" ? body : JSON.stringify(body);
   const actor = opts.actor ?? {};
   const keyId = opts.keyId ?? actor.keyId;
   const privateKey = opts.privateKey ?? actor.privateKey;
@@ -160,7 +161,7 @@ export async function signedPost(url, body, opts = {}) {
   }
   let sentBody = text;
   if (opts.tamper) {
-    sentBody = opts.tamper(text);
+    sentBody = opts.tamper(Buffer.isBuffer(text) ? text.toString("utf8") : text);
     if (opts.tamperDigest) {
       if (headers.digest) headers.digest = `SHA-256=${sha256b64(sentBody)}`;
       if (headers["content-digest"]) headers["content-digest"] = `sha-256=:${sha256b64(sentBody)}:`;
