@@ -271,6 +271,12 @@ linkpage_state_json(struct linkpage_req *r, PGresult *res)
     linkpage_csrf(r->token, csrf);
     member = xasprintf("acct:%s", PQgetvalue(res, 0, 1));
     json_object_object_add(o, "csrf", json_object_new_string(csrf));
+    {
+        char *bridge = xasprintf("@%s@%s", r->app->cfg->bridge_username, r->app->cfg->host);
+
+        json_object_object_add(o, "bridge", json_object_new_string(bridge));
+        free(bridge);
+    }
     json_object_object_add(o, "member", json_object_new_string(member));
     free(member);
     json_object_object_add(
