@@ -17,6 +17,7 @@ import { startActorHost, signedPost, AS, PUBLIC } from "../lib/actorhost.mjs";
 // Under valgrind every signature costs ~50x: a smaller fan-out tells the same story there.
 const N = VALGRIND ? 300 : 3000;
 const MAX_IN_FLIGHT = 64;
+const MAX_PER_HOST = 32;
 const TEXT = `Maintenance tonight <22:00 UTC> & a test of the fan-out ${Date.now()}`;
 
 let s;
@@ -24,12 +25,14 @@ let sink;
 
 setup(async () => {
   sink = await startActorHost();
+  // A little latency, as a real inbox has, so that concurrent deliveries pile up.
+  sink.answer("/inbox/", { status: 202, delayMs: 10 });
   s = await startServer({
     config: {
       allow_private_fetch: "true",
       queue_poll_ms: 100,
       queue_backoff_unit_ms: 10,
-      queue_max_per_host: 32,
+      queue_max_per_host: MAX_PER_HOST,
       queue_max_in_flight: MAX_IN_FLIGHT,
     },
   });
@@ -121,6 +124,9 @@ test(`SIGKILL during a fan-out to ${N} inboxes: after a restart every inbox has 
     assert.equal(v.ok, true, `${p.path}: ${v.reason}`);
     assert.equal(v.keyId, `${s.url}/actor#main-key`);
   }
+  t.log(`at most ${sink.maxOpen} deliveries at once to the one host (queue_max_per_host ${MAX_PER_HOST})`);
+  assert.ok(sink.maxOpen <= MAX_PER_HOST, `${sink.maxOpen} concurrent deliveries to one host, over queue_max_per_host ${MAX_PER_HOST}`);
+  assert.ok(sink.maxOpen >= 2, "deliveries ran in parallel");
   const m = parseMetrics((await get(`${s.url}/metrics`)).body);
   assert.ok(metricSum(m, "passerelle_deliveries_total", (l) => l.result === "delivered") >= N - atKill.distinct, "deliveries counted after the restart");
 });

@@ -340,6 +340,7 @@ test("Mastodon-style Follow(as:Public): 202 after commit, subscribed, Accept del
   assertAcceptOf(rec.json, { actor: relayId(), followId: f.id, follower: admin.id, object: PUBLIC }, "Accept");
   await assertVerified(mast, rec, `${relayId()}#main-key`, "Accept");
   adminFollowId = f.id;
+  assert.deepEqual(mast.fetches("/follows/").map((x) => x.path), [], "Mastodon's Follow id is never dereferenced");
   // The key was fetched with a GET signed by the relay (secure-mode servers require it).
   const fetch = mast.fetches("/users/admin").find((x) => x.path === "/users/admin");
   assert.ok(fetch, "the admin actor was fetched");

@@ -225,6 +225,8 @@ export async function startActorHost({ actors = [], record = true, answers = {} 
   const hanging = new Set();
   const keyCache = new Map(); // keyId -> Promise<{pem, owner, doc}>
   let totalPosts = 0;
+  let open = 0; // POSTs held by a delayMs answer right now
+  let maxOpen = 0;
 
   const server = http.createServer((req, res) => {
     const chunks = [];
@@ -294,7 +296,8 @@ export async function startActorHost({ actors = [], record = true, answers = {} 
     },
 
     // An answer for POSTs whose path equals match, or starts with it when match ends in
-    // "/": {status, headers, body}, "hang", or fn(rec) returning one of those. Newest wins.
+    // "/": {status, headers, body, delayMs}, "hang", or fn(rec) returning one of those.
+    // Newest wins.
     answer(match, ans) {
       rules.unshift({ match, answer: ans });
     },
@@ -336,6 +339,10 @@ export async function startActorHost({ actors = [], record = true, answers = {} 
     },
     get totalPosts() {
       return totalPosts;
+    },
+    // The most POSTs held open at once by delayMs answers (concurrent deliveries).
+    get maxOpen() {
+      return maxOpen;
     },
 
     // Verifies a recorded request's draft-cavage signature (a POST must sign its Digest) with the key its keyId names,
@@ -419,6 +426,22 @@ export async function startActorHost({ actors = [], record = true, answers = {} 
     if (ans === "hang") {
       hanging.add(res);
       res.on("close", () => hanging.delete(res));
+      return;
+    }
+    if (ans.delayMs > 0) {
+      // Held open for a while: lets concurrent deliveries pile up (see maxOpen).
+      open++;
+      maxOpen = Math.max(maxOpen, open);
+      const timer = setTimeout(() => {
+        open--;
+        send(res, ans.status ?? 202, ans.headers ?? {}, ans.body ?? "");
+      }, ans.delayMs);
+      res.on("close", () => {
+        if (!res.writableEnded) {
+          clearTimeout(timer);
+          open--;
+        }
+      });
       return;
     }
     return send(res, ans.status ?? 202, ans.headers ?? {}, ans.body ?? "");
