@@ -3,10 +3,10 @@
 // one-time link from the direct message, picks a generated X archive, sees the counts,
 // sends, sets consents; a reload shows what was stored; a spent link says it has expired.
 import assert from "node:assert/strict";
-import { test, setup, teardown, eventually } from "../lib/harness.mjs";
+import { test, setup, teardown } from "../lib/harness.mjs";
 import { startServer } from "../lib/server.mjs";
-import { startActorHost, signedPost, newId, AS } from "../lib/actorhost.mjs";
-import { launchBrowser, assertOnlyOrigin, assertNoProblems } from "../lib/browser.mjs";
+import { startActorHost } from "../lib/actorhost.mjs";
+import { launchBrowser, assertOnlyOrigin, assertNoProblems, MEMBER_CONFIG, join } from "../lib/browser.mjs";
 import { xArchive, zipBuffer } from "../lib/xarchive.mjs";
 
 let s;
@@ -14,7 +14,7 @@ let h;
 let browser;
 
 setup(async () => {
-  s = await startServer({ config: { allow_private_fetch: "true", queue_poll_ms: "100", queue_backoff_unit_ms: "10" } });
+  s = await startServer({ config: MEMBER_CONFIG });
   h = await startActorHost({ actors: [{ name: "alice" }] });
   browser = await launchBrowser();
 });
@@ -24,25 +24,11 @@ teardown(async () => {
   if (s) assert.equal(await s.stop(), 0, "serve exit code after SIGTERM");
 });
 
-// Follows the bridge as name; resolves with the one-time code of the welcome message.
-async function join(name) {
-  const a = h.actor(name);
-  const mark = h.mark;
-  const follow = { "@context": AS, id: newId(h), type: "Follow", actor: a.id, object: `${s.url}/users/passerelle` };
-  const r = await signedPost(`${s.url}/users/passerelle/inbox`, follow, { actor: a });
-  assert.equal(r.status, 202, r.body);
-  const dm = await eventually(
-    () => h.since(mark).find((x) => x.method === "POST" && /\/link\/[0-9a-f]{32}/.test(x.body)),
-    { timeout: 10000, what: `the welcome message to ${name}` },
-  );
-  return dm.body.match(/\/link\/([0-9a-f]{32})/)[1];
-}
-
 const digits = (text) => text.replace(/\D/g, "");
 let code;
 
 test("follow, open the link, pick the archive, see the counts, send, choose; a reload shows it all", async (t) => {
-  code = await join("alice");
+  ({ code } = await join(s, h, "alice"));
   // fr-FR: the browser says Accept-Language: fr-FR, and the server picks French from it.
   const p = await browser.newPage(t, { locale: "fr-FR" });
   const { page } = p;

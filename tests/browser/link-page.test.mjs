@@ -4,37 +4,48 @@
 // read; drag and drop; FR/EN; keyboard; and nothing ever requested outside the server's
 // origin, no CSP violation.
 //
-// Reading happens in the browser alone, so GET /link/state (the session, which needs a
-// one-time code) is answered by Playwright with a fixed session; nothing is sent here. The
-// page's side of the API is in link-contract.test.mjs.
+// The session is real: in setup a member joins (a signed Follow of the bridge from a
+// loopback actor host), and the one-time code of their welcome message is spent for the
+// session cookie, which each test's fresh browser context gets. The server answers
+// GET /link/state; the archives are only read here, never sent (checked at the end, in the
+// database too). Sending is in link-contract.test.mjs and link-flow.test.mjs.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test, setup, teardown, onExit } from "../lib/harness.mjs";
 import { startServer } from "../lib/server.mjs";
-import { launchBrowser, assertOnlyOrigin, assertNoProblems, stubLinkApi, NEW_MEMBER } from "../lib/browser.mjs";
+import { startActorHost } from "../lib/actorhost.mjs";
+import { launchBrowser, assertOnlyOrigin, assertNoProblems, MEMBER_CONFIG, member, useSession } from "../lib/browser.mjs";
 import { xArchive, zipBuffer, writeZip, looseFiles, ytd } from "../lib/xarchive.mjs";
 
 let s;
+let h;
 let browser;
 let tmp;
+let session;
 
 setup(async () => {
-  s = await startServer();
+  s = await startServer({ config: MEMBER_CONFIG });
+  h = await startActorHost({ actors: [{ name: "reader" }] });
   browser = await launchBrowser();
+  session = await member(s, h, "reader");
   tmp = mkdtempSync(path.join(os.tmpdir(), "passerelle-browser-"));
   // Also when the file is cut short (its 4.5 GB zip is sparse, but still a file).
   onExit(() => rmSync(tmp, { recursive: true, force: true }));
 });
 teardown(async () => {
   if (browser) await browser.close();
+  if (h) await h.stop();
   if (s) assert.equal(await s.stop(), 0, "serve exit code after SIGTERM");
 });
 
+// /link with the member's session. The browser speaks en-GB; lang "fr" makes it ask the
+// server for French (Accept-Language), and the server's state then says "fr".
 async function openPage(t, { lang = "en", ...opts } = {}) {
-  const p = await browser.newPage(t, opts);
-  await stubLinkApi(p.page, s.url, { state: { status: 200, json: { ...NEW_MEMBER, lang } } });
+  const headers = lang === "fr" ? { extraHTTPHeaders: { "Accept-Language": "fr" } } : {};
+  const p = await browser.newPage(t, { ...headers, ...opts });
+  await useSession(p, s, session);
   await p.page.goto(`${s.url}/link`);
   await p.page.locator("#member:not([hidden])").waitFor();
   return p;
@@ -79,6 +90,8 @@ test("GET /link: the page, its CSS and JS from the server alone; a new member's 
   const p = await openPage(t);
   const { page } = p;
   assert.equal(await page.locator("h1").innerText(), "Link your X archive");
+  assert.equal(await page.locator("#member").innerText(), `Fediverse account: @reader@${h.domain}`);
+  assert.equal(await page.locator("#linked").isVisible(), false, "nothing linked yet");
   assert.equal(await page.getAttribute("html", "lang"), "en");
   // The stylesheet applied (CSP allowed it): the cards have their rounded corners.
   assert.equal(await page.locator("#archive").evaluate((el) => getComputedStyle(el).borderTopLeftRadius), "12px");
@@ -91,7 +104,7 @@ test("GET /link: the page, its CSS and JS from the server alone; a new member's 
   }
   assert.equal(await page.getAttribute("#archive-error", "role"), "alert");
   const urls = p.requests.map((r) => new URL(r.url).pathname);
-  for (const want of ["/link", "/link/assets/link.css", "/link/assets/link.js"]) {
+  for (const want of ["/link", "/link/assets/link.css", "/link/assets/link.js", "/link/state"]) {
     assert.ok(urls.includes(want), `the page requested ${want}: ${urls.join(" ")}`);
   }
   assertOnlyOrigin(p, s.url);
@@ -249,6 +262,7 @@ test("manifest.js disagrees: a count that does not match, a part that is missing
 test("French when the server says so, the FR/EN switch re-renders everything", async (t) => {
   const p = await openPage(t, { lang: "fr" });
   const { page } = p;
+  assert.equal(await page.evaluate(() => navigator.language), "en-GB", "the browser itself speaks English");
   assert.equal(await page.locator("h1").innerText(), "Reliez votre archive X");
   assert.equal(await page.getAttribute("html", "lang"), "fr");
   assert.equal(await page.getAttribute("button[data-lang=fr]", "aria-pressed"), "true");
@@ -323,4 +337,12 @@ test("an X data file that is not one of ours is not taken for a list", async (t)
   const r = await pickZip(p, zipBuffer([...a.entries, extra]));
   assert.equal(r.followers, "3");
   await assertNoProblems(p);
+});
+
+test("after all this reading, the server holds nothing of these archives", async () => {
+  const id = h.actor("reader").id;
+  assert.equal(await s.psql(`SELECT coalesce(x_id::text, '-') || ' ' || state FROM members WHERE actor_uri = '${id}'`), "- joined");
+  assert.equal(await s.psql("SELECT count(*) FROM x_edges"), "0");
+  assert.equal(await s.psql("SELECT count(*) FROM x_claims"), "0");
+  assert.equal(await s.psql("SELECT count(*) FROM consent_ledger WHERE source = 'page'"), "0", "no consent was saved");
 });
