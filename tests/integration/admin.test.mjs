@@ -1,6 +1,8 @@
 // `passerelle admin` against a real, migrated database (no server running, so nothing is
-// delivered): instances list/allow/block/unblock, queue, notice, usage errors and bad domains.
+// delivered): instances list/allow/block/unblock, queue, notice, members list/show/block/
+// unblock/delete, usage errors, bad domains, unknown and ambiguous members.
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "../lib/harness.mjs";
@@ -20,6 +22,18 @@ async function fresh(t, config = {}) {
   return s;
 }
 
+// "(cols) VALUES (...)" of one row for INSERT; null is NULL, booleans and the rest quoted.
+function sqlRow(row) {
+  const cols = Object.keys(row);
+  const vals = cols.map((c) => {
+    const v = row[c];
+    if (v === null) return "NULL";
+    if (typeof v === "boolean") return v ? "true" : "false";
+    return `'${String(v).replace(/'/g, "''")}'`;
+  });
+  return `(${cols.join(", ")}) VALUES (${vals.join(", ")})`;
+}
+
 // One instances row; fields default to a Mastodon-style subscriber of `domain`.
 function seed(s, domain, f = {}) {
   const row = {
@@ -35,14 +49,42 @@ function seed(s, domain, f = {}) {
     dead: false,
     ...f,
   };
-  const cols = Object.keys(row);
-  const vals = cols.map((c) => {
-    const v = row[c];
-    if (v === null) return "NULL";
-    if (typeof v === "boolean") return v ? "true" : "false";
-    return `'${String(v).replace(/'/g, "''")}'`;
-  });
-  return s.psql(`INSERT INTO instances (${cols.join(", ")}) VALUES (${vals.join(", ")})`);
+  return s.psql(`INSERT INTO instances ${sqlRow(row)}`);
+}
+
+// One members row, a joined member user@host with its own inbox unless f says otherwise;
+// resolves with its id.
+function seedMember(s, user, host, f = {}) {
+  const row = {
+    actor_uri: `https://${host}/users/${user}`,
+    acct: `${user}@${host}`,
+    host: host.toLowerCase(),
+    inbox: `https://${host}/users/${user}/inbox`,
+    ...f,
+  };
+  return s.psql(`INSERT INTO members ${sqlRow(row)} RETURNING id`);
+}
+
+// A session and a link code (one unused, one used) for member id; the tokens' hashes only.
+function seedSecrets(s, id, tag) {
+  return s.psql(
+    `INSERT INTO sessions (hash, member_id, csrf_hash, expires_at) VALUES` +
+      ` (sha256('sess-${tag}'), ${id}, sha256('csrf-${tag}'), now() + interval '1 hour');` +
+      ` INSERT INTO link_codes (hash, member_id, expires_at) VALUES` +
+      ` (sha256('code-${tag}'), ${id}, now() + interval '1 day');` +
+      ` INSERT INTO link_codes (hash, member_id, expires_at, used_at) VALUES` +
+      ` (sha256('used-${tag}'), ${id}, now() + interval '1 day', now())`,
+  );
+}
+
+const hex = (s) => createHash("sha256").update(s).digest("hex");
+
+// Every table a members command may touch, to prove a refused one changed nothing.
+const MEMBER_TABLES = ["members", "x_claims", "x_edges", "consent_ledger", "sessions", "link_codes", "reports", "oauth_grants", "follow_actions", "activities", "deliveries"];
+function memberSnapshot(s) {
+  return s.psql(
+    "SELECT " + MEMBER_TABLES.map((t) => `(SELECT coalesce(json_agg(t ORDER BY t::text), '[]') FROM ${t} t)::text`).join(" || "),
+  );
 }
 
 // A pending delivery of a dummy activity to inbox (as the queue would have stored it).
@@ -70,14 +112,21 @@ test("admin --help at every level exits 0 and touches no database", async () => 
   const env = { DATABASE_URL: "host=/nonexistent-dir port=1 dbname=x" };
   const top = await runBin(["admin", "--help"], { env });
   assert.equal(top.code, 0, top.stderr);
-  for (const w of ["instances list", "instances allow", "instances block", "instances unblock", "queue", "notice", "-c"]) {
+  for (const w of ["instances list", "instances allow", "instances block", "instances unblock", "queue", "notice", "members list", "members show WHO", "members block WHO", "members unblock WHO", "members delete WHO --yes", "-c"]) {
     assert.ok(top.stdout.includes(w), `admin --help lacks ${w}: ${top.stdout}`);
   }
   const inst = await runBin(["admin", "instances", "--help"], { env });
   assert.equal(inst.code, 0, inst.stderr);
   assert.match(inst.stdout, /instances block DOMAIN/);
   assert.ok(!inst.stdout.includes("notice"), "instances --help lists only instances commands");
-  for (const cmd of [["instances", "list"], ["instances", "allow"], ["instances", "block"], ["instances", "unblock"], ["queue"], ["notice"]]) {
+  const mem = await runBin(["admin", "members", "--help"], { env });
+  assert.equal(mem.code, 0, mem.stderr);
+  assert.match(mem.stdout, /usage: passerelle admin \[-c FILE\] members <command>/);
+  for (const w of ["list", "show", "block", "unblock", "delete"]) assert.match(mem.stdout, new RegExp(`members ${w}\\b`));
+  assert.ok(!mem.stdout.includes("instances"), "members --help lists only members commands");
+  const legend = await runBin(["admin", "members", "list", "--help"], { env });
+  assert.match(legend.stdout, /F findable, A autofollow, N notify, R relay/, "list --help explains the consent letters");
+  for (const cmd of [["instances", "list"], ["instances", "allow"], ["instances", "block"], ["instances", "unblock"], ["queue"], ["notice"], ["members", "list"], ["members", "show"], ["members", "block"], ["members", "unblock"], ["members", "delete"]]) {
     const r = await runBin(["admin", ...cmd, "--help"], { env });
     assert.equal(r.code, 0, `${cmd.join(" ")} --help: ${r.stderr}`);
     assert.ok(r.stdout.includes(`usage: passerelle admin [-c FILE] ${cmd.join(" ")}`), `${cmd.join(" ")} --help: ${r.stdout}`);
@@ -86,6 +135,9 @@ test("admin --help at every level exits 0 and touches no database", async () => 
   const acting = await runBin(["admin", "instances", "block", "x.example", "--help"], { env });
   assert.equal(acting.code, 0, acting.stderr);
   assert.match(acting.stdout, /Blocks DOMAIN/);
+  const dry = await runBin(["admin", "members", "delete", "1", "--yes", "--help"], { env });
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /Without --yes/);
   const main = await runBin(["--help"]);
   assert.match(main.stdout, /\badmin\b/, "passerelle --help lists admin");
 });
@@ -108,12 +160,28 @@ test("usage errors exit 2, say why on stderr and change nothing", async (t) => {
     [["notice"], /empty/],
     [["notice", "  ", ""], /empty/],
     [["notice", "x".repeat(5001)], /5001 characters; the limit is 5000/],
+    [["members"], /usage: passerelle admin \[-c FILE\] members/],
+    [["members", "frob"], /unknown command "members frob"/],
+    [["members", "show"], /WHO is required/],
+    [["members", "block", "1", "2"], /one WHO only/],
+    [["members", "delete", "1", "2", "--yes"], /one WHO only/],
+    [["members", "unblock", "--force"], /unknown option "--force"/],
+    [["members", "show", "nobody"], /not a member id, acct:user@host, user@host or an actor URL/],
+    [["members", "show", "a@b@c"], /not a member id/],
+    [["members", "show", "acct:@x.example"], /not a member id/],
+    [["members", "list", "--state", "gone"], /unknown state "gone"/],
+    [["members", "list", "--state"], /--state needs a STATE/],
+    [["members", "list", "extra"], /unexpected argument "extra"/],
   ];
   for (const [args, re] of cases) {
     const r = await s.admin(...args);
     assert.equal(r.code, 2, `admin ${args.join(" ").slice(0, 60)}: exit ${r.code} ${r.stderr}`);
     assert.match(r.stderr, re, `admin ${args.join(" ").slice(0, 60)}: ${r.stderr}`);
     assert.equal(r.stdout.includes("queued"), false);
+  }
+  for (const [args] of cases.filter(([a]) => a[0] === "members")) {
+    const r = await s.admin(...args);
+    assert.equal(r.stdout, "", `admin ${args.join(" ")} printed on stdout: ${r.stdout}`);
   }
   const noFile = await runBin(["admin", "instances", "list", "-c"]);
   assert.equal(noFile.code, 2, noFile.stderr);
@@ -383,7 +451,7 @@ test("database and configuration errors exit 1, name the problem, never show the
   const s = await fresh(t);
   const conf = path.join(s.dir, "down.conf");
   writeFileSync(conf, configText({ database_url: "postgresql://admin:s3cretpw@127.0.0.1:1/nodb?connect_timeout=2", key_file: path.join(s.dir, "k.pem") }));
-  for (const args of [["instances", "list"], ["instances", "block", "x.example"], ["queue"], ["notice", "hi"]]) {
+  for (const args of [["instances", "list"], ["instances", "block", "x.example"], ["queue"], ["notice", "hi"], ["members", "list"], ["members", "delete", "1", "--yes"]]) {
     const r = await runBin(["admin", "-c", conf, ...args]);
     assert.equal(r.code, 1, `${args.join(" ")}: exit ${r.code} ${r.stderr}`);
     assert.match(r.stderr, /connect/i, `${args.join(" ")}: ${r.stderr}`);
@@ -394,4 +462,328 @@ test("database and configuration errors exit 1, name the problem, never show the
   const r = await runBin(["admin", "-c", badKey, "instances", "list"]);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /relay_mode/);
+});
+
+// --- members -----------------------------------------------------------------------------
+
+const lines = (out) => out.trimEnd().split("\n");
+// Column starts of a table line: runs of two or more spaces separate the columns.
+const starts = (l) => [...l.matchAll(/(?:^|\s{2,})(\S+)/g)].map((m) => m.index + m[0].length - m[1].length);
+// "label: value" lines of members show.
+const fields = (out) => Object.fromEntries(lines(out).filter((l) => /^[a-z_]+:\s/.test(l)).map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim()]));
+
+test("members list: header, aligned columns, consents as letters, --state", async (t) => {
+  const s = await fresh(t);
+  const a = await seedMember(s, "alice", "a.example", { x_id: "100", x_handle: "alice_x", state: "linked", linked_at: "2026-03-02T08:00:00Z", autofollow: true, relay: true, created_at: "2026-03-01T12:00:00Z" });
+  const b = await seedMember(s, "bob", "b.example", { state: "joined", paused: true, findable: false, notify: false, created_at: "2026-03-04T23:30:00Z" });
+  const c = await seedMember(s, "carol", "c.example", { acct: null, state: "suspended" });
+  const d = await seedMember(s, "dora", "d.example", { acct: "do ra\u001b[31m@d.example" });
+
+  const r = await s.admin("members", "list");
+  assert.equal(r.code, 0, r.stderr);
+  const ls = lines(r.stdout);
+  assert.deepEqual(ls[0].split(/\s+/), ["ID", "ACCT", "STATE", "X_HANDLE", "PAUSED", "CONSENTS", "JOINED"]);
+  assert.equal(ls.length, 5, r.stdout);
+  for (const l of ls) assert.deepEqual(starts(l), starts(ls[0]), `misaligned line: ${l}`);
+  const row = (id) => ls.find((l) => l.startsWith(`${id} `)).split(/\s{2,}/);
+  assert.deepEqual(row(a), [a, "alice@a.example", "linked", "alice_x", "no", "FANR", "2026-03-01"]);
+  assert.deepEqual(row(b), [b, "bob@b.example", "joined", "-", "yes", "----", "2026-03-04"]);
+  assert.deepEqual(row(c).slice(1, 6), ["https://c.example/users/carol", "suspended", "-", "no", "F-N-"], "the actor URL when no acct is known");
+  // Text from the network cannot forge columns or reach the terminal raw.
+  assert.ok(!r.stdout.includes("\u001b"), "escape character printed raw");
+  assert.equal(row(d)[1], '"do ra\\x1b[31m@d.example"');
+
+  const susp = await s.admin("members", "list", "--state", "suspended");
+  assert.equal(susp.code, 0, susp.stderr);
+  assert.deepEqual(lines(susp.stdout).slice(1).map((l) => l.split(/\s+/)[0]), [c]);
+  const linked = await s.admin("members", "list", "--state=linked");
+  assert.deepEqual(lines(linked.stdout).slice(1).map((l) => l.split(/\s+/)[0]), [a]);
+  const none = await s.admin("members", "list", "--state", "disputed");
+  assert.equal(none.code, 0, none.stderr);
+  assert.equal(lines(none.stdout).length, 1, "only the header when no member matches");
+});
+
+test("members show: every field, competing claims, reports, ledger newest last, no secrets", async (t) => {
+  const s = await fresh(t);
+  const a = await seedMember(s, "alice", "a.example", { x_id: "100", x_handle: "alice_x", state: "disputed", linked_at: "2026-03-02T08:00:00Z", autofollow: true, lang: "fr", created_at: "2026-03-01T12:00:00Z" });
+  const b = await seedMember(s, "bob", "b.example", { state: "disputed" });
+  const c = await seedMember(s, "carol", "c.example", { x_id: "300", state: "linked" });
+  await s.psql(
+    `INSERT INTO x_claims (x_id, member_id) VALUES (100, ${a}), (100, ${b}), (300, ${c});` +
+      " INSERT INTO x_edges VALUES (100, 300), (100, 6), (100, 7), (5, 100), (300, 9);" +
+      " INSERT INTO consent_ledger (member_id, consent, value, source, client_addr, created_at) VALUES" +
+      `  (${a}, 'notify', false, 'message', NULL, '2026-03-02T10:00:02Z'),` +
+      `  (${a}, 'findable', true, 'default', NULL, '2026-03-02T10:00:00Z'),` +
+      `  (${a}, 'autofollow', true, 'page', '192.0.2.7', '2026-03-02T10:00:01Z');` +
+      ` INSERT INTO reports (member_id, target, created_at) VALUES (${a}, 'mallory@m.example', '2026-03-03T09:00:00Z');` +
+      ` INSERT INTO reports (member_id, target) VALUES (${c}, 'Alice@A.example');` +
+      ` INSERT INTO follow_actions (follower_id, followee_id, method) VALUES (${a}, ${c}, 'notice')`,
+  );
+  await seedSecrets(s, a, "a");
+  // Expired sessions are not open ones.
+  await s.psql(`INSERT INTO sessions (hash, member_id, csrf_hash, created_at, expires_at) VALUES (sha256('old'), ${a}, sha256('oldc'), now() - interval '2 days', now() - interval '1 day')`);
+
+  const r = await s.admin("members", "show", String(a));
+  assert.equal(r.code, 0, r.stderr);
+  const f = fields(r.stdout);
+  assert.equal(f.id, a);
+  assert.equal(f.actor, "https://a.example/users/alice");
+  assert.equal(f.acct, "alice@a.example");
+  assert.equal(f.inbox, "https://a.example/users/alice/inbox");
+  assert.equal(f.state, "disputed");
+  assert.equal(f.x_id, "100");
+  assert.equal(f.x_handle, "alice_x");
+  assert.equal(f.linked_at, "2026-03-02T08:00:00Z");
+  assert.equal(f.joined_at, "2026-03-01T12:00:00Z");
+  assert.equal(f.language, "fr");
+  assert.equal(f.paused, "no");
+  assert.equal(f.consents, "findable yes, autofollow yes, notify yes, relay no");
+  assert.equal(f.x_edges, "1 followers, 3 following");
+  assert.equal(f.claims, "100");
+  assert.equal(f.sessions, "1 open");
+  assert.equal(f.link_codes, "1 unused");
+  assert.equal(f.oauth_grant, "no");
+  assert.equal(f.follow_actions, "1 in its name, 0 toward it");
+  assert.equal(f.reports_about, "1 naming its acct");
+  assert.equal(f.competing, "1 other member");
+  const ls = lines(r.stdout);
+  const at = (re) => ls.findIndex((l) => re.test(l));
+  const comp = at(/^competing:/);
+  assert.deepEqual(ls[comp + 1].trim().split(/\s+/), ["ID", "ACCT", "STATE", "X_ID", "OTHER_RIVALS"]);
+  assert.deepEqual(ls[comp + 2].trim().split(/\s+/), [b, "bob@b.example", "disputed", "100", "0"]);
+  assert.equal(f.reports_filed, "1");
+  const rep = at(/^reports_filed:/);
+  assert.deepEqual(ls[rep + 2].trim().split(/\s+/), ["2026-03-03T09:00:00Z", "mallory@m.example"]);
+  assert.equal(f.consent_ledger, "3 lines, newest last");
+  const led = at(/^consent_ledger:/);
+  assert.deepEqual(ls[led + 1].trim().split(/\s+/), ["TIME", "CONSENT", "VALUE", "SOURCE", "CLIENT"]);
+  assert.deepEqual(ls.slice(led + 2).map((l) => l.trim().split(/\s+/)), [
+    ["2026-03-02T10:00:00Z", "findable", "yes", "default", "-"],
+    ["2026-03-02T10:00:01Z", "autofollow", "yes", "page", "192.0.2.7"],
+    ["2026-03-02T10:00:02Z", "notify", "no", "message", "-"],
+  ]);
+  for (const secret of ["sess-a", "csrf-a", "code-a", "used-a"]) {
+    assert.ok(!r.stdout.includes(hex(secret)) && !r.stdout.includes(secret), `show printed the ${secret} hash`);
+  }
+  assert.doesNotMatch(r.stdout, /\\x[0-9a-f]{16}/, "no bytea printed");
+
+  // The second claimant: no X id of its own, its claim names alice as the rival.
+  const rb = await s.admin("members", "show", "bob@b.example");
+  assert.equal(rb.code, 0, rb.stderr);
+  const fb = fields(rb.stdout);
+  assert.equal(fb.x_id, "-");
+  assert.equal(fb.claims, "100");
+  assert.equal(fb.x_edges, "0 followers, 0 following");
+  assert.equal(fb.consent_ledger, "0 lines, newest last");
+  assert.match(rb.stdout, new RegExp(`^\\s+${a}\\s+alice@a\\.example\\s+disputed\\s+100\\s+0$`, "m"));
+  const rc = await s.admin("members", "show", String(c));
+  assert.equal(fields(rc.stdout).competing, "0 other members");
+});
+
+test("members show finds a member by id, acct:, user@host, @user@host and actor URL, any case", async (t) => {
+  const s = await fresh(t);
+  await seedMember(s, "other", "a.example");
+  const id = await seedMember(s, "Alice", "A.example", { actor_uri: "https://a.example/@Alice" });
+  for (const who of [id, "acct:alice@a.example", "Alice@A.example", "@alice@a.example", "acct:@ALICE@a.example", "https://a.example/@Alice"]) {
+    const r = await s.admin("members", "show", who);
+    assert.equal(r.code, 0, `${who}: ${r.stderr}`);
+    assert.equal(fields(r.stdout).id, id, `${who} names member ${id}`);
+  }
+});
+
+test("members: an unknown member exits 2, an ambiguous WHO is refused, nothing changes", async (t) => {
+  const s = await fresh(t);
+  const x = await seedMember(s, "dup", "h.example", { actor_uri: "https://h.example/users/dup" });
+  const y = await seedMember(s, "Dup", "H.example", { actor_uri: "https://h.example/@dup" });
+  await seedSecrets(s, x, "x");
+  const before = await memberSnapshot(s);
+  for (const sub of ["show", "block", "unblock", "delete"]) {
+    for (const who of ["999", "nobody@h.example", "https://h.example/users/nobody"]) {
+      const r = await s.admin("members", sub, who, ...(sub === "delete" ? ["--yes"] : []));
+      assert.equal(r.code, 2, `${sub} ${who}: exit ${r.code} ${r.stderr}`);
+      assert.match(r.stderr, /no member is/, `${sub} ${who}: ${r.stderr}`);
+    }
+    const amb = await s.admin("members", sub, "dup@h.example", ...(sub === "delete" ? ["--yes"] : []));
+    assert.equal(amb.code, 2, `${sub} ambiguous: exit ${amb.code} ${amb.stderr}`);
+    assert.match(amb.stderr, new RegExp(`names several members \\(ids ${x}, ${y}\\); give the id`), amb.stderr);
+    assert.equal(amb.stdout, "");
+  }
+  assert.equal(await memberSnapshot(s), before, "a refused members command changed the database");
+  // The URL or the id tells them apart.
+  const r = await s.admin("members", "show", "https://h.example/@dup");
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(fields(r.stdout).id, y);
+});
+
+test("members block: suspended, sessions and unused codes gone, a direct message from the bridge; unblock", async (t) => {
+  const s = await fresh(t, { base_url: "https://relay.test", admin_contact: "admin@relay.test" });
+  const a = await seedMember(s, "alice", "a.example", { x_id: "100", state: "disputed" });
+  const f = await seedMember(s, "fanny", "f.example", { lang: "fr" });
+  const o = await seedMember(s, "other", "o.example");
+  await seedSecrets(s, a, "a");
+  await seedSecrets(s, o, "o");
+
+  const r = await s.admin("members", "block", "alice@a.example");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`member ${a} \\(alice@a\\.example\\) suspended \\(was disputed\\); deleted: 1 session\\(s\\), 1 unused link code\\(s\\)`));
+  assert.match(r.stdout, /message queued/);
+  const [m] = await s.json(`SELECT state, x_id FROM members WHERE id = ${a}`);
+  assert.deepEqual(m, { state: "suspended", x_id: 100 });
+  assert.equal(await s.psql(`SELECT count(*) FROM sessions WHERE member_id = ${a}`), "0");
+  assert.equal(await s.psql(`SELECT count(*) FROM link_codes WHERE member_id = ${a} AND used_at IS NULL`), "0");
+  assert.equal(await s.psql(`SELECT count(*) FROM link_codes WHERE member_id = ${a}`), "1", "a used code is history, kept");
+  assert.equal(await s.psql(`SELECT count(*) FROM sessions WHERE member_id = ${o}`), "1", "another member's session is untouched");
+  assert.equal(await s.psql(`SELECT count(*) FROM link_codes WHERE member_id = ${o} AND used_at IS NULL`), "1");
+
+  const d = await s.json(deliveriesSql());
+  assert.equal(d.length, 1, JSON.stringify(d));
+  assert.equal(d[0].state, "pending");
+  assert.equal(d[0].signer, "bridge");
+  assert.equal(d[0].inbox, "https://a.example/users/alice/inbox");
+  assert.equal(d[0].despite_block, false);
+  const c = d[0].payload;
+  assert.equal(c.type, "Create");
+  assert.equal(c.actor, "https://relay.test/users/passerelle");
+  assert.deepEqual(c.to, ["https://a.example/users/alice"]);
+  assert.ok(!JSON.stringify(c).includes(PUBLIC), "a direct message is not public");
+  assert.equal(c.object.type, "Note");
+  assert.deepEqual(c.object.to, ["https://a.example/users/alice"]);
+  assert.deepEqual(c.object.tag, [{ type: "Mention", href: "https://a.example/users/alice", name: "@alice@a.example" }]);
+  assert.match(c.object.content, /suspended by its admin/);
+  assert.match(c.object.content, /Contact: admin@relay\.test/);
+
+  // Blocking again changes nothing and sends nothing.
+  const again = await s.admin("members", "block", String(a));
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /already suspended; nothing changed/);
+  assert.equal((await s.json(deliveriesSql())).length, 1);
+
+  // In the member's language.
+  const rf = await s.admin("members", "block", "https://f.example/users/fanny");
+  assert.equal(rf.code, 0, rf.stderr);
+  const df = await s.json(deliveriesSql("d.inbox = 'https://f.example/users/fanny/inbox'"));
+  assert.equal(df.length, 1);
+  assert.match(df[0].payload.object.content, /suspendu par son administrateur/);
+
+  // Unblock: linked when an X id is bound, joined otherwise; the dispute is not settled by it.
+  await seedMember(s, "bob", "b.example", { state: "disputed" }).then((b) => s.psql(`INSERT INTO x_claims VALUES (100, ${b}), (100, ${a})`));
+  const u = await s.admin("members", "unblock", String(a));
+  assert.equal(u.code, 0, u.stderr);
+  assert.match(u.stdout, new RegExp(`member ${a} \\(alice@a\\.example\\) unblocked: linked`));
+  assert.match(u.stdout, /note: member \d+ \(bob@b\.example, disputed\) claims X id 100 too/);
+  const uf = await s.admin("members", "unblock", "fanny@f.example");
+  assert.match(uf.stdout, /unblocked: joined/);
+  assert.deepEqual(await s.json(`SELECT state FROM members WHERE id IN (${a}, ${f}) ORDER BY id`), [{ state: "linked" }, { state: "joined" }]);
+  const not = await s.admin("members", "unblock", String(o));
+  assert.equal(not.code, 0, not.stderr);
+  assert.match(not.stdout, /is not suspended \(joined\); nothing changed/);
+  assert.equal((await s.json(deliveriesSql())).length, 2, "unblock sends nothing");
+});
+
+test("members block of a member with no inbox known suspends it and says no message was queued", async (t) => {
+  const s = await fresh(t);
+  const a = await seedMember(s, "alice", "a.example", { inbox: null });
+  const r = await s.admin("members", "block", String(a));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /no message queued/);
+  assert.equal(await s.psql(`SELECT state FROM members WHERE id = ${a}`), "suspended");
+  assert.equal(await s.psql("SELECT count(*) FROM activities"), "0");
+});
+
+// Alice is bound to X id 100 with edges, sessions, codes, a grant, follow actions, a report
+// and a message waiting; bob claims 100 too (frozen with her); carol is bound to 300.
+async function deleteScene(s) {
+  const a = await seedMember(s, "alice", "a.example", { x_id: "100", x_handle: "alice_x", state: "disputed" });
+  const b = await seedMember(s, "bob", "b.example", { state: "disputed" });
+  const c = await seedMember(s, "carol", "c.example", { x_id: "300", state: "linked" });
+  await s.psql(
+    `INSERT INTO x_claims (x_id, member_id) VALUES (100, ${a}), (100, ${b}), (300, ${c});` +
+      " INSERT INTO x_edges VALUES (100, 300), (5, 100), (100, 6), (300, 9), (7, 8);" +
+      ` INSERT INTO consent_ledger (member_id, consent, value, source) VALUES (${a}, 'findable', true, 'default'), (${a}, 'notify', true, 'default'), (${c}, 'findable', true, 'default');` +
+      ` INSERT INTO reports (member_id, target) VALUES (${a}, 'bob@b.example');` +
+      ` INSERT INTO follow_actions (follower_id, followee_id, method) VALUES (${a}, ${c}, 'notice'), (${c}, ${a}, 'api');` +
+      " INSERT INTO oauth_apps (host, client_id, client_secret, client_secret_nonce, redirect_uri, scopes)" +
+      "  VALUES ('a.example', 'cid', '\\x00', '\\x000000000000000000000000', 'https://x/cb', 'follow');" +
+      ` INSERT INTO oauth_grants (member_id, host, ciphertext, nonce, scopes) VALUES (${a}, 'a.example', '\\x01', '\\x000000000000000000000000', 'follow')`,
+  );
+  await seedSecrets(s, a, "a");
+  await seedSecrets(s, c, "c");
+  // A message from the bridge to alice still pending, and one from the relay elsewhere.
+  await s.psql(
+    `WITH x AS (INSERT INTO activities (signer, payload) VALUES ('bridge', '{"type":"Create"}') RETURNING id)` +
+      ` INSERT INTO deliveries (activity_id, inbox, host) SELECT id, 'https://a.example/users/alice/inbox', 'a.example' FROM x`,
+  );
+  await seedDelivery(s, "https://a.example/inbox", "a.example");
+  return { a, b, c };
+}
+
+test("members delete without --yes prints what would go, exits 2 and changes nothing", async (t) => {
+  const s = await fresh(t);
+  const { a, b } = await deleteScene(s);
+  const before = await memberSnapshot(s);
+  for (const who of [String(a), "acct:alice@a.example"]) {
+    const r = await s.admin("members", "delete", who);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /nothing deleted: add --yes/);
+    assert.match(r.stdout, new RegExp(`^member ${a} \\(alice@a\\.example\\) would be deleted, with:$`, "m"));
+    const count = (what) => r.stdout.match(new RegExp(`^  ${what}\\s+(\\d+)$`, "m"))?.[1];
+    assert.equal(count("X edges of its X id"), "3");
+    assert.equal(count("claims"), "1");
+    assert.equal(count("consent ledger lines"), "2");
+    assert.equal(count("sessions"), "1");
+    assert.equal(count("link codes"), "2");
+    assert.equal(count("OAuth grants"), "1");
+    assert.equal(count("follow actions"), "2");
+    assert.equal(count("messages to it waiting for delivery \\(dropped\\)"), "1");
+    assert.match(r.stdout, new RegExp(`^member ${b} \\(bob@b\\.example\\) would stay disputed .*X id 100 was its only rival`, "m"));
+  }
+  assert.equal(await memberSnapshot(s), before, "delete without --yes changed the database");
+});
+
+test("members delete --yes forgets the member, its edges, claims, ledger, sessions; names the rival left disputed", async (t) => {
+  const s = await fresh(t);
+  const { a, b, c } = await deleteScene(s);
+  const r = await s.admin("members", "delete", "--yes", "alice@a.example");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`^member ${a} \\(alice@a\\.example\\) deleted, with:$`, "m"));
+  assert.match(r.stdout, new RegExp(`^member ${b} \\(bob@b\\.example\\) stays disputed although this member's claim on X id 100 was its only rival: an admin decides`, "m"));
+
+  assert.deepEqual(await s.json("SELECT id, state FROM members ORDER BY id"), [{ id: Number(b), state: "disputed" }, { id: Number(c), state: "linked" }], "bob stays disputed: an admin decides");
+  assert.deepEqual(await s.json("SELECT follower_x_id AS f, followee_x_id AS t FROM x_edges ORDER BY 1, 2"), [{ f: 7, t: 8 }, { f: 300, t: 9 }], "every edge of X id 100 went, no other");
+  assert.deepEqual(await s.json("SELECT x_id, member_id FROM x_claims ORDER BY 1"), [{ x_id: 100, member_id: Number(b) }, { x_id: 300, member_id: Number(c) }]);
+  for (const tbl of ["consent_ledger", "sessions", "link_codes", "oauth_grants"]) {
+    assert.equal(await s.psql(`SELECT count(*) FROM ${tbl} WHERE member_id = ${a}`), "0", `${tbl} of the member left`);
+  }
+  for (const tbl of ["consent_ledger", "sessions", "link_codes"]) {
+    assert.notEqual(await s.psql(`SELECT count(*) FROM ${tbl} WHERE member_id = ${c}`), "0", `${tbl}: carol's rows kept`);
+  }
+  assert.equal(await s.psql("SELECT count(*) FROM follow_actions"), "0", "follow actions both ways went");
+  assert.deepEqual(await s.json("SELECT member_id, target FROM reports"), [{ member_id: null, target: "bob@b.example" }], "reports are kept without author");
+  const d = await s.json(deliveriesSql());
+  assert.deepEqual(d.map((x) => [x.inbox, x.signer, x.state]), [
+    ["https://a.example/users/alice/inbox", "bridge", "dropped"],
+    ["https://a.example/inbox", "relay", "pending"],
+  ]);
+  const gone = await s.admin("members", "show", String(a));
+  assert.equal(gone.code, 2, gone.stderr);
+});
+
+test("members delete of the claimant with no X id keeps the bound member's edges; a three-way dispute names nobody", async (t) => {
+  const s = await fresh(t);
+  const { a, b } = await deleteScene(s);
+  const d = await seedMember(s, "dan", "d.example", { state: "disputed" });
+  await s.psql(`INSERT INTO x_claims VALUES (100, ${d})`);
+  const edges = await s.psql("SELECT count(*) FROM x_edges");
+  const r = await s.admin("members", "delete", String(b), "--yes");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /X edges of its X id\s+0$/m);
+  assert.doesNotMatch(r.stdout, /stays disputed/, "alice and dan still compete with each other");
+  assert.equal(await s.psql("SELECT count(*) FROM x_edges"), edges, "no edge of alice's X id went");
+  assert.equal(await s.psql(`SELECT count(*) FROM members WHERE id = ${b}`), "0");
+  assert.equal(await s.psql(`SELECT count(*) FROM x_claims WHERE member_id = ${b}`), "0");
+  // Now dan goes: alice is left disputed with no rival, and is named.
+  const r2 = await s.admin("members", "delete", String(d), "--yes");
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.match(r2.stdout, new RegExp(`^member ${a} \\(alice@a\\.example\\) stays disputed`, "m"));
+  assert.equal(await s.psql(`SELECT state FROM members WHERE id = ${a}`), "disputed");
 });
