@@ -105,7 +105,8 @@ function session(conninfo) {
   });
   proc.stderr.on("data", (d) => (err += d));
   proc.stdin.on("error", () => {}); // the database may be dropped under it at the end
-  proc.on("exit", () => waiting?.());
+  let failing = null;
+  proc.on("exit", (code) => failing?.(new Error(`psql exited (${code}): ${err.trim()}`)));
   const sess = {
     query(sql) {
       const run = () =>
@@ -113,10 +114,13 @@ function session(conninfo) {
           const marker = `__end_${++serial}__`;
           out = "";
           err = "";
+          failing = reject;
+          if (proc.exitCode !== null) return reject(new Error(`psql exited (${proc.exitCode}): ${err.trim()}`));
           waiting = () => {
             const i = out.indexOf(`${marker}\n`);
             if (i < 0) return;
             waiting = null;
+            failing = null;
             const text = out.slice(0, i).trim();
             if (err) reject(new Error(`psql: ${err.trim()} (${sql.slice(0, 80)})`));
             else resolve(text);
