@@ -117,20 +117,26 @@ archive_classify(const char *name, unsigned *part)
 }
 
 /*
- * A small JSON reader over one element held in memory. json_skip_value validates (strict
- * RFC 8259, nesting capped); the other helpers assume an element it already accepted.
+ * A small JSON reader over one element held in memory (in the caller's chunk or in the
+ * stream's buffer). json_validate validates (strict RFC 8259, nesting capped) in one pass;
+ * the other helpers assume an element it already accepted.
  */
+static const unsigned char json_ws_tab[256] = { ['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [' '] = 1 };
+
 static int
 json_is_ws(unsigned char c)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+    return json_ws_tab[c];
 }
 
 static void
 json_ws(const char *b, size_t n, size_t *pos)
 {
-    while (*pos < n && json_is_ws((unsigned char)b[*pos]))
-        (*pos)++;
+    size_t p = *pos;
+
+    while (p < n && json_ws_tab[(unsigned char)b[p]])
+        p++;
+    *pos = p;
 }
 
 static int
@@ -145,41 +151,72 @@ json_hex(unsigned char c)
     return -1;
 }
 
+#define SWAR_ONES  0x0101010101010101ULL
+#define SWAR_HIGHS 0x8080808080808080ULL
+
+/*
+ * The first '"', '\\' or control character in b[p..n), or n: eight bytes at a time where
+ * the byte order lets the lowest flagged byte be the first one. Each test below flags its
+ * first matching byte exactly (borrows only run upwards from a match), so the lowest bit
+ * of their union is the first byte any of them matches.
+ */
+static size_t
+json_string_run(const unsigned char *b, size_t p, size_t n)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    while (n - p >= 8) {
+        uint64_t x, q, e, t;
+
+        memcpy(&x, b + p, 8);
+        q = x ^ (SWAR_ONES * '"');
+        e = x ^ (SWAR_ONES * '\\');
+        t = ((q - SWAR_ONES) & ~q) | ((e - SWAR_ONES) & ~e) | ((x - SWAR_ONES * 0x20) & ~x);
+        t &= SWAR_HIGHS;
+        if (t != 0)
+            return p + (size_t)__builtin_ctzll(t) / 8;
+        p += 8;
+    }
+#endif
+    while (p < n && b[p] != '"' && b[p] != '\\' && b[p] >= 0x20)
+        p++;
+    return p;
+}
+
+/* The string whose quote is at b[*pos]: -1 if invalid or cut, else 1 if it has escapes. */
 static int
-json_skip_string(const char *b, size_t n, size_t *pos)
+json_scan_string(const unsigned char *b, size_t n, size_t *pos)
 {
     size_t p = *pos + 1, k;
+    int escaped = 0;
+    unsigned char c;
 
-    while (p < n) {
-        unsigned char c = (unsigned char)b[p];
-
+    for (;;) {
+        p = json_string_run(b, p, n);
+        if (p >= n)
+            return -1;
+        c = b[p];
         if (c == '"') {
             *pos = p + 1;
-            return 0;
+            return escaped;
         }
-        if (c < 0x20)
+        if (c < 0x20 || p + 1 >= n)
             return -1;
-        if (c != '\\') {
-            p++;
-            continue;
-        }
-        if (p + 1 >= n)
-            return -1;
-        c = (unsigned char)b[p + 1];
+        escaped = 1;
+        c = b[p + 1];
         if (c == 'u') {
             if (n - p < 6)
                 return -1;
             for (k = 2; k < 6; k++)
-                if (json_hex((unsigned char)b[p + k]) < 0)
+                if (json_hex(b[p + k]) < 0)
                     return -1;
             p += 6;
-        } else if (strchr("\"\\/bfnrt", c) != NULL && c != '\0') {
+        } else if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' ||
+                   c == 'r' || c == 't') {
             p += 2;
         } else {
             return -1;
         }
     }
-    return -1;
 }
 
 static int
@@ -217,70 +254,183 @@ json_skip_number(const char *b, size_t n, size_t *pos)
 }
 
 static int
-json_skip_literal(const char *b, size_t n, size_t *pos, const char *word)
+json_skip_literal(const char *b, size_t n, size_t *pos, const char *word, size_t len)
 {
-    size_t len = strlen(word);
-
     if (n - *pos < len || memcmp(b + *pos, word, len) != 0)
         return -1;
     *pos += len;
     return 0;
 }
 
-static int
-json_skip_value(const char *b, size_t n, size_t *pos, int depth)
-{
-    char close;
+/*
+ * Where an edge's members are, noted while validating so that nothing searches the element
+ * again: the wrapper ("follower": {...}), and accountId at the top or inside the wrapper.
+ */
+struct json_keys {
+    const char *kind; /* the wrapper's key */
+    size_t kind_len;
+    int kinds; /* times the wrapper's key is at the top */
+    size_t kind_at;
+    int ids; /* accountId at the top */
+    size_t id_at;
+    int inner_ids; /* accountId in the (first) wrapper object */
+    size_t inner_id_at;
+    int escaped; /* a key that matters had escapes: json_member decodes them instead */
+};
 
-    json_ws(b, n, pos);
-    if (*pos >= n)
+enum json_mark { MARK_NONE, MARK_KIND, MARK_ID, MARK_INNER_ID };
+
+static void
+json_keys_init(struct json_keys *k, const char *kind)
+{
+    memset(k, 0, sizeof(*k));
+    k->kind = kind;
+    k->kind_len = strlen(kind);
+}
+
+/* A key at the top (top) or in the wrapper object; its value is marked to be noted. */
+static enum json_mark
+json_note_key(struct json_keys *k, const unsigned char *key, size_t len, int top)
+{
+    int id = len == 9 && memcmp(key, "accountId", 9) == 0;
+
+    if (top && len == k->kind_len && memcmp(key, k->kind, len) == 0)
+        return ++k->kinds == 1 ? MARK_KIND : MARK_NONE;
+    if (id && top)
+        return ++k->ids == 1 ? MARK_ID : MARK_NONE;
+    if (id)
+        return ++k->inner_ids == 1 ? MARK_INNER_ID : MARK_NONE;
+    return MARK_NONE;
+}
+
+/*
+ * Validates the value at b (white space first is skipped) in one pass, without recursion:
+ * strict RFC 8259, at most ARCHIVE_MAX_DEPTH containers deep. Returns 0 with *end just past
+ * it, or -1 if it is invalid or b ends first. k, if not NULL, gets an edge's members.
+ */
+static int
+json_validate(const char *text, size_t n, size_t *end, struct json_keys *k)
+{
+    const unsigned char *b = (const unsigned char *)text;
+    uint64_t objects = 0; /* bit d: the container at depth d + 1 is an object */
+    int depth = 0, inner = 0, r;
+    enum json_mark mark = MARK_NONE;
+    size_t p = 0, key;
+    unsigned char c;
+
+value:
+    while (p < n && json_ws_tab[b[p]])
+        p++;
+    if (p >= n)
         return -1;
-    switch (b[*pos]) {
+    if (mark != MARK_NONE) {
+        if (mark == MARK_KIND) {
+            k->kind_at = p;
+            if (b[p] == '{')
+                inner = depth + 1;
+        } else if (mark == MARK_ID) {
+            k->id_at = p;
+        } else {
+            k->inner_id_at = p;
+        }
+        mark = MARK_NONE;
+    }
+    switch (b[p]) {
     case '{':
     case '[':
-        if (depth >= ARCHIVE_MAX_DEPTH)
+        if (depth == ARCHIVE_MAX_DEPTH)
             return -1;
-        close = b[*pos] == '{' ? '}' : ']';
-        (*pos)++;
-        json_ws(b, n, pos);
-        if (*pos < n && b[*pos] == close) {
-            (*pos)++;
-            return 0;
+        c = b[p++];
+        if (c == '{')
+            objects |= 1ULL << depth;
+        else
+            objects &= ~(1ULL << depth);
+        depth++;
+        while (p < n && json_ws_tab[b[p]])
+            p++;
+        if (p < n && b[p] == c + 2) { /* '{' + 2 is '}', '[' + 2 is ']' */
+            p++;
+            goto close;
         }
-        for (;;) {
-            if (close == '}') {
-                json_ws(b, n, pos);
-                if (*pos >= n || b[*pos] != '"' || json_skip_string(b, n, pos) < 0)
-                    return -1;
-                json_ws(b, n, pos);
-                if (*pos >= n || b[*pos] != ':')
-                    return -1;
-                (*pos)++;
-            }
-            if (json_skip_value(b, n, pos, depth + 1) < 0)
-                return -1;
-            json_ws(b, n, pos);
-            if (*pos >= n)
-                return -1;
-            if (b[*pos] == close) {
-                (*pos)++;
-                return 0;
-            }
-            if (b[*pos] != ',')
-                return -1;
-            (*pos)++;
-        }
+        if (c == '[')
+            goto value;
+        goto key;
     case '"':
-        return json_skip_string(b, n, pos);
+        if (json_scan_string(b, n, &p) < 0)
+            return -1;
+        goto after;
     case 't':
-        return json_skip_literal(b, n, pos, "true");
+        if (json_skip_literal(text, n, &p, "true", 4) < 0)
+            return -1;
+        goto after;
     case 'f':
-        return json_skip_literal(b, n, pos, "false");
+        if (json_skip_literal(text, n, &p, "false", 5) < 0)
+            return -1;
+        goto after;
     case 'n':
-        return json_skip_literal(b, n, pos, "null");
+        if (json_skip_literal(text, n, &p, "null", 4) < 0)
+            return -1;
+        goto after;
     default:
-        return json_skip_number(b, n, pos);
+        if (json_skip_number(text, n, &p) < 0)
+            return -1;
+        goto after;
     }
+
+key:
+    if (p >= n || b[p] != '"')
+        return -1;
+    key = p;
+    r = json_scan_string(b, n, &p);
+    if (r < 0)
+        return -1;
+    if (k != NULL && (depth == 1 || depth == inner)) {
+        if (r > 0)
+            k->escaped = 1;
+        else
+            mark = json_note_key(k, b + key + 1, p - key - 2, depth == 1);
+    }
+    while (p < n && json_ws_tab[b[p]])
+        p++;
+    if (p >= n || b[p] != ':')
+        return -1;
+    p++;
+    goto value;
+
+after:
+    if (depth == 0) {
+        *end = p;
+        return 0;
+    }
+    while (p < n && json_ws_tab[b[p]])
+        p++;
+    if (p >= n)
+        return -1;
+    c = b[p++];
+    if (c == ',') {
+        if (!(objects >> (depth - 1) & 1))
+            goto value;
+        while (p < n && json_ws_tab[b[p]])
+            p++;
+        goto key;
+    }
+    if (c != (objects >> (depth - 1) & 1 ? '}' : ']'))
+        return -1;
+close:
+    if (depth == inner)
+        inner = 0;
+    depth--;
+    goto after;
+}
+
+/* Steps over the validated value at *pos. */
+static void
+json_skip_value(const char *b, size_t n, size_t *pos)
+{
+    size_t len;
+
+    if (json_validate(b + *pos, n - *pos, &len, NULL) == 0)
+        *pos += len;
 }
 
 static size_t
@@ -426,7 +576,7 @@ json_member(const char *b, size_t n, size_t obj, const char *key, size_t *val)
             found = 1;
             *val = p;
         }
-        json_skip_value(b, n, &p, 0);
+        json_skip_value(b, n, &p);
     }
     return found;
 }
@@ -464,9 +614,17 @@ static enum archive_num
 archive_number_at(const char *b, size_t n, size_t pos, uint64_t *out)
 {
     char text[ID_TEXT_MAX];
-    size_t len, end = pos;
+    size_t len, end = pos, i;
+    uint64_t v = 0;
 
     if (b[pos] == '"') {
+        /* X's ids: up to 19 digits cannot overflow, so they need no decoding nor checks. */
+        for (i = pos + 1; i < pos + 20 && b[i] >= '0' && b[i] <= '9'; i++)
+            v = v * 10 + (unsigned)(b[i] - '0');
+        if (i > pos + 1 && b[i] == '"') {
+            *out = v;
+            return NUM_OK;
+        }
         len = json_decode_string(b, &end, text, sizeof(text));
         if (len > sizeof(text))
             return NUM_NOT_A_NUMBER;
@@ -602,12 +760,36 @@ archive_stream_manifest(const struct archive_stream *s)
     return s->manifest.present && s->st != ST_ERROR ? &s->manifest : NULL;
 }
 
+/* One whole element, validated, where it lies: in the caller's chunk or in the buffer. */
+struct archive_elem {
+    const char *b;
+    size_t n;
+    struct json_keys k;
+};
+
+/* What json_member says of the noted keys, found without searching. */
+static int
+archive_noted(int times, size_t at, size_t *val)
+{
+    if (times == 1)
+        *val = at;
+    return times > 1 ? -1 : times;
+}
+
 /* The id of a list element or of the account: errors name the element, 1-based. */
 static int
-archive_stream_id(struct archive_stream *s, size_t obj, uint64_t *id, char *err, size_t errlen)
+archive_stream_id(struct archive_stream *s, const struct archive_elem *e, size_t obj, uint64_t *id,
+                  char *err, size_t errlen)
 {
-    size_t v;
-    int r = json_member(s->buf, s->len, obj, "accountId", &v);
+    size_t v = 0;
+    int r;
+
+    if (e->k.escaped)
+        r = json_member(e->b, e->n, obj, "accountId", &v);
+    else if (obj == 0)
+        r = archive_noted(e->k.ids, e->k.id_at, &v);
+    else
+        r = archive_noted(e->k.inner_ids, e->k.inner_id_at, &v);
 
     if (r < 0)
         return archive_stream_fail(s, err, errlen, "element %llu: accountId is there twice",
@@ -615,7 +797,7 @@ archive_stream_id(struct archive_stream *s, size_t obj, uint64_t *id, char *err,
     if (r == 0)
         return archive_stream_fail(s, err, errlen, "element %llu: no accountId",
                                    (unsigned long long)s->elements);
-    switch (archive_number_at(s->buf, s->len, v, id)) {
+    switch (archive_number_at(e->b, e->n, v, id)) {
     case NUM_NOT_A_NUMBER:
         return archive_stream_fail(s, err, errlen, "element %llu: accountId is not a number",
                                    (unsigned long long)s->elements);
@@ -634,30 +816,33 @@ archive_stream_id(struct archive_stream *s, size_t obj, uint64_t *id, char *err,
 
 /* {"follower": {...}} or, as some early archives have it, the inner object alone. */
 static int
-archive_stream_inner(struct archive_stream *s, size_t *inner, char *err, size_t errlen)
+archive_stream_inner(struct archive_stream *s, const struct archive_elem *e, size_t *inner,
+                     char *err, size_t errlen)
 {
     const char *key = archive_kind_name(s->kind);
-    int r = json_member(s->buf, s->len, 0, key, inner);
+    int r = e->k.escaped ? json_member(e->b, e->n, 0, key, inner)
+                         : archive_noted(e->k.kinds, e->k.kind_at, inner);
 
     if (r < 0)
         return archive_stream_fail(s, err, errlen, "element %llu: \"%s\" is there twice",
                                    (unsigned long long)s->elements, key);
     if (r == 0)
         *inner = 0;
-    else if (s->buf[*inner] != '{')
+    else if (e->b[*inner] != '{')
         return archive_stream_fail(s, err, errlen, "element %llu: \"%s\" is not an object",
                                    (unsigned long long)s->elements, key);
     return 0;
 }
 
 static int
-archive_stream_edge(struct archive_stream *s, char *err, size_t errlen)
+archive_stream_edge(struct archive_stream *s, const struct archive_elem *e, char *err,
+                    size_t errlen)
 {
     uint64_t id;
     size_t inner;
 
-    if (archive_stream_inner(s, &inner, err, errlen) < 0 ||
-        archive_stream_id(s, inner, &id, err, errlen) < 0)
+    if (archive_stream_inner(s, e, &inner, err, errlen) < 0 ||
+        archive_stream_id(s, e, inner, &id, err, errlen) < 0)
         return -1;
     if (s->cb.edge != NULL) {
         if (errlen > 0)
@@ -749,7 +934,8 @@ archive_clean_text(const char *in, size_t n, char *out, size_t cap)
 }
 
 static int
-archive_stream_account_element(struct archive_stream *s, char *err, size_t errlen)
+archive_stream_account_element(struct archive_stream *s, const struct archive_elem *e, char *err,
+                               size_t errlen)
 {
     struct archive_account *a = &s->account;
     char text[1024];
@@ -758,20 +944,20 @@ archive_stream_account_element(struct archive_stream *s, char *err, size_t errle
 
     if (s->elements > 1)
         return archive_stream_fail(s, err, errlen, "more than one account");
-    if (archive_stream_inner(s, &inner, err, errlen) < 0 ||
-        archive_stream_id(s, inner, &a->account_id, err, errlen) < 0)
+    if (archive_stream_inner(s, e, &inner, err, errlen) < 0 ||
+        archive_stream_id(s, e, inner, &a->account_id, err, errlen) < 0)
         return -1;
-    r = json_member(s->buf, s->len, inner, "username", &v);
-    len = r == 1 && s->buf[v] == '"' ? json_decode_string(s->buf, &v, text, sizeof(text)) : 0;
+    r = json_member(e->b, e->n, inner, "username", &v);
+    len = r == 1 && e->b[v] == '"' ? json_decode_string(e->b, &v, text, sizeof(text)) : 0;
     if (len > sizeof(text) || !archive_handle_ok(text, len))
         return archive_stream_fail(s, err, errlen,
                                    "username is missing or not an X handle "
                                    "(1 to 15 letters, digits or _)");
     memcpy(a->username, text, len);
     a->username[len] = '\0';
-    r = json_member(s->buf, s->len, inner, "accountDisplayName", &v);
-    if (r == 1 && s->buf[v] == '"') {
-        len = json_decode_string(s->buf, &v, text, sizeof(text));
+    r = json_member(e->b, e->n, inner, "accountDisplayName", &v);
+    if (r == 1 && e->b[v] == '"') {
+        len = json_decode_string(e->b, &v, text, sizeof(text));
         archive_clean_text(text, len < sizeof(text) ? len : sizeof(text), a->display_name,
                            sizeof(a->display_name));
     }
@@ -787,8 +973,8 @@ archive_stream_account_element(struct archive_stream *s, char *err, size_t errle
 
 /* Sums dataTypes.<type>.files[].count; absent anywhere along the way means "not given". */
 static int
-archive_manifest_count(struct archive_stream *s, size_t types, const char *type, int *has,
-                       uint64_t *sum, char *err, size_t errlen)
+archive_manifest_count(struct archive_stream *s, const struct archive_elem *e, size_t types,
+                       const char *type, int *has, uint64_t *sum, char *err, size_t errlen)
 {
     size_t t, files, p, c;
     uint64_t count;
@@ -797,68 +983,103 @@ archive_manifest_count(struct archive_stream *s, size_t types, const char *type,
 
     *has = 0;
     *sum = 0;
-    if (json_member(s->buf, s->len, types, type, &t) != 1 ||
-        json_member(s->buf, s->len, t, "files", &files) != 1 || s->buf[files] != '[')
+    if (json_member(e->b, e->n, types, type, &t) != 1 ||
+        json_member(e->b, e->n, t, "files", &files) != 1 || e->b[files] != '[')
         return 0;
     p = files;
-    while (json_next(s->buf, s->len, &p, first)) {
+    while (json_next(e->b, e->n, &p, first)) {
         first = 0;
         i++;
-        if (json_member(s->buf, s->len, p, "count", &c) != 1 ||
-            archive_number_at(s->buf, s->len, c, &count) != NUM_OK || count > UINT64_MAX - *sum)
+        if (json_member(e->b, e->n, p, "count", &c) != 1 ||
+            archive_number_at(e->b, e->n, c, &count) != NUM_OK || count > UINT64_MAX - *sum)
             return archive_stream_fail(s, err, errlen,
                                        "dataTypes.%s.files[%u].count is not a number", type, i - 1);
         *sum += count;
-        json_skip_value(s->buf, s->len, &p, 0);
+        json_skip_value(e->b, e->n, &p);
     }
     *has = 1;
     return 0;
 }
 
 static int
-archive_stream_manifest_element(struct archive_stream *s, char *err, size_t errlen)
+archive_stream_manifest_element(struct archive_stream *s, const struct archive_elem *e, char *err,
+                                size_t errlen)
 {
     struct archive_manifest *m = &s->manifest;
     size_t user, id, types;
 
-    if (json_member(s->buf, s->len, 0, "userInfo", &user) == 1 &&
-        json_member(s->buf, s->len, user, "accountId", &id) == 1 &&
-        archive_number_at(s->buf, s->len, id, &m->account_id) != NUM_OK)
+    if (json_member(e->b, e->n, 0, "userInfo", &user) == 1 &&
+        json_member(e->b, e->n, user, "accountId", &id) == 1 &&
+        archive_number_at(e->b, e->n, id, &m->account_id) != NUM_OK)
         return archive_stream_fail(s, err, errlen, "userInfo.accountId is not a number");
-    if (json_member(s->buf, s->len, 0, "dataTypes", &types) == 1 &&
-        (archive_manifest_count(s, types, "follower", &m->has_follower_count, &m->follower_count,
+    if (json_member(e->b, e->n, 0, "dataTypes", &types) == 1 &&
+        (archive_manifest_count(s, e, types, "follower", &m->has_follower_count, &m->follower_count,
                                 err, errlen) < 0 ||
-         archive_manifest_count(s, types, "following", &m->has_following_count, &m->following_count,
-                                err, errlen) < 0))
+         archive_manifest_count(s, e, types, "following", &m->has_following_count,
+                                &m->following_count, err, errlen) < 0))
         return -1;
     m->present = 1;
     return 0;
 }
 
+/* The element just counted, validated wherever it lies. */
+static int
+archive_stream_dispatch(struct archive_stream *s, const struct archive_elem *e, char *err,
+                        size_t errlen)
+{
+    switch (s->kind) {
+    case ARCHIVE_ACCOUNT:
+        return archive_stream_account_element(s, e, err, errlen);
+    case ARCHIVE_MANIFEST:
+        return archive_stream_manifest_element(s, e, err, errlen);
+    case ARCHIVE_FOLLOWER:
+    case ARCHIVE_FOLLOWING:
+        return archive_stream_edge(s, e, err, errlen);
+    case ARCHIVE_OTHER:
+        break;
+    }
+    return -1;
+}
+
+/* The element the scanner gathered in the buffer. */
 static int
 archive_stream_element(struct archive_stream *s, char *err, size_t errlen)
 {
-    size_t pos = 0;
+    struct archive_elem e = { s->buf, s->len, { 0 } };
+    size_t end;
 
     s->elements++;
-    if (json_skip_value(s->buf, s->len, &pos, 0) < 0 || pos != s->len) {
+    json_keys_init(&e.k, archive_kind_name(s->kind));
+    if (json_validate(s->buf, s->len, &end, &e.k) < 0 || end != s->len) {
         if (s->kind == ARCHIVE_MANIFEST)
             return archive_stream_fail(s, err, errlen, "not valid JSON");
         return archive_stream_fail(s, err, errlen, "element %llu is not valid JSON",
                                    (unsigned long long)s->elements);
     }
-    switch (s->kind) {
-    case ARCHIVE_ACCOUNT:
-        return archive_stream_account_element(s, err, errlen);
-    case ARCHIVE_MANIFEST:
-        return archive_stream_manifest_element(s, err, errlen);
-    case ARCHIVE_FOLLOWER:
-    case ARCHIVE_FOLLOWING:
-        return archive_stream_edge(s, err, errlen);
-    case ARCHIVE_OTHER:
-        break;
-    }
-    return -1;
+    return archive_stream_dispatch(s, &e, err, errlen);
+}
+
+/*
+ * An element that begins at p[*i] and ends in this chunk is validated and read where it
+ * lies, in one pass, never copied. Returns 1 when it was (-1 on its error), 0 when it
+ * continues into the next chunk or is invalid: the scanner then gathers it in the buffer
+ * and says which error comes first, exactly as for any other chunking.
+ */
+static int
+archive_stream_in_place(struct archive_stream *s, const unsigned char *p, size_t n, size_t *i,
+                        char *err, size_t errlen)
+{
+    struct archive_elem e;
+    size_t avail = n - *i < s->max ? n - *i : s->max;
+
+    json_keys_init(&e.k, archive_kind_name(s->kind));
+    e.b = (const char *)p + *i;
+    if (json_validate(e.b, avail, &e.n, &e.k) < 0)
+        return 0;
+    *i += e.n;
+    s->st = s->kind == ARCHIVE_MANIFEST ? ST_END : ST_AFTER;
+    s->elements++;
+    return archive_stream_dispatch(s, &e, err, errlen) < 0 ? -1 : 1;
 }
 
 static int
@@ -1012,17 +1233,22 @@ archive_stream_step(struct archive_stream *s, unsigned char c, char *err, size_t
 }
 
 static int
+archive_stream_too_large(struct archive_stream *s, char *err, size_t errlen)
+{
+    if (s->kind == ARCHIVE_MANIFEST)
+        return archive_stream_fail(s, err, errlen, "larger than %zu KiB", s->max / 1024);
+    return archive_stream_fail(s, err, errlen, "element %llu is larger than %zu KiB",
+                               (unsigned long long)s->elements + 1, s->max / 1024);
+}
+
+static int
 archive_stream_append(struct archive_stream *s, const unsigned char *p, size_t n, char *err,
                       size_t errlen)
 {
     size_t cap = s->cap;
 
-    if (n > s->max - s->len) {
-        if (s->kind == ARCHIVE_MANIFEST)
-            return archive_stream_fail(s, err, errlen, "larger than %zu KiB", s->max / 1024);
-        return archive_stream_fail(s, err, errlen, "element %llu is larger than %zu KiB",
-                                   (unsigned long long)s->elements + 1, s->max / 1024);
-    }
+    if (n > s->max - s->len)
+        return archive_stream_too_large(s, err, errlen);
     if (s->len + n > cap) {
         if (cap == 0)
             cap = FIRST_BUFFER;
@@ -1038,16 +1264,22 @@ archive_stream_append(struct archive_stream *s, const unsigned char *p, size_t n
     return 0;
 }
 
-/* Copies element bytes from p[*i] on, tracking strings and nesting to find where it ends. */
+/*
+ * Copies element bytes from p[*i] on, tracking strings and nesting to find where it ends.
+ * Bytes past the cap are never looked at, so that the first error in the file is the one
+ * reported, however it is chunked.
+ */
 static int
 archive_stream_scan(struct archive_stream *s, const unsigned char *p, size_t n, size_t *i,
                     char *err, size_t errlen)
 {
-    size_t start = *i, j;
+    size_t start = *i, j = start, end = n;
     int done = 0;
 
-    for (j = start; j < n && !done; j++) {
-        unsigned char c = p[j];
+    if (n - start > s->max - s->len)
+        end = start + (s->max - s->len);
+    while (j < end && !done) {
+        unsigned char c = p[j++];
 
         if (s->in_string) {
             if (s->escape)
@@ -1056,6 +1288,8 @@ archive_stream_scan(struct archive_stream *s, const unsigned char *p, size_t n, 
                 s->escape = 1;
             else if (c == '"')
                 s->in_string = 0;
+            else
+                j = json_string_run(p, j, end);
         } else if (c == '"') {
             s->in_string = 1;
         } else if (c == '{' || c == '[') {
@@ -1067,6 +1301,8 @@ archive_stream_scan(struct archive_stream *s, const unsigned char *p, size_t n, 
             done = --s->depth == 0;
         }
     }
+    if (!done && j < n)
+        return archive_stream_too_large(s, err, errlen);
     if (archive_stream_append(s, p + start, j - start, err, errlen) < 0)
         return -1;
     *i = j;
@@ -1087,6 +1323,13 @@ archive_stream_feed(struct archive_stream *s, const void *buf, size_t len, char 
         return archive_fail(err, errlen, "%s", s->error);
     while (i < len) {
         if (s->st == ST_ELEMENT) {
+            if (s->len == 0) {
+                r = archive_stream_in_place(s, p, len, &i, err, errlen);
+                if (r < 0)
+                    return -1;
+                if (r > 0)
+                    continue;
+            }
             if (archive_stream_scan(s, p, len, &i, err, errlen) < 0)
                 return -1;
             continue;
