@@ -37,6 +37,7 @@ struct inbox_ctx {
     char *authority; /* the Host header, for RFC 9421's @authority */
     char *key_id;
     char key_domain[256];
+    char key_cands[1024], actor_cands[1024]; /* policy_candidates_pg of both domains */
     int refreshed; /* the key was fetched again after a failed verification */
     /* Owned copies of what the key lookup borrowed to us. */
     char *inbox, *shared, *type, *username;
@@ -162,6 +163,7 @@ inbox_parse(struct inbox_ctx *c, const char **reason)
 {
     struct json_tokener *tok = json_tokener_new_ex(INBOX_MAX_DEPTH);
     struct json_object *o, *v;
+    char idhost[256];
 
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     o = json_tokener_parse_ex(tok, c->a.body, (int)c->a.body_len);
@@ -192,6 +194,14 @@ inbox_parse(struct inbox_ctx *c, const char **reason)
     if (!json_object_object_get_ex(o, "actor", &v) || (c->a.actor = inbox_ref(v)) == NULL ||
         queue_host_of(c->a.actor, c->a.domain, sizeof(c->a.domain)) < 0) {
         *reason = "activity has no actor URL";
+        return -1;
+    }
+    /*
+     * An actor names only activities of its own host (Misskey requires it too): otherwise
+     * anyone could spend another server's ids in the seen set and have its real ones dropped.
+     */
+    if (queue_host_of(c->a.id, idhost, sizeof(idhost)) < 0 || strcmp(idhost, c->a.domain) != 0) {
+        *reason = "activity id is not on the actor's host";
         return -1;
     }
     return 0;
@@ -264,11 +274,17 @@ inbox_post(struct app *app, struct evhttp_request *req, const char *path)
         inbox_refuse(c, HTTPD_ERR_FORBIDDEN, "blocked", "domain blocked");
         return;
     }
-    domains[0] = c->key_domain;
-    domains[1] = c->a.domain;
+    /* Admin blocks cover subdomains and ports as relay_block's entries do. */
+    if (policy_candidates_pg(c->key_domain, c->key_cands, sizeof(c->key_cands)) < 0 ||
+        policy_candidates_pg(c->a.domain, c->actor_cands, sizeof(c->actor_cands)) < 0) {
+        inbox_refuse(c, HTTPD_ERR_BAD_REQUEST, "bad_request", "host name too long");
+        return;
+    }
+    domains[0] = c->key_cands;
+    domains[1] = c->actor_cands;
     db_query(app->db,
-             "SELECT bool_or(blocked), bool_or(allowed AND domain = $2) FROM instances"
-             " WHERE domain = $1 OR domain = $2",
+             "SELECT bool_or(blocked), bool_or(allowed AND domain = ANY($2::text[]))"
+             " FROM instances WHERE domain = ANY($1::text[]) OR domain = ANY($2::text[])",
              2, domains, inbox_policy_cb, c);
 }
 

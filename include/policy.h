@@ -38,4 +38,12 @@ int policy_config_blocked(const struct config *cfg, const char *domain);
 /* The configuration's relay_allow lists domain and relay_block does not. */
 int policy_config_allowed(const struct config *cfg, const char *domain);
 
+/*
+ * The entries that would list domain under policy_listed's rules (domain as written, its
+ * host without the port, and every parent name of a host that is not an IP address), as a
+ * PostgreSQL text array literal in out, so that blocks and allows stored one per row in
+ * instances can be matched with "domain = ANY($1)" on the primary key. -1 if out is short.
+ */
+int policy_candidates_pg(const char *domain, char *out, size_t outlen);
+
 #endif

@@ -177,6 +177,43 @@ policy_entry_matches(const char *entry, size_t elen, const char *domain)
            strncasecmp(entry, domain + dhost - ehost, ehost) == 0;
 }
 
+/* Appends "\"s[0..n)\"," to out; -1 when it does not fit. */
+static int
+policy_pg_append(char *out, size_t outlen, size_t *used, const char *s, size_t n)
+{
+    if (*used + n + 4 > outlen)
+        return -1;
+    out[(*used)++] = '"';
+    memcpy(out + *used, s, n);
+    *used += n;
+    out[(*used)++] = '"';
+    out[(*used)++] = ',';
+    return 0;
+}
+
+int
+policy_candidates_pg(const char *domain, char *out, size_t outlen)
+{
+    size_t len = strlen(domain), host = policy_host_len(domain, len), used = 1;
+
+    if (outlen < 3 || len == 0)
+        return -1;
+    out[0] = '{';
+    /* Exactly as written (a host:port entry), then the host, then each parent name. */
+    if (host < len && policy_pg_append(out, outlen, &used, domain, len) < 0)
+        return -1;
+    if (policy_pg_append(out, outlen, &used, domain, host) < 0)
+        return -1;
+    if (!policy_ip_literal(domain, host))
+        for (size_t i = 0; i < host; i++)
+            if (domain[i] == '.' && i + 1 < host &&
+                policy_pg_append(out, outlen, &used, domain + i + 1, host - i - 1) < 0)
+                return -1;
+    out[used - 1] = '}';
+    out[used] = '\0';
+    return 0;
+}
+
 int
 policy_listed(const char *list, const char *domain)
 {

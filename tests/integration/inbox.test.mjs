@@ -666,6 +666,35 @@ test("admin block of a subscriber: a Reject it can verify reaches it, its next F
   await delivered(h, "/users/admin/inbox", (j) => j.type === "Accept" && j.object?.id === f2.id, "the Accept after unblock");
 });
 
+test("an activity whose id is on another host than its actor is refused and cannot spend that id", async () => {
+  const evil = await host([{ name: "mallory" }]);
+  const victim = await host([{ name: "relay", type: "Application" }]);
+  const m = evil.actor("mallory");
+  const stolen = `${victim.url}/activities/follow-relay/9abc`;
+  const forged = { "@context": AS, id: stolen, type: "Create", actor: m.id, object: { id: `${evil.url}/notes/1`, type: "Note", content: "x" }, to: [PUBLIC] };
+  await refused("foreign activity id", () => post("/inbox", forged, { actor: m }), 400);
+  count("bad_request");
+  const v = victim.actor("relay");
+  const f = { "@context": AS, id: stolen, type: "Follow", actor: v.id, object: PUBLIC };
+  assert.equal((await post("/inbox", f, { actor: v })).status, 202);
+  count("accepted");
+  assert.equal((await instance(victim.domain)).relay_state, "accepted", "the real Follow with that id is not a duplicate");
+  await delivered(victim, "/users/relay/inbox", (j) => j.type === "Accept" && j.object?.id === stolen, "the Accept");
+});
+
+test("an admin block of a host without a port covers every port of it, like relay_block", async () => {
+  const h = await host([{ name: "someone" }]);
+  const a = h.actor("someone");
+  const bare = h.domain.replace(/:\d+$/, "");
+  await admin(s, "instances", "block", bare);
+  try {
+    await refused("blocked by host, any port", () => post("/inbox", follow(a, PUBLIC), { actor: a }), 403, { noFetch: [h] });
+    count("blocked");
+  } finally {
+    await admin(s, "instances", "unblock", bare);
+  }
+});
+
 test("/metrics: inbox results and signature failure reasons, as counted", async () => {
   await quiesce();
   const m = parseMetrics((await get(`${s.url}/metrics`)).body);

@@ -156,9 +156,33 @@ test_config(void)
     config_free(&cfg);
 }
 
+static void
+test_candidates(void)
+{
+    char out[512];
+
+    ok(policy_candidates_pg("a.b.example.com:8443", out, sizeof(out)) == 0, "candidates built");
+    is_str(
+        out,
+        "{\"a.b.example.com:8443\",\"a.b.example.com\",\"b.example.com\",\"example.com\",\"com\"}",
+        "host:port, host, then every parent name");
+    policy_candidates_pg("example.com", out, sizeof(out));
+    is_str(out, "{\"example.com\",\"com\"}", "no port: the host and its parent");
+    policy_candidates_pg("127.0.0.1:8080", out, sizeof(out));
+    is_str(out, "{\"127.0.0.1:8080\",\"127.0.0.1\"}", "an IPv4 address has no parents");
+    policy_candidates_pg("[::1]:80", out, sizeof(out));
+    is_str(out, "{\"[::1]:80\",\"[::1]\"}", "nor has an IPv6 one");
+    ok(policy_candidates_pg("a.b.example.com", out, 20) < 0, "a short buffer is refused");
+    /* Every candidate is an entry that policy_listed would match. */
+    ok(policy_listed("b.example.com", "a.b.example.com:8443") &&
+           policy_listed("a.b.example.com:8443", "a.b.example.com:8443"),
+       "candidates agree with policy_listed");
+}
+
 int
 main(void)
 {
+    test_candidates();
     test_domain();
     test_list_normalize();
     test_listed();
