@@ -274,3 +274,16 @@ activity_announce_new(const char *base_url, const char *actor_id, const char *fo
     activity_add_str(doc, "published", published);
     return doc;
 }
+
+const char *
+activity_ref(struct json_object *o)
+{
+    struct json_object *id;
+
+    if (json_object_is_type(o, json_type_string))
+        return json_object_get_string(o);
+    if (json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "id", &id) &&
+        json_object_is_type(id, json_type_string))
+        return json_object_get_string(id);
+    return NULL;
+}

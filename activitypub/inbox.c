@@ -8,6 +8,7 @@
 #include <event2/http.h>
 #include <json-c/json.h>
 
+#include "activity.h"
 #include "app.h"
 #include "config.h"
 #include "db.h"
@@ -143,20 +144,6 @@ inbox_ctype_ok(const char *ct)
     return 0;
 }
 
-/* The id of a string or of an object with a string "id"; NULL otherwise. Borrowed. */
-static const char *
-inbox_ref(struct json_object *o)
-{
-    struct json_object *id;
-
-    if (json_object_is_type(o, json_type_string))
-        return json_object_get_string(o);
-    if (json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "id", &id) &&
-        json_object_is_type(id, json_type_string))
-        return json_object_get_string(id);
-    return NULL;
-}
-
 /* Parses the body into a.json and its id, type and actor; -1 with reason if malformed. */
 static int
 inbox_parse(struct inbox_ctx *c, const char **reason)
@@ -191,7 +178,7 @@ inbox_parse(struct inbox_ctx *c, const char **reason)
         return -1;
     }
     c->a.type = json_object_get_string(v);
-    if (!json_object_object_get_ex(o, "actor", &v) || (c->a.actor = inbox_ref(v)) == NULL ||
+    if (!json_object_object_get_ex(o, "actor", &v) || (c->a.actor = activity_ref(v)) == NULL ||
         queue_host_of(c->a.actor, c->a.domain, sizeof(c->a.domain)) < 0) {
         *reason = "activity has no actor URL";
         return -1;
@@ -328,7 +315,7 @@ inbox_actor_gone(const struct inbox_ctx *c)
 
     if (strcmp(c->a.type, "Delete") != 0 || !json_object_object_get_ex(c->a.json, "object", &o))
         return 0;
-    if (inbox_ref(o) == NULL || strcmp(inbox_ref(o), c->a.actor) != 0)
+    if (activity_ref(o) == NULL || strcmp(activity_ref(o), c->a.actor) != 0)
         return 0;
     doc = httpsig_keyid_actor_candidate(c->key_id);
     gone = doc != NULL && strcmp(doc, c->a.actor) == 0;

@@ -42,26 +42,13 @@ relay_is_public(const char *s)
 }
 
 static const char *
-relay_ref(struct json_object *o)
-{
-    struct json_object *id;
-
-    if (json_object_is_type(o, json_type_string))
-        return json_object_get_string(o);
-    if (json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "id", &id) &&
-        json_object_is_type(id, json_type_string))
-        return json_object_get_string(id);
-    return NULL;
-}
-
-static const char *
 relay_field(struct json_object *o, const char *name)
 {
     struct json_object *v;
 
     if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, name, &v))
         return NULL;
-    return relay_ref(v);
+    return activity_ref(v);
 }
 
 enum relay_action
@@ -72,7 +59,7 @@ relay_classify(struct json_object *activity, const char *type, const char *actor
     const char *object;
 
     json_object_object_get_ex(activity, "object", &obj);
-    object = relay_ref(obj);
+    object = activity_ref(obj);
     if (strcmp(type, "Follow") == 0) {
         if (relay_is_public(object))
             return RELAY_SUBSCRIBE;
@@ -329,9 +316,9 @@ relay_dispatch(struct inbox_activity *a)
     rc->result = "accepted";
     rc->action = relay_classify(a->json, a->type, a->actor, app->relay_id, app->bridge_id);
     json_object_object_get_ex(a->json, "object", &obj);
-    rc->object = relay_ref(obj);
+    rc->object = activity_ref(obj);
     if (rc->action == RELAY_UNDO_FOLLOW || rc->action == RELAY_FOLLOW_ANSWERED) {
-        rc->inner_id = relay_ref(obj);
+        rc->inner_id = activity_ref(obj);
         rc->inner_object = relay_field(obj, "object");
     }
     if (rc->action == RELAY_PUBLICATION || rc->action == RELAY_IGNORE)

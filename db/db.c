@@ -888,31 +888,27 @@ db_conn_copy_pump(struct db_conn *c)
                 c->copy_len = len;
             }
         }
-        if (c->copy_len > 0) {
-            r = PQputCopyData(c->pg, c->copy_data, (int)c->copy_len);
+        if (c->copy_len > 0 || c->copy_ending) {
+            int sending = c->copy_len > 0;
+
+            r = sending ? PQputCopyData(c->pg, c->copy_data, (int)c->copy_len)
+                        : PQputCopyEnd(c->pg, c->copy_err);
             if (r < 0) {
                 db_conn_fail(c, PQerrorMessage(c->pg));
                 return;
             }
-            if (r == 0) {
+            if (r == 0) { /* libpq's buffer is full: wait for the socket */
                 db_conn_wait(c, EV_READ | EV_WRITE, DB_REPLY_TIMEOUT_S);
                 return;
             }
-            c->copy_len = 0;
-        } else if (c->copy_ending) {
-            r = PQputCopyEnd(c->pg, c->copy_err);
-            if (r < 0) {
-                db_conn_fail(c, PQerrorMessage(c->pg));
+            if (sending) {
+                c->copy_len = 0;
+            } else {
+                c->copying = 0;
+                c->flushing = 1;
+                db_conn_advance(c);
                 return;
             }
-            if (r == 0) {
-                db_conn_wait(c, EV_READ | EV_WRITE, DB_REPLY_TIMEOUT_S);
-                return;
-            }
-            c->copying = 0;
-            c->flushing = 1;
-            db_conn_advance(c);
-            return;
         }
         r = PQflush(c->pg);
         if (r < 0) {

@@ -48,6 +48,12 @@ struct json_object *activity_note_new(const char *base_url, const char *actor_id
 struct json_object *activity_announce_new(const char *base_url, const char *actor_id,
                                           const char *followers, const char *object_id);
 
+/*
+ * The id an activity field names: the string itself, or an embedded object's string "id".
+ * Borrowed from o; NULL when o is neither.
+ */
+const char *activity_ref(struct json_object *o);
+
 /* Writes a fresh id (base_url/activities/<32 hex>) into out; -1 if it does not fit. */
 int activity_new_id(const char *base_url, char *out, size_t outlen);
 
