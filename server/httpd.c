@@ -275,8 +275,9 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
     }
     log_debug("http_request", "method=%s path=%s",
               httpd_method_name(evhttp_request_get_command(req)), log_q(path));
-    if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > h->app->cfg->max_body_bytes &&
-        strcmp(path, HTTPD_UPLOAD_PATH) != 0) {
+    if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) >
+        (strcmp(path, HTTPD_UPLOAD_PATH) == 0 ? h->app->cfg->max_archive_bytes
+                                              : h->app->cfg->max_body_bytes)) {
         free(path);
         httpd_fail(req, HTTPD_ERR_TOO_LARGE, "request body too large");
         return;

@@ -228,12 +228,20 @@ static const char sql_member[] =
     " FROM sessions s JOIN members m ON m.id = s.member_id"
     " WHERE s.hash = $1::bytea AND s.expires_at > now()";
 
+/* 401, naming the bridge account to write to for a new link (the page shows it). */
 static void
-linkpage_expired(struct evhttp_request *req)
+linkpage_expired(struct app *app, struct evhttp_request *req)
 {
-    httpd_fail(req, HTTPD_ERR_UNAUTHORIZED,
-               "this link has expired or was already used: send \"link\" to the bridge account "
-               "for a new one");
+    struct json_object *o = json_object_new_object();
+    char *bridge = xasprintf("@%s@%s", app->cfg->bridge_username, app->cfg->host);
+
+    json_object_object_add(
+        o, "error",
+        json_object_new_string("this link has expired or was already used: "
+                               "send \"link\" to the bridge account for a new one"));
+    json_object_object_add(o, "bridge", json_object_new_string(bridge));
+    free(bridge);
+    httpd_reply_json(req, httpd_err_status(HTTPD_ERR_UNAUTHORIZED), "application/json", o);
 }
 
 /* Checks the cookie and, for a POST, the CSRF header; -1 when it answered the request. */
@@ -244,7 +252,7 @@ linkpage_authorise(struct linkpage_req *r, int post)
     const char *sent;
 
     if (linkpage_token(r->req, r->token) < 0) {
-        linkpage_expired(r->req);
+        linkpage_expired(r->app, r->req);
         return -1;
     }
     if (!post)
@@ -306,7 +314,7 @@ linkpage_state_cb(enum db_outcome outcome, PGresult *res, const char *err, void 
     if (outcome != DB_OK)
         httpd_fail(r->req, HTTPD_ERR_UNAVAILABLE, "database unavailable");
     else if (PQntuples(res) != 1)
-        linkpage_expired(r->req);
+        linkpage_expired(r->app, r->req);
     else {
         evhttp_add_header(evhttp_request_get_output_headers(r->req), "Cache-Control", "no-store");
         httpd_reply_json(r->req, 200, "application/json", linkpage_state_json(r, res));
@@ -361,7 +369,7 @@ linkpage_stored_cb(enum import_status st, const struct import_data *d, void *arg
         httpd_reply_json(r->req, 409, "application/json", o);
         break;
     case IMPORT_NO_MEMBER:
-        linkpage_expired(r->req);
+        linkpage_expired(r->app, r->req);
         break;
     case IMPORT_SUSPENDED:
         httpd_fail(r->req, HTTPD_ERR_FORBIDDEN, "this account is suspended by the admin");
@@ -388,7 +396,7 @@ linkpage_archive_member_cb(enum db_outcome outcome, PGresult *res, const char *e
         if (outcome != DB_OK)
             httpd_fail(r->req, HTTPD_ERR_UNAVAILABLE, "database unavailable");
         else
-            linkpage_expired(r->req);
+            linkpage_expired(r->app, r->req);
         PQclear(res);
         linkpage_req_free(r);
         return;
@@ -568,7 +576,7 @@ linkpage_consents_cb(enum db_outcome outcome, PGresult *res, const char *err, vo
     else if (outcome != DB_OK)
         httpd_fail(r->req, HTTPD_ERR_UNAVAILABLE, "database unavailable");
     else if (PQntuples(res) != 1)
-        linkpage_expired(r->req);
+        linkpage_expired(r->app, r->req);
     else {
         struct json_object *o = json_object_new_object(), *c = json_object_new_object();
 

@@ -180,3 +180,18 @@ test("leaving (Undo Follow) removes the member, sessions, claims and edges", asy
   assert.equal(await q("SELECT count(*) FROM x_claims WHERE x_id = 42"), "0");
   assert.equal((await state(carol.cookie)).status, 401, "the session went with the member");
 });
+
+test("the 401 names the bridge account to ask; max_archive_bytes holds uploads even below max_body_bytes", async () => {
+  const r = await state(null);
+  assert.equal(r.status, 401);
+  assert.equal(r.json().bridge, `@passerelle@${new URL(s.url).host}`);
+  const small = await startServer({ config: { max_archive_bytes: "4096" } });
+  try {
+    const big = await request(`${small.url}/link/archive`, { method: "POST", headers: { "content-type": "application/zip" }, body: Buffer.alloc(5000) });
+    assert.equal(big.status, 413, "over max_archive_bytes (4 KiB) though under max_body_bytes (1 MiB)");
+    const fits = await request(`${small.url}/link/archive`, { method: "POST", headers: { "content-type": "application/zip" }, body: Buffer.alloc(3000) });
+    assert.equal(fits.status, 401, "under it: on to the session check");
+  } finally {
+    assert.equal(await small.stop(), 0);
+  }
+});
