@@ -18,6 +18,8 @@
 #include "xmalloc.h"
 
 #define ADMIN_NOTICE_MAX 5000 /* characters: about ten times a toot, plenty for maintenance */
+/* to_char's format for the times printed (in UTC): ISO 8601. */
+#define ADMIN_ISO "YYYY-MM-DD\"T\"HH24:MI:SS\"Z\""
 /* A run's answer when it refused and changed nothing (no such member...): exit status 2. */
 #define ADMIN_REFUSED (-2)
 
@@ -489,16 +491,14 @@ admin_list(struct admin_ctx *c, const struct admin_req *r, char *err, size_t err
         "SELECT domain, relay_state, coalesce(style, '-'),"
         " CASE WHEN blocked THEN 'yes' ELSE 'no' END, CASE WHEN allowed THEN 'yes' ELSE 'no' END,"
         " CASE WHEN dead THEN 'yes' ELSE 'no' END, consecutive_failures,"
-        " coalesce(to_char(last_success_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-        " '-')"
-        " FROM instances WHERE $1::boolean OR relay_state <> "
-        "'none' OR blocked OR allowed"
+        " coalesce(to_char(last_success_at AT TIME ZONE 'UTC', $2), '-')"
+        " FROM instances WHERE $1::boolean OR relay_state <> 'none' OR blocked OR allowed"
         " ORDER BY domain";
     static const char *const head[] = { "DOMAIN",  "RELAY_STATE", "STYLE",    "BLOCKED",
                                         "ALLOWED", "DEAD",        "FAILURES", "LAST_SUCCESS" };
     enum { NCOL = sizeof(head) / sizeof(head[0]) };
-    const char *params[1] = { r->all ? "true" : "false" };
-    PGresult *res = admin_exec(c->pg, sql, 1, params, err, errlen);
+    const char *params[2] = { r->all ? "true" : "false", ADMIN_ISO };
+    PGresult *res = admin_exec(c->pg, sql, 2, params, err, errlen);
 
     if (res == NULL)
         return -1;
@@ -740,9 +740,6 @@ out:
 
 /* --- members ------------------------------------------------------------------------------- */
 
-/* to_char's format for the times members show prints: UTC, ISO 8601. */
-#define ADMIN_ISO "YYYY-MM-DD\"T\"HH24:MI:SS\"Z\""
-
 /* Columns of the row admin_who returns. */
 enum {
     ADMIN_WHO_ID,
@@ -758,27 +755,45 @@ enum {
     "SELECT id, coalesce(acct, actor_uri), state, actor_uri, acct, inbox, lang FROM members"       \
     " WHERE id = $1::bigint OR actor_uri = $2 OR lower(acct) = lower($3) ORDER BY id LIMIT 10"
 
+/* "member ID (ACCT)", ACCT being the actor URL when unknown, for what the commands print. */
+static void
+admin_who_label(PGresult *who, char *buf, size_t len)
+{
+    char safe[512];
+
+    snprintf(buf, len, "member %s (%s)", PQgetvalue(who, 0, ADMIN_WHO_ID),
+             admin_safe(PQgetvalue(who, 0, ADMIN_WHO_NAME), safe, sizeof(safe)));
+}
+
 /*
- * The one member r's WHO names, as a one-row result (ADMIN_WHO_* columns), locked until
- * the end of the transaction when lock is set. NULL with err set and *rc the run's answer:
- * -1 on a database error, ADMIN_REFUSED when no member or several match.
+ * Opens the command's transaction and finds in it the one member r's WHO names: a one-row
+ * result (ADMIN_WHO_* columns) and its label. With lock the row is locked until the end of
+ * the transaction; without, the transaction is a read-only snapshot. NULL with err set and
+ * *rc the run's answer: -1 on a database error, ADMIN_REFUSED when no member or several
+ * match. On success *rc is -1 too, the answer to any later failure.
  */
 static PGresult *
-admin_who(struct admin_ctx *c, const struct admin_req *r, int lock, int *rc, char *err,
-          size_t errlen)
+admin_who(struct admin_ctx *c, const struct admin_req *r, int lock, char *label, size_t labellen,
+          int *rc, char *err, size_t errlen)
 {
     static const char sql[] = ADMIN_WHO_SQL;
     static const char sql_lock[] = ADMIN_WHO_SQL " FOR UPDATE";
     const char *params[3] = { r->who_id, r->who_url, r->who_acct };
-    PGresult *res = admin_exec(c->pg, lock ? sql_lock : sql, 3, params, err, errlen);
+    const char *begin = lock ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+    PGresult *res;
     char buf[512];
     size_t o;
 
     *rc = -1;
+    if (admin_run_sql(c->pg, begin, 0, NULL, err, errlen) < 0)
+        return NULL;
+    res = admin_exec(c->pg, lock ? sql_lock : sql, 3, params, err, errlen);
     if (res == NULL)
         return NULL;
-    if (PQntuples(res) == 1)
+    if (PQntuples(res) == 1) {
+        admin_who_label(res, label, labellen);
         return res;
+    }
     *rc = ADMIN_REFUSED;
     if (PQntuples(res) == 0) {
         snprintf(err, errlen, "no member is %s", admin_safe(r->who, buf, sizeof(buf)));
@@ -793,17 +808,6 @@ admin_who(struct admin_ctx *c, const struct admin_req *r, int lock, int *rc, cha
     }
     PQclear(res);
     return NULL;
-}
-
-/* "id (acct)" of a member, for what the commands print; acct is the actor URL when unknown. */
-static const char *
-admin_who_label(PGresult *who, char *buf, size_t len)
-{
-    char safe[512];
-
-    snprintf(buf, len, "member %s (%s)", PQgetvalue(who, 0, ADMIN_WHO_ID),
-             admin_safe(PQgetvalue(who, 0, ADMIN_WHO_NAME), safe, sizeof(safe)));
-    return buf;
 }
 
 /*
@@ -860,7 +864,7 @@ admin_field(const char *label, const char *value, int from_network)
 static int
 admin_mshow(struct admin_ctx *c, const struct admin_req *r, char *err, size_t errlen)
 {
-    /* $2 is ADMIN_ISO, the format of every time shown. */
+    /* $2 is ADMIN_ISO. */
     static const char sql_member[] =
         "SELECT actor_uri, coalesce(acct, '-'), coalesce(inbox, '-'), state,"
         " coalesce(x_id::text, '-'), coalesce(x_handle, '-'),"
@@ -905,17 +909,14 @@ admin_mshow(struct admin_ctx *c, const struct admin_req *r, char *err, size_t er
     static const char *const ledger_head[] = { "TIME", "CONSENT", "VALUE", "SOURCE", "CLIENT" };
     PGresult *who, *res[4] = { NULL, NULL, NULL, NULL };
     const char *params[2] = { NULL, ADMIN_ISO };
+    char label[600];
     int rc;
 
     /* One snapshot, so the counts and lists agree with each other. */
-    if (admin_run_sql(c->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, err,
-                      errlen) < 0)
-        return -1;
-    who = admin_who(c, r, 0, &rc, err, errlen);
+    who = admin_who(c, r, 0, label, sizeof(label), &rc, err, errlen);
     if (who == NULL)
         return rc;
     params[0] = PQgetvalue(who, 0, ADMIN_WHO_ID);
-    rc = -1;
     if ((res[0] = admin_exec(c->pg, sql_member, 2, params, err, errlen)) == NULL ||
         (res[1] = admin_exec(c->pg, sql_rivals, 1, params, err, errlen)) == NULL ||
         (res[2] = admin_exec(c->pg, sql_reports, 2, params, err, errlen)) == NULL ||
@@ -981,19 +982,15 @@ admin_mblock(struct admin_ctx *c, const struct admin_req *r, char *err, size_t e
     long queued = 0;
     int rc;
 
-    if (admin_run_sql(c->pg, "BEGIN", 0, NULL, err, errlen) < 0)
-        return -1;
-    who = admin_who(c, r, 1, &rc, err, errlen);
+    who = admin_who(c, r, 1, label, sizeof(label), &rc, err, errlen);
     if (who == NULL)
         return rc;
-    admin_who_label(who, label, sizeof(label));
     if (strcmp(PQgetvalue(who, 0, ADMIN_WHO_STATE), "suspended") == 0) {
         rc = admin_run_sql(c->pg, "COMMIT", 0, NULL, err, errlen);
         if (rc == 0)
             printf("%s is already suspended; nothing changed\n", label);
         goto out;
     }
-    rc = -1;
     params[0] = PQgetvalue(who, 0, ADMIN_WHO_ID);
     res = admin_exec(c->pg, sql, 1, params, err, errlen);
     if (res == NULL)
@@ -1039,18 +1036,14 @@ admin_munblock(struct admin_ctx *c, const struct admin_req *r, char *err, size_t
     char label[600], buf[512];
     int rc;
 
-    if (admin_run_sql(c->pg, "BEGIN", 0, NULL, err, errlen) < 0)
-        return -1;
-    who = admin_who(c, r, 1, &rc, err, errlen);
+    who = admin_who(c, r, 1, label, sizeof(label), &rc, err, errlen);
     if (who == NULL)
         return rc;
-    rc = -1;
     params[0] = PQgetvalue(who, 0, ADMIN_WHO_ID);
     if ((res = admin_exec(c->pg, sql, 1, params, err, errlen)) == NULL ||
         (rivals = admin_exec(c->pg, sql_rivals, 1, params, err, errlen)) == NULL ||
         admin_run_sql(c->pg, "COMMIT", 0, NULL, err, errlen) < 0)
         goto out;
-    admin_who_label(who, label, sizeof(label));
     if (PQntuples(res) == 1) {
         log_info("admin_member_unblock", "member=%s now=%s", params[0], PQgetvalue(res, 0, 0));
         printf("%s unblocked: %s\n", label, PQgetvalue(res, 0, 0));
@@ -1137,14 +1130,10 @@ admin_mdelete(struct admin_ctx *c, const struct admin_req *r, char *err, size_t 
     char label[600];
     int rc;
 
-    if (admin_run_sql(c->pg, "BEGIN", 0, NULL, err, errlen) < 0)
-        return -1;
-    who = admin_who(c, r, 1, &rc, err, errlen);
+    who = admin_who(c, r, 1, label, sizeof(label), &rc, err, errlen);
     if (who == NULL)
         return rc;
-    rc = -1;
     params[0] = PQgetvalue(who, 0, ADMIN_WHO_ID);
-    admin_who_label(who, label, sizeof(label));
     if ((counts = admin_exec(c->pg, sql_counts, 1, params, err, errlen)) == NULL ||
         (rivals = admin_exec(c->pg, sql_rivals, 1, params, err, errlen)) == NULL)
         goto out;
