@@ -619,8 +619,13 @@ archive_number_at(const char *b, size_t n, size_t pos, uint64_t *out)
 
     if (b[pos] == '"') {
         /* X's ids: up to 19 digits cannot overflow, so they need no decoding nor checks. */
-        for (i = pos + 1; i < pos + 20 && b[i] >= '0' && b[i] <= '9'; i++)
-            v = v * 10 + (unsigned)(b[i] - '0');
+        for (i = pos + 1; i < pos + 20; i++) {
+            unsigned d = (unsigned char)b[i] - '0';
+
+            if (d > 9)
+                break;
+            v = v * 10 + d;
+        }
         if (i > pos + 1 && b[i] == '"') {
             *out = v;
             return NUM_OK;
@@ -1332,6 +1337,15 @@ archive_stream_feed(struct archive_stream *s, const void *buf, size_t len, char 
             }
             if (archive_stream_scan(s, p, len, &i, err, errlen) < 0)
                 return -1;
+            continue;
+        }
+        /* Runs of white space around the elements (most of it, pretty-printed) in one go. */
+        if (s->st != ST_BOM && s->st != ST_NAME && json_ws_tab[p[i]]) {
+            size_t from = i;
+
+            while (++i < len && json_ws_tab[p[i]])
+                ;
+            s->offset += i - from;
             continue;
         }
         r = archive_stream_step(s, p[i], err, errlen);

@@ -454,6 +454,147 @@ test_chunking(void)
     }
 }
 
+/* Whether feeding text split at split (1: a byte at a time) differs from the whole feed. */
+static int
+split_differs(const char *text, size_t len, size_t split, int wrc, const struct got *whole,
+              const char *werr)
+{
+    struct got g = { 0 };
+    char err[512];
+    int rc = parse_split(ARCHIVE_FOLLOWER, "f", text, len, split, &g, NULL, NULL, err, sizeof(err));
+
+    return rc != wrc || strcmp(err, werr) != 0 || g.count != whole->count || g.sum != whole->sum;
+}
+
+/*
+ * How many ways of feeding text disagree with feeding it whole: one byte at a time, split
+ * at every step-th byte and the one after it, and before the last byte. *werr gets the
+ * whole feed's message.
+ */
+static size_t
+split_disagreements(const char *text, size_t len, size_t step, struct got *whole, char *werr,
+                    size_t werrlen)
+{
+    size_t k, bad = 0;
+    int wrc;
+
+    memset(whole, 0, sizeof(*whole));
+    wrc = parse_split(ARCHIVE_FOLLOWER, "f", text, len, 0, whole, NULL, NULL, werr, werrlen);
+    bad += (size_t)split_differs(text, len, 1, wrc, whole, werr);
+    for (k = 2; k < len; k += step)
+        bad += (size_t)split_differs(text, len, k, wrc, whole, werr) +
+               (size_t)(k + 1 < len && split_differs(text, len, k + 1, wrc, whole, werr));
+    bad += (size_t)split_differs(text, len, len - 1, wrc, whole, werr);
+    return bad;
+}
+
+/*
+ * Where the wrapper and accountId are is noted while validating; keys written with escapes
+ * and every odd placement must come out as json_member says, in place or gathered.
+ */
+static void
+test_members(void)
+{
+    static const struct {
+        const char *element;
+        uint64_t id; /* 0: want is the error */
+        const char *want;
+    } cases[] = {
+        { "{\"\\u0066ollower\":{\"accountId\":\"1\"}}", 1, "" },
+        { "{\"follower\":{\"account\\u0049d\":\"2\"}}", 2, "" },
+        { "{\"follower\":{\"accountId\":\"3\",\"accountI\\u0064\":\"4\"}}", 0,
+          "f: element 1: accountId is there twice" },
+        { "{\"follower\":{\"accountId\":\"5\"},\"\\u0066ollower\":{\"accountId\":\"6\"}}", 0,
+          "f: element 1: \"follower\" is there twice" },
+        { "{\"accountId\":\"7\",\"follower\":{\"accountId\":\"8\"}}", 8, "" },
+        { "{\"accountId\":\"9\",\"x\":{\"accountId\":\"10\"}}", 9, "" },
+        { "{\"follower\":{\"x\":{\"accountId\":\"11\"},\"accountId\":\"12\"}}", 12, "" },
+        { "{\"follower\":{\"x\":{\"accountId\":\"11\"}}}", 0, "f: element 1: no accountId" },
+        { "{\"follower\":{},\"accountId\":\"13\"}", 0, "f: element 1: no accountId" },
+        { "{\"follower\":[],\"accountId\":\"13\"}", 0,
+          "f: element 1: \"follower\" is not an object" },
+        { "{\"follower\":{\"accountId\":\"1\"},\"follower\":[]}", 0,
+          "f: element 1: \"follower\" is there twice" },
+        { "{\"x\":[{\"follower\":{}}],\"accountId\":\"14\"}", 14, "" },
+        { "{\"accountId\":\"00000000000000000000000001\"}", 1, "" },
+        { "{\"accountId\":\"1234567890123456789\"}", 1234567890123456789ULL, "" },
+        { "{\"accountId\":\"12345678901234567890\"}", 12345678901234567890ULL, "" },
+        { "{\"accountId\":\"1234567890123456789\\u0030\"}", 12345678901234567890ULL, "" },
+        { "{\"accountId\":\"123456789012345678x\"}", 0, "f: element 1: accountId is not a number" },
+        { "{\"accountId\":\"1\" , \"accountId\" : \"1\"}", 0,
+          "f: element 1: accountId is there twice" },
+    };
+    char text[512], werr[512];
+    size_t i, len, bad;
+    struct got g;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        len = (size_t)snprintf(text, sizeof(text), "window.YTD.follower.part0 = [ %s ]",
+                               cases[i].element);
+        bad = split_disagreements(text, len, 1, &g, werr, sizeof(werr));
+        if (cases[i].id != 0)
+            ok(werr[0] == '\0' && g.n == 1 && g.ids[0] == cases[i].id && bad == 0,
+               "%s: id %llu at every split (%s)", cases[i].element, (unsigned long long)cases[i].id,
+               werr);
+        else
+            ok(strcmp(werr, cases[i].want) == 0 && g.n == 0 && bad == 0, "%s: %s at every split",
+               cases[i].element, cases[i].want);
+    }
+}
+
+/*
+ * An element of exactly the cap is read, one byte more is not, and when an element is both
+ * too large and too deep the one met first in the file is reported, however it is chunked.
+ */
+static void
+test_cap_chunking(void)
+{
+    size_t cap = ARCHIVE_MAX_ELEMENT, len, head, i, bad;
+    char *text = malloc(cap + 300), werr[512];
+    const char *open = "window.YTD.follower.part0 = [";
+    struct got g;
+
+    head = strlen(open);
+    memcpy(text, open, head);
+    len = head + (size_t)snprintf(text + head, 200, "{\"accountId\":\"5\",\"p\":\"");
+    memset(text + len, 'x', cap - (len - head) - 2);
+    len += cap - (len - head) - 2;
+    len += (size_t)snprintf(text + len, 200, "\"}]");
+    bad = split_disagreements(text, len, 4093, &g, werr, sizeof(werr));
+    ok(werr[0] == '\0' && g.count == 1 && bad == 0, "an element of exactly %zu bytes (%s)", cap,
+       werr);
+
+    memmove(text + len - 2, text + len - 3, 3);
+    text[len - 3] = 'x';
+    len++;
+    bad = split_disagreements(text, len, 4093, &g, werr, sizeof(werr));
+    ok(strcmp(werr, "f: element 1 is larger than 64 KiB") == 0 && bad == 0,
+       "one byte more is refused at every split");
+
+    /* Too large first, then too deep. */
+    len = head + (size_t)snprintf(text + head, 200, "{\"accountId\":\"5\",\"p\":\"");
+    memset(text + len, 'x', cap);
+    len += cap;
+    len += (size_t)snprintf(text + len, 200, "\",\"q\":");
+    for (i = 0; i < 40; i++)
+        text[len++] = '[';
+    bad = split_disagreements(text, len, 4093, &g, werr, sizeof(werr));
+    ok(strcmp(werr, "f: element 1 is larger than 64 KiB") == 0 && bad == 0,
+       "too large before too deep: the size, at every split (%s)", werr);
+
+    /* Too deep first, then too large. */
+    len = head + (size_t)snprintf(text + head, 200, "{\"q\":");
+    for (i = 0; i < 40; i++)
+        text[len++] = '[';
+    text[len++] = '"';
+    memset(text + len, 'x', cap);
+    len += cap;
+    bad = split_disagreements(text, len, 4093, &g, werr, sizeof(werr));
+    ok(strcmp(werr, "f: element 1 is nested more than 32 deep") == 0 && bad == 0,
+       "too deep before too large: the nesting, at every split (%s)", werr);
+    free(text);
+}
+
 static void
 test_truncated(void)
 {
@@ -964,6 +1105,8 @@ main(void)
     test_malformed();
     test_caps();
     test_chunking();
+    test_members();
+    test_cap_chunking();
     test_truncated();
     test_account();
     test_manifest();
