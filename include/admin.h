@@ -1,4 +1,5 @@
-/* The operator's command line: passerelle admin instances|queue|notice, over blocking libpq. */
+/* The operator's command line: passerelle admin instances|members|queue|notice, over blocking
+ * libpq. */
 #ifndef PASSERELLE_ADMIN_H
 #define PASSERELLE_ADMIN_H
 

@@ -41,7 +41,7 @@ usage_main(FILE *f)
                "commands:\n"
                "  serve     run the server\n"
                "  migrate   apply database migrations\n"
-               "  admin     instances (list, allow, block, unblock), queue, notice\n"
+               "  admin     instances, members, queue, notice (see admin --help)\n"
                "  import    link an X archive to a member (--member acct:USER@HOST)\n"
                "  version   print the version\n\n"
                "Run 'passerelle <command> --help' for the options of a command.\n");
