@@ -407,7 +407,8 @@ queue_enqueue(struct queue *q, const char *payload, size_t len, const char *sign
         snprintf(why, sizeof(why), "unknown signer key id");
     else if (q->closing)
         snprintf(why, sizeof(why), "queue closing");
-    if (*why == '\0' && queue_batch_init(&b, signer, payload, len, inboxes, n, 0, why, sizeof(why)) == 0 &&
+    if (*why == '\0' &&
+        queue_batch_init(&b, signer, payload, len, inboxes, n, 0, why, sizeof(why)) == 0 &&
         b.targets == 0)
         queue_batch_free(&b);
     else if (*why == '\0') {
