@@ -57,7 +57,8 @@ typedef void (*import_done_fn)(enum import_status status, const struct import_da
  * Stores data for member_id (decimal text) in one transaction: the claim; if another member
  * claims the same X id, both are frozen ("disputed") and each gets a direct message from the
  * bridge account; otherwise the member's previous edges are replaced by these (COPY), and
- * its x_id, X handle and state are set. data is taken (freed after cb). app's db, cfg and
+ * its x_id, X handle and state are set. data (malloc'd) is taken: freed, lists and struct,
+ * after cb. app's db, cfg and
  * actor ids are used; the queue is kicked when messages were queued (if app->queue is set).
  */
 void import_store(struct app *app, const char *member_id, struct import_data *data,

@@ -301,6 +301,7 @@ import_done_cb(enum db_outcome outcome, const char *err, void *arg)
              log_q(err));
     j->cb(st, j->data, j->arg);
     import_data_free(j->data);
+    free(j->data); /* taken by import_store, struct and lists */
     free(j->actor);
     free(j->acct);
     free(j->inbox);
