@@ -581,11 +581,8 @@ static const char sql_pause[] =
     "UPDATE members SET paused = $2::boolean, updated_at = now() WHERE id = $1::bigint";
 static const char sql_delete_ask[] =
     "UPDATE members SET delete_requested_at = now(), updated_at = now() WHERE id = $1::bigint";
-/* As when unfollowing: edges are keyed by X id, not by member, so they go by hand. */
-static const char sql_forget[] =
-    "WITH m AS (DELETE FROM members WHERE id = $1::bigint RETURNING x_id)"
-    " DELETE FROM x_edges e USING m"
-    " WHERE e.follower_x_id = m.x_id OR e.followee_x_id = m.x_id";
+/* As when unfollowing: the rest cascades, the X edges go by trigger (migration 005). */
+static const char sql_forget[] = "DELETE FROM members WHERE id = $1::bigint";
 static const char sql_report[] = "INSERT INTO reports (member_id, target) VALUES ($1::bigint, $2)";
 
 /* A column of the command's row; NULL when SQL NULL. */

@@ -206,21 +206,15 @@ static const char sql_unsubscribe[] =
     "UPDATE instances SET relay_state = 'unsubscribed', updated_at = now()"
     " WHERE domain = $1 AND actor_uri = $2 AND relay_state IN ('accepted', 'pending')"
     "  AND (follow_id = $3 OR $4::boolean)";
-/* Leaving takes the member's X graph too: edges are keyed by X id, not by member. */
+/* Everything of theirs cascades; their X edges go by trigger (migration 005). */
 static const char sql_leave[] =
-    "WITH m AS (DELETE FROM members WHERE actor_uri = $1 AND (follow_id = $2 OR $3::boolean)"
-    "  RETURNING x_id)"
-    " DELETE FROM x_edges e USING m"
-    " WHERE e.follower_x_id = m.x_id OR e.followee_x_id = m.x_id";
+    "DELETE FROM members WHERE actor_uri = $1 AND (follow_id = $2 OR $3::boolean)";
 static const char sql_answered[] = "UPDATE instances SET our_follow_state = $4, updated_at = now()"
                                    " WHERE domain = $1 AND actor_uri = $2 AND our_follow_id = $3";
 static const char sql_gone_instance[] =
     "UPDATE instances SET relay_state = 'unsubscribed', updated_at = now()"
     " WHERE actor_uri = $1 AND relay_state IN ('accepted', 'pending')";
-static const char sql_gone_member[] =
-    "WITH m AS (DELETE FROM members WHERE actor_uri = $1 RETURNING x_id)"
-    " DELETE FROM x_edges e USING m"
-    " WHERE e.follower_x_id = m.x_id OR e.followee_x_id = m.x_id";
+static const char sql_gone_member[] = "DELETE FROM members WHERE actor_uri = $1";
 static const char sql_gone_cache[] = "DELETE FROM remote_actors WHERE uri = $1";
 
 static int

@@ -1120,11 +1120,8 @@ admin_mdelete(struct admin_ctx *c, const struct admin_req *r, char *err, size_t 
         " claimed_until = NULL, claimed_by = NULL, updated_at = now()"
         " FROM activities a, members m WHERE m.id = $1::bigint AND d.inbox = m.inbox"
         " AND d.state = 'pending' AND a.id = d.activity_id AND a.signer = 'bridge'";
-    /* Edges are keyed by X id, with no foreign key, so they go by hand; the rest cascades. */
-    static const char sql_forget[] =
-        "WITH m AS (DELETE FROM members WHERE id = $1::bigint RETURNING x_id)"
-        " DELETE FROM x_edges e USING m"
-        " WHERE e.follower_x_id = m.x_id OR e.followee_x_id = m.x_id";
+    /* The rest cascades; the X edges go by trigger (migration 005). */
+    static const char sql_forget[] = "DELETE FROM members WHERE id = $1::bigint";
     PGresult *who, *counts = NULL, *rivals = NULL;
     const char *params[1];
     char label[600];
