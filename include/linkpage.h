@@ -19,6 +19,17 @@ void linkpage_archive(struct app *app, struct evhttp_request *req, const char *p
 /* POST /link/consents: {"findable": bool, "autofollow": bool, "notify": bool, "relay": bool}. */
 void linkpage_consents(struct app *app, struct evhttp_request *req, const char *path);
 
+/*
+ * Resolves the page's session for another endpoint: cookie (and, when post is set, the
+ * X-CSRF-Token header). On success cb runs from the loop with the member's id (decimal
+ * text, borrowed for the call) and must answer req; otherwise this answers req itself
+ * (401 naming the bridge account, 403 for a bad CSRF token, 503) and cb never runs.
+ */
+typedef void (*linkpage_session_fn)(struct app *app, struct evhttp_request *req,
+                                    const char *member_id, void *arg);
+void linkpage_session(struct app *app, struct evhttp_request *req, int post, linkpage_session_fn cb,
+                      void *arg);
+
 /* Waits for archive parses still running and drops their requests (at exit, before httpd_free). */
 void linkpage_shutdown(void);
 

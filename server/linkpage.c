@@ -266,6 +266,58 @@ linkpage_authorise(struct linkpage_req *r, int post)
     return 0;
 }
 
+/* --- the session, for other modules (the CSV, the OAuth grant) ------------------------------- */
+
+/* One lookup for linkpage_session; owns nothing but itself. */
+struct linkpage_lookup {
+    struct app *app;
+    struct evhttp_request *req;
+    linkpage_session_fn cb;
+    void *arg;
+};
+
+static const char sql_session_member[] =
+    "SELECT s.member_id FROM sessions s WHERE s.hash = $1::bytea AND s.expires_at > now()";
+
+static void
+linkpage_session_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct linkpage_lookup *l = arg;
+
+    (void)err;
+    if (outcome != DB_OK)
+        httpd_fail(l->req, HTTPD_ERR_UNAVAILABLE, "database unavailable");
+    else if (PQntuples(res) != 1)
+        linkpage_expired(l->app, l->req);
+    else
+        l->cb(l->app, l->req, PQgetvalue(res, 0, 0), l->arg);
+    PQclear(res);
+    free(l);
+}
+
+void
+linkpage_session(struct app *app, struct evhttp_request *req, int post, linkpage_session_fn cb,
+                 void *arg)
+{
+    struct linkpage_req *r = linkpage_req_new(app, req);
+    struct linkpage_lookup *l;
+    char hash[67];
+    const char *params[1] = { hash };
+
+    if (linkpage_authorise(r, post) < 0) {
+        linkpage_req_free(r);
+        return;
+    }
+    token_sha256_bytea(r->token, hash);
+    linkpage_req_free(r);
+    l = xcalloc(1, sizeof(*l));
+    l->app = app;
+    l->req = req;
+    l->cb = cb;
+    l->arg = arg;
+    db_query(app->db, sql_session_member, 1, params, linkpage_session_cb, l);
+}
+
 /* --- GET /link/state ------------------------------------------------------------------------- */
 
 static struct json_object *
