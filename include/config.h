@@ -7,6 +7,7 @@
 struct config {
     char *listen_addr;          /* listen_addr: IP to bind */
     int listen_port;            /* listen_port */
+    int reuse_port;             /* reuse_port: SO_REUSEPORT, several processes on one port */
     char *base_url;             /* base_url: public origin, no trailing slash */
     char *host;                 /* derived: host[:port] of base_url, for acct: */
     char *database_url;         /* database_url, or DATABASE_URL */

@@ -32,6 +32,8 @@ static const struct config_key config_keys[] = {
     { "listen_addr", CONFIG_STR, OFF(listen_addr), "127.0.0.1", 0, 0, "IP address to listen on" },
     { "listen_port", CONFIG_INT, OFF(listen_port), "8080", 0, 65535,
       "TCP port (0 picks a free one)" },
+    { "reuse_port", CONFIG_BOOL, OFF(reuse_port), "false", 0, 0,
+      "share listen_port with other passerelle serve processes (SO_REUSEPORT, scale-out)" },
     { "base_url", CONFIG_STR, OFF(base_url), "", 0, 0,
       "public origin, e.g. https://bridge.example (default http://LISTEN_ADDR:PORT)" },
     { "database_url", CONFIG_STR, OFF(database_url), "", 0, 0,

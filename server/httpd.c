@@ -322,7 +322,11 @@ httpd_tls_ctx(const struct config *cfg, char *err, size_t errlen)
     return ctx;
 }
 
-/* Binds with SO_REUSEPORT so that several processes can share one port. */
+/*
+ * Binds the listener. With reuse_port, SO_REUSEPORT lets several processes share one port (the
+ * kernel spreads connections over them); without it a second server on a busy port fails at
+ * start instead of silently taking half the traffic.
+ */
 static struct evconnlistener *
 httpd_listen(struct event_base *base, const struct config *cfg, char *err, size_t errlen)
 {
@@ -330,6 +334,7 @@ httpd_listen(struct event_base *base, const struct config *cfg, char *err, size_
     int sslen = sizeof(ss);
     char spec[128];
     struct evconnlistener *l;
+    unsigned flags;
 
     if (strchr(cfg->listen_addr, ':') != NULL)
         snprintf(spec, sizeof(spec), "[%s]:%d", cfg->listen_addr, cfg->listen_port);
@@ -340,10 +345,10 @@ httpd_listen(struct event_base *base, const struct config *cfg, char *err, size_
         snprintf(err, errlen, "listen_addr: \"%s\" is not an IP address", cfg->listen_addr);
         return NULL;
     }
-    l = evconnlistener_new_bind(base, NULL, NULL,
-                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
-                                    LEV_OPT_CLOSE_ON_EXEC,
-                                1024, (struct sockaddr *)&ss, sslen);
+    flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
+    if (cfg->reuse_port)
+        flags |= LEV_OPT_REUSEABLE_PORT;
+    l = evconnlistener_new_bind(base, NULL, NULL, flags, 1024, (struct sockaddr *)&ss, sslen);
     if (l == NULL)
         snprintf(err, errlen, "listen_port: cannot listen on %s: %s", spec,
                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));

@@ -225,6 +225,31 @@ test("a port already in use makes serve exit non-zero (not hang)", async (t) => 
   assert.ok(s.stderr().includes(String(port)) || /address|bind|listen/i.test(s.stderr()), "the message says why");
 });
 
+test("reuse_port: a second serve shares a busy port only when both say so", async (t) => {
+  const a = await startServer({ config: { reuse_port: "true" } });
+  t.defer(() => a.stop());
+  const port = a.port;
+  // Without reuse_port the second process must refuse the port, not take half the traffic.
+  const b = await createServer({ config: { listen_port: port, base_url: `http://127.0.0.1:${port}` } });
+  t.defer(() => b.stop());
+  assert.equal((await b.migrate()).code, 0);
+  b.start({ waitListening: false });
+  const res = await Promise.race([b.exited(), sleep(10000 * SLOW).then(() => null)]);
+  assert.ok(res !== null, "serve without reuse_port kept running on a port another serve holds");
+  assert.notEqual(res.code, 0);
+  assert.match(b.stderr(), /listen_port: cannot listen/);
+  // With reuse_port on both, the second starts and the port keeps answering.
+  const c = await createServer({ config: { listen_port: port, base_url: `http://127.0.0.1:${port}`, reuse_port: "true" } });
+  t.defer(() => c.stop());
+  assert.equal((await c.migrate()).code, 0);
+  await c.start({ waitListening: false });
+  const deadline = Date.now() + 10000 * SLOW;
+  while (!c.events("listening").length && c.alive() && Date.now() < deadline) await sleep(50);
+  assert.ok(c.alive(), `the second serve exited: ${c.stderr().slice(-500)}`);
+  assert.equal(c.events("listening").length, 1, "the second serve logged listening");
+  assert.equal((await get(`http://127.0.0.1:${port}/actor`, AP)).status, 200);
+});
+
 test("a database that cannot be reached at start does not crash serve", async (t) => {
   // database_url points at a socket folder with no server: serve must not crash; either it
   // refuses with a message or it keeps running and answers the DB-free endpoints.

@@ -37,6 +37,7 @@ main(void)
     is_str(cfg.base_url, "http://127.0.0.1:8080", "base_url defaults to the listen address");
     is_str(cfg.host, "127.0.0.1:8080", "host derived with its port");
     is_int(cfg.listen_port, 8080, "default port");
+    is_int(cfg.reuse_port, 0, "reuse_port off by default (a busy port fails the start)");
     is_str(cfg.bridge_username, "passerelle", "default bridge name");
     is_int((long long)cfg.max_body_bytes, 1048576, "default body cap");
     is_str(cfg.relay_mode, "open", "relay_mode defaults to open");
