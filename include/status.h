@@ -7,5 +7,7 @@ struct evhttp_request;
 
 void status_get(struct app *app, struct evhttp_request *req, const char *path);
 void status_metrics(struct app *app, struct evhttp_request *req, const char *path);
+/* Frees the cached page (at exit). */
+void status_shutdown(void);
 
 #endif

@@ -23,6 +23,7 @@
 #include "metrics.h"
 #include "migrate.h"
 #include "queue.h"
+#include "status.h"
 #include "relay.h"
 #include "remote.h"
 #include "xmalloc.h"
@@ -288,6 +289,7 @@ out:
      * exist, and evhttp frees every request it holds.
      */
     linkpage_shutdown();
+    status_shutdown();
     remote_free(app.remote);
     queue_free(app.queue);
     httpc_free(app.httpc);

@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "app.h"
+#include "chart.h"
 #include "config.h"
 #include "db.h"
 #include "httpd.h"
@@ -21,85 +22,120 @@ struct status_req {
     struct evhttp_request *req; /* answered exactly once, in status_counts_cb */
 };
 
-static void
-status_html_escape(struct evbuffer *out, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        switch (*s) {
-        case '&':
-            evbuffer_add(out, "&amp;", 5);
-            break;
-        case '<':
-            evbuffer_add(out, "&lt;", 4);
-            break;
-        case '>':
-            evbuffer_add(out, "&gt;", 4);
-            break;
-        case '"':
-            evbuffer_add(out, "&quot;", 6);
-            break;
-        case '\'':
-            evbuffer_add(out, "&#39;", 5);
-            break;
-        default:
-            evbuffer_add(out, s, 1);
-        }
-    }
-}
+/* Days the arrivals chart covers, today (UTC) included. */
+#define STATUS_DAYS 30
+/*
+ * The page is public and its counts scan big tables, so one rendering serves everyone for
+ * a few seconds; it is never served while the database is known to be down.
+ */
+#define STATUS_CACHE_SECONDS 5
+
+static struct {
+    time_t at;
+    char *html;
+    size_t len;
+} status_cache;
+
+/*
+ * One row per day, oldest first: the day, its arrivals (members who joined that day and are
+ * still members), then the same totals on every row (computed once, as init plans).
+ */
+static const char sql_status[] =
+    "WITH days AS (SELECT d::date AS d FROM generate_series("
+    "  (now() AT TIME ZONE 'UTC')::date - 29, (now() AT TIME ZONE 'UTC')::date,"
+    "  interval '1 day') d),"
+    " arr AS (SELECT (created_at AT TIME ZONE 'UTC')::date AS d, count(*) AS n FROM members"
+    "  WHERE created_at >= (now() AT TIME ZONE 'UTC')::date - 30 GROUP BY 1)"
+    " SELECT to_char(days.d, 'YYYY-MM-DD'), coalesce(arr.n, 0),"
+    "  (SELECT count(*) FROM members),"
+    "  (SELECT count(*) FROM members WHERE state = 'linked'),"
+    "  (SELECT count(*) FROM instances WHERE relay_state = 'accepted' AND NOT blocked),"
+    "  (SELECT count(*) FROM follow_actions WHERE state = 'done'),"
+    "  (SELECT count(*) FROM follow_actions WHERE state <> 'undone')"
+    " FROM days LEFT JOIN arr ON arr.d = days.d ORDER BY days.d";
 
 static void
-status_page(struct status_req *sr, const char *members, const char *instances)
+status_count(struct evbuffer *out, const char *id, const char *label, const char *value)
 {
-    const struct config *cfg = sr->app->cfg;
+    evbuffer_add_printf(out, "<dt>%s</dt><dd id=\"%s\">", label, id);
+    chart_escape(out, value);
+    evbuffer_add(out, "</dd>", 5);
+}
+
+/* Renders the page from sql_status's rows into the cache. */
+static void
+status_render(const struct config *cfg, PGresult *res)
+{
+    static const char *const zero = "0";
     struct evbuffer *out = evbuffer_new();
-    size_t len;
-    char *html;
+    int n = PQntuples(res);
+    struct chart_bar bars[STATUS_DAYS];
 
     evbuffer_add_printf(out, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                              "<meta name=\"viewport\" content=\"width=device-width\">"
                              "<title>");
-    status_html_escape(out, cfg->instance_name);
+    chart_escape(out, cfg->instance_name);
     evbuffer_add_printf(out, "</title></head><body><main><h1>");
-    status_html_escape(out, cfg->instance_name);
+    chart_escape(out, cfg->instance_name);
     evbuffer_add_printf(out, "</h1><p>");
-    status_html_escape(out, cfg->instance_description);
+    chart_escape(out, cfg->instance_description);
     evbuffer_add_printf(out, "</p><p>To join, follow <strong>@");
-    status_html_escape(out, cfg->bridge_username);
+    chart_escape(out, cfg->bridge_username);
     evbuffer_add_printf(out, "@");
-    status_html_escape(out, cfg->host);
-    evbuffer_add_printf(out, "</strong> from your fediverse account. Instance admins can add "
+    chart_escape(out, cfg->host);
+    evbuffer_add_printf(out, "</strong> from your fediverse account. Anyone can look up "
+                             "<code>@old_x_handle@");
+    chart_escape(out, cfg->host);
+    evbuffer_add_printf(out, "</code> to find where a member moved. Instance admins can add "
                              "<code>");
-    status_html_escape(out, cfg->base_url);
-    evbuffer_add_printf(out,
-                        "/inbox</code> as a relay.</p><dl>"
-                        "<dt>Members</dt><dd id=\"members\">%s</dd>"
-                        "<dt>Subscribed instances</dt><dd id=\"instances\">%s</dd>"
-                        "</dl><p>passerelle %s</p></main></body></html>\n",
-                        members, instances, PASSERELLE_VERSION);
-    len = evbuffer_get_length(out);
-    html = xmalloc(len);
-    evbuffer_remove(out, html, len);
+    chart_escape(out, cfg->base_url);
+    evbuffer_add_printf(out, "/inbox</code> as a relay.</p><dl>");
+    status_count(out, "members", "Members", n > 0 ? PQgetvalue(res, 0, 2) : zero);
+    status_count(out, "linked", "Members who linked their X archive",
+                 n > 0 ? PQgetvalue(res, 0, 3) : zero);
+    status_count(out, "instances", "Subscribed instances", n > 0 ? PQgetvalue(res, 0, 4) : zero);
+    status_count(out, "follows", "Follows made", n > 0 ? PQgetvalue(res, 0, 5) : zero);
+    status_count(out, "contacts", "Former contacts found", n > 0 ? PQgetvalue(res, 0, 6) : zero);
+    evbuffer_add_printf(out, "</dl><h2>Arrivals per day</h2><figure>");
+    if (n > STATUS_DAYS)
+        n = STATUS_DAYS;
+    for (int i = 0; i < n; i++) {
+        bars[i].label = PQgetvalue(res, i, 0);
+        bars[i].value = strtol(PQgetvalue(res, i, 1), NULL, 10);
+    }
+    chart_svg_bars(out, "Members who joined each day, last 30 days (UTC)", bars, (size_t)n);
+    evbuffer_add_printf(out, "</figure><p>passerelle %s</p></main></body></html>\n",
+                        PASSERELLE_VERSION);
+    free(status_cache.html);
+    status_cache.len = evbuffer_get_length(out);
+    status_cache.html = xmalloc(status_cache.len);
+    evbuffer_remove(out, status_cache.html, status_cache.len);
+    status_cache.at = time(NULL);
     evbuffer_free(out);
-    evhttp_add_header(evhttp_request_get_output_headers(sr->req), "Content-Security-Policy",
-                      "default-src 'none'; style-src 'self'; img-src 'self'");
-    httpd_reply(sr->req, 200, "text/html; charset=utf-8", html, len);
-    free(html);
+}
+
+static void
+status_send(struct evhttp_request *req)
+{
+    /* The chart is inline SVG with presentation attributes only: no style or script needed. */
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Security-Policy",
+                      "default-src 'none'; img-src 'self'");
+    httpd_reply(req, 200, "text/html; charset=utf-8", status_cache.html, status_cache.len);
 }
 
 static void
 status_counts_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
 {
+    static const char unavailable[] = "<!doctype html><title>Unavailable</title><p>The database "
+                                      "is unavailable; try again in a moment.</p>\n";
     struct status_req *sr = arg;
 
     (void)err;
-    if (outcome == DB_OK && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-        status_page(sr, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+    if (outcome == DB_OK && PQresultStatus(res) == PGRES_TUPLES_OK) {
+        status_render(sr->app->cfg, res);
+        status_send(sr->req);
     } else if (outcome == DB_UNAVAILABLE) {
-        httpd_reply(sr->req, 503, "text/html; charset=utf-8",
-                    "<!doctype html><title>Unavailable</title><p>The database is unavailable; "
-                    "try again in a moment.</p>\n",
-                    strlen("<!doctype html><title>Unavailable</title><p>The database is "
-                           "unavailable; try again in a moment.</p>\n"));
+        httpd_reply(sr->req, 503, "text/html; charset=utf-8", unavailable, strlen(unavailable));
     } else {
         httpd_fail(sr->req, HTTPD_ERR_INTERNAL, "status query failed");
     }
@@ -110,15 +146,27 @@ status_counts_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
 void
 status_get(struct app *app, struct evhttp_request *req, const char *path)
 {
-    struct status_req *sr = xcalloc(1, sizeof(*sr));
+    struct status_req *sr;
+    time_t now = time(NULL);
 
     (void)path;
+    if (status_cache.html != NULL && now >= status_cache.at &&
+        now - status_cache.at < STATUS_CACHE_SECONDS && db_is_up(app->db)) {
+        status_send(req);
+        return;
+    }
+    sr = xcalloc(1, sizeof(*sr));
     sr->app = app;
     sr->req = req;
-    db_query(app->db,
-             "SELECT (SELECT count(*) FROM members),"
-             " (SELECT count(*) FROM instances WHERE relay_state = 'accepted')",
-             0, NULL, status_counts_cb, sr);
+    db_query(app->db, sql_status, 0, NULL, status_counts_cb, sr);
+}
+
+void
+status_shutdown(void)
+{
+    free(status_cache.html);
+    status_cache.html = NULL;
+    status_cache.len = 0;
 }
 
 void
