@@ -7,6 +7,9 @@
 //   const s = await startServer({ config: {metrics_token: "x"}, env: {}, migrate: true });
 //   s.url, s.port, s.proc, s.stderr(), await s.stop() (exit code), s.kill(), s.db, await s.psql(sql)
 //   await s.stop({ keepDb: true }); await s.start();   // restart on the same config and database
+//   const b = await startServer({ share: s, config: { reuse_port: "true" } });
+//     // scale-out: another process on s's database, key, port and base_url (the config given
+//     // is merged over s's); s owns the database, b never drops it
 //
 // Under PASSERELLE_VALGRIND=1 serve runs under valgrind; stop() then asserts exit code 0
 // (valgrind exits 99 on memory errors or definite/indirect leaks).
@@ -139,22 +142,24 @@ export function runBin(args, { env = {}, timeout = 20000, cwd } = {}) {
 let serial = 0;
 
 // Prepares (database, temp folder, config) without starting. See startServer.
-export async function createServer({ config = {}, env = {}, valgrind = VALGRIND, name } = {}) {
+export async function createServer({ config = {}, env = {}, valgrind = VALGRIND, name, share = null } = {}) {
   requireEnv();
   const dir = mkdtempSync(path.join(os.tmpdir(), "passerelle-it-"));
-  const db = await createDatabase();
+  const db = share ? { name: share.dbName, conninfo: share.db } : await createDatabase();
   const tlsOn = config.tls_cert != null && config.tls_key != null;
-  const port = config.listen_port ?? (await freePort());
+  const port = share ? share.port : config.listen_port ?? (await freePort());
   const scheme = tlsOn ? "https" : "http";
-  const cfg = {
-    listen_addr: "127.0.0.1",
-    listen_port: port,
-    base_url: `${scheme}://127.0.0.1:${port}`,
-    database_url: db.conninfo,
-    key_file: path.join(dir, "key.pem"),
-    log_level: "info",
-    ...config,
-  };
+  const cfg = share
+    ? { ...share.config, ...config }
+    : {
+        listen_addr: "127.0.0.1",
+        listen_port: port,
+        base_url: `${scheme}://127.0.0.1:${port}`,
+        database_url: db.conninfo,
+        key_file: path.join(dir, "key.pem"),
+        log_level: "info",
+        ...config,
+      };
   const configFile = path.join(dir, "passerelle.conf");
   writeFileSync(configFile, configText(cfg));
 
@@ -175,7 +180,8 @@ export async function createServer({ config = {}, env = {}, valgrind = VALGRIND,
     exitCode: undefined,
     exitSignal: undefined,
     log: [],
-    dropped: false,
+    dropped: share != null, // the database is share's to drop
+    shared: share != null, // the port answers for share too: only our log says we listen
     stderr() {
       return this.log.join("");
     },
@@ -282,11 +288,13 @@ async function startProcess(s, { waitListening = true, timeout = 10000 } = {}) {
     if (m && Number(m[1]) !== Number(s.port)) {
       throw new Error(`${s.name} logged listening on port ${m[1]}, expected ${s.port}`);
     }
-    try {
-      const r = await request(`${s.url}/metrics`, { timeout: 1000 * SLOW, ca: s.ca, headers: s.config.metrics_token ? { authorization: `Bearer ${s.config.metrics_token}` } : {} });
-      if (r.status > 0) return s;
-    } catch {
-      /* not yet */
+    if (!s.shared) {
+      try {
+        const r = await request(`${s.url}/metrics`, { timeout: 1000 * SLOW, ca: s.ca, headers: s.config.metrics_token ? { authorization: `Bearer ${s.config.metrics_token}` } : {} });
+        if (r.status > 0) return s;
+      } catch {
+        /* not yet */
+      }
     }
     if (Date.now() > deadline) {
       throw new Error(`${s.name} did not start listening within ${timeout * SLOW} ms:\n${s.stderr().split("\n").slice(-15).join("\n")}`);
@@ -332,8 +340,8 @@ async function stopProcess(s, { keepDb = false, signal = "SIGTERM", timeout = 15
 }
 
 // createServer + migrate (unless migrate=false) + start.
-export async function startServer({ config = {}, env = {}, migrate = true, valgrind = VALGRIND, name, ca, waitListening = true } = {}) {
-  const s = await createServer({ config, env, valgrind, name });
+export async function startServer({ config = {}, env = {}, migrate = true, valgrind = VALGRIND, name, ca, waitListening = true, share = null } = {}) {
+  const s = await createServer({ config, env, valgrind, name, share });
   s.ca = ca;
   try {
     if (migrate) {
