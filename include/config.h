@@ -36,6 +36,7 @@ struct config {
     int queue_max_in_flight;    /* queue_max_in_flight: concurrent deliveries in all */
     int queue_poll_ms;          /* queue_poll_ms: claim tick while idle */
     int queue_backoff_unit_ms;  /* queue_backoff_unit_ms: retry delay unit (tests set it small) */
+    int queue_claim_ms;         /* queue_claim_ms: lease on a claimed delivery row */
 };
 
 /* Fills cfg with defaults. */

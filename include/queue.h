@@ -24,7 +24,8 @@ struct queue_options {
     int batch;                 /* rows claimed per statement (50) */
     int max_in_flight;         /* deliveries running at once in this process (200) */
     long poll_ms;              /* claim tick while idle (1000) */
-    long claim_ms;             /* lease on a claimed row (http total timeout + 60 s) */
+    long claim_ms;             /* lease on a claimed row (http total timeout + 60 s); a
+                                  shorter one caps each POST at half of it */
     long backoff_unit_ms;      /* retry n waits unit*(n^4 + 15 + rand(0.5*n^4)) (1000) */
     int max_attempts;          /* tries before a row is given up as 'dead' (16) */
     int breaker_failures;      /* consecutive failures that pause a host (10) */

@@ -632,9 +632,10 @@ static int
 admin_block(struct admin_ctx *c, const struct admin_req *r, char *err, size_t errlen)
 {
     static const char sql_drop[] =
-        "UPDATE deliveries SET state = 'dropped', last_error = 'host blocked by admin',"
+        "UPDATE deliveries d SET state = 'dropped', last_error = 'host blocked by admin',"
         " claimed_until = NULL, claimed_by = NULL, updated_at = now()"
-        " WHERE host = $1 AND state = 'pending'";
+        " WHERE d.state = 'pending' AND host_blocked(d.host)"
+        " AND NOT (SELECT despite_block FROM activities a WHERE a.id = d.activity_id)";
     static const char sql_reject[] =
         "UPDATE instances SET relay_state = 'rejected', updated_at = now() WHERE domain = $1";
     const char *params[1] = { r->domain };
@@ -647,8 +648,12 @@ admin_block(struct admin_ctx *c, const struct admin_req *r, char *err, size_t er
     if (res == NULL)
         return -1;
     subscribed = strcmp(s.state, "accepted") == 0 || strcmp(s.state, "pending") == 0;
-    /* Dropped before the Reject is queued, so the Reject is the one row that remains. */
-    drop = admin_exec(c->pg, sql_drop, 1, params, err, errlen);
+    /*
+     * Dropped before the Reject is queued, so the Reject is the one row that remains. The
+     * block covers subdomains and ports (host_blocked); rows of hosts blocked before, left by
+     * an older version, go too.
+     */
+    drop = admin_exec(c->pg, sql_drop, 0, NULL, err, errlen);
     if (drop == NULL)
         goto out;
     if (subscribed && (admin_answer(c, &s, 0, QUEUE_DESPITE_BLOCK, &rejects, err, errlen) < 0 ||

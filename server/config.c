@@ -82,6 +82,9 @@ static const struct config_key config_keys[] = {
       "concurrent deliveries in all" },
     { "queue_poll_ms", CONFIG_INT, OFF(queue_poll_ms), "1000", 10, 3600000,
       "milliseconds between looks for due deliveries while idle" },
+    { "queue_claim_ms", CONFIG_INT, OFF(queue_claim_ms), "90000", 100, 86400000,
+      "lease on a claimed delivery: a process killed mid-send has its rows sent again after "
+      "it (each POST is cut at half of it when it is under 60 s)" },
     { "queue_backoff_unit_ms", CONFIG_INT, OFF(queue_backoff_unit_ms), "1000", 1, 3600000,
       "retry n waits unit*(n^4+15) ms plus jitter (tests set it small)" },
 };

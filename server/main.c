@@ -209,6 +209,7 @@ serve_federation(struct app *app, char *err, size_t errlen)
     qo.max_in_flight = cfg->queue_max_in_flight;
     qo.poll_ms = cfg->queue_poll_ms;
     qo.backoff_unit_ms = cfg->queue_backoff_unit_ms;
+    qo.claim_ms = cfg->queue_claim_ms;
     app->queue = queue_new(app->base, app->db, app->key, &qo, err, errlen);
     free(ua);
     if (app->queue == NULL)

@@ -107,15 +107,19 @@ static char *queue_pg_array(char *const *items, size_t n);
 static double queue_jitter(void);
 static long long queue_now_ms(void);
 
-/* The claim: due rows of hosts that are neither paused, dead nor blocked, leased to us. */
+/*
+ * The claim: due rows of hosts that are neither paused, dead nor blocked, leased to us. A
+ * block is judged by host_blocked() (migration 006): a blocked domain covers its subdomains
+ * and every port, as the admin command and relay_block promise, not only the exact host.
+ */
 static const char sql_claim[] =
     "WITH due AS ("
     " SELECT d.id FROM deliveries d"
     " WHERE d.state = 'pending' AND d.next_attempt_at <= now()"
     "  AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.domain = d.host"
-    "                  AND (i.dead OR i.paused_until > now()"
-    "                       OR (i.blocked AND NOT (SELECT despite_block FROM activities"
-    "                                               WHERE id = d.activity_id))))"
+    "                  AND (i.dead OR i.paused_until > now()))"
+    "  AND (NOT host_blocked(d.host)"
+    "       OR (SELECT despite_block FROM activities WHERE id = d.activity_id))"
     " ORDER BY d.next_attempt_at LIMIT $1::int"
     " FOR UPDATE OF d SKIP LOCKED)"
     " UPDATE deliveries d"
@@ -194,8 +198,8 @@ static const char sql_enqueue[] =
     "  VALUES ($1, $2, $5::boolean) RETURNING id),"
     " d AS (INSERT INTO deliveries (activity_id, inbox, host)"
     "  SELECT a.id, t.inbox, t.host FROM a, t"
-    "  WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.domain = t.host"
-    "                    AND (i.dead OR (i.blocked AND NOT $5::boolean)))"
+    "  WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.domain = t.host AND i.dead)"
+    "  AND ($5::boolean OR NOT host_blocked(t.host))"
     "  ON CONFLICT (activity_id, inbox) DO NOTHING RETURNING 1)"
     " SELECT count(*) FROM d";
 
@@ -212,7 +216,8 @@ static const char sql_sweep[] =
     "WITH exp AS (UPDATE deliveries d SET state = 'dead', last_error = 'host unavailable',"
     "  claimed_until = NULL, claimed_by = NULL, updated_at = now()"
     "  WHERE d.state = 'pending' AND d.created_at < now() - $1::bigint * interval '1 second'"
-    "  AND EXISTS (SELECT 1 FROM instances i WHERE i.domain = d.host AND (i.dead OR i.blocked))"
+    "  AND (EXISTS (SELECT 1 FROM instances i WHERE i.domain = d.host AND i.dead)"
+    "       OR host_blocked(d.host))"
     "  RETURNING 1),"
     " old AS (DELETE FROM deliveries WHERE state <> 'pending'"
     "  AND updated_at < now() - $1::bigint * interval '1 second' RETURNING 1),"
@@ -246,7 +251,17 @@ queue_new(struct event_base *base, struct db *db, EVP_PKEY *key, const struct qu
     }
     q = xcalloc(1, sizeof(*q));
     q->o = *opt;
-    q->http = httpc_new(base, &opt->http, err, errlen);
+    /*
+     * The lease must outlast any POST, or a slow answer would meet a second copy sent by
+     * another worker: by default it is the total timeout plus a minute; a shorter lease
+     * (queue_claim_ms, tests) shortens each POST to half of it instead.
+     */
+    total = opt->http.total_timeout_ms > 0 ? opt->http.total_timeout_ms : 30000;
+    if (q->o.claim_ms <= 0)
+        q->o.claim_ms = total + 60000;
+    else if (total > q->o.claim_ms / 2)
+        q->o.http.total_timeout_ms = q->o.claim_ms / 2 > 0 ? q->o.claim_ms / 2 : 1;
+    q->http = httpc_new(base, &q->o.http, err, errlen);
     if (q->http == NULL) {
         free(q);
         return NULL;
@@ -266,10 +281,6 @@ queue_new(struct event_base *base, struct db *db, EVP_PKEY *key, const struct qu
         q->o.max_in_flight = 200;
     if (q->o.poll_ms <= 0)
         q->o.poll_ms = 1000;
-    /* The lease must outlast any POST, or a slow answer would meet a second copy. */
-    total = opt->http.total_timeout_ms > 0 ? opt->http.total_timeout_ms : 30000;
-    if (q->o.claim_ms <= 0)
-        q->o.claim_ms = total + 60000;
     if (q->o.backoff_unit_ms <= 0)
         q->o.backoff_unit_ms = 1000;
     if (q->o.max_attempts <= 0)

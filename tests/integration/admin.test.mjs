@@ -336,9 +336,18 @@ test("instances block: a Reject despite the block, the host's other pending rows
   await seedDelivery(s, "https://masto.example/inbox", "masto.example");
   await seedDelivery(s, "https://masto.example/users/a/inbox", "masto.example");
   await seedDelivery(s, "https://other.example/inbox", "other.example");
+  // A block covers subdomains and every port (host_blocked), as relay_block does.
+  await seedDelivery(s, "https://sub.masto.example/inbox", "sub.masto.example");
+  await seedDelivery(s, "https://masto.example:8443/inbox", "masto.example:8443");
+  await seedDelivery(s, "https://notmasto.example/inbox", "notmasto.example");
   const r = await s.admin("instances", "block", "masto.example");
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /2 pending deliveries dropped/);
+  assert.match(r.stdout, /4 pending deliveries dropped/);
+  const near = await s.json(deliveriesSql("d.host <> 'masto.example' AND d.host <> 'other.example'"));
+  assert.deepEqual(
+    near.map((x) => [x.host, x.state]).sort(),
+    [["masto.example:8443", "dropped"], ["notmasto.example", "pending"], ["sub.masto.example", "dropped"]],
+  );
   assert.match(r.stdout, /Reject queued/);
 
   const mine = await s.json(deliveriesSql("d.host = 'masto.example'"));

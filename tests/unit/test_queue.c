@@ -565,6 +565,58 @@ test_expired_claim(struct queue *q, struct sink *a)
     sql_exec("DELETE FROM activities");
 }
 
+/* A pending row for activity n, written straight to the database (as another process would). */
+static void
+seed_row(int n, const char *inbox, int despite_block)
+{
+    char sql[1024], host[256];
+
+    if (queue_host_of(inbox, host, sizeof(host)) < 0) {
+        printf("Bail out! seed_row: %s\n", inbox);
+        exit(1);
+    }
+    snprintf(sql, sizeof(sql),
+             "WITH a AS (INSERT INTO activities (signer, payload, despite_block)"
+             " VALUES ('relay', '{\"id\":\"https://relay.test/a/%d\"}', %s) RETURNING id)"
+             " INSERT INTO deliveries (activity_id, inbox, host) SELECT id, '%s', '%s' FROM a",
+             n, despite_block ? "true" : "false", inbox, host);
+    sql_exec(sql);
+}
+
+/*
+ * A block covers subdomains and every port (host_blocked, migration 006), in the claim as in
+ * the enqueue: rows queued before the block stay unsent, except a Reject (despite_block).
+ */
+static void
+test_blocked(struct queue *q, struct sink *a)
+{
+    const char *in[2] = { url(a, "/late"), "http://deep.sub.blocked.test/inbox" };
+    struct enq e;
+
+    sink_reset(a, 202);
+    sql_exec("INSERT INTO instances (domain, blocked) VALUES ('127.0.0.1', true),"
+             " ('blocked.test', true)");
+    /* Queued before the blocks: the sink's host:port (blocked as a bare IP) and a subdomain. */
+    seed_row(30, url(a, "/blocked"), 0);
+    seed_row(31, url(a, "/blocked"), 1);
+    seed_row(32, "http://sub.blocked.test/inbox", 0);
+    SPIN(counts[31] >= 1, 5);
+    spin(0.3);
+    is_int(counts[31], 1, "a Reject (despite_block) still reaches the blocked host");
+    is_int(counts[30], 0, "nothing else reaches a host:port whose IP is blocked");
+    is_int(sql_num("SELECT attempts FROM deliveries WHERE host = 'sub.blocked.test'"), 0,
+           "a subdomain of a blocked domain is never claimed");
+    enqueue(q, RELAY_KEY, 33, in, 2, &e);
+    ok(e.status == 0 && e.queued == 0, "new rows to blocked hosts are not even queued (%zu)",
+       e.queued);
+    sql_exec("UPDATE instances SET blocked = false WHERE domain = '127.0.0.1'");
+    SPIN(counts[30] >= 1, 5);
+    is_int(counts[30], 1, "unblocked: the row queued before the block goes out");
+    sql_exec("DELETE FROM deliveries");
+    sql_exec("DELETE FROM activities");
+    sql_exec("DELETE FROM instances WHERE domain = 'blocked.test'");
+}
+
 static void
 test_two_workers(struct queue *q1, struct db *db2, struct sink *a)
 {
@@ -694,6 +746,7 @@ main(void)
     test_retry(q, &a);
     test_breaker(q, &a, &b);
     test_expired_claim(q, &a);
+    test_blocked(q, &a);
     test_two_workers(q, db2, &a);
     ok(metrics_get("passerelle_deliveries_total", "result=\"delivered\"") > 0 &&
            metrics_get("passerelle_deliveries_total", "result=\"dropped\"") >= 1 &&
