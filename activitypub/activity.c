@@ -24,7 +24,6 @@ static struct json_object *activity_base_new(const char *base_url, const char *t
 static struct json_object *activity_answer_new(const char *type, const char *base_url,
                                                const char *actor_id, const char *follower,
                                                const char *follow_id, const char *follow_object);
-static char *activity_html(const char *text);
 
 int
 activity_new_id(const char *base_url, char *out, size_t outlen)
@@ -175,17 +174,18 @@ activity_undo_new(const char *base_url, const char *actor_id, struct json_object
     return doc;
 }
 
-/* Plain text as one HTML paragraph: the five markup characters escaped, newlines as <br>. */
-static char *
-activity_html(const char *text)
+char *
+activity_html_escape(const char *text, int paragraph)
 {
     size_t len = strlen(text);
     /* "<br>" (4 bytes) for a one-byte newline and "&quot;" (6) are the longest growths. */
     char *out = xmalloc(len * 6 + sizeof("<p></p>"));
     char *o = out;
 
-    memcpy(o, "<p>", 3);
-    o += 3;
+    if (paragraph) {
+        memcpy(o, "<p>", 3);
+        o += 3;
+    }
     for (const char *s = text; *s != '\0'; s++) {
         const char *rep = NULL;
 
@@ -207,12 +207,15 @@ activity_html(const char *text)
             break;
         case '\r':
             /* CRLF is one line break; a lone CR is one too. */
-            if (s[1] == '\n')
+            if (!paragraph)
+                rep = " ";
+            else if (s[1] == '\n')
                 continue;
-            rep = "<br>";
+            else
+                rep = "<br>";
             break;
         case '\n':
-            rep = "<br>";
+            rep = paragraph ? "<br>" : " ";
             break;
         default:
             *o++ = *s;
@@ -221,7 +224,11 @@ activity_html(const char *text)
         memcpy(o, rep, strlen(rep));
         o += strlen(rep);
     }
-    memcpy(o, "</p>", 5);
+    if (paragraph) {
+        memcpy(o, "</p>", 4);
+        o += 4;
+    }
+    *o = '\0';
     return out;
 }
 
@@ -243,7 +250,7 @@ activity_note_new(const char *base_url, const char *actor_id, const char *follow
 
     /* Mastodon refuses a note whose id is on another host than its author's. */
     note_id = activity_id_dup(base_url);
-    html = activity_html(content);
+    html = activity_html_escape(content, 1);
     note = json_object_new_object();
     activity_add_str(note, "id", note_id);
     activity_add_str(note, "type", "Note");

@@ -1,14 +1,16 @@
-/* Our own actors: the relay (Application), the bridge account (Service), their collections. */
+/* Our actors: relay (Application), bridge (Service), stand-ins (Person), their collections. */
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/http.h>
 #include <json-c/json.h>
 
+#include "activity.h"
 #include "actor.h"
 #include "app.h"
 #include "config.h"
 #include "httpd.h"
+#include "standin.h"
 #include "xmalloc.h"
 
 #define ACTOR_AS_CONTEXT  "https://www.w3.org/ns/activitystreams"
@@ -17,11 +19,12 @@
 static const char *actor_or_empty(const char *s);
 static void actor_add_str(struct json_object *obj, const char *key, const char *value);
 static void actor_add_fmt_str(struct json_object *obj, const char *key, char *value);
-static struct json_object *actor_public_key_new(const char *id, const char *pem);
 static struct json_object *actor_collection_new(const char *actor_id, const char *name);
-static void actor_reply(struct evhttp_request *req, struct json_object *doc);
-static void actor_get_sub(struct evhttp_request *req, const char *actor_id, const char *rest,
-                          int has_inbox);
+static struct json_object *actor_public_key_new(const char *id, const char *pem);
+static struct json_object *actor_term(const char *iri);
+static struct json_object *actor_context_new(int moved);
+static void actor_add_boxes(struct json_object *doc, const char *id, const char *inbox,
+                            const char *base);
 
 struct json_object *
 actor_relay_new(const struct app *app)
@@ -30,7 +33,7 @@ actor_relay_new(const struct app *app)
     const char *id = app->relay_id;
     struct json_object *doc = json_object_new_object();
     struct json_object *ctx = json_object_new_array();
-    struct json_object *endpoints = json_object_new_object();
+    char *inbox = xasprintf("%s/inbox", base);
 
     /*
      * security/v1 is what makes publicKey survive JSON-LD expansion (Fedify
@@ -51,12 +54,8 @@ actor_relay_new(const struct app *app)
                                 "followers. Instance admins add %s/inbox as a relay.",
                                 base));
     /* Mastodon finds the relay by this exact string, so it must equal what admins type. */
-    actor_add_fmt_str(doc, "inbox", xasprintf("%s/inbox", base));
-    actor_add_fmt_str(doc, "outbox", xasprintf("%s/outbox", id));
-    actor_add_fmt_str(doc, "followers", xasprintf("%s/followers", id));
-    actor_add_fmt_str(doc, "following", xasprintf("%s/following", id));
-    actor_add_fmt_str(endpoints, "sharedInbox", xasprintf("%s/inbox", base));
-    json_object_object_add(doc, "endpoints", endpoints);
+    actor_add_boxes(doc, id, inbox, base);
+    free(inbox);
     /* The status page is the human view of this service. */
     actor_add_fmt_str(doc, "url", xasprintf("%s/", base));
     json_object_object_add(doc, "manuallyApprovesFollowers", json_object_new_boolean(0));
@@ -71,21 +70,9 @@ actor_bridge_new(const struct app *app)
     const char *base = cfg->base_url;
     const char *id = app->bridge_id;
     struct json_object *doc = json_object_new_object();
-    struct json_object *ctx = json_object_new_array();
-    struct json_object *terms = json_object_new_object();
-    struct json_object *endpoints = json_object_new_object();
+    char *inbox = xasprintf("%s/inbox", id);
 
-    json_object_array_add(ctx, json_object_new_string(ACTOR_AS_CONTEXT));
-    json_object_array_add(ctx, json_object_new_string(ACTOR_SEC_CONTEXT));
-    /*
-     * Inline term definitions, as Mastodon writes them: no context URL to
-     * fetch, and discoverable keeps its meaning under JSON-LD processing.
-     */
-    actor_add_str(terms, "manuallyApprovesFollowers", "as:manuallyApprovesFollowers");
-    actor_add_str(terms, "toot", "http://joinmastodon.org/ns#");
-    actor_add_str(terms, "discoverable", "toot:discoverable");
-    json_object_array_add(ctx, terms);
-    json_object_object_add(doc, "@context", ctx);
+    json_object_object_add(doc, "@context", actor_context_new(0));
     actor_add_str(doc, "id", id);
     actor_add_str(doc, "type", "Service");
     actor_add_str(doc, "preferredUsername", actor_or_empty(cfg->bridge_username));
@@ -94,16 +81,107 @@ actor_bridge_new(const struct app *app)
                   "Moved from X? Follow this account: it sends you a private link where you "
                   "drop your X archive, and reconnects you with your former X contacts who "
                   "moved too, only where both of you agreed.");
-    actor_add_fmt_str(doc, "inbox", xasprintf("%s/inbox", id));
+    actor_add_boxes(doc, id, inbox, base);
+    free(inbox);
+    actor_add_fmt_str(doc, "url", xasprintf("%s/", base));
+    json_object_object_add(doc, "discoverable", json_object_new_boolean(1));
+    json_object_object_add(doc, "manuallyApprovesFollowers", json_object_new_boolean(0));
+    json_object_object_add(doc, "publicKey", actor_public_key_new(id, app->public_pem));
+    return doc;
+}
+
+/*
+ * [activitystreams, security/v1, inline terms]. security/v1 keeps publicKey through JSON-LD
+ * expansion (Fedify drops it otherwise). The terms are written inline, as Mastodon does: no
+ * context URL to fetch, and discoverable (and movedTo, alsoKnownAs, indexable for a stand-in)
+ * keep their meaning under JSON-LD processing.
+ */
+static struct json_object *
+actor_context_new(int moved)
+{
+    struct json_object *ctx = json_object_new_array();
+    struct json_object *terms = json_object_new_object();
+
+    json_object_array_add(ctx, json_object_new_string(ACTOR_AS_CONTEXT));
+    json_object_array_add(ctx, json_object_new_string(ACTOR_SEC_CONTEXT));
+    actor_add_str(terms, "manuallyApprovesFollowers", "as:manuallyApprovesFollowers");
+    actor_add_str(terms, "toot", "http://joinmastodon.org/ns#");
+    actor_add_str(terms, "discoverable", "toot:discoverable");
+    if (moved) {
+        json_object_object_add(terms, "movedTo", actor_term("as:movedTo"));
+        json_object_object_add(terms, "alsoKnownAs", actor_term("as:alsoKnownAs"));
+        actor_add_str(terms, "indexable", "toot:indexable");
+    }
+    json_object_array_add(ctx, terms);
+    return ctx;
+}
+
+/* inbox, outbox, followers, following and endpoints.sharedInbox (<base>/inbox). */
+static void
+actor_add_boxes(struct json_object *doc, const char *id, const char *inbox, const char *base)
+{
+    struct json_object *endpoints = json_object_new_object();
+
+    actor_add_str(doc, "inbox", inbox);
     actor_add_fmt_str(doc, "outbox", xasprintf("%s/outbox", id));
     actor_add_fmt_str(doc, "followers", xasprintf("%s/followers", id));
     actor_add_fmt_str(doc, "following", xasprintf("%s/following", id));
     actor_add_fmt_str(endpoints, "sharedInbox", xasprintf("%s/inbox", base));
     json_object_object_add(doc, "endpoints", endpoints);
-    actor_add_fmt_str(doc, "url", xasprintf("%s/", base));
-    json_object_object_add(doc, "discoverable", json_object_new_boolean(1));
+}
+
+/* {"@id": iri, "@type": "@id"}: the value is a link, as Mastodon's own context says. */
+static struct json_object *
+actor_term(const char *iri)
+{
+    struct json_object *t = json_object_new_object();
+
+    actor_add_str(t, "@id", iri);
+    actor_add_str(t, "@type", "@id");
+    return t;
+}
+
+struct json_object *
+actor_standin_new(const struct app *app, const struct standin *s)
+{
+    const char *base = app->cfg->base_url;
+    struct json_object *doc = json_object_new_object();
+    struct json_object *aka = json_object_new_array();
+    char *id = xasprintf("%s%s", app->standin_prefix, s->x_id);
+    char *inbox = xasprintf("%s/inbox", base);
+    char *who = s->acct != NULL ? xasprintf("@%s", s->acct) : xstrdup(s->actor_uri);
+    char *handle_html = activity_html_escape(s->x_handle, 0);
+    char *who_html = activity_html_escape(who, 0);
+    char *href_html = activity_html_escape(s->actor_uri, 0);
+
+    json_object_object_add(doc, "@context", actor_context_new(1));
+    actor_add_str(doc, "id", id);
+    actor_add_str(doc, "type", "Person");
+    /* Mastodon's WebFinger loop-back asks for acct:<this>@host: the handle answers it. */
+    actor_add_str(doc, "preferredUsername", s->x_handle);
+    actor_add_fmt_str(doc, "name", xasprintf("%s (moved)", s->x_handle));
+    actor_add_fmt_str(doc, "summary",
+                      xasprintf("<p>%s left X for the fediverse and is now <a href=\"%s\">%s</a>. "
+                                "This is only a pointer kept by %s: follow them there.</p>",
+                                handle_html, href_html, who_html, app->cfg->host));
+    /* Mastodon keeps a url only on the actor's own host; browsers are sent on from there. */
+    actor_add_str(doc, "url", id);
+    /* Follows come to the shared inbox and are refused there (a moved account takes none). */
+    actor_add_boxes(doc, id, inbox, base);
+    actor_add_str(doc, "movedTo", s->actor_uri);
+    json_object_array_add(aka, json_object_new_string(s->actor_uri));
+    json_object_object_add(doc, "alsoKnownAs", aka);
     json_object_object_add(doc, "manuallyApprovesFollowers", json_object_new_boolean(0));
+    /* Not for directories or search indexes: it is a signpost, not a person. */
+    json_object_object_add(doc, "discoverable", json_object_new_boolean(0));
+    json_object_object_add(doc, "indexable", json_object_new_boolean(0));
     json_object_object_add(doc, "publicKey", actor_public_key_new(id, app->public_pem));
+    free(id);
+    free(inbox);
+    free(who);
+    free(handle_html);
+    free(who_html);
+    free(href_html);
     return doc;
 }
 
@@ -141,8 +219,7 @@ actor_get_bridge(struct app *app, struct evhttp_request *req, const char *path)
         httpd_fail(req, HTTPD_ERR_NOT_FOUND, "no such actor");
 }
 
-/* rest is what follows "<actor path>/". */
-static void
+void
 actor_get_sub(struct evhttp_request *req, const char *actor_id, const char *rest, int has_inbox)
 {
     if (strcmp(rest, "followers") == 0 || strcmp(rest, "following") == 0 ||
@@ -184,7 +261,7 @@ actor_public_key_new(const char *id, const char *pem)
     return key;
 }
 
-static void
+void
 actor_reply(struct evhttp_request *req, struct json_object *doc)
 {
     /* Short, like Mastodon's: keys and names may change, and peers refetch on failure anyway. */

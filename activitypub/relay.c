@@ -15,6 +15,7 @@
 #include "log.h"
 #include "queue.h"
 #include "relay.h"
+#include "standin.h"
 #include "xmalloc.h"
 
 /*
@@ -31,6 +32,7 @@ struct relay_ctx {
     const char *object;
     const char *inner_id;
     const char *inner_object;
+    char x_id[STANDIN_XID_MAX]; /* a Follow of a stand-in: its X id */
 };
 
 
@@ -202,6 +204,33 @@ relay_joined(struct dbtx *tx, PGresult *res, void *arg)
     return 0;
 }
 
+/* A Follow of a stand-in that shows: refused as Mastodon refuses follows of moved accounts. */
+static const char sql_standin_shown[] =
+    "SELECT m.host FROM members m WHERE m.x_id = $1::bigint AND " STANDIN_VISIBLE_SQL;
+
+static int
+relay_standin_follow(struct dbtx *tx, PGresult *res, void *arg)
+{
+    struct relay_ctx *rc = arg;
+    struct inbox_activity *a = rc->a;
+    struct app *app = a->app;
+    char signer[STANDIN_XID_MAX + 2];
+    char *id;
+
+    /* A stand-in that does not show could not sign: its key would not be found. */
+    if (PQntuples(res) != 1 || !standin_host_ok(app, PQgetvalue(res, 0, 0)))
+        return 0;
+    /* Signed by the stand-in itself: Mastodon matches the Reject by its actor. */
+    id = xasprintf("%s%s", app->standin_prefix, rc->x_id);
+    snprintf(signer, sizeof(signer), "x:%s", rc->x_id);
+    relay_send(tx, signer, activity_reject_new(app->cfg->base_url, id, a->actor, a->id, id),
+               a->actor_inbox);
+    rc->queued++;
+    log_info("standin_follow_rejected", "x_id=%s actor=%s", rc->x_id, log_q(a->actor));
+    free(id);
+    return 0;
+}
+
 static const char sql_unsubscribe[] =
     "UPDATE instances SET relay_state = 'unsubscribed', updated_at = now()"
     " WHERE domain = $1 AND actor_uri = $2 AND relay_state IN ('accepted', 'pending')"
@@ -268,6 +297,10 @@ relay_seen(struct dbtx *tx, PGresult *res, void *arg)
     case RELAY_MESSAGE:
         rc->queued += bridge_push_message(tx, a);
         break;
+    case RELAY_FOLLOW_STANDIN:
+        /* Nothing is stored: the follower is refused and forgotten. */
+        dbtx_push(tx, sql_standin_shown, relay_standin_follow, rc, 1, rc->x_id);
+        break;
     case RELAY_PUBLICATION:
     case RELAY_IGNORE:
         /* Targeted relaying comes with the reconnection work; the id is remembered. */
@@ -311,12 +344,17 @@ relay_dispatch(struct inbox_activity *a)
     rc->action = relay_classify(a->json, a->type, a->actor, app->relay_id, app->bridge_id);
     json_object_object_get_ex(a->json, "object", &obj);
     rc->object = activity_ref(obj);
+    if (rc->action == RELAY_IGNORE && strcmp(a->type, "Follow") == 0 &&
+        standin_parse_uri(app, rc->object, rc->x_id))
+        rc->action = RELAY_FOLLOW_STANDIN;
     if (rc->action == RELAY_UNDO_FOLLOW || rc->action == RELAY_FOLLOW_ANSWERED) {
         rc->inner_id = activity_ref(obj);
         rc->inner_object = relay_field(obj, "object");
     }
     if (rc->action == RELAY_PUBLICATION || rc->action == RELAY_IGNORE)
         rc->result = rc->action == RELAY_PUBLICATION ? "publication" : "ignored";
+    else if (rc->action == RELAY_FOLLOW_STANDIN)
+        rc->result = "standin_follow";
     tx = dbtx_new(app->db, relay_done, rc);
     dbtx_push(tx,
               "INSERT INTO seen_activity_ids (id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1",

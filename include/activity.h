@@ -49,6 +49,12 @@ struct json_object *activity_announce_new(const char *base_url, const char *acto
                                           const char *followers, const char *object_id);
 
 /*
+ * Plain text made safe for HTML: the five markup characters escaped. paragraph: wrapped in
+ * <p>...</p> with line breaks as <br>; otherwise line breaks become spaces. A new string.
+ */
+char *activity_html_escape(const char *text, int paragraph);
+
+/*
  * The id an activity field names: the string itself, or an embedded object's string "id".
  * Borrowed from o; NULL when o is neither.
  */

@@ -6,14 +6,31 @@
 struct app;
 struct evhttp_request;
 struct json_object;
+struct standin;
 
 /* The actor documents, as new references (json_object_put). */
 struct json_object *actor_relay_new(const struct app *app);
 struct json_object *actor_bridge_new(const struct app *app);
+/*
+ * The stand-in of a findable member's old X account (standin.h): Person, the X handle as
+ * preferredUsername, movedTo and alsoKnownAs the member's actor, the server's key under the
+ * stand-in's own key id.
+ */
+struct json_object *actor_standin_new(const struct app *app, const struct standin *s);
 
 /* GET /actor, /actor/{followers,following,outbox} */
 void actor_get_relay(struct app *app, struct evhttp_request *req, const char *path);
 /* GET /users/<bridge>, /users/<bridge>/{followers,following,outbox} */
 void actor_get_bridge(struct app *app, struct evhttp_request *req, const char *path);
+
+/*
+ * Answers a GET of "<actor_id>/<rest>": the (empty) followers, following or outbox
+ * collection; 405 for "inbox" when has_inbox; 404 otherwise.
+ */
+void actor_get_sub(struct evhttp_request *req, const char *actor_id, const char *rest,
+                   int has_inbox);
+
+/* 200 with an actor document (put here) as application/activity+json, briefly cacheable. */
+void actor_reply(struct evhttp_request *req, struct json_object *doc);
 
 #endif

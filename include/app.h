@@ -24,6 +24,7 @@ struct app {
     char *bridge_id;       /* <base>/users/<bridge_username> */
     char *relay_key_id;    /* relay_id#main-key */
     char *bridge_key_id;   /* bridge_id#main-key */
+    char *standin_prefix;  /* <base>/x/: a stand-in actor's id is this and an X id */
     struct httpc *httpc;   /* outbound fetches (remote actors); NULL in unit tests */
     struct remote *remote; /* remote actors and keys */
     struct queue *queue;   /* outbound deliveries */

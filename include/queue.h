@@ -21,19 +21,22 @@ struct queue_options {
     struct httpc_options http; /* the queue's own client; http.max_per_host caps each host */
     const char *relay_key_id;  /* "<base>/actor#main-key": activities signed by the relay */
     const char *bridge_key_id; /* "<base>/users/<name>#main-key": by the bridge account */
-    int batch;                 /* rows claimed per statement (50) */
-    int max_in_flight;         /* deliveries running at once in this process (200) */
-    long poll_ms;              /* claim tick while idle (1000) */
-    long claim_ms;             /* lease on a claimed row (http total timeout + 60 s); a
-                                  shorter one caps each POST at half of it */
-    long backoff_unit_ms;      /* retry n waits unit*(n^4 + 15 + rand(0.5*n^4)) (1000) */
-    int max_attempts;          /* tries before a row is given up as 'dead' (16) */
-    int breaker_failures;      /* consecutive failures that pause a host (10) */
-    long breaker_pause_ms;     /* how long a pause lasts (60000) */
-    int dead_days;             /* distinct failure days that mark a host dead (7) */
-    long retry_after_max_ms;   /* cap on a Retry-After (86400000) */
-    long housekeeping_ms;      /* gauges refreshed and old rows swept this often (60000) */
-    long keep_finished_s;      /* dropped/dead rows and their payloads kept (345600: 4 days) */
+    /* "<base>/x/": activities signed by a stand-in ("x:<x id>") use <this><x id>#main-key;
+     * NULL: such rows cannot be signed (and are retried until given up) */
+    const char *standin_key_prefix;
+    int batch;               /* rows claimed per statement (50) */
+    int max_in_flight;       /* deliveries running at once in this process (200) */
+    long poll_ms;            /* claim tick while idle (1000) */
+    long claim_ms;           /* lease on a claimed row (http total timeout + 60 s); a
+                                shorter one caps each POST at half of it */
+    long backoff_unit_ms;    /* retry n waits unit*(n^4 + 15 + rand(0.5*n^4)) (1000) */
+    int max_attempts;        /* tries before a row is given up as 'dead' (16) */
+    int breaker_failures;    /* consecutive failures that pause a host (10) */
+    long breaker_pause_ms;   /* how long a pause lasts (60000) */
+    int dead_days;           /* distinct failure days that mark a host dead (7) */
+    long retry_after_max_ms; /* cap on a Retry-After (86400000) */
+    long housekeeping_ms;    /* gauges refreshed and old rows swept this often (60000) */
+    long keep_finished_s;    /* dropped/dead rows and their payloads kept (345600: 4 days) */
 };
 
 /*
@@ -75,14 +78,15 @@ void queue_enqueue(struct queue *q, const char *payload, size_t len, const char 
  */
 struct queue_batch {
     const char *sql;
-    const char *params[5];
-    int nparams;    /* 5 */
+    const char *params[6];
+    int nparams;    /* 6 */
     size_t targets; /* distinct valid inboxes */
-    char *storage[4];
+    char *storage[5];
 };
 
 /*
- * signer is "relay" or "bridge". Bad inboxes are skipped (logged); duplicates merged.
+ * signer is "relay", "bridge" or "x:<x id>" (a stand-in actor, signed with the same key under
+ * its own key id). Bad inboxes are skipped (logged); duplicates merged.
  * Returns 0, or -1 with err set (unknown signer, empty, oversized or NUL-bearing payload);
  * on 0 the caller frees with queue_batch_free.
  */
@@ -90,6 +94,11 @@ int queue_batch_init(struct queue_batch *b, const char *signer, const char *payl
                      const char *const *inboxes, size_t n, int flags, char *err, size_t errlen);
 /* flags: the rows go out even to blocked hosts (only the Reject that a block sends). */
 #define QUEUE_DESPITE_BLOCK 1
+/*
+ * Ties the activity to a member (activities.member_id, a decimal id): their leaving then
+ * drops its deliveries with it. NULL unties it.
+ */
+void queue_batch_member(struct queue_batch *b, const char *member_id);
 void queue_batch_free(struct queue_batch *b);
 
 /* Claims due rows now (rows were committed outside queue_enqueue). NULL-safe. */

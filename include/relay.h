@@ -16,7 +16,8 @@ void relay_dispatch(struct inbox_activity *a);
 
 /*
  * Lists, inside tx, the queue's statement that sends json (put here) signed by signer
- * ("relay" or "bridge") to inbox, so it commits with the change it answers.
+ * ("relay", "bridge" or a stand-in's "x:<x id>") to inbox, so it commits with the change it
+ * answers.
  */
 void relay_send(struct dbtx *tx, const char *signer, struct json_object *json, const char *inbox);
 
@@ -33,6 +34,7 @@ enum relay_action {
     RELAY_FOLLOW_ANSWERED, /* Accept or Reject of one of our Follows */
     RELAY_ACTOR_DELETED,   /* Delete of the actor itself */
     RELAY_MESSAGE,         /* a direct message to the bridge account (a command) */
+    RELAY_FOLLOW_STANDIN,  /* Follow of a stand-in (<base>/x/<x id>): refused (relay_dispatch) */
     RELAY_PUBLICATION      /* Create, Announce, Update... sent on to the relay */
 };
 enum relay_action relay_classify(struct json_object *activity, const char *type, const char *actor,

@@ -26,7 +26,9 @@ int webfinger_parse_resource(const char *resource, const char *host, const char 
 /*
  * Resolves resource (as for webfinger_parse_resource) to one of our actors and
  * builds its JRD. Returns 0 with *jrd a new reference (json_object_put), 1 when
- * well formed but unknown here (404), -1 when malformed (400), with err set.
+ * well formed but unknown here (404), 2 when it may name an old X handle's stand-in
+ * (only the database can tell: webfinger_get asks it), -1 when malformed (400), with
+ * err set.
  */
 int webfinger_jrd_new(const struct app *app, const char *resource, struct json_object **jrd,
                       char *err, size_t errlen);

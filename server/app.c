@@ -14,6 +14,7 @@ app_init_ids(struct app *app)
     app->bridge_id = xasprintf("%s/users/%s", app->cfg->base_url, app->cfg->bridge_username);
     app->relay_key_id = xasprintf("%s#main-key", app->relay_id);
     app->bridge_key_id = xasprintf("%s#main-key", app->bridge_id);
+    app->standin_prefix = xasprintf("%s/x/", app->cfg->base_url);
 }
 
 void
@@ -24,6 +25,8 @@ app_free_ids(struct app *app)
     free(app->relay_key_id);
     free(app->bridge_key_id);
     app->relay_key_id = app->bridge_key_id = NULL;
+    free(app->standin_prefix);
+    app->standin_prefix = NULL;
     free(app->public_pem);
     EVP_PKEY_free(app->key);
     app->relay_id = app->bridge_id = app->public_pem = NULL;

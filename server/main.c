@@ -206,6 +206,7 @@ serve_federation(struct app *app, char *err, size_t errlen)
     qo.http.max_per_host = cfg->queue_max_per_host;
     qo.relay_key_id = app->relay_key_id;
     qo.bridge_key_id = app->bridge_key_id;
+    qo.standin_key_prefix = app->standin_prefix;
     qo.max_in_flight = cfg->queue_max_in_flight;
     qo.poll_ms = cfg->queue_poll_ms;
     qo.backoff_unit_ms = cfg->queue_backoff_unit_ms;

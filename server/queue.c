@@ -39,10 +39,10 @@ struct queue_job {
     char id[24];
     char *inbox, *host, *payload;
     size_t len;
-    int attempts;   /* tries including this one */
-    int bridge;     /* signed by the bridge account's key id, else the relay's */
-    long long t0;   /* ms, for the log line */
-    int lost_claim; /* set when the outcome statement found the row no longer ours */
+    int attempts;    /* tries including this one */
+    char signer[32]; /* activities.signer: "relay", "bridge" or "x:<x id>" (a stand-in) */
+    long long t0;    /* ms, for the log line */
+    int lost_claim;  /* set when the outcome statement found the row no longer ours */
 };
 
 /* A statement the queue itself waits on (claim, gauges, sweep, host alive). */
@@ -79,7 +79,8 @@ struct queue {
     struct httpc *http;
     struct queue_options o;
     char *relay_key_id, *bridge_key_id;
-    char worker[40]; /* claimed_by: random, one per queue */
+    char *standin_key_prefix; /* "<base>/x/": stand-in key ids are this, the x id, "#main-key" */
+    char worker[40];          /* claimed_by: random, one per queue */
     struct event *tick, *house;
     int started, closing, claiming, housing, starved;
     int in_flight; /* POSTs running */
@@ -104,6 +105,7 @@ static struct queue_op *queue_op_new(struct queue *q);
 static void queue_arm(struct queue *q, struct event *ev, long ms);
 static void queue_job_free(struct queue_job *job);
 static char *queue_pg_array(char *const *items, size_t n);
+static int queue_signer_ok(const char *signer);
 static double queue_jitter(void);
 static long long queue_now_ms(void);
 
@@ -194,8 +196,8 @@ static const char sql_enqueue[] =
     "WITH t AS (SELECT * FROM unnest($3::text[], $4::text[]) AS t(inbox, host)),"
     " h AS (INSERT INTO instances (domain) SELECT DISTINCT host FROM t"
     "  ON CONFLICT (domain) DO NOTHING),"
-    " a AS (INSERT INTO activities (signer, payload, despite_block)"
-    "  VALUES ($1, $2, $5::boolean) RETURNING id),"
+    " a AS (INSERT INTO activities (signer, payload, despite_block, member_id)"
+    "  VALUES ($1, $2, $5::boolean, $6::bigint) RETURNING id),"
     " d AS (INSERT INTO deliveries (activity_id, inbox, host)"
     "  SELECT a.id, t.inbox, t.host FROM a, t"
     "  WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.domain = t.host AND i.dead)"
@@ -273,6 +275,8 @@ queue_new(struct event_base *base, struct db *db, EVP_PKEY *key, const struct qu
     q->bridge_key_id = xstrdup(opt->bridge_key_id);
     q->o.relay_key_id = q->relay_key_id;
     q->o.bridge_key_id = q->bridge_key_id;
+    q->standin_key_prefix = opt->standin_key_prefix ? xstrdup(opt->standin_key_prefix) : NULL;
+    q->o.standin_key_prefix = q->standin_key_prefix;
     q->o.http.user_agent = NULL; /* copied by httpc; ours would dangle */
     q->o.http.extra_ca_file = NULL;
     if (q->o.batch <= 0)
@@ -349,9 +353,10 @@ queue_batch_init(struct queue_batch *b, const char *signer, const char *payload,
 
     memset(b, 0, sizeof(*b));
     b->sql = sql_enqueue;
-    b->nparams = 5;
+    b->nparams = 6;
     b->params[4] = (flags & QUEUE_DESPITE_BLOCK) ? "true" : "false";
-    if (signer == NULL || (strcmp(signer, "relay") != 0 && strcmp(signer, "bridge") != 0)) {
+    b->params[5] = NULL; /* member_id: see queue_batch_member */
+    if (!queue_signer_ok(signer)) {
         snprintf(err, errlen, "unknown signer");
         return -1;
     }
@@ -395,11 +400,35 @@ queue_batch_init(struct queue_batch *b, const char *signer, const char *payload,
 }
 
 void
+queue_batch_member(struct queue_batch *b, const char *member_id)
+{
+    free(b->storage[4]);
+    b->storage[4] = member_id != NULL ? xstrdup(member_id) : NULL;
+    b->params[5] = b->storage[4];
+}
+
+void
 queue_batch_free(struct queue_batch *b)
 {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         free(b->storage[i]);
     memset(b, 0, sizeof(*b));
+}
+
+/* "relay", "bridge", or "x:" and an X id (digits, no leading zero), as migration 009 allows. */
+static int
+queue_signer_ok(const char *signer)
+{
+    size_t n;
+
+    if (signer == NULL)
+        return 0;
+    if (strcmp(signer, "relay") == 0 || strcmp(signer, "bridge") == 0)
+        return 1;
+    if (strncmp(signer, "x:", 2) != 0)
+        return 0;
+    n = strspn(signer + 2, "0123456789");
+    return n >= 1 && n <= 19 && signer[2 + n] == '\0' && signer[2] != '0';
 }
 
 void
@@ -495,6 +524,7 @@ queue_free(struct queue *q)
     metrics_set(M_IN_FLIGHT, "", 0);
     free(q->relay_key_id);
     free(q->bridge_key_id);
+    free(q->standin_key_prefix);
     free(q);
 }
 
@@ -741,7 +771,7 @@ queue_claimed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
         job->inbox = xstrdup(PQgetvalue(res, i, 1));
         job->host = xstrdup(PQgetvalue(res, i, 2));
         job->attempts = (int)strtol(PQgetvalue(res, i, 3), NULL, 10);
-        job->bridge = strcmp(PQgetvalue(res, i, 4), "bridge") == 0;
+        snprintf(job->signer, sizeof(job->signer), "%s", PQgetvalue(res, i, 4));
         job->len = (size_t)PQgetlength(res, i, 5);
         job->payload = xstrndup(PQgetvalue(res, i, 5), job->len);
         job->t0 = queue_now_ms();
@@ -775,15 +805,31 @@ queue_sign_cb(const char *method, const char *url, const char *body, size_t body
     struct queue_job *job = arg;
     struct queue *q = job->q;
     char err[160];
+    char *standin = NULL;
+    const char *key_id;
+    int rc = 0;
 
     if (q == NULL)
         return -1;
-    if (apsign_hop(q->key, job->bridge ? q->bridge_key_id : q->relay_key_id, method, url, body,
-                   body_len, QUEUE_CTYPE, out, err, sizeof(err)) < 0) {
-        log_error("queue_sign_failed", "id=%s error=%s", job->id, log_q(err));
+    if (strcmp(job->signer, "bridge") == 0) {
+        key_id = q->bridge_key_id;
+    } else if (strncmp(job->signer, "x:", 2) == 0 && q->standin_key_prefix != NULL) {
+        /* A stand-in signs as itself: the peer matches the key's owner to the actor. */
+        standin = xasprintf("%s%s#main-key", q->standin_key_prefix, job->signer + 2);
+        key_id = standin;
+    } else if (strcmp(job->signer, "relay") == 0) {
+        key_id = q->relay_key_id;
+    } else {
+        log_error("queue_sign_failed", "id=%s error=unknown_signer", job->id);
         return -1;
     }
-    return 0;
+    if (apsign_hop(q->key, key_id, method, url, body, body_len, QUEUE_CTYPE, out, err,
+                   sizeof(err)) < 0) {
+        log_error("queue_sign_failed", "id=%s error=%s", job->id, log_q(err));
+        rc = -1;
+    }
+    free(standin);
+    return rc;
 }
 
 static void

@@ -13,6 +13,7 @@
 #include "linkpage.h"
 #include "nodeinfo.h"
 #include "routes.h"
+#include "standin.h"
 #include "status.h"
 #include "webfinger.h"
 
@@ -50,6 +51,7 @@ static const struct route routes[] = {
     { HTTPD_UPLOAD_PATH, ROUTE_EXACT, M_POST, linkpage_archive },
     { "/link/consents", ROUTE_EXACT, M_POST, linkpage_consents },
     { "/link", ROUTE_TREE, M_GET, linkpage_code }, /* /link/<one-time code> */
+    { "/x", ROUTE_TREE, M_GET, standin_get },      /* /x/<x id>: an old X account */
 };
 
 static int

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "httpd.h"
 #include "log.h"
+#include "standin.h"
 #include "webfinger.h"
 #include "xmalloc.h"
 
@@ -77,84 +78,166 @@ webfinger_parse_resource(const char *resource, const char *host, const char *bas
     return webfinger_parse_acct(buf, host, base, user, usersize, err, errlen);
 }
 
+/* Whom a well-formed resource names. */
+enum webfinger_who {
+    WEBFINGER_NOBODY,
+    WEBFINGER_RELAY,
+    WEBFINGER_BRIDGE,
+    WEBFINGER_STANDIN_HANDLE, /* an X handle: the database says whose */
+    WEBFINGER_STANDIN_ID,     /* <base>/x/<x id>: the database says whether it shows */
+};
+
+/*
+ * Our own actors first, so that an X handle equal to one of their names (relay, the bridge
+ * account) never shadows them. x_id gets the id of a stand-in URL.
+ */
+static enum webfinger_who
+webfinger_who(const struct app *app, enum webfinger_kind kind, const char *user, char *x_id)
+{
+    const char *rest;
+    enum webfinger_who who = WEBFINGER_NOBODY;
+    char *url_of;
+
+    if (kind == WEBFINGER_ACCT) {
+        /* User names are case-insensitive, as on Mastodon; the subject keeps our spelling. */
+        if (strcasecmp(user, "relay") == 0)
+            return WEBFINGER_RELAY;
+        if (strcasecmp(user, app->cfg->bridge_username) == 0)
+            return WEBFINGER_BRIDGE;
+        return standin_handle_ok(user) ? WEBFINGER_STANDIN_HANDLE : WEBFINGER_NOBODY;
+    }
+    /* URL paths are case-sensitive: only our actor ids, exactly. */
+    url_of = xasprintf("%s%s", app->cfg->base_url, user);
+    if (strcmp(url_of, app->relay_id) == 0)
+        who = WEBFINGER_RELAY;
+    else if (strcmp(url_of, app->bridge_id) == 0)
+        who = WEBFINGER_BRIDGE;
+    else if (standin_parse_path(user, x_id, &rest) && *rest == '\0')
+        who = WEBFINGER_STANDIN_ID;
+    free(url_of);
+    return who;
+}
+
+/* {subject: acct:<username>@host, aliases: [alias], links: [self, profile page]}. */
+static struct json_object *
+webfinger_doc_new(const struct app *app, const char *username, const char *alias, const char *self,
+                  const char *profile)
+{
+    struct json_object *doc = json_object_new_object();
+    struct json_object *aliases = json_object_new_array();
+    struct json_object *links = json_object_new_array();
+    /* The subject is the acct: form even for a URL resource: Mastodon checks it. */
+    char *subject = xasprintf("acct:%s@%s", username, app->cfg->host);
+
+    json_object_object_add(doc, "subject", json_object_new_string(subject));
+    free(subject);
+    json_object_array_add(aliases, json_object_new_string(alias));
+    json_object_object_add(doc, "aliases", aliases);
+    /* Mastodon accepts this exact type for the self link. */
+    json_object_array_add(links, webfinger_link_new("self", HTTPD_AP_CTYPE, self));
+    if (profile != NULL)
+        json_object_array_add(links, webfinger_link_new("http://webfinger.net/rel/profile-page",
+                                                        "text/html", profile));
+    /*
+     * No http://ostatus.org/schema/1.0/subscribe template: it is for servers
+     * with local users who follow others, which this bridge has not.
+     */
+    json_object_object_add(doc, "links", links);
+    return doc;
+}
+
+/* The JRD of the relay or the bridge, built from the actor document so ids cannot disagree. */
+static struct json_object *
+webfinger_ours_new(const struct app *app, int is_bridge)
+{
+    struct json_object *actor = is_bridge ? actor_bridge_new(app) : actor_relay_new(app);
+    struct json_object *doc, *v;
+    const char *id, *url = NULL;
+
+    id = json_object_object_get_ex(actor, "id", &v) ? json_object_get_string(v) : "";
+    if (is_bridge && json_object_object_get_ex(actor, "url", &v))
+        url = json_object_get_string(v);
+    doc = webfinger_doc_new(app, is_bridge ? app->cfg->bridge_username : "relay", id, id, url);
+    json_object_put(actor);
+    return doc;
+}
+
 int
 webfinger_jrd_new(const struct app *app, const char *resource, struct json_object **jrd, char *err,
                   size_t errlen)
 {
     const struct config *cfg = app->cfg;
     enum webfinger_kind kind;
-    char user[WEBFINGER_MAX_RESOURCE + 1];
-    struct json_object *actor, *doc, *aliases, *links, *v;
-    const char *id, *username, *url = NULL;
-    char *subject;
-    int rc, is_bridge = 0;
+    enum webfinger_who who;
+    char user[WEBFINGER_MAX_RESOURCE + 1], x_id[STANDIN_XID_MAX];
+    int rc;
 
     *jrd = NULL;
     rc = webfinger_parse_resource(resource, cfg->host, cfg->base_url, &kind, user, sizeof(user),
                                   err, errlen);
     if (rc != 0)
         return rc;
-    if (kind == WEBFINGER_ACCT) {
-        /* User names are case-insensitive, as on Mastodon; the subject keeps our spelling. */
-        if (strcasecmp(user, "relay") == 0)
-            is_bridge = 0;
-        else if (strcasecmp(user, cfg->bridge_username) == 0)
-            is_bridge = 1;
-        else
-            /* Later: X handles of findable members, looked up in the database. */
-            return webfinger_fail(err, errlen, 1, "no such user");
-    } else {
-        /* URL paths are case-sensitive: only our actor ids, exactly. */
-        char *url_of = xasprintf("%s%s", cfg->base_url, user);
-
-        if (strcmp(url_of, app->relay_id) == 0)
-            is_bridge = 0;
-        else if (strcmp(url_of, app->bridge_id) == 0)
-            is_bridge = 1;
-        else
-            rc = 1;
-        free(url_of);
-        if (rc != 0)
-            return webfinger_fail(err, errlen, 1, "no such actor");
+    who = webfinger_who(app, kind, user, x_id);
+    if (who == WEBFINGER_RELAY || who == WEBFINGER_BRIDGE) {
+        *jrd = webfinger_ours_new(app, who == WEBFINGER_BRIDGE);
+        return 0;
     }
+    if (who == WEBFINGER_STANDIN_HANDLE || who == WEBFINGER_STANDIN_ID)
+        return webfinger_fail(err, errlen, 2, "an old X account: the database says");
+    return webfinger_fail(err, errlen, 1,
+                          kind == WEBFINGER_ACCT ? "no such user" : "no such actor");
+}
 
-    /* Built from the actor document itself so that the ids and url cannot disagree. */
-    actor = is_bridge ? actor_bridge_new(app) : actor_relay_new(app);
-    id = json_object_object_get_ex(actor, "id", &v) ? json_object_get_string(v) : "";
-    if (json_object_object_get_ex(actor, "url", &v))
-        url = json_object_get_string(v);
-    username = is_bridge ? cfg->bridge_username : "relay";
+/* One stand-in lookup, from the database to the answer. */
+struct webfinger_ctx {
+    struct evhttp_request *req;
+    const struct app *app;
+    char *resource; /* for the log line */
+};
 
-    doc = json_object_new_object();
-    /* The subject is the acct: form even for a URL resource: Mastodon checks it. */
-    subject = xasprintf("acct:%s@%s", username, cfg->host);
-    json_object_object_add(doc, "subject", json_object_new_string(subject));
-    free(subject);
-    aliases = json_object_new_array();
-    json_object_array_add(aliases, json_object_new_string(id));
-    json_object_object_add(doc, "aliases", aliases);
-    links = json_object_new_array();
-    /* Mastodon accepts this exact type for the self link. */
-    json_object_array_add(links, webfinger_link_new("self", HTTPD_AP_CTYPE, id));
-    if (is_bridge && url != NULL)
-        json_object_array_add(
-            links, webfinger_link_new("http://webfinger.net/rel/profile-page", "text/html", url));
-    /*
-     * No http://ostatus.org/schema/1.0/subscribe template: it is for servers
-     * with local users who follow others, which this bridge has not.
-     */
-    json_object_object_add(doc, "links", links);
-    json_object_put(actor);
-    *jrd = doc;
-    return 0;
+static void
+webfinger_unknown(struct evhttp_request *req, const char *resource, const char *why)
+{
+    log_debug("webfinger_unknown", "resource=%s reason=%s", log_q(resource), log_q(why));
+    /* Short: an X handle that is unknown now may become findable soon. */
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control",
+                      "public, max-age=60");
+    httpd_fail(req, HTTPD_ERR_NOT_FOUND, "no such account here");
+}
+
+static void
+webfinger_standin_cb(enum standin_result r, const struct standin *s, void *arg)
+{
+    struct webfinger_ctx *c = arg;
+    char *self;
+
+    if (r == STANDIN_UNAVAILABLE) {
+        httpd_fail(c->req, HTTPD_ERR_UNAVAILABLE, "database unavailable");
+    } else if (r == STANDIN_NONE) {
+        webfinger_unknown(c->req, c->resource, "no findable member");
+    } else {
+        self = xasprintf("%s%s", c->app->standin_prefix, s->x_id);
+        /* Consents change: a findable member may turn it off, so caches keep it briefly. */
+        evhttp_add_header(evhttp_request_get_output_headers(c->req), "Cache-Control",
+                          "public, max-age=60");
+        httpd_reply_json(c->req, 200, WEBFINGER_JRD_CTYPE,
+                         webfinger_doc_new(c->app, s->x_handle, s->actor_uri, self, NULL));
+        free(self);
+    }
+    free(c->resource);
+    free(c);
 }
 
 void
 webfinger_get(struct app *app, struct evhttp_request *req, const char *path)
 {
+    const struct config *cfg = app->cfg;
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-    struct json_object *jrd;
+    enum webfinger_kind kind;
+    enum webfinger_who who = WEBFINGER_NOBODY;
+    char user[WEBFINGER_MAX_RESOURCE + 1], x_id[STANDIN_XID_MAX];
     char err[128] = "";
+    struct webfinger_ctx *c;
     char *resource;
     int rc;
 
@@ -167,20 +250,30 @@ webfinger_get(struct app *app, struct evhttp_request *req, const char *path)
         return;
     }
     /* The rel parameter (RFC 7033 4.3) may be ignored; the full JRD is small. */
-    rc = webfinger_jrd_new(app, resource, &jrd, err, sizeof(err));
-    if (rc == 0) {
-        /* Our actors never move; an hour bounds how long a renamed bridge lingers. */
-        evhttp_add_header(out, "Cache-Control", "public, max-age=3600");
-        httpd_reply_json(req, 200, WEBFINGER_JRD_CTYPE, jrd);
-    } else if (rc == 1) {
-        log_debug("webfinger_unknown", "resource=%s reason=%s", log_q(resource), log_q(err));
-        /* Short: an X handle that is unknown now may become findable soon. */
-        evhttp_add_header(out, "Cache-Control", "public, max-age=60");
-        httpd_fail(req, HTTPD_ERR_NOT_FOUND, "no such account here");
-    } else {
+    rc = webfinger_parse_resource(resource, cfg->host, cfg->base_url, &kind, user, sizeof(user),
+                                  err, sizeof(err));
+    if (rc == 0)
+        who = webfinger_who(app, kind, user, x_id);
+    if (rc < 0) {
         log_debug("webfinger_bad", "resource=%s reason=%s", log_q(resource), log_q(err));
         evhttp_add_header(out, "Cache-Control", "no-store");
         httpd_fail(req, HTTPD_ERR_BAD_REQUEST, err);
+    } else if (who == WEBFINGER_RELAY || who == WEBFINGER_BRIDGE) {
+        /* Our actors never move; an hour bounds how long a renamed bridge lingers. */
+        evhttp_add_header(out, "Cache-Control", "public, max-age=3600");
+        httpd_reply_json(req, 200, WEBFINGER_JRD_CTYPE,
+                         webfinger_ours_new(app, who == WEBFINGER_BRIDGE));
+    } else if (who == WEBFINGER_STANDIN_HANDLE || who == WEBFINGER_STANDIN_ID) {
+        c = xcalloc(1, sizeof(*c));
+        c->req = req;
+        c->app = app;
+        c->resource = xstrdup(resource);
+        if (who == WEBFINGER_STANDIN_HANDLE)
+            standin_find_handle(app, user, webfinger_standin_cb, c);
+        else
+            standin_find_id(app, x_id, webfinger_standin_cb, c);
+    } else {
+        webfinger_unknown(req, resource, rc == 1 ? err : "no such account");
     }
     free(resource);
 }

@@ -219,6 +219,9 @@ async function describeActor(obj, documentLoader) {
     followers: obj?.followersId?.href ?? null,
     following: obj?.followingId?.href ?? null,
     outbox: obj?.outboxId?.href ?? null,
+    // as:movedTo and as:alsoKnownAs, which Fedify names successor and aliases.
+    movedTo: obj?.successorId?.href ?? null,
+    alsoKnownAs: obj?.aliasIds?.map((u) => u.href) ?? [],
     publicKey: null,
   };
   if (obj == null || !isActor(obj)) return out;

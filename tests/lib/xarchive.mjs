@@ -47,8 +47,13 @@ export function xArchive({
   manifest = true,
   manifestCounts = {}, // {follower: N}: announce another count than the lists hold
   manifestOwner = accountId,
+  followerIds, // explicit lists (strings) instead of generated ones
+  followingIds,
 } = {}) {
-  const ids = { follower: xIds(followers, 1600000000000000000n), following: xIds(following, 1700000000000000000n) };
+  const ids = {
+    follower: followerIds ?? xIds(followers, 1600000000000000000n),
+    following: followingIds ?? xIds(following, 1700000000000000000n),
+  };
   const parts = { follower: followerParts, following: followingParts };
   const entries = [];
   const account = [

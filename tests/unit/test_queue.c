@@ -304,6 +304,39 @@ make_queue(struct db *db)
 
 /* --- tests -------------------------------------------------------------------------------- */
 
+/* Which signers a batch takes: our two actors and stand-ins ("x:" and an X id). */
+static void
+test_signers(void)
+{
+    static const struct {
+        const char *signer;
+        int ok;
+    } cases[] = {
+        { "relay", 0 },  { "bridge", 0 },
+        { "x:1", 0 },    { "x:9223372036854775807", 0 },
+        { "x:", -1 },    { "x:0", -1 },
+        { "x:01", -1 },  { "x:12a", -1 },
+        { "X:12", -1 },  { "x:12345678901234567890", -1 },
+        { "other", -1 },
+    };
+    const char *inbox = "https://a.example/inbox";
+    struct queue_batch b;
+    char err[128];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc = queue_batch_init(&b, cases[i].signer, "{}", 2, &inbox, 1, 0, err, sizeof(err));
+
+        is_int(rc, cases[i].ok, "signer \"%s\"", cases[i].signer);
+        if (rc == 0) {
+            is_int(b.nparams, 6, "%s: six parameters", cases[i].signer);
+            ok(b.params[5] == NULL, "%s: no member by default", cases[i].signer);
+            queue_batch_member(&b, "17");
+            is_str(b.params[5], "17", "%s: tied to a member", cases[i].signer);
+            queue_batch_free(&b);
+        }
+    }
+}
+
 static void
 test_pure(void)
 {
@@ -344,6 +377,7 @@ test_pure(void)
     is_int(queue_host_of("ftp://a.example/", h, sizeof(h)), -1, "other scheme refused");
     is_int(queue_host_of("https://a.example:99999/", h, sizeof(h)), -1, "bad port refused");
     is_int(queue_host_of("https:///x", h, sizeof(h)), -1, "empty host refused");
+    test_signers();
 }
 
 static void

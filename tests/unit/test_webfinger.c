@@ -245,7 +245,17 @@ test_jrd(void)
                  LOCAL_BASE "/users/passerelle", LOCAL_BASE "/");
     test_jrd_one(&f, LOCAL_BASE "/users/passerelle", "acct:passerelle@127.0.0.1:8080",
                  LOCAL_BASE "/users/passerelle", LOCAL_BASE "/");
-    test_jrd_fails(&f, "acct:nobody@127.0.0.1:8080", 1);
+    /* A name that could be an X handle is for the database (a stand-in) to answer. */
+    test_jrd_fails(&f, "acct:nobody@127.0.0.1:8080", 2);
+    test_jrd_fails(&f, "acct:No_Body_1@127.0.0.1:8080", 2);
+    test_jrd_fails(&f, "acct:no-body@127.0.0.1:8080", 1);
+    test_jrd_fails(&f, "acct:no.body@127.0.0.1:8080", 1);
+    test_jrd_fails(&f, LOCAL_BASE "/x/12345", 2);
+    test_jrd_fails(&f, LOCAL_BASE "/x/9223372036854775807", 2);
+    test_jrd_fails(&f, LOCAL_BASE "/x/9223372036854775808", 1);
+    test_jrd_fails(&f, LOCAL_BASE "/x/012345", 1);
+    test_jrd_fails(&f, LOCAL_BASE "/x/12345/followers", 1);
+    test_jrd_fails(&f, LOCAL_BASE "/x/", 1);
     test_jrd_fails(&f, LOCAL_BASE "/users/nobody", 1);
     test_jrd_fails(&f, LOCAL_BASE "/users/PASSERELLE", 1);
     test_jrd_fails(&f, LOCAL_BASE "/actor/followers", 1);
@@ -259,7 +269,8 @@ test_jrd(void)
                  TLS_BASE "/");
     test_jrd_one(&f, "https://bridge.example/actor", "acct:relay@bridge.example", TLS_BASE "/actor",
                  NULL);
-    test_jrd_fails(&f, "acct:passerelle@bridge.example", 1);
+    test_jrd_fails(&f, "acct:passerelle@bridge.example", 2);
+    test_jrd_fails(&f, "acct:pass-erelle@bridge.example", 1);
     test_jrd_fails(&f, "acct:relay@127.0.0.1:8080", 1);
     fixture_free(&f);
 }

@@ -1,0 +1,69 @@
+/* Stand-in actors: a findable member's old X account, at <base>/x/<x id>, pointing to them. */
+#ifndef PASSERELLE_STANDIN_H
+#define PASSERELLE_STANDIN_H
+
+#include <stddef.h>
+
+struct app;
+struct evhttp_request;
+struct json_object;
+
+/*
+ * When a members row (alias m) shows a stand-in: a linked claim (not joined, disputed or
+ * suspended), findable, with an X handle, on a host no admin block covers. The
+ * configuration's relay_block is checked in C (standin_host_ok). A paused member keeps it:
+ * pausing stops what is done in their name, and a stand-in only says where they are.
+ */
+#define STANDIN_VISIBLE_SQL                                                                        \
+    "m.state = 'linked' AND m.findable AND m.x_id IS NOT NULL AND m.x_handle IS NOT NULL"          \
+    " AND NOT host_blocked(m.host)"
+
+/* Room for an X id in decimal (at most 19 digits for a positive bigint) and its NUL. */
+#define STANDIN_XID_MAX 20
+
+/* What a stand-in shows; the strings belong to whoever passes it. */
+struct standin {
+    const char *x_id;      /* decimal */
+    const char *x_handle;  /* as the archive spells it */
+    const char *actor_uri; /* the member's actor: movedTo */
+    const char *acct;      /* user@host of the member, or NULL */
+};
+
+enum standin_result {
+    STANDIN_FOUND,       /* s is set */
+    STANDIN_NONE,        /* no visible stand-in (or two members claim the handle): 404 */
+    STANDIN_UNAVAILABLE, /* the database did not answer: 503 */
+};
+
+/* Called once, from the loop; s is borrowed for the call only (NULL unless FOUND). */
+typedef void (*standin_fn)(enum standin_result r, const struct standin *s, void *arg);
+
+/*
+ * Looks up the stand-in of an X handle (case-insensitive) or of an X id (decimal, as
+ * standin_xid_ok accepts). A handle two visible members hold answers NONE: pointing at
+ * either could send people to the wrong person.
+ */
+void standin_find_handle(struct app *app, const char *handle, standin_fn cb, void *arg);
+void standin_find_id(struct app *app, const char *x_id, standin_fn cb, void *arg);
+
+/* 1 when s could be an X handle (letters, digits, '_', 1 to 50 characters). */
+int standin_handle_ok(const char *s);
+/* 1 when s is an X id as we print them: 1 to 19 digits, no leading zero, within bigint. */
+int standin_xid_ok(const char *s, size_t len);
+
+/*
+ * 1 when path is "/x/<x id>" (rest set to "") or "/x/<x id>/<rest>" (rest after the slash),
+ * with the id copied into x_id (STANDIN_XID_MAX bytes); 0 otherwise.
+ */
+int standin_parse_path(const char *path, char *x_id, const char **rest);
+
+/* 1 when uri is exactly a stand-in's id (<base>/x/<x id>), with the id copied; 0 otherwise. */
+int standin_parse_uri(const struct app *app, const char *uri, char *x_id);
+
+/* 1 unless the configuration's relay_block covers host. */
+int standin_host_ok(const struct app *app, const char *host);
+
+/* GET /x/<x id> and /x/<x id>/{followers,following,outbox}. Answers exactly once. */
+void standin_get(struct app *app, struct evhttp_request *req, const char *path);
+
+#endif
