@@ -12,6 +12,8 @@ struct db;
 struct httpc;
 struct remote;
 struct queue;
+struct seal;
+struct follow;
 
 struct app {
     struct event_base *base;
@@ -28,6 +30,8 @@ struct app {
     struct httpc *httpc;   /* outbound fetches (remote actors); NULL in unit tests */
     struct remote *remote; /* remote actors and keys */
     struct queue *queue;   /* outbound deliveries */
+    struct seal *seal;     /* token_key_file: seals OAuth secrets; NULL when not configured */
+    struct follow *follow; /* follows in members' names; NULL without seal or in unit tests */
     time_t started;
     int exit_code; /* what main returns once the loop ends */
 };

@@ -37,6 +37,10 @@ struct config {
     int queue_poll_ms;          /* queue_poll_ms: claim tick while idle */
     int queue_backoff_unit_ms;  /* queue_backoff_unit_ms: retry delay unit (tests set it small) */
     int queue_claim_ms;         /* queue_claim_ms: lease on a claimed delivery row */
+    char *token_key_file;       /* token_key_file: 64 hex digits sealing OAuth secrets; "" = off */
+    int follow_poll_ms;         /* follow_poll_ms: how often the follow worker looks for due rows */
+    int follow_daily_limit;     /* follow_daily_limit: follows per member per rolling 24 hours */
+    int follow_api_limit;       /* follow_api_limit: API requests per member per 5 minutes */
 };
 
 /* Fills cfg with defaults. */

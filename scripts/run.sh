@@ -29,6 +29,18 @@ stop_pg() {
 trap stop_pg EXIT
 trap 'exit 130' INT TERM
 
+# The key that seals the tokens members grant (following in their name), made once like the
+# RSA key; a configured token_key_file wins.
+if [ -z "${PASSERELLE_TOKEN_KEY_FILE:-}" ] &&
+    ! { [ -n "$conf" ] && grep -Eq '^[[:space:]]*token_key_file[[:space:]]*=' "$conf"; }; then
+    if [ ! -s var/token.key ]; then
+        echo "run: creating var/token.key (seals OAuth tokens: keep it with the database)"
+        (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >var/token.key)
+    fi
+    PASSERELLE_TOKEN_KEY_FILE=var/token.key
+    export PASSERELLE_TOKEN_KEY_FILE
+fi
+
 "$bin" migrate "$@"
 echo "run: serving on ${PASSERELLE_BASE_URL:-http://127.0.0.1:${PASSERELLE_LISTEN_PORT:-8080}} (Ctrl-C stops)"
 # Not exec: the trap must still stop PostgreSQL after the server exits.

@@ -87,6 +87,15 @@ static const struct config_key config_keys[] = {
       "it (each POST is cut at half of it when it is under 60 s)" },
     { "queue_backoff_unit_ms", CONFIG_INT, OFF(queue_backoff_unit_ms), "1000", 1, 3600000,
       "retry n waits unit*(n^4+15) ms plus jitter (tests set it small)" },
+    { "token_key_file", CONFIG_STR, OFF(token_key_file), "", 0, 0,
+      "file of 64 hex digits (openssl rand -hex 32) sealing OAuth tokens; none: no follows "
+      "in members' names" },
+    { "follow_poll_ms", CONFIG_INT, OFF(follow_poll_ms), "5000", 10, 3600000,
+      "milliseconds between looks for follows due in members' names" },
+    { "follow_daily_limit", CONFIG_INT, OFF(follow_daily_limit), "400", 1, 100000,
+      "follows made per member in any 24 hours (Mastodon allows 400 a day)" },
+    { "follow_api_limit", CONFIG_INT, OFF(follow_api_limit), "300", 2, 100000,
+      "API requests per member in each 5 minutes (Mastodon allows 300 per token)" },
 };
 
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))

@@ -224,8 +224,16 @@ static const char sql_member[] =
     "SELECT m.id, m.acct, m.x_handle, m.x_id, m.findable, m.autofollow, m.notify, m.relay,"
     " m.lang, m.state,"
     " (SELECT count(*) FROM x_edges e WHERE m.x_id IS NOT NULL AND e.followee_x_id = m.x_id),"
-    " (SELECT count(*) FROM x_edges e WHERE m.x_id IS NOT NULL AND e.follower_x_id = m.x_id)"
+    " (SELECT count(*) FROM x_edges e WHERE m.x_id IS NOT NULL AND e.follower_x_id = m.x_id),"
+    /* The grant for follows in the member's name, and how those follows stand. */
+    " g.host, to_char(g.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    " f.done, f.waiting, f.failed"
     " FROM sessions s JOIN members m ON m.id = s.member_id"
+    " LEFT JOIN oauth_grants g ON g.member_id = m.id"
+    " LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE fa.state = 'done') AS done,"
+    "  count(*) FILTER (WHERE fa.state IN ('planned', 'held')) AS waiting,"
+    "  count(*) FILTER (WHERE fa.state = 'failed') AS failed"
+    "  FROM follow_actions fa WHERE fa.follower_id = m.id AND fa.method = 'api') f ON true"
     " WHERE s.hash = $1::bytea AND s.expires_at > now()";
 
 /* 401, naming the bridge account to write to for a new link (the page shows it). */
@@ -320,6 +328,28 @@ linkpage_session(struct app *app, struct evhttp_request *req, int post, linkpage
 
 /* --- GET /link/state ------------------------------------------------------------------------- */
 
+/* The grant (never the token) and the follows made with it; the found contacts' CSV. */
+static void
+linkpage_state_oauth(struct linkpage_req *r, PGresult *res, struct json_object *o)
+{
+    struct json_object *g = json_object_new_object(), *f = json_object_new_object();
+    static const char *const counts[3] = { "done", "waiting", "failed" };
+    int granted = !PQgetisnull(res, 0, 12);
+
+    json_object_object_add(g, "available", json_object_new_boolean(r->app->seal != NULL));
+    json_object_object_add(g, "granted", json_object_new_boolean(granted));
+    json_object_object_add(g, "host",
+                           granted ? json_object_new_string(PQgetvalue(res, 0, 12)) : NULL);
+    json_object_object_add(g, "since",
+                           granted ? json_object_new_string(PQgetvalue(res, 0, 13)) : NULL);
+    json_object_object_add(o, "oauth", g);
+    for (int i = 0; i < 3; i++)
+        json_object_object_add(
+            f, counts[i], json_object_new_int64(strtoll(PQgetvalue(res, 0, 14 + i), NULL, 10)));
+    json_object_object_add(o, "follows", f);
+    json_object_object_add(o, "following_csv", json_object_new_string("/me/following.csv"));
+}
+
 static struct json_object *
 linkpage_state_json(struct linkpage_req *r, PGresult *res)
 {
@@ -354,6 +384,7 @@ linkpage_state_json(struct linkpage_req *r, PGresult *res)
     json_object_object_add(o, "consents", c);
     json_object_object_add(
         o, "lang", json_object_new_string(al != NULL ? linkpage_lang(al) : PQgetvalue(res, 0, 8)));
+    linkpage_state_oauth(r, res, o);
     return o;
 }
 

@@ -14,6 +14,7 @@
 #include "app.h"
 #include "config.h"
 #include "db.h"
+#include "follow.h"
 #include "httpc.h"
 #include "httpd.h"
 #include "inbox.h"
@@ -26,6 +27,7 @@
 #include "status.h"
 #include "relay.h"
 #include "remote.h"
+#include "seal.h"
 #include "xmalloc.h"
 
 struct serve_state {
@@ -212,11 +214,51 @@ serve_federation(struct app *app, char *err, size_t errlen)
     qo.backoff_unit_ms = cfg->queue_backoff_unit_ms;
     qo.claim_ms = cfg->queue_claim_ms;
     app->queue = queue_new(app->base, app->db, app->key, &qo, err, errlen);
-    free(ua);
-    if (app->queue == NULL)
+    if (app->queue == NULL) {
+        free(ua);
         return -1;
+    }
+    if (app->seal != NULL) {
+        struct follow_options fo = { 0 };
+
+        fo.http = ho;
+        fo.poll_ms = cfg->follow_poll_ms;
+        fo.daily_limit = cfg->follow_daily_limit;
+        fo.api_limit = cfg->follow_api_limit;
+        fo.backoff_unit_ms = cfg->queue_backoff_unit_ms;
+        app->follow = follow_new(app, &fo, err, errlen);
+        if (app->follow == NULL) {
+            free(ua);
+            return -1;
+        }
+        follow_start(app->follow);
+    }
+    free(ua);
     inbox_metrics_describe();
     queue_start(app->queue);
+    return 0;
+}
+
+/*
+ * The key that seals OAuth secrets. Without token_key_file the bridge runs, but nobody can
+ * let it follow in their name; a key file that is set but unusable stops the start.
+ */
+static int
+serve_token_key(struct app *app)
+{
+    char err[512];
+
+    if (*app->cfg->token_key_file == '\0') {
+        log_warn("oauth_off", "reason=%s",
+                 log_q("token_key_file is not set: following in members' names is off"));
+        return 0;
+    }
+    app->seal = seal_load(app->cfg->token_key_file, err, sizeof(err));
+    if (app->seal == NULL) {
+        fprintf(stderr, "passerelle: token_key_file: %s\n", err);
+        log_error("token_key_failed", "reason=%s", log_q(err));
+        return -1;
+    }
     return 0;
 }
 
@@ -243,6 +285,11 @@ cmd_serve(const char *config_path)
     }
     app.public_pem = keys_public_pem(app.key);
     app_init_ids(&app);
+    if (serve_token_key(&app) < 0) {
+        app_free_ids(&app);
+        config_free(&cfg);
+        return 1;
+    }
     metrics_describe("passerelle_db_up", METRICS_GAUGE, "1 when a database connection is up.");
     metrics_describe("passerelle_db_connections", METRICS_GAUGE, "Open database connections.");
     metrics_describe("passerelle_http_in_flight", METRICS_GAUGE,
@@ -293,6 +340,7 @@ out:
     linkpage_shutdown();
     status_shutdown();
     remote_free(app.remote);
+    follow_free(app.follow);
     queue_free(app.queue);
     httpc_free(app.httpc);
     db_free(app.db);
@@ -307,6 +355,7 @@ out:
     if (st.sweep)
         event_free(st.sweep);
     event_base_free(app.base);
+    seal_free(app.seal);
     app_free_ids(&app);
     config_free(&cfg);
     metrics_free();

@@ -12,6 +12,7 @@
 #include "inbox.h"
 #include "linkpage.h"
 #include "nodeinfo.h"
+#include "oauth.h"
 #include "routes.h"
 #include "standin.h"
 #include "status.h"
@@ -50,6 +51,9 @@ static const struct route routes[] = {
     { "/link/state", ROUTE_EXACT, M_GET, linkpage_state },
     { HTTPD_UPLOAD_PATH, ROUTE_EXACT, M_POST, linkpage_archive },
     { "/link/consents", ROUTE_EXACT, M_POST, linkpage_consents },
+    { "/link/oauth/start", ROUTE_EXACT, M_POST, oauth_start },
+    { OAUTH_CALLBACK_PATH, ROUTE_EXACT, M_GET, oauth_callback },
+    { "/link/oauth/revoke", ROUTE_EXACT, M_POST, oauth_revoke },
     { "/link", ROUTE_TREE, M_GET, linkpage_code }, /* /link/<one-time code> */
     { "/x", ROUTE_TREE, M_GET, standin_get },      /* /x/<x id>: an old X account */
 };

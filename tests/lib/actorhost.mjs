@@ -18,11 +18,17 @@
 //   const r = await signedPost(`${s.url}/inbox`, {type: "Follow", ...}, { actor: a });
 //   h.requests, h.fetches(), h.posts("/users/admin/inbox"), await h.verify(rec), h.stats()
 //   h.answer("/inbox/", { status: 500 }); h.rotateKey("admin"); await h.stop();
+//
+// With { mastodon: true } it also serves the Mastodon client API of tests/lib/mastodon-api.mjs
+// for its actors (h.mastodon: control(), snapshot()): the actors' home is then one origin
+// for ActivityPub and for OAuth, as on a real instance. Follows are recorded, not federated
+// (tests/interop/peer.mjs mounts the same API on a Fedify peer, which federates them).
 import http from "node:http";
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { onExit } from "./harness.mjs";
 import { request } from "./http.mjs";
+import { createMastodonApi } from "./mastodon-api.mjs";
 
 export const AS = "https://www.w3.org/ns/activitystreams";
 export const SEC = "https://w3id.org/security/v1";
@@ -217,7 +223,7 @@ function actorDocument(host, a) {
  *   record   false: keep only counters for POSTs (fetches are always recorded)
  *   answers  {pathOrPrefix: answer} (see answer())
  */
-export async function startActorHost({ actors = [], record = true, answers = {} } = {}) {
+export async function startActorHost({ actors = [], record = true, answers = {}, mastodon = false } = {}) {
   const actorsByName = new Map();
   const requests = [];
   const counts = new Map(); // path -> Map(activity id -> deliveries)
@@ -231,7 +237,11 @@ export async function startActorHost({ actors = [], record = true, answers = {} 
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
-    req.on("end", () => handle(req, res, Buffer.concat(chunks)));
+    req.on("end", () =>
+      handle(req, res, Buffer.concat(chunks)).catch((e) => {
+        if (!res.headersSent) send(res, 500, { "content-type": "application/json" }, JSON.stringify({ error: String(e?.message ?? e) }));
+      }),
+    );
   });
   server.keepAliveTimeout = 30000;
   server.headersTimeout = 40000;
@@ -364,6 +374,22 @@ export async function startActorHost({ actors = [], record = true, answers = {} 
 
   for (const spec of actors) host.addActor(spec);
   for (const [m, a] of Object.entries(answers)) host.answer(m, a);
+  if (mastodon) {
+    host.mastodon = createMastodonApi({
+      origin: url,
+      localUser(name) {
+        const a = actorsByName.get(name);
+        return a ? { id: a.id, username: a.name, url: a.id } : null;
+      },
+      async resolve(target) {
+        const r = await request(target, { headers: { accept: "application/activity+json" }, timeout: 5000 });
+        return r.status === 200 ? r.json() : null;
+      },
+      async follow() {
+        /* recorded by the API itself (snapshot().follows) */
+      },
+    });
+  }
   const unexit = onExit(() => server.close());
 
   function send(res, status, headers, body) {
@@ -372,7 +398,7 @@ export async function startActorHost({ actors = [], record = true, answers = {} 
     res.end(buf);
   }
 
-  function handle(req, res, body) {
+  async function handle(req, res, body) {
     const u = new URL(req.url, url);
     const rec = {
       n: requests.length,
@@ -400,6 +426,7 @@ export async function startActorHost({ actors = [], record = true, answers = {} 
     } else {
       requests.push(rec);
     }
+    if (host.mastodon && (await host.mastodon.handle(req, res, u, body))) return;
 
     if (req.method === "GET" || req.method === "HEAD") {
       const m = /^\/users\/([^/]+)(\/main-key)?$/.exec(u.pathname);

@@ -149,6 +149,10 @@ export async function createServer({ config = {}, env = {}, valgrind = VALGRIND,
   const tlsOn = config.tls_cert != null && config.tls_key != null;
   const port = share ? share.port : config.listen_port ?? (await freePort());
   const scheme = tlsOn ? "https" : "http";
+  // The key that seals OAuth tokens, made as `make run` makes it; token_key_file: null
+  // in config leaves it out (following in members' names is then off).
+  const tokenKey = path.join(dir, "token.key");
+  writeFileSync(tokenKey, randomBytes(32).toString("hex") + "\n", { mode: 0o600 });
   const cfg = share
     ? { ...share.config, ...config }
     : {
@@ -157,6 +161,7 @@ export async function createServer({ config = {}, env = {}, valgrind = VALGRIND,
         base_url: `${scheme}://127.0.0.1:${port}`,
         database_url: db.conninfo,
         key_file: path.join(dir, "key.pem"),
+        token_key_file: tokenKey,
         log_level: "info",
         ...config,
       };

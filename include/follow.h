@@ -1,0 +1,72 @@
+/* Following in a member's name, the worker: search with resolve, then follow, within budgets. */
+#ifndef PASSERELLE_FOLLOW_H
+#define PASSERELLE_FOLLOW_H
+
+#include "httpc.h"
+
+struct app;
+struct follow;
+struct json_object;
+
+/*
+ * Options for follow_new; a zeroed struct gives the defaults in parentheses. The small
+ * values exist so that tests run in seconds.
+ */
+struct follow_options {
+    struct httpc_options http; /* the worker's own client (copied) */
+    long poll_ms;              /* looks for due rows this often (5000) */
+    int daily_limit;           /* follows per member in any 24 hours (400) */
+    int api_limit;             /* API requests per member per 5-minute window (300) */
+    long backoff_unit_ms;      /* retry n waits unit*(n^4 + 15) plus jitter (1000) */
+    int max_attempts;          /* tries before a row is 'failed' (10) */
+    int batch;                 /* members served per look (20), one follow each */
+    long lease_ms;             /* hold on a claimed row and its grant (twice the total timeout
+                                  plus 60 s) */
+};
+
+/*
+ * Creates the worker for app (loop, database, configuration, seal: all borrowed and
+ * outliving it). Nothing runs before follow_start. NULL with a message in err when the
+ * HTTP client cannot be made.
+ */
+struct follow *follow_new(struct app *app, const struct follow_options *opt, char *err,
+                          size_t errlen);
+void follow_start(struct follow *f);
+/* Looks for due rows now (a grant was just stored). NULL-safe. */
+void follow_kick(struct follow *f);
+/*
+ * Stops the timer and cancels requests in flight; claimed rows and grants keep their lease
+ * and are taken again when it ends. Answers still pending from the database are absorbed
+ * later, so db_free may come after. NULL does nothing.
+ */
+void follow_free(struct follow *f);
+
+struct follow_stats {
+    unsigned long long claimed, done, failed, retried, limited, unauthorized;
+    int in_flight;
+};
+void follow_get_stats(const struct follow *f, struct follow_stats *out);
+
+/* What an answer from the member's server means for the row. */
+enum follow_outcome {
+    FOLLOW_OK,           /* 2xx */
+    FOLLOW_RETRY,        /* network trouble, 5xx, 408: later, with backoff */
+    FOLLOW_LIMITED,      /* 429: wait for the reset the server gives */
+    FOLLOW_UNAUTHORIZED, /* 401: the token is gone; so is our grant */
+    FOLLOW_PERMANENT,    /* other 4xx (403, 404, 410, 422...), refused address: 'failed' */
+};
+
+/* Pure classification of one HTTP outcome. */
+enum follow_outcome follow_classify(enum httpc_error error, long status);
+
+/*
+ * In a /api/v2/search answer, the id of the account that is the followee: its uri
+ * (Mastodon 4.2+), pleroma.ap_id (Pleroma, Akkoma), url (GoToSocial and older Mastodon give
+ * the profile URL there, which often equals the id) or acct (user@host, or a bare user when
+ * the followee lives on home_host) must name them. NULL when no account does, or its id is
+ * not a plain token. Borrowed from result.
+ */
+const char *follow_pick_account(struct json_object *result, const char *actor_uri, const char *acct,
+                                const char *home_host);
+
+#endif

@@ -1,0 +1,707 @@
+/* The follow worker: due rows claimed per grant, search with resolve, follow, within budgets. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <json-c/json.h>
+#include <openssl/rand.h>
+
+#include "app.h"
+#include "config.h"
+#include "db.h"
+#include "follow.h"
+#include "httpc.h"
+#include "log.h"
+#include "metrics.h"
+#include "oauth.h"
+#include "policy.h"
+#include "queue.h"
+#include "seal.h"
+#include "xmalloc.h"
+
+#define M_FOLLOWS "passerelle_follows_total"
+/* Account ids: Mastodon's digits, Pleroma's flakes, GoToSocial's ULIDs. */
+#define FOLLOW_MAX_ID 128
+/* A rate-limit reset further away than two days is not believed. */
+#define FOLLOW_MAX_WAIT_MS (2LL * 86400 * 1000)
+/* A token we cannot open (token_key_file changed?): look again in an hour. */
+#define FOLLOW_PAUSE_MS (3600LL * 1000)
+
+/* One claimed row, from the claim through search and follow to its outcome statement. */
+struct follow_job {
+    TAILQ_ENTRY(follow_job) link; /* in f->jobs while f is alive */
+    struct follow *f;             /* NULL once follow_free let go of it */
+    char id[24];                  /* follow_actions.id */
+    char member_id[24];           /* the follower */
+    char origin[300];             /* their server */
+    char host[256];
+    char account_id[FOLLOW_MAX_ID + 1];
+    char *followee_uri, *followee_acct;
+    char *token; /* plain: wiped when freed */
+    int attempts;
+    long long t0;
+};
+
+/* The claim statement in flight; detached by follow_free. */
+struct follow_claim {
+    struct follow *f;
+};
+
+struct follow {
+    struct app *app;
+    struct httpc *http;
+    struct follow_options o;
+    struct event *tick;
+    struct follow_claim *claim; /* the claim in flight, if any */
+    int started, closing, kicked;
+    struct follow_stats st;
+    TAILQ_HEAD(, follow_job) jobs;
+};
+
+static void follow_tick_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Claims at most one due row per member whose grant is free and not rate-limited, checks
+ * both budgets, and leases row and grant. A member over the daily budget has its due rows
+ * moved to when the oldest follow of the last 24 hours leaves the window; over the request
+ * budget, to the next 5-minute window (aligned on the epoch like Mastodon's). Members are
+ * served longest-idle first. The first row always comes back: it carries the counts of
+ * deferred rows even when nothing was claimed.
+ */
+static const char sql_claim[] =
+    "WITH g AS (SELECT g.member_id FROM oauth_grants g"
+    "  WHERE (g.rate_limited_until IS NULL OR g.rate_limited_until <= now())"
+    "   AND (g.busy_until IS NULL OR g.busy_until <= now())"
+    "   AND EXISTS (SELECT 1 FROM follow_actions fa JOIN follow_actions_allowed ok ON ok.id = fa.id"
+    "    WHERE fa.follower_id = g.member_id AND fa.method = 'api'"
+    "     AND fa.state IN ('planned', 'held') AND coalesce(fa.hold_until, now()) <= now()"
+    "     AND fa.next_attempt_at <= now())"
+    "  ORDER BY g.busy_until NULLS FIRST, g.member_id LIMIT $1::int"
+    "  FOR UPDATE OF g SKIP LOCKED),"
+    " pick AS (SELECT g.member_id, x.id FROM g CROSS JOIN LATERAL ("
+    "  SELECT fa.id FROM follow_actions fa JOIN follow_actions_allowed ok ON ok.id = fa.id"
+    "  WHERE fa.follower_id = g.member_id AND fa.method = 'api'"
+    "   AND fa.state IN ('planned', 'held') AND coalesce(fa.hold_until, now()) <= now()"
+    "   AND fa.next_attempt_at <= now()"
+    "  ORDER BY fa.next_attempt_at, fa.id LIMIT 1 FOR UPDATE OF fa SKIP LOCKED) x),"
+    " b AS (SELECT p.member_id, p.id, w.start AS win,"
+    "  (SELECT count(*) FROM follow_actions d WHERE d.follower_id = p.member_id"
+    "   AND d.done_at > now() - interval '1 day') AS day_used,"
+    "  CASE WHEN gr.api_window_start = w.start THEN gr.api_requests ELSE 0 END AS api_used"
+    "  FROM pick p JOIN oauth_grants gr ON gr.member_id = p.member_id,"
+    "  LATERAL (SELECT to_timestamp(floor(extract(epoch FROM now()) / 300) * 300) AS start) w),"
+    " day_wait AS (UPDATE follow_actions fa SET next_attempt_at = ("
+    "   SELECT d.done_at + interval '1 day' FROM follow_actions d"
+    "   WHERE d.follower_id = b.member_id AND d.done_at > now() - interval '1 day'"
+    "   ORDER BY d.done_at DESC OFFSET $3::int - 1 LIMIT 1), updated_at = now()"
+    "  FROM b WHERE b.day_used >= $3::int AND fa.follower_id = b.member_id"
+    "   AND fa.method = 'api' AND fa.state IN ('planned', 'held') AND fa.next_attempt_at <= now()"
+    "  RETURNING fa.id),"
+    " api_wait AS (UPDATE follow_actions fa SET next_attempt_at = b.win + interval '5 minutes',"
+    "   updated_at = now()"
+    "  FROM b WHERE b.day_used < $3::int AND b.api_used + 2 > $4::int"
+    "   AND fa.follower_id = b.member_id AND fa.method = 'api'"
+    "   AND fa.state IN ('planned', 'held') AND fa.next_attempt_at <= now()"
+    "  RETURNING fa.id),"
+    " ok AS (SELECT * FROM b WHERE b.day_used < $3::int AND b.api_used + 2 <= $4::int),"
+    " lease AS (UPDATE oauth_grants gr"
+    "  SET busy_until = now() + $2::bigint * interval '1 millisecond',"
+    "   api_window_start = ok.win, api_requests = ok.api_used + 2"
+    "  FROM ok WHERE gr.member_id = ok.member_id RETURNING gr.member_id),"
+    " claimed AS (UPDATE follow_actions fa"
+    "  SET next_attempt_at = now() + $2::bigint * interval '1 millisecond',"
+    "   attempts = fa.attempts + 1, updated_at = now()"
+    "  FROM ok WHERE fa.id = ok.id"
+    "  RETURNING fa.id, fa.follower_id, fa.followee_id, fa.attempts)"
+    " SELECT c.id, c.follower_id, c.attempts, bm.actor_uri, gr.host, gr.ciphertext, gr.nonce,"
+    "  am.actor_uri, am.acct, am.host, bm.host,"
+    "  (SELECT count(*) FROM day_wait), (SELECT count(*) FROM api_wait),"
+    "  (SELECT count(*) FROM lease)"
+    " FROM (SELECT 1) one LEFT JOIN claimed c ON true"
+    " LEFT JOIN members bm ON bm.id = c.follower_id LEFT JOIN members am ON am.id = c.followee_id"
+    " LEFT JOIN oauth_grants gr ON gr.member_id = c.follower_id";
+
+/* Just before the follow: is the pair still allowed, the grant still there, the row open? */
+static const char sql_recheck[] =
+    "SELECT 1 FROM follow_actions_allowed ok"
+    " JOIN follow_actions fa ON fa.id = ok.id AND fa.state IN ('planned', 'held')"
+    " JOIN oauth_grants g ON g.member_id = ok.follower_id AND g.host = $2"
+    " WHERE ok.id = $1::bigint";
+
+/*
+ * Every outcome in one statement. $2 kind: done, failed, undone (final), retry (counted;
+ * failed after max attempts), wait (not counted: the pair was not at fault). The grant is
+ * freed, paused until now + $8 ms, or deleted ($9).
+ */
+static const char sql_finish[] =
+    "WITH fa AS (UPDATE follow_actions SET"
+    "  state = CASE WHEN $2::text IN ('done', 'failed', 'undone') THEN $2::text"
+    "   WHEN $2::text = 'retry' AND attempts >= $6::int THEN 'failed' ELSE state END,"
+    "  done_at = CASE WHEN $2::text = 'done' THEN now() ELSE done_at END,"
+    "  remote_account_id = coalesce($3, remote_account_id),"
+    "  last_error = $4,"
+    "  attempts = CASE WHEN $2::text = 'wait' THEN greatest(attempts - 1, 0) ELSE attempts END,"
+    "  next_attempt_at = CASE WHEN $2::text IN ('done', 'failed', 'undone') THEN NULL"
+    "   WHEN $2::text = 'retry' AND attempts >= $6::int THEN NULL"
+    "   ELSE now() + $5::bigint * interval '1 millisecond' END,"
+    "  updated_at = now()"
+    "  WHERE id = $1::bigint AND state IN ('planned', 'held') RETURNING state),"
+    " gr AS (UPDATE oauth_grants SET busy_until = now(),"
+    "  rate_limited_until = CASE WHEN $8::bigint IS NULL THEN rate_limited_until"
+    "   ELSE now() + $8::bigint * interval '1 millisecond' END"
+    "  WHERE member_id = $7::bigint AND NOT $9::boolean RETURNING 1),"
+    " del AS (DELETE FROM oauth_grants WHERE member_id = $7::bigint AND $9::boolean RETURNING 1)"
+    " SELECT (SELECT state FROM fa), (SELECT count(*) FROM del)";
+
+/* --- pure parts ------------------------------------------------------------------------------ */
+
+enum follow_outcome
+follow_classify(enum httpc_error error, long status)
+{
+    if (error == HTTPC_ERR_REFUSED_ADDRESS)
+        return FOLLOW_PERMANENT;
+    if (error != HTTPC_OK)
+        return FOLLOW_RETRY;
+    if (status >= 200 && status < 300)
+        return FOLLOW_OK;
+    if (status == 429)
+        return FOLLOW_LIMITED;
+    if (status == 401)
+        return FOLLOW_UNAUTHORIZED;
+    if (status >= 400 && status < 500 && status != 408)
+        return FOLLOW_PERMANENT;
+    return FOLLOW_RETRY;
+}
+
+static const char *
+follow_jstr(struct json_object *o, const char *key)
+{
+    struct json_object *v = NULL;
+
+    if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
+        !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+/* An account id we put in a path: letters, digits, '-' and '_' only. */
+static int
+follow_plain_id(const char *id)
+{
+    size_t n = id != NULL ? strlen(id) : 0;
+
+    if (n == 0 || n > FOLLOW_MAX_ID)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)id[i]) && id[i] != '-' && id[i] != '_')
+            return 0;
+    return 1;
+}
+
+/* acct as the member's server shows it: "user@host", or "user" for its own accounts. */
+static int
+follow_same_acct(const char *shown, const char *acct, const char *home_host)
+{
+    const char *at;
+
+    if (shown == NULL || acct == NULL)
+        return 0;
+    if (strcasecmp(shown, acct) == 0)
+        return 1;
+    at = strchr(acct, '@');
+    return strchr(shown, '@') == NULL && at != NULL && strcasecmp(at + 1, home_host) == 0 &&
+           strlen(shown) == (size_t)(at - acct) && strncasecmp(shown, acct, strlen(shown)) == 0;
+}
+
+const char *
+follow_pick_account(struct json_object *result, const char *actor_uri, const char *acct,
+                    const char *home_host)
+{
+    struct json_object *accounts = NULL;
+    size_t n;
+
+    if (result == NULL || !json_object_object_get_ex(result, "accounts", &accounts) ||
+        !json_object_is_type(accounts, json_type_array))
+        return NULL;
+    n = json_object_array_length(accounts);
+    for (size_t i = 0; i < n && i < 40; i++) {
+        struct json_object *a = json_object_array_get_idx(accounts, i), *pl = NULL;
+        const char *id = follow_jstr(a, "id"), *uri = follow_jstr(a, "uri");
+        const char *url = follow_jstr(a, "url"), *ap_id = NULL;
+
+        if (json_object_object_get_ex(a, "pleroma", &pl))
+            ap_id = follow_jstr(pl, "ap_id");
+        if (!follow_plain_id(id))
+            continue;
+        if ((uri != NULL && strcmp(uri, actor_uri) == 0) ||
+            (ap_id != NULL && strcmp(ap_id, actor_uri) == 0) ||
+            (url != NULL && strcmp(url, actor_uri) == 0) ||
+            follow_same_acct(follow_jstr(a, "acct"), acct, home_host))
+            return id;
+    }
+    return NULL;
+}
+
+/* --- the worker ------------------------------------------------------------------------------ */
+
+static long long
+follow_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+follow_arm(struct follow *f, long ms)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+    if (f->closing)
+        return;
+    evtimer_del(f->tick);
+    evtimer_add(f->tick, &tv);
+}
+
+struct follow *
+follow_new(struct app *app, const struct follow_options *opt, char *err, size_t errlen)
+{
+    struct follow *f = xcalloc(1, sizeof(*f));
+    long total = opt->http.total_timeout_ms > 0 ? opt->http.total_timeout_ms : 30000;
+
+    f->o = *opt;
+    f->http = httpc_new(app->base, &opt->http, err, errlen);
+    if (f->http == NULL) {
+        free(f);
+        return NULL;
+    }
+    f->o.http.user_agent = NULL; /* copied by httpc; ours would dangle */
+    f->o.http.extra_ca_file = NULL;
+    f->app = app;
+    if (f->o.poll_ms <= 0)
+        f->o.poll_ms = 5000;
+    if (f->o.daily_limit <= 0)
+        f->o.daily_limit = 400;
+    if (f->o.api_limit < 2)
+        f->o.api_limit = 300;
+    if (f->o.backoff_unit_ms <= 0)
+        f->o.backoff_unit_ms = 1000;
+    if (f->o.max_attempts <= 0)
+        f->o.max_attempts = 10;
+    if (f->o.batch <= 0)
+        f->o.batch = 20;
+    /* Longer than a search and a follow together, or a slow answer would meet a second try. */
+    if (f->o.lease_ms <= 0)
+        f->o.lease_ms = 2 * total + 60000;
+    f->tick = evtimer_new(app->base, follow_tick_cb, f);
+    TAILQ_INIT(&f->jobs);
+    metrics_describe(M_FOLLOWS, METRICS_COUNTER,
+                     "Follows in members' names by result (done, failed, retry, limited, "
+                     "unauthorized, deferred).");
+    return f;
+}
+
+void
+follow_start(struct follow *f)
+{
+    if (f == NULL || f->started)
+        return;
+    f->started = 1;
+    follow_arm(f, 0);
+}
+
+void
+follow_kick(struct follow *f)
+{
+    if (f == NULL || !f->started || f->closing)
+        return;
+    if (f->claim != NULL) {
+        f->kicked = 1;
+        return;
+    }
+    follow_arm(f, 0);
+}
+
+void
+follow_get_stats(const struct follow *f, struct follow_stats *out)
+{
+    int n = 0;
+    struct follow_job *job;
+
+    *out = f->st;
+    TAILQ_FOREACH(job, &f->jobs, link)
+        n++;
+    out->in_flight = n;
+}
+
+static void
+follow_job_free(struct follow_job *job)
+{
+    if (job->f != NULL)
+        TAILQ_REMOVE(&job->f->jobs, job, link);
+    free(job->followee_uri);
+    free(job->followee_acct);
+    seal_wipe_free(job->token);
+    free(job);
+}
+
+void
+follow_free(struct follow *f)
+{
+    struct follow_job *job;
+
+    if (f == NULL)
+        return;
+    f->closing = 1;
+    event_free(f->tick);
+    if (f->claim != NULL)
+        f->claim->f = NULL;
+    /* Jobs waiting on the database free themselves when it answers; on httpc, just below. */
+    while ((job = TAILQ_FIRST(&f->jobs)) != NULL) {
+        TAILQ_REMOVE(&f->jobs, job, link);
+        job->f = NULL;
+    }
+    httpc_free(f->http);
+    free(f);
+}
+
+static void
+follow_finished_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct follow_job *job = arg;
+
+    if (outcome != DB_OK)
+        log_warn("follow_finish_failed", "pair=%s error=%s", job->id, log_q(err));
+    else if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "0") != 0)
+        log_info("follow_grant_dropped", "member=%s host=%s reason=unauthorized", job->member_id,
+                 job->host);
+    PQclear(res);
+    /* The grant's next row waits for the next look: follow_poll_ms paces each member. */
+    follow_job_free(job);
+}
+
+/*
+ * Records what happened: kind (see sql_finish), the remote account id, the reason, when
+ * to look again (ms), and what becomes of the grant: paused for grant_wait_ms (-1: no),
+ * or deleted.
+ */
+static void
+follow_finish(struct follow_job *job, const char *kind, const char *error, long long delay_ms,
+              long long grant_wait_ms, int drop_grant)
+{
+    char delay[24], maxa[16], gwait[24];
+    const char *params[9];
+
+    snprintf(delay, sizeof(delay), "%lld", delay_ms < 0 ? 0 : delay_ms);
+    snprintf(maxa, sizeof(maxa), "%d", job->f->o.max_attempts);
+    snprintf(gwait, sizeof(gwait), "%lld", grant_wait_ms);
+    params[0] = job->id;
+    params[1] = kind;
+    params[2] = *job->account_id != '\0' ? job->account_id : NULL;
+    params[3] = error;
+    params[4] = delay;
+    params[5] = maxa;
+    params[6] = job->member_id;
+    params[7] = grant_wait_ms >= 0 ? gwait : NULL;
+    params[8] = drop_grant ? "true" : "false";
+    if (strcmp(kind, "done") == 0) {
+        job->f->st.done++;
+        metrics_add(M_FOLLOWS, "result=\"done\"", 1);
+        log_info("follow_done", "pair=%s member=%s host=%s account=%s ms=%lld", job->id,
+                 job->member_id, job->host, log_q(job->account_id), follow_now_ms() - job->t0);
+    } else if (strcmp(kind, "failed") == 0 || strcmp(kind, "undone") == 0) {
+        job->f->st.failed++;
+        metrics_add(M_FOLLOWS, "result=\"failed\"", 1);
+        log_info("follow_failed", "pair=%s member=%s host=%s state=%s reason=%s", job->id,
+                 job->member_id, job->host, kind, log_q(error));
+    } else if (strcmp(kind, "retry") == 0) {
+        job->f->st.retried++;
+        metrics_add(M_FOLLOWS, "result=\"retry\"", 1);
+        log_info("follow_retry", "pair=%s member=%s host=%s attempts=%d delay_ms=%lld reason=%s",
+                 job->id, job->member_id, job->host, job->attempts, delay_ms, log_q(error));
+    } else {
+        log_info("follow_wait", "pair=%s member=%s host=%s delay_ms=%lld reason=%s", job->id,
+                 job->member_id, job->host, delay_ms, log_q(error));
+    }
+    db_query(job->f->app->db, sql_finish, 9, params, follow_finished_cb, job);
+}
+
+static double
+follow_jitter(void)
+{
+    unsigned int r = 0;
+
+    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+        return 0;
+    return (double)r / 4294967296.0;
+}
+
+/*
+ * The common handling of an answer that is not a success: a retry with backoff, a wait
+ * for the server's reset (429), the grant dropped (401), or the row failed. what is
+ * "search" or "follow".
+ */
+static void
+follow_not_ok(struct follow_job *job, const char *what, const struct httpc_response *resp,
+              enum follow_outcome oc)
+{
+    char why[160];
+
+    if (resp->error != HTTPC_OK)
+        snprintf(why, sizeof(why), "%s: %s", what, httpc_error_name(resp->error));
+    else
+        snprintf(why, sizeof(why), "%s: HTTP %ld", what, resp->status);
+    switch (oc) {
+    case FOLLOW_LIMITED: {
+        long long now = (long long)time(NULL);
+        long long reset = oauth_reset_time(httpc_response_header(resp, "X-RateLimit-Reset"),
+                                           httpc_response_header(resp, "Retry-After"), now);
+        long long wait = reset >= 0 ? (reset - now) * 1000
+                                    : queue_backoff_ms(job->attempts, job->f->o.backoff_unit_ms,
+                                                       follow_jitter());
+
+        if (wait < 1000)
+            wait = 1000;
+        if (wait > FOLLOW_MAX_WAIT_MS)
+            wait = FOLLOW_MAX_WAIT_MS;
+        job->f->st.limited++;
+        metrics_add(M_FOLLOWS, "result=\"limited\"", 1);
+        snprintf(why, sizeof(why), "%s: rate limited (429)", what);
+        follow_finish(job, "wait", why, wait, wait, 0);
+        return;
+    }
+    case FOLLOW_UNAUTHORIZED:
+        job->f->st.unauthorized++;
+        metrics_add(M_FOLLOWS, "result=\"unauthorized\"", 1);
+        follow_finish(job, "wait", "the member's server no longer accepts our token (401)", 0, -1,
+                      1);
+        return;
+    case FOLLOW_PERMANENT:
+        follow_finish(job, "failed", why, 0, -1, 0);
+        return;
+    case FOLLOW_RETRY:
+    case FOLLOW_OK:
+        break;
+    }
+    follow_finish(job, "retry", why,
+                  queue_backoff_ms(job->attempts, job->f->o.backoff_unit_ms, follow_jitter()), -1,
+                  0);
+}
+
+/*
+ * A Bearer request to the member's server: origin, path, value percent-encoded, rest. The
+ * header line is wiped once httpc has copied it.
+ */
+static void
+follow_call(struct follow_job *job, const char *method, const char *path, const char *value,
+            const char *rest, httpc_done_fn cb)
+{
+    char *auth = xasprintf("Authorization: Bearer %s", job->token);
+    char *enc = evhttp_uriencode(value, -1, 0);
+    char *url = xasprintf("%s%s%s%s", job->origin, path, enc, rest);
+    const char *headers[3] = { auth, "Accept: application/json", "Content-Type: application/json" };
+    struct httpc_req hr = { 0 };
+    int post = strcmp(method, "POST") == 0;
+
+    hr.method = method;
+    hr.url = url;
+    hr.headers = headers;
+    hr.nheaders = post ? 3 : 2;
+    hr.body = post ? "{}" : NULL;
+    hr.body_len = post ? 2 : 0;
+    httpc_request(job->f->http, &hr, cb, job);
+    seal_wipe_free(auth);
+    free(enc);
+    free(url);
+}
+
+static void
+follow_followed_cb(const struct httpc_response *resp, void *arg)
+{
+    struct follow_job *job = arg;
+    enum follow_outcome oc = follow_classify(resp->error, resp->status);
+    struct json_object *o, *v = NULL;
+    int following = 0, requested = 0;
+
+    if (job->f == NULL || job->f->closing) {
+        follow_job_free(job); /* cancelled: the leases expire and another pass takes the row */
+        return;
+    }
+    if (oc != FOLLOW_OK) {
+        follow_not_ok(job, "follow", resp, oc);
+        return;
+    }
+    /* A Relationship: following, or requested when the account approves followers. */
+    o = oauth_parse_object(resp->body, resp->body_len);
+    if (json_object_object_get_ex(o, "following", &v))
+        following = json_object_get_boolean(v);
+    if (json_object_object_get_ex(o, "requested", &v))
+        requested = json_object_get_boolean(v);
+    json_object_put(o);
+    if (!following && !requested) {
+        follow_finish(job, "failed", "follow: the server did not follow (blocked?)", 0, -1, 0);
+        return;
+    }
+    follow_finish(job, "done", NULL, 0, -1, 0);
+}
+
+static void
+follow_rechecked_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct follow_job *job = arg;
+    int allowed = outcome == DB_OK && PQntuples(res) == 1;
+
+    (void)err;
+    PQclear(res);
+    if (job->f == NULL || job->f->closing) {
+        follow_job_free(job);
+        return;
+    }
+    if (outcome != DB_OK) {
+        follow_finish(job, "wait", "database unavailable before the follow", 1000, -1, 0);
+        return;
+    }
+    if (!allowed) {
+        /* Consent withdrawn, grant revoked, paused... meanwhile: the matcher decides the rest. */
+        follow_finish(job, "wait", "no longer allowed when the follow was due", 0, -1, 0);
+        return;
+    }
+    follow_call(job, "POST", "/api/v1/accounts/", job->account_id, "/follow", follow_followed_cb);
+}
+
+static void
+follow_searched_cb(const struct httpc_response *resp, void *arg)
+{
+    struct follow_job *job = arg;
+    enum follow_outcome oc = follow_classify(resp->error, resp->status);
+    struct json_object *o;
+    const char *id;
+    const char *params[2];
+
+    if (job->f == NULL || job->f->closing) {
+        follow_job_free(job);
+        return;
+    }
+    if (oc != FOLLOW_OK) {
+        follow_not_ok(job, "search", resp, oc);
+        return;
+    }
+    o = oauth_parse_object(resp->body, resp->body_len);
+    id = follow_pick_account(o, job->followee_uri, job->followee_acct, job->host);
+    if (id == NULL) {
+        json_object_put(o);
+        follow_finish(job, "failed", "account not found after resolve", 0, -1, 0);
+        return;
+    }
+    snprintf(job->account_id, sizeof(job->account_id), "%s", id);
+    json_object_put(o);
+    params[0] = job->id;
+    params[1] = job->host;
+    db_query(job->f->app->db, sql_recheck, 2, params, follow_rechecked_cb, job);
+}
+
+/* One claimed row: checks that need no network, then the search. */
+static void
+follow_job_start(struct follow *f, PGresult *res, int i)
+{
+    struct follow_job *job = xcalloc(1, sizeof(*job));
+    char ad[300], host[256];
+
+    job->f = f;
+    job->t0 = follow_now_ms();
+    TAILQ_INSERT_TAIL(&f->jobs, job, link);
+    f->st.claimed++;
+    snprintf(job->id, sizeof(job->id), "%s", PQgetvalue(res, i, 0));
+    snprintf(job->member_id, sizeof(job->member_id), "%s", PQgetvalue(res, i, 1));
+    job->attempts = (int)strtol(PQgetvalue(res, i, 2), NULL, 10);
+    job->followee_uri = xstrdup(PQgetvalue(res, i, 7));
+    job->followee_acct = xstrdup(PQgetvalue(res, i, 8));
+    snprintf(job->host, sizeof(job->host), "%s", PQgetvalue(res, i, 4));
+    if (policy_config_blocked(f->app->cfg, PQgetvalue(res, i, 10)) ||
+        policy_config_blocked(f->app->cfg, PQgetvalue(res, i, 9))) {
+        follow_finish(job, "undone", "a home server is blocked by relay_block", 0, -1, 0);
+        return;
+    }
+    if (oauth_home(f->app->cfg, PQgetvalue(res, i, 3), job->origin, sizeof(job->origin), host,
+                   sizeof(host)) < 0 ||
+        strcmp(host, job->host) != 0) {
+        follow_finish(job, "failed", "the member's server is not reachable over https", 0, -1, 0);
+        return;
+    }
+    oauth_grant_ad(job->member_id, job->host, ad, sizeof(ad));
+    job->token = f->app->seal != NULL ? seal_from_bytea(f->app->seal, ad, PQgetvalue(res, i, 5),
+                                                        PQgetvalue(res, i, 6))
+                                      : NULL;
+    if (job->token == NULL) {
+        log_error("follow_token_unreadable", "member=%s host=%s (token_key_file changed?)",
+                  job->member_id, job->host);
+        follow_finish(job, "wait", "the grant cannot be opened with token_key_file",
+                      FOLLOW_PAUSE_MS, FOLLOW_PAUSE_MS, 0);
+        return;
+    }
+    follow_call(job, "GET", "/api/v2/search?q=", job->followee_uri,
+                "&resolve=true&type=accounts&limit=1", follow_searched_cb);
+}
+
+static void
+follow_claimed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct follow_claim *c = arg;
+    struct follow *f = c->f;
+    int n = 0, full;
+
+    free(c);
+    if (f == NULL) {
+        PQclear(res); /* follow_free came first: the leases expire */
+        return;
+    }
+    f->claim = NULL;
+    if (outcome != DB_OK) {
+        log_warn("follow_claim_failed", "error=%s", log_q(err));
+        follow_arm(f, f->o.poll_ms);
+        return;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        long long day = strtoll(PQgetvalue(res, i, 11), NULL, 10);
+        long long api = strtoll(PQgetvalue(res, i, 12), NULL, 10);
+
+        if (i == 0 && (day > 0 || api > 0)) {
+            metrics_add(M_FOLLOWS, "result=\"deferred\"", (double)(day + api));
+            log_info("follow_deferred", "daily_budget=%lld api_budget=%lld", day, api);
+        }
+        if (PQgetisnull(res, i, 0))
+            continue;
+        follow_job_start(f, res, i);
+        n++;
+    }
+    PQclear(res);
+    full = n >= f->o.batch;
+    follow_arm(f, full || f->kicked ? 0 : f->o.poll_ms);
+    f->kicked = 0;
+}
+
+static void
+follow_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct follow *f = arg;
+    char batch[16], lease[24], daily[16], api[16];
+    const char *params[4] = { batch, lease, daily, api };
+
+    (void)fd;
+    (void)what;
+    if (f->closing || f->claim != NULL)
+        return;
+    snprintf(batch, sizeof(batch), "%d", f->o.batch);
+    snprintf(lease, sizeof(lease), "%ld", f->o.lease_ms);
+    snprintf(daily, sizeof(daily), "%d", f->o.daily_limit);
+    snprintf(api, sizeof(api), "%d", f->o.api_limit);
+    f->claim = xcalloc(1, sizeof(*f->claim));
+    f->claim->f = f;
+    db_query(f->app->db, sql_claim, 4, params, follow_claimed_cb, f->claim);
+}

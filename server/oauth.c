@@ -1,0 +1,792 @@
+/* The OAuth grant on a member's own server: app registration, PKCE authorization, revocation. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/http.h>
+#include <json-c/json.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "app.h"
+#include "config.h"
+#include "db.h"
+#include "dbtx.h"
+#include "follow.h"
+#include "httpc.h"
+#include "httpd.h"
+#include "linkpage.h"
+#include "log.h"
+#include "oauth.h"
+#include "queue.h"
+#include "seal.h"
+#include "token.h"
+#include "xmalloc.h"
+
+#define OAUTH_MAX_DEPTH  16 /* JSON nesting in Application and Token answers */
+#define OAUTH_MAX_BODY   (256 * 1024)
+#define OAUTH_MAX_SECRET 4096 /* client ids, secrets and tokens are tens of bytes */
+
+/* --- pure helpers ---------------------------------------------------------------------------- */
+
+int
+oauth_home(const struct config *cfg, const char *actor_uri, char *origin, size_t originlen,
+           char *host, size_t hostlen)
+{
+    char h[256];
+    int https;
+
+    if (actor_uri == NULL || queue_host_of(actor_uri, h, sizeof(h)) < 0)
+        return -1;
+    https = strncasecmp(actor_uri, "https://", 8) == 0;
+    if (!https && !cfg->allow_private_fetch)
+        return -1; /* tokens travel only over TLS; plain http is for loopback tests */
+    if ((size_t)snprintf(origin, originlen, "%s://%s", https ? "https" : "http", h) >= originlen ||
+        (size_t)snprintf(host, hostlen, "%s", h) >= hostlen)
+        return -1;
+    return 0;
+}
+
+void
+oauth_grant_ad(const char *member_id, const char *host, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "grant:%s:%s", member_id, host);
+}
+
+void
+oauth_app_ad(const char *host, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "app:%s", host);
+}
+
+/* The PKCE verifier is bound to its state row the same way. */
+static void
+oauth_state_ad(const char *member_id, const char *host, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "state:%s:%s", member_id, host);
+}
+
+struct json_object *
+oauth_parse_object(const char *body, size_t len)
+{
+    struct json_tokener *tok;
+    struct json_object *o;
+
+    if (body == NULL || len == 0 || len > OAUTH_MAX_BODY)
+        return NULL;
+    tok = json_tokener_new_ex(OAUTH_MAX_DEPTH);
+    o = json_tokener_parse_ex(tok, body, (int)len);
+    if (json_tokener_get_error(tok) != json_tokener_success ||
+        !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        o = NULL;
+    }
+    json_tokener_free(tok);
+    return o;
+}
+
+/* A string member of o no longer than max, or NULL. */
+static const char *
+oauth_str(struct json_object *o, const char *key, size_t max)
+{
+    struct json_object *v = NULL;
+    const char *s;
+
+    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    s = json_object_get_string(v);
+    return *s != '\0' && strlen(s) <= max ? s : NULL;
+}
+
+/* "2024-05-01T12:05:00.000000Z", "...+02:00" or without the fraction; -1 otherwise. */
+static long long
+oauth_iso8601(const char *s)
+{
+    struct tm tm;
+    int y, mo, d, h, mi, sec, n = 0;
+    long long t;
+
+    memset(&tm, 0, sizeof(tm));
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
+        return -1;
+    s += n;
+    if (*s == '.')
+        for (s++; isdigit((unsigned char)*s); s++)
+            ;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    t = (long long)timegm(&tm);
+    if (*s == 'Z' && s[1] == '\0')
+        return t;
+    if ((*s == '+' || *s == '-') && isdigit((unsigned char)s[1]) && isdigit((unsigned char)s[2]) &&
+        s[3] == ':' && isdigit((unsigned char)s[4]) && isdigit((unsigned char)s[5]) &&
+        s[6] == '\0') {
+        long long off =
+            ((s[1] - '0') * 10 + (s[2] - '0')) * 3600LL + ((s[4] - '0') * 10 + (s[5] - '0')) * 60LL;
+
+        return *s == '+' ? t - off : t + off;
+    }
+    return -1;
+}
+
+long long
+oauth_reset_time(const char *ratelimit_reset, const char *retry_after, long long now)
+{
+    if (ratelimit_reset != NULL) {
+        const char *p = ratelimit_reset;
+        long long t = -1;
+
+        while (*p == ' ')
+            p++;
+        if (strchr(p, 'T') != NULL)
+            t = oauth_iso8601(p);
+        else if (*p != '\0' && strspn(p, "0123456789") == strlen(p) && strlen(p) <= 12)
+            t = strtoll(p, NULL, 10); /* Unix seconds, as some servers send */
+        if (t >= 0)
+            return t;
+    }
+    if (retry_after != NULL) {
+        long long ms = queue_retry_after_ms(retry_after, (time_t)now);
+
+        if (ms >= 0)
+            return now + (ms + 999) / 1000;
+    }
+    return -1;
+}
+
+void
+oauth_form_add(char **buf, const char *name, const char *value)
+{
+    char *enc = evhttp_uriencode(value, -1, 1);
+    char *next = xasprintf("%s%s%s=%s", *buf != NULL ? *buf : "",
+                           *buf != NULL && **buf != '\0' ? "&" : "", name, enc);
+
+    free(enc);
+    if (*buf != NULL)
+        seal_wipe_free(*buf); /* forms carry secrets: leave no copy behind */
+    *buf = next;
+}
+
+/* base64url without padding of SHA-256(verifier): the S256 code challenge. */
+static void
+oauth_challenge(const char *verifier, char out[48])
+{
+    unsigned char md[32], b64[48];
+    unsigned int n = 0;
+    int len;
+
+    EVP_Digest(verifier, strlen(verifier), md, &n, EVP_sha256(), NULL);
+    len = EVP_EncodeBlock(b64, md, (int)n);
+    while (len > 0 && b64[len - 1] == '=')
+        len--;
+    for (int i = 0; i < len; i++)
+        out[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : (char)b64[i];
+    out[len] = '\0';
+}
+
+/* --- one operation's context ----------------------------------------------------------------- */
+
+/* One grant operation (start, callback, revocation), the single owner of what it holds. */
+struct oauth_op {
+    struct app *app;
+    struct evhttp_request *req; /* NULL once answered (the revocation goes on alone) */
+    char member_id[24];
+    char session_hash[67];
+    char origin[300];
+    char host[256];
+    char *actor_uri;
+    char *client_id;
+    char *client_secret; /* plain: wiped when freed */
+    char *verifier;      /* plain: wiped when freed */
+    char *token;         /* plain: wiped when freed */
+    char *code;          /* plain: wiped when freed */
+    char *callback;      /* <base>/link/oauth/callback */
+    char state[65];      /* start: the state handed to the browser (only its hash is stored) */
+};
+
+static struct oauth_op *
+oauth_op_new(struct app *app, struct evhttp_request *req)
+{
+    struct oauth_op *op = xcalloc(1, sizeof(*op));
+
+    op->app = app;
+    op->req = req;
+    op->callback = xasprintf("%s%s", app->cfg->base_url, OAUTH_CALLBACK_PATH);
+    return op;
+}
+
+static void
+oauth_op_free(struct oauth_op *op)
+{
+    free(op->actor_uri);
+    free(op->client_id);
+    seal_wipe_free(op->client_secret);
+    seal_wipe_free(op->verifier);
+    seal_wipe_free(op->token);
+    seal_wipe_free(op->code);
+    free(op->callback);
+    free(op);
+}
+
+/* The session's SHA-256 from the cookie (the caller checked it already), "" without one. */
+static void
+oauth_session_hash(struct evhttp_request *req, char out[67])
+{
+    const char *h = httpd_header(req, "Cookie");
+    char token[65];
+
+    out[0] = '\0';
+    if (h != NULL && linkpage_cookie(h, LINKPAGE_COOKIE, token, sizeof(token)) == 0 &&
+        strlen(token) == 64)
+        token_sha256_bytea(token, out);
+}
+
+/* Answers a page POST with {"error": reason} and frees op. */
+static void
+oauth_fail(struct oauth_op *op, enum httpd_err kind, const char *reason)
+{
+    if (op->req != NULL)
+        httpd_fail(op->req, kind, reason);
+    oauth_op_free(op);
+}
+
+/* Sends the browser back to the page with the outcome of the callback, and frees op. */
+static void
+oauth_back(struct oauth_op *op, const char *result)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(op->req);
+    char *loc = xasprintf("/link?oauth=%s", result);
+
+    log_info("oauth_callback", "member=%s host=%s result=%s",
+             *op->member_id != '\0' ? op->member_id : "-", *op->host != '\0' ? op->host : "-",
+             result);
+    evhttp_add_header(out, "Location", loc);
+    evhttp_add_header(out, "Cache-Control", "no-store");
+    evhttp_add_header(out, "Referrer-Policy", "no-referrer");
+    httpd_reply(op->req, 303, "text/plain; charset=utf-8", "", 0);
+    free(loc);
+    oauth_op_free(op);
+}
+
+/* A form POST to the member's server; the body is wiped once httpc has copied it. */
+static void
+oauth_post_form(struct oauth_op *op, const char *path, char *form, httpc_done_fn cb)
+{
+    static const char *const headers[2] = {
+        "Content-Type: application/x-www-form-urlencoded",
+        "Accept: application/json",
+    };
+    char *url = xasprintf("%s%s", op->origin, path);
+    struct httpc_req hr = { 0 };
+
+    hr.method = "POST";
+    hr.url = url;
+    hr.headers = headers;
+    hr.nheaders = 2;
+    hr.body = form;
+    hr.body_len = strlen(form);
+    httpc_request(op->app->httpc, &hr, cb, op);
+    free(url);
+    seal_wipe_free(form);
+}
+
+/*
+ * Seals secret under ad into params[at] (ciphertext) and params[at + 1] (nonce), then runs
+ * sql with its n params for op. -1 when sealing fails: nothing ran.
+ */
+static int
+oauth_query_sealed(struct oauth_op *op, const char *sql, const char **params, int n, int at,
+                   const char *ad, const char *secret, db_result_fn cb)
+{
+    char nonce[SEAL_NONCE_BYTEA], *ct = NULL;
+
+    if (seal_to_bytea(op->app->seal, ad, secret, &ct, nonce) < 0)
+        return -1;
+    params[at] = ct;
+    params[at + 1] = nonce;
+    db_query(op->app->db, sql, n, params, cb, op);
+    free(ct);
+    return 0;
+}
+
+/* --- POST /link/oauth/start ------------------------------------------------------------------ */
+
+static const char sql_start_member[] =
+    "SELECT m.actor_uri, m.autofollow, a.client_id, a.redirect_uri = $2 AND a.scopes = $3"
+    " FROM members m LEFT JOIN oauth_apps a ON a.host = m.host WHERE m.id = $1::bigint";
+
+/* One registration per host; a newer one (our base URL moved) replaces the old. */
+static const char sql_app_store[] =
+    "INSERT INTO oauth_apps (host, client_id, client_secret, client_secret_nonce, redirect_uri,"
+    " scopes) VALUES ($1, $2, $3::bytea, $4::bytea, $5, $6)"
+    " ON CONFLICT (host) DO UPDATE SET client_id = EXCLUDED.client_id,"
+    "  client_secret = EXCLUDED.client_secret,"
+    "  client_secret_nonce = EXCLUDED.client_secret_nonce, redirect_uri = EXCLUDED.redirect_uri,"
+    "  scopes = EXCLUDED.scopes, created_at = now()"
+    " WHERE oauth_apps.redirect_uri <> EXCLUDED.redirect_uri"
+    "  OR oauth_apps.scopes <> EXCLUDED.scopes";
+static const char sql_app_client[] = "SELECT client_id FROM oauth_apps WHERE host = $1";
+
+/* Expired states go whenever a new one comes. */
+static const char sql_state_store[] =
+    "WITH gc AS (DELETE FROM oauth_states WHERE expires_at < now())"
+    " INSERT INTO oauth_states (hash, member_id, session_hash, host, verifier, verifier_nonce,"
+    "  expires_at) VALUES ($1::bytea, $2::bigint, $3::bytea, $4, $5::bytea, $6::bytea,"
+    "  now() + $7::int * interval '1 second')";
+
+static void
+oauth_state_stored(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct oauth_op *op = arg;
+    char challenge[48];
+    struct json_object *o;
+    char *url, *q = NULL;
+
+    PQclear(res);
+    if (outcome != DB_OK) {
+        /* 23503: the session ended meanwhile. */
+        log_warn("oauth_start_failed", "member=%s reason=%s", op->member_id, log_q(err));
+        oauth_fail(op, HTTPD_ERR_UNAVAILABLE, "database unavailable");
+        return;
+    }
+    oauth_challenge(op->verifier, challenge);
+    oauth_form_add(&q, "response_type", "code");
+    oauth_form_add(&q, "client_id", op->client_id);
+    oauth_form_add(&q, "redirect_uri", op->callback);
+    oauth_form_add(&q, "scope", OAUTH_SCOPES);
+    oauth_form_add(&q, "state", op->state);
+    oauth_form_add(&q, "code_challenge", challenge);
+    oauth_form_add(&q, "code_challenge_method", "S256");
+    url = xasprintf("%s/oauth/authorize?%s", op->origin, q);
+    free(q);
+    o = json_object_new_object();
+    json_object_object_add(o, "authorize_url", json_object_new_string(url));
+    free(url);
+    log_info("oauth_start", "member=%s host=%s", op->member_id, op->host);
+    evhttp_add_header(evhttp_request_get_output_headers(op->req), "Cache-Control", "no-store");
+    httpd_reply_json(op->req, 200, "application/json", o);
+    oauth_op_free(op);
+}
+
+/* The app is known: a state and a verifier, the verifier sealed to the state's row. */
+static void
+oauth_start_authorize(struct oauth_op *op)
+{
+    char verifier[65], hash[67], ad[300], ttl[16];
+    const char *params[7];
+
+    if (token_random_hex(32, op->state, sizeof(op->state)) < 0 ||
+        token_random_hex(32, verifier, sizeof(verifier)) < 0) {
+        oauth_fail(op, HTTPD_ERR_INTERNAL, "no randomness");
+        return;
+    }
+    op->verifier = xstrdup(verifier);
+    OPENSSL_cleanse(verifier, sizeof(verifier));
+    token_sha256_bytea(op->state, hash);
+    snprintf(ttl, sizeof(ttl), "%d", OAUTH_STATE_TTL);
+    oauth_state_ad(op->member_id, op->host, ad, sizeof(ad));
+    params[0] = hash;
+    params[1] = op->member_id;
+    params[2] = op->session_hash;
+    params[3] = op->host;
+    params[6] = ttl;
+    if (oauth_query_sealed(op, sql_state_store, params, 7, 4, ad, op->verifier,
+                           oauth_state_stored) < 0)
+        oauth_fail(op, HTTPD_ERR_INTERNAL, "could not seal the verifier");
+}
+
+static void
+oauth_app_read(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct oauth_op *op = arg;
+
+    (void)err;
+    if (outcome != DB_OK || PQntuples(res) != 1) {
+        PQclear(res);
+        oauth_fail(op, HTTPD_ERR_UNAVAILABLE, "database unavailable");
+        return;
+    }
+    free(op->client_id);
+    op->client_id = xstrdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    oauth_start_authorize(op);
+}
+
+static void
+oauth_app_stored(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct oauth_op *op = arg;
+    const char *params[1] = { op->host };
+
+    PQclear(res);
+    (void)err;
+    if (outcome != DB_OK) {
+        oauth_fail(op, HTTPD_ERR_UNAVAILABLE, "database unavailable");
+        return;
+    }
+    /* Whoever registered first for this host wins; read back what is stored. */
+    db_query(op->app->db, sql_app_client, 1, params, oauth_app_read, op);
+}
+
+/* The answer to POST /api/v1/apps: an Application with client_id and client_secret. */
+static void
+oauth_app_registered(const struct httpc_response *resp, void *arg)
+{
+    struct oauth_op *op = arg;
+    struct json_object *o = NULL;
+    const char *id, *secret;
+    char ad[300];
+    const char *params[6];
+
+    if (resp->error != HTTPC_OK || resp->status != 200) {
+        log_warn("oauth_app_failed", "host=%s error=%s status=%ld", op->host,
+                 httpc_error_name(resp->error), resp->status);
+        oauth_fail(op, HTTPD_ERR_UNAVAILABLE,
+                   resp->error == HTTPC_OK ? "your server refused to register passerelle"
+                                           : "your server did not answer: try again later");
+        return;
+    }
+    o = oauth_parse_object(resp->body, resp->body_len);
+    id = o != NULL ? oauth_str(o, "client_id", OAUTH_MAX_SECRET) : NULL;
+    secret = o != NULL ? oauth_str(o, "client_secret", OAUTH_MAX_SECRET) : NULL;
+    oauth_app_ad(op->host, ad, sizeof(ad));
+    params[0] = op->host;
+    params[1] = id;
+    params[4] = op->callback;
+    params[5] = OAUTH_SCOPES;
+    if (id == NULL || secret == NULL ||
+        oauth_query_sealed(op, sql_app_store, params, 6, 2, ad, secret, oauth_app_stored) < 0) {
+        json_object_put(o);
+        log_warn("oauth_app_failed", "host=%s reason=no_client_credentials", op->host);
+        oauth_fail(op, HTTPD_ERR_UNAVAILABLE, "your server answered without client credentials");
+        return;
+    }
+    log_info("oauth_app_registered", "host=%s", op->host);
+    json_object_put(o);
+}
+
+static void
+oauth_start_member(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct oauth_op *op = arg;
+    char *form = NULL;
+
+    (void)err;
+    if (outcome != DB_OK || PQntuples(res) != 1) {
+        PQclear(res);
+        oauth_fail(op, HTTPD_ERR_UNAVAILABLE, "database unavailable");
+        return;
+    }
+    if (strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
+        PQclear(res);
+        oauth_fail(op, HTTPD_ERR_BAD_REQUEST, "choose automatic follows first");
+        return;
+    }
+    if (oauth_home(op->app->cfg, PQgetvalue(res, 0, 0), op->origin, sizeof(op->origin), op->host,
+                   sizeof(op->host)) < 0) {
+        PQclear(res);
+        oauth_fail(op, HTTPD_ERR_BAD_REQUEST, "your server must be reachable over https");
+        return;
+    }
+    if (!PQgetisnull(res, 0, 2) && strcmp(PQgetvalue(res, 0, 3), "t") == 0) {
+        op->client_id = xstrdup(PQgetvalue(res, 0, 2));
+        PQclear(res);
+        oauth_start_authorize(op);
+        return;
+    }
+    PQclear(res);
+    oauth_form_add(&form, "client_name", "passerelle");
+    oauth_form_add(&form, "redirect_uris", op->callback);
+    oauth_form_add(&form, "scopes", OAUTH_SCOPES);
+    oauth_form_add(&form, "website", op->app->cfg->base_url);
+    oauth_post_form(op, "/api/v1/apps", form, oauth_app_registered);
+}
+
+static void
+oauth_start_session(struct app *app, struct evhttp_request *req, const char *member_id, void *arg)
+{
+    struct oauth_op *op = oauth_op_new(app, req);
+    const char *params[3];
+
+    (void)arg;
+    snprintf(op->member_id, sizeof(op->member_id), "%s", member_id);
+    oauth_session_hash(req, op->session_hash);
+    params[0] = op->member_id;
+    params[1] = op->callback;
+    params[2] = OAUTH_SCOPES;
+    db_query(app->db, sql_start_member, 3, params, oauth_start_member, op);
+}
+
+void
+oauth_start(struct app *app, struct evhttp_request *req, const char *path)
+{
+    (void)path;
+    if (app->seal == NULL) {
+        httpd_fail(req, HTTPD_ERR_UNAVAILABLE,
+                   "following in your name is not set up on this bridge (token_key_file)");
+        return;
+    }
+    linkpage_session(app, req, 1, oauth_start_session, NULL);
+}
+
+/* --- GET /link/oauth/callback ---------------------------------------------------------------- */
+
+/*
+ * Spends the state whatever happens next: a state is good for one callback. Returns what
+ * the checks need, and the app's credentials.
+ */
+static const char sql_state_spend[] =
+    "WITH s AS (DELETE FROM oauth_states WHERE hash = $1::bytea RETURNING *)"
+    " SELECT s.member_id, s.session_hash = $2::bytea, s.expires_at > now(), s.host,"
+    "  s.verifier, s.verifier_nonce, a.client_id, a.client_secret, a.client_secret_nonce,"
+    "  m.actor_uri"
+    " FROM s JOIN oauth_apps a ON a.host = s.host JOIN members m ON m.id = s.member_id";
+
+/* One grant per member: a new one replaces the old, with a clean slate. */
+static const char sql_grant_store[] =
+    "INSERT INTO oauth_grants (member_id, host, ciphertext, nonce, scopes)"
+    " VALUES ($1::bigint, $2, $3::bytea, $4::bytea, $5)"
+    " ON CONFLICT (member_id) DO UPDATE SET host = EXCLUDED.host,"
+    "  ciphertext = EXCLUDED.ciphertext, nonce = EXCLUDED.nonce, scopes = EXCLUDED.scopes,"
+    "  rate_limited_until = NULL, busy_until = NULL, created_at = now()";
+
+static void
+oauth_grant_stored(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct oauth_op *op = arg;
+
+    PQclear(res);
+    if (outcome != DB_OK) {
+        log_warn("oauth_grant_store_failed", "member=%s reason=%s", op->member_id, log_q(err));
+        oauth_back(op, "failed");
+        return;
+    }
+    follow_kick(op->app->follow);
+    oauth_back(op, "granted");
+}
+
+/* The answer to POST /oauth/token: a Token with access_token. */
+static void
+oauth_token_cb(const struct httpc_response *resp, void *arg)
+{
+    struct oauth_op *op = arg;
+    struct json_object *o = NULL;
+    const char *token, *type, *scope, *me;
+    char ad[300];
+    const char *params[5];
+
+    if (resp->error != HTTPC_OK || resp->status != 200) {
+        log_warn("oauth_token_failed", "member=%s host=%s error=%s status=%ld", op->member_id,
+                 op->host, httpc_error_name(resp->error), resp->status);
+        oauth_back(op, "failed");
+        return;
+    }
+    o = oauth_parse_object(resp->body, resp->body_len);
+    token = o != NULL ? oauth_str(o, "access_token", OAUTH_MAX_SECRET) : NULL;
+    type = o != NULL ? oauth_str(o, "token_type", 64) : NULL;
+    scope = o != NULL ? oauth_str(o, "scope", 1024) : NULL;
+    /* Pleroma and Akkoma say whose token it is: it must be the member's own account. */
+    me = o != NULL ? oauth_str(o, "me", 2048) : NULL;
+    if (token == NULL || (type != NULL && strcasecmp(type, "bearer") != 0)) {
+        json_object_put(o);
+        log_warn("oauth_token_failed", "member=%s host=%s reason=no_bearer_token", op->member_id,
+                 op->host);
+        oauth_back(op, "failed");
+        return;
+    }
+    if (me != NULL && strcmp(me, op->actor_uri) != 0) {
+        json_object_put(o);
+        oauth_back(op, "wrong_account");
+        return;
+    }
+    oauth_grant_ad(op->member_id, op->host, ad, sizeof(ad));
+    params[0] = op->member_id;
+    params[1] = op->host;
+    params[4] = scope != NULL ? scope : OAUTH_SCOPES;
+    if (oauth_query_sealed(op, sql_grant_store, params, 5, 2, ad, token, oauth_grant_stored) < 0)
+        oauth_back(op, "failed");
+    json_object_put(o);
+}
+
+static void
+oauth_state_spent(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct oauth_op *op = arg;
+    char ad[300], *form = NULL;
+    int same_session, fresh;
+
+    (void)err;
+    if (outcome != DB_OK) {
+        PQclear(res);
+        oauth_back(op, "failed");
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        oauth_back(op, "invalid"); /* unknown, or already spent */
+        return;
+    }
+    snprintf(op->member_id, sizeof(op->member_id), "%s", PQgetvalue(res, 0, 0));
+    snprintf(op->host, sizeof(op->host), "%s", PQgetvalue(res, 0, 3));
+    same_session = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+    fresh = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+    op->actor_uri = xstrdup(PQgetvalue(res, 0, 9));
+    if (!same_session || !fresh || op->code == NULL) {
+        PQclear(res);
+        oauth_back(op, !same_session ? "invalid" : !fresh ? "expired" : "denied");
+        return;
+    }
+    oauth_state_ad(op->member_id, op->host, ad, sizeof(ad));
+    op->verifier = seal_from_bytea(op->app->seal, ad, PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5));
+    oauth_app_ad(op->host, ad, sizeof(ad));
+    op->client_secret =
+        seal_from_bytea(op->app->seal, ad, PQgetvalue(res, 0, 7), PQgetvalue(res, 0, 8));
+    op->client_id = xstrdup(PQgetvalue(res, 0, 6));
+    PQclear(res);
+    if (op->verifier == NULL || op->client_secret == NULL) {
+        log_error("oauth_unseal_failed", "member=%s host=%s", op->member_id, op->host);
+        oauth_back(op, "failed");
+        return;
+    }
+    {
+        char host[256];
+
+        /* The member's server as it is now (an actor id does not change; this is a check). */
+        if (oauth_home(op->app->cfg, op->actor_uri, op->origin, sizeof(op->origin), host,
+                       sizeof(host)) < 0 ||
+            strcmp(host, op->host) != 0) {
+            oauth_back(op, "failed");
+            return;
+        }
+    }
+    oauth_form_add(&form, "grant_type", "authorization_code");
+    oauth_form_add(&form, "code", op->code);
+    oauth_form_add(&form, "redirect_uri", op->callback);
+    oauth_form_add(&form, "client_id", op->client_id);
+    oauth_form_add(&form, "client_secret", op->client_secret);
+    oauth_form_add(&form, "code_verifier", op->verifier);
+    oauth_post_form(op, "/oauth/token", form, oauth_token_cb);
+}
+
+void
+oauth_callback(struct app *app, struct evhttp_request *req, const char *path)
+{
+    struct oauth_op *op = oauth_op_new(app, req);
+    char *state = httpd_query_param(req, "state");
+    char *code = httpd_query_param(req, "code");
+    char *error = httpd_query_param(req, "error");
+    char hash[67];
+    const char *params[2];
+
+    (void)path;
+    oauth_session_hash(req, op->session_hash);
+    if (app->seal == NULL || state == NULL || strlen(state) != 64) {
+        free(state);
+        seal_wipe_free(code);
+        free(error);
+        oauth_back(op, app->seal == NULL ? "off" : "invalid");
+        return;
+    }
+    /* A refusal (error=access_denied) comes without a code: the state is spent all the same. */
+    if (error == NULL && code != NULL && *code != '\0' && strlen(code) <= OAUTH_MAX_SECRET)
+        op->code = code;
+    else
+        seal_wipe_free(code);
+    free(error);
+    token_sha256_bytea(state, hash);
+    free(state);
+    params[0] = hash;
+    params[1] = *op->session_hash != '\0' ? op->session_hash : "\\x";
+    db_query(app->db, sql_state_spend, 2, params, oauth_state_spent, op);
+}
+
+/* --- POST /link/oauth/revoke ----------------------------------------------------------------- */
+
+static const char sql_grant_delete[] =
+    "WITH g AS (DELETE FROM oauth_grants WHERE member_id = $1::bigint RETURNING *)"
+    " SELECT g.host, g.ciphertext, g.nonce, a.client_id, a.client_secret, a.client_secret_nonce,"
+    "  m.actor_uri"
+    " FROM g JOIN oauth_apps a ON a.host = g.host JOIN members m ON m.id = g.member_id";
+
+static void
+oauth_revoked_remote(const struct httpc_response *resp, void *arg)
+{
+    struct oauth_op *op = arg;
+
+    log_info("oauth_revoke_remote", "member=%s host=%s error=%s status=%ld", op->member_id,
+             op->host, httpc_error_name(resp->error), resp->status);
+    oauth_op_free(op);
+}
+
+static void
+oauth_grant_deleted(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct oauth_op *op = arg;
+    struct json_object *o;
+    char ad[300], host[256], *form = NULL;
+    int had;
+
+    (void)err;
+    if (outcome != DB_OK) {
+        PQclear(res);
+        oauth_fail(op, HTTPD_ERR_UNAVAILABLE, "database unavailable: nothing was changed");
+        return;
+    }
+    had = PQntuples(res) == 1;
+    o = json_object_new_object();
+    json_object_object_add(o, "granted", json_object_new_boolean(0));
+    json_object_object_add(o, "revoked", json_object_new_boolean(had));
+    httpd_reply_json(op->req, 200, "application/json", o);
+    op->req = NULL;
+    log_info("oauth_revoked", "member=%s had_grant=%s", op->member_id, had ? "yes" : "no");
+    if (!had || op->app->seal == NULL) {
+        PQclear(res);
+        oauth_op_free(op);
+        return;
+    }
+    /* Then, best effort, the member's server forgets the token too. */
+    snprintf(op->host, sizeof(op->host), "%s", PQgetvalue(res, 0, 0));
+    oauth_grant_ad(op->member_id, op->host, ad, sizeof(ad));
+    op->token = seal_from_bytea(op->app->seal, ad, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+    oauth_app_ad(op->host, ad, sizeof(ad));
+    op->client_secret =
+        seal_from_bytea(op->app->seal, ad, PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5));
+    op->client_id = xstrdup(PQgetvalue(res, 0, 3));
+    if (op->token == NULL || op->client_secret == NULL ||
+        oauth_home(op->app->cfg, PQgetvalue(res, 0, 6), op->origin, sizeof(op->origin), host,
+                   sizeof(host)) < 0) {
+        PQclear(res);
+        oauth_op_free(op);
+        return;
+    }
+    PQclear(res);
+    oauth_form_add(&form, "client_id", op->client_id);
+    oauth_form_add(&form, "client_secret", op->client_secret);
+    oauth_form_add(&form, "token", op->token);
+    oauth_post_form(op, "/oauth/revoke", form, oauth_revoked_remote);
+}
+
+static void
+oauth_revoke_session(struct app *app, struct evhttp_request *req, const char *member_id, void *arg)
+{
+    struct oauth_op *op = oauth_op_new(app, req);
+    const char *params[1] = { op->member_id };
+
+    (void)arg;
+    snprintf(op->member_id, sizeof(op->member_id), "%s", member_id);
+    db_query(app->db, sql_grant_delete, 1, params, oauth_grant_deleted, op);
+}
+
+void
+oauth_revoke(struct app *app, struct evhttp_request *req, const char *path)
+{
+    (void)path;
+    linkpage_session(app, req, 1, oauth_revoke_session, NULL);
+}
