@@ -47,9 +47,9 @@ BENCHES   := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 FMT_SRCS  := $(SRCS) $(wildcard include/*.h tests/*.h tests/unit/*.c bench/*.c fuzz/*.c)
 
 .PHONY: all run test check bench install uninstall clean deps format format-check lint \
-        units valgrind fuzz fuzz-smoke
+        units valgrind fuzz fuzz-smoke bench-quick
 
-all: $(BIN) $(UNITS)
+all: $(BIN) $(UNITS) $(BENCHES)
 
 $(BIN): $(MAIN_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -109,8 +109,14 @@ valgrind: deps
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/vg OPT=-O0 all
 	BUILD=$(BUILD)/vg PASSERELLE_VALGRIND=1 TEST_ONLY=integration TEST_TIMEOUT=900 sh tests/run.sh
 
-bench: all $(BENCHES)
+# The benchmarks (bench/run.sh, docs/BENCHMARKS.md): one table of figures beside this
+# machine's limits; bench-quick is the same with tiny sizes (a smoke test, run by make test).
+bench: all
+	@sh scripts/deps.sh bench
 	@sh bench/run.sh $(BUILD)
+
+bench-quick: all
+	@BENCH_QUICK=1 sh bench/run.sh $(BUILD)
 
 # libFuzzer targets (clang and libclang-rt-14-dev): each fuzz/fuzz_*.c linked against the
 # library built again with clang's sanitizers and coverage, run for FUZZ_SECONDS from its seeds

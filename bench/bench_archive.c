@@ -180,10 +180,62 @@ bench_zip(const char *what, struct zipread *z, size_t bytes, uint64_t edges, uin
     report(what, best, bytes, res.followers + res.following);
 }
 
+/* The same edges as COPY text for x_edges: followers point at the owner, followees away. */
+static int
+write_copy(const char *path, uint64_t owner, uint64_t nfrom, uint64_t nto)
+{
+    FILE *f = fopen(path, "w");
+    uint64_t i;
+
+    if (f == NULL)
+        return -1;
+    for (i = 0; i < nfrom; i++)
+        fprintf(f, "%" PRIu64 "\t%" PRIu64 "\n", (uint64_t)(BASE_FROM + i * 7919), owner);
+    for (i = 0; i < nto; i++)
+        fprintf(f, "%" PRIu64 "\t%" PRIu64 "\n", owner, (uint64_t)(BASE_TO + i * 7919));
+    return fclose(f);
+}
+
+/*
+ * bench_archive -w ZIP COPY EDGES: writes an X archive of EDGES edges (account 1580000000000000001
+ * "big", manifest.js with the counts, 70 % followers in 4 parts, 30 % followees in 2, deflated)
+ * for passerelle import and the link page, and COPY the same rows as x_edges COPY text.
+ */
+static int
+write_archive(const char *zip, const char *copy, uint64_t edges)
+{
+    uint64_t nfrom = edges * 7 / 10, nto = edges - nfrom, sum = 0;
+    char manifest[1024];
+    struct zt z = { 0 };
+
+    snprintf(
+        manifest, sizeof(manifest),
+        "window.__THAR_CONFIG = {\"userInfo\":{\"accountId\":\"1580000000000000001\","
+        "\"userName\":\"big\"},\"dataTypes\":{"
+        "\"follower\":{\"files\":[{\"fileName\":\"data/follower.js\",\"count\":\"%" PRIu64
+        "\"}]},\"following\":{\"files\":[{\"fileName\":\"data/following.js\",\"count\":\"%" PRIu64
+        "\"}]}}}",
+        nfrom, nto);
+    zt_add_str(&z, "data/manifest.js", manifest);
+    zt_add_str(&z, "data/account.js",
+               "window.YTD.account.part0 = [{\"account\":{\"username\":\"big\","
+               "\"accountId\":\"1580000000000000001\",\"accountDisplayName\":\"Big\"}}]");
+    zip_list(&z, "follower", 4, BASE_FROM, nfrom, &sum);
+    zip_list(&z, "following", 2, BASE_TO, nto, &sum);
+    zt_finish(&z, NULL);
+    if (zt_write(&z, zip) < 0 || write_copy(copy, 1580000000000000001ULL, nfrom, nto) < 0) {
+        fprintf(stderr, "bench_archive: cannot write %s or %s\n", zip, copy);
+        return 1;
+    }
+    zt_free(&z);
+    return 0;
+}
+
 /*
  * bench_archive [edges [zip]]: edges (default 2,000,000) split evenly between follower and
  * following; zip, if given, is read too (e.g. one written by tests/lib/xarchive.mjs). Each
  * figure is the best of three runs; MB/s counts uncompressed JSON.
+ * bench_archive -w ZIP COPY EDGES: see write_archive.
  */
 int
 main(int argc, char **argv)
@@ -199,6 +251,8 @@ main(int argc, char **argv)
     size_t zbytes;
     int r;
 
+    if (argc == 5 && strcmp(argv[1], "-w") == 0)
+        return write_archive(argv[2], argv[3], strtoull(argv[4], NULL, 10));
     gen_list(&from, "follower", 0, BASE_FROM, 0, nfrom, &sum_from);
     gen_list(&to, "following", 0, BASE_TO, 0, nto, &sum_to);
     printf("bench_archive: %" PRIu64 " edges, %.1f MB of JSON\n", edges,

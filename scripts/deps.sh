@@ -8,6 +8,10 @@ libxml2-dev libpq-dev zlib1g-dev postgresql curl ca-certificates openssl nodejs 
 if [ "${1:-}" = fuzz ]; then
     pkgs="$pkgs clang libclang-rt-dev"
 fi
+# "deps.sh bench" (make bench): wrk drives the GET figures; not needed by make test or CI.
+if [ "${1:-}" = bench ]; then
+    pkgs="$pkgs wrk"
+fi
 missing=""
 for p in $pkgs; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

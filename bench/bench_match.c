@@ -1,0 +1,159 @@
+/* The matching benchmark: the matcher's statement timed per member on a generated graph. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#if __has_include("match.h")
+#include "match.h"
+#define MATCH_SQL  match_sql
+#define MATCH_NAME "match_sql"
+#else
+/*
+ * Until include/match.h exists: the both-sides lookup for one member, the members who
+ * followed them on X and the members they followed, as DESIGN.md section 2 describes it.
+ */
+#define MATCH_SQL                                                                                  \
+    "SELECT b.id, 'follower' FROM members a"                                                       \
+    " JOIN x_edges e ON e.followee_x_id = a.x_id JOIN members b ON b.x_id = e.follower_x_id"       \
+    " WHERE a.id = $1::bigint AND b.state = 'linked'"                                              \
+    " UNION ALL SELECT b.id, 'followee' FROM members a"                                            \
+    " JOIN x_edges e ON e.follower_x_id = a.x_id JOIN members b ON b.x_id = e.followee_x_id"       \
+    " WHERE a.id = $1::bigint AND b.state = 'linked'"
+#define MATCH_NAME "stand-in (include/match.h not built yet)"
+#endif
+
+/*
+ * The floor under any matching: reading the member's edges both ways, index only. A
+ * matcher reads at least these rows; it also looks each other end up in members.
+ */
+static const char read_sql[] =
+    "SELECT (SELECT count(*) FROM x_edges e WHERE e.follower_x_id = a.x_id)"
+    " + (SELECT count(*) FROM x_edges e WHERE e.followee_x_id = a.x_id)"
+    " FROM members a WHERE a.id = $1::bigint";
+
+static double
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void
+die(PGconn *c, const char *what)
+{
+    fprintf(stderr, "bench_match: %s: %s", what, PQerrorMessage(c));
+    exit(1);
+}
+
+static void
+run(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        die(c, sql);
+    PQclear(r);
+}
+
+/*
+ * Times sql for one member inside a transaction that is rolled back (a statement that
+ * plans follows writes them; the generated world must stay as it was). Returns ms.
+ */
+static double
+timed(PGconn *c, const char *sql, const char *id, long *rows, long *value)
+{
+    const char *params[1] = { id };
+    PGresult *r;
+    double t0, t;
+
+    run(c, "BEGIN");
+    t0 = now_ms();
+    r = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 0);
+    t = now_ms() - t0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
+        die(c, "statement");
+    *rows += PQntuples(r) > 0 ? PQntuples(r) : atol(PQcmdTuples(r));
+    if (value != NULL && PQntuples(r) == 1)
+        *value += atol(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    run(c, "ROLLBACK");
+    return t;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* The q-quantile (nearest rank) of n sorted values. */
+static double
+quantile(const double *v, size_t n, double q)
+{
+    size_t k = (size_t)(q * (double)n + 0.999999);
+
+    return v[k == 0 ? 0 : k > n ? n - 1 : k - 1];
+}
+
+/*
+ * bench_match CONNINFO N: N linked members drawn at random (fixed seed), each matched once
+ * to warm the cache, then each timed; prints one line of key=value.
+ */
+int
+main(int argc, char **argv)
+{
+    PGconn *c;
+    PGresult *ids;
+    long n, i, rows = 0, edges = 0, dummy = 0;
+    double *tm, *tr, t0;
+
+    if (argc != 3 || (n = strtol(argv[2], NULL, 10)) < 1) {
+        fprintf(stderr, "usage: bench_match CONNINFO N\n");
+        return 2;
+    }
+    c = PQconnectdb(argv[1]);
+    if (PQstatus(c) != CONNECTION_OK)
+        die(c, "connect");
+    run(c, "SELECT setseed(0.42)");
+    ids = PQexecParams(c,
+                       "SELECT id::text FROM members WHERE state = 'linked'"
+                       " ORDER BY random() LIMIT $1::int",
+                       1, NULL, (const char *const[]){ argv[2] }, NULL, NULL, 0);
+    if (PQresultStatus(ids) != PGRES_TUPLES_OK || PQntuples(ids) == 0)
+        die(c, "members");
+    n = PQntuples(ids);
+    tm = calloc((size_t)n, sizeof(*tm));
+    tr = calloc((size_t)n, sizeof(*tr));
+    if (tm == NULL || tr == NULL)
+        return 1;
+    t0 = now_ms();
+    for (i = 0; i < n; i++) {
+        timed(c, MATCH_SQL, PQgetvalue(ids, (int)i, 0), &dummy, NULL);
+        timed(c, read_sql, PQgetvalue(ids, (int)i, 0), &dummy, NULL);
+    }
+    fprintf(stderr, "bench_match: warm-up pass %.1f s\n", (now_ms() - t0) / 1e3);
+    for (i = 0; i < n; i++) {
+        tm[i] = timed(c, MATCH_SQL, PQgetvalue(ids, (int)i, 0), &rows, NULL);
+        tr[i] = timed(c, read_sql, PQgetvalue(ids, (int)i, 0), &dummy, &edges);
+    }
+    qsort(tm, (size_t)n, sizeof(*tm), cmp_double);
+    qsort(tr, (size_t)n, sizeof(*tr), cmp_double);
+    printf("members=%ld match_p50_ms=%.3f match_p99_ms=%.3f read_p50_ms=%.3f read_p99_ms=%.3f "
+           "rows_avg=%.1f edges_avg=%.1f max_ms=%.3f statement=\"%s\"\n",
+           n, quantile(tm, (size_t)n, 0.5), quantile(tm, (size_t)n, 0.99),
+           quantile(tr, (size_t)n, 0.5), quantile(tr, (size_t)n, 0.99), (double)rows / (double)n,
+           (double)edges / (double)n, tm[n - 1], MATCH_NAME);
+    PQclear(ids);
+    PQfinish(c);
+    free(tm);
+    free(tr);
+    return 0;
+}

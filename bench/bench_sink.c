@@ -1,0 +1,170 @@
+/* The delivery benchmark's far end: a minimal libevent inbox answering 202, on several ports. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#define SINK_MAX_DOCS 8
+
+/*
+ * bench_sink [-g PATH FILE]... PORT...   (a PORT of 0 takes a free one)
+ * Prints "ports P..." (the ports bound) on stdout once listening. Every POST is answered 202 with
+ * an empty body and counted; GET /_stats answers
+ * {"posts":N,"gets":N,"first":S,"last":S} (CLOCK_MONOTONIC seconds of the first and last POST);
+ * GET PATH answers FILE's bytes as application/activity+json (an actor whose key a peer
+ * fetches), read at each GET: the document may name a port known only once this listens.
+ * Several ports stand for several hosts: the queue caps concurrency per host.
+ */
+struct sink {
+    unsigned long long posts, gets;
+    double first, last;
+    const char *paths[SINK_MAX_DOCS];
+    const char *files[SINK_MAX_DOCS];
+    int ndocs;
+};
+
+static double
+sink_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+sink_reply(struct evhttp_request *req, int status, const char *type, const char *body, size_t len)
+{
+    struct evbuffer *buf = evbuffer_new();
+
+    if (type != NULL)
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
+    evbuffer_add(buf, body, len);
+    evhttp_send_reply(req, status,
+                      status == 202   ? "Accepted"
+                      : status == 200 ? "OK"
+                                      : "Not Found",
+                      buf);
+    evbuffer_free(buf);
+}
+
+static char *
+sink_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
+        return NULL;
+    buf = malloc((size_t)n + 1);
+    if (buf == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        fclose(f);
+        free(buf);
+        return NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+static void
+sink_cb(struct evhttp_request *req, void *arg)
+{
+    struct sink *s = arg;
+    const char *uri = evhttp_request_get_uri(req);
+    char stats[160];
+    int n;
+
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_POST) {
+        double t = sink_now();
+
+        if (s->posts++ == 0)
+            s->first = t;
+        s->last = t;
+        sink_reply(req, 202, NULL, "", 0);
+        return;
+    }
+    if (strcmp(uri, "/_stats") == 0) {
+        n = snprintf(stats, sizeof(stats),
+                     "{\"posts\":%llu,\"gets\":%llu,\"first\":%.6f,\"last\":%.6f}", s->posts,
+                     s->gets, s->first, s->last);
+        sink_reply(req, 200, "application/json", stats, (size_t)n);
+        return;
+    }
+    for (int i = 0; i < s->ndocs; i++) {
+        size_t len;
+        char *doc;
+
+        if (strcmp(uri, s->paths[i]) == 0 && (doc = sink_slurp(s->files[i], &len)) != NULL) {
+            s->gets++;
+            sink_reply(req, 200, "application/activity+json", doc, len);
+            free(doc);
+            return;
+        }
+    }
+    sink_reply(req, 404, "application/json", "{}", 2);
+}
+
+static void
+sink_stop(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    event_base_loopbreak(arg);
+}
+
+int
+main(int argc, char **argv)
+{
+    static struct sink s;
+    struct event_base *base = event_base_new();
+    struct evhttp *http = evhttp_new(base);
+    struct event *term = evsignal_new(base, SIGTERM, sink_stop, base);
+    int ports = 0;
+    struct evhttp_bound_socket *bound;
+    struct sockaddr_in sin;
+    socklen_t slen;
+
+    signal(SIGPIPE, SIG_IGN);
+    evhttp_set_gencb(http, sink_cb, &s);
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-g") == 0 && i + 2 < argc && s.ndocs < SINK_MAX_DOCS) {
+            s.paths[s.ndocs] = argv[i + 1];
+            s.files[s.ndocs] = argv[i + 2];
+            s.ndocs++;
+            i += 2;
+            continue;
+        }
+        bound = evhttp_bind_socket_with_handle(http, "127.0.0.1",
+                                               (ev_uint16_t)strtol(argv[i], NULL, 10));
+        slen = sizeof(sin);
+        if (bound == NULL ||
+            getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&sin, &slen) != 0) {
+            fprintf(stderr, "bench_sink: cannot bind 127.0.0.1:%s\n", argv[i]);
+            return 1;
+        }
+        printf("%s%d", ports++ ? " " : "ports ", ntohs(sin.sin_port));
+    }
+    if (ports == 0) {
+        fprintf(stderr, "usage: bench_sink [-g PATH FILE]... PORT...\n");
+        return 2;
+    }
+    printf("\n");
+    fflush(stdout);
+    event_add(term, NULL);
+    event_base_dispatch(base);
+    event_free(term);
+    evhttp_free(http);
+    event_base_free(base);
+    return 0;
+}
