@@ -8,6 +8,7 @@
 #include "archive.h"
 #include "zipread.h"
 #include "../tests/ziptest.h"
+#include "bench.h"
 
 #define CHUNK     65536
 #define ROUNDS    3
@@ -75,15 +76,6 @@ tally_edge(void *ctx, enum archive_kind kind, uint64_t id, char *err, size_t err
     t->count++;
     t->sum += id;
     return 0;
-}
-
-static double
-now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void
@@ -168,10 +160,10 @@ bench_zip(const char *what, struct zipread *z, size_t bytes, uint64_t edges, uin
 
     for (r = 0; r < ROUNDS; r++) {
         memset(&tally, 0, sizeof(tally));
-        t0 = now();
+        t0 = bench_now();
         if (archive_read_zipread(z, &cb, &res, err, sizeof(err)) < 0)
             die(what, err);
-        secs = now() - t0;
+        secs = bench_now() - t0;
         if (r == 0 || secs < best)
             best = secs;
         if (sum != 0)
@@ -259,10 +251,10 @@ main(int argc, char **argv)
            (double)(from.len + to.len) / 1e6);
     for (r = 0; r < ROUNDS; r++) {
         memset(&tally, 0, sizeof(tally));
-        t0 = now();
+        t0 = bench_now();
         feed_file(ARCHIVE_FOLLOWER, &from, &tally);
         feed_file(ARCHIVE_FOLLOWING, &to, &tally);
-        secs = now() - t0;
+        secs = bench_now() - t0;
         if (r == 0 || secs < best)
             best = secs;
         check("feed", &tally, edges, sum_from + sum_to);

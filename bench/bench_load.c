@@ -15,6 +15,8 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "bench.h"
+
 /*
  * bench_load [options] HOST PORT
  *   -f FILE   raw requests, one after the other (bench_sign writes them): each is sent once
@@ -63,25 +65,8 @@ struct loader {
     struct event *stop_timer;
 };
 
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void conn_open(struct conn *c);
 static void conn_next(struct conn *c);
-
-static void
-loader_break(evutil_socket_t fd, short what, void *base)
-{
-    (void)fd;
-    (void)what;
-    event_base_loopbreak(base);
-}
 
 static void
 loader_maybe_end(struct loader *L)
@@ -105,7 +90,7 @@ loader_more(struct loader *L)
 {
     if (L->max_answers && L->answers >= L->max_answers)
         return 0;
-    if (L->deadline > 0 && now_s() >= L->deadline)
+    if (L->deadline > 0 && bench_now() >= L->deadline)
         return 0;
     if (L->reqs != NULL)
         return L->next < L->nreqs;
@@ -123,7 +108,7 @@ conn_next(struct conn *c)
             L->ready = 1;
             printf("ready open=%d\n", L->active);
             fflush(stdout);
-            event_base_once(L->base, -1, EV_TIMEOUT, loader_break, L->base,
+            event_base_once(L->base, -1, EV_TIMEOUT, bench_break, L->base,
                             &(struct timeval){ L->idle_secs, 0 });
         }
         return;
@@ -143,14 +128,14 @@ conn_next(struct conn *c)
     c->busy = 1;
     c->st = C_HEAD;
     c->close_after = 0;
-    c->t0 = now_s();
+    c->t0 = bench_now();
 }
 
 static void
 conn_done(struct conn *c)
 {
     struct loader *L = c->L;
-    double t = now_s();
+    double t = bench_now();
 
     c->busy = 0;
     L->answers++;
@@ -314,19 +299,11 @@ conn_open(struct conn *c)
 static int
 load_requests(struct loader *L, const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    size_t cap = 0, off = 0, size;
-    char *buf;
-    long n;
+    size_t cap = 0, off = 0, size = 0;
+    char *buf = bench_slurp(path, &size);
 
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET))
+    if (buf == NULL)
         return -1;
-    size = (size_t)n;
-    buf = malloc(size + 1);
-    if (buf == NULL || fread(buf, 1, size, f) != size)
-        return -1;
-    fclose(f);
-    buf[size] = '\0';
     while (off < size) {
         const char *end = strstr(buf + off, "\r\n\r\n"), *v;
         size_t hl, vl, cl = 0;
@@ -434,7 +411,7 @@ main(int argc, char **argv)
     L.c = calloc((size_t)L.conns, sizeof(*L.c));
     if (L.base == NULL || L.c == NULL)
         return 1;
-    L.t_start = now_s();
+    L.t_start = bench_now();
     if (secs > 0 && L.idle_secs == 0)
         L.deadline = L.t_start + secs;
     for (int i = 0; i < L.conns; i++) {
@@ -447,7 +424,7 @@ main(int argc, char **argv)
         conn_close(&L.c[i]);
     qsort(L.lat, L.nlat, sizeof(*L.lat), cmp_float);
     {
-        double el = (L.t_end > L.t_start ? L.t_end : now_s()) - L.t_start;
+        double el = (L.t_end > L.t_start ? L.t_end : bench_now()) - L.t_start;
 
         printf("requests=%llu seconds=%.3f rps=%.0f p50_ms=%.2f p99_ms=%.2f ok=%llu bad=%llu "
                "errors=%llu\n",

@@ -9,6 +9,8 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "bench.h"
+
 static const char body[] = "{\"subject\":\"acct:relay@127.0.0.1\",\"links\":[]}";
 
 static void
@@ -24,21 +26,12 @@ responder_cb(struct evhttp_request *req, void *arg)
     evbuffer_free(buf);
 }
 
-static void
-responder_stop(evutil_socket_t sig, short what, void *arg)
-{
-    (void)sig;
-    (void)what;
-    event_base_loopbreak(arg);
-}
-
 int
 main(int argc, char **argv)
 {
     int port = argc > 1 ? (int)strtol(argv[1], NULL, 10) : 18900;
     struct event_base *base = event_base_new();
     struct evhttp *http = evhttp_new(base);
-    struct event *term = evsignal_new(base, SIGTERM, responder_stop, base);
 
     signal(SIGPIPE, SIG_IGN);
     evhttp_set_gencb(http, responder_cb, NULL);
@@ -46,10 +39,6 @@ main(int argc, char **argv)
         fprintf(stderr, "bench_responder: cannot bind 127.0.0.1:%d\n", port);
         return 1;
     }
-    event_add(term, NULL);
-    event_base_dispatch(base);
-    event_free(term);
-    evhttp_free(http);
-    event_base_free(base);
+    bench_serve(base, http);
     return 0;
 }

@@ -12,6 +12,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "bench.h"
+
 #define SINK_MAX_DOCS 8
 
 /*
@@ -31,15 +33,6 @@ struct sink {
     int ndocs;
 };
 
-static double
-sink_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 sink_reply(struct evhttp_request *req, int status, const char *type, const char *body, size_t len)
 {
@@ -56,26 +49,6 @@ sink_reply(struct evhttp_request *req, int status, const char *type, const char 
     evbuffer_free(buf);
 }
 
-static char *
-sink_slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
-        return NULL;
-    buf = malloc((size_t)n + 1);
-    if (buf == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f);
-        free(buf);
-        return NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 static void
 sink_cb(struct evhttp_request *req, void *arg)
 {
@@ -85,7 +58,7 @@ sink_cb(struct evhttp_request *req, void *arg)
     int n;
 
     if (evhttp_request_get_command(req) == EVHTTP_REQ_POST) {
-        double t = sink_now();
+        double t = bench_now();
 
         if (s->posts++ == 0)
             s->first = t;
@@ -104,7 +77,7 @@ sink_cb(struct evhttp_request *req, void *arg)
         size_t len;
         char *doc;
 
-        if (strcmp(uri, s->paths[i]) == 0 && (doc = sink_slurp(s->files[i], &len)) != NULL) {
+        if (strcmp(uri, s->paths[i]) == 0 && (doc = bench_slurp(s->files[i], &len)) != NULL) {
             s->gets++;
             sink_reply(req, 200, "application/activity+json", doc, len);
             free(doc);
@@ -114,21 +87,12 @@ sink_cb(struct evhttp_request *req, void *arg)
     sink_reply(req, 404, "application/json", "{}", 2);
 }
 
-static void
-sink_stop(evutil_socket_t sig, short what, void *arg)
-{
-    (void)sig;
-    (void)what;
-    event_base_loopbreak(arg);
-}
-
 int
 main(int argc, char **argv)
 {
     static struct sink s;
     struct event_base *base = event_base_new();
     struct evhttp *http = evhttp_new(base);
-    struct event *term = evsignal_new(base, SIGTERM, sink_stop, base);
     int ports = 0;
     struct evhttp_bound_socket *bound;
     struct sockaddr_in sin;
@@ -161,10 +125,6 @@ main(int argc, char **argv)
     }
     printf("\n");
     fflush(stdout);
-    event_add(term, NULL);
-    event_base_dispatch(base);
-    event_free(term);
-    evhttp_free(http);
-    event_base_free(base);
+    bench_serve(base, http);
     return 0;
 }

@@ -2,7 +2,7 @@
 # Runs every test (unit, integration, interop) and ends with one line: "N passed, N failed".
 # Each test program prints TAP lines ("ok N - name" / "not ok N - name"); this script counts
 # them, and counts a program that exits non-zero without a "not ok" line as one failure.
-# Environment: BUILD (build folder, default build), TEST_ONLY (unit|integration|interop|browser),
+# Environment: BUILD (build folder, default build), TEST_ONLY (unit|integration|interop|browser|bench),
 # PASSERELLE_VALGRIND=1 (integration servers run under valgrind).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -91,6 +91,12 @@ if [ -z "$only" ] || [ "$only" = browser ]; then
             run_one "browser/$(basename "$t")" node "$t"
         done
     fi
+fi
+
+# The benchmark programs with tiny sizes (make bench-quick): a smoke test that they still
+# build, run and agree with the server; the figures themselves mean nothing at this size.
+if [ -z "$only" ] || [ "$only" = bench ]; then
+    run_one "bench/quick" env BENCH_QUICK=1 sh bench/run.sh "$BUILD"
 fi
 
 echo "$passed passed, $failed failed"
