@@ -95,6 +95,33 @@ const T = {
     saving: "Saving…",
     saved: "Saved.",
     saveFailed: "Your choices could not be saved (error {status}). Please try again.",
+    step3: "Following for you",
+    connect: "Connect your server to follow for you",
+    revoke: "Disconnect my server",
+    connectOff:
+      "This bridge cannot follow in your name: its administrator has not set it up. The " +
+      "list below still lets you follow them yourself.",
+    notConnected:
+      "Your server is not connected yet. Connecting it lets passerelle follow, in your name, " +
+      "the people you followed on X as they arrive. Your server will ask you to confirm.",
+    connected:
+      "Connected to {host}. Follows made: {done}; waiting: {waiting}; could not be made: " +
+      "{failed}.",
+    connecting: "Opening your server…",
+    connectFailed: "Your server could not be reached: {reason}",
+    revoked: "Disconnected. Nothing more will be followed in your name.",
+    revokeFailed: "Disconnecting failed (error {status}). Please try again.",
+    oauth_granted: "Your server is connected: passerelle will follow for you.",
+    oauth_denied: "You refused on your server, so nothing was connected.",
+    oauth_invalid:
+      "This authorisation did not start on this page, or was already used. Please try again.",
+    oauth_expired: "The authorisation took too long. Please try again.",
+    oauth_failed: "Your server did not give passerelle access. Please try again later.",
+    oauth_wrong_account:
+      "Your server gave access to another account than {member}, so nothing was kept.",
+    oauth_off: "This bridge cannot follow in your name.",
+    csvIntro: "Prefer to follow them yourself?",
+    csvLink: "Download the list of people found (Mastodon's import format)",
   },
   fr: {
     title: "Reliez votre archive X",
@@ -198,6 +225,34 @@ const T = {
     saving: "Enregistrement…",
     saved: "Enregistré.",
     saveFailed: "Vos choix n'ont pas pu être enregistrés (erreur {status}). Réessayez.",
+    step3: "Suivre pour vous",
+    connect: "Connecter votre serveur pour suivre à votre place",
+    revoke: "Déconnecter mon serveur",
+    connectOff:
+      "Cette passerelle ne peut pas suivre en votre nom\u00a0: son administrateur ne l'a pas " +
+      "configurée. La liste ci-dessous vous permet quand même de les suivre vous-même.",
+    notConnected:
+      "Votre serveur n'est pas encore connecté. En le connectant, vous laissez passerelle " +
+      "suivre en votre nom les personnes que vous suiviez sur X, à mesure qu'elles arrivent. " +
+      "Votre serveur vous demandera de confirmer.",
+    connected:
+      "Connecté à {host}. Abonnements faits\u00a0: {done}\u00a0; en attente\u00a0: {waiting}\u00a0; " +
+      "impossibles\u00a0: {failed}.",
+    connecting: "Ouverture de votre serveur…",
+    connectFailed: "Votre serveur n'a pas pu être joint\u00a0: {reason}",
+    revoked: "Déconnecté. Plus rien ne sera suivi en votre nom.",
+    revokeFailed: "La déconnexion a échoué (erreur {status}). Réessayez.",
+    oauth_granted: "Votre serveur est connecté\u00a0: passerelle suivra pour vous.",
+    oauth_denied: "Vous avez refusé sur votre serveur\u00a0: rien n'a été connecté.",
+    oauth_invalid:
+      "Cette autorisation n'a pas commencé sur cette page, ou a déjà servi. Réessayez.",
+    oauth_expired: "L'autorisation a pris trop de temps. Réessayez.",
+    oauth_failed: "Votre serveur n'a pas donné accès à passerelle. Réessayez plus tard.",
+    oauth_wrong_account:
+      "Votre serveur a donné accès à un autre compte que {member}\u00a0: rien n'a été gardé.",
+    oauth_off: "Cette passerelle ne peut pas suivre en votre nom.",
+    csvIntro: "Vous préférez les suivre vous-même\u00a0?",
+    csvLink: "Télécharger la liste des personnes retrouvées (format d'import de Mastodon)",
   },
 };
 
@@ -214,6 +269,9 @@ const $ = (id) => document.getElementById(id);
 let lang = (navigator.language || "en").toLowerCase().startsWith("fr") ? "fr" : "en";
 let langChosen = false; // once the person picks a language, the server's guess no longer applies
 let state = null; // GET /link/state, once loaded
+// ?oauth=RESULT: how the authorisation on the member's server ended (the callback says so).
+const OAUTH_RESULTS = ["granted", "denied", "invalid", "expired", "failed", "wrong_account", "off"];
+const oauthResult = new URLSearchParams(location.search).get("oauth");
 let picked = null; // what the chosen archive holds, ready to send
 let generation = 0; // each pick gets a number, so a slow earlier read cannot overwrite a later one
 const shown = new Map(); // element -> {key, params}: re-rendered when the language changes
@@ -595,6 +653,7 @@ function expired(body) {
   if (body?.bridge) state = { ...state, bridge: body.bridge };
   $("archive").hidden = true;
   $("consents").hidden = true;
+  $("follows").hidden = true;
   say($("notice"), "expired", { bridge });
 }
 
@@ -642,6 +701,8 @@ async function loadState() {
   for (const k of CONSENTS) {
     if (typeof s.consents?.[k] === "boolean") $(`c-${k}`).checked = s.consents[k];
   }
+  showFollows();
+  showOauthResult();
   render();
 }
 
@@ -716,7 +777,97 @@ async function saveConsents(ev) {
     return say(status, "network");
   }
   if (r.status === 401) return expired(await responseJson(r));
+  const j = r.ok ? await responseJson(r) : null;
+  if (j?.consents && state) {
+    state = { ...state, consents: j.consents };
+    showFollows();
+  }
   say(status, r.ok ? "saved" : "saveFailed", { status: r.status });
+}
+
+// ---- following for you -------------------------------------------------------------------
+
+// The grant's part of the page, from state: shown once the saved choice is autofollow.
+function showFollows() {
+  if (!state) return;
+  const o = state.oauth ?? {};
+  const f = state.follows ?? {};
+  const auto = state.consents?.autofollow === true;
+  $("follows").hidden = false;
+  $("connect").hidden = !auto;
+  $("connect-btn").hidden = !(auto && o.available && !o.granted);
+  $("revoke-btn").hidden = !o.granted;
+  if (!o.available) say($("connect-state"), "connectOff");
+  else if (o.granted) {
+    say($("connect-state"), "connected", {
+      host: String(o.host ?? ""),
+      done: Number(f.done) || 0,
+      waiting: Number(f.waiting) || 0,
+      failed: Number(f.failed) || 0,
+    });
+  } else say($("connect-state"), "notConnected");
+  if (typeof state.following_csv === "string") $("csv-link").href = state.following_csv;
+}
+
+async function connect() {
+  const err = $("connect-error");
+  if (!state?.csrf) return say(err, "noSession", { bridge });
+  say(err, null);
+  say($("connect-state"), "connecting");
+  $("connect-btn").disabled = true;
+  let r;
+  try {
+    r = await fetch("/link/oauth/start", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": state.csrf },
+      body: "{}",
+    });
+  } catch {
+    $("connect-btn").disabled = false;
+    return say(err, "network");
+  }
+  const j = await responseJson(r);
+  if (r.status === 401) return expired(j);
+  if (r.ok && typeof j?.authorize_url === "string" && /^https?:\/\//.test(j.authorize_url)) {
+    // Off to the member's own server, which asks them and sends them back here.
+    location.assign(j.authorize_url);
+    return;
+  }
+  $("connect-btn").disabled = false;
+  showFollows();
+  say(err, "connectFailed", { reason: typeof j?.error === "string" ? j.error : r.status });
+}
+
+async function revoke() {
+  const err = $("connect-error");
+  if (!state?.csrf) return say(err, "noSession", { bridge });
+  say(err, null);
+  let r;
+  try {
+    r = await fetch("/link/oauth/revoke", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": state.csrf },
+      body: "{}",
+    });
+  } catch {
+    return say(err, "network");
+  }
+  if (r.status === 401) return expired(await responseJson(r));
+  if (!r.ok) return say(err, "revokeFailed", { status: r.status });
+  state = { ...state, oauth: { ...state.oauth, granted: false, host: null, since: null } };
+  showFollows();
+  const result = $("oauth-result");
+  result.classList.add("ok");
+  say(result, "revoked");
+}
+
+// Says how the authorisation ended, once, and takes ?oauth= off the address.
+function showOauthResult() {
+  if (!OAUTH_RESULTS.includes(oauthResult)) return;
+  const el = $("oauth-result");
+  el.classList.toggle("ok", oauthResult === "granted");
+  say(el, `oauth_${oauthResult}`, { member: () => String(state?.member ?? "").replace(/^acct:/, "@") });
+  history.replaceState(null, "", location.pathname);
 }
 
 function start() {
@@ -746,6 +897,8 @@ function start() {
   });
   $("send").addEventListener("click", send);
   $("consent-form").addEventListener("submit", saveConsents);
+  $("connect-btn").addEventListener("click", connect);
+  $("revoke-btn").addEventListener("click", revoke);
   $("archive").hidden = false;
   $("consents").hidden = false;
   render();

@@ -8,6 +8,10 @@
 //   PEER_HTTPS_SHIM  1 (default): rewrite https://127.0.0.1 to http:// in fetch, because
 //                    Fedify always asks https:// for the WebFinger of an acct: handle
 //   PEER_DEBUG       1: Fedify's own log on stderr (the reason for each 401)
+//   PEER_MASTODON    1: also serve the Mastodon client API of tests/lib/mastodon-api.mjs
+//                    for this actor (/api/..., /oauth/...), as a Mastodon server does on the
+//                    same origin: search with resolve looks the URL up through Fedify, and
+//                    a follow sends a real, signed ActivityPub Follow from this actor
 //
 // Control API (JSON in, JSON out):
 //   GET  /_peer/health                 {ok, actor, firstKnock}
@@ -23,6 +27,10 @@
 //   POST /_peer/config {autoAccept}    autoAccept: answer a verified Follow of our actor with
 //                                      an Accept embedding it (as Pleroma answers a relay's
 //                                      follow back); the Accept's outcome lands in events' accepted
+//   GET  /_peer/mastodon               (PEER_MASTODON) the API's snapshot: apps, tokens, codes,
+//                                      searches, follows (with the Follow sent for each)
+//   POST /_peer/mastodon {...}         (PEER_MASTODON) its control: loggedIn, deny, limits,
+//                                      failNext, revokeAll
 import http from "node:http";
 import { webcrypto as crypto } from "node:crypto";
 import { createFederation, getDocumentLoader, MemoryKvStore, exportSpki, parseNodeInfo } from "@fedify/fedify";
@@ -140,6 +148,50 @@ federation
 const events = [];
 const settings = { autoAccept: false };
 
+// The Mastodon client API on this origin (PEER_MASTODON=1).
+const sentFollows = []; // {target, id, ok, error}
+let mastodon = null;
+if (process.env.PEER_MASTODON === "1") {
+  const { createMastodonApi } = await import("../lib/mastodon-api.mjs");
+  mastodon = createMastodonApi({
+    origin: ORIGIN,
+    localUser: (name) => (name === USER ? { id: `${ORIGIN}/users/${USER}`, username: USER, url: `${ORIGIN}/users/${USER}` } : null),
+    // As Mastodon's ResolveURLService: fetch the URL (signed, like authorized fetch) and keep
+    // it if it is an actor.
+    async resolve(url) {
+      const ctx = requestContext();
+      const documentLoader = await ctx.getDocumentLoader({ identifier: USER });
+      const obj = await ctx.lookupObject(url, { documentLoader });
+      if (obj == null || !isActor(obj)) return null;
+      return {
+        id: obj.id?.href,
+        type: getActorTypeName(obj),
+        preferredUsername: obj.preferredUsername?.toString() ?? null,
+        name: obj.name?.toString() ?? null,
+        url: obj.url?.href ?? obj.id?.href,
+        manuallyApprovesFollowers: obj.manuallyApprovesFollowers ?? false,
+      };
+    },
+    // As Mastodon's FollowService for a remote account: a signed Follow to its inbox.
+    async follow(_user, account) {
+      const ctx = requestContext();
+      const documentLoader = await ctx.getDocumentLoader({ identifier: USER });
+      const target = await ctx.lookupObject(account.id, { documentLoader });
+      if (target == null || !isActor(target)) throw new Error(`cannot look up ${account.id}`);
+      const follow = new Follow({ id: new URL(`${ORIGIN}/follows/${crypto.randomUUID()}`), actor: ctx.getActorUri(USER), object: target.id });
+      const rec = { target: account.id, id: follow.id.href, ok: false, error: null };
+      sentFollows.push(rec);
+      try {
+        await ctx.sendActivity({ identifier: USER }, target, follow, { immediate: true });
+        rec.ok = true;
+      } catch (e) {
+        rec.error = String(e?.message ?? e);
+        throw e;
+      }
+    },
+  });
+}
+
 // Answers a Follow of our actor with an Accept, after the inbox has answered the Follow.
 function acceptLater(ctx, follow, ev) {
   setTimeout(async () => {
@@ -250,6 +302,10 @@ async function handleControl(req, res, url) {
   if (req.method === "GET" && path === "/_peer/events") return json(res, 200, events);
   if (req.method === "GET" && path === "/_peer/requests") return json(res, 200, outgoing);
   if (req.method === "GET" && path === "/_peer/incoming") return json(res, 200, incoming);
+  if (req.method === "GET" && path === "/_peer/mastodon") {
+    if (!mastodon) return json(res, 404, { error: "start the peer with PEER_MASTODON=1" });
+    return json(res, 200, { ...mastodon.snapshot(), sentFollows });
+  }
   if (req.method !== "POST") return json(res, 404, { error: "no such control endpoint" });
   let input;
   try {
@@ -310,6 +366,10 @@ async function handleControl(req, res, url) {
       return json(res, 200, { parsed: null, error: String(e?.message ?? e), requests: outgoing.slice(since) });
     }
   }
+  if (path === "/_peer/mastodon") {
+    if (!mastodon) return json(res, 404, { error: "start the peer with PEER_MASTODON=1" });
+    return json(res, 200, mastodon.control(input));
+  }
   if (path === "/_peer/config") {
     if (typeof input.autoAccept === "boolean") settings.autoAccept = input.autoAccept;
     return json(res, 200, { ...settings });
@@ -345,6 +405,10 @@ const server = http.createServer(async (req, res) => {
   try {
     if (url.pathname.startsWith("/_peer/")) return await handleControl(req, res, url);
     const body = req.method === "GET" || req.method === "HEAD" ? undefined : await readBody(req);
+    if (mastodon && (await mastodon.handle(req, res, url, body))) {
+      incoming.push({ method: req.method, path: url.pathname, status: res.statusCode, sig: null, keyId: null, at: new Date().toISOString() });
+      return;
+    }
     const headers = new Headers();
     for (const [k, v] of Object.entries(req.headers)) {
       if (Array.isArray(v)) for (const x of v) headers.append(k, x);

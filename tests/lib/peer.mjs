@@ -9,11 +9,13 @@ import { request } from "./http.mjs";
 
 const PEER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../interop/peer.mjs");
 
-export async function startPeer({ user = "alice", firstKnock = "draft-cavage-http-signatures-12", env = {}, timeout = 15000 } = {}) {
+// mastodon: true serves the Mastodon client API test double on the peer's origin (see
+// tests/interop/peer.mjs, PEER_MASTODON): p.mastodon() snapshot, p.mastodonControl({...}).
+export async function startPeer({ user = "alice", firstKnock = "draft-cavage-http-signatures-12", env = {}, timeout = 15000, mastodon = false } = {}) {
   const port = await freePort();
   const log = [];
   const proc = spawn(process.execPath, [PEER], {
-    env: { ...process.env, PEER_PORT: String(port), PEER_USER: user, PEER_FIRST_KNOCK: firstKnock, ...env },
+    env: { ...process.env, PEER_PORT: String(port), PEER_USER: user, PEER_FIRST_KNOCK: firstKnock, ...(mastodon ? { PEER_MASTODON: "1" } : {}), ...env },
     stdio: ["ignore", "pipe", "pipe"],
     cwd: path.dirname(PEER),
   });
@@ -59,6 +61,8 @@ export async function startPeer({ user = "alice", firstKnock = "draft-cavage-htt
     incoming: () => p.call("/_peer/incoming"),
     configure: (settings) => p.call("/_peer/config", settings),
     send: (inbox, activity, recipient) => p.call("/_peer/send", { inbox, activity, recipient }),
+    mastodon: () => p.call("/_peer/mastodon"),
+    mastodonControl: (settings) => p.call("/_peer/mastodon", settings),
     async stop() {
       if (exit === null) {
         proc.kill("SIGTERM");

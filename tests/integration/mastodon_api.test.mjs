@@ -1,0 +1,185 @@
+// The Mastodon client-API test double itself (tests/lib/mastodon-api.mjs), driven by hand:
+// it must refuse what Mastodon refuses, or the tests that use it prove nothing. PKCE S256
+// (a wrong, missing or plain verifier fails), codes spent once and bound to client and
+// redirect, scopes, Bearer tokens and revocation, the shapes of Application, Token,
+// Account and Relationship, rate-limit headers and 429.
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { test, setup, teardown } from "../lib/harness.mjs";
+import { startActorHost } from "../lib/actorhost.mjs";
+import { pkceVerify } from "../lib/mastodon-api.mjs";
+import { request } from "../lib/http.mjs";
+
+let h, far;
+const REDIRECT = "https://bridge.example/link/oauth/callback";
+const b64url = (b) => b.toString("base64").replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const challengeOf = (v) => b64url(createHash("sha256").update(v).digest());
+
+setup(async () => {
+  h = await startActorHost({ actors: [{ name: "alice" }], mastodon: true });
+  far = await startActorHost({ actors: [{ name: "bob" }] });
+  h.mastodon.control({ loggedIn: "alice" });
+});
+teardown(async () => {
+  await h?.stop();
+  await far?.stop();
+});
+
+const form = (o) => new URLSearchParams(o).toString();
+const post = (path, body, headers = {}) =>
+  request(`${h.url}${path}`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...headers }, body: form(body) });
+
+async function registerApp(scopes = "read:search write:follows") {
+  const r = await post("/api/v1/apps", { client_name: "passerelle", redirect_uris: REDIRECT, scopes, website: "https://bridge.example" });
+  assert.equal(r.status, 200, r.body);
+  return r.json();
+}
+
+// /oauth/authorize as a browser would open it; resolves the code from the redirect.
+async function authorize(app, { challenge, method = "S256", scope = "read:search write:follows", state = "st" } = {}) {
+  const q = new URLSearchParams({ response_type: "code", client_id: app.client_id, redirect_uri: REDIRECT, scope, state });
+  if (challenge !== undefined) {
+    q.set("code_challenge", challenge);
+    q.set("code_challenge_method", method);
+  }
+  const r = await request(`${h.url}/oauth/authorize?${q}`);
+  assert.equal(r.status, 302, r.body);
+  return new URL(r.headers.location);
+}
+
+const exchange = (app, code, extra = {}) =>
+  post("/oauth/token", { grant_type: "authorization_code", code, redirect_uri: REDIRECT, client_id: app.client_id, client_secret: app.client_secret, ...extra });
+
+test("pkceVerify itself: only SHA-256 of the very verifier passes", () => {
+  const v = randomBytes(32).toString("hex");
+  assert.equal(pkceVerify(challengeOf(v), "S256", v), true);
+  assert.equal(pkceVerify(challengeOf(v), "S256", v.slice(0, -1) + (v.endsWith("0") ? "1" : "0")), false, "one character off");
+  assert.equal(pkceVerify(challengeOf(v), "S256", undefined), false, "no verifier");
+  assert.equal(pkceVerify(challengeOf(v), "S256", "short"), false, "a verifier under 43 characters");
+  assert.equal(pkceVerify(v, "plain", v), false, "plain is not accepted (Mastodon 4.3 allows S256 only)");
+  assert.equal(pkceVerify(challengeOf(v) + "A", "S256", v), false, "a longer challenge");
+  assert.equal(pkceVerify(null, null, undefined), true, "no PKCE asked, none checked");
+});
+
+test("app registration: Mastodon's Application, and refusals", async () => {
+  const app = await registerApp();
+  for (const k of ["id", "name", "website", "scopes", "redirect_uri", "redirect_uris", "vapid_key", "client_id", "client_secret", "client_secret_expires_at"]) assert.ok(k in app, `Application has ${k}`);
+  assert.deepEqual(app.scopes, ["read:search", "write:follows"]);
+  assert.deepEqual(app.redirect_uris, [REDIRECT]);
+  let r = await post("/api/v1/apps", { client_name: "x", redirect_uris: REDIRECT, scopes: "read:everything" });
+  assert.equal(r.status, 422, "an unknown scope");
+  r = await post("/api/v1/apps", { redirect_uris: REDIRECT });
+  assert.equal(r.status, 422, "no name");
+  r = await request(`${h.url}/api/v1/apps`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ client_name: "j", redirect_uris: [REDIRECT], scopes: "read" }) });
+  assert.equal(r.status, 200, "JSON bodies too");
+});
+
+test("PKCE: the right verifier gets a token; a wrong one, none, or plain gets 400 invalid_grant", async () => {
+  const app = await registerApp();
+  const v = randomBytes(32).toString("hex");
+  let back = await authorize(app, { challenge: challengeOf(v) });
+  assert.equal(back.searchParams.get("state"), "st");
+  let r = await exchange(app, back.searchParams.get("code"), { code_verifier: "b".repeat(64) });
+  assert.equal(r.status, 400);
+  assert.equal(r.json().error, "invalid_grant", "a wrong verifier");
+  r = await exchange(app, back.searchParams.get("code"), { code_verifier: v });
+  assert.equal(r.status, 400, "the code died with the failed attempt");
+
+  back = await authorize(app, { challenge: challengeOf(v) });
+  r = await exchange(app, back.searchParams.get("code"));
+  assert.equal(r.status, 400, "no verifier");
+
+  back = await authorize(app, { challenge: v, method: "plain" });
+  assert.equal(back.searchParams.get("error"), "invalid_request", "plain is refused at authorization");
+
+  back = await authorize(app, { challenge: challengeOf(v) });
+  r = await exchange(app, back.searchParams.get("code"), { code_verifier: v });
+  assert.equal(r.status, 200, r.body);
+  const t = r.json();
+  assert.deepEqual(Object.keys(t).sort(), ["access_token", "created_at", "scope", "token_type"]);
+  assert.equal(t.token_type, "Bearer");
+  assert.equal(t.scope, "read:search write:follows");
+  r = await exchange(app, back.searchParams.get("code"), { code_verifier: v });
+  assert.equal(r.status, 400, "a code is spent once");
+});
+
+test("codes are bound to their client and redirect; scopes to the app's", async () => {
+  const a = await registerApp();
+  const b = await registerApp();
+  let back = await authorize(a);
+  let r = await exchange(b, back.searchParams.get("code"));
+  assert.equal(r.status, 400, "another client's code");
+  back = await authorize(a);
+  r = await exchange(a, back.searchParams.get("code"), { redirect_uri: "https://evil.example/cb" });
+  assert.equal(r.status, 400, "another redirect");
+  r = await exchange({ ...a, client_secret: "nope" }, "x");
+  assert.equal(r.status, 401, "a wrong client secret");
+  back = await authorize(a, { scope: "read write" });
+  assert.equal(back.searchParams.get("error"), "invalid_scope");
+  const bad = await request(`${h.url}/oauth/authorize?${new URLSearchParams({ response_type: "code", client_id: a.client_id, redirect_uri: "https://evil.example/cb" })}`);
+  assert.equal(bad.status, 400, "an unregistered redirect is never followed");
+  h.mastodon.control({ deny: true });
+  back = await authorize(a);
+  assert.equal(back.searchParams.get("error"), "access_denied");
+  h.mastodon.control({ deny: false });
+});
+
+test("search with resolve, follow, shapes, rate-limit headers, 429, revocation", async () => {
+  const app = await registerApp();
+  const v = randomBytes(32).toString("hex");
+  const back = await authorize(app, { challenge: challengeOf(v) });
+  const token = (await exchange(app, back.searchParams.get("code"), { code_verifier: v })).json().access_token;
+  const auth = { authorization: `Bearer ${token}` };
+  const bob = far.actor("bob").id;
+
+  let r = await request(`${h.url}/api/v2/search?q=${encodeURIComponent(bob)}&type=accounts&limit=1`, { headers: auth });
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.json().accounts, [], "without resolve an unknown remote account is not found");
+  r = await request(`${h.url}/api/v2/search?q=${encodeURIComponent(bob)}&resolve=true&type=accounts&limit=1`, { headers: auth });
+  assert.equal(r.status, 200);
+  assert.match(r.headers["x-ratelimit-limit"], /^\d+$/);
+  assert.match(r.headers["x-ratelimit-remaining"], /^\d+$/);
+  assert.match(r.headers["x-ratelimit-reset"], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/, "ISO 8601 with microseconds, as Mastodon");
+  const acct = r.json().accounts[0];
+  assert.equal(acct.uri, bob);
+  assert.equal(acct.acct, `bob@${far.domain}`);
+  assert.match(acct.id, /^\d+$/);
+  for (const k of ["username", "display_name", "locked", "bot", "url", "avatar", "followers_count", "emojis", "fields"]) assert.ok(k in acct, `Account has ${k}`);
+  assert.ok(far.fetches("/users/bob").length >= 1, "resolve fetched the actor");
+
+  r = await request(`${h.url}/api/v1/accounts/${acct.id}/follow`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: "{}" });
+  assert.equal(r.status, 200);
+  const rel = r.json();
+  assert.equal(rel.id, acct.id);
+  assert.equal(rel.following, false);
+  assert.equal(rel.requested, true, "a remote follow is a request until accepted");
+  for (const k of ["showing_reblogs", "notifying", "followed_by", "blocking", "blocked_by", "muting", "domain_blocking", "endorsed", "note"]) assert.ok(k in rel, `Relationship has ${k}`);
+  r = await request(`${h.url}/api/v1/accounts/999/follow`, { method: "POST", headers: auth });
+  assert.equal(r.status, 404);
+  r = await request(`${h.url}/api/v2/search?q=x`, {});
+  assert.equal(r.status, 401);
+  assert.equal(r.json().error, "The access token is invalid");
+
+  h.mastodon.control({ limits: { perToken: 1 } });
+  r = await request(`${h.url}/api/v2/search?q=x`, { headers: auth });
+  assert.equal(r.status, 429);
+  assert.equal(r.json().error, "Too many requests");
+  assert.equal(r.headers["x-ratelimit-remaining"], "0");
+  const reset = Date.parse(r.headers["x-ratelimit-reset"]);
+  assert.equal(reset % 300000, 0, "the reset is the end of an epoch-aligned 5-minute window");
+  h.mastodon.control({ limits: { perToken: 300 } });
+
+  r = await post("/oauth/revoke", { client_id: app.client_id, client_secret: app.client_secret, token });
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.json(), {});
+  r = await request(`${h.url}/api/v2/search?q=x`, { headers: auth });
+  assert.equal(r.status, 401, "a revoked token is refused");
+});
+
+test("scopes are enforced: a read-only token cannot follow", async () => {
+  const app = await registerApp("read");
+  const back = await authorize(app, { scope: "read" });
+  const token = (await exchange(app, back.searchParams.get("code"))).json().access_token;
+  const r = await request(`${h.url}/api/v1/accounts/1/follow`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+  assert.equal(r.status, 403);
+});
