@@ -22,6 +22,9 @@ struct config {
     size_t max_header_bytes;    /* max_header_bytes */
     int max_headers;            /* max_headers */
     int request_timeout;        /* request_timeout: seconds of silence before a connection is cut */
+    int header_timeout;         /* header_timeout: seconds for a request head, first byte to end */
+    int body_timeout;           /* body_timeout: seconds for a body, end of head to end */
+    int max_connections;        /* max_connections: open client connections */
     int shutdown_timeout;       /* shutdown_timeout: seconds to finish in-flight work */
     char *log_level;            /* log_level */
     char *metrics_token;        /* metrics_token: bearer token for /metrics, empty = open */

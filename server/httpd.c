@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -22,6 +23,7 @@
 
 #include "app.h"
 #include "config.h"
+#include "connguard.h"
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
@@ -32,7 +34,10 @@ struct httpd {
     struct app *app;
     struct evhttp *http;
     struct evhttp_bound_socket *bound; /* NULL once we stopped accepting */
-    SSL_CTX *ssl_ctx;                  /* NULL without TLS */
+    struct evconnlistener *listener;   /* owned by bound */
+    struct event *relisten;            /* accept paused after EMFILE and the like */
+    struct connguard *guard;
+    SSL_CTX *ssl_ctx; /* NULL without TLS */
     int port;
     int in_flight;
 };
@@ -157,8 +162,10 @@ httpd_reply(struct evhttp_request *req, int status, const char *ctype, const cha
     }
     snprintf(labels, sizeof(labels), "code=\"%d\"", status);
     metrics_add("passerelle_http_responses_total", labels, 1);
-    if (httpd_current != NULL)
+    if (httpd_current != NULL) {
         httpd_current->in_flight--;
+        connguard_answered(httpd_current->guard, req);
+    }
     evhttp_send_reply(req, status, httpd_reason(status), buf);
     evbuffer_free(buf);
 }
@@ -250,6 +257,7 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
     size_t len;
 
     h->in_flight++;
+    connguard_dispatched(h->guard, req);
     metrics_add("passerelle_http_requests_total", "", 1);
     if (h->bound == NULL) {
         /* A keep-alive connection sent another request while we are stopping. */
@@ -262,6 +270,7 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
                  httpd_method_name(evhttp_request_get_command(req)));
         metrics_add("passerelle_http_responses_total", "code=\"431\"", 1);
         h->in_flight--;
+        connguard_answered(h->guard, req);
         evhttp_send_error(req, 431, "Request Header Fields Too Large");
         return;
     }
@@ -286,14 +295,78 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
     free(path);
 }
 
+/* Each accepted connection's bufferevent, made here so that the guard watches it from the start. */
 static struct bufferevent *
-httpd_tls_bev_cb(struct event_base *base, void *arg)
+httpd_bev_cb(struct event_base *base, void *arg)
+{
+    struct httpd *h = arg;
+    struct bufferevent *bev;
+
+    /* With BEV_OPT_CLOSE_ON_FREE the bufferevent owns the SSL and frees it. */
+    if (h->ssl_ctx != NULL)
+        bev = bufferevent_openssl_socket_new(base, -1, SSL_new(h->ssl_ctx),
+                                             BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    else
+        bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (bev != NULL)
+        connguard_watch(h->guard, bev);
+    return bev;
+}
+
+static void
+httpd_relisten_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct httpd *h = arg;
 
-    /* With BEV_OPT_CLOSE_ON_FREE the bufferevent owns the SSL and frees it. */
-    return bufferevent_openssl_socket_new(base, -1, SSL_new(h->ssl_ctx), BUFFEREVENT_SSL_ACCEPTING,
-                                          BEV_OPT_CLOSE_ON_FREE);
+    (void)fd;
+    (void)what;
+    if (h->bound != NULL)
+        evconnlistener_enable(h->listener);
+}
+
+/*
+ * accept() failed. Out of descriptors or memory the listening socket stays readable, and
+ * libevent would call accept again at once, forever: pause accepting for 100 ms instead.
+ */
+static void
+httpd_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+    struct httpd *h = arg;
+    int e = EVUTIL_SOCKET_ERROR();
+    struct timeval tv = { 0, 100000 };
+
+    log_warn("http_accept_failed", "error=%s connections=%d",
+             log_q(evutil_socket_error_to_string(e)), connguard_count(h->guard));
+    evconnlistener_disable(l);
+    evtimer_add(h->relisten, &tv);
+}
+
+/*
+ * Raises the soft limit on descriptors to the hard one, and returns how many connections
+ * fit under it next to the database pool, deliveries and fetches (never more than asked).
+ */
+static int
+httpd_max_connections(const struct config *cfg)
+{
+    struct rlimit rl;
+    long reserve = cfg->db_pool_size + 2L * cfg->queue_max_in_flight + 256;
+    long fit;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return cfg->max_connections;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)cfg->max_connections + reserve)
+        return cfg->max_connections;
+    fit = (long)rl.rlim_cur - reserve;
+    if (fit < 16)
+        fit = 16;
+    log_warn("http_connections_capped", "max_connections=%d nofile=%lld effective=%ld",
+             cfg->max_connections, (long long)rl.rlim_cur, fit);
+    return (int)fit;
 }
 
 static SSL_CTX *
@@ -373,27 +446,40 @@ httpd_new(struct app *app, char *err, size_t errlen)
         }
     }
     h->http = evhttp_new(app->base);
+    {
+        struct connguard_options go = { 0 };
+
+        go.max_connections = httpd_max_connections(cfg);
+        go.header_ms = cfg->header_timeout * 1000L;
+        go.body_ms = cfg->body_timeout * 1000L;
+        go.max_body = cfg->max_body_bytes;
+        go.max_upload = cfg->max_archive_bytes > cfg->max_body_bytes ? cfg->max_archive_bytes
+                                                                     : cfg->max_body_bytes;
+        go.upload_path = HTTPD_UPLOAD_PATH;
+        h->guard = connguard_new(app->base, &go);
+    }
     /*
-     * libevent 2.1 has one body cap per listener, checked before any handler runs: it is the
-     * larger of the two, and httpd_request_cb holds every path but the upload to the smaller.
+     * The guard sets each request's body cap from its request line (the upload's is the
+     * larger), so evhttp refuses an oversized Content-Length with 413 before reading it;
+     * httpd_request_cb checks again by the decoded path.
      */
-    evhttp_set_max_body_size(h->http, (ev_ssize_t)(cfg->max_archive_bytes > cfg->max_body_bytes
-                                                       ? cfg->max_archive_bytes
-                                                       : cfg->max_body_bytes));
+    evhttp_set_max_body_size(h->http, (ev_ssize_t)cfg->max_body_bytes);
     evhttp_set_max_headers_size(h->http, (ev_ssize_t)cfg->max_header_bytes);
     evhttp_set_timeout(h->http, cfg->request_timeout);
     evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(h->http, httpd_request_cb, h);
-    if (h->ssl_ctx != NULL)
-        evhttp_set_bevcb(h->http, httpd_tls_bev_cb, h);
+    evhttp_set_bevcb(h->http, httpd_bev_cb, h);
     l = httpd_listen(app->base, cfg, err, errlen);
     if (l == NULL) {
         httpd_free(h);
         return NULL;
     }
     h->bound = evhttp_bind_listener(h->http, l);
+    h->listener = l;
+    h->relisten = evtimer_new(app->base, httpd_relisten_cb, h);
+    evconnlistener_set_error_cb(l, httpd_accept_error_cb);
     if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &sslen) == 0)
         h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                  : ((struct sockaddr_in *)&ss)->sin_port);
@@ -432,6 +518,9 @@ httpd_free(struct httpd *h)
         return;
     if (h->http != NULL)
         evhttp_free(h->http);
+    connguard_free(h->guard);
+    if (h->relisten != NULL)
+        event_free(h->relisten);
     if (h->ssl_ctx != NULL)
         SSL_CTX_free(h->ssl_ctx);
     if (httpd_current == h)
