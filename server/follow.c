@@ -67,14 +67,18 @@ struct follow {
 static void follow_tick_cb(evutil_socket_t fd, short what, void *arg);
 
 /* Claims at most one due row per member whose grant is free and not rate-limited, checks
- * both budgets, and leases row and grant. A member over the daily budget has its due rows
+ * both budgets, and leases row and grant. The members with due rows come from the partial
+ * index on next_attempt_at, so an idle look reads no grant. A member over the daily budget has its due rows
  * moved to when the oldest follow of the last 24 hours leaves the window; over the request
  * budget, to the next 5-minute window (aligned on the epoch like Mastodon's). Members are
  * served longest-idle first. The first row always comes back: it carries the counts of
  * deferred rows even when nothing was claimed.
  */
 static const char sql_claim[] =
-    "WITH g AS (SELECT g.member_id FROM oauth_grants g"
+    "WITH due AS (SELECT DISTINCT fa.follower_id FROM follow_actions fa"
+    "  WHERE fa.state IN ('planned', 'held') AND fa.next_attempt_at <= now()"
+    "   AND fa.method = 'api' AND coalesce(fa.hold_until, now()) <= now()),"
+    " g AS (SELECT g.member_id FROM oauth_grants g JOIN due ON due.follower_id = g.member_id"
     "  WHERE (g.rate_limited_until IS NULL OR g.rate_limited_until <= now())"
     "   AND (g.busy_until IS NULL OR g.busy_until <= now())"
     "   AND EXISTS (SELECT 1 FROM follow_actions fa JOIN follow_actions_allowed ok ON ok.id = fa.id"

@@ -15,7 +15,7 @@
 //
 //   const api = createMastodonApi({ origin, localUser, resolve, follow });
 //   if (await api.handle(req, res, url, bodyBuffer)) return;    // in the host's handler
-//   api.control({loggedIn: "alice", deny: false, limits: {...}, failNext: [...]})
+//   api.control({loggedIn: "alice", deny: false, limits: {...}, failNext: [...], clearFailNext})
 //   api.snapshot()  -> {apps, tokens (hashes only), follows, searches, requests}
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 
@@ -393,11 +393,13 @@ export function createMastodonApi({ origin, localUser, resolve, follow, software
     host,
     software,
     handle,
-    // Test settings: loggedIn, deny, limits (merged), failNext (appended); returns them.
+    // Test settings: loggedIn, deny, limits (merged), failNext (appended after clearFailNext
+    // empties it), revokeAll; returns them.
     control(input = {}) {
       if ("loggedIn" in input) settings.loggedIn = input.loggedIn;
       if ("deny" in input) settings.deny = Boolean(input.deny);
       if (input.limits) settings.limits = { ...settings.limits, ...input.limits };
+      if (input.clearFailNext) settings.failNext.length = 0;
       if (Array.isArray(input.failNext)) settings.failNext.push(...input.failNext);
       if (input.revokeAll) for (const t of tokens.values()) t.revoked = true;
       return { loggedIn: settings.loggedIn, deny: settings.deny, limits: settings.limits, failNext: settings.failNext };
