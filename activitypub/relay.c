@@ -5,6 +5,7 @@
 #include <json-c/json.h>
 
 #include "activity.h"
+#include "announce.h"
 #include "app.h"
 #include "bridge.h"
 #include "config.h"
@@ -33,6 +34,7 @@ struct relay_ctx {
     const char *inner_id;
     const char *inner_object;
     char x_id[STANDIN_XID_MAX]; /* a Follow of a stand-in: its X id */
+    struct announce an;         /* a publication: what relaying it needs */
 };
 
 
@@ -95,21 +97,33 @@ relay_classify(struct json_object *activity, const char *type, const char *actor
     return RELAY_IGNORE;
 }
 
-void
-relay_send(struct dbtx *tx, const char *signer, struct json_object *json, const char *inbox)
+int
+relay_send_to(struct dbtx *tx, const char *signer, struct json_object *json,
+              const char *const *inboxes, size_t n, const char *member_id)
 {
     const char *s = json_object_to_json_string_ext(json, JSON_C_TO_STRING_PLAIN |
                                                              JSON_C_TO_STRING_NOSLASHESCAPE);
     struct queue_batch b;
     char err[128];
+    int listed = 0;
 
-    if (queue_batch_init(&b, signer, s, strlen(s), &inbox, 1, 0, err, sizeof(err)) < 0) {
-        log_warn("relay_send_skipped", "reason=%s inbox=%s", log_q(err), log_q(inbox));
+    if (queue_batch_init(&b, signer, s, strlen(s), inboxes, n, 0, err, sizeof(err)) < 0) {
+        log_warn("relay_send_skipped", "reason=%s inbox=%s", log_q(err),
+                 log_q(n > 0 ? inboxes[0] : NULL));
     } else {
+        queue_batch_member(&b, member_id);
         dbtx_pushv(tx, b.sql, NULL, NULL, b.nparams, b.params);
         queue_batch_free(&b);
+        listed = 1;
     }
     json_object_put(json);
+    return listed;
+}
+
+void
+relay_send(struct dbtx *tx, const char *signer, struct json_object *json, const char *inbox)
+{
+    relay_send_to(tx, signer, json, &inbox, 1, NULL);
 }
 
 /* --- the actions --------------------------------------------------------------------------- */
@@ -240,6 +254,12 @@ static const char sql_leave[] =
     "DELETE FROM members WHERE actor_uri = $1 AND (follow_id = $2 OR $3::boolean)";
 static const char sql_answered[] = "UPDATE instances SET our_follow_state = $4, updated_at = now()"
                                    " WHERE domain = $1 AND actor_uri = $2 AND our_follow_id = $3";
+/* A member answers the relay's Follow (targeted relay); a Reject may also end an accepted one. */
+static const char sql_member_answered[] =
+    "UPDATE members SET relay_follow_state = $3, updated_at = now()"
+    " WHERE actor_uri = $1 AND relay_follow_id = $2"
+    "  AND (relay_follow_state = 'pending' OR ($3 = 'rejected' AND relay_follow_state = "
+    "'accepted'))";
 static const char sql_gone_instance[] =
     "UPDATE instances SET relay_state = 'unsubscribed', updated_at = now()"
     " WHERE actor_uri = $1 AND relay_state IN ('accepted', 'pending')";
@@ -285,10 +305,13 @@ relay_seen(struct dbtx *tx, PGresult *res, void *arg)
         dbtx_push(tx, sql_leave, NULL, NULL, 3, a->actor, fid, bridge_target ? "true" : "false");
         break;
     }
-    case RELAY_FOLLOW_ANSWERED:
-        dbtx_push(tx, sql_answered, NULL, NULL, 4, a->domain, a->actor, rc->object,
-                  strcmp(a->type, "Accept") == 0 ? "accepted" : "rejected");
+    case RELAY_FOLLOW_ANSWERED: {
+        const char *st = strcmp(a->type, "Accept") == 0 ? "accepted" : "rejected";
+
+        dbtx_push(tx, sql_answered, NULL, NULL, 4, a->domain, a->actor, rc->object, st);
+        dbtx_push(tx, sql_member_answered, NULL, NULL, 3, a->actor, rc->object, st);
         break;
+    }
     case RELAY_ACTOR_DELETED:
         dbtx_push(tx, sql_gone_instance, NULL, NULL, 1, a->actor);
         dbtx_push(tx, sql_gone_member, NULL, NULL, 1, a->actor);
@@ -302,8 +325,12 @@ relay_seen(struct dbtx *tx, PGresult *res, void *arg)
         dbtx_push(tx, sql_standin_shown, relay_standin_follow, rc, 1, rc->x_id);
         break;
     case RELAY_PUBLICATION:
+        /* A member's public post goes on to their former followers' instances. */
+        rc->an.a = a;
+        rc->an.queued = &rc->queued;
+        announce_push(tx, &rc->an);
+        break;
     case RELAY_IGNORE:
-        /* Targeted relaying comes with the reconnection work; the id is remembered. */
         break;
     }
     return 0;
@@ -377,11 +404,12 @@ void
 relay_sweep(struct app *app)
 {
     /*
-     * Senders retry for days (Mastodon about a week): remember ids a little longer. Spent or
-     * expired link codes and sessions have no use left.
+     * Senders retry for days (Mastodon about a week): remember ids (and the objects the relay
+     * announced) a little longer. Spent or expired link codes and sessions have no use left.
      */
     static const char *const sweeps[] = {
         "DELETE FROM seen_activity_ids WHERE seen_at < now() - interval '14 days'",
+        "DELETE FROM relayed_objects WHERE announced_at < now() - interval '14 days'",
         "DELETE FROM link_codes WHERE expires_at < now() - interval '1 day'",
         "DELETE FROM sessions WHERE expires_at < now()",
     };

@@ -2,6 +2,8 @@
 #ifndef PASSERELLE_RELAY_H
 #define PASSERELLE_RELAY_H
 
+#include <stddef.h>
+
 struct app;
 struct dbtx;
 struct inbox_activity;
@@ -21,7 +23,16 @@ void relay_dispatch(struct inbox_activity *a);
  */
 void relay_send(struct dbtx *tx, const char *signer, struct json_object *json, const char *inbox);
 
-/* Forgets old activity ids, link codes and sessions (fire and forget; hourly). */
+/*
+ * The same to n inboxes (duplicates merged), tied to member_id (activities.member_id, so
+ * that the member's leaving drops it) unless NULL. Returns 1 when the statement was listed,
+ * 0 when the payload was refused (logged).
+ */
+int relay_send_to(struct dbtx *tx, const char *signer, struct json_object *json,
+                  const char *const *inboxes, size_t n, const char *member_id);
+
+/* Forgets old activity ids, relayed object ids, link codes and sessions (fire and forget; hourly).
+ */
 void relay_sweep(struct app *app);
 
 /* What an activity asks of us; pure, for tests. */

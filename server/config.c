@@ -102,6 +102,9 @@ static const struct config_key config_keys[] = {
       "follows made per member in any 24 hours (Mastodon allows 400 a day)" },
     { "follow_api_limit", CONFIG_INT, OFF(follow_api_limit), "300", 2, 100000,
       "API requests per member in each 5 minutes (Mastodon allows 300 per token)" },
+    { "relay_follow_poll_ms", CONFIG_INT, OFF(relay_follow_poll_ms), "10000", 10, 3600000,
+      "milliseconds between looks for members whose relay consent the relay actor's follow "
+      "does not match yet (Follow or Undo to send)" },
 };
 
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))

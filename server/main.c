@@ -26,12 +26,14 @@
 #include "queue.h"
 #include "status.h"
 #include "relay.h"
+#include "relayfollow.h"
 #include "remote.h"
 #include "seal.h"
 #include "xmalloc.h"
 
 struct serve_state {
     struct app *app;
+    struct relayfollow *relayfollow; /* the relay actor's follows of members */
     struct event *sigterm, *sigint, *drain, *sweep;
     time_t stop_deadline;
     int stopping;
@@ -315,6 +317,8 @@ cmd_serve(const char *config_path)
         app.exit_code = 1;
         goto out;
     }
+    st.relayfollow = relayfollow_new(&app, cfg.relay_follow_poll_ms);
+    relayfollow_start(st.relayfollow);
     st.sigterm = evsignal_new(app.base, SIGTERM, serve_signal_cb, &st);
     st.sigint = evsignal_new(app.base, SIGINT, serve_signal_cb, &st);
     st.drain = evtimer_new(app.base, serve_drain_cb, &st);
@@ -339,6 +343,7 @@ out:
      */
     linkpage_shutdown();
     status_shutdown();
+    relayfollow_free(st.relayfollow);
     remote_free(app.remote);
     follow_free(app.follow);
     queue_free(app.queue);

@@ -4,12 +4,14 @@
 //
 //   const m = await joinAndLink(s, peer, { handle: "Alice_Old", xid: "4242", followerIds: [...] });
 //   m.id (members.id), m.acct, m.follow (the Follow activity id, for an Undo later)
+//   await m.consents({ relay: true })   // through the link page, with the welcome link
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { eventually } from "./harness.mjs";
 import { runBin } from "./server.mjs";
+import { request } from "./http.mjs";
 import { xArchive, writeZip } from "./xarchive.mjs";
 
 export async function joinAndLink(s, peer, { handle, xid, followerIds = [], followingIds = [] }) {
@@ -30,5 +32,30 @@ export async function joinAndLink(s, peer, { handle, xid, followerIds = [], foll
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return { id, acct, follow: sent.id, actor: peer.actorId };
+  let session = null;
+  // The link page as the member uses it: the one-time link from the welcome message (as
+  // Fedify received it), a session cookie, the CSRF token from /link/state, then the POST.
+  async function consents(values) {
+    if (session === null) {
+      const dm = await eventually(
+        async () => (await peer.events()).find((e) => e.type === "Create" && e.actor === bridge && /\/link\/[0-9a-f]{32}/.test(String(e.raw?.object?.content))),
+        { timeout: 10000, what: `the welcome message to ${acct}` },
+      );
+      const code = String(dm.raw.object.content).match(/\/link\/([0-9a-f]{32})/)[1];
+      const opened = await request(`${s.url}/link/${code}`);
+      const cookie = opened.headers["set-cookie"]?.[0]?.split(";")[0];
+      assert.ok(cookie, `the link opened no session (${opened.status})`);
+      const st = await request(`${s.url}/link/state`, { headers: { cookie } });
+      assert.equal(st.status, 200, st.body);
+      session = { cookie, csrf: st.json().csrf };
+    }
+    const r = await request(`${s.url}/link/consents`, {
+      method: "POST",
+      headers: { cookie: session.cookie, "content-type": "application/json", "x-csrf-token": session.csrf },
+      body: JSON.stringify(values),
+    });
+    assert.equal(r.status, 200, `consents ${JSON.stringify(values)}: ${r.body}`);
+    return r.json();
+  }
+  return { id, acct, follow: sent.id, actor: peer.actorId, consents };
 }

@@ -1,0 +1,41 @@
+/* Targeted relay: a member's public post Announced to the instances of their former X followers. */
+#ifndef PASSERELLE_ANNOUNCE_H
+#define PASSERELLE_ANNOUNCE_H
+
+struct dbtx;
+struct inbox_activity;
+struct json_object;
+
+/*
+ * What relaying one incoming activity needs; the caller owns it (inside its own context)
+ * until its transaction ends. queued counts the delivery statements listed.
+ */
+struct announce {
+    struct inbox_activity *a;
+    const char *object_id; /* set by announce_push: borrowed from a->json */
+    int *queued;
+};
+
+/*
+ * Pure: 1 when activity (of type, by actor on actor_domain) is a post the relay may
+ * announce, with *object_id its object's id; 0 with *why saying why not. Only a Create of a
+ * Note, Article, Question or Page embedded whole, whose id is on the actor's host, whose
+ * attributedTo is the actor, and whose own "to" (the activity's when the object has none)
+ * holds the public collection. Unlisted posts (public only in cc), followers-only and
+ * direct posts are not; Mastodon sends only public ones to relays, for the same reason.
+ */
+int announce_eligible(struct json_object *activity, const char *type, const char *actor,
+                      const char *actor_domain, const char **object_id, const char **why);
+
+/*
+ * Lists in tx what relays an->a, if anything: when it is eligible, one statement checks
+ * that its author is a member whom the relay follows with their consent (relay on, linked,
+ * not paused, follow accepted, home not blocked), remembers the object id (a second copy
+ * is dropped), and finds the subscribed instances (accepted, not blocked, not the post's
+ * origin) that host at least one member who followed the author on X; its result queues
+ * one Announce from the relay actor to their inboxes (shared inboxes preferred, merged),
+ * tied to the member so that their leaving drops it. Returns 1 when a statement was listed.
+ */
+int announce_push(struct dbtx *tx, struct announce *an);
+
+#endif
