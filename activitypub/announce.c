@@ -19,24 +19,26 @@
 
 /*
  * One statement: the author must be a member the relay follows with their consent; the
- * object id is remembered (ON CONFLICT: announced already, nothing comes back); then each
- * subscribed instance, other than the post's origin, where at least one linked member
- * followed the author on X. Dead hosts are left to the queue, which stores no row for them.
+ * object id is remembered (ON CONFLICT: announced already, nothing comes back); then the
+ * home hosts of the linked members who followed the author on X, each looked up once (from
+ * the author's followers by the followee index, then members by X id), and among them the
+ * subscribed instances other than the post's origin. Dead hosts are left to the queue,
+ * which stores no row for them.
  */
 static const char sql_targets[] =
     "WITH m AS (SELECT id, x_id FROM members WHERE actor_uri = $1 AND relay"
     "  AND state = 'linked' AND NOT paused AND relay_follow_state = 'accepted'"
     "  AND x_id IS NOT NULL AND NOT host_blocked(host)),"
     " fresh AS (INSERT INTO relayed_objects (object_id, member_id) SELECT $2, m.id FROM m"
-    "  ON CONFLICT (object_id) DO NOTHING RETURNING member_id)"
+    "  ON CONFLICT (object_id) DO NOTHING RETURNING member_id),"
+    " hosts AS (SELECT DISTINCT f.host FROM fresh JOIN m ON m.id = fresh.member_id"
+    "  JOIN x_edges e ON e.followee_x_id = m.x_id"
+    "  JOIN members f ON f.x_id = e.follower_x_id AND f.state = 'linked'"
+    "  WHERE f.host <> $3)"
     " SELECT fresh.member_id, i.domain, coalesce(i.shared_inbox, i.inbox)"
-    " FROM fresh JOIN m ON m.id = fresh.member_id"
-    " JOIN instances i ON i.relay_state = 'accepted' AND NOT i.blocked"
-    "  AND coalesce(i.shared_inbox, i.inbox) IS NOT NULL AND i.domain <> $3"
-    " WHERE NOT host_blocked(i.domain)"
-    "  AND EXISTS (SELECT 1 FROM members f"
-    "   JOIN x_edges e ON e.follower_x_id = f.x_id AND e.followee_x_id = m.x_id"
-    "   WHERE f.host = i.domain AND f.state = 'linked')";
+    " FROM fresh, hosts JOIN instances i ON i.domain = hosts.host"
+    " WHERE i.relay_state = 'accepted' AND NOT i.blocked"
+    "  AND coalesce(i.shared_inbox, i.inbox) IS NOT NULL AND NOT host_blocked(i.domain)";
 
 static const char *const announce_types[] = { "Note", "Article", "Question", "Page" };
 
