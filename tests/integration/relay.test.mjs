@@ -251,9 +251,15 @@ test("pause and resume: Undo, then a new Follow; a Reject is remembered and not 
   follow = await followedAndAccepted(since);
 });
 
-test("leaving while followed: the relay still undoes its Follow", async () => {
+test("leaving while followed: the relay still undoes its Follow; Announces still queued go", async () => {
+  await drained();
+  h.a.answer("/inbox", { status: 503 });
+  assert.equal((await post(carol(), note(carol()))).status, 202);
+  await eventually(async () => (await s.psql("SELECT count(*) FROM deliveries d JOIN activities a ON a.id = d.activity_id WHERE a.member_id = 1 AND d.state = 'pending' AND d.attempts > 0")) === "1", { what: "a retried Announce" });
   const since = marks();
   await s.psql("DELETE FROM members WHERE id = 1");
+  assert.equal(await s.psql("SELECT count(*) FROM activities WHERE member_id IS NOT NULL"), "0", "the queued Announce left with her");
+  h.a.clearAnswers();
   const undo = await eventually(() => received(since, "Undo").m?.[0], { timeout: 10000, what: "the Undo after leaving" });
   assert.equal(undo.json.object.id, follow.id);
   assert.equal((await h.m.verify(undo)).ok, true);
