@@ -578,7 +578,8 @@ static const char sql_command[] =
     " FROM (VALUES (1)) AS one LEFT JOIN m ON true";
 
 static const char sql_pause[] =
-    "UPDATE members SET paused = $2::boolean, updated_at = now() WHERE id = $1::bigint";
+    "UPDATE members SET paused = $2::boolean, match_due_at = now(), updated_at = now()"
+    " WHERE id = $1::bigint";
 static const char sql_delete_ask[] =
     "UPDATE members SET delete_requested_at = now(), updated_at = now() WHERE id = $1::bigint";
 /* As when unfollowing: the rest cascades, the X edges go by trigger (migration 005). */

@@ -14,6 +14,8 @@ struct remote;
 struct queue;
 struct seal;
 struct follow;
+struct match;
+struct notice;
 
 struct app {
     struct event_base *base;
@@ -32,6 +34,8 @@ struct app {
     struct queue *queue;   /* outbound deliveries */
     struct seal *seal;     /* token_key_file: seals OAuth secrets; NULL when not configured */
     struct follow *follow; /* follows in members' names; NULL without seal or in unit tests */
+    struct match *match;   /* re-plans members' former contacts; NULL outside serve */
+    struct notice *notice; /* daily direct messages about them; NULL outside serve */
     time_t started;
     int exit_code; /* what main returns once the loop ends */
 };

@@ -45,6 +45,10 @@ struct config {
     int follow_poll_ms;         /* follow_poll_ms: how often the follow worker looks for due rows */
     int follow_daily_limit;     /* follow_daily_limit: follows per member per rolling 24 hours */
     int follow_api_limit;       /* follow_api_limit: API requests per member per 5 minutes */
+    int match_poll_ms;          /* match_poll_ms: look for members due for matching */
+    int follow_hold_hours;      /* follow_hold_hours: follows toward a new claim wait this long */
+    int notice_poll_ms;         /* notice_poll_ms: look for members due for a notice */
+    int notice_interval_hours;  /* notice_interval_hours: at most one notice per member per this */
 };
 
 /* Fills cfg with defaults. */

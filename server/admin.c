@@ -515,9 +515,20 @@ struct admin_sub {
 };
 
 /*
+ * Members on DOMAIN ($1), its subdomains and ports (as host_blocked() matches them), are
+ * matched again: whether follows to and from them qualify depends on the block.
+ */
+static const char sql_rematch_domain[] =
+    "UPDATE members SET match_due_at = now() WHERE host = $1"
+    " OR regexp_replace(host, ':[0-9]+$', '') = $1"
+    " OR (regexp_replace(host, ':[0-9]+$', '') !~ '^[0-9.]+$|^\\[|:'"
+    "  AND regexp_replace(host, ':[0-9]+$', '') LIKE '%.' || $1)";
+
+/*
  * Opens the transaction and marks domain allowed (and not blocked) or blocked (and not
- * allowed), inserting it when unknown. The row is locked until the end, so a Follow the
- * inbox handles meanwhile waits. Returns the result s borrows from, or NULL with err set.
+ * allowed), inserting it when unknown; its members are due for matching. The row is locked
+ * until the end, so a Follow the inbox handles meanwhile waits. Returns the result s borrows
+ * from, or NULL with err set.
  */
 static PGresult *
 admin_mark(struct admin_ctx *c, const char *domain, int allow, struct admin_sub *s, char *err,
@@ -537,6 +548,10 @@ admin_mark(struct admin_ctx *c, const char *domain, int allow, struct admin_sub 
     res = admin_exec(c->pg, sql, 2, params, err, errlen);
     if (res == NULL)
         return NULL;
+    if (admin_run_sql(c->pg, sql_rematch_domain, 1, params, err, errlen) < 0) {
+        PQclear(res);
+        return NULL;
+    }
     snprintf(s->state, sizeof(s->state), "%s", PQgetvalue(res, 0, 0));
     s->litepub = strcmp(PQgetvalue(res, 0, 1), "litepub") == 0;
     s->actor = PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2);
@@ -681,13 +696,17 @@ admin_unblock(struct admin_ctx *c, const struct admin_req *r, char *err, size_t 
     static const char sql[] = "UPDATE instances SET blocked = false, updated_at = now()"
                               " WHERE domain = $1 AND blocked";
     const char *params[1] = { r->domain };
-    PGresult *res = admin_exec(c->pg, sql, 1, params, err, errlen);
+    PGresult *res;
     int changed;
 
-    if (res == NULL)
+    if (admin_run_sql(c->pg, "BEGIN", 0, NULL, err, errlen) < 0 ||
+        (res = admin_exec(c->pg, sql, 1, params, err, errlen)) == NULL)
         return -1;
     changed = strcmp(PQcmdTuples(res), "1") == 0;
     PQclear(res);
+    if ((changed && admin_run_sql(c->pg, sql_rematch_domain, 1, params, err, errlen) < 0) ||
+        admin_run_sql(c->pg, "COMMIT", 0, NULL, err, errlen) < 0)
+        return -1;
     if (changed) {
         log_info("admin_unblock", "domain=%s", log_q(r->domain));
         printf("%s unblocked (it must follow the relay again to subscribe)\n", r->domain);
@@ -974,8 +993,8 @@ admin_mblock(struct admin_ctx *c, const struct admin_req *r, char *err, size_t e
 {
     /* The page's sessions would otherwise outlive the block until they expire. */
     static const char sql[] =
-        "WITH m AS (UPDATE members SET state = 'suspended', updated_at = now()"
-        "  WHERE id = $1::bigint RETURNING id),"
+        "WITH m AS (UPDATE members SET state = 'suspended', match_due_at = now(),"
+        "  updated_at = now() WHERE id = $1::bigint RETURNING id),"
         " s AS (DELETE FROM sessions WHERE member_id = $1::bigint RETURNING 1),"
         " k AS (DELETE FROM link_codes WHERE member_id = $1::bigint AND used_at IS NULL"
         "  RETURNING 1)"
@@ -1033,7 +1052,7 @@ out:
 static int
 admin_munblock(struct admin_ctx *c, const struct admin_req *r, char *err, size_t errlen)
 {
-    static const char sql[] = "UPDATE members SET updated_at = now(),"
+    static const char sql[] = "UPDATE members SET updated_at = now(), match_due_at = now(),"
                               " state = CASE WHEN x_id IS NOT NULL THEN 'linked' ELSE 'joined' END"
                               " WHERE id = $1::bigint AND state = 'suspended' RETURNING state";
     PGresult *who, *res = NULL, *rivals = NULL;

@@ -105,6 +105,14 @@ static const struct config_key config_keys[] = {
     { "relay_follow_poll_ms", CONFIG_INT, OFF(relay_follow_poll_ms), "10000", 10, 3600000,
       "milliseconds between looks for members whose relay consent the relay actor's follow "
       "does not match yet (Follow or Undo to send)" },
+    { "match_poll_ms", CONFIG_INT, OFF(match_poll_ms), "1000", 10, 3600000,
+      "milliseconds between looks for members whose former contacts must be re-planned" },
+    { "follow_hold_hours", CONFIG_INT, OFF(follow_hold_hours), "24", 0, 8760,
+      "hours follows toward a newly claimed X account are held (the dispute grace period)" },
+    { "notice_poll_ms", CONFIG_INT, OFF(notice_poll_ms), "60000", 10, 3600000,
+      "milliseconds between looks for members with news of former contacts" },
+    { "notice_interval_hours", CONFIG_INT, OFF(notice_interval_hours), "24", 0, 8760,
+      "at most one direct message about former contacts per member in this many hours" },
 };
 
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))

@@ -11,6 +11,7 @@
 #include "dbtx.h"
 #include "import.h"
 #include "log.h"
+#include "match.h"
 #include "queue.h"
 #include "xmalloc.h"
 #include "zipread.h"
@@ -179,7 +180,7 @@ static const char sql_rivals[] =
 static const char sql_claim[] = "INSERT INTO x_claims (x_id, member_id)"
                                 " VALUES ($2::bigint, $1::bigint) ON CONFLICT DO NOTHING";
 static const char sql_freeze[] =
-    "UPDATE members SET state = 'disputed', updated_at = now()"
+    "UPDATE members SET state = 'disputed', match_due_at = now(), updated_at = now()"
     " WHERE id = $1::bigint OR id IN (SELECT member_id FROM x_claims WHERE x_id = $2::bigint)"
     "  OR x_id = $2::bigint";
 /* Everything this member's previous archives said, and anything said about this X id. */
@@ -192,7 +193,7 @@ static const char sql_forget_claims[] =
 static const char sql_copy[] = "COPY x_edges (follower_x_id, followee_x_id) FROM STDIN";
 static const char sql_link[] =
     "UPDATE members SET x_id = $2::bigint, x_handle = $3, state = 'linked',"
-    " linked_at = now(), updated_at = now() WHERE id = $1::bigint";
+    " linked_at = now(), match_due_at = now(), updated_at = now() WHERE id = $1::bigint";
 
 static int
 import_fill(void *arg, const char **data, size_t *len)
@@ -296,6 +297,8 @@ import_done_cb(enum db_outcome outcome, const char *err, void *arg)
         st = IMPORT_FAILED;
     if (outcome == DB_OK && j->queued > 0 && j->app->queue != NULL)
         queue_kick(j->app->queue);
+    if (outcome == DB_OK)
+        match_kick(j->app->match); /* the member (or a frozen pair) is due for matching */
     log_info("import_stored", "member=%s status=%s followers=%zu following=%zu error=%s",
              j->member_id, import_status_name(st), j->data->nfollowers, j->data->nfollowing,
              log_q(err));

@@ -21,6 +21,7 @@
 #include "import.h"
 #include "linkpage.h"
 #include "log.h"
+#include "match.h"
 #include "token.h"
 #include "xmalloc.h"
 
@@ -173,8 +174,9 @@ linkpage_code_done(enum db_outcome outcome, const char *err, void *arg)
         return;
     }
     if (r->token[0] != '\0') {
+        /* Path=/: the session also opens /me/following.csv and the OAuth grant (/oauth/). */
         char *cookie =
-            xasprintf("%s=%s; Path=/link; Max-Age=%d; HttpOnly; SameSite=Lax%s", LINKPAGE_COOKIE,
+            xasprintf("%s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Lax%s", LINKPAGE_COOKIE,
                       r->token, LINKPAGE_SESSION_TTL,
                       strncmp(r->app->cfg->base_url, "https:", 6) == 0 ? "; Secure" : "");
 
@@ -637,7 +639,8 @@ static const char sql_consents[] =
     "  WHERE m.id = s.member_id),"
     " upd AS (UPDATE members m SET findable = coalesce($2::boolean, m.findable),"
     "  autofollow = coalesce($3::boolean, m.autofollow), notify = coalesce($4::boolean, m.notify),"
-    "  relay = coalesce($5::boolean, m.relay), updated_at = now() FROM s WHERE m.id = s.member_id"
+    "  relay = coalesce($5::boolean, m.relay), match_due_at = now(), updated_at = now()"
+    "  FROM s WHERE m.id = s.member_id"
     "  RETURNING m.id, m.findable, m.autofollow, m.notify, m.relay),"
     " led AS (INSERT INTO consent_ledger (member_id, consent, value, source, client_addr)"
     "  SELECT upd.id, c.k, c.v, 'page', $6::inet FROM old JOIN upd ON upd.id = old.id,"
@@ -668,6 +671,7 @@ linkpage_consents_cb(enum db_outcome outcome, PGresult *res, const char *err, vo
                 c, names[i], json_object_new_boolean(strcmp(PQgetvalue(res, 0, i), "t") == 0));
         json_object_object_add(o, "consents", c);
         log_info("consents_changed", "changes=%s source=page", PQgetvalue(res, 0, 4));
+        match_kick(r->app->match); /* its pairs are re-planned (match_due_at set above) */
         httpd_reply_json(r->req, 200, "application/json", o);
     }
     PQclear(res);

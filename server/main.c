@@ -22,7 +22,9 @@
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
+#include "match.h"
 #include "migrate.h"
+#include "notice.h"
 #include "queue.h"
 #include "status.h"
 #include "relay.h"
@@ -319,6 +321,8 @@ cmd_serve(const char *config_path)
     }
     st.relayfollow = relayfollow_new(&app, cfg.relay_follow_poll_ms);
     relayfollow_start(st.relayfollow);
+    app.match = match_new(&app);
+    app.notice = notice_new(&app);
     st.sigterm = evsignal_new(app.base, SIGTERM, serve_signal_cb, &st);
     st.sigint = evsignal_new(app.base, SIGINT, serve_signal_cb, &st);
     st.drain = evtimer_new(app.base, serve_drain_cb, &st);
@@ -342,6 +346,8 @@ out:
      * exist, and evhttp frees every request it holds.
      */
     linkpage_shutdown();
+    match_free(app.match);
+    notice_free(app.notice);
     status_shutdown();
     relayfollow_free(st.relayfollow);
     remote_free(app.remote);

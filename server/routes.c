@@ -7,6 +7,7 @@
 #include "app.h"
 #include "assets.h"
 #include "config.h"
+#include "export.h"
 #include "hostmeta.h"
 #include "httpd.h"
 #include "inbox.h"
@@ -56,6 +57,7 @@ static const struct route routes[] = {
     { "/link/oauth/revoke", ROUTE_EXACT, M_POST, oauth_revoke },
     { "/link", ROUTE_TREE, M_GET, linkpage_code }, /* /link/<one-time code> */
     { "/x", ROUTE_TREE, M_GET, standin_get },      /* /x/<x id>: an old X account */
+    { "/me/following.csv", ROUTE_EXACT, M_GET, export_following },
 };
 
 static int

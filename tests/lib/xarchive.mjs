@@ -3,6 +3,7 @@
 // without writing their bytes).
 //
 //   const a = xArchive({ username: "alice", followers: 5, following: 3, followerParts: 2 });
+//   xArchive({ username: "bob", accountId: "12", followerIds: ["11"], followingIds: ["11", "13"] })
 //   a.entries            [{name: "data/account.js", data: Buffer}, ...]
 //   a.followers, a.following   the account ids in the lists (strings, above 2^53)
 //   zipBuffer(a.entries, { zip64: true })       -> Buffer

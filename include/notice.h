@@ -1,0 +1,60 @@
+/* Notices: one direct message a day at most, telling a member which former contacts arrived. */
+#ifndef PASSERELLE_NOTICE_H
+#define PASSERELLE_NOTICE_H
+
+#include <stddef.h>
+
+struct app;
+struct notice;
+
+/* Names listed in one message; the rest are counted and found in the CSV. */
+#define NOTICE_MAX_NAMES 20
+
+/*
+ * Starts the notice worker on app's loop: every notice_poll_ms (and at once while it finds
+ * work) it claims one member of notice_due whose time has come (SKIP LOCKED). A member with
+ * notify off, or not linked, gets nothing (the entry goes); one told less than
+ * notice_interval_hours ago waits until then; otherwise one direct message from the bridge
+ * account lists the rows not yet told (notified_at IS NULL), and notified_at, the member's
+ * last_notified_at and the message's delivery are committed together.
+ */
+struct notice *notice_new(struct app *app);
+
+/* Stops the worker; a transaction in flight ends on its own. NULL-safe. */
+void notice_free(struct notice *n);
+
+/* One former contact in a message. */
+struct notice_item {
+    const char *acct;       /* their new address, user@host */
+    const char *actor;      /* their actor URL (the follow link opens it) */
+    const char *x_handle;   /* their X handle, or NULL */
+    int automatic;          /* the member's server follows them through the grant */
+    int done;               /* ... and it has */
+    int held;               /* the claim is new: automatic follows wait (hold_until) */
+    const char *hold_until; /* "YYYY-MM-DD HH:MM" (UTC) when held */
+};
+
+/* Who the message is for. */
+struct notice_member {
+    const char *lang;     /* "fr" or anything else for English */
+    const char *actor;    /* the member's actor URL: its scheme and host make the follow links */
+    const char *bridge;   /* the bridge account, "name@host", for "report" */
+    const char *base_url; /* the bridge's origin, for the CSV */
+    int has_grant;        /* the member connected their server (automatic follows can run) */
+};
+
+/*
+ * Pure: the message's plain text for items[0..n) out of total rows (n <= total; the rest are
+ * counted), in the member's language. A new string.
+ */
+char *notice_text(const struct notice_member *m, const struct notice_item *items, size_t n,
+                  size_t total);
+
+/*
+ * Pure: "<scheme>://<host of member_actor>/authorize_interaction?uri=<target percent-encoded>",
+ * the page of the member's own server that opens a follow of target. NULL when member_actor
+ * is not an http(s) URL. A new string.
+ */
+char *notice_follow_link(const char *member_actor, const char *target);
+
+#endif

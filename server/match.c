@@ -1,0 +1,286 @@
+/* Matching: a worker claims members due for it and re-plans their pairs in one statement. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "app.h"
+#include "config.h"
+#include "db.h"
+#include "dbtx.h"
+#include "log.h"
+#include "match.h"
+#include "metrics.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+#define M_MATCHES "passerelle_matches_total"
+
+/*
+ * See match.h. The CTEs, in order: M; the pairs the X graph gives (both directions, by
+ * index); M's rows already there; both joined (a row without an edge any more must be
+ * undone); the other members, share-locked in their latest version or skipped when someone
+ * holds them; everyone's blocked flag; the judgement of each pair; the rows it wants; then
+ * the writes, the notice bookkeeping and M's due mark.
+ */
+const char match_sql[] =
+    "WITH me AS (SELECT id, x_id FROM members WHERE id = $1::bigint),"
+    " cand AS ("
+    "  SELECT me.id AS follower_id, o.id AS followee_id, o.id AS other_id"
+    "  FROM me JOIN x_edges e ON e.follower_x_id = me.x_id"
+    "  JOIN members o ON o.x_id = e.followee_x_id"
+    "  UNION ALL"
+    "  SELECT o.id, me.id, o.id"
+    "  FROM me JOIN x_edges e ON e.followee_x_id = me.x_id"
+    "  JOIN members o ON o.x_id = e.follower_x_id),"
+    " cur AS ("
+    "  SELECT f.id, f.follower_id, f.followee_id, f.followee_id AS other_id, f.state, f.method,"
+    "   f.hold_until, f.notified_at"
+    "  FROM follow_actions f WHERE f.follower_id = $1::bigint"
+    "  UNION ALL"
+    "  SELECT f.id, f.follower_id, f.followee_id, f.follower_id, f.state, f.method,"
+    "   f.hold_until, f.notified_at"
+    "  FROM follow_actions f WHERE f.followee_id = $1::bigint),"
+    " pairs AS ("
+    "  SELECT coalesce(c.follower_id, f.follower_id) AS follower_id,"
+    "   coalesce(c.followee_id, f.followee_id) AS followee_id,"
+    "   coalesce(c.other_id, f.other_id) AS other_id, c.follower_id IS NOT NULL AS edge,"
+    "   f.id AS fa_id, f.state AS cur_state, f.method AS cur_method, f.hold_until AS cur_hold,"
+    "   f.notified_at"
+    "  FROM cand c FULL JOIN cur f"
+    "   ON f.follower_id = c.follower_id AND f.followee_id = c.followee_id),"
+    " others AS ("
+    "  SELECT o.id, o.state, o.findable, o.autofollow, o.notify, o.paused, o.linked_at, o.host"
+    "  FROM members o WHERE o.id IN (SELECT other_id FROM pairs)"
+    "  FOR SHARE OF o SKIP LOCKED),"
+    " people AS ("
+    "  SELECT x.*, host_blocked(x.host)"
+    "   OR EXISTS (SELECT 1 FROM unnest($3::text[]) d"
+    "    WHERE d = x.host OR d = regexp_replace(x.host, ':[0-9]+$', '')"
+    "     OR (regexp_replace(x.host, ':[0-9]+$', '') !~ '^[0-9.]+$|^\\[|:'"
+    "      AND regexp_replace(x.host, ':[0-9]+$', '') LIKE '%.' || d)) AS blocked"
+    "  FROM (SELECT id, state, findable, autofollow, notify, paused, linked_at, host"
+    "   FROM members WHERE id = $1::bigint"
+    "   UNION ALL SELECT * FROM others) x),"
+    " judged AS ("
+    "  SELECT p.*, b.notify AS follower_notify,"
+    "   CASE WHEN b.state <> 'linked' THEN 'follower ' || b.state"
+    "    WHEN a.state <> 'linked' THEN 'followee ' || a.state"
+    "    WHEN NOT p.edge THEN 'no longer in the X archives'"
+    "    WHEN NOT a.findable THEN 'followee not findable'"
+    "    WHEN b.paused THEN 'follower paused'"
+    "    WHEN b.blocked THEN 'follower instance blocked'"
+    "    WHEN a.blocked THEN 'followee instance blocked' END AS why_not,"
+    "   CASE WHEN b.autofollow THEN 'api' ELSE 'notice' END AS method,"
+    "   CASE WHEN a.linked_at + $2::int * interval '1 second' > now()"
+    "    THEN a.linked_at + $2::int * interval '1 second' END AS hold_until"
+    "  FROM pairs p JOIN people b ON b.id = p.follower_id JOIN people a ON a.id = p.followee_id),"
+    " want AS ("
+    "  SELECT j.*, CASE WHEN j.hold_until IS NULL THEN 'planned' ELSE 'held' END AS state,"
+    "   CASE WHEN j.method = 'api' THEN greatest(now(), j.hold_until) END AS next_at"
+    "  FROM judged j WHERE j.why_not IS NULL),"
+    " ins AS ("
+    "  INSERT INTO follow_actions"
+    "   (follower_id, followee_id, method, state, hold_until, next_attempt_at)"
+    "  SELECT follower_id, followee_id, method, state, hold_until, next_at"
+    "  FROM want WHERE fa_id IS NULL ORDER BY follower_id, followee_id"
+    "  ON CONFLICT (follower_id, followee_id) DO NOTHING RETURNING 1),"
+    " rep AS ("
+    "  UPDATE follow_actions f SET method = w.method, state = w.state, hold_until = w.hold_until,"
+    "   next_attempt_at = w.next_at, last_error = NULL, updated_at = now()"
+    "  FROM want w"
+    "  WHERE f.id = w.fa_id AND w.cur_state IN ('planned', 'held', 'undone')"
+    "   AND (w.cur_state, w.cur_method, w.cur_hold)"
+    "    IS DISTINCT FROM (w.state, w.method, w.hold_until)"
+    "  RETURNING 1),"
+    " und AS ("
+    "  UPDATE follow_actions f SET state = 'undone', last_error = j.why_not, updated_at = now()"
+    "  FROM judged j"
+    "  WHERE f.id = j.fa_id AND j.why_not IS NOT NULL AND j.cur_state IN ('planned', 'held')"
+    "  RETURNING 1),"
+    " news AS ("
+    "  INSERT INTO notice_due (member_id)"
+    "  SELECT DISTINCT follower_id FROM want WHERE follower_notify AND notified_at IS NULL"
+    "  ORDER BY 1 ON CONFLICT (member_id) DO NOTHING RETURNING 1),"
+    " skipped AS ("
+    "  SELECT count(*) AS n FROM pairs p"
+    "  WHERE NOT EXISTS (SELECT 1 FROM others o WHERE o.id = p.other_id)),"
+    " done AS ("
+    "  UPDATE members SET match_due_at = CASE WHEN (SELECT n FROM skipped) > 0"
+    "   THEN now() + $4::int * interval '1 millisecond' END"
+    "  WHERE id = $1::bigint RETURNING 1)"
+    " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM rep), (SELECT count(*) FROM und),"
+    "  (SELECT n FROM skipped), (SELECT count(*) FROM news), (SELECT count(*) FROM done)";
+
+/* The oldest due member, held until the commit; the others go to other workers. */
+static const char sql_claim[] = "SELECT id FROM members WHERE match_due_at <= now()"
+                                " ORDER BY match_due_at LIMIT 1 FOR UPDATE SKIP LOCKED";
+
+/* A member whose matching failed waits, so that one bad row cannot starve the others. */
+static const char sql_defer[] = "UPDATE members SET match_due_at = now() + interval '1 minute'"
+                                " WHERE id = $1::bigint AND match_due_at IS NOT NULL";
+
+struct match {
+    struct app *app;
+    struct worker *w;
+    char *blocked; /* relay_block as a text[] literal */
+    char hold[16], retry[16];
+};
+
+/* One claim and its statement; owned by the transaction until match_done_cb. */
+struct match_step {
+    struct match *m; /* borrowed: used only while worker_run_live */
+    struct worker_run *run;
+    char member[24];
+    char counts[5][24]; /* inserted, replanned, undone, skipped, notices */
+    struct timespec t0;
+};
+
+char *
+match_block_array(const char *list)
+{
+    size_t len = list != NULL ? strlen(list) : 0;
+    char *out = xmalloc(3 * len + 3), *o = out;
+    const char *s = list;
+
+    *o++ = '{';
+    while (s != NULL && *s != '\0') {
+        size_t n;
+
+        s += strspn(s, " ");
+        n = strcspn(s, " ");
+        if (n == 0)
+            break;
+        if (o[-1] != '{')
+            *o++ = ',';
+        /* Entries are host[:port] names (policy_domain_normalize): nothing to escape inside. */
+        *o++ = '"';
+        memcpy(o, s, n);
+        o += n;
+        *o++ = '"';
+        s += n;
+    }
+    *o++ = '}';
+    *o = '\0';
+    return out;
+}
+
+static long long
+match_ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (long long)(t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static int
+match_result_cb(struct dbtx *tx, PGresult *res, void *arg)
+{
+    struct match_step *s = arg;
+
+    (void)tx;
+    if (PQntuples(res) != 1 || PQnfields(res) != 6)
+        return -1;
+    for (int i = 0; i < 5; i++)
+        snprintf(s->counts[i], sizeof(s->counts[i]), "%s", PQgetvalue(res, 0, i));
+    return 0;
+}
+
+static int
+match_claimed_cb(struct dbtx *tx, PGresult *res, void *arg)
+{
+    struct match_step *s = arg;
+
+    if (PQntuples(res) == 0 || !worker_run_live(s->run))
+        return 1; /* nobody due (or stopping): commit the empty transaction */
+    snprintf(s->member, sizeof(s->member), "%s", PQgetvalue(res, 0, 0));
+    dbtx_push(tx, match_sql, match_result_cb, s, 4, s->member, s->m->hold, s->m->blocked,
+              s->m->retry);
+    return 0;
+}
+
+static void
+match_deferred_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    (void)outcome;
+    (void)err;
+    (void)arg;
+    PQclear(res);
+}
+
+static void
+match_done_cb(enum db_outcome outcome, const char *err, void *arg)
+{
+    struct match_step *s = arg;
+    int found = s->member[0] != '\0';
+
+    if (outcome != DB_OK) {
+        log_warn("match_failed", "member=%s error=%s", found ? s->member : "-", log_q(err));
+        if (found && worker_run_live(s->run)) {
+            const char *params[1] = { s->member };
+
+            metrics_add(M_MATCHES, "result=\"failed\"", 1);
+            db_query(s->m->app->db, sql_defer, 1, params, match_deferred_cb, NULL);
+        }
+        found = 0;
+    } else if (found) {
+        metrics_add(M_MATCHES, "result=\"done\"", 1);
+        log_info("match",
+                 "member=%s inserted=%s replanned=%s undone=%s skipped=%s notices=%s ms=%lld",
+                 s->member, s->counts[0], s->counts[1], s->counts[2], s->counts[3], s->counts[4],
+                 match_ms_since(&s->t0));
+    }
+    worker_run_done(s->run, found);
+    free(s);
+}
+
+static void
+match_step(struct worker_run *run, void *arg)
+{
+    struct match *m = arg;
+    struct match_step *s = xcalloc(1, sizeof(*s));
+    struct dbtx *tx;
+
+    s->m = m;
+    s->run = run;
+    clock_gettime(CLOCK_MONOTONIC, &s->t0);
+    tx = dbtx_new(m->app->db, match_done_cb, s);
+    dbtx_push(tx, sql_claim, match_claimed_cb, s, 0);
+    dbtx_run(tx);
+}
+
+struct match *
+match_new(struct app *app)
+{
+    struct match *m = xcalloc(1, sizeof(*m));
+
+    m->app = app;
+    m->blocked = match_block_array(app->cfg->relay_block);
+    snprintf(m->hold, sizeof(m->hold), "%d", app->cfg->follow_hold_hours * 3600);
+    snprintf(m->retry, sizeof(m->retry), "%d", app->cfg->match_poll_ms);
+    metrics_describe(M_MATCHES, METRICS_COUNTER,
+                     "Members whose former contacts were re-planned, by result (done, failed).");
+    m->w = worker_new(app->base, app->cfg->match_poll_ms, match_step, m);
+    worker_start(m->w);
+    return m;
+}
+
+void
+match_kick(struct match *m)
+{
+    if (m != NULL)
+        worker_kick(m->w);
+}
+
+void
+match_free(struct match *m)
+{
+    if (m == NULL)
+        return;
+    worker_free(m->w);
+    free(m->blocked);
+    free(m);
+}

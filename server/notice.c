@@ -1,0 +1,403 @@
+/* Notices: the daily direct message listing a member's former contacts who arrived. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "app.h"
+#include "bridge.h"
+#include "config.h"
+#include "db.h"
+#include "dbtx.h"
+#include "log.h"
+#include "metrics.h"
+#include "notice.h"
+#include "queue.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+#define M_NOTICES "passerelle_notices_total"
+
+/* --- the text -------------------------------------------------------------------------------- */
+
+struct notice_texts {
+    const char *one, *many;                     /* header: one person, N people */
+    const char *is_now, *claimed_by;            /* "@x on X is @acct now." / "... claimed by" */
+    const char *no_handle, *no_handle_claimed;  /* the same without an X handle */
+    const char *waits, *report;                 /* held */
+    const char *done, *soon, *connect, *follow; /* what happens next */
+    const char *more;                           /* "...and N more" */
+    const char *undo;                           /* footer when a follow is automatic */
+};
+
+static const struct notice_texts notice_en = {
+    .one = "Someone you followed on X is on the fediverse now:",
+    .many = "%s people you followed on X are on the fediverse now:",
+    .is_now = "@%s on X is @%s now.",
+    .claimed_by = "@%s on X is claimed by @%s, who arrived recently.",
+    .no_handle = "An account you followed on X is @%s now.",
+    .no_handle_claimed = "An account you followed on X is claimed by @%s, who arrived recently.",
+    .waits = " The automatic follow waits until %s UTC.",
+    .report = " If that is not the person you knew, send \"report @%s\" to @%s.",
+    .done = " Your server followed them for you.",
+    .soon = " Your server will follow them for you shortly.",
+    .connect = " Connect your server on your link page and it will follow them for you.",
+    .follow = " Follow: %s",
+    .more = "...and %s more: %s/me/following.csv has them all, in the format your server "
+            "imports (Preferences > Import and export); open your link page first (send me "
+            "\"link\" for a new one).",
+    .undo = "Automatic follows are made by your own server in your name: to undo one, unfollow "
+            "the account; to stop them, turn off automatic follows on your link page or send me "
+            "\"pause\".",
+};
+
+static const struct notice_texts notice_fr = {
+    .one = "Une personne que vous suiviez sur X est maintenant sur le fédivers :",
+    .many = "%s personnes que vous suiviez sur X sont maintenant sur le fédivers :",
+    .is_now = "@%s sur X est maintenant @%s.",
+    .claimed_by = "@%s sur X est revendiqué par @%s, arrivé récemment.",
+    .no_handle = "Un compte que vous suiviez sur X est maintenant @%s.",
+    .no_handle_claimed = "Un compte que vous suiviez sur X est revendiqué par @%s, arrivé "
+                         "récemment.",
+    .waits = " Le suivi automatique attend jusqu'au %s UTC.",
+    .report = " Si ce n'est pas la personne que vous connaissiez, envoyez « signaler @%s » à @%s.",
+    .done = " Votre serveur l'a suivi pour vous.",
+    .soon = " Votre serveur va le suivre pour vous sous peu.",
+    .connect = " Connectez votre serveur sur votre page de lien et il le suivra pour vous.",
+    .follow = " Suivre : %s",
+    .more = "... et %s de plus : %s/me/following.csv les contient tous, au format que votre "
+            "serveur importe (Préférences > Importer et exporter) ; ouvrez d'abord votre page "
+            "de lien (envoyez-moi « lien » pour en avoir un nouveau).",
+    .undo = "Les suivis automatiques sont faits par votre propre serveur en votre nom : pour en "
+            "annuler un, cessez de suivre le compte ; pour les arrêter, désactivez-les sur votre "
+            "page de lien ou envoyez-moi « pause ».",
+};
+
+char *
+notice_follow_link(const char *member_actor, const char *target)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const char *host, *end;
+    char *out, *o;
+    size_t origin;
+
+    if (member_actor == NULL || target == NULL)
+        return NULL;
+    if (strncmp(member_actor, "https://", 8) == 0)
+        host = member_actor + 8;
+    else if (strncmp(member_actor, "http://", 7) == 0)
+        host = member_actor + 7;
+    else
+        return NULL;
+    end = host + strcspn(host, "/?#");
+    if (end == host)
+        return NULL;
+    origin = (size_t)(end - member_actor);
+    out = xmalloc(origin + sizeof("/authorize_interaction?uri=") + 3 * strlen(target));
+    memcpy(out, member_actor, origin);
+    o = out + origin;
+    memcpy(o, "/authorize_interaction?uri=", sizeof("/authorize_interaction?uri=") - 1);
+    o += sizeof("/authorize_interaction?uri=") - 1;
+    /* RFC 3986: everything but the unreserved characters is escaped. */
+    for (const unsigned char *t = (const unsigned char *)target; *t != '\0'; t++) {
+        if (isalnum(*t) || *t == '-' || *t == '.' || *t == '_' || *t == '~') {
+            *o++ = (char)*t;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*t >> 4];
+            *o++ = hex[*t & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/*
+ * Writes tmpl with each "%s" replaced by the next of a, b (texts are data, not printf
+ * formats: a translation can never make the arguments be read as something else).
+ */
+static void
+notice_put(FILE *f, const char *tmpl, const char *a, const char *b)
+{
+    for (const char *p = tmpl; *p != '\0'; p++) {
+        if (p[0] == '%' && p[1] == 's') {
+            fputs(a != NULL ? a : "", f);
+            a = b;
+            b = NULL;
+            p++;
+        } else {
+            fputc(*p, f);
+        }
+    }
+}
+
+static void
+notice_item_text(FILE *f, const struct notice_texts *t, const struct notice_member *m,
+                 const struct notice_item *it)
+{
+    int handle = it->x_handle != NULL && it->x_handle[0] != '\0';
+
+    fputs("\n- ", f);
+    if (it->held && handle)
+        notice_put(f, t->claimed_by, it->x_handle, it->acct);
+    else if (it->held)
+        notice_put(f, t->no_handle_claimed, it->acct, NULL);
+    else if (handle)
+        notice_put(f, t->is_now, it->x_handle, it->acct);
+    else
+        notice_put(f, t->no_handle, it->acct, NULL);
+    if (it->held) {
+        if (it->automatic && it->hold_until != NULL)
+            notice_put(f, t->waits, it->hold_until, NULL);
+        notice_put(f, t->report, it->acct, m->bridge);
+    }
+    if (it->automatic && it->done) {
+        fputs(t->done, f);
+    } else if (it->automatic) {
+        if (!it->held)
+            fputs(m->has_grant ? t->soon : t->connect, f);
+        else if (!m->has_grant)
+            fputs(t->connect, f);
+    } else {
+        char *link = notice_follow_link(m->actor, it->actor);
+
+        if (link != NULL)
+            notice_put(f, t->follow, link, NULL);
+        free(link);
+    }
+}
+
+char *
+notice_text(const struct notice_member *m, const struct notice_item *items, size_t n, size_t total)
+{
+    const struct notice_texts *t =
+        m->lang != NULL && strcmp(m->lang, "fr") == 0 ? &notice_fr : &notice_en;
+    char *s = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&s, &len);
+    char num[24];
+    int automatic = 0;
+
+    if (f == NULL)
+        abort(); /* out of memory, as in xmalloc */
+    if (total < n)
+        total = n;
+    snprintf(num, sizeof(num), "%zu", total);
+    notice_put(f, total == 1 ? t->one : t->many, num, NULL);
+    fputc('\n', f);
+    for (size_t i = 0; i < n; i++) {
+        notice_item_text(f, t, m, &items[i]);
+        automatic |= items[i].automatic;
+    }
+    if (total > n) {
+        snprintf(num, sizeof(num), "%zu", total - n);
+        fputs("\n\n", f);
+        notice_put(f, t->more, num, m->base_url);
+    }
+    if (automatic) {
+        fputs("\n\n", f);
+        fputs(t->undo, f);
+    }
+    if (fclose(f) != 0)
+        abort();
+    return s;
+}
+
+/* --- the worker ------------------------------------------------------------------------------ */
+
+/*
+ * The member whose notice is due first, with what decides whether to write: wants (notify
+ * on and linked), too_soon (told within the interval, $1 hours) and when that ends, and
+ * whether automatic follows can run (a grant).
+ */
+static const char sql_claim[] =
+    "SELECT m.id, m.actor_uri, coalesce(m.acct, m.actor_uri), m.inbox, m.lang,"
+    " m.notify AND m.state = 'linked',"
+    " coalesce(m.last_notified_at > now() - $1::int * interval '1 hour', false),"
+    " m.last_notified_at + $1::int * interval '1 hour',"
+    " EXISTS (SELECT 1 FROM oauth_grants g WHERE g.member_id = m.id)"
+    " FROM notice_due n JOIN members m ON m.id = n.member_id"
+    " WHERE n.due_at <= now() ORDER BY n.due_at LIMIT 1"
+    " FOR UPDATE OF n, m SKIP LOCKED";
+
+/*
+ * Every row the member was not told about (a followee still linked and findable), marked
+ * told in the same statement; the first $2 for the message, each with the total.
+ */
+static const char sql_rows[] =
+    "WITH r AS (SELECT f.id, f.created_at, f.method, f.state, f.hold_until,"
+    "  coalesce(a.acct, a.actor_uri) AS acct, a.actor_uri, a.x_handle"
+    "  FROM follow_actions f JOIN members a ON a.id = f.followee_id"
+    "  WHERE f.follower_id = $1::bigint AND f.notified_at IS NULL"
+    "   AND f.state IN ('planned', 'held', 'done', 'failed')"
+    "   AND a.state = 'linked' AND a.findable),"
+    " mark AS (UPDATE follow_actions f SET notified_at = now() FROM r WHERE f.id = r.id"
+    "  RETURNING 1)"
+    " SELECT r.acct, r.actor_uri, r.x_handle, r.method = 'api' AND r.state <> 'failed',"
+    "  r.state = 'done', r.state = 'held' AND r.hold_until > now(),"
+    "  to_char(r.hold_until AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), (SELECT count(*) FROM mark)"
+    " FROM r ORDER BY r.created_at, r.id LIMIT $2::int";
+
+static const char sql_forget[] = "DELETE FROM notice_due WHERE member_id = $1::bigint";
+static const char sql_later[] =
+    "UPDATE notice_due SET due_at = $2::timestamptz WHERE member_id = $1::bigint";
+static const char sql_sent[] = "WITH d AS (DELETE FROM notice_due WHERE member_id = $1::bigint)"
+                               " UPDATE members SET last_notified_at = now() WHERE id = $1::bigint";
+
+struct notice {
+    struct app *app;
+    struct worker *w;
+    char interval[16], cap[16];
+};
+
+/* One claimed member; owned by the transaction until notice_done_cb. */
+struct notice_step {
+    struct notice *n; /* borrowed: used only while worker_run_live */
+    struct worker_run *run;
+    char member[24];
+    char *actor, *acct, *inbox, *lang;
+    int has_grant;
+    const char *outcome; /* for the log: sent, empty, notify_off, later */
+    int queued, listed;
+    long long total;
+};
+
+static int
+notice_rows_cb(struct dbtx *tx, PGresult *res, void *arg)
+{
+    struct notice_step *s = arg;
+    struct app *app;
+    int n = PQntuples(res);
+    struct notice_item items[NOTICE_MAX_NAMES];
+    struct notice_member m;
+    char *bridge, *text;
+
+    if (!worker_run_live(s->run))
+        return -1; /* stopping: the rows stay untold for the next start */
+    app = s->n->app;
+    if (n == 0) {
+        s->outcome = "empty"; /* every row was undone since it was planned */
+        dbtx_push(tx, sql_forget, NULL, NULL, 1, s->member);
+        return 0;
+    }
+    if (n > NOTICE_MAX_NAMES)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        items[i].acct = PQgetvalue(res, i, 0);
+        items[i].actor = PQgetvalue(res, i, 1);
+        items[i].x_handle = PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2);
+        items[i].automatic = strcmp(PQgetvalue(res, i, 3), "t") == 0;
+        items[i].done = strcmp(PQgetvalue(res, i, 4), "t") == 0;
+        items[i].held = strcmp(PQgetvalue(res, i, 5), "t") == 0;
+        items[i].hold_until = PQgetisnull(res, i, 6) ? NULL : PQgetvalue(res, i, 6);
+    }
+    s->total = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
+    s->listed = n;
+    bridge = xasprintf("%s@%s", app->cfg->bridge_username, app->cfg->host);
+    m.lang = s->lang;
+    m.actor = s->actor;
+    m.bridge = bridge;
+    m.base_url = app->cfg->base_url;
+    m.has_grant = s->has_grant;
+    text = notice_text(&m, items, (size_t)n, (size_t)s->total);
+    s->queued = bridge_push_notice(tx, app, s->actor, s->acct, s->inbox, text);
+    s->outcome = "sent";
+    dbtx_push(tx, sql_sent, NULL, NULL, 1, s->member);
+    free(text);
+    free(bridge);
+    return 0;
+}
+
+static int
+notice_claimed_cb(struct dbtx *tx, PGresult *res, void *arg)
+{
+    struct notice_step *s = arg;
+
+    if (PQntuples(res) == 0 || !worker_run_live(s->run))
+        return 1;
+    snprintf(s->member, sizeof(s->member), "%s", PQgetvalue(res, 0, 0));
+    if (strcmp(PQgetvalue(res, 0, 5), "t") != 0) {
+        s->outcome = "notify_off"; /* or not linked: nothing to say, ever, until it changes */
+        dbtx_push(tx, sql_forget, NULL, NULL, 1, s->member);
+        return 0;
+    }
+    if (strcmp(PQgetvalue(res, 0, 6), "t") == 0) {
+        s->outcome = "later"; /* batched into the next message */
+        dbtx_push(tx, sql_later, NULL, NULL, 2, s->member, PQgetvalue(res, 0, 7));
+        return 0;
+    }
+    s->actor = xstrdup(PQgetvalue(res, 0, 1));
+    s->acct = xstrdup(PQgetvalue(res, 0, 2));
+    s->inbox = PQgetisnull(res, 0, 3) ? NULL : xstrdup(PQgetvalue(res, 0, 3));
+    s->lang = xstrdup(PQgetvalue(res, 0, 4));
+    s->has_grant = strcmp(PQgetvalue(res, 0, 8), "t") == 0;
+    dbtx_push(tx, sql_rows, notice_rows_cb, s, 2, s->member, s->n->cap);
+    return 0;
+}
+
+static void
+notice_done_cb(enum db_outcome outcome, const char *err, void *arg)
+{
+    struct notice_step *s = arg;
+    int found = s->member[0] != '\0';
+
+    if (outcome != DB_OK) {
+        log_warn("notice_failed", "member=%s error=%s", found ? s->member : "-", log_q(err));
+        found = 0;
+    } else if (found) {
+        char labels[32];
+
+        snprintf(labels, sizeof(labels), "result=\"%s\"", s->outcome);
+        metrics_add(M_NOTICES, labels, 1);
+        log_info("notice", "member=%s result=%s listed=%d total=%lld queued=%d", s->member,
+                 s->outcome, s->listed, s->total, s->queued);
+        if (s->queued > 0 && worker_run_live(s->run))
+            queue_kick(s->n->app->queue);
+    }
+    worker_run_done(s->run, found);
+    free(s->actor);
+    free(s->acct);
+    free(s->inbox);
+    free(s->lang);
+    free(s);
+}
+
+static void
+notice_step(struct worker_run *run, void *arg)
+{
+    struct notice *n = arg;
+    struct notice_step *s = xcalloc(1, sizeof(*s));
+    struct dbtx *tx;
+
+    s->n = n;
+    s->run = run;
+    tx = dbtx_new(n->app->db, notice_done_cb, s);
+    dbtx_push(tx, sql_claim, notice_claimed_cb, s, 1, n->interval);
+    dbtx_run(tx);
+}
+
+struct notice *
+notice_new(struct app *app)
+{
+    struct notice *n = xcalloc(1, sizeof(*n));
+
+    n->app = app;
+    snprintf(n->interval, sizeof(n->interval), "%d", app->cfg->notice_interval_hours);
+    snprintf(n->cap, sizeof(n->cap), "%d", NOTICE_MAX_NAMES);
+    metrics_describe(M_NOTICES, METRICS_COUNTER,
+                     "Members whose notice came due, by result (sent, later, empty, notify_off).");
+    n->w = worker_new(app->base, app->cfg->notice_poll_ms, notice_step, n);
+    worker_start(n->w);
+    return n;
+}
+
+void
+notice_free(struct notice *n)
+{
+    if (n == NULL)
+        return;
+    worker_free(n->w);
+    free(n);
+}

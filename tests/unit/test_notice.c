@@ -1,0 +1,178 @@
+/* Unit tests for server/notice.c: the message text in both languages, the cap, follow links. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "notice.h"
+#include "tap.h"
+
+static const struct notice_member en = {
+    .lang = "en",
+    .actor = "https://b.example/users/bea",
+    .bridge = "passerelle@bridge.example",
+    .base_url = "https://bridge.example",
+    .has_grant = 0,
+};
+
+static void
+test_follow_link(void)
+{
+    char *l = notice_follow_link("https://b.example/users/bea", "https://a.example/users/al~x_1");
+
+    is_str(l,
+           "https://b.example/authorize_interaction?uri=https%3A%2F%2Fa.example%2Fusers%2Fal~x_1",
+           "follow link: the member's origin, the target percent-encoded (unreserved kept)");
+    free(l);
+    l = notice_follow_link("http://127.0.0.1:8081/users/bea", "http://x/?a=1&b=2 #");
+    is_str(
+        l,
+        "http://127.0.0.1:8081/authorize_interaction?uri=http%3A%2F%2Fx%2F%3Fa%3D1%26b%3D2%20%23",
+        "follow link: http and a port kept (tests), & = space # escaped");
+    free(l);
+    l = notice_follow_link("https://b.example", "https://a.example/u");
+    is_str(l, "https://b.example/authorize_interaction?uri=https%3A%2F%2Fa.example%2Fu",
+           "follow link: an actor URL without a path");
+    free(l);
+    ok(notice_follow_link("acct:bea@b.example", "https://a.example/u") == NULL,
+       "follow link: not an http(s) actor");
+    ok(notice_follow_link("https:///x", "https://a.example/u") == NULL, "follow link: no host");
+    ok(notice_follow_link(NULL, "https://a.example/u") == NULL, "follow link: NULL");
+}
+
+static void
+test_text_en(void)
+{
+    struct notice_item items[3] = {
+        { .acct = "al@a.example", .actor = "https://a.example/users/al", .x_handle = "al_x" },
+        { .acct = "cy@c.example",
+          .actor = "https://c.example/users/cy",
+          .x_handle = "cy_x",
+          .automatic = 1,
+          .done = 1 },
+        { .acct = "di@d.example",
+          .actor = "https://d.example/users/di",
+          .x_handle = "di_x",
+          .automatic = 1,
+          .held = 1,
+          .hold_until = "2030-01-02 03:04" },
+    };
+    char *t = notice_text(&en, items, 3, 3);
+
+    is_str(t,
+           "3 people you followed on X are on the fediverse now:\n"
+           "\n- @al_x on X is @al@a.example now. Follow: "
+           "https://b.example/authorize_interaction?uri=https%3A%2F%2Fa.example%2Fusers%2Fal"
+           "\n- @cy_x on X is @cy@c.example now. Your server followed them for you."
+           "\n- @di_x on X is claimed by @di@d.example, who arrived recently. The automatic follow "
+           "waits until 2030-01-02 03:04 UTC. If that is not the person you knew, send \"report "
+           "@di@d.example\" to @passerelle@bridge.example. Connect your server on your link page "
+           "and it will follow them for you."
+           "\n\nAutomatic follows are made by your own server in your name: to undo one, unfollow "
+           "the account; to stop them, turn off automatic follows on your link page or send me "
+           "\"pause\".",
+           "English: a link, a follow made, a held claim with report and the undo footer");
+    free(t);
+}
+
+static void
+test_text_variants(void)
+{
+    struct notice_member m = en;
+    struct notice_item one = { .acct = "al@a.example", .actor = "https://a.example/u/al" };
+    struct notice_item soon = { .acct = "al@a.example",
+                                .actor = "https://a.example/u/al",
+                                .automatic = 1 };
+    struct notice_item held_link = { .acct = "al@a.example",
+                                     .actor = "https://a.example/u/al",
+                                     .x_handle = "al_x",
+                                     .held = 1,
+                                     .hold_until = "2030-01-02 03:04" };
+    char *t;
+
+    t = notice_text(&m, &one, 1, 1);
+    is_str(t,
+           "Someone you followed on X is on the fediverse now:\n"
+           "\n- An account you followed on X is @al@a.example now. Follow: "
+           "https://b.example/authorize_interaction?uri=https%3A%2F%2Fa.example%2Fu%2Fal",
+           "one person, no X handle, no footer without an automatic follow");
+    free(t);
+    m.has_grant = 1;
+    t = notice_text(&m, &soon, 1, 1);
+    ok(strstr(t, "Your server will follow them for you shortly.") != NULL,
+       "automatic with a grant: shortly");
+    ok(strstr(t, "Connect your server") == NULL, "with a grant: no connect");
+    free(t);
+    t = notice_text(&m, &held_link, 1, 1);
+    ok(strstr(t, "claimed by @al@a.example") != NULL && strstr(t, "report @al@a.example") != NULL &&
+           strstr(t, "Follow: https://b.example/authorize_interaction?uri=") != NULL &&
+           strstr(t, "automatic follow waits") == NULL,
+       "a held notice row: who claims it, how to report, the link, no automatic wording");
+    free(t);
+    t = notice_text(&m, &one, 1, 25);
+    ok(strncmp(t, "25 people you followed on X", 27) == 0, "the header counts every row");
+    ok(strstr(t, "\n\n...and 24 more: https://bridge.example/me/following.csv has them all") !=
+           NULL,
+       "the rest counted, with the CSV");
+    free(t);
+}
+
+static void
+test_text_fr(void)
+{
+    struct notice_member m = en;
+    struct notice_item items[2] = {
+        { .acct = "al@a.example",
+          .actor = "https://a.example/u/al",
+          .x_handle = "al_x",
+          .automatic = 1,
+          .held = 1,
+          .hold_until = "2030-01-02 03:04" },
+        { .acct = "bo@b.example", .actor = "https://b.example/u/bo", .x_handle = "bo_x" },
+    };
+    char *t;
+
+    m.lang = "fr";
+    t = notice_text(&m, items, 2, 30);
+    is_str(t,
+           "30 personnes que vous suiviez sur X sont maintenant sur le fédivers :\n"
+           "\n- @al_x sur X est revendiqué par @al@a.example, arrivé récemment. Le suivi "
+           "automatique attend jusqu'au 2030-01-02 03:04 UTC. Si ce n'est pas la personne que "
+           "vous connaissiez, envoyez « signaler @al@a.example » à @passerelle@bridge.example. "
+           "Connectez votre serveur sur votre page de lien et il le suivra pour vous."
+           "\n- @bo_x sur X est maintenant @bo@b.example. Suivre : "
+           "https://b.example/authorize_interaction?uri=https%3A%2F%2Fb.example%2Fu%2Fbo"
+           "\n\n... et 28 de plus : https://bridge.example/me/following.csv les contient tous, au "
+           "format que votre serveur importe (Préférences > Importer et exporter) ; ouvrez "
+           "d'abord votre page de lien (envoyez-moi « lien » pour en avoir un nouveau)."
+           "\n\nLes suivis automatiques sont faits par votre propre serveur en votre nom : pour "
+           "en annuler un, cessez de suivre le compte ; pour les arrêter, désactivez-les sur "
+           "votre page de lien ou envoyez-moi « pause ».",
+           "French, with the rest counted and the footer");
+    free(t);
+    m.lang = "de";
+    t = notice_text(&m, items + 1, 1, 1);
+    ok(strncmp(t, "Someone you followed", 20) == 0, "another language: English");
+    free(t);
+}
+
+static void
+test_text_data_not_format(void)
+{
+    struct notice_item it = { .acct = "%s%n@a.example",
+                              .actor = "https://a.example/u",
+                              .x_handle = "%s" };
+    char *t = notice_text(&en, &it, 1, 1);
+
+    ok(strstr(t, "@%s on X is @%s%n@a.example now.") != NULL, "names are copied, never formats");
+    free(t);
+}
+
+int
+main(void)
+{
+    test_follow_link();
+    test_text_en();
+    test_text_variants();
+    test_text_fr();
+    test_text_data_not_format();
+    return done_testing();
+}
