@@ -174,7 +174,7 @@ linkpage_code_done(enum db_outcome outcome, const char *err, void *arg)
         return;
     }
     if (r->token[0] != '\0') {
-        /* Path=/: the session also opens /me/following.csv and the OAuth grant (/oauth/). */
+        /* Path=/: the same session opens /me/following.csv (the page links to it). */
         char *cookie =
             xasprintf("%s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Lax%s", LINKPAGE_COOKIE,
                       r->token, LINKPAGE_SESSION_TTL,

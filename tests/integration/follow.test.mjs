@@ -242,12 +242,16 @@ test("turning autofollow off stops pending follows; a held claim waits for its h
   await s.psql(`UPDATE follow_actions SET next_attempt_at = now() WHERE id = ${pair}`);
   await sleep(400);
   assert.equal(searchesFor("f15").length, 0, "nothing while autofollow is off");
-  // Held: the followee's claim is new. Autofollow back on, the hold still in the future.
-  await s.psql(`UPDATE follow_actions SET state = 'held', hold_until = now() + interval '1 hour' WHERE id = ${pair}`);
+  // Held: the followee's claim is new, so the matcher (run by the consent change) holds the
+  // follow for follow_hold_hours. Autofollow back on, the hold still in the future.
+  await s.psql(`UPDATE members SET linked_at = now() WHERE id = ${followees.f15.id}`);
   assert.equal((await api(s, people.gina.session, "/link/consents", { autofollow: true })).status, 200);
+  await eventually(async () => (await s.psql(`SELECT state || ' ' || method || ' ' || (hold_until > now()) FROM follow_actions WHERE id = ${pair}`)) === "held api true", {
+    what: "the pair held by the matcher",
+  });
   await sleep(400);
   assert.equal(searchesFor("f15").length, 0, "nothing during the hold");
-  await s.psql(`UPDATE follow_actions SET hold_until = now() WHERE id = ${pair}`);
+  await s.psql(`UPDATE follow_actions SET hold_until = now(), next_attempt_at = now() WHERE id = ${pair}`);
   await until(pair, "done");
   assert.equal(searchesFor("f15").length, 1);
 });

@@ -81,7 +81,7 @@ test("the welcome link opens a session once; the session shows the member and th
   const setCookie = (await request(`${s.url}/link/${await join("alice")}`)).headers["set-cookie"][0];
   assert.match(setCookie, /HttpOnly/);
   assert.match(setCookie, /SameSite=Lax/);
-  assert.match(setCookie, /Path=\/;/, "the session also serves /me/following.csv and /oauth/");
+  assert.match(setCookie, /Path=\/;/, "the session also serves /me/following.csv");
   sessions.alice = { cookie, csrf: j.csrf };
   assert.equal((await state(null)).status, 401, "no cookie: 401");
   assert.equal((await state(`passerelle_link=${"a".repeat(64)}`)).status, 401, "unknown session: 401");
