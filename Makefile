@@ -47,7 +47,7 @@ BENCHES   := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 FMT_SRCS  := $(SRCS) $(wildcard include/*.h tests/*.h tests/unit/*.c bench/*.c fuzz/*.c)
 
 .PHONY: all run test check bench install uninstall clean deps format format-check lint \
-        units valgrind fuzz fuzz-smoke bench-quick
+        units valgrind fuzz fuzz-smoke bench-quick demo
 
 all: $(BIN) $(UNITS) $(BENCHES)
 
@@ -93,6 +93,12 @@ deps:
 run: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/run.sh $(BIN)
+
+# The whole story on loopback (scripts/demo.mjs): people join, link, consent, are reconnected,
+# a post is relayed, an old handle looks up; each step printed, each expectation checked.
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) sh scripts/demo.sh
 
 # Every test: unit, integration (real PostgreSQL, real binary), interop (Fedify).
 test: deps

@@ -76,6 +76,8 @@ if [ -z "$only" ] || [ "$only" = interop ]; then
         for t in tests/interop/*.test.mjs; do
             run_one "interop/$(basename "$t")" node "$t"
         done
+        # make demo's story is an end-to-end test too: each expectation is an "ok" line.
+        run_one "demo/demo.mjs" node scripts/demo.mjs
     fi
 fi
 

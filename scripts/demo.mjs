@@ -1,0 +1,249 @@
+// make demo: the whole story on loopback, each step printed as it happens, every expectation
+// checked. Three people leave X for three fediverse servers (real Fedify instances, each
+// with the Mastodon client-API test double on the same origin), join the bridge, link
+// archives that follow each other, choose different consents, and are reconnected exactly
+// as those consents say; an admin's instance subscribes to the relay and receives a
+// member's public post; an old X handle looks up to its new home.
+//
+// Run through scripts/demo.sh (which starts a throwaway PostgreSQL under var/demo/); it
+// prints "ok N - ..." for each expectation, so tests/run.sh runs it as a test too.
+import { randomUUID } from "node:crypto";
+import { startServer } from "../tests/lib/server.mjs";
+import { startPeer } from "../tests/lib/peer.mjs";
+import { eventually, sleep } from "../tests/lib/harness.mjs";
+import { request } from "../tests/lib/http.mjs";
+import { xArchive, zipBuffer } from "../tests/lib/xarchive.mjs";
+import { connect } from "../tests/lib/oauthflow.mjs";
+
+const PUBLIC = "https://www.w3.org/ns/activitystreams#Public";
+const tty = process.stdout.isTTY;
+const bold = (s) => (tty ? `\x1b[1m${s}\x1b[0m` : s);
+const dim = (s) => (tty ? `\x1b[2m${s}\x1b[0m` : s);
+
+let checked = 0;
+let failed = 0;
+const t0 = Date.now();
+const at = () => dim(`[${((Date.now() - t0) / 1000).toFixed(1)} s]`);
+
+function say(text) {
+  console.log(`# ${text}`);
+}
+function step(title) {
+  console.log(`#\n# ${bold(title)} ${at()}`);
+}
+function expect(cond, what, detail = "") {
+  checked++;
+  if (cond) console.log(`ok ${checked} - ${what}`);
+  else {
+    failed++;
+    console.log(`not ok ${checked} - ${what}${detail ? `\n#   ${detail}` : ""}`);
+  }
+  return cond;
+}
+// Waits for fn() to be truthy; a timeout is a failed expectation, not a crash.
+async function waitFor(fn, what, timeout = 15000) {
+  try {
+    return await eventually(fn, { timeout, interval: 100, what });
+  } catch {
+    return null;
+  }
+}
+
+// People: their X account, what they followed on X, and what they allow.
+const X = {
+  alice: { handle: "alice_x", id: "1580000000000000101" },
+  bob: { handle: "Bob_X", id: "1580000000000000102" },
+  carol: { handle: "carol_x", id: "1580000000000000103" },
+};
+const people = {
+  // Alice followed Bob and Carol on X; she lets the bridge follow for her and relay her posts.
+  alice: { following: [X.bob.id, X.carol.id], followers: [X.bob.id, X.carol.id], consents: { findable: true, autofollow: true, notify: true, relay: true }, grant: true },
+  // Bob followed Alice; he wants to be told, not followed for.
+  bob: { following: [X.alice.id], followers: [X.alice.id], consents: { findable: true, autofollow: false, notify: true, relay: false }, grant: false },
+  // Carol followed Alice; she follows automatically but does not want to be found.
+  carol: { following: [X.alice.id], followers: [X.alice.id], consents: { findable: false, autofollow: true, notify: true, relay: false }, grant: true },
+};
+
+let s;
+const peers = {};
+let admin; // an instance admin's server, subscribed to the relay; no former X contact there
+let exitCode = 1;
+
+const plain = (html) =>
+  String(html ?? "")
+    .replace(/<br\s*\/?>/g, "\n")
+    .replace(/<\/p><p>/g, "\n")
+    .replace(/<[^>]*>/g, "")
+    .replace(/&amp;/g, "&")
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">");
+
+async function bridgeMessages(p) {
+  return (await p.events()).filter((e) => e.type === "Create" && e.actor === `${s.url}/users/passerelle`);
+}
+
+async function main() {
+  step("1. The bridge starts: PostgreSQL, migrations, passerelle serve on loopback");
+  s = await startServer({
+    name: "passerelle",
+    config: {
+      allow_private_fetch: "true",
+      queue_poll_ms: 100,
+      queue_backoff_unit_ms: 10,
+      match_poll_ms: 100,
+      notice_poll_ms: 300,
+      follow_poll_ms: 200,
+      follow_hold_hours: 0,
+      relay_follow_poll_ms: 200,
+    },
+  });
+  say(`passerelle at ${s.url} (bridge account @passerelle@${new URL(s.url).host})`);
+
+  step("2. Four fediverse servers start (Fedify, with the Mastodon client API on the same origin)");
+  const names = Object.keys(people);
+  const started = await Promise.all([
+    ...names.map((u, i) => startPeer({ user: u, mastodon: true, firstKnock: i % 2 ? "rfc9421" : "draft-cavage-http-signatures-12" })),
+    startPeer({ user: "admin", firstKnock: "draft-cavage-http-signatures-12" }),
+  ]);
+  names.forEach((u, i) => (peers[u] = started[i]));
+  admin = started[names.length];
+  for (const u of names) {
+    await peers[u].configure({ autoAccept: true });
+    await peers[u].mastodonControl({ loggedIn: u });
+    say(`${u}'s new home: ${peers[u].actorId}`);
+  }
+  say(`an instance admin's server: ${admin.url}`);
+
+  step("3. The admin adds passerelle as a relay, and so does Bob's server");
+  for (const p of [admin, peers.bob]) {
+    const r = await p.send(`${s.url}/inbox`, { type: "Follow", object: PUBLIC }, `${s.url}/actor`);
+    expect(r.ok, `${p.user}'s server subscribed to the relay`, r.error);
+  }
+  const subs = await waitFor(async () => (await s.psql("SELECT count(*) FROM instances WHERE relay_state = 'accepted'")) === "2", "two subscriptions");
+  expect(subs, "the relay accepted both subscriptions");
+
+  step("4. Each person follows @passerelle from their new account and gets a one-time link");
+  const links = {};
+  for (const u of names) {
+    const bridge = `${s.url}/users/passerelle`;
+    const r = await peers[u].send(`${bridge}/inbox`, { type: "Follow", object: bridge }, bridge);
+    expect(r.ok, `${u} followed the bridge account (signed, verified)`, r.error);
+    const dm = await waitFor(async () => (await bridgeMessages(peers[u])).find((e) => /\/link\/[0-9a-f]{32}/.test(String(e.raw?.object?.content))), `the welcome message to ${u}`);
+    if (expect(dm, `${u} received the welcome message with a one-time link (verified by Fedify)`)) {
+      links[u] = String(dm.raw.object.content).match(/\/link\/([0-9a-f]{32})/)[1];
+      say(`${u}: "${plain(dm.raw.object.content).slice(0, 90)}..."`);
+    }
+  }
+
+  step("5. Each opens the link, drops their X archive in the page and chooses consents");
+  const sessions = {};
+  for (const u of names) {
+    if (!links[u]) continue;
+    const opened = await request(`${s.url}/link/${links[u]}`);
+    const cookie = opened.headers["set-cookie"]?.[0]?.split(";")[0];
+    const st = await request(`${s.url}/link/state`, { headers: { cookie } });
+    sessions[u] = { cookie, csrf: st.json().csrf };
+    const zip = zipBuffer(xArchive({ username: X[u].handle, accountId: X[u].id, displayName: u, followerIds: people[u].followers, followingIds: people[u].following }).entries);
+    const up = await request(`${s.url}/link/archive`, { method: "POST", headers: { cookie, "content-type": "application/zip", "x-csrf-token": sessions[u].csrf }, body: zip });
+    expect(up.status === 200 && up.json().status === "linked", `${u} linked @${X[u].handle} (${people[u].following.length} followed, ${people[u].followers.length} followers)`, `${up.status} ${up.body}`);
+    const c = await request(`${s.url}/link/consents`, { method: "POST", headers: { cookie, "content-type": "application/json", "x-csrf-token": sessions[u].csrf }, body: JSON.stringify(people[u].consents) });
+    expect(c.status === 200, `${u}'s consents saved: ${Object.entries(people[u].consents).map(([k, v]) => `${k}=${v ? "yes" : "no"}`).join(" ")}`, c.body);
+  }
+
+  step("6. Alice and Carol let the bridge follow for them: OAuth with PKCE on their own servers");
+  for (const u of names.filter((n) => people[n].grant)) {
+    const r = await connect(s, sessions[u]);
+    expect(r.result === "connected", `${u}'s server granted read:search write:follows (token stored sealed)`, `result=${r.result}`);
+  }
+
+  step("7. The bridge matches former contacts and acts on each pair as both sides allow");
+  const aliceFollowedBob = await waitFor(
+    async () => (await peers.bob.events()).find((e) => e.type === "Follow" && e.actor === peers.alice.actorId && e.object === peers.bob.actorId),
+    "alice's Follow at bob",
+  );
+  expect(aliceFollowedBob, "Alice now follows Bob: her own server sent the Follow, through its API (she allowed autofollow, Bob is findable)");
+  const carolFollowedAlice = await waitFor(
+    async () => (await peers.alice.events()).find((e) => e.type === "Follow" && e.actor === peers.carol.actorId && e.object === peers.alice.actorId),
+    "carol's Follow at alice",
+  );
+  expect(carolFollowedAlice, "Carol now follows Alice the same way (Carol allowed autofollow, Alice is findable)");
+  const bobNotice = await waitFor(
+    async () => (await bridgeMessages(peers.bob)).find((e) => String(e.raw?.object?.content).includes("authorize_interaction")),
+    "bob's notice",
+  );
+  expect(bobNotice, "Bob (no autofollow) got a message instead, with a link that opens the follow on his own server");
+  if (bobNotice) {
+    const text = plain(bobNotice.raw.object.content);
+    say(`to bob: "${text.replace(/\n/g, " / ").slice(0, 220)}"`);
+    expect(text.includes(`alice@127.0.0.1:${peers.alice.port}`), "the message names Alice's new handle");
+    expect(text.includes(`${peers.bob.url}/authorize_interaction?uri=${encodeURIComponent(peers.alice.actorId)}`), "the link is on Bob's server, for Alice's actor");
+  }
+  const aliceNotice = await waitFor(async () => (await bridgeMessages(peers.alice)).find((e) => plain(e.raw?.object?.content).includes(`bob@127.0.0.1:${peers.bob.port}`)), "alice's notice");
+  expect(aliceNotice, "Alice was told too, with how to undo an automatic follow");
+  await sleep(1000); // give any wrong follow time to show
+  const aliceAtCarol = (await peers.carol.events()).filter((e) => e.type === "Follow" && e.actor === peers.alice.actorId);
+  expect(aliceAtCarol.length === 0, "Alice does NOT follow Carol: Carol chose not to be findable");
+  const bobAtAlice = (await peers.alice.events()).filter((e) => e.type === "Follow" && e.actor === peers.bob.actorId);
+  expect(bobAtAlice.length === 0, "Bob does NOT follow Alice automatically: he did not allow it");
+  const states = await s.psql(
+    "SELECT string_agg(b.acct || ' -> ' || a.acct || ': ' || fa.method || '/' || fa.state, '; ' ORDER BY fa.id) FROM follow_actions fa JOIN members b ON b.id = fa.follower_id JOIN members a ON a.id = fa.followee_id",
+  );
+  say(`pairs: ${states}`);
+
+  step("8. Alice downloads her found contacts for Mastodon's import");
+  const csv = await request(`${s.url}/me/following.csv`, { headers: { cookie: sessions.alice.cookie } });
+  say(csv.body.trim().replace(/\n/g, " | "));
+  expect(csv.status === 200 && csv.body.startsWith("Account address,Show boosts,Notify on new posts,Languages"), "following.csv is in Mastodon's import format", `${csv.status} ${csv.body.slice(0, 100)}`);
+  expect(csv.body.includes(`bob@127.0.0.1:${peers.bob.port}`) && !csv.body.includes("carol@"), "it lists Bob, and not Carol (not findable)");
+
+  step("9. Alice posts in public; the relay announces it where her former followers live");
+  await waitFor(async () => (await s.psql(`SELECT relay_follow_state FROM members WHERE acct = 'alice@127.0.0.1:${peers.alice.port}'`)) === "accepted", "the relay follows alice");
+  const note = { id: `${peers.alice.url}/notes/${randomUUID()}`, type: "Note", attributedTo: peers.alice.actorId, content: "<p>Hello fediverse, I moved from X!</p>", to: [PUBLIC], cc: [`${peers.alice.actorId}/followers`] };
+  const sent = await peers.alice.send(`${s.url}/inbox`, { type: "Create", to: note.to, cc: note.cc, object: note }, `${s.url}/actor`);
+  expect(sent.ok, "Alice's server delivered her public post to the relay (she allowed relay)", sent.error);
+  const ann = await waitFor(async () => (await peers.bob.events()).find((e) => e.type === "Announce" && e.object === note.id), "the Announce at bob's server");
+  expect(ann, "Bob's server (a former follower of Alice lives there) received the relay's Announce, signature verified by Fedify");
+  await waitFor(async () => (await s.psql("SELECT count(*) FROM deliveries WHERE state = 'pending'")) === "0", "the queue to drain");
+  await sleep(300);
+  const adminAnn = (await admin.events()).filter((e) => e.type === "Announce");
+  expect(adminAnn.length === 0, "the admin's instance, where none of Alice's former followers lives, received nothing");
+  const origin = (await peers.alice.events()).filter((e) => e.type === "Announce");
+  expect(origin.length === 0, "and nothing went back to Alice's own server");
+
+  step("10. Anyone looks up an old X handle and finds the new home");
+  const host = new URL(s.url).host;
+  const found = await admin.lookup(`@${X.alice.handle.toUpperCase()}@${host}`);
+  say(`@${X.alice.handle.toUpperCase()}@${host} -> ${found.actor?.id} ("${found.actor?.name}", movedTo ${found.actor?.movedTo})`);
+  expect(found.found && found.actor?.movedTo === peers.alice.actorId, "Fedify's own lookup of @ALICE_X (any case) finds a stand-in whose movedTo is Alice's new account", JSON.stringify(found).slice(0, 300));
+  const hidden = await admin.lookup(`@${X.carol.handle}@${host}`);
+  expect(hidden.found === false, "@carol_x finds nothing: Carol is not findable", JSON.stringify(hidden).slice(0, 200));
+
+  step("11. The public status page");
+  await sleep(5100); // its rendering is reused for 5 s
+  const page = await request(`${s.url}/`);
+  const dd = (id) => page.body.match(new RegExp(`<dd id="${id}">([^<]*)</dd>`))?.[1];
+  say(`members ${dd("members")}, linked ${dd("linked")}, instances ${dd("instances")}, follows made ${dd("follows")}, contacts found ${dd("contacts")}`);
+  expect(dd("members") === "3" && dd("instances") === "2" && dd("follows") === "2", "it counts 3 members, 2 subscribed instances and 2 follows made");
+  expect(/<svg[^>]*>[\s\S]*<rect class="bar"[^>]*data-value="3"/.test(page.body), "its server-drawn chart shows today's 3 arrivals");
+
+  exitCode = failed === 0 ? 0 : 1;
+}
+
+try {
+  await main();
+} catch (e) {
+  failed++;
+  console.log(`not ok ${++checked} - the demo stopped: ${e?.stack ?? e}`);
+}
+for (const p of [...Object.values(peers), admin]) await p?.stop().catch(() => {});
+if (s) {
+  const code = await s.stop();
+  expect(code === 0, "passerelle stopped cleanly (exit 0)");
+  if (code !== 0) exitCode = 1;
+  if (failed > 0) console.log(s.stderr().split("\n").slice(-60).map((l) => `# ${l}`).join("\n"));
+}
+console.log(`1..${checked}`);
+console.log(`# ${checked - failed} of ${checked} expectations met in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+process.exit(failed === 0 ? exitCode : 1);
