@@ -66,13 +66,14 @@ struct follow {
 
 static void follow_tick_cb(evutil_socket_t fd, short what, void *arg);
 
-/* Claims at most one due row per member whose grant is free and not rate-limited, checks
+/*
+ * Claims at most one due row per member whose grant is free and not rate-limited, checks
  * both budgets, and leases row and grant. The members with due rows come from the partial
- * index on next_attempt_at, so an idle look reads no grant. A member over the daily budget has its due rows
- * moved to when the oldest follow of the last 24 hours leaves the window; over the request
- * budget, to the next 5-minute window (aligned on the epoch like Mastodon's). Members are
- * served longest-idle first. The first row always comes back: it carries the counts of
- * deferred rows even when nothing was claimed.
+ * index on next_attempt_at, so an idle look reads no grant. A member over the daily budget
+ * has its due rows moved to when the oldest follow of the last 24 hours leaves the window;
+ * over the request budget, to the next 5-minute window (aligned on the epoch like
+ * Mastodon's). Members are served longest-idle first. The first row always comes back: it
+ * carries the counts of deferred rows even when nothing was claimed.
  */
 static const char sql_claim[] =
     "WITH due AS (SELECT DISTINCT fa.follower_id FROM follow_actions fa"
