@@ -11,6 +11,7 @@ import { test, setup, teardown, eventually, sleep } from "../lib/harness.mjs";
 import { startServer } from "../lib/server.mjs";
 import { startActorHost } from "../lib/actorhost.mjs";
 import { member, leave, api, MEMBER_CONFIG } from "../lib/browser.mjs";
+import { request } from "../lib/http.mjs";
 import { connect, linkedMember, plannedPair, sq } from "../lib/oauthflow.mjs";
 
 const FOLLOWERS = ["alice", "bob", "carol", "dave", "erin", "frank", "gina", "hugo"];
@@ -103,6 +104,8 @@ test("a due follow is made: search with resolve, then follow, with the member's 
   assert.equal(await s.psql(`SELECT done_at IS NOT NULL AND next_attempt_at IS NULL FROM follow_actions WHERE id = ${pair}`), "t");
   assert.ok(s.events("follow_done").some((e) => e.pair === pair));
   assert.equal(s.stderr().includes(token), false, "the token is never logged");
+  const metrics = (await request(`${s.url}/metrics`)).body;
+  assert.match(metrics, /^passerelle_follows_total\{result="done"\} 1$/m, "the follow is counted in /metrics");
 });
 
 test("each pair once: a done row is never taken again", async () => {

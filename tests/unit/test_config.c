@@ -47,6 +47,10 @@ main(void)
     is_int(cfg.queue_max_in_flight, 200, "queue_max_in_flight default");
     is_int(cfg.queue_poll_ms, 1000, "queue_poll_ms default");
     is_int(cfg.queue_backoff_unit_ms, 1000, "queue_backoff_unit_ms default");
+    is_str(cfg.token_key_file, "", "no token_key_file by default (following in names is off)");
+    is_int(cfg.follow_poll_ms, 5000, "follow_poll_ms default");
+    is_int(cfg.follow_daily_limit, 400, "follow_daily_limit default: Mastodon's 400 a day");
+    is_int(cfg.follow_api_limit, 300, "follow_api_limit default: Mastodon's 300 per 5 minutes");
     config_free(&cfg);
 
     p = write_file("relay.conf", "relay_mode = allowlist\n"
@@ -131,6 +135,9 @@ main(void)
         { "queue_max_in_flight = 0\n", "queue_max_in_flight" },
         { "queue_poll_ms = 1\n", "queue_poll_ms" },
         { "queue_backoff_unit_ms = 0\n", "queue_backoff_unit_ms" },
+        { "follow_poll_ms = 5\n", "follow_poll_ms" },
+        { "follow_daily_limit = 0\n", "follow_daily_limit" },
+        { "follow_api_limit = 1\n", "follow_api_limit" },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         p = write_file("bad.conf", bad[i].text);
