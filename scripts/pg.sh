@@ -2,6 +2,8 @@
 # A throwaway PostgreSQL cluster in a folder: start, stop, url. No system service is touched.
 #   scripts/pg.sh start DIR   initdb if needed, start, create database "passerelle", print conninfo
 #   scripts/pg.sh stop DIR    stop it (fast shutdown)
+#   scripts/pg.sh kill DIR    stop it as a crash would (immediate: no checkpoint, recovery
+#                             at the next start); for the fault tests
 #   scripts/pg.sh url DIR     print the conninfo
 # The server listens only on a Unix socket inside DIR, so clusters never collide on a port.
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the "postgres" user.
@@ -47,11 +49,16 @@ stop)
         as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
     fi
     ;;
+kill)
+    if [ -f "$dir/data/PG_VERSION" ]; then
+        as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    ;;
 url)
     url
     ;;
 *)
-    echo "usage: pg.sh start|stop|url DIR" >&2
+    echo "usage: pg.sh start|stop|kill|url DIR" >&2
     exit 2
     ;;
 esac

@@ -71,6 +71,13 @@ struct queue_enq_db {
     size_t targets;
 };
 
+/* Rows this process holds for one host (POSTs running or waiting for a connection). */
+struct queue_busy {
+    char *host;
+    int n;
+    int answered; /* an HTTP answer came back from it since it became busy */
+};
+
 struct queue {
     int kicked; /* rows were committed while a claim ran */
     struct event_base *base;
@@ -83,7 +90,10 @@ struct queue {
     char worker[40];          /* claimed_by: random, one per queue */
     struct event *tick, *house;
     int started, closing, claiming, housing, starved;
-    int in_flight; /* POSTs running */
+    int in_flight;           /* POSTs running */
+    int per_host;            /* the client's cap on POSTs to one host at once */
+    struct queue_busy *busy; /* hosts with POSTs running, and how many */
+    size_t nbusy, busycap;
     struct queue_stats st;
     TAILQ_HEAD(, queue_job) jobs;
     TAILQ_HEAD(, queue_op) ops;
@@ -113,17 +123,32 @@ static long long queue_now_ms(void);
  * The claim: due rows of hosts that are neither paused, dead nor blocked, leased to us. A
  * block is judged by host_blocked() (migration 006): a blocked domain covers its subdomains
  * and every port, as the admin command and relay_block promise, not only the exact host.
+ *
+ * Per host, this process holds no more rows than it may send soon: $4 are the hosts it is
+ * posting to, $5 how many rows each holds, $7 how many each may hold (queue_allowance);
+ * other hosts may have $6. Hosts at their allowance are skipped before the LIMIT, so a slow
+ * or hanging host cannot fill the in-flight slots (nor keep rows waiting out their lease)
+ * while other hosts' rows wait. Candidates are read unlocked, then only the rows taken are
+ * locked, SKIP LOCKED, and checked again, so two processes never take the same row.
  */
 static const char sql_claim[] =
-    "WITH due AS ("
-    " SELECT d.id FROM deliveries d"
+    "WITH busy AS (SELECT h, c, a FROM unnest($4::text[], $5::int[], $7::int[]) AS b(h, c, a)),"
+    " cand AS ("
+    " SELECT d.id, d.host, d.next_attempt_at FROM deliveries d"
     " WHERE d.state = 'pending' AND d.next_attempt_at <= now()"
+    "  AND d.host <> ALL (ARRAY(SELECT h FROM busy WHERE c >= a))"
     "  AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.domain = d.host"
     "                  AND (i.dead OR i.paused_until > now()))"
     "  AND (NOT host_blocked(d.host)"
     "       OR (SELECT despite_block FROM activities WHERE id = d.activity_id))"
-    " ORDER BY d.next_attempt_at LIMIT $1::int"
-    " FOR UPDATE OF d SKIP LOCKED)"
+    " ORDER BY d.next_attempt_at LIMIT $1::int),"
+    " pick AS (SELECT r.id FROM (SELECT id, host, row_number() OVER"
+    "   (PARTITION BY host ORDER BY next_attempt_at, id) AS rn FROM cand) r"
+    "  LEFT JOIN busy ON busy.h = r.host"
+    "  WHERE r.rn + coalesce(busy.c, 0) <= coalesce(busy.a, $6::int)),"
+    " due AS (SELECT d.id FROM deliveries d JOIN pick ON pick.id = d.id"
+    "  WHERE d.state = 'pending' AND d.next_attempt_at <= now()"
+    "  FOR UPDATE OF d SKIP LOCKED)"
     " UPDATE deliveries d"
     " SET next_attempt_at = now() + $2::bigint * interval '1 millisecond',"
     "  claimed_until = now() + $2::bigint * interval '1 millisecond',"
@@ -278,6 +303,10 @@ queue_new(struct event_base *base, struct db *db, EVP_PKEY *key, const struct qu
     q->standin_key_prefix = opt->standin_key_prefix ? xstrdup(opt->standin_key_prefix) : NULL;
     q->o.standin_key_prefix = q->standin_key_prefix;
     q->o.http.user_agent = NULL; /* copied by httpc; ours would dangle */
+    /* The client's own per-host cap (httpc.h: 0 gives 4, at most 64). */
+    q->per_host = opt->http.max_per_host <= 0   ? 4
+                  : opt->http.max_per_host > 64 ? 64
+                                                : opt->http.max_per_host;
     q->o.http.extra_ca_file = NULL;
     if (q->o.batch <= 0)
         q->o.batch = 50;
@@ -522,6 +551,9 @@ queue_free(struct queue *q)
         free(e);
     }
     metrics_set(M_IN_FLIGHT, "", 0);
+    for (size_t i = 0; i < q->nbusy; i++)
+        free(q->busy[i].host);
+    free(q->busy);
     free(q->relay_key_id);
     free(q->bridge_key_id);
     free(q->standin_key_prefix);
@@ -717,26 +749,115 @@ queue_admin_report(const char *conninfo, FILE *out, char *err, size_t errlen)
 
 /* --- worker ----------------------------------------------------------------------------- */
 
+/*
+ * How many rows of a host this process may hold: the per-host cap, and twice that once the
+ * host has answered, so that the next POSTs wait ready behind the running ones instead of
+ * behind a claim. A host that has not answered (hanging, refusing) holds no more than the
+ * cap.
+ */
+static int
+queue_allowance(const struct queue *q, const struct queue_busy *b)
+{
+    return b != NULL && b->answered ? 2 * q->per_host : q->per_host;
+}
+
+static struct queue_busy *
+queue_busy_find(struct queue *q, const char *host)
+{
+    for (size_t i = 0; i < q->nbusy; i++)
+        if (strcmp(q->busy[i].host, host) == 0)
+            return &q->busy[i];
+    return NULL;
+}
+
+static void
+queue_busy_take(struct queue *q, const char *host)
+{
+    struct queue_busy *b = queue_busy_find(q, host);
+
+    if (b == NULL) {
+        if (q->nbusy == q->busycap) {
+            q->busycap = q->busycap ? 2 * q->busycap : 16;
+            q->busy = xrealloc(q->busy, q->busycap * sizeof(*q->busy));
+        }
+        b = &q->busy[q->nbusy++];
+        b->host = xstrdup(host);
+        b->n = 0;
+        b->answered = 0;
+    }
+    b->n++;
+}
+
+/*
+ * One of host's rows is finished (answered: an HTTP status came back). Returns 1 when its
+ * host crossed below half of what it may hold: time to claim its next rows, not at the poll.
+ */
+static int
+queue_busy_done(struct queue *q, const char *host, int answered)
+{
+    struct queue_busy *b = queue_busy_find(q, host);
+    int before, low;
+
+    if (b == NULL)
+        return 0;
+    before = queue_allowance(q, b) - b->n;
+    b->n--;
+    b->answered |= answered;
+    low = queue_allowance(q, b) - (q->per_host + 1) / 2;
+    if (b->n <= 0) {
+        free(b->host);
+        *b = q->busy[--q->nbusy];
+        return before <= 0;
+    }
+    return b->n <= low && (before <= 0 || b->n + 1 > low);
+}
+
 static void
 queue_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct queue *q = arg;
-    char lim[16], lease[24];
-    const char *params[3] = { lim, lease, q->worker };
+    char lim[16], lease[24], cap[16];
+    char **hosts = xcalloc(q->nbusy + 1, sizeof(*hosts));
+    char *harr, *carr = xmalloc(q->nbusy * 12 + 3), *aarr = xmalloc(q->nbusy * 12 + 3);
+    const char *params[7] = { lim, lease, q->worker, NULL, NULL, cap, NULL };
+    size_t len = 0, alen = 0;
     int room = q->o.max_in_flight - q->in_flight;
 
     (void)fd;
     (void)what;
-    if (q->closing || q->claiming)
-        return;
-    if (room <= 0) {
-        q->starved = 1; /* queue_sent_cb ticks again when a slot frees */
+    if (q->closing || q->claiming || room <= 0) {
+        if (room <= 0)
+            q->starved = 1; /* queue_sent_cb ticks again when a slot frees */
+        free(hosts);
+        free(carr);
+        free(aarr);
         return;
     }
     snprintf(lim, sizeof(lim), "%d", room < q->o.batch ? room : q->o.batch);
     snprintf(lease, sizeof(lease), "%ld", q->o.claim_ms);
+    snprintf(cap, sizeof(cap), "%d", q->per_host);
+    carr[len++] = '{';
+    aarr[alen++] = '{';
+    for (size_t i = 0; i < q->nbusy; i++) {
+        hosts[i] = q->busy[i].host;
+        len += (size_t)snprintf(carr + len, 13, "%s%d", i > 0 ? "," : "", q->busy[i].n);
+        alen += (size_t)snprintf(aarr + alen, 13, "%s%d", i > 0 ? "," : "",
+                                 queue_allowance(q, &q->busy[i]));
+    }
+    carr[len++] = '}';
+    carr[len] = '\0';
+    aarr[alen++] = '}';
+    aarr[alen] = '\0';
+    harr = queue_pg_array(hosts, q->nbusy);
+    params[3] = harr;
+    params[4] = carr;
+    params[6] = aarr;
     q->claiming = 1;
-    db_query(q->db, sql_claim, 3, params, queue_claimed_cb, queue_op_new(q));
+    db_query(q->db, sql_claim, 7, params, queue_claimed_cb, queue_op_new(q));
+    free(harr);
+    free(carr);
+    free(aarr);
+    free(hosts);
 }
 
 static void
@@ -777,6 +898,7 @@ queue_claimed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
         job->t0 = queue_now_ms();
         TAILQ_INSERT_TAIL(&q->jobs, job, link);
         q->in_flight++;
+        queue_busy_take(q, job->host);
         q->st.claimed++;
         req.method = "POST";
         req.url = job->inbox;
@@ -844,6 +966,13 @@ queue_sent_cb(const struct httpc_response *resp, void *arg)
     long long ms = -1;
 
     q->in_flight--;
+    /* A host short of rows to send: claim its next ones now, not at the poll. */
+    if (queue_busy_done(q, job->host, resp->status > 0) && !q->closing) {
+        if (q->claiming)
+            q->kicked = 1;
+        else
+            queue_arm(q, q->tick, 0);
+    }
     if (q->closing) {
         /* Shutdown: the lease brings the row back to whichever process runs next. */
         TAILQ_REMOVE(&q->jobs, job, link);

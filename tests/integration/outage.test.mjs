@@ -2,38 +2,21 @@
 // keeps working, and the server recovers by itself when PostgreSQL comes back.
 // Stops and restarts the runner's cluster (PASSERELLE_TEST_PGDIR); always leaves it running.
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { test, setup, teardown, eventually, onExit, SLOW } from "../lib/harness.mjs";
+import { test, setup, teardown, eventually, SLOW } from "../lib/harness.mjs";
 import { startServer, TEST_PGDIR } from "../lib/server.mjs";
 import { get } from "../lib/http.mjs";
 import { parseMetrics } from "../lib/checks.mjs";
+import { pgCluster as pg } from "../lib/pgcluster.mjs";
 
-const PG_SH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../scripts/pg.sh");
 const AP = { accept: "application/activity+json" };
 
-function pg(cmd) {
-  return new Promise((resolve, reject) => {
-    execFile("sh", [PG_SH, cmd, TEST_PGDIR], { timeout: 60000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`pg.sh ${cmd} failed: ${stderr || err.message}`));
-      else resolve(stdout);
-    });
-  });
-}
-
 let s;
-let pgStopped = false;
-// Whatever happens (crash, timeout, signal), leave the runner's cluster running.
-onExit(() => {
-  if (pgStopped) execFileSync("sh", [PG_SH, "start", TEST_PGDIR], { stdio: "ignore", timeout: 60000 });
-});
 setup(async () => {
   assert.ok(TEST_PGDIR, "PASSERELLE_TEST_PGDIR is not set (run through tests/run.sh)");
   s = await startServer({ config: { db_pool_size: 2 } });
 });
 teardown(async () => {
-  if (pgStopped) await pg("start");
+  if (pg.down) await pg("start");
   if (s) assert.equal(await s.stop(), 0, "serve exit code after SIGTERM");
 });
 
@@ -58,7 +41,6 @@ test("before the outage: everything answers 200 and passerelle_db_up is 1", asyn
 
 test("with PostgreSQL stopped: / and /nodeinfo/2.0 answer 503 quickly", async () => {
   await pg("stop");
-  pgStopped = true;
   // The first request may be the one that notices; after that the answer must be fast.
   await eventually(async () => (await get(`${s.url}/`)).status === 503, { timeout: 5000, what: "/ answers 503" });
   for (const p of ["/", "/nodeinfo/2.0", "/nodeinfo/2.1", "/"]) {
@@ -72,7 +54,7 @@ test("with PostgreSQL stopped: / and /nodeinfo/2.0 answer 503 quickly", async ()
 });
 
 test("during the outage: /actor, WebFinger, host-meta and /metrics still work", async () => {
-  assert.ok(pgStopped, "the previous test stopped PostgreSQL");
+  assert.ok(pg.down, "the previous test stopped PostgreSQL");
   const host = new URL(s.url).host;
   const actor = await timed(`${s.url}/actor`, AP);
   assert.equal(actor.r.status, 200);
@@ -89,7 +71,7 @@ test("during the outage: /actor, WebFinger, host-meta and /metrics still work", 
 });
 
 test("the server stays up through a longer outage", async () => {
-  assert.ok(pgStopped);
+  assert.ok(pg.down);
   await new Promise((r) => setTimeout(r, 3000));
   assert.ok(s.alive());
   assert.equal((await get(`${s.url}/`)).status, 503);
@@ -98,7 +80,6 @@ test("the server stays up through a longer outage", async () => {
 
 test("after PostgreSQL restarts the server recovers by itself", async () => {
   await pg("start");
-  pgStopped = false;
   const t0 = Date.now();
   await eventually(async () => (await get(`${s.url}/`)).status === 200, { timeout: 10000, interval: 200, what: "/ answers 200 again" });
   const ms = Date.now() - t0;
@@ -111,11 +92,9 @@ test("after PostgreSQL restarts the server recovers by itself", async () => {
 
 test("a second outage and recovery work the same way", async () => {
   await pg("stop");
-  pgStopped = true;
   await eventually(async () => (await get(`${s.url}/nodeinfo/2.0`)).status === 503, { timeout: 5000, what: "503 again" });
   assert.equal((await get(`${s.url}/actor`, AP)).status, 200);
   await pg("start");
-  pgStopped = false;
   await eventually(async () => (await get(`${s.url}/nodeinfo/2.0`)).status === 200, { timeout: 10000, interval: 200, what: "200 again" });
   assert.ok(s.alive());
 });

@@ -651,6 +651,47 @@ test_blocked(struct queue *q, struct sink *a)
     sql_exec("DELETE FROM instances WHERE domain = 'blocked.test'");
 }
 
+/*
+ * A host that does not answer holds no more rows than the per-host cap (4 here): its other
+ * rows stay in the table, unclaimed, and hold no in-flight slot while another host is served.
+ */
+static void
+test_host_cap(struct queue *q, struct sink *a, struct sink *b)
+{
+    const char *hang[1] = { url(a, "/hang") };
+    const char *fine[1] = { url(b, "/fine") };
+    struct queue_stats st;
+    struct enq e;
+    int missing = 0;
+
+    sink_reset(a, 202);
+    sink_reset(b, 202);
+    a->hold = 1;
+    for (int i = 300; i < 320; i++)
+        enqueue(q, RELAY_KEY, i, hang, 1, &e);
+    SPIN(a->nheld >= 4, 5);
+    spin(0.3);
+    is_int(a->nheld, 4, "four POSTs open to a host that does not answer (the cap)");
+    queue_get_stats(q, &st);
+    is_int(st.in_flight, 4, "its 16 other rows are not claimed");
+    is_int(sql_num("SELECT count(*) FROM deliveries WHERE claimed_by IS NULL AND attempts = 0"
+                   " AND inbox LIKE '%%/hang'"),
+           16, "they wait in the table, unleased");
+    for (int i = 320; i < 325; i++)
+        enqueue(q, RELAY_KEY, i, fine, 1, &e);
+    SPIN(b->count >= 5, 3);
+    is_int(b->count, 5, "another host is served meanwhile");
+    for (int i = 0; i < a->nheld; i++)
+        evhttp_send_reply(a->held[i], 202, "Late", NULL);
+    a->nheld = 0;
+    a->hold = 0;
+    SPIN(a->count >= 20, 5);
+    for (int i = 300; i < 320; i++)
+        missing += counts[i] != 1;
+    is_int(missing, 0, "once it answers, its rows go, each once");
+    SPIN(sql_num("SELECT count(*) FROM deliveries") == 0, 3);
+}
+
 static void
 test_two_workers(struct queue *q1, struct db *db2, struct sink *a)
 {
@@ -781,6 +822,7 @@ main(void)
     test_breaker(q, &a, &b);
     test_expired_claim(q, &a);
     test_blocked(q, &a);
+    test_host_cap(q, &a, &b);
     test_two_workers(q, db2, &a);
     ok(metrics_get("passerelle_deliveries_total", "result=\"delivered\"") > 0 &&
            metrics_get("passerelle_deliveries_total", "result=\"dropped\"") >= 1 &&
