@@ -21,6 +21,7 @@
 #include "queue.h"
 #include "relay.h"
 #include "remote.h"
+#include "utf8.h"
 #include "xmalloc.h"
 
 #define INBOX_MAX_DEPTH 32 /* activities nest a few levels; a bomb nests thousands */
@@ -152,6 +153,11 @@ inbox_parse(struct inbox_ctx *c, const char **reason)
     struct json_object *o, *v;
     char idhost[256];
 
+    if (utf8_count(c->a.body, c->a.body_len) < 0) {
+        json_tokener_free(tok);
+        *reason = "body is not valid UTF-8";
+        return -1;
+    }
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
     o = json_tokener_parse_ex(tok, c->a.body, (int)c->a.body_len);
     if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "policy.h"
 #include "queue.h"
+#include "utf8.h"
 #include "xmalloc.h"
 
 #define ADMIN_NOTICE_MAX 5000 /* characters: about ten times a toot, plenty for maintenance */
@@ -210,31 +211,6 @@ admin_check_none(struct admin_req *r, int argc, char **argv, char *err, size_t e
     return 0;
 }
 
-/* Characters of valid UTF-8 text, or -1 when it is not valid UTF-8 (peers would choke). */
-static long
-admin_utf8_chars(const char *s)
-{
-    long n = 0;
-
-    while (*s != '\0') {
-        unsigned char c = (unsigned char)*s;
-        int more = c < 0x80           ? 0
-                   : (c >> 5) == 0x6  ? 1
-                   : (c >> 4) == 0xe  ? 2
-                   : (c >> 3) == 0x1e ? 3
-                                      : -1;
-
-        if (more < 0 || (more == 1 && c < 0xc2))
-            return -1;
-        s++;
-        for (int i = 0; i < more; i++, s++)
-            if (((unsigned char)*s & 0xc0) != 0x80)
-                return -1;
-        n++;
-    }
-    return n;
-}
-
 static int
 admin_check_notice(struct admin_req *r, int argc, char **argv, char *err, size_t errlen)
 {
@@ -258,7 +234,7 @@ admin_check_notice(struct admin_req *r, int argc, char **argv, char *err, size_t
     *o = '\0';
     for (const char *p = r->text; *p != '\0' && blank; p++)
         blank = isspace((unsigned char)*p) != 0;
-    chars = admin_utf8_chars(r->text);
+    chars = utf8_count(r->text, strlen(r->text)); /* invalid UTF-8: peers would choke */
     if (blank)
         snprintf(err, errlen, "the notice TEXT is empty");
     else if (chars < 0)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "utf8.h"
 #include "xmalloc.h"
 #include "zipread.h"
 
@@ -874,39 +875,6 @@ archive_handle_ok(const char *h, size_t len)
     return 1;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t
-archive_utf8_len(const unsigned char *s, size_t n)
-{
-    size_t len, i;
-    unsigned char lo = 0x80, hi = 0xbf;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        len = 3;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        len = 4;
-    else
-        return 0;
-    if (s[0] == 0xe0)
-        lo = 0xa0;
-    else if (s[0] == 0xed)
-        hi = 0x9f;
-    else if (s[0] == 0xf0)
-        lo = 0x90;
-    else if (s[0] == 0xf4)
-        hi = 0x8f;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return len;
-}
-
 /*
  * A display name must never stop an import: control characters are dropped, invalid UTF-8
  * becomes U+FFFD, and the result is cut at a character boundary to fit.
@@ -918,7 +886,7 @@ archive_clean_text(const char *in, size_t n, char *out, size_t cap)
     size_t i = 0, o = 0, k;
 
     while (i < n) {
-        k = archive_utf8_len(s + i, n - i);
+        k = utf8_len(s + i, n - i);
         if (k == 1 && (s[i] < 0x20 || s[i] == 0x7f)) {
             i++;
             continue;

@@ -246,6 +246,32 @@ httpd_count_headers(struct evhttp_request *req)
     return n;
 }
 
+/*
+ * Framing that evhttp 2.1 reads leniently: it takes the first of several Content-Lengths and
+ * any Transfer-Encoding but exactly "chunked" as none. A proxy in front may frame the same
+ * bytes otherwise (request smuggling), so such a request is refused and its connection closed.
+ */
+static const char *
+httpd_bad_framing(struct evhttp_request *req)
+{
+    struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    struct evkeyval *kv;
+    const char *cl = NULL;
+    int te = 0;
+
+    TAILQ_FOREACH(kv, h, next) {
+        if (strcasecmp(kv->key, "Content-Length") == 0) {
+            if (cl != NULL && strcmp(cl, kv->value) != 0)
+                return "conflicting Content-Length headers";
+            cl = kv->value;
+        } else if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
+            if (te++ > 0 || strcasecmp(kv->value, "chunked") != 0)
+                return "unsupported Transfer-Encoding";
+        }
+    }
+    return te > 0 && cl != NULL ? "both Content-Length and Transfer-Encoding" : NULL;
+}
+
 /* Every request enters here: limits first, then the route table. */
 static void
 httpd_request_cb(struct evhttp_request *req, void *arg)
@@ -253,6 +279,7 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
     struct httpd *h = arg;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *raw = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char *why;
     char *path;
     size_t len;
 
@@ -272,6 +299,13 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
         h->in_flight--;
         connguard_answered(h->guard, req);
         evhttp_send_error(req, 431, "Request Header Fields Too Large");
+        return;
+    }
+    if ((why = httpd_bad_framing(req)) != NULL) {
+        log_info("http_rejected", "reason=framing method=%s",
+                 httpd_method_name(evhttp_request_get_command(req)));
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        httpd_fail(req, HTTPD_ERR_BAD_REQUEST, why);
         return;
     }
     if (raw == NULL || *raw == '\0')

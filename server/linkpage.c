@@ -23,6 +23,7 @@
 #include "log.h"
 #include "match.h"
 #include "token.h"
+#include "utf8.h"
 #include "xmalloc.h"
 
 #define LINKPAGE_MAX_CONSENT_BODY 4096
@@ -717,10 +718,13 @@ linkpage_consents(struct app *app, struct evhttp_request *req, const char *path)
     }
     {
         struct json_tokener *tok = json_tokener_new_ex(8);
+        const char *body = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
 
-        r->consents = json_tokener_parse_ex(tok, (const char *)evbuffer_pullup(in, (ev_ssize_t)len),
-                                            (int)len);
-        if (json_tokener_get_error(tok) != json_tokener_success) {
+        /* Strict JSON, valid UTF-8, one value and nothing after it. */
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        r->consents = utf8_count(body, len) < 0 ? NULL : json_tokener_parse_ex(tok, body, (int)len);
+        if (json_tokener_get_error(tok) != json_tokener_success ||
+            json_tokener_get_parse_end(tok) != len) {
             json_object_put(r->consents);
             r->consents = NULL;
         }

@@ -5,12 +5,12 @@
 // publishes. Remote servers are tests/lib/actorhost.mjs instances on loopback
 // (allow_private_fetch).
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { test, setup, teardown, eventually, sleep, onExit } from "../lib/harness.mjs";
+import { test, setup, teardown, eventually, sleep } from "../lib/harness.mjs";
 import { startServer, freePort, runBin } from "../lib/server.mjs";
 import { get, request } from "../lib/http.mjs";
 import { assertJsonError, parseMetrics, metricSum } from "../lib/checks.mjs";
 import { startActorHost, signedPost, newKeyPair, PUBLIC, AS, newId } from "../lib/actorhost.mjs";
+import { snapshot as dbSnapshot, closeSessions } from "../lib/dbsnap.mjs";
 
 const CFG = { allow_private_fetch: "true", queue_poll_ms: 100, queue_backoff_unit_ms: 10 };
 
@@ -54,7 +54,7 @@ setup(async () => {
 });
 
 teardown(async () => {
-  for (const sess of sessions.values()) sess.close();
+  closeSessions();
   for (const h of hosts) await h.stop();
   if (s) assert.equal(await s.stop(), 0, "serve exit code after SIGTERM");
 });
@@ -87,75 +87,10 @@ function follow(actor, object, id) {
   return { "@context": AS, id: id ?? `${h}/follows/${crypto.randomUUID()}`, type: "Follow", actor: actor.id, object };
 }
 
-// One psql process per database for the many snapshots (a psql per query costs a fork and
-// a connection each): queries are written to its stdin, each answer ends at a marker line.
-const sessions = new Map();
-function session(conninfo) {
-  if (sessions.has(conninfo)) return sessions.get(conninfo);
-  const proc = spawn("psql", [conninfo, "-X", "-tAq", "-v", "ON_ERROR_STOP=0"], { stdio: ["pipe", "pipe", "pipe"] });
-  const unexit = onExit(() => proc.kill("SIGKILL"));
-  let out = "";
-  let err = "";
-  let serial = 0;
-  let chain = Promise.resolve();
-  let waiting = null;
-  proc.stdout.on("data", (d) => {
-    out += d;
-    waiting?.();
-  });
-  proc.stderr.on("data", (d) => (err += d));
-  proc.stdin.on("error", () => {}); // the database may be dropped under it at the end
-  let failing = null;
-  proc.on("exit", (code) => failing?.(new Error(`psql exited (${code}): ${err.trim()}`)));
-  const sess = {
-    query(sql) {
-      const run = () =>
-        new Promise((resolve, reject) => {
-          const marker = `__end_${++serial}__`;
-          out = "";
-          err = "";
-          failing = reject;
-          if (proc.exitCode !== null) return reject(new Error(`psql exited (${proc.exitCode}): ${err.trim()}`));
-          waiting = () => {
-            const i = out.indexOf(`${marker}\n`);
-            if (i < 0) return;
-            waiting = null;
-            failing = null;
-            const text = out.slice(0, i).trim();
-            if (err) reject(new Error(`psql: ${err.trim()} (${sql.slice(0, 80)})`));
-            else resolve(text);
-          };
-          proc.stdin.write(`${sql.trim().replace(/;$/, "")};\n\\echo ${marker}\n`);
-        });
-      const p = chain.then(run);
-      chain = p.catch(() => {});
-      return p;
-    },
-    close() {
-      unexit();
-      proc.stdin.end();
-    },
-  };
-  sessions.set(conninfo, sess);
-  return sess;
-}
-
-// Every table an inbox request could touch, as JSON. remote_actors.fetched_at is left
-// out: a cached key may legitimately be refreshed (once per minute) by any signed request.
-async function snapshot(srv = s) {
-  const q = (table, order, cols = "t") => `'${table}', (SELECT coalesce(json_agg(${cols} ORDER BY ${order}), '[]') FROM ${table} t)`;
-  const text = await session(srv.db).query(
-    `SELECT json_build_object(${[
-      q("instances", "domain"),
-      q("members", "id"),
-      q("seen_activity_ids", "id"),
-      q("activities", "id"),
-      q("deliveries", "id"),
-      q("remote_actors", "uri", "(to_jsonb(t) - 'fetched_at')"),
-    ].join(", ")})`,
-  );
-  return JSON.parse(text);
-}
+// Every table an inbox request could touch (tests/lib/dbsnap.mjs), remote_actors.fetched_at
+// left out: a cached key may legitimately be refreshed (once per minute) by any signed request.
+const snapshot = (srv = s) =>
+  dbSnapshot(srv.db, { tables: ["instances", "members", "seen_activity_ids", "activities", "deliveries", "remote_actors"] });
 
 // Waits until the queue has nothing pending and the tables stop changing; returns the
 // last snapshot. A snapshot equal to the one a refusal left needs no second look.

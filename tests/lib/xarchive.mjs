@@ -153,7 +153,8 @@ function u64(n) {
 }
 
 // The zip as a list of chunks: Buffers, and {skip: n} for the bytes of a sparse entry.
-// entry: {name, data: Buffer|string, method: 0|8} or {name, size} (stored zeros, sparse).
+// entry: {name, data: Buffer|string, method: 0|8}, {name, size} (stored zeros, sparse), or
+// {name, deflated, usize, crc} (raw deflate data and what the headers are to say of it).
 function zipChunks(entries, { zip64 = false, method = 8, comment = "" } = {}) {
   const chunks = [];
   const central = [];
@@ -163,6 +164,9 @@ function zipChunks(entries, { zip64 = false, method = 8, comment = "" } = {}) {
     let usize, csize, crc, body, m;
     if (e.size !== undefined) {
       [usize, csize, crc, m] = [e.size, e.size, crc32Zeros(e.size), 0];
+    } else if (e.deflated !== undefined) {
+      // Already deflated (a zip bomb): its sizes and CRC as given, true or not.
+      [body, usize, csize, crc, m] = [e.deflated, e.usize, e.deflated.length, e.crc, 8];
     } else {
       const data = Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data);
       m = e.method ?? method;
