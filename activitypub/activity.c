@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 
 #include "activity.h"
+#include "htmltext.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -187,24 +188,9 @@ activity_html_escape(const char *text, int paragraph)
         o += 3;
     }
     for (const char *s = text; *s != '\0'; s++) {
-        const char *rep = NULL;
+        const char *rep = htmltext_entity(*s);
 
         switch (*s) {
-        case '&':
-            rep = "&amp;";
-            break;
-        case '<':
-            rep = "&lt;";
-            break;
-        case '>':
-            rep = "&gt;";
-            break;
-        case '"':
-            rep = "&quot;";
-            break;
-        case '\'':
-            rep = "&#39;";
-            break;
         case '\r':
             /* CRLF is one line break; a lone CR is one too. */
             if (!paragraph)
@@ -218,8 +204,10 @@ activity_html_escape(const char *text, int paragraph)
             rep = paragraph ? "<br>" : " ";
             break;
         default:
-            *o++ = *s;
-            continue;
+            if (rep == NULL) {
+                *o++ = *s;
+                continue;
+            }
         }
         memcpy(o, rep, strlen(rep));
         o += strlen(rep);

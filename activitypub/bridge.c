@@ -67,25 +67,12 @@ static void
 bridge_buf_escape(struct bridge_buf *b, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        switch (s[i]) {
-        case '&':
-            bridge_buf_add(b, "&amp;");
-            break;
-        case '<':
-            bridge_buf_add(b, "&lt;");
-            break;
-        case '>':
-            bridge_buf_add(b, "&gt;");
-            break;
-        case '"':
-            bridge_buf_add(b, "&quot;");
-            break;
-        case '\'':
-            bridge_buf_add(b, "&#39;");
-            break;
-        default:
+        const char *e = htmltext_entity(s[i]);
+
+        if (e != NULL)
+            bridge_buf_add(b, e);
+        else
             bridge_buf_addn(b, s + i, 1);
-        }
     }
 }
 

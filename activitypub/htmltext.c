@@ -297,3 +297,22 @@ htmltext_extract(const char *html, size_t len, char *out, size_t outlen)
     xmlFreeDoc(doc);
     return (int)o.len;
 }
+
+const char *
+htmltext_entity(char c)
+{
+    switch (c) {
+    case '&':
+        return "&amp;";
+    case '<':
+        return "&lt;";
+    case '>':
+        return "&gt;";
+    case '"':
+        return "&quot;";
+    case '\'':
+        return "&#39;";
+    default:
+        return NULL;
+    }
+}

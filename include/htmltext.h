@@ -21,4 +21,11 @@
  */
 int htmltext_extract(const char *html, size_t len, char *out, size_t outlen);
 
+/*
+ * The entity that stands for c in HTML and XML text and attribute values ("&amp;", "&lt;",
+ * "&gt;", "&quot;", "&#39;"), or NULL when c is written as itself. Every writer of HTML or
+ * SVG escapes through this one table.
+ */
+const char *htmltext_entity(char c);
+
 #endif

@@ -5,6 +5,7 @@
 #include <event2/buffer.h>
 
 #include "chart.h"
+#include "htmltext.h"
 
 /* Geometry in SVG user units; the viewBox lets the page scale it to any width. */
 #define CHART_W      600
@@ -18,25 +19,12 @@ void
 chart_escape(struct evbuffer *out, const char *s)
 {
     for (; *s != '\0'; s++) {
-        switch (*s) {
-        case '&':
-            evbuffer_add(out, "&amp;", 5);
-            break;
-        case '<':
-            evbuffer_add(out, "&lt;", 4);
-            break;
-        case '>':
-            evbuffer_add(out, "&gt;", 4);
-            break;
-        case '"':
-            evbuffer_add(out, "&quot;", 6);
-            break;
-        case '\'':
-            evbuffer_add(out, "&#39;", 5);
-            break;
-        default:
+        const char *e = htmltext_entity(*s);
+
+        if (e != NULL)
+            evbuffer_add(out, e, strlen(e));
+        else
             evbuffer_add(out, s, 1);
-        }
     }
 }
 

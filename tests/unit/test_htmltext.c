@@ -156,10 +156,26 @@ test_invalid(void)
     }
 }
 
+/* The one escaping table: the five special characters and nothing else. */
+static void
+test_entity_table(void)
+{
+    const char *special = "&<>\"'", *want[] = { "&amp;", "&lt;", "&gt;", "&quot;", "&#39;" };
+    int others = 0;
+
+    for (int i = 0; i < 5; i++)
+        is_str(htmltext_entity(special[i]), want[i], "entity for %c", special[i]);
+    for (int c = 1; c < 256; c++)
+        if (strchr(special, c) == NULL && htmltext_entity((char)c) != NULL)
+            others++;
+    is_int(others, 0, "every other byte is written as itself");
+}
+
 int
 main(void)
 {
     xmlInitParser();
+    test_entity_table();
     test_servers();
     test_structure();
     test_entities();
