@@ -91,7 +91,6 @@ static enum httpsig_result rfc9421_base(const struct httpsig *sig,
                                         const struct httpsig_request *req, struct sbuf *b,
                                         char *err, size_t errlen);
 static int rsa_verify(EVP_PKEY *key, const unsigned char *sig, size_t siglen, const char *msg);
-static EVP_PKEY *load_public_pem(const char *pem);
 static int split_headers(const char *list, struct httpsig *out);
 static void sf_bare_free(struct sf_bare *v);
 static void sf_params_free(struct sf_params *p);
@@ -465,7 +464,7 @@ httpsig_verify(const struct httpsig *sig, const struct httpsig_request *req, con
     EVP_PKEY *key;
     enum httpsig_result r;
 
-    key = load_public_pem(public_pem);
+    key = httpsig_public_key(public_pem);
     if (key == NULL)
         return fail(HTTPSIG_BAD_KEY, err, errlen, "public key is not an RSA PEM");
     r = httpsig_verify_pkey(sig, req, key, now, err, errlen);
@@ -1058,8 +1057,8 @@ rsa_verify(EVP_PKEY *key, const unsigned char *sig, size_t siglen, const char *m
 }
 
 /* Accepts SPKI ("BEGIN PUBLIC KEY") and PKCS#1 ("BEGIN RSA PUBLIC KEY"). */
-static EVP_PKEY *
-load_public_pem(const char *pem)
+EVP_PKEY *
+httpsig_public_key(const char *pem)
 {
     OSSL_DECODER_CTX *dctx;
     EVP_PKEY *key = NULL;

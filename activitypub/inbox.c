@@ -353,7 +353,9 @@ inbox_key_cb(enum remote_result result, const struct remote_key *key, void *arg)
         inbox_sigfail(c, why, "signing key not usable");
         return;
     }
-    r = httpsig_verify(&c->sig, &c->hreq, key->public_key_pem, time(NULL), err, sizeof(err));
+    r = key->pkey != NULL
+            ? httpsig_verify_pkey(&c->sig, &c->hreq, key->pkey, time(NULL), err, sizeof(err))
+            : httpsig_verify(&c->sig, &c->hreq, key->public_key_pem, time(NULL), err, sizeof(err));
     if (r == HTTPSIG_BAD_SIGNATURE && !c->refreshed && key->from_cache) {
         /* The actor may have rotated its key: fetch it once more before refusing. */
         c->refreshed = 1;

@@ -25,6 +25,7 @@
 #define REMOTE_MAX_KEYS     16    /* publicKey array entries looked at */
 #define REMOTE_MAX_HOPS     4     /* documents fetched per lookup: key, by-id, owner, by-id */
 #define REMOTE_MAX_ATTEMPTS 1024  /* keys remembered for the refresh floor */
+#define REMOTE_PKEYS        64    /* parsed public keys kept, by their PEM */
 #define REMOTE_ACCEPT                                                                              \
     "application/activity+json, application/ld+json; "                                             \
     "profile=\"https://www.w3.org/ns/activitystreams\""
@@ -74,6 +75,12 @@ struct remote_attempt {
     TAILQ_ENTRY(remote_attempt) link;
 };
 
+/* A public key parsed from its PEM; slots are picked by a hash of the PEM. */
+struct remote_pkey {
+    char *pem;
+    EVP_PKEY *key;
+};
+
 struct remote {
     struct event_base *base;
     struct db *db;
@@ -84,6 +91,7 @@ struct remote {
     TAILQ_HEAD(, remote_fetch) fetches;
     TAILQ_HEAD(, remote_attempt) attempts; /* oldest first */
     size_t nattempts;
+    struct remote_pkey pkeys[REMOTE_PKEYS];
 };
 
 /* A pending remote_actor_forget. */
@@ -124,6 +132,7 @@ static struct json_object *remote_find_key(struct json_object *doc, const char *
 static int remote_content_type_ok(const char *ct);
 static struct json_object *remote_parse(const char *body, size_t len);
 static void remote_set(char **dst, const char *src);
+static EVP_PKEY *remote_parsed(struct remote *r, const char *pem);
 
 const char *
 remote_result_name(enum remote_result r)
@@ -187,6 +196,10 @@ remote_free(struct remote *r)
         TAILQ_REMOVE(&r->attempts, a, link);
         free(a->key_id);
         free(a);
+    }
+    for (size_t i = 0; i < REMOTE_PKEYS; i++) {
+        free(r->pkeys[i].pem);
+        EVP_PKEY_free(r->pkeys[i].key);
     }
     free(r->key_id);
     free(r);
@@ -309,6 +322,31 @@ remote_fetch_free(struct remote_fetch *f)
     free(f);
 }
 
+/*
+ * pem parsed, from the slot its hash picks (a different PEM there is replaced). Every inbox
+ * POST verifies with its sender's key, and decoding a PEM costs OpenSSL 3 several times
+ * the RSA verification, so the keys in use stay parsed. NULL if pem is not an RSA key.
+ */
+static EVP_PKEY *
+remote_parsed(struct remote *r, const char *pem)
+{
+    struct remote_pkey *slot;
+    unsigned long h = 5381;
+
+    if (pem == NULL)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)pem; *p != '\0'; p++)
+        h = h * 33 + *p;
+    slot = &r->pkeys[h % REMOTE_PKEYS];
+    if (slot->pem != NULL && strcmp(slot->pem, pem) == 0)
+        return slot->key;
+    free(slot->pem);
+    EVP_PKEY_free(slot->key);
+    slot->pem = xstrdup(pem);
+    slot->key = httpsig_public_key(pem);
+    return slot->key;
+}
+
 /* Calls every waiter once with f's result; f must already be off the resolver's list. */
 static void
 remote_fetch_answer(struct remote_fetch *f)
@@ -345,6 +383,8 @@ remote_fetch_answer(struct remote_fetch *f)
     key.type = f->type;
     key.preferred_username = f->username;
     key.from_cache = f->from_cache;
+    if (f->result == REMOTE_OK && f->r != NULL)
+        key.pkey = remote_parsed(f->r, f->pem);
     /* Taken off f first: a callback may start another lookup, even of the same key. */
     while ((w = f->waiters) != NULL) {
         f->waiters = w->next;

@@ -142,6 +142,9 @@ enum httpsig_result httpsig_verify_pkey(const struct httpsig *sig,
                                         const struct httpsig_request *req, EVP_PKEY *key,
                                         time_t now, char *err, size_t errlen);
 
+/* An RSA public key from its PEM (SPKI or PKCS#1), or NULL; the caller frees it. */
+EVP_PKEY *httpsig_public_key(const char *pem);
+
 /*
  * Signs req with key (RSA, borrowed) as cavage rsa-sha256 and returns the full
  * Signature header value, newly allocated: keyId="…",algorithm="rsa-sha256",

@@ -34,6 +34,12 @@ struct remote_key {
     const char *type;         /* Application, Group, Organization, Person or Service */
     const char *preferred_username;
     int from_cache; /* 1 when no request was made */
+    /*
+     * public_key_pem parsed, or NULL if it does not parse as RSA. The resolver keeps the
+     * keys it parsed last (OpenSSL 3's PEM decoder costs more than the RSA verification),
+     * so this is valid only until the callback returns.
+     */
+    EVP_PKEY *pkey;
 };
 
 /*
