@@ -107,7 +107,10 @@ void queue_kick(struct queue *q);
 /*
  * The host contacted us (a signed POST arrived): clears its pause, dead mark and failure
  * counts so its pending rows are delivered again. host is lowercase host[:port], as
- * queue_host_of gives. Fire and forget.
+ * queue_host_of gives. Fire and forget. A host cleared in the last minute is not cleared
+ * again unless this process has seen one of its deliveries fail since: a busy sender
+ * would otherwise cost a statement per POST. (A failure recorded by another process is
+ * cleared by the next POST after that minute.)
  */
 void queue_host_alive(struct queue *q, const char *host);
 

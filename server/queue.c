@@ -25,6 +25,8 @@
 
 #define QUEUE_CTYPE       "application/activity+json"
 #define QUEUE_MAX_PAYLOAD (16u * 1024 * 1024) /* httpc's body cap */
+#define QUEUE_ALIVE_SLOTS 256                 /* hosts remembered as cleared */
+#define QUEUE_ALIVE_MS    60000               /* ... for this long */
 
 #define M_DELIVERIES "passerelle_deliveries_total"
 #define M_DEPTH      "passerelle_queue_depth"
@@ -51,6 +53,13 @@ struct queue_op {
     struct queue *q;  /* NULL once queue_free has let go of it */
     int house;        /* part of a housekeeping round (q->housing counts them) */
     const char *what; /* "sweep", "alive", "unref": for the log */
+};
+
+/* Delivered jobs whose rows one sql_done statement removes; the jobs are freed after it. */
+struct queue_flush {
+    struct queue *q; /* NULL once queue_free has let go of it */
+    struct queue_job **jobs;
+    size_t n;
 };
 
 /* An enqueue answered without the database (bad input, nothing to store). */
@@ -98,6 +107,15 @@ struct queue {
     TAILQ_HEAD(, queue_job) jobs;
     TAILQ_HEAD(, queue_op) ops;
     TAILQ_HEAD(, queue_enq) early;
+    /* Delivered, waiting for the next flush (still in jobs); flush is the one in flight. */
+    struct queue_job **done;
+    size_t ndone, cap_done;
+    struct queue_flush *flush;
+    /* Hosts queue_host_alive cleared lately, by a hash of the name (see queue.h). */
+    struct {
+        char host[64];
+        long long at; /* ms */
+    } alive[QUEUE_ALIVE_SLOTS];
 };
 
 static void queue_tick_cb(evutil_socket_t fd, short what, void *arg);
@@ -107,6 +125,8 @@ static void queue_sent_cb(const struct httpc_response *resp, void *arg);
 static int queue_sign_cb(const char *method, const char *url, const char *body, size_t body_len,
                          struct httpc_hop_headers *out, void *arg);
 static void queue_written_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
+static void queue_flush_done(struct queue *q);
+static void queue_flushed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
 static void queue_op_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
 static void queue_gauges_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
 static void queue_enq_db_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
@@ -157,21 +177,33 @@ static const char sql_claim[] =
     " WHERE d.id = due.id AND a.id = d.activity_id"
     " RETURNING d.id, d.inbox, d.host, d.attempts, a.signer, a.payload";
 
-/* Delivered: the row goes and the host is healthy; sql_unref then drops an unused payload. */
+/*
+ * Delivered, for every row of a flush at once (one statement for up to a claim's worth of
+ * deliveries instead of one each: PostgreSQL's cost per statement is most of a delivery's).
+ * The rows go; their hosts are healthy again. A host row is only written when something
+ * changes (a failure count, a pause, a dead mark) or its last success is a minute old:
+ * a fan-out would otherwise rewrite it once per delivery. Rows are locked in domain order
+ * so that two processes flushing overlapping hosts cannot deadlock. Returns the rows that
+ * were still ours; sql_unref then drops payloads no row needs.
+ */
 static const char sql_done[] =
-    "WITH del AS (DELETE FROM deliveries WHERE id = $1::bigint AND claimed_by = $2"
-    "  RETURNING activity_id, host),"
+    "WITH del AS (DELETE FROM deliveries WHERE id = ANY($1::bigint[]) AND claimed_by = $2"
+    "  RETURNING id, activity_id, host),"
+    " hs AS (SELECT i.domain FROM instances i WHERE i.domain IN (SELECT host FROM del)"
+    "  AND (i.consecutive_failures > 0 OR i.failure_days > 0 OR i.paused_until IS NOT NULL"
+    "   OR i.dead OR i.last_success_at IS NULL OR i.last_success_at < now() - interval '1 minute')"
+    "  ORDER BY i.domain FOR UPDATE OF i),"
     " inst AS (UPDATE instances i SET consecutive_failures = 0, failure_days = 0,"
     "  last_success_at = now(), paused_until = NULL, dead = false, updated_at = now()"
-    "  FROM del WHERE i.domain = del.host)"
-    " SELECT count(*), false, false, max(activity_id) FROM del";
+    "  FROM hs WHERE i.domain = hs.domain)"
+    " SELECT id, activity_id FROM del";
 
 /*
  * A statement of its own, run after the delete above committed: rows of one activity
  * finishing at once each see the others in their snapshot, but the last of these sees none.
  */
 static const char sql_unref[] =
-    "DELETE FROM activities a WHERE a.id = $1::bigint"
+    "DELETE FROM activities a WHERE a.id = ANY($1::bigint[])"
     " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.activity_id = a.id)";
 
 /* Dropped: kept with its status for the admin view; a host that answered is alive. */
@@ -506,14 +538,36 @@ queue_enqueue(struct queue *q, const char *payload, size_t len, const char *sign
     }
 }
 
+/* host's slot in q->alive, or -1 when the name is too long to be remembered. */
+static int
+queue_alive_slot(const struct queue *q, const char *host)
+{
+    unsigned long h = 5381;
+
+    if (strlen(host) >= sizeof(q->alive[0].host))
+        return -1;
+    for (const unsigned char *p = (const unsigned char *)host; *p != '\0'; p++)
+        h = h * 33 + *p;
+    return (int)(h % QUEUE_ALIVE_SLOTS);
+}
+
 void
 queue_host_alive(struct queue *q, const char *host)
 {
     const char *params[1] = { host };
     struct queue_op *op;
+    int slot;
 
     if (q == NULL || q->closing || host == NULL || *host == '\0')
         return;
+    slot = queue_alive_slot(q, host);
+    if (slot >= 0 && strcmp(q->alive[slot].host, host) == 0 &&
+        queue_now_ms() - q->alive[slot].at < QUEUE_ALIVE_MS)
+        return;
+    if (slot >= 0) {
+        snprintf(q->alive[slot].host, sizeof(q->alive[slot].host), "%s", host);
+        q->alive[slot].at = queue_now_ms();
+    }
     op = queue_op_new(q);
     op->what = "alive";
     db_query(q->db, sql_alive, 1, params, queue_op_cb, op);
@@ -534,6 +588,14 @@ queue_free(struct queue *q)
     /* Cancels every POST: queue_sent_cb sees closing and frees the job without a statement. */
     httpc_free(q->http);
     q->http = NULL;
+    /* Delivered but not yet flushed: their leases bring them back (at least once). */
+    for (size_t i = 0; i < q->ndone; i++) {
+        TAILQ_REMOVE(&q->jobs, q->done[i], link);
+        queue_job_free(q->done[i]);
+    }
+    free(q->done);
+    if (q->flush != NULL)
+        q->flush->q = NULL;
     /* Jobs left are waiting for their outcome statement: the callback frees them later. */
     while ((job = TAILQ_FIRST(&q->jobs)) != NULL) {
         TAILQ_REMOVE(&q->jobs, job, link);
@@ -962,7 +1024,7 @@ queue_sent_cb(const struct httpc_response *resp, void *arg)
     enum queue_outcome oc;
     char status[24], delay[24], maxa[16], nfail[16], pause[24], days[16], errbuf[160];
     const char *params[9] = { job->id, q->worker, NULL, errbuf, delay, maxa, nfail, pause, days };
-    const char *result, *sql;
+    const char *result;
     long long ms = -1;
 
     q->in_flight--;
@@ -1013,16 +1075,25 @@ queue_sent_cb(const struct httpc_response *resp, void *arg)
         q->st.retried++;
     if (oc == QUEUE_DONE) {
         result = "delivered";
-        sql = sql_done;
-        db_query(q->db, sql, 2, params, queue_written_cb, job);
+        if (q->ndone == q->cap_done) {
+            q->cap_done = q->cap_done ? q->cap_done * 2 : 64;
+            q->done = xrealloc(q->done, q->cap_done * sizeof(*q->done));
+        }
+        q->done[q->ndone++] = job;
+        /* One flush at a time: those delivered meanwhile wait and go together in the next. */
+        if (q->flush == NULL)
+            queue_flush_done(q);
     } else if (oc == QUEUE_DROP) {
         result = "dropped";
-        sql = sql_drop;
-        db_query(q->db, sql, 4, params, queue_written_cb, job);
+        db_query(q->db, sql_drop, 4, params, queue_written_cb, job);
     } else {
+        int slot = queue_alive_slot(q, job->host);
+
         result = job->attempts >= q->o.max_attempts ? "dead" : "retry";
-        sql = sql_retry;
-        db_query(q->db, sql, 9, params, queue_written_cb, job);
+        /* Its next POST must clear the failure this records. */
+        if (slot >= 0 && strcmp(q->alive[slot].host, job->host) == 0)
+            q->alive[slot].host[0] = '\0';
+        db_query(q->db, sql_retry, 9, params, queue_written_cb, job);
     }
     metrics_add(M_DELIVERIES,
                 oc == QUEUE_DONE                     ? "result=\"delivered\""
@@ -1054,13 +1125,6 @@ queue_written_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
     } else if (PQntuples(res) == 1) {
         if (strcmp(PQgetvalue(res, 0, 0), "0") == 0)
             log_warn("queue_claim_lost", "id=%s host=%s", job->id, log_q(job->host));
-        else if (PQnfields(res) == 4 && job->q != NULL) {
-            const char *params[1] = { PQgetvalue(res, 0, 3) };
-            struct queue_op *op = queue_op_new(job->q);
-
-            op->what = "unref";
-            db_query(job->q->db, sql_unref, 1, params, queue_op_cb, op);
-        }
         if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
             log_warn("queue_host_paused", "host=%s", log_q(job->host));
         if (strcmp(PQgetvalue(res, 0, 2), "t") == 0)
@@ -1068,6 +1132,83 @@ queue_written_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
     }
     PQclear(res);
     queue_job_free(job);
+}
+
+/* Sends sql_done for every job in q->done; they are freed when it answers. */
+static void
+queue_flush_done(struct queue *q)
+{
+    struct queue_flush *fl = xcalloc(1, sizeof(*fl));
+    char **ids = xcalloc(q->ndone, sizeof(*ids));
+    const char *params[2];
+    char *arr;
+
+    fl->q = q;
+    fl->jobs = q->done;
+    fl->n = q->ndone;
+    q->done = NULL;
+    q->ndone = q->cap_done = 0;
+    q->flush = fl;
+    for (size_t i = 0; i < fl->n; i++)
+        ids[i] = fl->jobs[i]->id;
+    arr = queue_pg_array(ids, fl->n);
+    params[0] = arr;
+    params[1] = q->worker;
+    db_query(q->db, sql_done, 2, params, queue_flushed_cb, fl);
+    free(arr);
+    free(ids);
+}
+
+static void
+queue_flushed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct queue_flush *fl = arg;
+    struct queue *q = fl->q;
+    char **acts = xcalloc(fl->n + 1, sizeof(*acts));
+    size_t nacts = 0;
+    int rows = outcome == DB_OK ? PQntuples(res) : 0;
+
+    if (outcome != DB_OK)
+        /* The leases expire and the rows are sent again: at least once, never lost. */
+        log_warn("queue_outcome_failed", "rows=%zu error=%s", fl->n, log_q(err));
+    for (size_t i = 0; i < fl->n; i++) {
+        struct queue_job *job = fl->jobs[i];
+        int mine = 0;
+
+        for (int k = 0; k < rows && !mine; k++)
+            mine = strcmp(PQgetvalue(res, k, 0), job->id) == 0;
+        if (outcome == DB_OK && !mine)
+            log_warn("queue_claim_lost", "id=%s host=%s", job->id, log_q(job->host));
+        if (job->q != NULL)
+            TAILQ_REMOVE(&job->q->jobs, job, link);
+        queue_job_free(job);
+    }
+    for (int k = 0; k < rows; k++) {
+        size_t j = 0;
+
+        while (j < nacts && strcmp(acts[j], PQgetvalue(res, k, 1)) != 0)
+            j++;
+        if (j == nacts && nacts < fl->n)
+            acts[nacts++] = PQgetvalue(res, k, 1);
+    }
+    if (q != NULL && nacts > 0) {
+        char *arr = queue_pg_array(acts, nacts);
+        const char *params[1] = { arr };
+        struct queue_op *op = queue_op_new(q);
+
+        op->what = "unref";
+        db_query(q->db, sql_unref, 1, params, queue_op_cb, op);
+        free(arr);
+    }
+    free(acts);
+    PQclear(res);
+    free(fl->jobs);
+    free(fl);
+    if (q != NULL) {
+        q->flush = NULL;
+        if (q->ndone > 0)
+            queue_flush_done(q);
+    }
 }
 
 /* --- housekeeping ----------------------------------------------------------------------- */
