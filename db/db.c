@@ -22,6 +22,7 @@
 #define DB_BACKOFF_MIN_MS  250
 #define DB_BACKOFF_MAX_MS  5000
 #define DB_ERR_MAX         200
+#define DB_MAX_PREPARED    128 /* statement texts prepared per connection; others run unprepared */
 
 static const char db_check_sql[] = "SELECT coalesce(max(version), 0) FROM schema_migrations";
 
@@ -79,6 +80,14 @@ struct db_conn {
     const char *copy_err;  /* non-NULL: abort the COPY with this message */
     const char *copy_data; /* a chunk fill gave that libpq has not taken yet */
     size_t copy_len;
+    /*
+     * Statements prepared on this session (their text; the name is "p" and the index).
+     * Each statement's text is parsed and planned once per connection instead of at
+     * every run, which for a short statement is most of PostgreSQL's work.
+     */
+    char **prepared;
+    int nprepared;
+    int preparing;        /* the job's text is being prepared; it runs when that answers */
     int lent;             /* borrowed through db_acquire */
     int release_pending;  /* db_release came while statements were still queued */
     struct db_jobq queue; /* the borrower's statements waiting their turn */
@@ -130,6 +139,7 @@ static void db_conn_retry_cb(evutil_socket_t fd, short what, void *arg);
 static void db_conn_schedule(struct db_conn *c);
 static void db_conn_fail(struct db_conn *c, const char *why);
 static int db_conn_start(struct db_conn *c, struct db_job *j);
+static void db_conn_forget_prepared(struct db_conn *c);
 static void db_conn_advance(struct db_conn *c);
 static void db_conn_copy_pump(struct db_conn *c);
 static void db_conn_finish(struct db_conn *c);
@@ -345,6 +355,7 @@ db_free_now(struct db *db)
     }
     for (int i = 0; i < db->pool_size; i++) {
         PQfinish(db->conns[i].pg);
+        db_conn_forget_prepared(&db->conns[i]);
         event_free(db->conns[i].ev);
     }
     event_free(db->ev_done);
@@ -359,8 +370,8 @@ db_free_now(struct db *db)
 }
 
 /*
- * Keeps the operator's parameters and adds ours: statement and idle-in-transaction
- * timeouts appended to any options they gave, and a connect timeout and TCP
+ * Keeps the operator's parameters and adds ours: JIT off before any options they gave,
+ * statement and idle-in-transaction timeouts after them, and a connect timeout and TCP
  * keepalives unless they chose their own.
  */
 static int
@@ -395,7 +406,14 @@ db_parse_conninfo(struct db *db, const char *conninfo)
             db_add_param(db, &n, o->keyword, o->val);
         }
     }
-    options = xasprintf("%s%s-c statement_timeout=%d -c idle_in_transaction_session_timeout=%d",
+    /*
+     * No JIT: every statement here is short, and one whose estimate crosses jit_above_cost
+     * (the targeted relay's join once x_edges is large) would otherwise be compiled by
+     * LLVM on each run, a millisecond or more of CPU for microseconds of work. First, so
+     * that an operator's own options can turn it back on.
+     */
+    options = xasprintf("-c jit=off %s%s-c statement_timeout=%d -c "
+                        "idle_in_transaction_session_timeout=%d",
                         user_options ? user_options : "", user_options ? " " : "",
                         DB_STATEMENT_TIMEOUT_MS, DB_IDLE_TX_TIMEOUT_MS);
     db_add_param(db, &n, "options", options);
@@ -603,6 +621,7 @@ db_conn_connect(struct db_conn *c)
 {
     struct db *db = c->db;
 
+    db_conn_forget_prepared(c); /* a new session knows none */
     c->pg =
         PQconnectStartParams((const char *const *)db->keywords, (const char *const *)db->values, 0);
     if (c->pg == NULL) {
@@ -785,6 +804,17 @@ db_conn_fail(struct db_conn *c, const char *why)
     db_check_down(db);
 }
 
+static void
+db_conn_forget_prepared(struct db_conn *c)
+{
+    for (int i = 0; i < c->nprepared; i++)
+        free(c->prepared[i]);
+    free(c->prepared);
+    c->prepared = NULL;
+    c->nprepared = 0;
+    c->preparing = 0;
+}
+
 /*
  * Sends j on c. Returns -1 (j back with the caller, c unchanged) when libpq
  * refuses it on a healthy connection; a broken one is failed here, and 0 returned.
@@ -792,10 +822,26 @@ db_conn_fail(struct db_conn *c, const char *why)
 static int
 db_conn_start(struct db_conn *c, struct db_job *j)
 {
-    int r;
+    const char *const *params = (const char *const *)j->params;
+    char name[16];
+    int r, sent, i = -1;
 
-    if (!PQsendQueryParams(c->pg, j->sql, j->nparams, NULL, (const char *const *)j->params, NULL,
-                           NULL, 0)) {
+    /* A caller's statement runs prepared; a new text is prepared first (COPY cannot be). */
+    if (j->kind == DB_JOB_QUERY && j->fill == NULL) {
+        for (i = 0; i < c->nprepared && strcmp(c->prepared[i], j->sql) != 0; i++)
+            ;
+        if (i == c->nprepared && i >= DB_MAX_PREPARED)
+            i = -1;
+    }
+    snprintf(name, sizeof(name), "p%d", i);
+    if (i < 0)
+        sent = PQsendQueryParams(c->pg, j->sql, j->nparams, NULL, params, NULL, NULL, 0);
+    else if (i < c->nprepared)
+        sent = PQsendQueryPrepared(c->pg, name, j->nparams, params, NULL, NULL, 0);
+    else
+        sent = PQsendPrepare(c->pg, name, j->sql, j->nparams, NULL);
+    c->preparing = sent && i >= 0 && i == c->nprepared;
+    if (!sent) {
         if (PQstatus(c->pg) == CONNECTION_OK && j->kind == DB_JOB_QUERY)
             return -1;
         c->job = j;
@@ -959,6 +1005,20 @@ db_conn_finish(struct db_conn *c)
     c->job = NULL;
     c->res = NULL;
     c->state = DB_CONN_IDLE;
+    if (c->preparing && st == PGRES_COMMAND_OK) {
+        /* Prepared: now the statement itself, which finishes here in turn. */
+        c->preparing = 0;
+        c->prepared = xrealloc(c->prepared, (size_t)(c->nprepared + 1) * sizeof(*c->prepared));
+        c->prepared[c->nprepared++] = xstrdup(j->sql);
+        PQclear(res);
+        if (db_conn_start(c, j) < 0) {
+            db_result_error(err, sizeof(err), NULL, c->pg);
+            db_complete(db, j, DB_ERROR, NULL, err);
+            db_conn_next(c);
+        }
+        return;
+    }
+    c->preparing = 0; /* a failed prepare is the statement's own error */
     if (j->kind == DB_JOB_CHECK) {
         db_conn_checked(c, res);
         db_job_free(j);
