@@ -21,9 +21,9 @@
  * Prints "ports P..." (the ports bound) on stdout once listening. Every POST is answered 202 with
  * an empty body and counted; GET /_stats answers
  * {"posts":N,"gets":N,"first":S,"last":S} (CLOCK_MONOTONIC seconds of the first and last POST);
- * GET PATH answers FILE's bytes as application/activity+json (an actor whose key a peer
- * fetches), read at each GET: the document may name a port known only once this listens.
- * Several ports stand for several hosts: the queue caps concurrency per host.
+ * GET /_reset zeroes the counts. GET PATH answers FILE's bytes as application/activity+json (an
+ * actor whose key a peer fetches), read at each GET: the document may name a port known only once
+ * this listens. Several ports stand for several hosts: the queue caps concurrency per host.
  */
 struct sink {
     unsigned long long posts, gets;
@@ -64,6 +64,12 @@ sink_cb(struct evhttp_request *req, void *arg)
             s->first = t;
         s->last = t;
         sink_reply(req, 202, NULL, "", 0);
+        return;
+    }
+    if (strcmp(uri, "/_reset") == 0) {
+        s->posts = s->gets = 0;
+        s->first = s->last = 0;
+        sink_reply(req, 200, "application/json", "{}", 2);
         return;
     }
     if (strcmp(uri, "/_stats") == 0) {
