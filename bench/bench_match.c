@@ -7,27 +7,7 @@
 
 #include <libpq-fe.h>
 
-#if __has_include("match.h")
 #include "match.h"
-#define MATCH_SQL  match_sql
-#define MATCH_NAME "match_sql"
-/* The member, the hold (24 h), relay_block (none), the retry delay: see include/match.h. */
-#define MATCH_NPARAMS 4
-#else
-/*
- * Until include/match.h exists: the both-sides lookup for one member, the members who
- * followed them on X and the members they followed, as DESIGN.md section 2 describes it.
- */
-#define MATCH_SQL                                                                                  \
-    "SELECT b.id, 'follower' FROM members a"                                                       \
-    " JOIN x_edges e ON e.followee_x_id = a.x_id JOIN members b ON b.x_id = e.follower_x_id"       \
-    " WHERE a.id = $1::bigint AND b.state = 'linked'"                                              \
-    " UNION ALL SELECT b.id, 'followee' FROM members a"                                            \
-    " JOIN x_edges e ON e.follower_x_id = a.x_id JOIN members b ON b.x_id = e.followee_x_id"       \
-    " WHERE a.id = $1::bigint AND b.state = 'linked'"
-#define MATCH_NAME    "stand-in (include/match.h not built yet)"
-#define MATCH_NPARAMS 1
-#endif
 
 /*
  * The floor under any matching: reading the member's edges both ways, index only. A
@@ -65,24 +45,26 @@ run(PGconn *c, const char *sql)
 }
 
 /*
- * Times sql for one member inside a transaction that is rolled back (a statement that
- * plans follows writes them; the generated world must stay as it was). Returns ms.
+ * Times the prepared statement name ("match" or "read") for one member inside a
+ * transaction that is rolled back (the matcher writes its plan; the generated world must
+ * stay as it was). Returns ms.
  */
 static double
-timed(PGconn *c, const char *sql, const char *id, long *rows, long *value)
+timed(PGconn *c, const char *name, const char *id, long *rows, long *value)
 {
+    /* The member, the hold (24 h), relay_block (none), the retry delay: see include/match.h. */
     const char *params[4] = { id, "86400", "{}", "1000" };
-    int matching = sql != read_sql;
+    int matching = strcmp(name, "match") == 0;
     PGresult *r;
     double t0, t;
 
     run(c, "BEGIN");
     t0 = now_ms();
-    r = PQexecParams(c, sql, matching ? MATCH_NPARAMS : 1, NULL, params, NULL, NULL, 0);
+    r = PQexecPrepared(c, name, matching ? 4 : 1, params, NULL, NULL, 0);
     t = now_ms() - t0;
     if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
         die(c, "statement");
-    if (matching && MATCH_NPARAMS == 4 && PQntuples(r) == 1)
+    if (matching && PQntuples(r) == 1)
         /* match_sql's one row counts the rows it inserted, planned again and undid. */
         *rows += atol(PQgetvalue(r, 0, 0)) + atol(PQgetvalue(r, 0, 1)) + atol(PQgetvalue(r, 0, 2));
     else
@@ -92,6 +74,16 @@ timed(PGconn *c, const char *sql, const char *id, long *rows, long *value)
     PQclear(r);
     run(c, "ROLLBACK");
     return t;
+}
+
+static void
+prepare(PGconn *c, const char *name, const char *sql, int nparams)
+{
+    PGresult *r = PQprepare(c, name, sql, nparams, NULL);
+
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        die(c, name);
+    PQclear(r);
 }
 
 static int
@@ -130,6 +122,11 @@ main(int argc, char **argv)
     c = PQconnectdb(argv[1]);
     if (PQstatus(c) != CONNECTION_OK)
         die(c, "connect");
+    /* As the server runs it: no JIT (db.c), prepared once, planned per member (match.c). */
+    run(c, "SET jit = off");
+    run(c, "SET plan_cache_mode = force_custom_plan");
+    prepare(c, "match", match_sql, 4);
+    prepare(c, "read", read_sql, 1);
     run(c, "SELECT setseed(0.42)");
     ids = PQexecParams(c,
                        "SELECT id::text FROM members WHERE state = 'linked'"
@@ -144,13 +141,13 @@ main(int argc, char **argv)
         return 1;
     t0 = now_ms();
     for (i = 0; i < n; i++) {
-        timed(c, MATCH_SQL, PQgetvalue(ids, (int)i, 0), &dummy, NULL);
-        timed(c, read_sql, PQgetvalue(ids, (int)i, 0), &dummy, NULL);
+        timed(c, "match", PQgetvalue(ids, (int)i, 0), &dummy, NULL);
+        timed(c, "read", PQgetvalue(ids, (int)i, 0), &dummy, NULL);
     }
     fprintf(stderr, "bench_match: warm-up pass %.1f s\n", (now_ms() - t0) / 1e3);
     for (i = 0; i < n; i++) {
-        tm[i] = timed(c, MATCH_SQL, PQgetvalue(ids, (int)i, 0), &rows, NULL);
-        tr[i] = timed(c, read_sql, PQgetvalue(ids, (int)i, 0), &dummy, &edges);
+        tm[i] = timed(c, "match", PQgetvalue(ids, (int)i, 0), &rows, NULL);
+        tr[i] = timed(c, "read", PQgetvalue(ids, (int)i, 0), &dummy, &edges);
     }
     qsort(tm, (size_t)n, sizeof(*tm), cmp_double);
     qsort(tr, (size_t)n, sizeof(*tr), cmp_double);
@@ -158,7 +155,7 @@ main(int argc, char **argv)
            "rows_avg=%.1f edges_avg=%.1f max_ms=%.3f statement=\"%s\"\n",
            n, quantile(tm, (size_t)n, 0.5), quantile(tm, (size_t)n, 0.99),
            quantile(tr, (size_t)n, 0.5), quantile(tr, (size_t)n, 0.99), (double)rows / (double)n,
-           (double)edges / (double)n, tm[n - 1], MATCH_NAME);
+           (double)edges / (double)n, tm[n - 1], "match_sql");
     PQclear(ids);
     PQfinish(c);
     free(tm);
