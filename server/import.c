@@ -69,6 +69,8 @@ import_normalise(uint64_t *v, size_t *n, uint64_t self)
 {
     size_t k = 0;
 
+    if (*n == 0)
+        return; /* an account nobody follows has no list at all: qsort must not get NULL */
     qsort(v, *n, sizeof(*v), import_cmp);
     for (size_t i = 0; i < *n; i++)
         if (v[i] != self && (k == 0 || v[k - 1] != v[i]))
