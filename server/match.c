@@ -22,8 +22,11 @@
  * See match.h. The CTEs, in order: M; the pairs the X graph gives (both directions, by
  * index); M's rows already there; both joined (a row without an edge any more must be
  * undone); the other members, share-locked in their latest version or skipped when someone
- * holds them; everyone's blocked flag; the judgement of each pair; the rows it wants; then
- * the writes, the notice bookkeeping and M's due mark.
+ * holds them; whether each home host is blocked, once per host (a popular member's followers
+ * share few hosts) and by primary-key lookups of the names that would block it (the host,
+ * without its port, its parent domains: what host_blocked() and policy_listed() match, but
+ * host_blocked() reads every blocked row per call); the judgement of each pair; the rows it
+ * wants; then the writes, the notice bookkeeping and M's due mark.
  */
 const char match_sql[] =
     "WITH me AS (SELECT id, x_id FROM members WHERE id = $1::bigint),"
@@ -55,15 +58,20 @@ const char match_sql[] =
     "  SELECT o.id, o.state, o.findable, o.autofollow, o.notify, o.paused, o.linked_at, o.host"
     "  FROM members o WHERE o.id IN (SELECT other_id FROM pairs)"
     "  FOR SHARE OF o SKIP LOCKED),"
-    " people AS ("
-    "  SELECT x.*, host_blocked(x.host)"
-    "   OR EXISTS (SELECT 1 FROM unnest($3::text[]) d"
-    "    WHERE d = x.host OR d = regexp_replace(x.host, ':[0-9]+$', '')"
-    "     OR (regexp_replace(x.host, ':[0-9]+$', '') !~ '^[0-9.]+$|^\\[|:'"
-    "      AND regexp_replace(x.host, ':[0-9]+$', '') LIKE '%.' || d)) AS blocked"
-    "  FROM (SELECT id, state, findable, autofollow, notify, paused, linked_at, host"
-    "   FROM members WHERE id = $1::bigint"
-    "   UNION ALL SELECT * FROM others) x),"
+    " base AS ("
+    "  SELECT id, state, findable, autofollow, notify, paused, linked_at, host"
+    "  FROM members WHERE id = $1::bigint UNION ALL SELECT * FROM others),"
+    " hosts AS MATERIALIZED ("
+    "  SELECT n.host, n.names && $3::text[]"
+    "   OR EXISTS (SELECT 1 FROM instances i WHERE i.domain = ANY (n.names) AND i.blocked)"
+    "   AS blocked"
+    "  FROM (SELECT d.host, ARRAY[d.host, d.bare]"
+    "    || CASE WHEN d.bare ~ '^[0-9.]+$|^\\[|:' THEN '{}'::text[]"
+    "     ELSE ARRAY(SELECT array_to_string(l.p[k:], '.')"
+    "      FROM (SELECT string_to_array(d.bare, '.') AS p) l, generate_subscripts(l.p, 1) k"
+    "      WHERE k > 1) END AS names"
+    "   FROM (SELECT DISTINCT host, regexp_replace(host, ':[0-9]+$', '') AS bare FROM base) d) n),"
+    " people AS (SELECT base.*, hosts.blocked FROM base JOIN hosts ON hosts.host = base.host),"
     " judged AS ("
     "  SELECT p.*, b.notify AS follower_notify,"
     "   CASE WHEN b.state <> 'linked' THEN 'follower ' || b.state"
