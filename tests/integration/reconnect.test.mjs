@@ -268,3 +268,38 @@ test("leaving removes every row of the member, both sides", async () => {
   assert.equal(await q(`SELECT count(*) FROM follow_actions WHERE ${M.ann.id} IN (follower_id, followee_id)`), "0");
   assert.equal((await csv(M.ben)).body, HEADER, "ann is gone from ben's file");
 });
+
+test("a block covers the domain's subdomains and every port, not look-alike names; an IP has no subdomains", async () => {
+  // Members seeded on hosts the actor hosts cannot have (names, ports), as a link leaves them.
+  const seed = [
+    ["t", "good.example", 8000],
+    ["f1", "sub.evil.example", 8001],
+    ["f2", "evil.example:8443", 8002],
+    ["f3", "notevil.example", 8003],
+    ["f4", "10.0.0.1:8080", 8004],
+  ];
+  const ids = {};
+  for (const [n, host, x] of seed) {
+    ids[n] = await q(
+      `INSERT INTO members (actor_uri, acct, host, x_id, x_handle, state, linked_at, autofollow) VALUES ('https://${host}/users/${n}', '${n}@${host}', '${host}', ${x}, '${n}_x', 'linked', now() - interval '2 days', true) RETURNING id`,
+    );
+  }
+  await q("INSERT INTO x_edges VALUES (8001, 8000), (8002, 8000), (8003, 8000), (8004, 8000)");
+  await q(`UPDATE members SET match_due_at = now() WHERE id = ${ids.t}`);
+  await settled();
+  const row = (f) => q(`SELECT state || coalesce(' ' || last_error, '') FROM follow_actions WHERE follower_id = ${ids[f]} AND followee_id = ${ids.t}`);
+  for (const f of ["f1", "f2", "f3", "f4"]) assert.equal(await row(f), "planned", f);
+  assert.equal((await admin("instances", "block", "evil.example")).code, 0);
+  await settled();
+  assert.equal(await row("f1"), "undone follower instance blocked", "a subdomain");
+  assert.equal(await row("f2"), "undone follower instance blocked", "another port");
+  assert.equal(await row("f3"), "planned", "notevil.example is not under evil.example");
+  assert.equal(await row("f4"), "planned");
+  assert.equal((await admin("instances", "block", "10.0.0.1")).code, 0);
+  await settled();
+  assert.equal(await row("f4"), "undone follower instance blocked", "an IP on any port");
+  assert.equal((await admin("instances", "unblock", "evil.example")).code, 0);
+  await settled();
+  assert.equal(await row("f1"), "planned");
+  assert.equal(await row("f2"), "planned");
+});
