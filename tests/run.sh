@@ -26,8 +26,10 @@ run_one() {
     name=$1
     shift
     out="$tmp/out.txt"
+    t0=$(date +%s)
     timeout -k 5 "${TEST_TIMEOUT:-300}" "$@" >"$out" 2>"$tmp/err.txt"
     rc=$?
+    secs=$(($(date +%s) - t0))
     p=$(grep -c '^ok ' "$out")
     f=$(grep -c '^not ok ' "$out")
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
@@ -40,7 +42,7 @@ run_one() {
         echo "-- stderr of $name (last 40 lines)"
         tail -40 "$tmp/err.txt"
     else
-        echo "== $name: $p passed"
+        echo "== $name: $p passed (${secs} s)"
     fi
     passed=$((passed + p))
     failed=$((failed + f))
