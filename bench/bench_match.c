@@ -18,6 +18,25 @@ static const char read_sql[] =
     " + (SELECT count(*) FROM x_edges e WHERE e.followee_x_id = a.x_id)"
     " FROM members a WHERE a.id = $1::bigint";
 
+/* The backend's time on a CPU so far, in ms (/proc/PID/schedstat), or -1 when unreadable. */
+static double
+backend_cpu_ms(int pid)
+{
+    char path[64];
+    unsigned long long ns = 0;
+    FILE *f;
+    int ok;
+
+    if (pid <= 0)
+        return -1;
+    snprintf(path, sizeof(path), "/proc/%d/schedstat", pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return -1;
+    ok = fscanf(f, "%llu", &ns) == 1;
+    fclose(f);
+    return ok ? (double)ns / 1e6 : -1;
+}
+
 static double
 now_ms(void)
 {
@@ -49,19 +68,25 @@ run(PGconn *c, const char *sql)
  * transaction that is rolled back (the matcher writes its plan; the generated world must
  * stay as it was). Returns ms.
  */
+static int backend_pid; /* the server process running our statements, when on this host */
+
+/* Sets *cpu (when not NULL) to the backend's CPU ms during the statement, -1 if unknown. */
 static double
-timed(PGconn *c, const char *name, const char *id, long *rows, long *value)
+timed(PGconn *c, const char *name, const char *id, long *rows, long *value, double *cpu)
 {
     /* The member, the hold (24 h), relay_block (none), the retry delay: see include/match.h. */
     const char *params[4] = { id, "86400", "{}", "1000" };
     int matching = strcmp(name, "match") == 0;
     PGresult *r;
-    double t0, t;
+    double t0, t, c0;
 
     run(c, "BEGIN");
+    c0 = backend_cpu_ms(backend_pid);
     t0 = now_ms();
     r = PQexecPrepared(c, name, matching ? 4 : 1, params, NULL, NULL, 0);
     t = now_ms() - t0;
+    if (cpu != NULL)
+        *cpu = c0 < 0 ? -1 : backend_cpu_ms(backend_pid) - c0;
     if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
         die(c, "statement");
     if (matching && PQntuples(r) == 1)
@@ -105,7 +130,9 @@ quantile(const double *v, size_t n, double q)
 
 /*
  * bench_match CONNINFO N: N linked members drawn at random (fixed seed), each matched once
- * to warm the cache, then each timed; prints one line of key=value.
+ * to warm the cache, then each timed; prints one line of key=value. Besides the wall time,
+ * cpu_p50/p99 are the backend's own CPU time per match (from /proc when PostgreSQL runs on
+ * this host, else -1): on a shared machine the wall time also holds the waits for a core.
  */
 int
 main(int argc, char **argv)
@@ -113,7 +140,7 @@ main(int argc, char **argv)
     PGconn *c;
     PGresult *ids;
     long n, i, rows = 0, edges = 0, dummy = 0;
-    double *tm, *tr, t0;
+    double *tm, *tr, *tc, t0;
 
     if (argc != 3 || (n = strtol(argv[2], NULL, 10)) < 1) {
         fprintf(stderr, "usage: bench_match CONNINFO N\n");
@@ -127,6 +154,7 @@ main(int argc, char **argv)
     run(c, "SET plan_cache_mode = force_custom_plan");
     prepare(c, "match", match_sql, 4);
     prepare(c, "read", read_sql, 1);
+    backend_pid = PQbackendPID(c);
     run(c, "SELECT setseed(0.42)");
     ids = PQexecParams(c,
                        "SELECT id::text FROM members WHERE state = 'linked'"
@@ -137,28 +165,33 @@ main(int argc, char **argv)
     n = PQntuples(ids);
     tm = calloc((size_t)n, sizeof(*tm));
     tr = calloc((size_t)n, sizeof(*tr));
-    if (tm == NULL || tr == NULL)
+    tc = calloc((size_t)n, sizeof(*tc));
+    if (tm == NULL || tr == NULL || tc == NULL)
         return 1;
     t0 = now_ms();
     for (i = 0; i < n; i++) {
-        timed(c, "match", PQgetvalue(ids, (int)i, 0), &dummy, NULL);
-        timed(c, "read", PQgetvalue(ids, (int)i, 0), &dummy, NULL);
+        timed(c, "match", PQgetvalue(ids, (int)i, 0), &dummy, NULL, NULL);
+        timed(c, "read", PQgetvalue(ids, (int)i, 0), &dummy, NULL, NULL);
     }
     fprintf(stderr, "bench_match: warm-up pass %.1f s\n", (now_ms() - t0) / 1e3);
     for (i = 0; i < n; i++) {
-        tm[i] = timed(c, "match", PQgetvalue(ids, (int)i, 0), &rows, NULL);
-        tr[i] = timed(c, "read", PQgetvalue(ids, (int)i, 0), &dummy, &edges);
+        tm[i] = timed(c, "match", PQgetvalue(ids, (int)i, 0), &rows, NULL, &tc[i]);
+        tr[i] = timed(c, "read", PQgetvalue(ids, (int)i, 0), &dummy, &edges, NULL);
     }
     qsort(tm, (size_t)n, sizeof(*tm), cmp_double);
     qsort(tr, (size_t)n, sizeof(*tr), cmp_double);
+    qsort(tc, (size_t)n, sizeof(*tc), cmp_double);
     printf("members=%ld match_p50_ms=%.3f match_p99_ms=%.3f read_p50_ms=%.3f read_p99_ms=%.3f "
-           "rows_avg=%.1f edges_avg=%.1f max_ms=%.3f statement=\"%s\"\n",
+           "cpu_p50_ms=%.3f cpu_p99_ms=%.3f rows_avg=%.1f edges_avg=%.1f max_ms=%.3f "
+           "statement=\"%s\"\n",
            n, quantile(tm, (size_t)n, 0.5), quantile(tm, (size_t)n, 0.99),
-           quantile(tr, (size_t)n, 0.5), quantile(tr, (size_t)n, 0.99), (double)rows / (double)n,
+           quantile(tr, (size_t)n, 0.5), quantile(tr, (size_t)n, 0.99),
+           quantile(tc, (size_t)n, 0.5), quantile(tc, (size_t)n, 0.99), (double)rows / (double)n,
            (double)edges / (double)n, tm[n - 1], "match_sql");
     PQclear(ids);
     PQfinish(c);
     free(tm);
     free(tr);
+    free(tc);
     return 0;
 }

@@ -444,7 +444,7 @@ row "matching p50 / p99 per member" "$(field "$m" match_p50_ms) / $(field "$m" m
     "$(field "$m" read_p50_ms) / $(field "$m" read_p99_ms) ms (read its edges)" \
     "$(calc "100 * $(field "$m" read_p99_ms) / $(field "$m" match_p99_ms)") % (p99)" \
     "p99 <= 20 ms" "$(verdict 20 "$(field "$m" match_p99_ms)")"
-note "matching: $gsize ($gen); $(field "$m" members) members timed after a warm-up pass, $(field "$m" rows_avg) rows and $(field "$m" edges_avg) edges each on average; statement: $(echo "$m" | sed 's/.*statement=//')"
+note "matching: $gsize ($gen); $(field "$m" members) members timed after a warm-up pass, $(field "$m" rows_avg) rows written and $(field "$m" edges_avg) edges each on average, the slowest $(field "$m" max_ms) ms; PostgreSQL's own CPU per match p50 $(field "$m" cpu_p50_ms) ms, p99 $(field "$m" cpu_p99_ms) ms (the rest of the wall time is waiting for a core)"
 
 # --- the table ----------------------------------------------------------------------------------
 t_all=$(calc "$(now) - $t_start")
@@ -456,7 +456,8 @@ fi
 {
     echo "passerelle bench, $(date -u +%Y-%m-%dT%H:%MZ), ${SECS} s per load, $CONNS connections, $t_all s in all"
     echo
-    echo "- machine: $(lscpu | sed -n 's/^Model name: *//p'), $cores cores ($(lscpu | sed -n 's/^Hypervisor vendor: *//p' | sed 's/^./& guest/;s/^$/bare metal/')), $(free -g | awk '/^Mem:/ { print $2 }') GiB, $(uname -srm)"
+    hv=$(lscpu | sed -n 's/^Hypervisor vendor: *//p')
+    echo "- machine: $(lscpu | sed -n 's/^Model name: *//p'), $cores cores (${hv:+$hv guest}${hv:-bare metal}), $(free -g | awk '/^Mem:/ { print $2 }') GiB, $(uname -srm)"
     echo "- software: $(psql -V | sed 's/psql (PostgreSQL) /PostgreSQL /'), $(openssl version | cut -d' ' -f1-2), libevent $(pkg-config --modversion libevent), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), Node $(node --version)"
     echo "- load average: $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
     echo
