@@ -443,15 +443,19 @@ httpd_listen(struct event_base *base, const struct config *cfg, char *err, size_
     struct evconnlistener *l;
     unsigned flags;
 
-    if (strchr(cfg->listen_addr, ':') != NULL)
-        snprintf(spec, sizeof(spec), "[%s]:%d", cfg->listen_addr, cfg->listen_port);
-    else
-        snprintf(spec, sizeof(spec), "%s:%d", cfg->listen_addr, cfg->listen_port);
+    /* The address alone: libevent's parser refuses port 0, which asks the kernel for one. */
+    snprintf(spec, sizeof(spec), strchr(cfg->listen_addr, ':') != NULL ? "[%s]" : "%s",
+             cfg->listen_addr);
     memset(&ss, 0, sizeof(ss));
     if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss, &sslen) < 0) {
         snprintf(err, errlen, "listen_addr: \"%s\" is not an IP address", cfg->listen_addr);
         return NULL;
     }
+    if (ss.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)cfg->listen_port);
+    else
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)cfg->listen_port);
+    snprintf(spec + strlen(spec), sizeof(spec) - strlen(spec), ":%d", cfg->listen_port);
     flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
     if (cfg->reuse_port)
         flags |= LEV_OPT_REUSEABLE_PORT;

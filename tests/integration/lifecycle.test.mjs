@@ -250,6 +250,19 @@ test("reuse_port: a second serve shares a busy port only when both say so", asyn
   assert.equal((await get(`http://127.0.0.1:${port}/actor`, AP)).status, 200);
 });
 
+test("listen_port = 0: the kernel picks a free port and the log says which", async (t) => {
+  const s = await createServer({ config: { listen_port: 0 } });
+  t.defer(() => s.stop());
+  assert.equal((await s.migrate()).code, 0);
+  await s.start({ waitListening: false });
+  const deadline = Date.now() + 10000 * SLOW;
+  while (!s.events("listening").length && s.alive() && Date.now() < deadline) await sleep(50);
+  assert.ok(s.alive(), `serve exited: ${s.stderr().slice(-500)}`);
+  const port = Number(s.events("listening")[0]?.port);
+  assert.ok(port > 0, `the log names the chosen port: ${JSON.stringify(s.events("listening"))}`);
+  assert.equal((await get(`http://127.0.0.1:${port}/actor`, AP)).status, 200);
+});
+
 test("a database that cannot be reached at start does not crash serve", async (t) => {
   // database_url points at a socket folder with no server: serve must not crash; either it
   // refuses with a message or it keeps running and answers the DB-free endpoints.
