@@ -42,14 +42,17 @@ LIB       := $(BUILD)/libpasserelle.a
 BIN       := $(BUILD)/$(PROG)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNITS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# Each fuzz target also runs as a unit test over its committed corpus (no libFuzzer needed).
+FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
+REPLAYS   := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/tests/test_%)
 BENCH_SRCS := $(wildcard bench/bench_*.c)
 BENCHES   := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
-FMT_SRCS  := $(SRCS) $(wildcard include/*.h tests/*.h tests/unit/*.c bench/*.c fuzz/*.c)
+FMT_SRCS  := $(SRCS) $(wildcard include/*.h tests/*.h tests/*.c tests/unit/*.c bench/*.c fuzz/*.c fuzz/*.h)
 
 .PHONY: all run test check bench install uninstall clean deps format format-check lint \
         units valgrind fuzz fuzz-smoke bench-quick demo
 
-all: $(BIN) $(UNITS) $(BENCHES)
+all: $(BIN) $(UNITS) $(REPLAYS) $(BENCHES)
 
 $(BIN): $(MAIN_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -78,6 +81,11 @@ $(BUILD)/gen/assets.o: $(GEN_ASSETS)
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) tests/tap.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) -Itests $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
+
+$(BUILD)/tests/test_fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h tests/fuzz_replay.c $(LIB) tests/tap.h
+	@mkdir -p $(@D)
+	$(CC) $(filter-out -MMD -MP,$(ALL_CPPFLAGS)) -Itests -Ifuzz -DFUZZ_TARGET='"fuzz_$*"' \
+	    $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< tests/fuzz_replay.c $(LIB) $(PKG_LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(@D)
@@ -132,11 +140,17 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   := -std=c11 -g -O1 $(filter-out -MMD -MP,$(P_CPPFLAGS)) -fsanitize=address,undefined \
                 -fno-sanitize-recover=all
-FUZZ_OBJS    := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(filter-out server/main.c,$(SRCS)))
+FUZZ_OBJS    := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(filter-out server/main.c,$(SRCS))) \
+                $(BUILD)/fuzz/obj/gen/migrations.o $(BUILD)/fuzz/obj/gen/assets.o
 FUZZ_LIB     := $(BUILD)/fuzz/libfuzz.a
 FUZZ_BINS    := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 
 $(BUILD)/fuzz/obj/%.o: %.c $(wildcard include/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c -o $@ $<
+
+# The embedded migrations and page assets, which the targets reach through the library.
+$(BUILD)/fuzz/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c -o $@ $<
 

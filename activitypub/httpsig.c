@@ -364,6 +364,13 @@ httpsig_parse_rfc9421(const char *signature_input, const char *signature, struct
             fail(r, err, errlen, "component %.64s has parameters (unsupported)", it->v.s);
             goto out;
         }
+        /* RFC 9421 2.1: a field's component name is its name lowercased; the base repeats it. */
+        for (const char *c = it->v.s; *c != '\0'; c++) {
+            if (isupper((unsigned char)*c)) {
+                fail(r, err, errlen, "component %.64s is not lowercase", it->v.s);
+                goto out;
+            }
+        }
         out->components[i] = xstrdup(it->v.s);
         out->ncomponents++;
         if (i > 0)

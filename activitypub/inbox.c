@@ -145,30 +145,29 @@ inbox_ctype_ok(const char *ct)
     return 0;
 }
 
-/* Parses the body into a.json and its id, type and actor; -1 with reason if malformed. */
-static int
-inbox_parse(struct inbox_ctx *c, const char **reason)
+int
+inbox_parse(struct inbox_activity *a, const char **reason)
 {
     struct json_tokener *tok = json_tokener_new_ex(INBOX_MAX_DEPTH);
     struct json_object *o, *v;
     char idhost[256];
 
-    if (utf8_count(c->a.body, c->a.body_len) < 0) {
+    if (utf8_count(a->body, a->body_len) < 0) {
         json_tokener_free(tok);
         *reason = "body is not valid UTF-8";
         return -1;
     }
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    o = json_tokener_parse_ex(tok, c->a.body, (int)c->a.body_len);
+    o = json_tokener_parse_ex(tok, a->body, (int)a->body_len);
     if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-        json_tokener_get_parse_end(tok) != c->a.body_len) {
+        json_tokener_get_parse_end(tok) != a->body_len) {
         json_object_put(o);
         json_tokener_free(tok);
         *reason = "body is not one JSON object";
         return -1;
     }
     json_tokener_free(tok);
-    c->a.json = o;
+    a->json = o;
     if (!json_object_is_type(o, json_type_object)) {
         *reason = "body is not a JSON object";
         return -1;
@@ -178,14 +177,14 @@ inbox_parse(struct inbox_ctx *c, const char **reason)
         *reason = "activity has no id URL";
         return -1;
     }
-    c->a.id = json_object_get_string(v);
+    a->id = json_object_get_string(v);
     if (!json_object_object_get_ex(o, "type", &v) || !json_object_is_type(v, json_type_string)) {
         *reason = "activity has no type";
         return -1;
     }
-    c->a.type = json_object_get_string(v);
-    if (!json_object_object_get_ex(o, "actor", &v) || (c->a.actor = activity_ref(v)) == NULL ||
-        queue_host_of(c->a.actor, c->a.domain, sizeof(c->a.domain)) < 0) {
+    a->type = json_object_get_string(v);
+    if (!json_object_object_get_ex(o, "actor", &v) || (a->actor = activity_ref(v)) == NULL ||
+        queue_host_of(a->actor, a->domain, sizeof(a->domain)) < 0) {
         *reason = "activity has no actor URL";
         return -1;
     }
@@ -193,7 +192,7 @@ inbox_parse(struct inbox_ctx *c, const char **reason)
      * An actor names only activities of its own host (Misskey requires it too): otherwise
      * anyone could spend another server's ids in the seen set and have its real ones dropped.
      */
-    if (queue_host_of(c->a.id, idhost, sizeof(idhost)) < 0 || strcmp(idhost, c->a.domain) != 0) {
+    if (queue_host_of(a->id, idhost, sizeof(idhost)) < 0 || strcmp(idhost, a->domain) != 0) {
         *reason = "activity id is not on the actor's host";
         return -1;
     }
@@ -256,7 +255,7 @@ inbox_post(struct app *app, struct evhttp_request *req, const char *path)
         inbox_sigfail(c, httpsig_result_name(r), err);
         return;
     }
-    if (inbox_parse(c, &reason) < 0) {
+    if (inbox_parse(&c->a, &reason) < 0) {
         inbox_refuse(c, HTTPD_ERR_BAD_REQUEST, "bad_request", reason);
         return;
     }

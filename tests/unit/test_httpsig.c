@@ -567,6 +567,9 @@ test_rfc9421_parser(void)
            HTTPSIG_BAD_HEADER, "component parameters are refused");
     is_int(httpsig_parse_rfc9421("sig1=(\"@method\";created=1", s, &sig, err, sizeof(err)),
            HTTPSIG_BAD_HEADER, "unterminated inner list");
+    is_int(httpsig_parse_rfc9421("sig1=(\"@method\" \"Host\");created=1;keyid=\"k\"", s, &sig, err,
+                                 sizeof(err)),
+           HTTPSIG_BAD_HEADER, "a component name not in lowercase is refused (fuzz_httpsig)");
     is_int(httpsig_parse_rfc9421(in, "sig1=\"YWJj\"", &sig, err, sizeof(err)), HTTPSIG_BAD_HEADER,
            "a signature that is not a byte sequence");
 }
