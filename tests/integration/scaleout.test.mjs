@@ -70,7 +70,7 @@ test(`two processes, one port, one queue: ${N} notices and ${FOLLOWERS} Accepts 
     interval: 100,
     what: `all ${N} notices and ${FOLLOWERS} Accepts delivered`,
   });
-  await eventually(async () => (await a.psql("SELECT count(*) FROM deliveries")) === "0", { timeout: 10000, what: "every row done" });
+  await eventually(async () => (await a.psql("SELECT count(*) FROM deliveries")) === "0", { timeout: 10000 * SLOW, what: "every row done" });
   t.log(`${N} notices and ${FOLLOWERS} Accepts delivered in ${Date.now() - t0} ms`);
 
   // Exactly once: no inbox got a second copy.

@@ -26,7 +26,7 @@
 import http from "node:http";
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { onExit } from "./harness.mjs";
+import { onExit, SLOW } from "./harness.mjs";
 import { request } from "./http.mjs";
 import { createMastodonApi } from "./mastodon-api.mjs";
 
@@ -94,7 +94,7 @@ const sfString = (s) => `"${String(s).replace(/\\/g, "\\\\").replace(/"/g, '\\"'
  *   requestTarget the path signed as (request-target) (default the URL's path and query;
  *                Fedify signs the path without the query)
  *   omitSignature true: send everything but the Signature header(s)
- *   timeout      ms (default 10000)
+ *   timeout      ms (default 10000, ten times that under valgrind)
  * Resolves {status, body, headers, json(), sent: {headers, body}}.
  */
 export async function signedPost(url, body, opts = {}) {
@@ -174,7 +174,7 @@ export async function signedPost(url, body, opts = {}) {
     }
   }
   const sent = { ...headers, ...sigHeaders, ...(opts.headers ?? {}) };
-  const r = await request(url, { method: "POST", headers: sent, body: sentBody, timeout: opts.timeout ?? 10000 });
+  const r = await request(url, { method: "POST", headers: sent, body: sentBody, timeout: opts.timeout ?? 10000 * SLOW });
   r.sent = { headers: sent, body: sentBody };
   return r;
 }
