@@ -9,6 +9,8 @@ SYSCONFDIR ?= $(PREFIX)/etc
 PKGS     := libevent libevent_openssl openssl json-c libxml-2.0 libpq libcurl zlib
 
 CC       ?= cc
+# Every build below runs on every core.
+NPROC    := $(shell nproc 2>/dev/null || echo 2)
 OPT      ?= -O2
 WARN     := -Wall -Wextra -Wformat=2 -Wshadow -Wpointer-arith -Wcast-qual \
             -Wstrict-prototypes -Wmissing-prototypes -Wwrite-strings \
@@ -31,10 +33,11 @@ ALL_CPPFLAGS = $(P_CPPFLAGS) $(PKG_CFLAGS) $(CPPFLAGS)
 ALL_CFLAGS   = $(P_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS  = $(P_LDFLAGS) $(LDFLAGS)
 
-SRCS      := $(wildcard server/*.c activitypub/*.c webfinger/*.c db/*.c)
+# Every .c under the four source folders, in their rooms (README: the map).
+SRCS      := $(sort $(shell find server activitypub webfinger db -name '*.c'))
 MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
 GEN_MIG   := $(BUILD)/gen/migrations.c
-ASSETS    := $(sort $(wildcard server/assets/*))
+ASSETS    := $(sort $(wildcard server/site/assets/*))
 GEN_ASSETS := $(BUILD)/gen/assets.c
 MAIN_OBJ  := $(BUILD)/server/main.o
 LIB_OBJS  := $(filter-out $(MAIN_OBJ),$(SRCS:%.c=$(BUILD)/%.o)) $(BUILD)/gen/migrations.o $(BUILD)/gen/assets.o
@@ -97,20 +100,22 @@ units: $(UNITS)
 deps:
 	@sh scripts/deps.sh
 
-# Builds, starts a throwaway PostgreSQL under var/, migrates, serves on 127.0.0.1:8080.
+# Builds the server alone (not the tests, fuzz replays or benchmarks), starts a throwaway
+# PostgreSQL under var/ (or /var/tmp as root when postgres cannot enter the clone), migrates,
+# serves on 127.0.0.1:8080.
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) $(BIN)
 	@sh scripts/run.sh $(BIN)
 
 # The whole story on loopback (scripts/demo.mjs): people join, link, consent, are reconnected,
 # a post is relayed, an old handle looks up; each step printed, each expectation checked.
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@BUILD=$(BUILD) sh scripts/demo.sh
 
 # Every test: unit, integration (real PostgreSQL, real binary), interop (Fedify).
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@BUILD=$(BUILD) sh tests/run.sh
 
 check: deps format-check lint

@@ -1,4 +1,5 @@
-/* Unit tests for activitypub/announce.c: which incoming posts the targeted relay may announce. */
+/* Unit tests for activitypub/relay/announce.c: which incoming posts the targeted relay may
+ * announce. */
 #include <string.h>
 
 #include <json-c/json.h>

@@ -1,4 +1,5 @@
-/* Unit tests for server/archive.c: the push parser, account, manifest, whole archives and files. */
+/* Unit tests for server/members/archive.c: the push parser, account, manifest, whole archives and
+ * files. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

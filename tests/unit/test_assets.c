@@ -1,4 +1,4 @@
-/* Unit tests for server/assets.c: the embedded page files, their content types and ETags. */
+/* Unit tests for server/site/assets.c: the embedded page files, their content types and ETags. */
 #include <stdio.h>
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* Unit tests for server/chart.c: the status page's SVG is well-formed, scaled and escaped. */
+/* Unit tests for server/site/chart.c: the status page's SVG is well-formed, scaled and escaped. */
 #include <stdlib.h>
 #include <string.h>
 

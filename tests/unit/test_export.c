@@ -1,5 +1,5 @@
-/* Unit tests for server/export.c: CSV fields written as Mastodon's exporter (Ruby's CSV) writes
- * them. */
+/* Unit tests for server/members/export.c: CSV fields written as Mastodon's exporter (Ruby's CSV)
+ * writes them. */
 #include <stdlib.h>
 #include <string.h>
 

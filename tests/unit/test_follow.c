@@ -1,4 +1,5 @@
-/* Unit tests for server/follow.c's pure parts: outcome classes and picking the account. */
+/* Unit tests for server/reconnect/follow.c's pure parts: outcome classes and picking the account.
+ */
 #include <string.h>
 
 #include <json-c/json.h>

@@ -1,4 +1,4 @@
-/* Unit tests for server/log.c: escaping of remote strings, levels. */
+/* Unit tests for server/core/log.c: escaping of remote strings, levels. */
 #include <string.h>
 
 #include "log.h"

@@ -1,4 +1,5 @@
-/* Unit tests for server/match.c: relay_block as a text[] literal; the statement's contract. */
+/* Unit tests for server/reconnect/match.c: relay_block as a text[] literal; the statement's
+ * contract. */
 #include <stdlib.h>
 #include <string.h>
 

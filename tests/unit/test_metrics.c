@@ -1,4 +1,4 @@
-/* Unit tests for server/metrics.c: families, samples, and the text exposition format. */
+/* Unit tests for server/core/metrics.c: families, samples, and the text exposition format. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,4 +1,5 @@
-/* Unit tests for server/notice.c: the message text in both languages, the cap, follow links. */
+/* Unit tests for server/reconnect/notice.c: the message text in both languages, the cap, follow
+ * links. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* Unit tests for server/oauth.c's pure parts: home origin, reset headers, forms, JSON. */
+/* Unit tests for server/reconnect/oauth.c's pure parts: home origin, reset headers, forms, JSON. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,4 +1,5 @@
-/* Unit tests for server/policy.c: domain syntax, list normalization, suffix and port matching. */
+/* Unit tests for server/core/policy.c: domain syntax, list normalization, suffix and port matching.
+ */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* Unit tests for server/seal.c: round trips, tampering of every part, the key file's rules. */
+/* Unit tests for server/core/seal.c: round trips, tampering of every part, the key file's rules. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,5 @@
-/* Unit tests for server/zipread.c: zips written here (stored, deflated, ZIP64, crafted, bombs). */
+/* Unit tests for server/members/zipread.c: zips written here (stored, deflated, ZIP64, crafted,
+ * bombs). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
