@@ -21,7 +21,7 @@ bindir=${PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | ta
 [ -x "$bindir/initdb" ] || fail "no PostgreSQL server binaries" "run make deps (or apt-get install postgresql)"
 as_owner() {
     if [ "$(id -u)" = 0 ]; then
-        runuser -u postgres -- "$@"
+        (cd / && runuser -u postgres -- "$@")
     else
         "$@"
     fi

@@ -3,6 +3,7 @@
 # Each test program prints TAP lines ("ok N - name" / "not ok N - name"); this script counts
 # them, and counts a program that exits non-zero without a "not ok" line as one failure.
 # Environment: BUILD (build folder, default build), TEST_ONLY (unit|integration|interop|browser|bench),
+# TEST_MATCH (an extended regex over names such as integration/inbox.test.mjs),
 # PASSERELLE_VALGRIND=1 (integration servers run under valgrind).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +26,10 @@ trap cleanup EXIT INT TERM
 run_one() {
     name=$1
     shift
+    # TEST_MATCH=pattern runs only the tests whose name (e.g. integration/inbox.test.mjs) matches.
+    if [ -n "${TEST_MATCH:-}" ] && ! printf '%s\n' "$name" | grep -Eq "$TEST_MATCH"; then
+        return 0
+    fi
     out="$tmp/out.txt"
     t0=$(date +%s)
     timeout -k 5 "${TEST_TIMEOUT:-300}" "$@" >"$out" 2>"$tmp/err.txt"
