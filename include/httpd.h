@@ -34,8 +34,16 @@ enum httpd_err {
 
 int httpd_err_status(enum httpd_err kind);
 
+/*
+ * Where a request goes once it passed the listener's checks (header count, framing, path,
+ * size): dispatch(arg, req, path) must answer req exactly once. The listener knows no route;
+ * main.c hands it routes_dispatch.
+ */
+typedef void (*httpd_dispatch_fn)(void *arg, struct evhttp_request *req, const char *path);
+
 /* Starts listening on cfg's address and port (TLS when cfg has a cert). */
-struct httpd *httpd_new(struct app *app, char *err, size_t errlen);
+struct httpd *httpd_new(struct app *app, httpd_dispatch_fn dispatch, void *arg, char *err,
+                        size_t errlen);
 /* The port actually bound (useful with listen_port = 0). */
 int httpd_port(const struct httpd *h);
 /* Stops accepting new connections; requests in flight go on. */

@@ -5,7 +5,10 @@
 struct app;
 struct evhttp_request;
 
-/* Finds the handler for req and calls it; answers 404 or 405 itself. */
-void routes_dispatch(struct app *app, struct evhttp_request *req, const char *path);
+/*
+ * Finds the handler for req and calls it; answers 404 or 405 itself. app is the struct app:
+ * main.c hands this function to httpd_new as the listener's dispatcher.
+ */
+void routes_dispatch(void *app, struct evhttp_request *req, const char *path);
 
 #endif

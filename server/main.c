@@ -29,6 +29,7 @@
 #include "status.h"
 #include "relay.h"
 #include "relayfollow.h"
+#include "routes.h"
 #include "remote.h"
 #include "seal.h"
 #include "xmalloc.h"
@@ -304,7 +305,7 @@ cmd_serve(const char *config_path)
 
     app.base = event_base_new();
     st.app = &app;
-    app.httpd = httpd_new(&app, err, sizeof(err));
+    app.httpd = httpd_new(&app, routes_dispatch, &app, err, sizeof(err));
     if (app.httpd == NULL) {
         fprintf(stderr, "passerelle: %s\n", err);
         log_error("listen_failed", "reason=%s", log_q(err));

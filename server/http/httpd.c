@@ -27,11 +27,12 @@
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
-#include "routes.h"
 #include "xmalloc.h"
 
 struct httpd {
     struct app *app;
+    httpd_dispatch_fn dispatch;
+    void *dispatch_arg;
     struct evhttp *http;
     struct evhttp_bound_socket *bound; /* NULL once we stopped accepting */
     struct evconnlistener *listener;   /* owned by bound */
@@ -272,7 +273,7 @@ httpd_bad_framing(struct evhttp_request *req)
     return te > 0 && cl != NULL ? "both Content-Length and Transfer-Encoding" : NULL;
 }
 
-/* Every request enters here: limits first, then the route table. */
+/* Every request enters here: limits first, then the dispatcher main.c gave. */
 static void
 httpd_request_cb(struct evhttp_request *req, void *arg)
 {
@@ -325,7 +326,7 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
         httpd_fail(req, HTTPD_ERR_TOO_LARGE, "request body too large");
         return;
     }
-    routes_dispatch(h->app, req, path);
+    h->dispatch(h->dispatch_arg, req, path);
     free(path);
 }
 
@@ -467,7 +468,7 @@ httpd_listen(struct event_base *base, const struct config *cfg, char *err, size_
 }
 
 struct httpd *
-httpd_new(struct app *app, char *err, size_t errlen)
+httpd_new(struct app *app, httpd_dispatch_fn dispatch, void *arg, char *err, size_t errlen)
 {
     const struct config *cfg = app->cfg;
     struct httpd *h = xcalloc(1, sizeof(*h));
@@ -476,6 +477,8 @@ httpd_new(struct app *app, char *err, size_t errlen)
     socklen_t sslen = sizeof(ss);
 
     h->app = app;
+    h->dispatch = dispatch;
+    h->dispatch_arg = arg;
     if (*cfg->tls_cert != '\0') {
         h->ssl_ctx = httpd_tls_ctx(cfg, err, errlen);
         if (h->ssl_ctx == NULL) {

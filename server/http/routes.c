@@ -85,8 +85,9 @@ route_is_bridge(const struct app *app, const char *path)
 }
 
 void
-routes_dispatch(struct app *app, struct evhttp_request *req, const char *path)
+routes_dispatch(void *arg, struct evhttp_request *req, const char *path)
 {
+    struct app *app = arg;
     int method = (int)evhttp_request_get_command(req);
     int path_known = 0, allowed = 0;
 
