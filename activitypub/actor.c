@@ -9,7 +9,7 @@
 #include "actor.h"
 #include "app.h"
 #include "config.h"
-#include "httpd.h"
+#include "reply.h"
 #include "standin.h"
 #include "xmalloc.h"
 
@@ -199,7 +199,7 @@ actor_get_relay(struct app *app, struct evhttp_request *req, const char *path)
     else if (strncmp(path, "/actor/", 7) == 0)
         actor_get_sub(req, app->relay_id, path + 7, 0);
     else
-        httpd_fail(req, HTTPD_ERR_NOT_FOUND, "no such actor");
+        reply_fail(req, REPLY_ERR_NOT_FOUND, "no such actor");
 }
 
 void
@@ -210,13 +210,13 @@ actor_get_bridge(struct app *app, struct evhttp_request *req, const char *path)
 
     /* Exact case: the id a peer fetches must equal the id the document states. */
     if (strncmp(path, "/users/", 7) != 0 || strncmp(path + 7, name, len) != 0)
-        httpd_fail(req, HTTPD_ERR_NOT_FOUND, "no such actor");
+        reply_fail(req, REPLY_ERR_NOT_FOUND, "no such actor");
     else if (path[7 + len] == '\0')
         actor_reply(req, actor_bridge_new(app));
     else if (path[7 + len] == '/')
         actor_get_sub(req, app->bridge_id, path + 7 + len + 1, 1);
     else
-        httpd_fail(req, HTTPD_ERR_NOT_FOUND, "no such actor");
+        reply_fail(req, REPLY_ERR_NOT_FOUND, "no such actor");
 }
 
 void
@@ -226,9 +226,9 @@ actor_get_sub(struct evhttp_request *req, const char *actor_id, const char *rest
         strcmp(rest, "outbox") == 0)
         actor_reply(req, actor_collection_new(actor_id, rest));
     else if (has_inbox && strcmp(rest, "inbox") == 0)
-        httpd_fail(req, HTTPD_ERR_METHOD, "the inbox only takes POST");
+        reply_fail(req, REPLY_ERR_METHOD, "the inbox only takes POST");
     else
-        httpd_fail(req, HTTPD_ERR_NOT_FOUND, "no such collection");
+        reply_fail(req, REPLY_ERR_NOT_FOUND, "no such collection");
 }
 
 /*
@@ -267,7 +267,7 @@ actor_reply(struct evhttp_request *req, struct json_object *doc)
     /* Short, like Mastodon's: keys and names may change, and peers refetch on failure anyway. */
     evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control",
                       "public, max-age=180");
-    httpd_reply_json(req, 200, HTTPD_AP_CTYPE, doc);
+    reply_json(req, 200, REPLY_AP_CTYPE, doc);
 }
 
 static const char *

@@ -12,7 +12,7 @@
 #include "app.h"
 #include "config.h"
 #include "db.h"
-#include "httpd.h"
+#include "reply.h"
 #include "httpsig.h"
 #include "inbox.h"
 #include "log.h"
@@ -83,12 +83,12 @@ inbox_count(const char *result)
 
 /* Refuses the request: one place for the metric, the log line and the answer. */
 static void
-inbox_refuse(struct inbox_ctx *c, enum httpd_err kind, const char *result, const char *reason)
+inbox_refuse(struct inbox_ctx *c, enum reply_err kind, const char *result, const char *reason)
 {
     inbox_count(result);
     log_info("inbox_refused", "result=%s status=%d reason=%s key_id=%s", result,
-             httpd_err_status(kind), log_q(reason), log_q(c->key_id));
-    httpd_fail(c->a.req, kind, reason);
+             reply_err_status(kind), log_q(reason), log_q(c->key_id));
+    reply_fail(c->a.req, kind, reason);
     inbox_ctx_free(c);
 }
 
@@ -99,11 +99,11 @@ inbox_sigfail(struct inbox_ctx *c, const char *why, const char *reason)
 
     snprintf(labels, sizeof(labels), "reason=\"%s\"", why);
     metrics_add(M_SIGFAIL, labels, 1);
-    inbox_refuse(c, HTTPD_ERR_UNAUTHORIZED, "unauthorized", reason);
+    inbox_refuse(c, REPLY_ERR_UNAUTHORIZED, "unauthorized", reason);
 }
 
 void
-inbox_finish(struct inbox_activity *a, int ok, enum httpd_err kind, const char *result,
+inbox_finish(struct inbox_activity *a, int ok, enum reply_err kind, const char *result,
              const char *reason)
 {
     struct inbox_ctx *c = (struct inbox_ctx *)a; /* a is the first member */
@@ -115,7 +115,7 @@ inbox_finish(struct inbox_activity *a, int ok, enum httpd_err kind, const char *
     inbox_count(result);
     log_info("inbox_accepted", "result=%s type=%s id=%s actor=%s", result, log_q(a->type),
              log_q(a->id), log_q(a->actor));
-    httpd_reply(a->req, 202, "application/json", "{}", 2);
+    reply_send(a->req, 202, "application/json", "{}", 2);
     inbox_ctx_free(c);
 }
 
@@ -220,12 +220,12 @@ inbox_post(struct app *app, struct evhttp_request *req, const char *path)
     c->a.body = c->body;
 
     if (!inbox_ctype_ok(inbox_header(req, "content-type"))) {
-        inbox_refuse(c, HTTPD_ERR_MEDIA_TYPE, "unsupported_media_type",
+        inbox_refuse(c, REPLY_ERR_MEDIA_TYPE, "unsupported_media_type",
                      "Content-Type must be application/activity+json");
         return;
     }
     if (len == 0) {
-        inbox_refuse(c, HTTPD_ERR_BAD_REQUEST, "bad_request", "empty body");
+        inbox_refuse(c, REPLY_ERR_BAD_REQUEST, "bad_request", "empty body");
         return;
     }
 
@@ -256,20 +256,20 @@ inbox_post(struct app *app, struct evhttp_request *req, const char *path)
         return;
     }
     if (inbox_parse(&c->a, &reason) < 0) {
-        inbox_refuse(c, HTTPD_ERR_BAD_REQUEST, "bad_request", reason);
+        inbox_refuse(c, REPLY_ERR_BAD_REQUEST, "bad_request", reason);
         return;
     }
 
     /* Blocked domains: the signer's (Mastodon signs with the author's key) and the actor's. */
     if (policy_config_blocked(app->cfg, c->key_domain) ||
         policy_config_blocked(app->cfg, c->a.domain)) {
-        inbox_refuse(c, HTTPD_ERR_FORBIDDEN, "blocked", "domain blocked");
+        inbox_refuse(c, REPLY_ERR_FORBIDDEN, "blocked", "domain blocked");
         return;
     }
     /* Admin blocks cover subdomains and ports as relay_block's entries do. */
     if (policy_candidates_pg(c->key_domain, c->key_cands, sizeof(c->key_cands)) < 0 ||
         policy_candidates_pg(c->a.domain, c->actor_cands, sizeof(c->actor_cands)) < 0) {
-        inbox_refuse(c, HTTPD_ERR_BAD_REQUEST, "bad_request", "host name too long");
+        inbox_refuse(c, REPLY_ERR_BAD_REQUEST, "bad_request", "host name too long");
         return;
     }
     domains[0] = c->key_cands;
@@ -290,7 +290,7 @@ inbox_policy_cb(enum db_outcome outcome, PGresult *res, const char *err, void *a
     if (outcome != DB_OK) {
         PQclear(res);
         log_warn("inbox_db_failed", "step=policy error=%s", log_q(err));
-        inbox_refuse(c, HTTPD_ERR_UNAVAILABLE, "unavailable", "database unavailable");
+        inbox_refuse(c, REPLY_ERR_UNAVAILABLE, "unavailable", "database unavailable");
         return;
     }
     if (PQntuples(res) == 1) {
@@ -299,7 +299,7 @@ inbox_policy_cb(enum db_outcome outcome, PGresult *res, const char *err, void *a
     }
     PQclear(res);
     if (blocked) {
-        inbox_refuse(c, HTTPD_ERR_FORBIDDEN, "blocked", "domain blocked");
+        inbox_refuse(c, REPLY_ERR_FORBIDDEN, "blocked", "domain blocked");
         return;
     }
     c->a.allowed = strcmp(app->cfg->relay_mode, "allowlist") != 0 || allowed ||
@@ -337,7 +337,7 @@ inbox_key_cb(enum remote_result result, const struct remote_key *key, void *arg)
     enum httpsig_result r;
 
     if (result == REMOTE_UNREACHABLE) {
-        inbox_refuse(c, HTTPD_ERR_UNAVAILABLE, "key_unreachable", "signing key unreachable");
+        inbox_refuse(c, REPLY_ERR_UNAVAILABLE, "key_unreachable", "signing key unreachable");
         return;
     }
     if (result == REMOTE_NOT_FOUND && inbox_actor_gone(c)) {

@@ -11,7 +11,7 @@
 #include "config.h"
 #include "db.h"
 #include "dbtx.h"
-#include "httpd.h"
+#include "reply.h"
 #include "inbox.h"
 #include "log.h"
 #include "queue.h"
@@ -349,11 +349,11 @@ relay_done(enum db_outcome outcome, const char *err, void *arg)
     if (outcome == DB_OK) {
         if (rc->queued > 0)
             queue_kick(app->queue);
-        inbox_finish(a, 1, HTTPD_ERR_INTERNAL, rc->result, NULL);
+        inbox_finish(a, 1, REPLY_ERR_INTERNAL, rc->result, NULL);
     } else if (outcome == DB_UNAVAILABLE) {
-        inbox_finish(a, 0, HTTPD_ERR_UNAVAILABLE, "unavailable", "database unavailable");
+        inbox_finish(a, 0, REPLY_ERR_UNAVAILABLE, "unavailable", "database unavailable");
     } else {
-        inbox_finish(a, 0, HTTPD_ERR_INTERNAL, "error", "database error");
+        inbox_finish(a, 0, REPLY_ERR_INTERNAL, "error", "database error");
     }
     free(rc);
 }

@@ -11,7 +11,7 @@
 #include "app.h"
 #include "config.h"
 #include "db.h"
-#include "httpd.h"
+#include "reply.h"
 #include "log.h"
 #include "policy.h"
 #include "standin.h"
@@ -171,7 +171,7 @@ standin_get(struct app *app, struct evhttp_request *req, const char *path)
     struct standin_req *r;
 
     if (!standin_parse_path(path, x_id, &rest)) {
-        httpd_fail(req, HTTPD_ERR_NOT_FOUND, "no such actor");
+        reply_fail(req, REPLY_ERR_NOT_FOUND, "no such actor");
         return;
     }
     r = xcalloc(1, sizeof(*r));
@@ -186,22 +186,22 @@ standin_get_cb(enum standin_result res, const struct standin *s, void *arg)
 {
     struct standin_req *r = arg;
     struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
-    const char *accept = httpd_header(r->req, "Accept");
+    const char *accept = reply_req_header(r->req, "Accept");
     char *id;
 
     /* The answer depends on Accept (a browser is sent on), and on consents that change. */
     evhttp_add_header(out, "Vary", "Accept");
     if (res == STANDIN_UNAVAILABLE) {
-        httpd_fail(r->req, HTTPD_ERR_UNAVAILABLE, "database unavailable");
+        reply_fail(r->req, REPLY_ERR_UNAVAILABLE, "database unavailable");
     } else if (res == STANDIN_NONE) {
         /* Never 410: Mastodon deletes its copy of an account on a 410. */
         evhttp_add_header(out, "Cache-Control", "public, max-age=60");
-        httpd_fail(r->req, HTTPD_ERR_NOT_FOUND, "no such actor");
+        reply_fail(r->req, REPLY_ERR_NOT_FOUND, "no such actor");
     } else if (*r->rest == '\0' && accept != NULL && strstr(accept, "text/html") != NULL &&
-               !httpd_wants_activity_json(r->req)) {
+               !reply_wants_activity_json(r->req)) {
         /* A person following the profile link: the new account is what they came for. */
         evhttp_add_header(out, "Location", s->actor_uri);
-        httpd_reply(r->req, 302, "text/plain; charset=utf-8", "", 0);
+        reply_send(r->req, 302, "text/plain; charset=utf-8", "", 0);
     } else if (*r->rest == '\0') {
         actor_reply(r->req, actor_standin_new(r->app, s));
     } else {

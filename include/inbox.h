@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "httpd.h"
+#include "reply.h"
 
 struct app;
 struct evhttp_request;
@@ -48,7 +48,7 @@ void inbox_post(struct app *app, struct evhttp_request *req, const char *path);
  * Ends a dispatched activity: 202 when ok, else the error kind and a short reason.
  * result labels the inbox metric ("accepted", "duplicate", ...). Frees a.
  */
-void inbox_finish(struct inbox_activity *a, int ok, enum httpd_err kind, const char *result,
+void inbox_finish(struct inbox_activity *a, int ok, enum reply_err kind, const char *result,
                   const char *reason);
 
 /* Declares the inbox's metric families (once, at start). */

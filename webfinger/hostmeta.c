@@ -9,7 +9,7 @@
 #include "app.h"
 #include "config.h"
 #include "hostmeta.h"
-#include "httpd.h"
+#include "reply.h"
 #include "xmalloc.h"
 
 #define HOSTMETA_XRD_NS    "http://docs.oasis-open.org/ns/xri/xrd-1.0"
@@ -83,16 +83,16 @@ hostmeta_get(struct app *app, struct evhttp_request *req, const char *path)
         free(template);
         json_object_array_add(links, link);
         json_object_object_add(doc, "links", links);
-        httpd_reply_json(req, 200, "application/json", doc);
+        reply_json(req, 200, "application/json", doc);
     } else {
         size_t len = 0;
         char *xrd = hostmeta_xrd(base, &len);
 
         if (xrd == NULL) {
-            httpd_fail(req, HTTPD_ERR_INTERNAL, "cannot build host-meta");
+            reply_fail(req, REPLY_ERR_INTERNAL, "cannot build host-meta");
             return;
         }
-        httpd_reply(req, 200, HOSTMETA_XRD_CTYPE, xrd, len);
+        reply_send(req, 200, HOSTMETA_XRD_CTYPE, xrd, len);
         free(xrd);
     }
 }
@@ -110,7 +110,7 @@ hostmeta_template(const char *base)
 static int
 hostmeta_wants_json(struct evhttp_request *req)
 {
-    const char *accept = httpd_header(req, "Accept");
+    const char *accept = reply_req_header(req, "Accept");
 
     return accept != NULL && strstr(accept, "json") != NULL && strstr(accept, "xml") == NULL;
 }

@@ -10,7 +10,7 @@
 #include "app.h"
 #include "config.h"
 #include "db.h"
-#include "httpd.h"
+#include "reply.h"
 #include "log.h"
 #include "nodeinfo.h"
 #include "xmalloc.h"
@@ -50,11 +50,11 @@ nodeinfo_get(struct app *app, struct evhttp_request *req, const char *path)
     else if (strcmp(path, "/nodeinfo/2.1") == 0)
         version = "2.1";
     else {
-        httpd_fail(req, HTTPD_ERR_NOT_FOUND, "no such NodeInfo document");
+        reply_fail(req, REPLY_ERR_NOT_FOUND, "no such NodeInfo document");
         return;
     }
     if (app->db == NULL) {
-        httpd_fail(req, HTTPD_ERR_UNAVAILABLE, "database unavailable");
+        reply_fail(req, REPLY_ERR_UNAVAILABLE, "database unavailable");
         return;
     }
     nr = xcalloc(1, sizeof(*nr));
@@ -86,7 +86,7 @@ nodeinfo_discovery(struct app *app, struct evhttp_request *req)
     json_object_object_add(doc, "links", links);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control",
                       "public, max-age=86400");
-    httpd_reply_json(req, 200, "application/json", doc);
+    reply_json(req, 200, "application/json", doc);
 }
 
 static void
@@ -109,16 +109,16 @@ nodeinfo_count_cb(enum db_outcome outcome, PGresult *res, const char *err, void 
         PQclear(res);
     }
     if (outcome == DB_UNAVAILABLE) {
-        httpd_fail(req, HTTPD_ERR_UNAVAILABLE, "database unavailable");
+        reply_fail(req, REPLY_ERR_UNAVAILABLE, "database unavailable");
     } else if (outcome != DB_OK || users < 0) {
         log_error("nodeinfo_count", "error=%s", log_q(err != NULL ? err : "bad count"));
-        httpd_fail(req, HTTPD_ERR_INTERNAL, "cannot count users");
+        reply_fail(req, REPLY_ERR_INTERNAL, "cannot count users");
     } else {
         ctype = xasprintf("application/json; profile=\"" NODEINFO_SCHEMA "%s#\"", nr->version);
         /* Counts move slowly; a few minutes keeps crawlers off the database. */
         evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control",
                           "public, max-age=300");
-        httpd_reply_json(req, 200, ctype, nodeinfo_doc_new(nr->app, nr->version, users));
+        reply_json(req, 200, ctype, nodeinfo_doc_new(nr->app, nr->version, users));
         free(ctype);
     }
     free(nr);

@@ -10,7 +10,7 @@
 #include "actor.h"
 #include "app.h"
 #include "config.h"
-#include "httpd.h"
+#include "reply.h"
 #include "log.h"
 #include "standin.h"
 #include "webfinger.h"
@@ -134,7 +134,7 @@ webfinger_doc_new(const struct app *app, const char *username, const char *alias
     json_object_array_add(aliases, json_object_new_string(alias));
     json_object_object_add(doc, "aliases", aliases);
     /* Mastodon accepts this exact type for the self link. */
-    json_object_array_add(links, webfinger_link_new("self", HTTPD_AP_CTYPE, self));
+    json_object_array_add(links, webfinger_link_new("self", REPLY_AP_CTYPE, self));
     if (profile != NULL)
         json_object_array_add(links, webfinger_link_new("http://webfinger.net/rel/profile-page",
                                                         "text/html", profile));
@@ -202,7 +202,7 @@ webfinger_unknown(struct evhttp_request *req, const char *resource, const char *
     /* Short: an X handle that is unknown now may become findable soon. */
     evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control",
                       "public, max-age=60");
-    httpd_fail(req, HTTPD_ERR_NOT_FOUND, "no such account here");
+    reply_fail(req, REPLY_ERR_NOT_FOUND, "no such account here");
 }
 
 static void
@@ -212,7 +212,7 @@ webfinger_standin_cb(enum standin_result r, const struct standin *s, void *arg)
     char *self;
 
     if (r == STANDIN_UNAVAILABLE) {
-        httpd_fail(c->req, HTTPD_ERR_UNAVAILABLE, "database unavailable");
+        reply_fail(c->req, REPLY_ERR_UNAVAILABLE, "database unavailable");
     } else if (r == STANDIN_NONE) {
         webfinger_unknown(c->req, c->resource, "no findable member");
     } else {
@@ -220,8 +220,8 @@ webfinger_standin_cb(enum standin_result r, const struct standin *s, void *arg)
         /* Consents change: a findable member may turn it off, so caches keep it briefly. */
         evhttp_add_header(evhttp_request_get_output_headers(c->req), "Cache-Control",
                           "public, max-age=60");
-        httpd_reply_json(c->req, 200, WEBFINGER_JRD_CTYPE,
-                         webfinger_doc_new(c->app, s->x_handle, s->actor_uri, self, NULL));
+        reply_json(c->req, 200, WEBFINGER_JRD_CTYPE,
+                   webfinger_doc_new(c->app, s->x_handle, s->actor_uri, self, NULL));
         free(self);
     }
     free(c->resource);
@@ -244,9 +244,9 @@ webfinger_get(struct app *app, struct evhttp_request *req, const char *path)
     (void)path;
     /* Browser-based clients look accounts up too. */
     evhttp_add_header(out, "Access-Control-Allow-Origin", "*");
-    resource = httpd_query_param(req, "resource");
+    resource = reply_req_param(req, "resource");
     if (resource == NULL) {
-        httpd_fail(req, HTTPD_ERR_BAD_REQUEST, "resource parameter required");
+        reply_fail(req, REPLY_ERR_BAD_REQUEST, "resource parameter required");
         return;
     }
     /* The rel parameter (RFC 7033 4.3) may be ignored; the full JRD is small. */
@@ -257,12 +257,11 @@ webfinger_get(struct app *app, struct evhttp_request *req, const char *path)
     if (rc < 0) {
         log_debug("webfinger_bad", "resource=%s reason=%s", log_q(resource), log_q(err));
         evhttp_add_header(out, "Cache-Control", "no-store");
-        httpd_fail(req, HTTPD_ERR_BAD_REQUEST, err);
+        reply_fail(req, REPLY_ERR_BAD_REQUEST, err);
     } else if (who == WEBFINGER_RELAY || who == WEBFINGER_BRIDGE) {
         /* Our actors never move; an hour bounds how long a renamed bridge lingers. */
         evhttp_add_header(out, "Cache-Control", "public, max-age=3600");
-        httpd_reply_json(req, 200, WEBFINGER_JRD_CTYPE,
-                         webfinger_ours_new(app, who == WEBFINGER_BRIDGE));
+        reply_json(req, 200, WEBFINGER_JRD_CTYPE, webfinger_ours_new(app, who == WEBFINGER_BRIDGE));
     } else if (who == WEBFINGER_STANDIN_HANDLE || who == WEBFINGER_STANDIN_ID) {
         c = xcalloc(1, sizeof(*c));
         c->req = req;

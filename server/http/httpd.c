@@ -17,7 +17,6 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <event2/util.h>
-#include <json-c/json.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -27,6 +26,7 @@
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
+#include "reply.h"
 #include "xmalloc.h"
 
 struct httpd {
@@ -43,77 +43,24 @@ struct httpd {
     int in_flight;
 };
 
-/*
- * One server per process. The reply helpers take only the request (that is
- * what every handler holds), so they find the server here to keep the
- * in-flight count that graceful shutdown waits on.
- */
+/* One server per process: the reply helpers tell it of each answer through httpd_answered. */
 static struct httpd *httpd_current;
 
-static const struct {
-    enum httpd_err kind;
-    int status;
-} httpd_err_map[] = {
-    { HTTPD_ERR_BAD_REQUEST, 400 }, { HTTPD_ERR_UNAUTHORIZED, 401 },
-    { HTTPD_ERR_FORBIDDEN, 403 },   { HTTPD_ERR_NOT_FOUND, 404 },
-    { HTTPD_ERR_METHOD, 405 },      { HTTPD_ERR_NOT_ACCEPTABLE, 406 },
-    { HTTPD_ERR_GONE, 410 },        { HTTPD_ERR_TOO_LARGE, 413 },
-    { HTTPD_ERR_MEDIA_TYPE, 415 },  { HTTPD_ERR_RATE_LIMITED, 429 },
-    { HTTPD_ERR_INTERNAL, 500 },    { HTTPD_ERR_UNAVAILABLE, 503 },
-};
-
-int
-httpd_err_status(enum httpd_err kind)
+/* The in-flight count (graceful shutdown waits on it) follows every request in and out. */
+static void
+httpd_count(struct httpd *h, int delta)
 {
-    for (size_t i = 0; i < sizeof(httpd_err_map) / sizeof(httpd_err_map[0]); i++)
-        if (httpd_err_map[i].kind == kind)
-            return httpd_err_map[i].status;
-    return 500;
+    h->in_flight += delta;
+    metrics_set("passerelle_http_in_flight", "", h->in_flight);
 }
 
-static const char *
-httpd_reason(int status)
+static void
+httpd_answered(void *arg, struct evhttp_request *req)
 {
-    switch (status) {
-    case 200:
-        return "OK";
-    case 202:
-        return "Accepted";
-    case 204:
-        return "No Content";
-    case 301:
-        return "Moved Permanently";
-    case 302:
-        return "Found";
-    case 304:
-        return "Not Modified";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 406:
-        return "Not Acceptable";
-    case 410:
-        return "Gone";
-    case 413:
-        return "Payload Too Large";
-    case 415:
-        return "Unsupported Media Type";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 503:
-        return "Service Unavailable";
-    default:
-        return status >= 500 ? "Internal Server Error" : "Error";
-    }
+    struct httpd *h = arg;
+
+    httpd_count(h, -1);
+    connguard_answered(h->guard, req);
 }
 
 static const char *
@@ -137,101 +84,6 @@ httpd_method_name(enum evhttp_cmd_type cmd)
     default:
         return "OTHER";
     }
-}
-
-void
-httpd_reply(struct evhttp_request *req, int status, const char *ctype, const char *body, size_t len)
-{
-    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-    struct evbuffer *buf = evbuffer_new();
-    char labels[64];
-
-    if (ctype != NULL)
-        evhttp_add_header(out, "Content-Type", ctype);
-    evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
-    /*
-     * libevent 2.1 would send the body after a HEAD and leave out
-     * Content-Length: send no body, and say how long the GET's would be.
-     */
-    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
-        char n[32];
-
-        snprintf(n, sizeof(n), "%zu", len);
-        evhttp_add_header(out, "Content-Length", n);
-    } else if (body != NULL && len > 0) {
-        evbuffer_add(buf, body, len);
-    }
-    snprintf(labels, sizeof(labels), "code=\"%d\"", status);
-    metrics_add("passerelle_http_responses_total", labels, 1);
-    if (httpd_current != NULL) {
-        httpd_current->in_flight--;
-        connguard_answered(httpd_current->guard, req);
-    }
-    evhttp_send_reply(req, status, httpd_reason(status), buf);
-    evbuffer_free(buf);
-}
-
-void
-httpd_reply_json(struct evhttp_request *req, int status, const char *ctype, struct json_object *obj)
-{
-    size_t len;
-    const char *s = json_object_to_json_string_length(
-        obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-
-    httpd_reply(req, status, ctype ? ctype : "application/json", s, len);
-    json_object_put(obj);
-}
-
-void
-httpd_fail(struct evhttp_request *req, enum httpd_err kind, const char *reason)
-{
-    struct json_object *o = json_object_new_object();
-    int status = httpd_err_status(kind);
-
-    json_object_object_add(o, "error", json_object_new_string(reason));
-    if (kind == HTTPD_ERR_UNAVAILABLE)
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "5");
-    httpd_reply_json(req, status, "application/json", o);
-}
-
-const char *
-httpd_header(struct evhttp_request *req, const char *name)
-{
-    return evhttp_find_header(evhttp_request_get_input_headers(req), name);
-}
-
-char *
-httpd_query_param(struct evhttp_request *req, const char *name)
-{
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
-    struct evkeyvalq params;
-    const char *v;
-    char *out = NULL;
-
-    if (query == NULL)
-        return NULL;
-    TAILQ_INIT(&params);
-    if (evhttp_parse_query_str(query, &params) < 0) {
-        evhttp_clear_headers(&params);
-        return NULL;
-    }
-    v = evhttp_find_header(&params, name);
-    if (v != NULL)
-        out = xstrdup(v);
-    evhttp_clear_headers(&params);
-    return out;
-}
-
-int
-httpd_wants_activity_json(struct evhttp_request *req)
-{
-    const char *accept = httpd_header(req, "Accept");
-
-    if (accept == NULL)
-        return 0;
-    return strstr(accept, "activity+json") != NULL || strstr(accept, "ld+json") != NULL ||
-           strstr(accept, "application/json") != NULL;
 }
 
 static int
@@ -284,29 +136,28 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
     char *path;
     size_t len;
 
-    h->in_flight++;
+    httpd_count(h, 1);
     connguard_dispatched(h->guard, req);
     metrics_add("passerelle_http_requests_total", "", 1);
     if (h->bound == NULL) {
         /* A keep-alive connection sent another request while we are stopping. */
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-        httpd_fail(req, HTTPD_ERR_UNAVAILABLE, "shutting down");
+        reply_fail(req, REPLY_ERR_UNAVAILABLE, "shutting down");
         return;
     }
     if (httpd_count_headers(req) > h->app->cfg->max_headers) {
         log_info("http_rejected", "reason=too_many_headers method=%s",
                  httpd_method_name(evhttp_request_get_command(req)));
         metrics_add("passerelle_http_responses_total", "code=\"431\"", 1);
-        h->in_flight--;
-        connguard_answered(h->guard, req);
-        evhttp_send_error(req, 431, "Request Header Fields Too Large");
+        httpd_answered(h, req);
+        evhttp_send_error(req, 431, reply_reason(431));
         return;
     }
     if ((why = httpd_bad_framing(req)) != NULL) {
         log_info("http_rejected", "reason=framing method=%s",
                  httpd_method_name(evhttp_request_get_command(req)));
         evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-        httpd_fail(req, HTTPD_ERR_BAD_REQUEST, why);
+        reply_fail(req, REPLY_ERR_BAD_REQUEST, why);
         return;
     }
     if (raw == NULL || *raw == '\0')
@@ -314,16 +165,16 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
     path = evhttp_uridecode(raw, 0, &len);
     if (path == NULL || strlen(path) != len || path[0] != '/') {
         free(path);
-        httpd_fail(req, HTTPD_ERR_BAD_REQUEST, "malformed path");
+        reply_fail(req, REPLY_ERR_BAD_REQUEST, "malformed path");
         return;
     }
     log_debug("http_request", "method=%s path=%s",
               httpd_method_name(evhttp_request_get_command(req)), log_q(path));
     if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) >
-        (strcmp(path, HTTPD_UPLOAD_PATH) == 0 ? h->app->cfg->max_archive_bytes
+        (strcmp(path, REPLY_UPLOAD_PATH) == 0 ? h->app->cfg->max_archive_bytes
                                               : h->app->cfg->max_body_bytes)) {
         free(path);
-        httpd_fail(req, HTTPD_ERR_TOO_LARGE, "request body too large");
+        reply_fail(req, REPLY_ERR_TOO_LARGE, "request body too large");
         return;
     }
     h->dispatch(h->dispatch_arg, req, path);
@@ -496,7 +347,7 @@ httpd_new(struct app *app, httpd_dispatch_fn dispatch, void *arg, char *err, siz
         go.max_body = cfg->max_body_bytes;
         go.max_upload = cfg->max_archive_bytes > cfg->max_body_bytes ? cfg->max_archive_bytes
                                                                      : cfg->max_body_bytes;
-        go.upload_path = HTTPD_UPLOAD_PATH;
+        go.upload_path = REPLY_UPLOAD_PATH;
         h->guard = connguard_new(app->base, &go);
     }
     /*
@@ -525,6 +376,7 @@ httpd_new(struct app *app, httpd_dispatch_fn dispatch, void *arg, char *err, siz
         h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                  : ((struct sockaddr_in *)&ss)->sin_port);
     httpd_current = h;
+    reply_set_answered(httpd_answered, h);
     metrics_describe("passerelle_http_requests_total", METRICS_COUNTER, "HTTP requests received.");
     metrics_describe("passerelle_http_responses_total", METRICS_COUNTER,
                      "HTTP responses sent, by status code.");
@@ -564,7 +416,9 @@ httpd_free(struct httpd *h)
         event_free(h->relisten);
     if (h->ssl_ctx != NULL)
         SSL_CTX_free(h->ssl_ctx);
-    if (httpd_current == h)
+    if (httpd_current == h) {
+        reply_set_answered(NULL, NULL);
         httpd_current = NULL;
+    }
     free(h);
 }

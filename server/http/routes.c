@@ -9,7 +9,7 @@
 #include "config.h"
 #include "export.h"
 #include "hostmeta.h"
-#include "httpd.h"
+#include "reply.h"
 #include "inbox.h"
 #include "linkpage.h"
 #include "nodeinfo.h"
@@ -31,7 +31,7 @@ struct route {
     const char *path;
     enum route_match match;
     int methods;
-    httpd_handler_fn fn;
+    reply_handler_fn fn;
 };
 
 static const struct route routes[] = {
@@ -50,7 +50,7 @@ static const struct route routes[] = {
     { "/link", ROUTE_EXACT, M_GET, assets_page },
     { "/link/assets", ROUTE_TREE, M_GET, assets_get },
     { "/link/state", ROUTE_EXACT, M_GET, linkpage_state },
-    { HTTPD_UPLOAD_PATH, ROUTE_EXACT, M_POST, linkpage_archive },
+    { REPLY_UPLOAD_PATH, ROUTE_EXACT, M_POST, linkpage_archive },
     { "/link/consents", ROUTE_EXACT, M_POST, linkpage_consents },
     { "/link/oauth/start", ROUTE_EXACT, M_POST, oauth_start },
     { OAUTH_CALLBACK_PATH, ROUTE_EXACT, M_GET, oauth_callback },
@@ -120,8 +120,8 @@ routes_dispatch(void *arg, struct evhttp_request *req, const char *path)
                           allowed == M_POST         ? "POST"
                           : (allowed & M_POST) != 0 ? "GET, HEAD, POST"
                                                     : "GET, HEAD");
-        httpd_fail(req, HTTPD_ERR_METHOD, "method not allowed");
+        reply_fail(req, REPLY_ERR_METHOD, "method not allowed");
         return;
     }
-    httpd_fail(req, HTTPD_ERR_NOT_FOUND, "not found");
+    reply_fail(req, REPLY_ERR_NOT_FOUND, "not found");
 }

@@ -9,7 +9,7 @@
 #include "app.h"
 #include "db.h"
 #include "export.h"
-#include "httpd.h"
+#include "reply.h"
 #include "linkpage.h"
 #include "log.h"
 
@@ -49,7 +49,7 @@ export_rows_cb(enum db_outcome outcome, PGresult *res, const char *err, void *ar
 
     if (outcome != DB_OK) {
         log_warn("export_failed", "error=%s", log_q(err));
-        httpd_fail(req, HTTPD_ERR_UNAVAILABLE, "database unavailable");
+        reply_fail(req, REPLY_ERR_UNAVAILABLE, "database unavailable");
         PQclear(res);
         return;
     }
@@ -64,7 +64,7 @@ export_rows_cb(enum db_outcome outcome, PGresult *res, const char *err, void *ar
     evhttp_add_header(h, "Content-Disposition", "attachment; filename=\"following.csv\"");
     evhttp_add_header(h, "Cache-Control", "no-store");
     len = evbuffer_get_length(out);
-    httpd_reply(req, 200, "text/csv; charset=utf-8", (const char *)evbuffer_pullup(out, -1), len);
+    reply_send(req, 200, "text/csv; charset=utf-8", (const char *)evbuffer_pullup(out, -1), len);
     evbuffer_free(out);
 }
 

@@ -17,7 +17,7 @@
 #include "config.h"
 #include "db.h"
 #include "dbtx.h"
-#include "httpd.h"
+#include "reply.h"
 #include "import.h"
 #include "linkpage.h"
 #include "log.h"
@@ -87,7 +87,7 @@ linkpage_is_hex(const char *s, size_t n)
 static int
 linkpage_token(struct evhttp_request *req, char token[65])
 {
-    const char *h = httpd_header(req, "Cookie");
+    const char *h = reply_req_header(req, "Cookie");
 
     return h != NULL && linkpage_cookie(h, LINKPAGE_COOKIE, token, 65) == 0 &&
                    linkpage_is_hex(token, 64)
@@ -169,7 +169,7 @@ linkpage_code_done(enum db_outcome outcome, const char *err, void *arg)
 
     (void)err;
     if (outcome != DB_OK) {
-        httpd_fail(r->req, outcome == DB_UNAVAILABLE ? HTTPD_ERR_UNAVAILABLE : HTTPD_ERR_INTERNAL,
+        reply_fail(r->req, outcome == DB_UNAVAILABLE ? REPLY_ERR_UNAVAILABLE : REPLY_ERR_INTERNAL,
                    "database unavailable");
         linkpage_req_free(r);
         return;
@@ -191,7 +191,7 @@ linkpage_code_done(enum db_outcome outcome, const char *err, void *arg)
     evhttp_add_header(out, "Location", "/link");
     evhttp_add_header(out, "Cache-Control", "no-store");
     evhttp_add_header(out, "Referrer-Policy", "no-referrer");
-    httpd_reply(r->req, 303, "text/plain; charset=utf-8", "", 0);
+    reply_send(r->req, 303, "text/plain; charset=utf-8", "", 0);
     linkpage_req_free(r);
 }
 
@@ -204,13 +204,13 @@ linkpage_code(struct app *app, struct evhttp_request *req, const char *path)
     char hash[67];
 
     if (strncmp(path, "/link/", 6) != 0 || !linkpage_is_hex(code, 32)) {
-        httpd_fail(req, HTTPD_ERR_NOT_FOUND, "not found");
+        reply_fail(req, REPLY_ERR_NOT_FOUND, "not found");
         return;
     }
     r = linkpage_req_new(app, req);
     if (token_random_hex(32, r->token, sizeof(r->token)) < 0) {
         linkpage_req_free(r);
-        httpd_fail(req, HTTPD_ERR_INTERNAL, "no randomness");
+        reply_fail(req, REPLY_ERR_INTERNAL, "no randomness");
         return;
     }
     token_sha256_bytea(code, hash);
@@ -252,7 +252,7 @@ linkpage_expired(struct app *app, struct evhttp_request *req)
                                "send \"link\" to the bridge account for a new one"));
     json_object_object_add(o, "bridge", json_object_new_string(bridge));
     free(bridge);
-    httpd_reply_json(req, httpd_err_status(HTTPD_ERR_UNAUTHORIZED), "application/json", o);
+    reply_json(req, reply_err_status(REPLY_ERR_UNAUTHORIZED), "application/json", o);
 }
 
 /* Checks the cookie and, for a POST, the CSRF header; -1 when it answered the request. */
@@ -269,9 +269,9 @@ linkpage_authorise(struct linkpage_req *r, int post)
     if (!post)
         return 0;
     linkpage_csrf(r->token, csrf);
-    sent = httpd_header(r->req, "X-CSRF-Token");
+    sent = reply_req_header(r->req, "X-CSRF-Token");
     if (sent == NULL || !token_equal(sent, csrf)) {
-        httpd_fail(r->req, HTTPD_ERR_FORBIDDEN, "missing or wrong CSRF token: reload the page");
+        reply_fail(r->req, REPLY_ERR_FORBIDDEN, "missing or wrong CSRF token: reload the page");
         return -1;
     }
     return 0;
@@ -297,7 +297,7 @@ linkpage_session_cb(enum db_outcome outcome, PGresult *res, const char *err, voi
 
     (void)err;
     if (outcome != DB_OK)
-        httpd_fail(l->req, HTTPD_ERR_UNAVAILABLE, "database unavailable");
+        reply_fail(l->req, REPLY_ERR_UNAVAILABLE, "database unavailable");
     else if (PQntuples(res) != 1)
         linkpage_expired(l->app, l->req);
     else
@@ -359,7 +359,7 @@ linkpage_state_json(struct linkpage_req *r, PGresult *res)
     struct json_object *o = json_object_new_object(), *c = json_object_new_object();
     static const char *const names[4] = { "findable", "autofollow", "notify", "relay" };
     char csrf[65], *member;
-    const char *al = httpd_header(r->req, "Accept-Language");
+    const char *al = reply_req_header(r->req, "Accept-Language");
 
     linkpage_csrf(r->token, csrf);
     member = xasprintf("acct:%s", PQgetvalue(res, 0, 1));
@@ -398,12 +398,12 @@ linkpage_state_cb(enum db_outcome outcome, PGresult *res, const char *err, void 
 
     (void)err;
     if (outcome != DB_OK)
-        httpd_fail(r->req, HTTPD_ERR_UNAVAILABLE, "database unavailable");
+        reply_fail(r->req, REPLY_ERR_UNAVAILABLE, "database unavailable");
     else if (PQntuples(res) != 1)
         linkpage_expired(r->app, r->req);
     else {
         evhttp_add_header(evhttp_request_get_output_headers(r->req), "Cache-Control", "no-store");
-        httpd_reply_json(r->req, 200, "application/json", linkpage_state_json(r, res));
+        reply_json(r->req, 200, "application/json", linkpage_state_json(r, res));
     }
     PQclear(res);
     linkpage_req_free(r);
@@ -443,7 +443,7 @@ linkpage_stored_cb(enum import_status st, const struct import_data *d, void *arg
         json_object_object_add(o, "x_id", json_object_new_string(id));
         json_object_object_add(o, "followers", json_object_new_int64((int64_t)d->nfollowers));
         json_object_object_add(o, "following", json_object_new_int64((int64_t)d->nfollowing));
-        httpd_reply_json(r->req, 200, "application/json", o);
+        reply_json(r->req, 200, "application/json", o);
         break;
     case IMPORT_DISPUTED:
         o = json_object_new_object();
@@ -452,19 +452,19 @@ linkpage_stored_cb(enum import_status st, const struct import_data *d, void *arg
             json_object_new_string("another member says this X account is theirs: both are "
                                    "frozen until it is sorted out, and both were told by message"));
         json_object_object_add(o, "status", json_object_new_string("disputed"));
-        httpd_reply_json(r->req, 409, "application/json", o);
+        reply_json(r->req, 409, "application/json", o);
         break;
     case IMPORT_NO_MEMBER:
         linkpage_expired(r->app, r->req);
         break;
     case IMPORT_SUSPENDED:
-        httpd_fail(r->req, HTTPD_ERR_FORBIDDEN, "this account is suspended by the admin");
+        reply_fail(r->req, REPLY_ERR_FORBIDDEN, "this account is suspended by the admin");
         break;
     case IMPORT_UNAVAILABLE:
-        httpd_fail(r->req, HTTPD_ERR_UNAVAILABLE, "database unavailable: nothing was changed");
+        reply_fail(r->req, REPLY_ERR_UNAVAILABLE, "database unavailable: nothing was changed");
         break;
     case IMPORT_FAILED:
-        httpd_fail(r->req, HTTPD_ERR_INTERNAL, "could not store the archive: nothing was changed");
+        reply_fail(r->req, REPLY_ERR_INTERNAL, "could not store the archive: nothing was changed");
         break;
     }
     r->have_data = 0; /* import_store took and freed it */
@@ -480,7 +480,7 @@ linkpage_archive_member_cb(enum db_outcome outcome, PGresult *res, const char *e
     (void)err;
     if (outcome != DB_OK || PQntuples(res) != 1) {
         if (outcome != DB_OK)
-            httpd_fail(r->req, HTTPD_ERR_UNAVAILABLE, "database unavailable");
+            reply_fail(r->req, REPLY_ERR_UNAVAILABLE, "database unavailable");
         else
             linkpage_expired(r->app, r->req);
         PQclear(res);
@@ -561,7 +561,7 @@ linkpage_parsed_cb(evutil_socket_t fd, short what, void *arg)
     linkpage_parse_unlink(p);
     if (p->rc < 0) {
         log_info("link_archive_refused", "bytes=%zu reason=%s", p->len, log_q(p->err));
-        httpd_fail(r->req, HTTPD_ERR_BAD_REQUEST, p->err);
+        reply_fail(r->req, REPLY_ERR_BAD_REQUEST, p->err);
         linkpage_parse_free(p);
         linkpage_req_free(r);
         return;
@@ -592,7 +592,7 @@ linkpage_archive(struct app *app, struct evhttp_request *req, const char *path)
 {
     struct linkpage_req *r = linkpage_req_new(app, req);
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    const char *ct = httpd_header(req, "Content-Type");
+    const char *ct = reply_req_header(req, "Content-Type");
     struct linkpage_parse *p;
 
     (void)path;
@@ -602,7 +602,7 @@ linkpage_archive(struct app *app, struct evhttp_request *req, const char *path)
     }
     if (ct == NULL || strncasecmp(ct, "application/zip", 15) != 0) {
         linkpage_req_free(r);
-        httpd_fail(req, HTTPD_ERR_MEDIA_TYPE, "send the archive as application/zip");
+        reply_fail(req, REPLY_ERR_MEDIA_TYPE, "send the archive as application/zip");
         return;
     }
     /* The body is whole (evhttp read it under max_archive_bytes) and stays put until we answer. */
@@ -613,7 +613,7 @@ linkpage_archive(struct app *app, struct evhttp_request *req, const char *path)
     if (pipe2(p->fds, O_CLOEXEC) < 0) {
         free(p);
         linkpage_req_free(r);
-        httpd_fail(req, HTTPD_ERR_UNAVAILABLE, "server busy");
+        reply_fail(req, REPLY_ERR_UNAVAILABLE, "server busy");
         return;
     }
     p->ev = event_new(app->base, p->fds[0], EV_READ, linkpage_parsed_cb, p);
@@ -621,7 +621,7 @@ linkpage_archive(struct app *app, struct evhttp_request *req, const char *path)
     if (pthread_create(&p->thread, NULL, linkpage_parse_thread, p) != 0) {
         linkpage_parse_free(p);
         linkpage_req_free(r);
-        httpd_fail(req, HTTPD_ERR_UNAVAILABLE, "server busy");
+        reply_fail(req, REPLY_ERR_UNAVAILABLE, "server busy");
         return;
     }
     p->next = linkpage_parses;
@@ -659,9 +659,9 @@ linkpage_consents_cb(enum db_outcome outcome, PGresult *res, const char *err, vo
     static const char *const names[4] = { "findable", "autofollow", "notify", "relay" };
 
     if (outcome == DB_ERROR && err != NULL && strncmp(err, "22", 2) == 0)
-        httpd_fail(r->req, HTTPD_ERR_BAD_REQUEST, "bad value");
+        reply_fail(r->req, REPLY_ERR_BAD_REQUEST, "bad value");
     else if (outcome != DB_OK)
-        httpd_fail(r->req, HTTPD_ERR_UNAVAILABLE, "database unavailable");
+        reply_fail(r->req, REPLY_ERR_UNAVAILABLE, "database unavailable");
     else if (PQntuples(res) != 1)
         linkpage_expired(r->app, r->req);
     else {
@@ -673,7 +673,7 @@ linkpage_consents_cb(enum db_outcome outcome, PGresult *res, const char *err, vo
         json_object_object_add(o, "consents", c);
         log_info("consents_changed", "changes=%s source=page", PQgetvalue(res, 0, 4));
         match_kick(r->app->match); /* its pairs are re-planned (match_due_at set above) */
-        httpd_reply_json(r->req, 200, "application/json", o);
+        reply_json(r->req, 200, "application/json", o);
     }
     PQclear(res);
     linkpage_req_free(r);
@@ -713,7 +713,7 @@ linkpage_consents(struct app *app, struct evhttp_request *req, const char *path)
     }
     if (len == 0 || len > LINKPAGE_MAX_CONSENT_BODY) {
         linkpage_req_free(r);
-        httpd_fail(req, HTTPD_ERR_BAD_REQUEST, "expected a small JSON object");
+        reply_fail(req, REPLY_ERR_BAD_REQUEST, "expected a small JSON object");
         return;
     }
     {
@@ -732,7 +732,7 @@ linkpage_consents(struct app *app, struct evhttp_request *req, const char *path)
     }
     if (!json_object_is_type(r->consents, json_type_object)) {
         linkpage_req_free(r);
-        httpd_fail(req, HTTPD_ERR_BAD_REQUEST, "expected a JSON object");
+        reply_fail(req, REPLY_ERR_BAD_REQUEST, "expected a JSON object");
         return;
     }
     for (int i = 0; i < 4; i++) {
@@ -743,7 +743,7 @@ linkpage_consents(struct app *app, struct evhttp_request *req, const char *path)
             continue;
         if (!json_object_is_type(v, json_type_boolean)) {
             linkpage_req_free(r);
-            httpd_fail(req, HTTPD_ERR_BAD_REQUEST, "each consent must be true or false");
+            reply_fail(req, REPLY_ERR_BAD_REQUEST, "each consent must be true or false");
             return;
         }
         params[1 + i] = json_object_get_boolean(v) ? "true" : "false";
@@ -751,7 +751,7 @@ linkpage_consents(struct app *app, struct evhttp_request *req, const char *path)
     }
     if (!any) {
         linkpage_req_free(r);
-        httpd_fail(req, HTTPD_ERR_BAD_REQUEST, "expected findable, autofollow, notify or relay");
+        reply_fail(req, REPLY_ERR_BAD_REQUEST, "expected findable, autofollow, notify or relay");
         return;
     }
     token_sha256_bytea(r->token, hash);

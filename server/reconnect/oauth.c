@@ -17,7 +17,7 @@
 #include "dbtx.h"
 #include "follow.h"
 #include "httpc.h"
-#include "httpd.h"
+#include "reply.h"
 #include "linkpage.h"
 #include "log.h"
 #include "oauth.h"
@@ -239,7 +239,7 @@ oauth_op_free(struct oauth_op *op)
 static void
 oauth_session_hash(struct evhttp_request *req, char out[67])
 {
-    const char *h = httpd_header(req, "Cookie");
+    const char *h = reply_req_header(req, "Cookie");
     char token[65];
 
     out[0] = '\0';
@@ -250,10 +250,10 @@ oauth_session_hash(struct evhttp_request *req, char out[67])
 
 /* Answers a page POST with {"error": reason} and frees op. */
 static void
-oauth_fail(struct oauth_op *op, enum httpd_err kind, const char *reason)
+oauth_fail(struct oauth_op *op, enum reply_err kind, const char *reason)
 {
     if (op->req != NULL)
-        httpd_fail(op->req, kind, reason);
+        reply_fail(op->req, kind, reason);
     oauth_op_free(op);
 }
 
@@ -270,7 +270,7 @@ oauth_back(struct oauth_op *op, const char *result)
     evhttp_add_header(out, "Location", loc);
     evhttp_add_header(out, "Cache-Control", "no-store");
     evhttp_add_header(out, "Referrer-Policy", "no-referrer");
-    httpd_reply(op->req, 303, "text/plain; charset=utf-8", "", 0);
+    reply_send(op->req, 303, "text/plain; charset=utf-8", "", 0);
     free(loc);
     oauth_op_free(op);
 }
@@ -353,7 +353,7 @@ oauth_state_stored(enum db_outcome outcome, PGresult *res, const char *err, void
     if (outcome != DB_OK) {
         /* 23503: the session ended meanwhile. */
         log_warn("oauth_start_failed", "member=%s reason=%s", op->member_id, log_q(err));
-        oauth_fail(op, HTTPD_ERR_UNAVAILABLE, "database unavailable");
+        oauth_fail(op, REPLY_ERR_UNAVAILABLE, "database unavailable");
         return;
     }
     oauth_challenge(op->verifier, challenge);
@@ -371,7 +371,7 @@ oauth_state_stored(enum db_outcome outcome, PGresult *res, const char *err, void
     free(url);
     log_info("oauth_start", "member=%s host=%s", op->member_id, op->host);
     evhttp_add_header(evhttp_request_get_output_headers(op->req), "Cache-Control", "no-store");
-    httpd_reply_json(op->req, 200, "application/json", o);
+    reply_json(op->req, 200, "application/json", o);
     oauth_op_free(op);
 }
 
@@ -384,7 +384,7 @@ oauth_start_authorize(struct oauth_op *op)
 
     if (token_random_hex(32, op->state, sizeof(op->state)) < 0 ||
         token_random_hex(32, verifier, sizeof(verifier)) < 0) {
-        oauth_fail(op, HTTPD_ERR_INTERNAL, "no randomness");
+        oauth_fail(op, REPLY_ERR_INTERNAL, "no randomness");
         return;
     }
     op->verifier = xstrdup(verifier);
@@ -399,7 +399,7 @@ oauth_start_authorize(struct oauth_op *op)
     params[6] = ttl;
     if (oauth_query_sealed(op, sql_state_store, params, 7, 4, ad, op->verifier,
                            oauth_state_stored) < 0)
-        oauth_fail(op, HTTPD_ERR_INTERNAL, "could not seal the verifier");
+        oauth_fail(op, REPLY_ERR_INTERNAL, "could not seal the verifier");
 }
 
 static void
@@ -410,7 +410,7 @@ oauth_app_read(enum db_outcome outcome, PGresult *res, const char *err, void *ar
     (void)err;
     if (outcome != DB_OK || PQntuples(res) != 1) {
         PQclear(res);
-        oauth_fail(op, HTTPD_ERR_UNAVAILABLE, "database unavailable");
+        oauth_fail(op, REPLY_ERR_UNAVAILABLE, "database unavailable");
         return;
     }
     free(op->client_id);
@@ -428,7 +428,7 @@ oauth_app_stored(enum db_outcome outcome, PGresult *res, const char *err, void *
     PQclear(res);
     (void)err;
     if (outcome != DB_OK) {
-        oauth_fail(op, HTTPD_ERR_UNAVAILABLE, "database unavailable");
+        oauth_fail(op, REPLY_ERR_UNAVAILABLE, "database unavailable");
         return;
     }
     /* Whoever registered first for this host wins; read back what is stored. */
@@ -448,7 +448,7 @@ oauth_app_registered(const struct httpc_response *resp, void *arg)
     if (resp->error != HTTPC_OK || resp->status != 200) {
         log_warn("oauth_app_failed", "host=%s error=%s status=%ld", op->host,
                  httpc_error_name(resp->error), resp->status);
-        oauth_fail(op, HTTPD_ERR_UNAVAILABLE,
+        oauth_fail(op, REPLY_ERR_UNAVAILABLE,
                    resp->error == HTTPC_OK ? "your server refused to register passerelle"
                                            : "your server did not answer: try again later");
         return;
@@ -465,7 +465,7 @@ oauth_app_registered(const struct httpc_response *resp, void *arg)
         oauth_query_sealed(op, sql_app_store, params, 6, 2, ad, secret, oauth_app_stored) < 0) {
         json_object_put(o);
         log_warn("oauth_app_failed", "host=%s reason=no_client_credentials", op->host);
-        oauth_fail(op, HTTPD_ERR_UNAVAILABLE, "your server answered without client credentials");
+        oauth_fail(op, REPLY_ERR_UNAVAILABLE, "your server answered without client credentials");
         return;
     }
     log_info("oauth_app_registered", "host=%s", op->host);
@@ -481,18 +481,18 @@ oauth_start_member(enum db_outcome outcome, PGresult *res, const char *err, void
     (void)err;
     if (outcome != DB_OK || PQntuples(res) != 1) {
         PQclear(res);
-        oauth_fail(op, HTTPD_ERR_UNAVAILABLE, "database unavailable");
+        oauth_fail(op, REPLY_ERR_UNAVAILABLE, "database unavailable");
         return;
     }
     if (strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
         PQclear(res);
-        oauth_fail(op, HTTPD_ERR_BAD_REQUEST, "choose automatic follows first");
+        oauth_fail(op, REPLY_ERR_BAD_REQUEST, "choose automatic follows first");
         return;
     }
     if (oauth_home(op->app->cfg, PQgetvalue(res, 0, 0), op->origin, sizeof(op->origin), op->host,
                    sizeof(op->host)) < 0) {
         PQclear(res);
-        oauth_fail(op, HTTPD_ERR_BAD_REQUEST, "your server must be reachable over https");
+        oauth_fail(op, REPLY_ERR_BAD_REQUEST, "your server must be reachable over https");
         return;
     }
     if (!PQgetisnull(res, 0, 2) && strcmp(PQgetvalue(res, 0, 3), "t") == 0) {
@@ -529,7 +529,7 @@ oauth_start(struct app *app, struct evhttp_request *req, const char *path)
 {
     (void)path;
     if (app->seal == NULL) {
-        httpd_fail(req, HTTPD_ERR_UNAVAILABLE,
+        reply_fail(req, REPLY_ERR_UNAVAILABLE,
                    "following in your name is not set up on this bridge (token_key_file)");
         return;
     }
@@ -679,9 +679,9 @@ void
 oauth_callback(struct app *app, struct evhttp_request *req, const char *path)
 {
     struct oauth_op *op = oauth_op_new(app, req);
-    char *state = httpd_query_param(req, "state");
-    char *code = httpd_query_param(req, "code");
-    char *error = httpd_query_param(req, "error");
+    char *state = reply_req_param(req, "state");
+    char *code = reply_req_param(req, "code");
+    char *error = reply_req_param(req, "error");
     char hash[67];
     const char *params[2];
 
@@ -736,14 +736,14 @@ oauth_grant_deleted(enum db_outcome outcome, PGresult *res, const char *err, voi
     (void)err;
     if (outcome != DB_OK) {
         PQclear(res);
-        oauth_fail(op, HTTPD_ERR_UNAVAILABLE, "database unavailable: nothing was changed");
+        oauth_fail(op, REPLY_ERR_UNAVAILABLE, "database unavailable: nothing was changed");
         return;
     }
     had = PQntuples(res) == 1;
     o = json_object_new_object();
     json_object_object_add(o, "granted", json_object_new_boolean(0));
     json_object_object_add(o, "revoked", json_object_new_boolean(had));
-    httpd_reply_json(op->req, 200, "application/json", o);
+    reply_json(op->req, 200, "application/json", o);
     op->req = NULL;
     log_info("oauth_revoked", "member=%s had_grant=%s", op->member_id, had ? "yes" : "no");
     if (!had || op->app->seal == NULL) {

@@ -4,7 +4,7 @@
 #include <event2/http.h>
 
 #include "assets.h"
-#include "httpd.h"
+#include "reply.h"
 
 #define ASSETS_PREFIX "/link/assets/"
 
@@ -76,16 +76,16 @@ static void
 assets_send(struct evhttp_request *req, const struct asset *a, const char *cache_control)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-    const char *inm = httpd_header(req, "If-None-Match");
+    const char *inm = reply_req_header(req, "If-None-Match");
 
     evhttp_add_header(out, "Cache-Control", cache_control);
     evhttp_add_header(out, "ETag", a->etag);
     if (inm != NULL && assets_etag_matches(inm, a->etag)) {
         /* No body; a HEAD gets the Content-Length a 200 would carry (RFC 9110 8.6). */
-        httpd_reply(req, 304, NULL, NULL, a->len);
+        reply_send(req, 304, NULL, NULL, a->len);
         return;
     }
-    httpd_reply(req, 200, assets_content_type(a->name), (const char *)a->data, a->len);
+    reply_send(req, 200, assets_content_type(a->name), (const char *)a->data, a->len);
 }
 
 void
@@ -99,7 +99,7 @@ assets_get(struct app *app, struct evhttp_request *req, const char *path)
     (void)app;
     /* The page is only served with its own headers (CSP, framing), never from here. */
     if (ctype == NULL || assets_has_ext(a->name, ".html")) {
-        httpd_fail(req, HTTPD_ERR_NOT_FOUND, "not found");
+        reply_fail(req, REPLY_ERR_NOT_FOUND, "not found");
         return;
     }
     assets_send(req, a, "public, max-age=3600");
@@ -114,7 +114,7 @@ assets_page(struct app *app, struct evhttp_request *req, const char *path)
     (void)app;
     (void)path;
     if (a == NULL) {
-        httpd_fail(req, HTTPD_ERR_INTERNAL, "page missing from the build");
+        reply_fail(req, REPLY_ERR_INTERNAL, "page missing from the build");
         return;
     }
     evhttp_add_header(out, "Content-Security-Policy", ASSETS_PAGE_CSP);

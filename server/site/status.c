@@ -12,7 +12,7 @@
 #include "chart.h"
 #include "config.h"
 #include "db.h"
-#include "httpd.h"
+#include "reply.h"
 #include "metrics.h"
 #include "status.h"
 #include "xmalloc.h"
@@ -120,7 +120,7 @@ status_send(struct evhttp_request *req)
     /* The chart is inline SVG with presentation attributes only: no style or script needed. */
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Security-Policy",
                       "default-src 'none'; img-src 'self'");
-    httpd_reply(req, 200, "text/html; charset=utf-8", status_cache.html, status_cache.len);
+    reply_send(req, 200, "text/html; charset=utf-8", status_cache.html, status_cache.len);
 }
 
 static void
@@ -135,9 +135,9 @@ status_counts_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
         status_render(sr->app->cfg, res);
         status_send(sr->req);
     } else if (outcome == DB_UNAVAILABLE) {
-        httpd_reply(sr->req, 503, "text/html; charset=utf-8", unavailable, strlen(unavailable));
+        reply_send(sr->req, 503, "text/html; charset=utf-8", unavailable, strlen(unavailable));
     } else {
-        httpd_fail(sr->req, HTTPD_ERR_INTERNAL, "status query failed");
+        reply_fail(sr->req, REPLY_ERR_INTERNAL, "status query failed");
     }
     PQclear(res);
     free(sr);
@@ -179,19 +179,18 @@ status_metrics(struct app *app, struct evhttp_request *req, const char *path)
 
     (void)path;
     if (*token != '\0') {
-        const char *auth = httpd_header(req, "Authorization");
+        const char *auth = reply_req_header(req, "Authorization");
 
         /* Constant-time comparison: the token is a secret. */
         if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0 || strlen(auth + 7) != strlen(token) ||
             CRYPTO_memcmp(auth + 7, token, strlen(token)) != 0) {
             evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
-            httpd_fail(req, HTTPD_ERR_UNAUTHORIZED, "metrics need a bearer token");
+            reply_fail(req, REPLY_ERR_UNAUTHORIZED, "metrics need a bearer token");
             return;
         }
     }
     metrics_set("passerelle_db_up", "", app->db != NULL && db_is_up(app->db) ? 1 : 0);
     metrics_set("passerelle_db_connections", "", app->db ? db_connections_up(app->db) : 0);
-    metrics_set("passerelle_http_in_flight", "", httpd_in_flight(app->httpd));
     metrics_set("passerelle_uptime_seconds", "", (double)(time(NULL) - app->started));
     out = evbuffer_new();
     metrics_render(out);
@@ -199,6 +198,6 @@ status_metrics(struct app *app, struct evhttp_request *req, const char *path)
     text = xmalloc(len + 1);
     evbuffer_remove(out, text, len);
     evbuffer_free(out);
-    httpd_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    reply_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
     free(text);
 }
