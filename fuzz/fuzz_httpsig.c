@@ -78,7 +78,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* f[0]: a cavage Signature; f[1], f[0]: RFC 9421 Signature-Input and Signature. */
     err[0] = '\0';
-    if (httpsig_parse_cavage(f[0], &sig, err, sizeof(err)) == HTTPSIG_OK) {
+    if (cavage_parse(f[0], &sig, err, sizeof(err)) == HTTPSIG_OK) {
         fuzz_check(sig.scheme == HTTPSIG_CAVAGE);
         fuzz_parsed(&sig, &req);
     } else {
@@ -86,7 +86,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     httpsig_free(&sig);
     err[0] = '\0';
-    if (httpsig_parse_rfc9421(f[1], f[0], &sig, err, sizeof(err)) == HTTPSIG_OK) {
+    if (rfc9421_parse(f[1], f[0], &sig, err, sizeof(err)) == HTTPSIG_OK) {
         fuzz_check(sig.scheme == HTTPSIG_RFC9421);
         fuzz_parsed(&sig, &req);
     } else {

@@ -81,6 +81,13 @@ struct httpsig {
 };
 
 /*
+ * The folder activitypub/httpsig/ holds the module: httpsig.c (this API, the checks, RSA,
+ * dates, digests), cavage.c (draft-cavage-12), rfc9421.c (RFC 9421) and sfv.c (RFC 8941
+ * structured fields). cavage_parse and rfc9421_parse are declared here because callers may
+ * want one scheme only; what the files share among themselves is in httpsig_internal.h.
+ */
+
+/*
  * Parses a draft-cavage Signature header value into *out (zeroed first).
  * Tolerates a leading "Signature " and spaces around separators; ignores
  * unknown parameters; rejects duplicates, a missing keyId or signature, and
@@ -88,17 +95,16 @@ struct httpsig {
  * "(created)" for hs2019 and "date" otherwise. On failure *out holds nothing to
  * free (httpsig_free is still safe) and err says why.
  */
-enum httpsig_result httpsig_parse_cavage(const char *value, struct httpsig *out, char *err,
-                                         size_t errlen);
+enum httpsig_result cavage_parse(const char *value, struct httpsig *out, char *err, size_t errlen);
 
 /*
  * Parses RFC 9421 Signature-Input and Signature dictionaries and keeps the
  * first label present in both (which must have keyid and created). Component
  * identifiers with parameters (e.g. "@query-param";name="x") are rejected.
- * Same ownership as httpsig_parse_cavage().
+ * Same ownership as cavage_parse().
  */
-enum httpsig_result httpsig_parse_rfc9421(const char *signature_input, const char *signature,
-                                          struct httpsig *out, char *err, size_t errlen);
+enum httpsig_result rfc9421_parse(const char *signature_input, const char *signature,
+                                  struct httpsig *out, char *err, size_t errlen);
 
 /*
  * Picks the scheme the way Mastodon does (Signature-Input present: RFC 9421,

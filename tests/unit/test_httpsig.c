@@ -1,4 +1,4 @@
-/* Tests for activitypub/httpsig.c against Fedify- and openssl-made vectors (tests/data/httpsig). */
+/* Tests for activitypub/httpsig/ against Fedify- and openssl-made vectors (tests/data/httpsig). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,7 +180,7 @@ parse(const char *value)
 {
     struct httpsig sig;
     char err[256];
-    enum httpsig_result r = httpsig_parse_cavage(value, &sig, err, sizeof(err));
+    enum httpsig_result r = cavage_parse(value, &sig, err, sizeof(err));
 
     httpsig_free(&sig);
     return r;
@@ -487,22 +487,22 @@ test_parser(void)
     char err[256], *huge;
     enum httpsig_result r;
 
-    r = httpsig_parse_cavage("Signature keyId=\"k\" , signature = \"YWJj\", foo=\"bar\"", &sig, err,
-                             sizeof(err));
+    r = cavage_parse("Signature keyId=\"k\" , signature = \"YWJj\", foo=\"bar\"", &sig, err,
+                     sizeof(err));
     is_int(r, HTTPSIG_OK, "prefix, spaces and unknown params are tolerated");
     ok(r == HTTPSIG_OK && sig.alg == HTTPSIG_ALG_HS2019 && sig.ncomponents == 1 &&
            strcmp(sig.components[0], "(created)") == 0,
        "no algorithm means hs2019 and headers default to (created)");
     httpsig_free(&sig);
-    r = httpsig_parse_cavage("keyId=\"k\",algorithm=\"rsa-sha256\",signature=\"YWJj\"", &sig, err,
-                             sizeof(err));
+    r = cavage_parse("keyId=\"k\",algorithm=\"rsa-sha256\",signature=\"YWJj\"", &sig, err,
+                     sizeof(err));
     ok(r == HTTPSIG_OK && sig.alg == HTTPSIG_ALG_RSA_SHA256 && sig.ncomponents == 1 &&
            strcmp(sig.components[0], "date") == 0,
        "rsa-sha256 without headers defaults to date");
     httpsig_free(&sig);
-    r = httpsig_parse_cavage("keyId=\"k\",algorithm=\"hs2019\",created=1402170695,"
-                             "expires=1402170995,headers=\"(created) Host\",signature=\"YWJj\"",
-                             &sig, err, sizeof(err));
+    r = cavage_parse("keyId=\"k\",algorithm=\"hs2019\",created=1402170695,"
+                     "expires=1402170995,headers=\"(created) Host\",signature=\"YWJj\"",
+                     &sig, err, sizeof(err));
     ok(r == HTTPSIG_OK && sig.has_created && sig.created == 1402170695 && sig.has_expires &&
            sig.expires == 1402170995 && strcmp(sig.components[1], "host") == 0,
        "created/expires are numbers and header names are lowercased");
@@ -548,29 +548,28 @@ test_rfc9421_parser(void)
     const char *s = "sig1=:YWJj:";
     const char *in = "sig1=(\"@method\" \"@target-uri\");created=1;keyid=\"k\"";
 
-    is_int(httpsig_parse_rfc9421(in, s, &sig, err, sizeof(err)), HTTPSIG_OK,
+    is_int(rfc9421_parse(in, s, &sig, err, sizeof(err)), HTTPSIG_OK,
            "minimal Signature-Input parses");
     is_str(sig.params, "(\"@method\" \"@target-uri\");created=1;keyid=\"k\"",
            "@signature-params is the canonical serialization");
     ok(sig.alg == HTTPSIG_ALG_NONE, "no alg is recorded as such");
     httpsig_free(&sig);
-    is_int(httpsig_parse_rfc9421("sig2=(\"@method\");created=1;keyid=\"k\"", s, &sig, err,
-                                 sizeof(err)),
+    is_int(rfc9421_parse("sig2=(\"@method\");created=1;keyid=\"k\"", s, &sig, err, sizeof(err)),
            HTTPSIG_BAD_HEADER, "labels that do not match");
-    is_int(httpsig_parse_rfc9421("sig1=(\"@method\");created=1;keyid=\"k\";alg=\"hmac-sha256\"", s,
-                                 &sig, err, sizeof(err)),
+    is_int(rfc9421_parse("sig1=(\"@method\");created=1;keyid=\"k\";alg=\"hmac-sha256\"", s, &sig,
+                         err, sizeof(err)),
            HTTPSIG_UNSUPPORTED_ALGORITHM, "hmac-sha256 is refused");
-    is_int(httpsig_parse_rfc9421("sig1=(\"@method\");keyid=\"k\"", s, &sig, err, sizeof(err)),
+    is_int(rfc9421_parse("sig1=(\"@method\");keyid=\"k\"", s, &sig, err, sizeof(err)),
            HTTPSIG_BAD_HEADER, "created is required");
-    is_int(httpsig_parse_rfc9421("sig1=(\"@query-param\";name=\"a\");created=1;keyid=\"k\"", s,
-                                 &sig, err, sizeof(err)),
+    is_int(rfc9421_parse("sig1=(\"@query-param\";name=\"a\");created=1;keyid=\"k\"", s, &sig, err,
+                         sizeof(err)),
            HTTPSIG_BAD_HEADER, "component parameters are refused");
-    is_int(httpsig_parse_rfc9421("sig1=(\"@method\";created=1", s, &sig, err, sizeof(err)),
+    is_int(rfc9421_parse("sig1=(\"@method\";created=1", s, &sig, err, sizeof(err)),
            HTTPSIG_BAD_HEADER, "unterminated inner list");
-    is_int(httpsig_parse_rfc9421("sig1=(\"@method\" \"Host\");created=1;keyid=\"k\"", s, &sig, err,
-                                 sizeof(err)),
+    is_int(rfc9421_parse("sig1=(\"@method\" \"Host\");created=1;keyid=\"k\"", s, &sig, err,
+                         sizeof(err)),
            HTTPSIG_BAD_HEADER, "a component name not in lowercase is refused (fuzz_httpsig)");
-    is_int(httpsig_parse_rfc9421(in, "sig1=\"YWJj\"", &sig, err, sizeof(err)), HTTPSIG_BAD_HEADER,
+    is_int(rfc9421_parse(in, "sig1=\"YWJj\"", &sig, err, sizeof(err)), HTTPSIG_BAD_HEADER,
            "a signature that is not a byte sequence");
 }
 

@@ -184,9 +184,8 @@ sink_cb(struct evhttp_request *req, void *arg)
     hr.body = (const unsigned char *)body;
     hr.body_len = len;
     memset(&sig, 0, sizeof(sig));
-    if (sigv != NULL && dig != NULL &&
-        httpsig_parse_cavage(sigv, &sig, err, sizeof(err)) == HTTPSIG_OK && sig.ncomponents == 5 &&
-        strcmp(sig.components[0], "(request-target)") == 0 &&
+    if (sigv != NULL && dig != NULL && cavage_parse(sigv, &sig, err, sizeof(err)) == HTTPSIG_OK &&
+        sig.ncomponents == 5 && strcmp(sig.components[0], "(request-target)") == 0 &&
         strcmp(sig.components[4], "content-type") == 0 &&
         httpsig_check_digest(dig, hr.body, len, err, sizeof(err)) == HTTPSIG_OK &&
         httpsig_verify(&sig, &hr, pub_pem, time(NULL), err, sizeof(err)) == HTTPSIG_OK)
