@@ -153,7 +153,8 @@ long long queue_retry_after_ms(const char *value, time_t now);
 /*
  * Writes into out (outlen >= 256) the lowercase authority of an http(s) URL: host, plus
  * ":port" when it is not the scheme's default. -1 when url is not such a URL (userinfo,
- * empty host, bad port).
+ * empty host, bad port, a host with anything but letters, digits, '-', '.' and '_', or an
+ * IPv6 literal with anything but hex digits, ':' and '.').
  */
 int queue_host_of(const char *url, char *out, size_t outlen);
 

@@ -177,15 +177,26 @@ policy_entry_matches(const char *entry, size_t elen, const char *domain)
            strncasecmp(entry, domain + dhost - ehost, ehost) == 0;
 }
 
-/* Appends "\"s[0..n)\"," to out; -1 when it does not fit. */
+/*
+ * Appends "\"s[0..n)\"," to out, with '"' and '\\' backslash-escaped as an array literal
+ * element needs (whatever a host holds, the literal stays one element); -1 when it does not
+ * fit.
+ */
 static int
 policy_pg_append(char *out, size_t outlen, size_t *used, const char *s, size_t n)
 {
-    if (*used + n + 4 > outlen)
+    size_t need = n + 4;
+
+    for (size_t i = 0; i < n; i++)
+        need += s[i] == '"' || s[i] == '\\';
+    if (*used + need > outlen)
         return -1;
     out[(*used)++] = '"';
-    memcpy(out + *used, s, n);
-    *used += n;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"' || s[i] == '\\')
+            out[(*used)++] = '\\';
+        out[(*used)++] = s[i];
+    }
     out[(*used)++] = '"';
     out[(*used)++] = ',';
     return 0;

@@ -729,10 +729,17 @@ queue_host_of(const char *url, char *out, size_t outlen)
     }
     if (hlen == 0 || hlen > 200)
         return -1;
+    /*
+     * Only what a host holds: a name's letters, digits, '-', '.' and '_' (some DNS names
+     * carry one), or an IPv6 literal's hex digits, ':' and '.' between its brackets. The
+     * host goes into logs, SQL arrays and the blocklist's matching: a quote is not a host.
+     */
     for (size_t i = 0; i < hlen; i++) {
         unsigned char c = (unsigned char)p[i];
+        int ok = *p == '[' ? (i == 0 || i + 1 == hlen || isxdigit(c) || c == ':' || c == '.')
+                           : (isalnum(c) || c == '-' || c == '.' || c == '_');
 
-        if (c <= ' ' || c >= 0x7f)
+        if (!ok)
             return -1;
         out[n++] = (char)tolower(c);
     }

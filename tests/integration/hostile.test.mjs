@@ -130,6 +130,11 @@ const rows = [
   ["inbox: keyId on the metadata address 169.254.169.254", () => sign("/inbox", create(alice()), { keyId: "http://169.254.169.254/latest/meta-data#k" }), 401],
   ["inbox: keyId on IPv6 link-local", () => sign("/inbox", create(alice()), { keyId: "http://[fe80::1]/actor#main-key" }), 401],
   ["inbox: keyId not a URL", () => sign("/inbox", create(alice()), { keyId: "../../etc/passwd" }), 401],
+  // A quote or a backslash in a host once broke the block query's array literal (503).
+  ["inbox: keyId whose host holds a quote", () => sign("/inbox", create(alice()), { keyId: 'https://a\\"b.example/k#k' }), 401],
+  ["inbox: keyId whose host holds a backslash", () => sign("/inbox", create(alice()), { keyId: "https://a\\\\b.example/k#k" }), 401],
+  ["inbox: keyId whose host holds braces and a comma", () => sign("/inbox", create(alice()), { keyId: "https://a},{b.example/k#k" }), 401],
+  ["inbox: actor and id on a host holding a quote", () => sign("/inbox", onHost('http://a"b.example')), 400],
   ["strict inbox: keyId on loopback, never fetched", () => sign("/inbox", create(alice()), { server: strict }), 401, { noFetch: true }],
   ["strict inbox: actor and id on a private address, keyId on loopback", () => sign("/inbox", onHost("http://192.168.1.1"), { server: strict }), 401, { noFetch: true }],
   ["inbox: actor and id on a private address, signed by alice", () => sign("/inbox", onHost("http://192.168.1.1")), 401],
@@ -238,6 +243,7 @@ for (const [name, send, status, opts = {}] of rows) {
   test(`${name}: ${status}, database unchanged`, async (t) => {
     const before = await quiet();
     const mark = peer.mark;
+    const dbFailures = s.events("inbox_db_failed").length;
     const r = await send();
     assert.equal(r.status, status, `${name}: ${r.status} ${String(r.body).slice(0, 160)}`);
     if (!r.raw) t.log(`${r.status} ${String(r.body).slice(0, 100)}`);
@@ -246,6 +252,7 @@ for (const [name, send, status, opts = {}] of rows) {
       assert.ok(typeof JSON.parse(r.body).error === "string", `${name}: {"error": ...}`);
     }
     await sleep(30);
+    assert.equal(s.events("inbox_db_failed").length, dbFailures, `${name}: a database error`);
     const after = JSON.stringify(await snapshot(s.db));
     assert.equal(after, before, `${name}: the database changed`);
     const seen = peer.since(mark);

@@ -174,6 +174,16 @@ test_candidates(void)
     policy_candidates_pg("[::1]:80", out, sizeof(out));
     is_str(out, "{\"[::1]:80\",\"[::1]\"}", "nor has an IPv6 one");
     ok(policy_candidates_pg("a.b.example.com", out, 20) < 0, "a short buffer is refused");
+    /* Whatever a caller lets through, each name stays one element of the literal. */
+    ok(policy_candidates_pg("a\"b.example", out, sizeof(out)) == 0, "a quote in a host");
+    is_str(out, "{\"a\\\"b.example\",\"example\"}", "a quote is escaped");
+    policy_candidates_pg("a\\b.example:8080", out, sizeof(out));
+    is_str(out, "{\"a\\\\b.example:8080\",\"a\\\\b.example\",\"example\"}",
+           "a backslash is escaped");
+    policy_candidates_pg("\"\"", out, sizeof(out));
+    is_str(out, "{\"\\\"\\\"\"}", "nothing but quotes");
+    ok(policy_candidates_pg("a\"b", out, 8) < 0 && policy_candidates_pg("a\"b", out, 9) == 0,
+       "the escapes count towards the buffer's size");
     /* Every candidate is an entry that policy_listed would match. */
     ok(policy_listed("b.example.com", "a.b.example.com:8443") &&
            policy_listed("a.b.example.com:8443", "a.b.example.com:8443"),

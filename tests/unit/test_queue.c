@@ -376,6 +376,15 @@ test_pure(void)
     is_int(queue_host_of("ftp://a.example/", h, sizeof(h)), -1, "other scheme refused");
     is_int(queue_host_of("https://a.example:99999/", h, sizeof(h)), -1, "bad port refused");
     is_int(queue_host_of("https:///x", h, sizeof(h)), -1, "empty host refused");
+    is_int(queue_host_of("https://a\"b.example/k#k", h, sizeof(h)), -1, "a quote refused");
+    is_int(queue_host_of("https://a\\b.example/", h, sizeof(h)), -1, "a backslash refused");
+    is_int(queue_host_of("https://a{b}.example/", h, sizeof(h)), -1, "braces refused");
+    is_int(queue_host_of("https://a%2eb/", h, sizeof(h)), -1, "percent-encoding refused");
+    is_int(queue_host_of("https://[::1\"]/", h, sizeof(h)), -1, "a quote in an IPv6 literal");
+    is_int(queue_host_of("https://[fe80::1%25eth0]/", h, sizeof(h)), -1, "an IPv6 zone refused");
+    ok(queue_host_of("https://Under_Score-1.example/", h, sizeof(h)) == 0 &&
+           strcmp(h, "under_score-1.example") == 0,
+       "letters, digits, '-', '_' and dots pass");
     test_signers();
 }
 
