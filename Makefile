@@ -53,7 +53,7 @@ BENCHES   := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 FMT_SRCS  := $(SRCS) $(wildcard include/*.h tests/*.h tests/*.c tests/unit/*.c bench/*.c fuzz/*.c fuzz/*.h)
 
 .PHONY: all run test check bench install uninstall clean deps format format-check lint \
-        units valgrind fuzz fuzz-smoke bench-quick demo
+        units print-cpp valgrind fuzz fuzz-smoke bench-quick demo
 
 all: $(BIN) $(UNITS) $(REPLAYS) $(BENCHES)
 
@@ -95,6 +95,11 @@ $(BUILD)/bench/%: bench/%.c $(LIB)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
 units: $(UNITS)
+
+# The preprocessor as the build runs it (tests/integration/sql.test.mjs expands the sources
+# with it to find every SQL statement).
+print-cpp:
+	@echo $(CC) -E $(filter-out -MMD -MP,$(ALL_CPPFLAGS))
 
 # Installs the Debian packages the build and the tests need (or says which).
 deps:
