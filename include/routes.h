@@ -2,8 +2,16 @@
 #ifndef PASSERELLE_ROUTES_H
 #define PASSERELLE_ROUTES_H
 
+#include "reply.h"
+
 struct app;
 struct evhttp_request;
+
+/*
+ * The handler for method (one evhttp_cmd_type bit) on path, or NULL. Then *allowed says
+ * which methods the path takes (evhttp_cmd_type bits; 0 when no route knows the path).
+ */
+reply_handler_fn routes_find(const struct app *app, int method, const char *path, int *allowed);
 
 /*
  * Finds the handler for req and calls it; answers 404 or 405 itself. app is the struct app:

@@ -297,8 +297,6 @@ cmd_serve(const char *config_path)
     }
     metrics_describe("passerelle_db_up", METRICS_GAUGE, "1 when a database connection is up.");
     metrics_describe("passerelle_db_connections", METRICS_GAUGE, "Open database connections.");
-    metrics_describe("passerelle_http_in_flight", METRICS_GAUGE,
-                     "Requests received and not yet answered.");
     metrics_describe("passerelle_uptime_seconds", METRICS_GAUGE, "Seconds since start.");
     metrics_describe("passerelle_build_info", METRICS_GAUGE, "Version of this binary.");
     metrics_set("passerelle_build_info", "version=\"" PASSERELLE_VERSION "\"", 1);

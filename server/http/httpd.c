@@ -380,6 +380,8 @@ httpd_new(struct app *app, httpd_dispatch_fn dispatch, void *arg, char *err, siz
     metrics_describe("passerelle_http_requests_total", METRICS_COUNTER, "HTTP requests received.");
     metrics_describe("passerelle_http_responses_total", METRICS_COUNTER,
                      "HTTP responses sent, by status code.");
+    metrics_describe("passerelle_http_in_flight", METRICS_GAUGE,
+                     "Requests received and not yet answered.");
     return h;
 }
 

@@ -84,44 +84,43 @@ route_is_bridge(const struct app *app, const char *path)
     return path[7 + n] == '\0' || path[7 + n] == '/';
 }
 
-void
-routes_dispatch(void *arg, struct evhttp_request *req, const char *path)
+reply_handler_fn
+routes_find(const struct app *app, int method, const char *path, int *allowed)
 {
-    struct app *app = arg;
-    int method = (int)evhttp_request_get_command(req);
-    int path_known = 0, allowed = 0;
-
+    *allowed = 0;
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (!route_matches(routes[i].path, routes[i].match, path))
             continue;
-        path_known = 1;
-        allowed |= routes[i].methods;
-        if (routes[i].methods & method) {
-            routes[i].fn(app, req, path);
-            return;
-        }
+        *allowed |= routes[i].methods;
+        if (routes[i].methods & method)
+            return routes[i].fn;
     }
     if (route_is_bridge(app, path)) {
         int is_inbox = strcmp(path + 7 + strlen(app->cfg->bridge_username), "/inbox") == 0;
 
-        if (is_inbox && (method & M_POST)) {
-            inbox_post(app, req, path);
-            return;
-        }
-        if (!is_inbox && (method & M_GET)) {
-            actor_get_bridge(app, req, path);
-            return;
-        }
-        path_known = 1;
-        allowed = is_inbox ? M_POST : M_GET;
+        *allowed = is_inbox ? M_POST : M_GET;
+        if (method & *allowed)
+            return is_inbox ? inbox_post : actor_get_bridge;
     }
-    if (path_known) {
+    return NULL;
+}
+
+void
+routes_dispatch(void *arg, struct evhttp_request *req, const char *path)
+{
+    struct app *app = arg;
+    int allowed;
+    reply_handler_fn fn = routes_find(app, (int)evhttp_request_get_command(req), path, &allowed);
+
+    if (fn != NULL) {
+        fn(app, req, path);
+    } else if (allowed != 0) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
                           allowed == M_POST         ? "POST"
                           : (allowed & M_POST) != 0 ? "GET, HEAD, POST"
                                                     : "GET, HEAD");
         reply_fail(req, REPLY_ERR_METHOD, "method not allowed");
-        return;
+    } else {
+        reply_fail(req, REPLY_ERR_NOT_FOUND, "not found");
     }
-    reply_fail(req, REPLY_ERR_NOT_FOUND, "not found");
 }
