@@ -172,7 +172,10 @@ bench_zip(const char *what, struct zipread *z, size_t bytes, uint64_t edges, uin
     report(what, best, bytes, res.followers + res.following);
 }
 
-/* The same edges as COPY text for x_edges: followers point at the owner, followees away. */
+/*
+ * The same edges as COPY text for x_edges: followers point at the owner, followees away, each
+ * said by member 1 (the only member of run.sh's fresh database, the archive's uploader).
+ */
 static int
 write_copy(const char *path, uint64_t owner, uint64_t nfrom, uint64_t nto)
 {
@@ -182,9 +185,9 @@ write_copy(const char *path, uint64_t owner, uint64_t nfrom, uint64_t nto)
     if (f == NULL)
         return -1;
     for (i = 0; i < nfrom; i++)
-        fprintf(f, "%" PRIu64 "\t%" PRIu64 "\n", (uint64_t)(BASE_FROM + i * 7919), owner);
+        fprintf(f, "%" PRIu64 "\t%" PRIu64 "\t1\n", (uint64_t)(BASE_FROM + i * 7919), owner);
     for (i = 0; i < nto; i++)
-        fprintf(f, "%" PRIu64 "\t%" PRIu64 "\n", owner, (uint64_t)(BASE_TO + i * 7919));
+        fprintf(f, "%" PRIu64 "\t%" PRIu64 "\t1\n", owner, (uint64_t)(BASE_TO + i * 7919));
     return fclose(f);
 }
 

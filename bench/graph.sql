@@ -71,23 +71,25 @@ BEGIN;
 TRUNCATE x_edges;
 ALTER TABLE x_edges DROP CONSTRAINT x_edges_pkey;
 DROP INDEX x_edges_followee;
-INSERT INTO x_edges (follower_x_id, followee_x_id)
+-- Each edge is said by member m's archive: m followed p (out) or p followed m.
+INSERT INTO x_edges (follower_x_id, followee_x_id, member_id)
 SELECT DISTINCT
        CASE WHEN out THEN pg_temp.xid(m) ELSE pg_temp.xid(p) END,
-       CASE WHEN out THEN pg_temp.xid(p) ELSE pg_temp.xid(m) END
+       CASE WHEN out THEN pg_temp.xid(p) ELSE pg_temp.xid(m) END,
+       m
 FROM generate_series(1::bigint, :members) m,
      LATERAL (SELECT least(200000, floor(:xmin * pg_temp.u(m, 11) ^ (-1.0 / 1.5)))::int AS d) dd,
      LATERAL (SELECT m * 1000003 + j AS s FROM generate_series(1, dd.d) j) jj,
      LATERAL (SELECT 1 + floor(:universe * pg_temp.u(jj.s, 12) ^ 2)::bigint AS p,
                      pg_temp.u(jj.s, 13) < 0.5 AS out) pp
 WHERE p <> m
-ORDER BY 1, 2;
+ORDER BY 1, 2, 3;
 COMMIT;
 
 \echo graph: primary key
-ALTER TABLE x_edges ADD CONSTRAINT x_edges_pkey PRIMARY KEY (follower_x_id, followee_x_id);
+ALTER TABLE x_edges ADD CONSTRAINT x_edges_pkey PRIMARY KEY (follower_x_id, followee_x_id, member_id);
 \echo graph: followee index
-CREATE INDEX x_edges_followee ON x_edges (followee_x_id, follower_x_id);
+CREATE INDEX x_edges_followee ON x_edges (followee_x_id, follower_x_id, member_id);
 \echo graph: vacuum analyze
 VACUUM (ANALYZE) members;
 VACUUM (ANALYZE) x_edges;

@@ -15,7 +15,9 @@ struct match;
  *       policy_list_normalize writes them)
  *   $4  milliseconds to wait before M is matched again when another member of its pairs
  *       was locked (match_poll_ms)
- * A pair (B follower, A followee) qualifies when B followed A on X (x_edges), both are
+ * A pair (B follower, A followee) qualifies when B's own archive says B followed A on X
+ * (an x_edges row with member_id = B: what A's archive says of A's followers never acts in
+ * B's name), both are
  * 'linked', A is findable, B is not paused and neither home host is blocked (host_blocked()
  * or $3). Qualifying pairs get a row, method 'api' when B has autofollow else 'notice',
  * state 'held' with hold_until = A.linked_at + $2 while that is ahead, else 'planned', and
@@ -28,9 +30,9 @@ struct match;
  * matcher of that member never writes the same rows).
  * Returns one row: inserted, replanned, undone, skipped (pairs left for later), members added
  * to notice_due, and 1 when M exists.
- * Reads x_edges by its primary key (follower_x_id, followee_x_id) and its index
- * (followee_x_id, follower_x_id), members by id and by the unique x_id, follow_actions by
- * (follower_id, followee_id) and (followee_id): no scan, whatever the size of the tables.
+ * Reads x_edges by its primary key (follower_x_id, followee_x_id, member_id) and its index
+ * (followee_x_id, follower_x_id, member_id), members by id and by the unique x_id, follow_actions
+ * by (follower_id, followee_id) and (followee_id): no scan, whatever the size of the tables.
  */
 extern const char match_sql[];
 

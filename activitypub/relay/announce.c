@@ -20,7 +20,8 @@
 /*
  * One statement: the author must be a member the relay follows with their consent; the
  * object id is remembered (ON CONFLICT: announced already, nothing comes back); then the
- * home hosts of the linked members who followed the author on X, each looked up once (from
+ * home hosts of the linked members whose own archives say they followed the author on X
+ * (what the author's archive says of its followers targets nobody), each looked up once (from
  * the author's followers by the followee index, then members by X id), and among them the
  * subscribed instances other than the post's origin. Dead hosts are left to the queue,
  * which stores no row for them.
@@ -33,7 +34,7 @@ static const char sql_targets[] =
     "  ON CONFLICT (object_id) DO NOTHING RETURNING member_id),"
     " hosts AS (SELECT DISTINCT f.host FROM fresh JOIN m ON m.id = fresh.member_id"
     "  JOIN x_edges e ON e.followee_x_id = m.x_id"
-    "  JOIN members f ON f.x_id = e.follower_x_id AND f.state = 'linked'"
+    "  JOIN members f ON f.x_id = e.follower_x_id AND f.id = e.member_id AND f.state = 'linked'"
     "  WHERE f.host <> $3)"
     " SELECT fresh.member_id, i.domain, coalesce(i.shared_inbox, i.inbox)"
     " FROM fresh, hosts JOIN instances i ON i.domain = hosts.host"

@@ -16,7 +16,7 @@
 #include "xmalloc.h"
 #include "zipread.h"
 
-#define IMPORT_COPY_ROWS 4096 /* rows per COPY chunk: about 170 KiB */
+#define IMPORT_COPY_ROWS 4096 /* rows per COPY chunk: about 250 KiB */
 
 /* --- parsing --------------------------------------------------------------------------------- */
 
@@ -169,7 +169,7 @@ struct import_job {
     int queued;
     /* COPY position: the followers list first, then the following list. */
     size_t pos;
-    char buf[IMPORT_COPY_ROWS * 44];
+    char buf[IMPORT_COPY_ROWS * 64]; /* two X ids, the member id, tabs and newline */
 };
 
 static const char sql_lock[] = "SELECT x_id, state, actor_uri, acct, inbox FROM members"
@@ -185,14 +185,17 @@ static const char sql_freeze[] =
     "UPDATE members SET state = 'disputed', match_due_at = now(), updated_at = now()"
     " WHERE id = $1::bigint OR id IN (SELECT member_id FROM x_claims WHERE x_id = $2::bigint)"
     "  OR x_id = $2::bigint";
-/* Everything this member's previous archives said, and anything said about this X id. */
+/*
+ * What this member's previous archive said, and nothing another archive said: its rows name
+ * the X id it held (or this one), and are found through them by the two indexes.
+ */
 static const char sql_forget_edges[] =
     "DELETE FROM x_edges e USING (SELECT x FROM (VALUES ($2::bigint)) v(x)"
     "  UNION SELECT x_id FROM members WHERE id = $1::bigint AND x_id IS NOT NULL) o"
-    " WHERE e.follower_x_id = o.x OR e.followee_x_id = o.x";
+    " WHERE (e.follower_x_id = o.x OR e.followee_x_id = o.x) AND e.member_id = $1::bigint";
 static const char sql_forget_claims[] =
     "DELETE FROM x_claims WHERE member_id = $1::bigint AND x_id <> $2::bigint";
-static const char sql_copy[] = "COPY x_edges (follower_x_id, followee_x_id) FROM STDIN";
+static const char sql_copy[] = "COPY x_edges (follower_x_id, followee_x_id, member_id) FROM STDIN";
 static const char sql_link[] =
     "UPDATE members SET x_id = $2::bigint, x_handle = $3, state = 'linked',"
     " linked_at = now(), match_due_at = now(), updated_at = now() WHERE id = $1::bigint";
@@ -211,11 +214,11 @@ import_fill(void *arg, const char **data, size_t *len)
         int w;
 
         if (j->pos < d->nfollowers)
-            w = snprintf(j->buf + n, sizeof(j->buf) - n, "%" PRIu64 "\t%" PRIu64 "\n",
-                         d->followers[j->pos], self);
+            w = snprintf(j->buf + n, sizeof(j->buf) - n, "%" PRIu64 "\t%" PRIu64 "\t%s\n",
+                         d->followers[j->pos], self, j->member_id);
         else
-            w = snprintf(j->buf + n, sizeof(j->buf) - n, "%" PRIu64 "\t%" PRIu64 "\n", self,
-                         d->following[j->pos - d->nfollowers]);
+            w = snprintf(j->buf + n, sizeof(j->buf) - n, "%" PRIu64 "\t%" PRIu64 "\t%s\n", self,
+                         d->following[j->pos - d->nfollowers], j->member_id);
         n += (size_t)w;
     }
     *data = j->buf;

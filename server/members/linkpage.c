@@ -226,8 +226,9 @@ typedef void (*linkpage_next_fn)(struct linkpage_req *r);
 static const char sql_member[] =
     "SELECT m.id, m.acct, m.x_handle, m.x_id, m.findable, m.autofollow, m.notify, m.relay,"
     " m.lang, m.state,"
-    " (SELECT count(*) FROM x_edges e WHERE m.x_id IS NOT NULL AND e.followee_x_id = m.x_id),"
-    " (SELECT count(*) FROM x_edges e WHERE m.x_id IS NOT NULL AND e.follower_x_id = m.x_id),"
+    /* What the member's own archive said (another's may list the same pairs). */
+    " (SELECT count(*) FROM x_edges e WHERE e.followee_x_id = m.x_id AND e.member_id = m.id),"
+    " (SELECT count(*) FROM x_edges e WHERE e.follower_x_id = m.x_id AND e.member_id = m.id),"
     /* The grant for follows in the member's name, and how those follows stand. */
     " g.host, to_char(g.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
     " f.done, f.waiting, f.failed"

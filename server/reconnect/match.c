@@ -20,24 +20,24 @@
 
 /*
  * See match.h. The CTEs, in order: M; the pairs the X graph gives (both directions, by
- * index); M's rows already there; both joined (a row without an edge any more must be
- * undone); the other members, share-locked in their latest version or skipped when someone
- * holds them; whether each home host is blocked, once per host (a popular member's followers
- * share few hosts) and by primary-key lookups of the names that would block it (the host,
- * without its port, its parent domains: what host_blocked() and policy_listed() match, but
- * host_blocked() reads every blocked row per call); the judgement of each pair; the rows it
+ * index), each only from the follower's own archive; M's rows already there; both joined (a row
+ * without an edge any more must be undone); the other members, share-locked in their latest version
+ * or skipped when someone holds them; whether each home host is blocked, once per host (a popular
+ * member's followers share few hosts) and by primary-key lookups of the names that would block it
+ * (the host, without its port, its parent domains: what host_blocked() and policy_listed() match,
+ * but host_blocked() reads every blocked row per call); the judgement of each pair; the rows it
  * wants; then the writes, the notice bookkeeping and M's due mark.
  */
 const char match_sql[] =
     "WITH me AS (SELECT id, x_id FROM members WHERE id = $1::bigint),"
     " cand AS ("
     "  SELECT me.id AS follower_id, o.id AS followee_id, o.id AS other_id"
-    "  FROM me JOIN x_edges e ON e.follower_x_id = me.x_id"
+    "  FROM me JOIN x_edges e ON e.follower_x_id = me.x_id AND e.member_id = me.id"
     "  JOIN members o ON o.x_id = e.followee_x_id"
     "  UNION ALL"
     "  SELECT o.id, me.id, o.id"
     "  FROM me JOIN x_edges e ON e.followee_x_id = me.x_id"
-    "  JOIN members o ON o.x_id = e.follower_x_id),"
+    "  JOIN members o ON o.x_id = e.follower_x_id AND o.id = e.member_id),"
     " cur AS ("
     "  SELECT f.id, f.follower_id, f.followee_id, f.followee_id AS other_id, f.state, f.method,"
     "   f.hold_until, f.notified_at"

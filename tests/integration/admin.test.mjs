@@ -524,7 +524,7 @@ test("members show: every field, competing claims, reports, ledger newest last, 
       memberSql(12, "bob", "b.example", { state: "disputed" }) +
       memberSql(13, "carol", "c.example", { x_id: "300", state: "linked" }) +
       " INSERT INTO x_claims (x_id, member_id) VALUES (100, 11), (100, 12), (300, 13);" +
-      " INSERT INTO x_edges VALUES (100, 300), (100, 6), (100, 7), (5, 100), (300, 9);" +
+      " INSERT INTO x_edges VALUES (100, 300, 11), (100, 6, 11), (100, 7, 11), (5, 100, 11), (300, 9, 13);" +
       " INSERT INTO consent_ledger (member_id, consent, value, source, client_addr, created_at) VALUES" +
       "  (11, 'notify', false, 'message', NULL, '2026-03-02T10:00:02Z')," +
       "  (11, 'findable', true, 'default', NULL, '2026-03-02T10:00:00Z')," +
@@ -700,7 +700,7 @@ async function deleteScene(s) {
       memberSql(12, "bob", "b.example", { state: "disputed" }) +
       memberSql(13, "carol", "c.example", { x_id: "300", state: "linked" }) +
       " INSERT INTO x_claims (x_id, member_id) VALUES (100, 11), (100, 12), (300, 13);" +
-      " INSERT INTO x_edges VALUES (100, 300), (5, 100), (100, 6), (300, 9), (7, 8);" +
+      " INSERT INTO x_edges VALUES (100, 300, 11), (5, 100, 11), (100, 6, 11), (300, 9, 13), (7, 8, 13);" +
       " INSERT INTO consent_ledger (member_id, consent, value, source) VALUES (11, 'findable', true, 'default'), (11, 'notify', true, 'default'), (13, 'findable', true, 'default');" +
       " INSERT INTO reports (member_id, target) VALUES (11, 'bob@b.example');" +
       " INSERT INTO follow_actions (follower_id, followee_id, method) VALUES (11, 13, 'notice'), (13, 11, 'api');" +
@@ -740,7 +740,7 @@ test("members delete: without --yes prints what would go, exits 2, changes nothi
 
   const db = await memberTables(s);
   assert.deepEqual(db.members.map((m) => [m.id, m.state]), [[12, "disputed"], [13, "linked"]], "bob stays disputed: an admin decides");
-  assert.deepEqual(db.x_edges, [{ follower_x_id: 7, followee_x_id: 8 }, { follower_x_id: 300, followee_x_id: 9 }], "every edge of X id 100 went, no other");
+  assert.deepEqual(db.x_edges, [{ follower_x_id: 7, followee_x_id: 8, member_id: 13 }, { follower_x_id: 300, followee_x_id: 9, member_id: 13 }], "every edge of X id 100 went, no other");
   assert.deepEqual(db.x_claims.map((c) => [c.x_id, c.member_id]), [[100, 12], [300, 13]]);
   for (const tbl of ["consent_ledger", "sessions", "link_codes"]) {
     assert.deepEqual([...new Set(db[tbl].map((x) => x.member_id))], [13], `${tbl}: alice's rows went, carol's stay`);

@@ -284,7 +284,7 @@ test("a block covers the domain's subdomains and every port, not look-alike name
       `INSERT INTO members (actor_uri, acct, host, x_id, x_handle, state, linked_at, autofollow) VALUES ('https://${host}/users/${n}', '${n}@${host}', '${host}', ${x}, '${n}_x', 'linked', now() - interval '2 days', true) RETURNING id`,
     );
   }
-  await q("INSERT INTO x_edges VALUES (8001, 8000), (8002, 8000), (8003, 8000), (8004, 8000)");
+  await q(`INSERT INTO x_edges VALUES (8001, 8000, ${ids.f1}), (8002, 8000, ${ids.f2}), (8003, 8000, ${ids.f3}), (8004, 8000, ${ids.f4})`);
   await q(`UPDATE members SET match_due_at = now() WHERE id = ${ids.t}`);
   await settled();
   const row = (f) => q(`SELECT state || coalesce(' ' || last_error, '') FROM follow_actions WHERE follower_id = ${ids[f]} AND followee_id = ${ids.t}`);

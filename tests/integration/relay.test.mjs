@@ -14,7 +14,8 @@ let s;
 const h = {}; // actor hosts by letter
 // m: home of carol (who posts) and mike (her follower; the origin is never announced to)
 // a: alice follows carol on X          -> gets the Announces
-// b: bob is followed by carol (only)   -> nothing
+// b: bob is followed by carol (only)   -> nothing (carol's own archive also lists bob among
+//    her followers: what her archive says of her followers targets nobody)
 // c: no members                        -> nothing
 // d: dave follows carol, not subscribed -> nothing
 // e: edna follows carol, instance blocked -> nothing
@@ -29,13 +30,15 @@ const MEMBERS = [
   [6, "e", "edna", 2006, "linked"],
   [7, "f", "fay", 2007, "disputed"],
 ];
+// follower, followee, and the member whose archive said it
 const EDGES = [
-  [2002, 2001],
-  [2004, 2001],
-  [2005, 2001],
-  [2006, 2001],
-  [2007, 2001],
-  [2001, 2003],
+  [2002, 2001, 2],
+  [2004, 2001, 4],
+  [2005, 2001, 5],
+  [2006, 2001, 6],
+  [2007, 2001, 7],
+  [2001, 2003, 1],
+  [2003, 2001, 1],
 ];
 
 setup(async () => {
@@ -60,7 +63,7 @@ setup(async () => {
   });
   await s.psql(
     `INSERT INTO members (id, actor_uri, acct, host, inbox, x_id, x_handle, state, linked_at) VALUES ${rows.join(", ")};` +
-      `INSERT INTO x_edges (follower_x_id, followee_x_id) VALUES ${EDGES.map(([f, e]) => `(${f}, ${e})`).join(", ")}`,
+      `INSERT INTO x_edges (follower_x_id, followee_x_id, member_id) VALUES ${EDGES.map(([f, e, by]) => `(${f}, ${e}, ${by})`).join(", ")}`,
   );
   await drained();
 });

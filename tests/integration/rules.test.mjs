@@ -46,16 +46,17 @@ test("host_blocked: the host, its host without the port, every parent name; neve
 test("follow_actions_allowed: every condition of the both-sides rule takes the pair out, and only that pair", async () => {
   await s.psql(`DELETE FROM instances`);
   // B (follower) followed A (followee) on X; each case changes one thing on a fresh pair.
-  const pair = async (i, { b = {}, a = {}, edge = true } = {}) => {
+  // edge: whose archive says B followed A ("b": B's following list, "a": A's followers list).
+  const pair = async (i, { b = {}, a = {}, edge = "b" } = {}) => {
     const bx = 7000 + 2 * i, ax = 7001 + 2 * i;
     const col = (o, k, d) => (o[k] === undefined ? d : o[k]);
     const ins = (who, x, o) =>
-      `INSERT INTO members (actor_uri, host, x_id, state, autofollow, findable, paused, delete_requested_at)
+      `INSERT INTO members (actor_uri, host, x_id, state, autofollow, findable, paused, delete_requested_at, reports_held_at)
        VALUES ('https://${col(o, "host", "h.example")}/users/${who}${i}', '${col(o, "host", "h.example")}', ${x}, '${col(o, "state", "linked")}',
-               ${col(o, "autofollow", true)}, ${col(o, "findable", true)}, ${col(o, "paused", false)}, ${col(o, "del", "NULL")}) RETURNING id`;
+               ${col(o, "autofollow", true)}, ${col(o, "findable", true)}, ${col(o, "paused", false)}, ${col(o, "del", "NULL")}, ${col(o, "held", "NULL")}) RETURNING id`;
     const bid = await s.psql(ins("b", bx, b));
     const aid = await s.psql(ins("a", ax, a));
-    if (edge) await s.psql(`INSERT INTO x_edges VALUES (${bx}, ${ax})`);
+    if (edge) await s.psql(`INSERT INTO x_edges VALUES (${bx}, ${ax}, ${edge === "b" ? bid : aid})`);
     return s.psql(`INSERT INTO follow_actions (follower_id, followee_id, method) VALUES (${bid}, ${aid}, 'api') RETURNING id`);
   };
   const cases = [
@@ -67,6 +68,9 @@ test("follow_actions_allowed: every condition of the both-sides rule takes the p
     ["A's claim is disputed", { a: { state: "disputed" } }, false],
     ["A is suspended", { a: { state: "suspended" } }, false],
     ["no X edge from B to A", { edge: false }, false],
+    ["only A's archive says B followed A (A's followers list)", { edge: "a" }, false],
+    ["reports hold A", { a: { held: "now()" } }, false],
+    ["reports hold B", { b: { held: "now()" } }, false],
     ["B asked to delete a minute ago", { b: { del: "now() - interval '1 minute'" } }, false],
     ["B asked to delete an hour ago and never confirmed", { b: { del: "now() - interval '1 hour'" } }, true],
     ["B's instance is blocked", { b: { host: "b.blocked.example" } }, false],

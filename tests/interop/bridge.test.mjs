@@ -249,7 +249,7 @@ test("delete asks for a confirmation, a second delete forgets the member; then t
   assert.ok(LINK_RE.test(welcome.raw.object.content));
   const id = await memberId(bob);
   await s.psql(`UPDATE members SET x_id = 4242, x_handle = 'bob_on_x' WHERE id = ${id}`);
-  await s.psql(`INSERT INTO x_edges VALUES (4242, 99), (98, 4242), (97, 96)`);
+  await s.psql(`INSERT INTO x_edges VALUES (4242, 99, ${id}), (98, 4242, ${id}), (97, 96, ${id} + 1000)`);
 
   const status = await command(bob, "statut");
   assert.match(status, /Compte X : @bob_on_x/);

@@ -87,7 +87,7 @@ export async function linkedMember(s, { actor, acct, host, autofollow = true, fi
 
 // follower followed followee on X, and the matcher planned the follow in follower's name.
 export async function plannedPair(s, follower, followee, { state = "planned", method = "api", due = "now()" } = {}) {
-  await s.psql(`INSERT INTO x_edges VALUES (${follower.xId}, ${followee.xId}) ON CONFLICT DO NOTHING`);
+  await s.psql(`INSERT INTO x_edges VALUES (${follower.xId}, ${followee.xId}, ${follower.id}) ON CONFLICT DO NOTHING`);
   return s.psql(
     `INSERT INTO follow_actions (follower_id, followee_id, method, state, next_attempt_at)
      VALUES (${follower.id}, ${followee.id}, ${sq(method)}, ${sq(state)}, ${due}) RETURNING id`,
