@@ -1,14 +1,15 @@
 /* Signs one outbound hop: Host, Date, Digest and a cavage Signature, shared by fetches and
  * deliveries. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "apsign.h"
+#include "err.h"
 #include "httpc.h"
 #include "httpsig.h"
+#include "url.h"
 #include "xmalloc.h"
 
 struct apsign_values {
@@ -47,35 +48,15 @@ apsign_hop(EVP_PKEY *key, const char *key_id, const char *method, const char *ur
            size_t errlen)
 {
     int post = strcmp(method, "POST") == 0;
-    char host[256], date[32], digest[64];
+    char host[URL_AUTHORITY_MAX], date[32], digest[64];
     struct apsign_values v = { host, date, post ? digest : NULL, accept_or_ctype };
     struct httpsig_request req;
-    const char *auth = strstr(url, "://"), *path;
-    size_t hlen;
     char *target, *sig;
     int rc;
 
-    if (auth == NULL) {
-        snprintf(err, errlen, "not an absolute URL");
-        return -1;
-    }
-    auth += 3;
-    hlen = strcspn(auth, "/?#");
-    if (hlen == 0 || hlen >= sizeof(host)) {
-        snprintf(err, errlen, "bad host in URL");
-        return -1;
-    }
-    for (size_t i = 0; i < hlen; i++)
-        host[i] = (char)tolower((unsigned char)auth[i]);
-    host[hlen] = '\0';
-    /* The request line's target: path and query ("https://h?x" still starts with "/"). */
-    path = auth + hlen;
-    if (*path == '/')
-        target = xstrndup(path, strcspn(path, "#"));
-    else if (*path == '?')
-        target = xasprintf("/%.*s", (int)strcspn(path, "#"), path);
-    else
-        target = xstrdup("/");
+    /* The signed host is the authority the request goes to, as url_authority names it. */
+    if (url_authority(url, host, sizeof(host)) < 0 || (target = url_target(url)) == NULL)
+        return err_set(err, errlen, "not an absolute http(s) URL");
     if (httpsig_date(time(NULL), date, sizeof(date)) < 0 ||
         (post &&
          httpsig_digest((const unsigned char *)body, body_len, digest, sizeof(digest)) < 0)) {

@@ -13,6 +13,7 @@
 #include "reply.h"
 #include "log.h"
 #include "standin.h"
+#include "url.h"
 #include "webfinger.h"
 #include "xmalloc.h"
 
@@ -26,12 +27,9 @@ static int webfinger_decode(const char *in, char *out, size_t outsize);
 static int webfinger_hexval(int c);
 static int webfinger_is_user_char(int c);
 static int webfinger_is_host_char(int c);
-static int webfinger_default_port(const char *scheme, size_t len);
 static int webfinger_same_authority(const char *a, size_t alen, const char *b, size_t blen,
                                     int default_port);
 static size_t webfinger_strip_port(const char *s, size_t len, int default_port);
-static int webfinger_split_url(const char *url, const char **scheme, size_t *scheme_len,
-                               const char **auth, size_t *auth_len, const char **rest);
 static int webfinger_parse_url(const char *s, const char *base, char *user, size_t usersize,
                                char *err, size_t errlen);
 static int webfinger_parse_acct(const char *s, const char *host, const char *base, char *user,
@@ -282,29 +280,23 @@ static int
 webfinger_parse_url(const char *s, const char *base, char *user, size_t usersize, char *err,
                     size_t errlen)
 {
-    const char *scheme, *auth, *rest, *bscheme, *bauth, *brest;
-    size_t scheme_len, auth_len, bscheme_len, bauth_len, path_len;
-    int port;
+    struct url u, b;
+    char why[64];
+    size_t path_len;
 
-    if (webfinger_split_url(s, &scheme, &scheme_len, &auth, &auth_len, &rest) == -1)
+    if (url_split(s, &u, why, sizeof(why)) < 0)
         return webfinger_fail(err, errlen, -1, "malformed URL");
-    for (size_t i = 0; i < auth_len; i++) {
-        if (!webfinger_is_host_char((unsigned char)auth[i]))
-            return webfinger_fail(err, errlen, -1, "malformed URL host");
-    }
-    if (webfinger_split_url(base, &bscheme, &bscheme_len, &bauth, &bauth_len, &brest) == -1)
+    if (url_split(base, &b, why, sizeof(why)) < 0)
         return webfinger_fail(err, errlen, -1, "server base_url is not a URL");
-    (void)brest;
-    port = webfinger_default_port(scheme, scheme_len);
-    if (scheme_len != bscheme_len || strncasecmp(scheme, bscheme, scheme_len) != 0 ||
-        !webfinger_same_authority(auth, auth_len, bauth, bauth_len, port))
+    if (u.https != b.https || u.port != b.port || u.ipv6 != b.ipv6 || u.host_len != b.host_len ||
+        strncasecmp(u.host, b.host, u.host_len) != 0)
         return webfinger_fail(err, errlen, 1, "URL of another server");
     /* An actor id has neither query nor fragment. */
-    path_len = strcspn(rest, "?#");
-    if (rest[path_len] != '\0')
+    if (u.query != NULL || u.fragment != NULL)
         return webfinger_fail(err, errlen, 1, "URL is not an actor id");
+    path_len = u.path_len;
     /* Mastodon also accepts one trailing slash. */
-    if (path_len > 1 && rest[path_len - 1] == '/')
+    if (path_len > 1 && u.path[path_len - 1] == '/')
         path_len--;
     if (path_len == 0) {
         if (usersize < 2)
@@ -314,7 +306,7 @@ webfinger_parse_url(const char *s, const char *base, char *user, size_t usersize
     }
     if (path_len >= usersize)
         return webfinger_fail(err, errlen, -1, "URL path too long");
-    memcpy(user, rest, path_len);
+    memcpy(user, u.path, path_len);
     user[path_len] = '\0';
     return 0;
 }
@@ -324,8 +316,10 @@ static int
 webfinger_parse_acct(const char *s, const char *host, const char *base, char *user, size_t usersize,
                      char *err, size_t errlen)
 {
-    const char *at, *h, *bscheme, *bauth, *brest;
-    size_t ulen, bscheme_len, bauth_len;
+    const char *at, *h;
+    size_t ulen;
+    struct url b;
+    char why[64];
     int port = 0;
 
     if (strncasecmp(s, "acct:", 5) == 0)
@@ -351,44 +345,14 @@ webfinger_parse_acct(const char *s, const char *host, const char *base, char *us
         if (!webfinger_is_host_char((unsigned char)*p))
             return webfinger_fail(err, errlen, -1, "invalid character in host");
     }
-    if (base != NULL &&
-        webfinger_split_url(base, &bscheme, &bscheme_len, &bauth, &bauth_len, &brest) == 0)
-        port = webfinger_default_port(bscheme, bscheme_len);
+    if (base != NULL && url_split(base, &b, why, sizeof(why)) == 0)
+        port = b.https ? 443 : 80;
     if (host == NULL || !webfinger_same_authority(h, strlen(h), host, strlen(host), port))
         return webfinger_fail(err, errlen, 1, "account on another server");
     if (ulen >= usersize)
         return webfinger_fail(err, errlen, -1, "user name too long");
     memcpy(user, s, ulen);
     user[ulen] = '\0';
-    return 0;
-}
-
-/* Splits "scheme://authority/rest": rest points at the path ("" when there is none). */
-static int
-webfinger_split_url(const char *url, const char **scheme, size_t *scheme_len, const char **auth,
-                    size_t *auth_len, const char **rest)
-{
-    const char *sep = strstr(url, "://");
-
-    if (sep == NULL || sep == url)
-        return -1;
-    *scheme = url;
-    *scheme_len = (size_t)(sep - url);
-    *auth = sep + 3;
-    *auth_len = strcspn(*auth, "/?#");
-    if (*auth_len == 0)
-        return -1;
-    *rest = *auth + *auth_len;
-    return 0;
-}
-
-static int
-webfinger_default_port(const char *scheme, size_t len)
-{
-    if (len == 5 && strncasecmp(scheme, "https", 5) == 0)
-        return 443;
-    if (len == 4 && strncasecmp(scheme, "http", 4) == 0)
-        return 80;
     return 0;
 }
 
