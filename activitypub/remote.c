@@ -688,6 +688,14 @@ remote_examine(struct remote_fetch *f, struct json_object *doc, const char *eff_
         f->why = "no_inbox";
         return -1;
     }
+    /*
+     * An actor speaks for its own server only: an inbox elsewhere would have the bridge send
+     * signed POSTs (and retry them for days) wherever the actor's author likes.
+     */
+    if (!remote_same_origin(inbox, id)) {
+        f->why = "inbox_origin";
+        return -1;
+    }
     if (name == NULL || name[strspn(name, " \t\r\n")] == '\0') {
         f->why = "no_preferred_username";
         return -1;
@@ -700,6 +708,12 @@ remote_examine(struct remote_fetch *f, struct json_object *doc, const char *eff_
         shared = remote_str(doc, "sharedInbox", REMOTE_MAX_URL);
     if (shared != NULL && !remote_is_http(shared))
         shared = NULL;
+    if (shared != NULL && !remote_same_origin(shared, id)) {
+        /* Ignored, as an inbox elsewhere is refused: the actor's own inbox still reaches it. */
+        log_info("remote_shared_inbox_ignored", "actor=%s shared_inbox=%s", log_q(id),
+                 log_q(shared));
+        shared = NULL;
+    }
     remote_set(&f->actor_id, id);
     remote_set(&f->kid, kid != NULL ? kid : id);
     remote_set(&f->pem, pem);

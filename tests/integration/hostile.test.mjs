@@ -28,12 +28,14 @@ let s; // the server: loopback fetches allowed (the peers live there)
 let strict; // a second one with the default: no fetch to loopback or private addresses
 let peer; // alice, bob: a fediverse server on loopback
 let m; // a member of s with a link-page session
+let evil; // an attacker's server: mallory's inbox is a path of peer (reflection)
 
 setup(async () => {
   peer = await startActorHost({ actors: [{ name: "alice" }, { name: "bob" }, { name: "carol" }] });
   const config = { metrics_token: TOKEN, max_archive_bytes: MAX_ARCHIVE, queue_poll_ms: 100, queue_backoff_unit_ms: 10 };
   s = await startServer({ config: { ...config, allow_private_fetch: "true" } });
   strict = await startServer({ config });
+  evil = await startActorHost({ actors: [{ name: "mallory", document: (d) => ({ ...d, inbox: `${peer.url}/users/alice/inbox`, endpoints: {} }) }] });
   m = await joinMember(s, peer, "carol");
   await makeBombs();
   // Keys cached and one activity seen, so the refusals below meet a warm server.
@@ -48,6 +50,7 @@ setup(async () => {
 teardown(async () => {
   closeSessions();
   if (peer) await peer.stop();
+  if (evil) await evil.stop();
   if (strict) assert.equal(await strict.stop(), 0, "serve exit code");
   if (s) assert.equal(await s.stop(), 0, "serve exit code");
 });
@@ -140,6 +143,9 @@ const rows = [
   ["inbox: actor and id on a private address, signed by alice", () => sign("/inbox", onHost("http://192.168.1.1")), 401],
   ["inbox: actor and id on localhost, signed by alice", () => sign("/inbox", onHost("http://localhost")), 401],
   ["inbox: actor on a private address, id on alice's host", () => sign("/inbox", create({ id: "http://10.0.0.7/users/alice" })), 400],
+  // --- reflection: an actor whose inbox is another server's ---------------------------------
+  ["inbox: relay Follow by an actor whose inbox is on another host", () => sign("/inbox", { "@context": AS, id: newId(evil), type: "Follow", actor: evil.actor("mallory").id, object: PUBLIC }, { actor: evil.actor("mallory") }), 401],
+  ["bridge inbox: Follow by an actor whose inbox is on another host", () => sign("/users/passerelle/inbox", { "@context": AS, id: newId(evil), type: "Follow", actor: evil.actor("mallory").id, object: `${s.url}/users/passerelle` }, { actor: evil.actor("mallory") }), 401],
   // --- replays: 202, nothing changes --------------------------------------------------------
   ["inbox: a replayed activity id", () => sign("/inbox", seenOnce), 202],
   ["inbox: a replayed id with another body", () => sign("/inbox", { ...seenOnce, object: { ...seenOnce.object, content: "changed" } }), 202],
