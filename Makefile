@@ -5,7 +5,14 @@ VERSION  := 0.1.0
 BUILD    ?= build
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
-SYSCONFDIR ?= $(PREFIX)/etc
+# /etc, not $(PREFIX)/etc: the unit's ConfigurationDirectory= is /etc/passerelle whatever
+# the prefix, and the configuration must be where the unit reads it.
+SYSCONFDIR ?= /etc
+MANDIR   ?= $(PREFIX)/share/man
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+# The unit's StateDirectory=passerelle: the RSA key and the token key.
+STATEDIR := /var/lib/passerelle
 PKGS     := libevent libevent_openssl openssl json-c libxml-2.0 libpq libcurl zlib
 
 CC       ?= cc
@@ -184,15 +191,48 @@ fuzz:
 fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
-install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/passerelle
-	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/$(PROG)
-	install -m 0644 passerelle.conf.example $(DESTDIR)$(SYSCONFDIR)/passerelle/passerelle.conf.example
+# The binary, the systemd unit and its sysusers.d line, the man page passerelle(8) and the
+# example configuration (key files pointed at $(STATEDIR)). Without DESTDIR, as root, the
+# passerelle user is created when missing (systemd-sysusers, else useradd); with DESTDIR
+# (a package being built) that is left to the package.
+$(BUILD)/dist/passerelle.service: dist/passerelle.service.in Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@.tmp && mv $@.tmp $@
 
+$(BUILD)/dist/passerelle.conf.example: passerelle.conf.example Makefile
+	@mkdir -p $(@D)
+	sed -e 's|^key_file = .*|key_file = $(STATEDIR)/passerelle.key|' \
+	    -e 's|/etc/passerelle/token.key|$(STATEDIR)/token.key|g' $< > $@.tmp && mv $@.tmp $@
+
+install: $(BIN) $(BUILD)/dist/passerelle.service $(BUILD)/dist/passerelle.conf.example
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/passerelle $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/$(PROG)
+	install -m 0644 $(BUILD)/dist/passerelle.conf.example $(DESTDIR)$(SYSCONFDIR)/passerelle/passerelle.conf.example
+	install -m 0644 $(BUILD)/dist/passerelle.service $(DESTDIR)$(SYSTEMDUNITDIR)/passerelle.service
+	install -m 0644 dist/passerelle.sysusers $(DESTDIR)$(SYSUSERSDIR)/passerelle.conf
+	install -m 0644 docs/passerelle.8 $(DESTDIR)$(MANDIR)/man8/passerelle.8
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+	    if command -v systemd-sysusers >/dev/null 2>&1; then \
+	        systemd-sysusers $(SYSUSERSDIR)/passerelle.conf; \
+	    elif ! id passerelle >/dev/null 2>&1; then \
+	        useradd --system --user-group --home-dir $(STATEDIR) --no-create-home \
+	            --shell /usr/sbin/nologin --comment "passerelle bridge" passerelle; \
+	    fi; \
+	    if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+	    echo "install: next, $(SYSCONFDIR)/passerelle/passerelle.conf (man 8 passerelle, EXAMPLES)"; \
+	fi
+
+# Everything install put there. The passerelle user and $(STATEDIR) stay: the RSA key must
+# outlive a reinstall (remote servers cache it), and so must the token key.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/$(PROG)
 	rm -f $(DESTDIR)$(SYSCONFDIR)/passerelle/passerelle.conf.example
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/passerelle.service
+	rm -f $(DESTDIR)$(SYSUSERSDIR)/passerelle.conf
+	rm -f $(DESTDIR)$(MANDIR)/man8/passerelle.8
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/passerelle 2>/dev/null
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 format:
 	clang-format -i $(FMT_SRCS)

@@ -1,8 +1,11 @@
 #!/bin/sh
 # Checks the Debian packages that build and test passerelle; installs the missing ones as root.
+# systemd, man-db and groff-base: tests/install checks the unit (systemd-analyze,
+# systemd-sysusers) and the man page (man, groff).
 set -eu
 pkgs="build-essential pkg-config libevent-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
-libxml2-dev libpq-dev zlib1g-dev postgresql curl ca-certificates openssl nodejs chromium"
+libxml2-dev libpq-dev zlib1g-dev postgresql curl ca-certificates openssl nodejs chromium
+systemd man-db groff-base"
 # "deps.sh fuzz" (make fuzz): clang, and its libFuzzer and sanitizer runtimes, which clang
 # only recommends, so an install without recommends lacks them.
 if [ "${1:-}" = fuzz ]; then

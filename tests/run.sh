@@ -2,7 +2,7 @@
 # Runs every test (unit, integration, interop) and ends with one line: "N passed, N failed".
 # Each test program prints TAP lines ("ok N - name" / "not ok N - name"); this script counts
 # them, and counts a program that exits non-zero without a "not ok" line as one failure.
-# Environment: BUILD (build folder, default build), TEST_ONLY (unit|integration|interop|browser|bench),
+# Environment: BUILD (build folder, default build), TEST_ONLY (unit|integration|interop|browser|install|bench),
 # TEST_MATCH (an extended regex over names such as integration/inbox.test.mjs),
 # PASSERELLE_VALGRIND=1 (integration servers run under valgrind).
 set -u
@@ -100,6 +100,15 @@ if [ -z "$only" ] || [ "$only" = browser ]; then
             run_one "browser/$(basename "$t")" node "$t"
         done
     fi
+fi
+
+# make install into a temporary DESTDIR: the systemd unit (systemd-analyze), the man page
+# (man, groff), make uninstall (tests/install/).
+if [ -z "$only" ] || [ "$only" = install ]; then
+    for t in tests/install/*.test.sh; do
+        [ -f "$t" ] || continue
+        run_one "install/$(basename "$t")" env BUILD="$BUILD" sh "$t"
+    done
 fi
 
 # The benchmark programs with tiny sizes (make bench-quick): a smoke test that they still
