@@ -282,3 +282,10 @@ activity_ref(struct json_object *o)
         return json_object_get_string(id);
     return NULL;
 }
+
+int
+activity_is_public(const char *s)
+{
+    return s != NULL && (strcmp(s, ACTIVITY_PUBLIC) == 0 || strcmp(s, "as:Public") == 0 ||
+                         strcmp(s, "Public") == 0);
+}

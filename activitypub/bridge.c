@@ -14,9 +14,8 @@
 #include "config.h"
 #include "dbtx.h"
 #include "htmltext.h"
-#include "inbox.h"
 #include "log.h"
-#include "relay.h"
+#include "outbox.h"
 #include "token.h"
 #include "xmalloc.h"
 
@@ -437,7 +436,7 @@ bridge_push_notice(struct dbtx *tx, struct app *app, const char *actor, const ch
     msg = bridge_message_new(app->cfg->base_url, app->bridge_id, actor, acct, text);
     if (msg == NULL)
         return 0;
-    relay_send(tx, "bridge", msg, inbox);
+    outbox_push_one(tx, "bridge", msg, inbox);
     return 1;
 }
 
@@ -525,7 +524,7 @@ bridge_is_message(struct json_object *activity, const char *bridge_id)
 
                 if (!json_object_is_type(e, json_type_string))
                     continue;
-                if (relay_is_public(s))
+                if (activity_is_public(s))
                     return 0;
                 if (f < 2 && strcmp(s, bridge_id) == 0)
                     to_bridge = 1;
@@ -715,7 +714,7 @@ bridge_run_command(const struct bridge_peer *p, enum bridge_command c, PGresult 
 static int
 bridge_command_cb(struct dbtx *tx, PGresult *res, void *arg)
 {
-    struct inbox_activity *a = arg;
+    struct activity_in *a = arg;
     struct bridge_peer p = { .tx = tx, .app = a->app, .actor = a->actor };
     enum bridge_command c;
     char acct[512];
@@ -792,7 +791,7 @@ bridge_note_html(struct json_object *note)
 }
 
 int
-bridge_push_message(struct dbtx *tx, struct inbox_activity *a)
+bridge_push_message(struct dbtx *tx, struct activity_in *a)
 {
     struct json_object *note = NULL, *by;
     const char *html, *lang;

@@ -1,4 +1,4 @@
-/* The inbox: every check a signed POST must pass, cheapest first, before relay_dispatch. */
+/* The inbox: every check a signed POST must pass, cheapest first, before dispatch_activity. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,7 +19,7 @@
 #include "metrics.h"
 #include "policy.h"
 #include "queue.h"
-#include "relay.h"
+#include "dispatch.h"
 #include "remote.h"
 #include "utf8.h"
 #include "xmalloc.h"
@@ -31,7 +31,8 @@
 
 /* One POST between its arrival and its answer; the single owner of everything below. */
 struct inbox_ctx {
-    struct inbox_activity a;
+    struct activity_in a;
+    struct evhttp_request *req;
     struct httpsig sig;
     struct httpsig_request hreq;
     char *body;      /* the raw body, NUL-terminated; a.body points here */
@@ -88,7 +89,7 @@ inbox_refuse(struct inbox_ctx *c, enum reply_err kind, const char *result, const
     inbox_count(result);
     log_info("inbox_refused", "result=%s status=%d reason=%s key_id=%s", result,
              reply_err_status(kind), log_q(reason), log_q(c->key_id));
-    reply_fail(c->a.req, kind, reason);
+    reply_fail(c->req, kind, reason);
     inbox_ctx_free(c);
 }
 
@@ -102,20 +103,24 @@ inbox_sigfail(struct inbox_ctx *c, const char *why, const char *reason)
     inbox_refuse(c, REPLY_ERR_UNAUTHORIZED, "unauthorized", reason);
 }
 
-void
-inbox_finish(struct inbox_activity *a, int ok, enum reply_err kind, const char *result,
-             const char *reason)
+/* The dispatcher's answer: 202 once committed, 503 without a database, else 500. */
+static void
+inbox_dispatched_cb(enum db_outcome outcome, const char *result, void *arg)
 {
-    struct inbox_ctx *c = (struct inbox_ctx *)a; /* a is the first member */
+    struct inbox_ctx *c = arg;
 
-    if (!ok) {
-        inbox_refuse(c, kind, result, reason);
+    if (outcome == DB_UNAVAILABLE) {
+        inbox_refuse(c, REPLY_ERR_UNAVAILABLE, result, "database unavailable");
+        return;
+    }
+    if (outcome != DB_OK) {
+        inbox_refuse(c, REPLY_ERR_INTERNAL, result, "database error");
         return;
     }
     inbox_count(result);
-    log_info("inbox_accepted", "result=%s type=%s id=%s actor=%s", result, log_q(a->type),
-             log_q(a->id), log_q(a->actor));
-    reply_send(a->req, 202, "application/json", "{}", 2);
+    log_info("inbox_accepted", "result=%s type=%s id=%s actor=%s", result, log_q(c->a.type),
+             log_q(c->a.id), log_q(c->a.actor));
+    reply_send(c->req, 202, "application/json", "{}", 2);
     inbox_ctx_free(c);
 }
 
@@ -146,7 +151,7 @@ inbox_ctype_ok(const char *ct)
 }
 
 int
-inbox_parse(struct inbox_activity *a, const char **reason)
+inbox_parse(struct activity_in *a, const char **reason)
 {
     struct json_tokener *tok = json_tokener_new_ex(INBOX_MAX_DEPTH);
     struct json_object *o, *v;
@@ -211,7 +216,7 @@ inbox_post(struct app *app, struct evhttp_request *req, const char *path)
     const char *domains[2];
 
     c->a.app = app;
-    c->a.req = req;
+    c->req = req;
     c->a.to_bridge = strncmp(path, "/users/", 7) == 0;
     c->a.body_len = len;
     c->body = xmalloc(len + 1);
@@ -342,7 +347,7 @@ inbox_key_cb(enum remote_result result, const struct remote_key *key, void *arg)
     }
     if (result == REMOTE_NOT_FOUND && inbox_actor_gone(c)) {
         /* Its own server says the actor is gone: forgetting it needs no signature. */
-        relay_dispatch(&c->a);
+        dispatch_activity(&c->a, inbox_dispatched_cb, c);
         return;
     }
     if (result != REMOTE_OK) {
@@ -379,5 +384,5 @@ inbox_key_cb(enum remote_result result, const struct remote_key *key, void *arg)
     c->a.actor_username = c->username;
     /* A host that talks to us is alive: lift its pause or dead mark. */
     queue_host_alive(app->queue, c->key_domain);
-    relay_dispatch(&c->a);
+    dispatch_activity(&c->a, inbox_dispatched_cb, c);
 }

@@ -1,4 +1,4 @@
-/* libFuzzer target: an inbox body: UTF-8, depth and shape checks, then relay_classify and
+/* libFuzzer target: an inbox body: UTF-8, depth and shape checks, then dispatch_classify and
  * activity_ref. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,7 +10,7 @@
 #include "fuzz_common.h"
 #include "inbox.h"
 #include "queue.h"
-#include "relay.h"
+#include "dispatch.h"
 #include "utf8.h"
 
 #define RELAY  "https://bridge.example/actor"
@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct inbox_activity a;
+    struct activity_in a;
     const char *reason = NULL;
     char *body = malloc(size + 1), idhost[256];
     int rc;
@@ -37,7 +37,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc < 0) {
         fuzz_check(reason != NULL && reason[0] != '\0');
     } else {
-        enum relay_action act;
+        enum dispatch_action act;
 
         /* Nothing invalid gets through: the whole body is UTF-8 and one JSON object. */
         fuzz_check(utf8_count(body, size) >= 0);
@@ -46,8 +46,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check(a.type != NULL && a.actor != NULL && a.domain[0] != '\0');
         fuzz_check(queue_host_of(a.id, idhost, sizeof(idhost)) == 0);
         fuzz_check(strcmp(idhost, a.domain) == 0);
-        act = relay_classify(a.json, a.type, a.actor, RELAY, BRIDGE);
-        fuzz_check(act >= RELAY_IGNORE && act <= RELAY_PUBLICATION);
+        act = dispatch_classify(a.json, a.type, a.actor, RELAY, BRIDGE);
+        fuzz_check(act >= DISPATCH_IGNORE && act <= DISPATCH_PUBLICATION);
         /* Every field's reference is a string of the object, or nothing. */
         json_object_object_foreach(a.json, key, val) {
             const char *ref = activity_ref(val);
@@ -56,7 +56,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fuzz_check(ref == NULL || json_object_is_type(val, json_type_string) ||
                        json_object_is_type(val, json_type_object));
             if (ref != NULL)
-                (void)relay_is_public(ref);
+                (void)activity_is_public(ref);
         }
     }
     json_object_put(a.json);

@@ -4,9 +4,32 @@
 
 #include <stddef.h>
 
+struct app;
 struct json_object;
 
 #define ACTIVITY_PUBLIC "https://www.w3.org/ns/activitystreams#Public"
+
+/*
+ * An incoming activity: parsed by inbox_parse, then, once its HTTP signature verified and
+ * its key belongs to its actor, handed to dispatch_activity. Owned by whoever received it
+ * (the inbox); the dispatcher and the features it calls only borrow it.
+ */
+struct activity_in {
+    struct app *app;
+    struct json_object *json; /* the parsed body */
+    const char *id;           /* borrowed from json: never NULL */
+    const char *type;         /* borrowed from json: never NULL */
+    const char *actor;        /* borrowed from json (string or object's id): never NULL */
+    const char *body;         /* the raw bytes, for verbatim forwarding */
+    size_t body_len;
+    char domain[256];           /* the actor's host[:port], lowercase */
+    int to_bridge;              /* posted to the bridge account's inbox */
+    int allowed;                /* relay_mode=open, or the domain is allowed (config or admin) */
+    const char *actor_inbox;    /* from the actor document */
+    const char *actor_shared;   /* endpoints.sharedInbox, or NULL */
+    const char *actor_type;     /* Application, Person, Service... */
+    const char *actor_username; /* preferredUsername */
+};
 
 /*
  * Every builder returns a new json_object reference (the caller puts it) with
@@ -59,6 +82,9 @@ char *activity_html_escape(const char *text, int paragraph);
  * Borrowed from o; NULL when o is neither.
  */
 const char *activity_ref(struct json_object *o);
+
+/* 1 for the ways servers write the public collection ("as:Public", "Public" too). */
+int activity_is_public(const char *s);
 
 /* Writes a fresh id (base_url/activities/<32 hex>) into out; -1 if it does not fit. */
 int activity_new_id(const char *base_url, char *out, size_t outlen);

@@ -3,7 +3,7 @@
 #define PASSERELLE_ANNOUNCE_H
 
 struct dbtx;
-struct inbox_activity;
+struct activity_in;
 struct json_object;
 
 /*
@@ -11,7 +11,7 @@ struct json_object;
  * until its transaction ends. queued counts the delivery statements listed.
  */
 struct announce {
-    struct inbox_activity *a;
+    struct activity_in *a;
     const char *object_id; /* set by announce_push: borrowed from a->json */
     int *queued;
 };

@@ -6,7 +6,7 @@
 
 struct app;
 struct dbtx;
-struct inbox_activity;
+struct activity_in;
 struct json_object;
 
 /* Lifetime of a one-time link. */
@@ -35,7 +35,7 @@ int bridge_is_message(struct json_object *activity, const char *bridge_id);
  * later in tx, so this returns the number of deliveries it may list (0 or 1): a positive
  * count asks the caller to kick the queue after the commit. a must outlive tx.
  */
-int bridge_push_message(struct dbtx *tx, struct inbox_activity *a);
+int bridge_push_message(struct dbtx *tx, struct activity_in *a);
 
 /* Commands at most per member and per hour; the first one over gets one answer saying so. */
 #define BRIDGE_COMMANDS_PER_HOUR 10

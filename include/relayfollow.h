@@ -11,7 +11,7 @@ struct relayfollow;
  * LOCKED, so several processes share the work) and queues, with the state change:
  *   - a Follow from the relay actor to a member who has relay on, is linked, not paused and
  *     not blocked, and is not followed yet (state none -> pending; their Accept or Reject,
- *     handled by relay.c, makes it accepted or rejected);
+ *     handled by dispatch.c, makes it accepted or rejected);
  *   - an Undo of that Follow when relay is off, the member paused, or the claim is no longer
  *     linked (pending/accepted -> none), dropping Announces still queued for them; a refusal
  *     is forgotten (rejected -> none) so that turning relay on again asks once more;

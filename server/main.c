@@ -27,7 +27,7 @@
 #include "notice.h"
 #include "queue.h"
 #include "status.h"
-#include "relay.h"
+#include "sweep.h"
 #include "relayfollow.h"
 #include "routes.h"
 #include "remote.h"
@@ -171,7 +171,7 @@ serve_sweep_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    relay_sweep(st->app);
+    sweep_run(st->app->db);
     event_add(st->sweep, &hour);
 }
 

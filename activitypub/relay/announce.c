@@ -10,11 +10,10 @@
 #include "app.h"
 #include "config.h"
 #include "dbtx.h"
-#include "inbox.h"
 #include "log.h"
 #include "policy.h"
 #include "queue.h"
-#include "relay.h"
+#include "outbox.h"
 #include "xmalloc.h"
 
 /*
@@ -48,13 +47,14 @@ static int
 announce_has_public(struct json_object *v)
 {
     if (json_object_is_type(v, json_type_string))
-        return relay_is_public(json_object_get_string(v));
+        return activity_is_public(json_object_get_string(v));
     if (!json_object_is_type(v, json_type_array))
         return 0;
     for (size_t i = 0; i < json_object_array_length(v); i++) {
         struct json_object *e = json_object_array_get_idx(v, i);
 
-        if (json_object_is_type(e, json_type_string) && relay_is_public(json_object_get_string(e)))
+        if (json_object_is_type(e, json_type_string) &&
+            activity_is_public(json_object_get_string(e)))
             return 1;
     }
     return 0;
@@ -138,7 +138,7 @@ announce_targets(struct dbtx *tx, PGresult *res, void *arg)
     followers = xasprintf("%s/followers", app->relay_id);
     act = activity_announce_new(app->cfg->base_url, app->relay_id, followers, an->object_id);
     /* Tied to the member: their leaving drops what is still queued. */
-    if (k > 0 && relay_send_to(tx, "relay", act, inboxes, (size_t)k, PQgetvalue(res, 0, 0))) {
+    if (k > 0 && outbox_push(tx, "relay", act, inboxes, (size_t)k, PQgetvalue(res, 0, 0)) == 0) {
         (*an->queued)++;
         log_info("relay_announced", "object=%s member=%s instances=%d", log_q(an->object_id),
                  PQgetvalue(res, 0, 0), k);
@@ -153,7 +153,7 @@ announce_targets(struct dbtx *tx, PGresult *res, void *arg)
 int
 announce_push(struct dbtx *tx, struct announce *an)
 {
-    struct inbox_activity *a = an->a;
+    struct activity_in *a = an->a;
     const char *why;
 
     if (!announce_eligible(a->json, a->type, a->actor, a->domain, &an->object_id, &why)) {

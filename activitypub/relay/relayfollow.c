@@ -14,7 +14,7 @@
 #include "log.h"
 #include "policy.h"
 #include "queue.h"
-#include "relay.h"
+#include "outbox.h"
 #include "relayfollow.h"
 #include "xmalloc.h"
 
@@ -123,7 +123,8 @@ relayfollow_undo(struct dbtx *tx, struct relayfollow *rf, const char *member, co
     json_object_object_add(inner, "type", json_object_new_string("Follow"));
     json_object_object_add(inner, "actor", json_object_new_string(app->relay_id));
     json_object_object_add(inner, "object", json_object_new_string(member));
-    relay_send(tx, "relay", activity_undo_new(app->cfg->base_url, app->relay_id, inner), inbox);
+    outbox_push_one(tx, "relay", activity_undo_new(app->cfg->base_url, app->relay_id, inner),
+                    inbox);
     json_object_put(inner);
     rf->queued++;
     log_info("relay_follow_undone", "member=%s follow=%s", log_q(member), log_q(follow_id));
@@ -161,7 +162,7 @@ relayfollow_due(struct dbtx *tx, PGresult *res, void *arg)
         dbtx_push(tx, sql_followed, NULL, NULL, 2, id, json_object_get_string(v));
         log_info("relay_follow_sent", "member=%s follow=%s", log_q(actor),
                  log_q(json_object_get_string(v)));
-        relay_send(tx, "relay", f, inbox);
+        outbox_push_one(tx, "relay", f, inbox);
         rf->queued++;
     }
     return 0;

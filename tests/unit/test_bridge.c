@@ -4,7 +4,7 @@
 #include <json-c/json.h>
 
 #include "bridge.h"
-#include "relay.h"
+#include "dispatch.h"
 #include "tap.h"
 
 #define BASE   "https://bridge.example"
@@ -77,9 +77,9 @@ test_classify(void)
                                                "\",\"to\":[\"" PUB "\"],\"cc\":[\"" BRIDGE "\"],"
                                                "\"object\":{\"type\":\"Note\"}}");
 
-    is_int(relay_classify(o, "Create", ACTOR, RELAY, BRIDGE), RELAY_MESSAGE,
-           "relay: a direct message to the bridge is RELAY_MESSAGE");
-    is_int(relay_classify(p, "Create", ACTOR, RELAY, BRIDGE), RELAY_PUBLICATION,
+    is_int(dispatch_classify(o, "Create", ACTOR, RELAY, BRIDGE), DISPATCH_MESSAGE,
+           "relay: a direct message to the bridge is DISPATCH_MESSAGE");
+    is_int(dispatch_classify(p, "Create", ACTOR, RELAY, BRIDGE), DISPATCH_PUBLICATION,
            "relay: a public note stays a publication");
     json_object_put(o);
     json_object_put(p);

@@ -11,22 +11,23 @@
 #include "config.h"
 #include "db.h"
 #include "dbtx.h"
-#include "reply.h"
-#include "inbox.h"
 #include "log.h"
+#include "outbox.h"
 #include "queue.h"
-#include "relay.h"
+#include "dispatch.h"
 #include "standin.h"
 #include "xmalloc.h"
 
 /*
  * One activity's work: the seen-id insert, the action's statements (which may queue more,
- * such as the Accept), all in one dbtx; the 202 follows the COMMIT. Owned by itself until
- * relay_done ends it with inbox_finish.
+ * such as the Accept), all in one dbtx; the caller hears of it after the COMMIT. Owned by
+ * itself until dispatch_done hands the outcome to done and frees it.
  */
-struct relay_ctx {
-    struct inbox_activity *a;
-    enum relay_action action;
+struct dispatch_ctx {
+    struct activity_in *a;
+    dispatch_done_fn done;
+    void *done_arg;
+    enum dispatch_action action;
     int queued;
     const char *result; /* the metric label on success */
     /* From the activity: the object (Follow) or the inner activity's id and object (Undo). */
@@ -38,15 +39,8 @@ struct relay_ctx {
 };
 
 
-int
-relay_is_public(const char *s)
-{
-    return s != NULL && (strcmp(s, ACTIVITY_PUBLIC) == 0 || strcmp(s, "as:Public") == 0 ||
-                         strcmp(s, "Public") == 0);
-}
-
 static const char *
-relay_field(struct json_object *o, const char *name)
+dispatch_field(struct json_object *o, const char *name)
 {
     struct json_object *v;
 
@@ -55,9 +49,9 @@ relay_field(struct json_object *o, const char *name)
     return activity_ref(v);
 }
 
-enum relay_action
-relay_classify(struct json_object *activity, const char *type, const char *actor,
-               const char *relay_id, const char *bridge_id)
+enum dispatch_action
+dispatch_classify(struct json_object *activity, const char *type, const char *actor,
+                  const char *relay_id, const char *bridge_id)
 {
     struct json_object *obj = NULL;
     const char *object;
@@ -65,65 +59,36 @@ relay_classify(struct json_object *activity, const char *type, const char *actor
     json_object_object_get_ex(activity, "object", &obj);
     object = activity_ref(obj);
     if (strcmp(type, "Follow") == 0) {
-        if (relay_is_public(object))
-            return RELAY_SUBSCRIBE;
+        if (activity_is_public(object))
+            return DISPATCH_SUBSCRIBE;
         if (object != NULL && strcmp(object, relay_id) == 0)
-            return RELAY_SUBSCRIBE_LP;
+            return DISPATCH_SUBSCRIBE_LP;
         if (object != NULL && strcmp(object, bridge_id) == 0)
-            return RELAY_JOIN;
-        return RELAY_IGNORE;
+            return DISPATCH_JOIN;
+        return DISPATCH_IGNORE;
     }
     if (strcmp(type, "Undo") == 0) {
         struct json_object *t;
 
         /* A bare id may name a Follow; an embedded object must say it is one. */
         if (json_object_is_type(obj, json_type_string))
-            return RELAY_UNDO_FOLLOW;
+            return DISPATCH_UNDO_FOLLOW;
         if (json_object_object_get_ex(obj, "type", &t) &&
             json_object_is_type(t, json_type_string) &&
             strcmp(json_object_get_string(t), "Follow") == 0)
-            return RELAY_UNDO_FOLLOW;
-        return RELAY_IGNORE;
+            return DISPATCH_UNDO_FOLLOW;
+        return DISPATCH_IGNORE;
     }
     if (strcmp(type, "Accept") == 0 || strcmp(type, "Reject") == 0)
-        return object != NULL ? RELAY_FOLLOW_ANSWERED : RELAY_IGNORE;
+        return object != NULL ? DISPATCH_FOLLOW_ANSWERED : DISPATCH_IGNORE;
     if (strcmp(type, "Delete") == 0 && object != NULL && strcmp(object, actor) == 0)
-        return RELAY_ACTOR_DELETED;
+        return DISPATCH_ACTOR_DELETED;
     if (strcmp(type, "Create") == 0 && bridge_is_message(activity, bridge_id))
-        return RELAY_MESSAGE;
+        return DISPATCH_MESSAGE;
     if (strcmp(type, "Create") == 0 || strcmp(type, "Announce") == 0 ||
         strcmp(type, "Update") == 0 || strcmp(type, "Delete") == 0 || strcmp(type, "Move") == 0)
-        return RELAY_PUBLICATION;
-    return RELAY_IGNORE;
-}
-
-int
-relay_send_to(struct dbtx *tx, const char *signer, struct json_object *json,
-              const char *const *inboxes, size_t n, const char *member_id)
-{
-    const char *s = json_object_to_json_string_ext(json, JSON_C_TO_STRING_PLAIN |
-                                                             JSON_C_TO_STRING_NOSLASHESCAPE);
-    struct queue_batch b;
-    char err[128];
-    int listed = 0;
-
-    if (queue_batch_init(&b, signer, s, strlen(s), inboxes, n, 0, err, sizeof(err)) < 0) {
-        log_warn("relay_send_skipped", "reason=%s inbox=%s", log_q(err),
-                 log_q(n > 0 ? inboxes[0] : NULL));
-    } else {
-        queue_batch_member(&b, member_id);
-        dbtx_pushv(tx, b.sql, NULL, NULL, b.nparams, b.params);
-        queue_batch_free(&b);
-        listed = 1;
-    }
-    json_object_put(json);
-    return listed;
-}
-
-void
-relay_send(struct dbtx *tx, const char *signer, struct json_object *json, const char *inbox)
-{
-    relay_send_to(tx, signer, json, &inbox, 1, NULL);
+        return DISPATCH_PUBLICATION;
+    return DISPATCH_IGNORE;
 }
 
 /* --- the actions --------------------------------------------------------------------------- */
@@ -150,13 +115,13 @@ static const char sql_follow_back[] =
 
 /* The subscription is recorded; answer it (always: Mastodon re-sends on every enable). */
 static int
-relay_subscribed(struct dbtx *tx, PGresult *res, void *arg)
+dispatch_subscribed(struct dbtx *tx, PGresult *res, void *arg)
 {
-    struct relay_ctx *rc = arg;
-    struct inbox_activity *a = rc->a;
+    struct dispatch_ctx *rc = arg;
+    struct activity_in *a = rc->a;
     struct app *app = a->app;
     const char *state, *ours;
-    int litepub = rc->action == RELAY_SUBSCRIBE_LP;
+    int litepub = rc->action == DISPATCH_SUBSCRIBE_LP;
 
     if (PQntuples(res) != 1)
         return -1;
@@ -168,10 +133,10 @@ relay_subscribed(struct dbtx *tx, PGresult *res, void *arg)
         rc->result = "pending"; /* allowlist mode: the admin's allow sends the Accept */
         return 0;
     }
-    relay_send(tx, "relay",
-               activity_accept_new(app->cfg->base_url, app->relay_id, a->actor, a->id,
-                                   litepub ? app->relay_id : ACTIVITY_PUBLIC),
-               a->actor_inbox);
+    outbox_push_one(tx, "relay",
+                    activity_accept_new(app->cfg->base_url, app->relay_id, a->actor, a->id,
+                                        litepub ? app->relay_id : ACTIVITY_PUBLIC),
+                    a->actor_inbox);
     rc->queued++;
     if (litepub && strcmp(ours, "pending") != 0 && strcmp(ours, "accepted") != 0) {
         struct json_object *f = activity_follow_new(app->cfg->base_url, app->relay_id, a->actor);
@@ -179,7 +144,7 @@ relay_subscribed(struct dbtx *tx, PGresult *res, void *arg)
 
         json_object_object_get_ex(f, "id", &fid);
         dbtx_push(tx, sql_follow_back, NULL, NULL, 2, a->domain, json_object_get_string(fid));
-        relay_send(tx, "relay", f, a->actor_inbox);
+        outbox_push_one(tx, "relay", f, a->actor_inbox);
     }
     return 0;
 }
@@ -197,16 +162,16 @@ static const char sql_default_consents[] =
     "  ($1::bigint, 'autofollow', false, 'default'), ($1::bigint, 'relay', false, 'default')";
 
 static int
-relay_joined(struct dbtx *tx, PGresult *res, void *arg)
+dispatch_joined(struct dbtx *tx, PGresult *res, void *arg)
 {
-    struct relay_ctx *rc = arg;
-    struct inbox_activity *a = rc->a;
+    struct dispatch_ctx *rc = arg;
+    struct activity_in *a = rc->a;
     struct app *app = a->app;
 
     if (PQntuples(res) != 1)
         return -1;
     log_info("member_joined", "member=%s actor=%s", PQgetvalue(res, 0, 0), log_q(a->actor));
-    relay_send(
+    outbox_push_one(
         tx, "bridge",
         activity_accept_new(app->cfg->base_url, app->bridge_id, a->actor, a->id, app->bridge_id),
         a->actor_inbox);
@@ -223,10 +188,10 @@ static const char sql_standin_shown[] =
     "SELECT m.host FROM members m WHERE m.x_id = $1::bigint AND " STANDIN_VISIBLE_SQL;
 
 static int
-relay_standin_follow(struct dbtx *tx, PGresult *res, void *arg)
+dispatch_standin_follow(struct dbtx *tx, PGresult *res, void *arg)
 {
-    struct relay_ctx *rc = arg;
-    struct inbox_activity *a = rc->a;
+    struct dispatch_ctx *rc = arg;
+    struct activity_in *a = rc->a;
     struct app *app = a->app;
     char signer[STANDIN_XID_MAX + 2];
     char *id;
@@ -237,8 +202,8 @@ relay_standin_follow(struct dbtx *tx, PGresult *res, void *arg)
     /* Signed by the stand-in itself: Mastodon matches the Reject by its actor. */
     id = xasprintf("%s%s", app->standin_prefix, rc->x_id);
     snprintf(signer, sizeof(signer), "x:%s", rc->x_id);
-    relay_send(tx, signer, activity_reject_new(app->cfg->base_url, id, a->actor, a->id, id),
-               a->actor_inbox);
+    outbox_push_one(tx, signer, activity_reject_new(app->cfg->base_url, id, a->actor, a->id, id),
+                    a->actor_inbox);
     rc->queued++;
     log_info("standin_follow_rejected", "x_id=%s actor=%s", rc->x_id, log_q(a->actor));
     free(id);
@@ -267,10 +232,10 @@ static const char sql_gone_member[] = "DELETE FROM members WHERE actor_uri = $1"
 static const char sql_gone_cache[] = "DELETE FROM remote_actors WHERE uri = $1";
 
 static int
-relay_seen(struct dbtx *tx, PGresult *res, void *arg)
+dispatch_seen(struct dbtx *tx, PGresult *res, void *arg)
 {
-    struct relay_ctx *rc = arg;
-    struct inbox_activity *a = rc->a;
+    struct dispatch_ctx *rc = arg;
+    struct activity_in *a = rc->a;
     struct app *app = a->app;
 
     if (PQntuples(res) == 0) {
@@ -278,24 +243,25 @@ relay_seen(struct dbtx *tx, PGresult *res, void *arg)
         return 1;
     }
     switch (rc->action) {
-    case RELAY_SUBSCRIBE:
-    case RELAY_SUBSCRIBE_LP:
-        dbtx_push(tx, sql_subscribe, relay_subscribed, rc, 7, a->domain, a->actor, a->actor_inbox,
-                  a->actor_shared, a->id, rc->action == RELAY_SUBSCRIBE_LP ? "litepub" : "mastodon",
+    case DISPATCH_SUBSCRIBE:
+    case DISPATCH_SUBSCRIBE_LP:
+        dbtx_push(tx, sql_subscribe, dispatch_subscribed, rc, 7, a->domain, a->actor,
+                  a->actor_inbox, a->actor_shared, a->id,
+                  rc->action == DISPATCH_SUBSCRIBE_LP ? "litepub" : "mastodon",
                   a->allowed ? "true" : "false");
         break;
-    case RELAY_JOIN: {
+    case DISPATCH_JOIN: {
         char acct[512];
 
         snprintf(acct, sizeof(acct), "%s@%s", a->actor_username, a->domain);
-        dbtx_push(tx, sql_join, relay_joined, rc, 5, a->actor, acct, a->domain, a->id,
+        dbtx_push(tx, sql_join, dispatch_joined, rc, 5, a->actor, acct, a->domain, a->id,
                   a->actor_inbox);
         break;
     }
-    case RELAY_UNDO_FOLLOW: {
+    case DISPATCH_UNDO_FOLLOW: {
         int relay_target =
             rc->inner_object != NULL &&
-            (relay_is_public(rc->inner_object) || strcmp(rc->inner_object, app->relay_id) == 0);
+            (activity_is_public(rc->inner_object) || strcmp(rc->inner_object, app->relay_id) == 0);
         int bridge_target =
             rc->inner_object != NULL && strcmp(rc->inner_object, app->bridge_id) == 0;
         const char *fid = rc->inner_id != NULL ? rc->inner_id : "";
@@ -305,32 +271,32 @@ relay_seen(struct dbtx *tx, PGresult *res, void *arg)
         dbtx_push(tx, sql_leave, NULL, NULL, 3, a->actor, fid, bridge_target ? "true" : "false");
         break;
     }
-    case RELAY_FOLLOW_ANSWERED: {
+    case DISPATCH_FOLLOW_ANSWERED: {
         const char *st = strcmp(a->type, "Accept") == 0 ? "accepted" : "rejected";
 
         dbtx_push(tx, sql_answered, NULL, NULL, 4, a->domain, a->actor, rc->object, st);
         dbtx_push(tx, sql_member_answered, NULL, NULL, 3, a->actor, rc->object, st);
         break;
     }
-    case RELAY_ACTOR_DELETED:
+    case DISPATCH_ACTOR_DELETED:
         dbtx_push(tx, sql_gone_instance, NULL, NULL, 1, a->actor);
         dbtx_push(tx, sql_gone_member, NULL, NULL, 1, a->actor);
         dbtx_push(tx, sql_gone_cache, NULL, NULL, 1, a->actor);
         break;
-    case RELAY_MESSAGE:
+    case DISPATCH_MESSAGE:
         rc->queued += bridge_push_message(tx, a);
         break;
-    case RELAY_FOLLOW_STANDIN:
+    case DISPATCH_FOLLOW_STANDIN:
         /* Nothing is stored: the follower is refused and forgotten. */
-        dbtx_push(tx, sql_standin_shown, relay_standin_follow, rc, 1, rc->x_id);
+        dbtx_push(tx, sql_standin_shown, dispatch_standin_follow, rc, 1, rc->x_id);
         break;
-    case RELAY_PUBLICATION:
+    case DISPATCH_PUBLICATION:
         /* A member's public post goes on to their former followers' instances. */
         rc->an.a = a;
         rc->an.queued = &rc->queued;
         announce_push(tx, &rc->an);
         break;
-    case RELAY_IGNORE:
+    case DISPATCH_IGNORE:
         break;
     }
     return 0;
@@ -339,81 +305,52 @@ relay_seen(struct dbtx *tx, PGresult *res, void *arg)
 /* --- the end ----------------------------------------------------------------------------- */
 
 static void
-relay_done(enum db_outcome outcome, const char *err, void *arg)
+dispatch_done(enum db_outcome outcome, const char *err, void *arg)
 {
-    struct relay_ctx *rc = arg;
-    struct inbox_activity *a = rc->a;
+    struct dispatch_ctx *rc = arg;
+    struct activity_in *a = rc->a;
     struct app *app = a->app;
 
     (void)err; /* dbtx logged it */
-    if (outcome == DB_OK) {
-        if (rc->queued > 0)
-            queue_kick(app->queue);
-        inbox_finish(a, 1, REPLY_ERR_INTERNAL, rc->result, NULL);
-    } else if (outcome == DB_UNAVAILABLE) {
-        inbox_finish(a, 0, REPLY_ERR_UNAVAILABLE, "unavailable", "database unavailable");
-    } else {
-        inbox_finish(a, 0, REPLY_ERR_INTERNAL, "error", "database error");
-    }
+    if (outcome == DB_OK && rc->queued > 0)
+        queue_kick(app->queue);
+    rc->done(outcome,
+             outcome == DB_OK            ? rc->result
+             : outcome == DB_UNAVAILABLE ? "unavailable"
+                                         : "error",
+             rc->done_arg);
     free(rc);
 }
 
 void
-relay_dispatch(struct inbox_activity *a)
+dispatch_activity(struct activity_in *a, dispatch_done_fn done, void *arg)
 {
-    struct relay_ctx *rc = xcalloc(1, sizeof(*rc));
+    struct dispatch_ctx *rc = xcalloc(1, sizeof(*rc));
     struct app *app = a->app;
     struct json_object *obj = NULL;
     struct dbtx *tx;
 
     rc->a = a;
+    rc->done = done;
+    rc->done_arg = arg;
     rc->result = "accepted";
-    rc->action = relay_classify(a->json, a->type, a->actor, app->relay_id, app->bridge_id);
+    rc->action = dispatch_classify(a->json, a->type, a->actor, app->relay_id, app->bridge_id);
     json_object_object_get_ex(a->json, "object", &obj);
     rc->object = activity_ref(obj);
-    if (rc->action == RELAY_IGNORE && strcmp(a->type, "Follow") == 0 &&
+    if (rc->action == DISPATCH_IGNORE && strcmp(a->type, "Follow") == 0 &&
         standin_parse_uri(app, rc->object, rc->x_id))
-        rc->action = RELAY_FOLLOW_STANDIN;
-    if (rc->action == RELAY_UNDO_FOLLOW || rc->action == RELAY_FOLLOW_ANSWERED) {
+        rc->action = DISPATCH_FOLLOW_STANDIN;
+    if (rc->action == DISPATCH_UNDO_FOLLOW || rc->action == DISPATCH_FOLLOW_ANSWERED) {
         rc->inner_id = activity_ref(obj);
-        rc->inner_object = relay_field(obj, "object");
+        rc->inner_object = dispatch_field(obj, "object");
     }
-    if (rc->action == RELAY_PUBLICATION || rc->action == RELAY_IGNORE)
-        rc->result = rc->action == RELAY_PUBLICATION ? "publication" : "ignored";
-    else if (rc->action == RELAY_FOLLOW_STANDIN)
+    if (rc->action == DISPATCH_PUBLICATION || rc->action == DISPATCH_IGNORE)
+        rc->result = rc->action == DISPATCH_PUBLICATION ? "publication" : "ignored";
+    else if (rc->action == DISPATCH_FOLLOW_STANDIN)
         rc->result = "standin_follow";
-    tx = dbtx_new(app->db, relay_done, rc);
+    tx = dbtx_new(app->db, dispatch_done, rc);
     dbtx_push(tx,
               "INSERT INTO seen_activity_ids (id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1",
-              relay_seen, rc, 1, a->id);
+              dispatch_seen, rc, 1, a->id);
     dbtx_run(tx);
-}
-
-static void
-relay_swept_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
-{
-    (void)arg;
-    if (outcome == DB_OK)
-        log_debug("swept", "rows=%s", PQcmdTuples(res));
-    else if (outcome == DB_ERROR)
-        log_warn("sweep_failed", "error=%s", log_q(err));
-    PQclear(res);
-}
-
-void
-relay_sweep(struct app *app)
-{
-    /*
-     * Senders retry for days (Mastodon about a week): remember ids (and the objects the relay
-     * announced) a little longer. Spent or expired link codes and sessions have no use left.
-     */
-    static const char *const sweeps[] = {
-        "DELETE FROM seen_activity_ids WHERE seen_at < now() - interval '14 days'",
-        "DELETE FROM relayed_objects WHERE announced_at < now() - interval '14 days'",
-        "DELETE FROM link_codes WHERE expires_at < now() - interval '1 day'",
-        "DELETE FROM sessions WHERE expires_at < now()",
-    };
-
-    for (size_t i = 0; i < sizeof(sweeps) / sizeof(sweeps[0]); i++)
-        db_query(app->db, sweeps[i], 0, NULL, relay_swept_cb, NULL);
 }
