@@ -15,23 +15,34 @@ fi
 if [ "${1:-}" = bench ]; then
     pkgs="$pkgs wrk"
 fi
-missing=""
-for p in $pkgs; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-        # nodejs may come from elsewhere than Debian; a working node is enough.
-        if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
-        missing="$missing $p"
+# install_missing PKG...: installs those not installed (as root on Debian), or says which.
+install_missing() {
+    missing=""
+    for p in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+            # nodejs may come from elsewhere than Debian; a working node is enough.
+            if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+            missing="$missing $p"
+        fi
+    done
+    [ -z "$missing" ] && return 0
+    if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then
+        echo "deps: installing$missing"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        # shellcheck disable=SC2086
+        apt-get install -y -qq --no-install-recommends $missing
+    else
+        echo "deps: missing packages; run as root:" >&2
+        echo "  apt-get install -y$missing" >&2
+        exit 1
     fi
-done
-[ -z "$missing" ] && exit 0
-if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then
-    echo "deps: installing$missing"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    # shellcheck disable=SC2086
-    apt-get install -y -qq --no-install-recommends $missing
-else
-    echo "deps: missing packages; run as root:" >&2
-    echo "  apt-get install -y$missing" >&2
-    exit 1
+}
+# shellcheck disable=SC2086
+install_missing $pkgs
+# plpgsql_check for the PostgreSQL server the tests run (scripts/pg.sh takes the newest under
+# /usr/lib/postgresql): tests/integration/sql.test.mjs checks the migrations' functions with it.
+pgmajor=$(ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -1)
+if [ -n "$pgmajor" ]; then
+    install_missing "postgresql-$pgmajor-plpgsql-check"
 fi

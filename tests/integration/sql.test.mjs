@@ -7,12 +7,15 @@
 // as one (SELECT, INSERT INTO, UPDATE ... SET, DELETE FROM, WITH, COPY ... FROM STDIN).
 // Each is PREPAREd (COPY is run on no rows in a transaction rolled back), as libpq's
 // PQsendPrepare and PQexecParams do with no parameter types.
+// The migrations' own PL/pgSQL functions (triggers, host_blocked) are checked with the
+// plpgsql_check extension (scripts/deps.sh installs it), each trigger function against the
+// table of each of its triggers: PostgreSQL itself only parses their SQL when they first run.
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { test, setup } from "../lib/harness.mjs";
-import { createServer } from "../lib/server.mjs";
+import { createServer, psql } from "../lib/server.mjs";
 
 const TOP = path.resolve(new URL("../..", import.meta.url).pathname);
 const ROOMS = ["server", "activitypub", "webfinger", "db"];
@@ -140,6 +143,12 @@ function prepareAll(conninfo, stmts) {
   });
 }
 
+// Each PL/pgSQL function of the public schema, with the table of each trigger that calls it.
+const PLPGSQL = `FROM pg_proc p
+  JOIN pg_language l ON l.oid = p.prolang AND l.lanname = 'plpgsql'
+  JOIN pg_namespace n ON n.oid = p.pronamespace AND n.nspname = 'public'
+  LEFT JOIN pg_trigger t ON t.tgfoid = p.oid AND NOT t.tgisinternal`;
+
 let db = null;
 let found = [];
 
@@ -166,4 +175,21 @@ test("every statement prepares against the migrated schema", async (t) => {
   });
   for (const f of failures) t.log(f);
   assert.equal(failures.length, 0, `${failures.length} of ${found.length} statements do not prepare`);
+});
+
+test("the migrations' PL/pgSQL functions pass plpgsql_check against the migrated schema", async (t) => {
+  await psql(db, "CREATE EXTENSION IF NOT EXISTS plpgsql_check");
+  const checked = (await psql(db, `SELECT string_agg(p.proname || coalesce(' on ' || t.tgrelid::regclass::text, ''), ', ') ${PLPGSQL}`)).trim();
+  t.log(`checked: ${checked}`);
+  assert.ok(checked.split(", ").length >= 3, `only these PL/pgSQL functions were found: ${checked}`);
+  const errors = await psql(
+    db,
+    `SELECT p.proname || coalesce(' on ' || t.tgrelid::regclass::text, '') || ', line ' || coalesce(c.lineno::text, '?')
+            || ': ' || c.message || coalesce(' (' || c.statement || ')', '')
+     ${PLPGSQL}
+     CROSS JOIN LATERAL plpgsql_check_function_tb(p.oid, coalesce(t.tgrelid, 0)) c
+     WHERE c.level = 'error'`,
+  );
+  for (const e of errors.split("\n").filter(Boolean)) t.log(e);
+  assert.equal(errors, "", "plpgsql_check found errors");
 });
