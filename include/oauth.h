@@ -5,9 +5,7 @@
 #include <stddef.h>
 
 struct app;
-struct config;
 struct evhttp_request;
-struct json_object;
 
 /* What we ask for: find an account by URL, then follow it. Nothing else. */
 #define OAUTH_SCOPES "read:search write:follows"
@@ -39,32 +37,10 @@ void oauth_callback(struct app *app, struct evhttp_request *req, const char *pat
  */
 void oauth_revoke(struct app *app, struct evhttp_request *req, const char *path);
 
-/*
- * The origin of a member's home server from their actor id: "https://host[:port]" (http
- * only when allow_private_fetch is on, for tests), and the lowercase host[:port] as
- * members.host holds it. -1 when the actor id is not such a URL.
- */
-int oauth_home(const struct config *cfg, const char *actor_uri, char *origin, size_t originlen,
-               char *host, size_t hostlen);
-
-/* The associated data binding a sealed token to its row. out needs 300 bytes. */
-void oauth_grant_ad(const char *member_id, const char *host, char *out, size_t outlen);
+/* The associated data binding a sealed app secret to its row. out needs 300 bytes. */
 void oauth_app_ad(const char *host, char *out, size_t outlen);
 
-/*
- * Parses a JSON response body (depth and size capped) into an object; NULL when it is not
- * a JSON object. The caller puts it.
- */
-struct json_object *oauth_parse_object(const char *body, size_t len);
-
-/*
- * Reads a rate-limit reset: X-RateLimit-Reset as ISO 8601 (Mastodon, GoToSocial) or Unix
- * seconds, else Retry-After (seconds or an HTTP date). Returns the Unix time, or -1 when
- * neither header is usable.
- */
-long long oauth_reset_time(const char *ratelimit_reset, const char *retry_after, long long now);
-
-/* Appends "&name=value" (no "&" when *buf is empty) to a form body, percent-encoding value. */
-void oauth_form_add(char **buf, const char *name, const char *value);
+/* The PKCE S256 code challenge of verifier (RFC 7636 4.2): base64url, no padding. */
+void oauth_challenge(const char *verifier, char out[48]);
 
 #endif

@@ -19,7 +19,7 @@
 #include "httpc.h"
 #include "log.h"
 #include "metrics.h"
-#include "oauth.h"
+#include "mastoapi.h"
 #include "policy.h"
 #include "queue.h"
 #include "seal.h"
@@ -465,8 +465,8 @@ follow_not_ok(struct follow_job *job, const char *what, const struct httpc_respo
     switch (oc) {
     case FOLLOW_LIMITED: {
         long long now = (long long)time(NULL);
-        long long reset = oauth_reset_time(httpc_response_header(resp, "X-RateLimit-Reset"),
-                                           httpc_response_header(resp, "Retry-After"), now);
+        long long reset = mastoapi_reset_time(httpc_response_header(resp, "X-RateLimit-Reset"),
+                                              httpc_response_header(resp, "Retry-After"), now);
         long long wait = reset >= 0 ? (reset - now) * 1000
                                     : queue_backoff_ms(job->attempts, job->f->o.backoff_unit_ms,
                                                        follow_jitter());
@@ -543,7 +543,7 @@ follow_followed_cb(const struct httpc_response *resp, void *arg)
         return;
     }
     /* A Relationship: following, or requested when the account approves followers. */
-    o = oauth_parse_object(resp->body, resp->body_len);
+    o = mastoapi_parse_object(resp->body, resp->body_len);
     if (json_object_object_get_ex(o, "following", &v))
         following = json_object_get_boolean(v);
     if (json_object_object_get_ex(o, "requested", &v))
@@ -597,7 +597,7 @@ follow_searched_cb(const struct httpc_response *resp, void *arg)
         follow_not_ok(job, "search", resp, oc);
         return;
     }
-    o = oauth_parse_object(resp->body, resp->body_len);
+    o = mastoapi_parse_object(resp->body, resp->body_len);
     id = follow_pick_account(o, job->followee_uri, job->followee_acct, job->host);
     if (id == NULL) {
         json_object_put(o);
@@ -633,13 +633,13 @@ follow_job_start(struct follow *f, PGresult *res, int i)
         follow_finish(job, "undone", "a home server is blocked by relay_block", 0, -1, 0);
         return;
     }
-    if (oauth_home(f->app->cfg, PQgetvalue(res, i, 3), job->origin, sizeof(job->origin), host,
-                   sizeof(host)) < 0 ||
+    if (mastoapi_home(f->app->cfg, PQgetvalue(res, i, 3), job->origin, sizeof(job->origin), host,
+                      sizeof(host)) < 0 ||
         strcmp(host, job->host) != 0) {
         follow_finish(job, "failed", "the member's server is not reachable over https", 0, -1, 0);
         return;
     }
-    oauth_grant_ad(job->member_id, job->host, ad, sizeof(ad));
+    mastoapi_grant_ad(job->member_id, job->host, ad, sizeof(ad));
     job->token = f->app->seal != NULL ? seal_from_bytea(f->app->seal, ad, PQgetvalue(res, i, 5),
                                                         PQgetvalue(res, i, 6))
                                       : NULL;

@@ -1,5 +1,4 @@
 /* The OAuth grant on a member's own server: app registration, PKCE authorization, revocation. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,42 +18,16 @@
 #include "httpc.h"
 #include "reply.h"
 #include "linkpage.h"
+#include "mastoapi.h"
 #include "log.h"
 #include "oauth.h"
-#include "queue.h"
 #include "seal.h"
 #include "token.h"
 #include "xmalloc.h"
 
-#define OAUTH_MAX_DEPTH  16 /* JSON nesting in Application and Token answers */
-#define OAUTH_MAX_BODY   (256 * 1024)
 #define OAUTH_MAX_SECRET 4096 /* client ids, secrets and tokens are tens of bytes */
 
 /* --- pure helpers ---------------------------------------------------------------------------- */
-
-int
-oauth_home(const struct config *cfg, const char *actor_uri, char *origin, size_t originlen,
-           char *host, size_t hostlen)
-{
-    char h[256];
-    int https;
-
-    if (actor_uri == NULL || queue_host_of(actor_uri, h, sizeof(h)) < 0)
-        return -1;
-    https = strncasecmp(actor_uri, "https://", 8) == 0;
-    if (!https && !cfg->allow_private_fetch)
-        return -1; /* tokens travel only over TLS; plain http is for loopback tests */
-    if ((size_t)snprintf(origin, originlen, "%s://%s", https ? "https" : "http", h) >= originlen ||
-        (size_t)snprintf(host, hostlen, "%s", h) >= hostlen)
-        return -1;
-    return 0;
-}
-
-void
-oauth_grant_ad(const char *member_id, const char *host, char *out, size_t outlen)
-{
-    snprintf(out, outlen, "grant:%s:%s", member_id, host);
-}
 
 void
 oauth_app_ad(const char *host, char *out, size_t outlen)
@@ -67,25 +40,6 @@ static void
 oauth_state_ad(const char *member_id, const char *host, char *out, size_t outlen)
 {
     snprintf(out, outlen, "state:%s:%s", member_id, host);
-}
-
-struct json_object *
-oauth_parse_object(const char *body, size_t len)
-{
-    struct json_tokener *tok;
-    struct json_object *o;
-
-    if (body == NULL || len == 0 || len > OAUTH_MAX_BODY)
-        return NULL;
-    tok = json_tokener_new_ex(OAUTH_MAX_DEPTH);
-    o = json_tokener_parse_ex(tok, body, (int)len);
-    if (json_tokener_get_error(tok) != json_tokener_success ||
-        !json_object_is_type(o, json_type_object)) {
-        json_object_put(o);
-        o = NULL;
-    }
-    json_tokener_free(tok);
-    return o;
 }
 
 /* A string member of o no longer than max, or NULL. */
@@ -101,81 +55,8 @@ oauth_str(struct json_object *o, const char *key, size_t max)
     return *s != '\0' && strlen(s) <= max ? s : NULL;
 }
 
-/* "2024-05-01T12:05:00.000000Z", "...+02:00" or without the fraction; -1 otherwise. */
-static long long
-oauth_iso8601(const char *s)
-{
-    struct tm tm;
-    int y, mo, d, h, mi, sec, n = 0;
-    long long t;
-
-    memset(&tm, 0, sizeof(tm));
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
-        return -1;
-    s += n;
-    if (*s == '.')
-        for (s++; isdigit((unsigned char)*s); s++)
-            ;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    t = (long long)timegm(&tm);
-    if (*s == 'Z' && s[1] == '\0')
-        return t;
-    if ((*s == '+' || *s == '-') && isdigit((unsigned char)s[1]) && isdigit((unsigned char)s[2]) &&
-        s[3] == ':' && isdigit((unsigned char)s[4]) && isdigit((unsigned char)s[5]) &&
-        s[6] == '\0') {
-        long long off =
-            ((s[1] - '0') * 10 + (s[2] - '0')) * 3600LL + ((s[4] - '0') * 10 + (s[5] - '0')) * 60LL;
-
-        return *s == '+' ? t - off : t + off;
-    }
-    return -1;
-}
-
-long long
-oauth_reset_time(const char *ratelimit_reset, const char *retry_after, long long now)
-{
-    if (ratelimit_reset != NULL) {
-        const char *p = ratelimit_reset;
-        long long t = -1;
-
-        while (*p == ' ')
-            p++;
-        if (strchr(p, 'T') != NULL)
-            t = oauth_iso8601(p);
-        else if (*p != '\0' && strspn(p, "0123456789") == strlen(p) && strlen(p) <= 12)
-            t = strtoll(p, NULL, 10); /* Unix seconds, as some servers send */
-        if (t >= 0)
-            return t;
-    }
-    if (retry_after != NULL) {
-        long long ms = queue_retry_after_ms(retry_after, (time_t)now);
-
-        if (ms >= 0)
-            return now + (ms + 999) / 1000;
-    }
-    return -1;
-}
-
+/* base64url without padding of SHA-256(verifier). */
 void
-oauth_form_add(char **buf, const char *name, const char *value)
-{
-    char *enc = evhttp_uriencode(value, -1, 1);
-    char *next = xasprintf("%s%s%s=%s", *buf != NULL ? *buf : "",
-                           *buf != NULL && **buf != '\0' ? "&" : "", name, enc);
-
-    free(enc);
-    if (*buf != NULL)
-        seal_wipe_free(*buf); /* forms carry secrets: leave no copy behind */
-    *buf = next;
-}
-
-/* base64url without padding of SHA-256(verifier): the S256 code challenge. */
-static void
 oauth_challenge(const char *verifier, char out[48])
 {
     unsigned char md[32], b64[48];
@@ -357,13 +238,13 @@ oauth_state_stored(enum db_outcome outcome, PGresult *res, const char *err, void
         return;
     }
     oauth_challenge(op->verifier, challenge);
-    oauth_form_add(&q, "response_type", "code");
-    oauth_form_add(&q, "client_id", op->client_id);
-    oauth_form_add(&q, "redirect_uri", op->callback);
-    oauth_form_add(&q, "scope", OAUTH_SCOPES);
-    oauth_form_add(&q, "state", op->state);
-    oauth_form_add(&q, "code_challenge", challenge);
-    oauth_form_add(&q, "code_challenge_method", "S256");
+    mastoapi_form_add(&q, "response_type", "code");
+    mastoapi_form_add(&q, "client_id", op->client_id);
+    mastoapi_form_add(&q, "redirect_uri", op->callback);
+    mastoapi_form_add(&q, "scope", OAUTH_SCOPES);
+    mastoapi_form_add(&q, "state", op->state);
+    mastoapi_form_add(&q, "code_challenge", challenge);
+    mastoapi_form_add(&q, "code_challenge_method", "S256");
     url = xasprintf("%s/oauth/authorize?%s", op->origin, q);
     free(q);
     o = json_object_new_object();
@@ -453,7 +334,7 @@ oauth_app_registered(const struct httpc_response *resp, void *arg)
                                            : "your server did not answer: try again later");
         return;
     }
-    o = oauth_parse_object(resp->body, resp->body_len);
+    o = mastoapi_parse_object(resp->body, resp->body_len);
     id = o != NULL ? oauth_str(o, "client_id", OAUTH_MAX_SECRET) : NULL;
     secret = o != NULL ? oauth_str(o, "client_secret", OAUTH_MAX_SECRET) : NULL;
     oauth_app_ad(op->host, ad, sizeof(ad));
@@ -489,8 +370,8 @@ oauth_start_member(enum db_outcome outcome, PGresult *res, const char *err, void
         oauth_fail(op, REPLY_ERR_BAD_REQUEST, "choose automatic follows first");
         return;
     }
-    if (oauth_home(op->app->cfg, PQgetvalue(res, 0, 0), op->origin, sizeof(op->origin), op->host,
-                   sizeof(op->host)) < 0) {
+    if (mastoapi_home(op->app->cfg, PQgetvalue(res, 0, 0), op->origin, sizeof(op->origin), op->host,
+                      sizeof(op->host)) < 0) {
         PQclear(res);
         oauth_fail(op, REPLY_ERR_BAD_REQUEST, "your server must be reachable over https");
         return;
@@ -502,10 +383,10 @@ oauth_start_member(enum db_outcome outcome, PGresult *res, const char *err, void
         return;
     }
     PQclear(res);
-    oauth_form_add(&form, "client_name", "passerelle");
-    oauth_form_add(&form, "redirect_uris", op->callback);
-    oauth_form_add(&form, "scopes", OAUTH_SCOPES);
-    oauth_form_add(&form, "website", op->app->cfg->base_url);
+    mastoapi_form_add(&form, "client_name", "passerelle");
+    mastoapi_form_add(&form, "redirect_uris", op->callback);
+    mastoapi_form_add(&form, "scopes", OAUTH_SCOPES);
+    mastoapi_form_add(&form, "website", op->app->cfg->base_url);
     oauth_post_form(op, "/api/v1/apps", form, oauth_app_registered);
 }
 
@@ -588,7 +469,7 @@ oauth_token_cb(const struct httpc_response *resp, void *arg)
         oauth_back(op, "failed");
         return;
     }
-    o = oauth_parse_object(resp->body, resp->body_len);
+    o = mastoapi_parse_object(resp->body, resp->body_len);
     token = o != NULL ? oauth_str(o, "access_token", OAUTH_MAX_SECRET) : NULL;
     type = o != NULL ? oauth_str(o, "token_type", 64) : NULL;
     scope = o != NULL ? oauth_str(o, "scope", 1024) : NULL;
@@ -606,7 +487,7 @@ oauth_token_cb(const struct httpc_response *resp, void *arg)
         oauth_back(op, "wrong_account");
         return;
     }
-    oauth_grant_ad(op->member_id, op->host, ad, sizeof(ad));
+    mastoapi_grant_ad(op->member_id, op->host, ad, sizeof(ad));
     params[0] = op->member_id;
     params[1] = op->host;
     params[4] = scope != NULL ? scope : OAUTH_SCOPES;
@@ -659,19 +540,19 @@ oauth_state_spent(enum db_outcome outcome, PGresult *res, const char *err, void 
         char host[256];
 
         /* The member's server as it is now (an actor id does not change; this is a check). */
-        if (oauth_home(op->app->cfg, op->actor_uri, op->origin, sizeof(op->origin), host,
-                       sizeof(host)) < 0 ||
+        if (mastoapi_home(op->app->cfg, op->actor_uri, op->origin, sizeof(op->origin), host,
+                          sizeof(host)) < 0 ||
             strcmp(host, op->host) != 0) {
             oauth_back(op, "failed");
             return;
         }
     }
-    oauth_form_add(&form, "grant_type", "authorization_code");
-    oauth_form_add(&form, "code", op->code);
-    oauth_form_add(&form, "redirect_uri", op->callback);
-    oauth_form_add(&form, "client_id", op->client_id);
-    oauth_form_add(&form, "client_secret", op->client_secret);
-    oauth_form_add(&form, "code_verifier", op->verifier);
+    mastoapi_form_add(&form, "grant_type", "authorization_code");
+    mastoapi_form_add(&form, "code", op->code);
+    mastoapi_form_add(&form, "redirect_uri", op->callback);
+    mastoapi_form_add(&form, "client_id", op->client_id);
+    mastoapi_form_add(&form, "client_secret", op->client_secret);
+    mastoapi_form_add(&form, "code_verifier", op->verifier);
     oauth_post_form(op, "/oauth/token", form, oauth_token_cb);
 }
 
@@ -753,23 +634,23 @@ oauth_grant_deleted(enum db_outcome outcome, PGresult *res, const char *err, voi
     }
     /* Then, best effort, the member's server forgets the token too. */
     snprintf(op->host, sizeof(op->host), "%s", PQgetvalue(res, 0, 0));
-    oauth_grant_ad(op->member_id, op->host, ad, sizeof(ad));
+    mastoapi_grant_ad(op->member_id, op->host, ad, sizeof(ad));
     op->token = seal_from_bytea(op->app->seal, ad, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
     oauth_app_ad(op->host, ad, sizeof(ad));
     op->client_secret =
         seal_from_bytea(op->app->seal, ad, PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5));
     op->client_id = xstrdup(PQgetvalue(res, 0, 3));
     if (op->token == NULL || op->client_secret == NULL ||
-        oauth_home(op->app->cfg, PQgetvalue(res, 0, 6), op->origin, sizeof(op->origin), host,
-                   sizeof(host)) < 0) {
+        mastoapi_home(op->app->cfg, PQgetvalue(res, 0, 6), op->origin, sizeof(op->origin), host,
+                      sizeof(host)) < 0) {
         PQclear(res);
         oauth_op_free(op);
         return;
     }
     PQclear(res);
-    oauth_form_add(&form, "client_id", op->client_id);
-    oauth_form_add(&form, "client_secret", op->client_secret);
-    oauth_form_add(&form, "token", op->token);
+    mastoapi_form_add(&form, "client_id", op->client_id);
+    mastoapi_form_add(&form, "client_secret", op->client_secret);
+    mastoapi_form_add(&form, "token", op->token);
     oauth_post_form(op, "/oauth/revoke", form, oauth_revoked_remote);
 }
 

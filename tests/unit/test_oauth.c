@@ -1,114 +1,37 @@
-/* Unit tests for server/reconnect/oauth.c's pure parts: home origin, reset headers, forms, JSON. */
-#include <stdlib.h>
+/* Unit tests for server/reconnect/oauth.c's pure parts: the PKCE challenge, the app secret's AD. */
 #include <string.h>
 
-#include <json-c/json.h>
-
-#include "config.h"
+#include "mastoapi.h"
 #include "oauth.h"
 #include "tap.h"
 
 static void
-test_home(void)
+test_challenge(void)
 {
-    struct config cfg;
-    char origin[300], host[256];
+    char c[48];
 
-    memset(&cfg, 0, sizeof(cfg));
-    ok(oauth_home(&cfg, "https://Mastodon.Example/users/alice", origin, sizeof(origin), host,
-                  sizeof(host)) == 0,
-       "an https actor has a home");
-    is_str(origin, "https://mastodon.example", "origin lowercased, no path");
-    is_str(host, "mastodon.example", "host as members.host holds it");
-    ok(oauth_home(&cfg, "https://m.example:8443/u/a", origin, sizeof(origin), host, sizeof(host)) ==
-               0 &&
-           strcmp(origin, "https://m.example:8443") == 0 && strcmp(host, "m.example:8443") == 0,
-       "a port stays: %s", origin);
-    ok(oauth_home(&cfg, "https://m.example:443/u/a", origin, sizeof(origin), host, sizeof(host)) ==
-               0 &&
-           strcmp(origin, "https://m.example") == 0,
-       "the default port goes");
-    ok(oauth_home(&cfg, "http://127.0.0.1:3000/users/a", origin, sizeof(origin), host,
-                  sizeof(host)) < 0,
-       "plain http is refused: tokens travel over TLS");
-    cfg.allow_private_fetch = 1;
-    ok(oauth_home(&cfg, "http://127.0.0.1:3000/users/a", origin, sizeof(origin), host,
-                  sizeof(host)) == 0 &&
-           strcmp(origin, "http://127.0.0.1:3000") == 0,
-       "... unless allow_private_fetch (tests)");
-    ok(oauth_home(&cfg, "https://user@m.example/u", origin, sizeof(origin), host, sizeof(host)) < 0,
-       "userinfo is refused");
-    ok(oauth_home(&cfg, "acct:a@m.example", origin, sizeof(origin), host, sizeof(host)) < 0,
-       "not a URL");
-    ok(oauth_home(&cfg, NULL, origin, sizeof(origin), host, sizeof(host)) < 0, "NULL");
+    /* RFC 7636, appendix B. */
+    oauth_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", c);
+    is_str(c, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "the RFC 7636 S256 example");
+    oauth_challenge("", c);
+    is_str(c, "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU", "base64url, no padding");
 }
 
 static void
-test_reset(void)
+test_ad(void)
 {
-    long long now = 1700000000; /* 2023-11-14T22:13:20Z */
+    char app[300], grant[300];
 
-    is_int(oauth_reset_time("2023-11-14T22:15:00.000000Z", NULL, now), 1700000100LL,
-           "Mastodon's ISO 8601 with microseconds");
-    is_int(oauth_reset_time("2023-11-14T22:15:00.000Z", NULL, now), 1700000100LL,
-           "GoToSocial's milliseconds");
-    is_int(oauth_reset_time("2023-11-14T22:15:00Z", NULL, now), 1700000100LL, "no fraction");
-    is_int(oauth_reset_time("2023-11-15T00:15:00+02:00", NULL, now), 1700000100LL, "an offset");
-    is_int(oauth_reset_time("1700000100", NULL, now), 1700000100LL, "Unix seconds");
-    is_int(oauth_reset_time(NULL, "120", now), now + 120, "Retry-After seconds");
-    is_int(oauth_reset_time("garbage", "30", now), now + 30,
-           "an unreadable reset falls back to Retry-After");
-    is_int(oauth_reset_time(NULL, "Tue, 14 Nov 2023 22:15:00 GMT", now), 1700000100LL,
-           "Retry-After as an HTTP date");
-    is_int(oauth_reset_time("2023-11-14T22:15:00", NULL, now), -1LL, "no zone is refused");
-    is_int(oauth_reset_time(NULL, NULL, now), -1LL, "nothing");
-}
-
-static void
-test_form(void)
-{
-    char *f = NULL;
-
-    oauth_form_add(&f, "scope", OAUTH_SCOPES);
-    oauth_form_add(&f, "redirect_uri", "https://b.example/link/oauth/callback");
-    oauth_form_add(&f, "x", "a&b=c+d");
-    is_str(f,
-           "scope=read%3Asearch+write%3Afollows&redirect_uri=https%3A%2F%2Fb.example%2Flink%2F"
-           "oauth%2Fcallback&x=a%26b%3Dc%2Bd",
-           "form encoding: %s", f);
-    free(f);
-}
-
-static void
-test_json(void)
-{
-    struct json_object *o;
-
-    o = oauth_parse_object("{\"access_token\":\"x\"}", 20);
-    ok(o != NULL, "an object parses");
-    json_object_put(o);
-    ok(oauth_parse_object("[1]", 3) == NULL, "an array is refused");
-    ok(oauth_parse_object("{\"a\":", 5) == NULL, "a truncated object is refused");
-    ok(oauth_parse_object("", 0) == NULL, "empty is refused");
-    {
-        char deep[200];
-        size_t n = 0;
-
-        for (int i = 0; i < 40; i++)
-            deep[n++] = '[';
-        for (int i = 0; i < 40; i++)
-            deep[n++] = ']';
-        deep[n] = '\0';
-        ok(oauth_parse_object(deep, n) == NULL, "nesting over the cap is refused");
-    }
+    oauth_app_ad("m.example", app, sizeof(app));
+    is_str(app, "app:m.example", "an app secret's AD names its host");
+    mastoapi_grant_ad("1", "m.example", grant, sizeof(grant));
+    ok(strcmp(app, grant) != 0, "and differs from a grant's on the same host");
 }
 
 int
 main(void)
 {
-    test_home();
-    test_reset();
-    test_form();
-    test_json();
+    test_challenge();
+    test_ad();
     return done_testing();
 }

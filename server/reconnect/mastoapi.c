@@ -1,0 +1,135 @@
+/* The Mastodon client API as the grant (oauth.c) and the follow worker (follow.c) both speak it. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/http.h>
+#include <json-c/json.h>
+
+#include "config.h"
+#include "mastoapi.h"
+#include "queue.h"
+#include "seal.h"
+#include "xmalloc.h"
+
+#define MASTOAPI_MAX_DEPTH 16 /* JSON nesting in Application, Token, Account and Relationship */
+#define MASTOAPI_MAX_BODY  (256 * 1024)
+
+int
+mastoapi_home(const struct config *cfg, const char *actor_uri, char *origin, size_t originlen,
+              char *host, size_t hostlen)
+{
+    char h[256];
+    int https;
+
+    if (actor_uri == NULL || queue_host_of(actor_uri, h, sizeof(h)) < 0)
+        return -1;
+    https = strncasecmp(actor_uri, "https://", 8) == 0;
+    if (!https && !cfg->allow_private_fetch)
+        return -1; /* tokens travel only over TLS; plain http is for loopback tests */
+    if ((size_t)snprintf(origin, originlen, "%s://%s", https ? "https" : "http", h) >= originlen ||
+        (size_t)snprintf(host, hostlen, "%s", h) >= hostlen)
+        return -1;
+    return 0;
+}
+
+void
+mastoapi_grant_ad(const char *member_id, const char *host, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "grant:%s:%s", member_id, host);
+}
+
+struct json_object *
+mastoapi_parse_object(const char *body, size_t len)
+{
+    struct json_tokener *tok;
+    struct json_object *o;
+
+    if (body == NULL || len == 0 || len > MASTOAPI_MAX_BODY)
+        return NULL;
+    tok = json_tokener_new_ex(MASTOAPI_MAX_DEPTH);
+    o = json_tokener_parse_ex(tok, body, (int)len);
+    if (json_tokener_get_error(tok) != json_tokener_success ||
+        !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        o = NULL;
+    }
+    json_tokener_free(tok);
+    return o;
+}
+
+/* "2024-05-01T12:05:00.000000Z", "...+02:00" or without the fraction; -1 otherwise. */
+static long long
+mastoapi_iso8601(const char *s)
+{
+    struct tm tm;
+    int y, mo, d, h, mi, sec, n = 0;
+    long long t;
+
+    memset(&tm, 0, sizeof(tm));
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
+        return -1;
+    s += n;
+    if (*s == '.')
+        for (s++; isdigit((unsigned char)*s); s++)
+            ;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    t = (long long)timegm(&tm);
+    if (*s == 'Z' && s[1] == '\0')
+        return t;
+    if ((*s == '+' || *s == '-') && isdigit((unsigned char)s[1]) && isdigit((unsigned char)s[2]) &&
+        s[3] == ':' && isdigit((unsigned char)s[4]) && isdigit((unsigned char)s[5]) &&
+        s[6] == '\0') {
+        long long off =
+            ((s[1] - '0') * 10 + (s[2] - '0')) * 3600LL + ((s[4] - '0') * 10 + (s[5] - '0')) * 60LL;
+
+        return *s == '+' ? t - off : t + off;
+    }
+    return -1;
+}
+
+long long
+mastoapi_reset_time(const char *ratelimit_reset, const char *retry_after, long long now)
+{
+    if (ratelimit_reset != NULL) {
+        const char *p = ratelimit_reset;
+        long long t = -1;
+
+        while (*p == ' ')
+            p++;
+        if (strchr(p, 'T') != NULL)
+            t = mastoapi_iso8601(p);
+        else if (*p != '\0' && strspn(p, "0123456789") == strlen(p) && strlen(p) <= 12)
+            t = strtoll(p, NULL, 10); /* Unix seconds, as some servers send */
+        if (t >= 0)
+            return t;
+    }
+    if (retry_after != NULL) {
+        long long ms = queue_retry_after_ms(retry_after, (time_t)now);
+
+        if (ms >= 0)
+            return now + (ms + 999) / 1000;
+    }
+    return -1;
+}
+
+void
+mastoapi_form_add(char **buf, const char *name, const char *value)
+{
+    char *enc = evhttp_uriencode(value, -1, 1);
+    char *next = xasprintf("%s%s%s=%s", *buf != NULL ? *buf : "",
+                           *buf != NULL && **buf != '\0' ? "&" : "", name, enc);
+
+    free(enc);
+    if (*buf != NULL)
+        seal_wipe_free(*buf); /* forms carry secrets: leave no copy behind */
+    *buf = next;
+}
