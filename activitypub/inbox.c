@@ -313,8 +313,8 @@ inbox_policy_cb(enum db_outcome outcome, PGresult *res, const char *err, void *a
 }
 
 /*
- * A Delete of the actor itself whose key document (the actor) is 404 or 410 at its own
- * origin, as Mastodon's account deletions are once the account is gone.
+ * A Delete of the actor itself whose key document (the actor) is 410 at its own origin, as
+ * Mastodon's account deletions are once the account is gone.
  */
 static int
 inbox_actor_gone(const struct inbox_ctx *c)
@@ -345,8 +345,11 @@ inbox_key_cb(enum remote_result result, const struct remote_key *key, void *arg)
         inbox_refuse(c, REPLY_ERR_UNAVAILABLE, "key_unreachable", "signing key unreachable");
         return;
     }
-    if (result == REMOTE_NOT_FOUND && inbox_actor_gone(c)) {
-        /* Its own server says the actor is gone: forgetting it needs no signature. */
+    if (result == REMOTE_GONE && inbox_actor_gone(c)) {
+        /*
+         * Its own server says the actor is gone (410, as Mastodon's deletions answer):
+         * forgetting it needs no signature. A 404 may be passing, so it is not enough.
+         */
         dispatch_activity(&c->a, inbox_dispatched_cb, c);
         return;
     }

@@ -26,6 +26,7 @@
 #define REMOTE_MAX_HOPS     4     /* documents fetched per lookup: key, by-id, owner, by-id */
 #define REMOTE_MAX_ATTEMPTS 1024  /* keys remembered for the refresh floor */
 #define REMOTE_PKEYS        64    /* parsed public keys kept, by their PEM */
+#define REMOTE_MAX_HOSTS    4096  /* key hosts remembered while idle, for their back-off */
 #define REMOTE_ACCEPT                                                                              \
     "application/activity+json, application/ld+json; "                                             \
     "profile=\"https://www.w3.org/ns/activitystreams\""
@@ -52,7 +53,14 @@ struct remote_fetch {
     int cache_done;
     int have_stale; /* the answer fields hold a cached row past its TTL */
     int pending;
-    struct event *ev; /* deferred answer when nothing async was started */
+    int fetching;           /* the pending callback is httpc's */
+    int storing;            /* the pending callback is the cache write's: the answer is ready */
+    int abandoned;          /* answered at its deadline; on r->abandoned until its callback runs */
+    struct event *ev;       /* deferred answer when nothing async was started */
+    struct event *deadline; /* answers the waiters however far the lookup got */
+    struct remote_host *host; /* the keyId's host, once the network is needed */
+    int held;                 /* callers counted in the fetch budget (remote_hold) */
+    int runs_on;              /* abandoned while fetching: one unit of its host's budget */
     struct remote_waiter *waiters, **tail;
     struct timespec started;
     /* Network state. */
@@ -75,6 +83,19 @@ struct remote_attempt {
     TAILQ_ENTRY(remote_attempt) link;
 };
 
+/*
+ * A key host (host:port of keyIds) and its share of the fetch budget: callers waiting on
+ * the network for one of its keys, plus fetches past their deadline that still run (httpc
+ * cannot cancel them, so they go on taking its per-host slots). Those count against their
+ * host only: the budget in all (r->held) counts the requests held, whatever their host.
+ */
+struct remote_host {
+    char *name;
+    int held;
+    time_t slow_until; /* CLOCK_MONOTONIC seconds: not asked before, it timed out */
+    TAILQ_ENTRY(remote_host) link;
+};
+
 /* A public key parsed from its PEM; slots are picked by a hash of the PEM. */
 struct remote_pkey {
     char *pem;
@@ -88,7 +109,12 @@ struct remote {
     EVP_PKEY *key;
     char *key_id;
     long ttl, floor;
+    long deadline_ms, backoff;
+    int max_per_host, max_total, held;
     TAILQ_HEAD(, remote_fetch) fetches;
+    TAILQ_HEAD(, remote_fetch) abandoned; /* answered, their httpc or db callback pending */
+    TAILQ_HEAD(, remote_host) hosts;      /* least recently used first */
+    size_t nhosts;
     TAILQ_HEAD(, remote_attempt) attempts; /* oldest first */
     size_t nattempts;
     struct remote_pkey pkeys[REMOTE_PKEYS];
@@ -112,6 +138,14 @@ static void remote_fetch_free(struct remote_fetch *f);
 static void remote_fetch_answer(struct remote_fetch *f);
 static void remote_fetch_fail(struct remote_fetch *f, enum remote_result res, const char *why);
 static void remote_fetch_done(struct remote_fetch *f);
+static void remote_fetch_finish(struct remote_fetch *f);
+static void remote_deadline_cb(evutil_socket_t fd, short what, void *arg);
+static int remote_abandoned_end(struct remote_fetch *f);
+static struct remote_host *remote_host_of(struct remote *r, const char *key_id);
+static int remote_hold(struct remote_fetch *f, int n);
+static void remote_release(struct remote_fetch *f);
+static void remote_host_slow(struct remote_fetch *f);
+static void remote_busy(struct remote *r, struct remote_waiter *w, const char *why);
 static void remote_prune(struct remote *r, time_t now);
 static void remote_deferred_cb(evutil_socket_t fd, short what, void *arg);
 static void remote_cache_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
@@ -148,6 +182,8 @@ remote_result_name(enum remote_result r)
         return "invalid";
     case REMOTE_REFUSED:
         return "refused";
+    case REMOTE_GONE:
+        return "gone";
     }
     return "unknown";
 }
@@ -165,9 +201,15 @@ remote_new(struct event_base *base, struct db *db, struct httpc *h,
     r->key_id = opt != NULL && opt->key_id != NULL ? xstrdup(opt->key_id) : NULL;
     r->ttl = opt != NULL && opt->ttl_seconds > 0 ? opt->ttl_seconds : 86400;
     r->floor = opt != NULL && opt->refresh_floor_seconds > 0 ? opt->refresh_floor_seconds : 60;
+    r->deadline_ms = opt != NULL && opt->deadline_ms > 0 ? opt->deadline_ms : 10000;
+    r->max_per_host = opt != NULL && opt->max_per_host > 0 ? opt->max_per_host : 32;
+    r->max_total = opt != NULL && opt->max_total > 0 ? opt->max_total : 512;
+    r->backoff = opt != NULL && opt->backoff_seconds > 0 ? opt->backoff_seconds : 60;
     if (r->key_id == NULL)
         r->key = NULL; /* a signature without a keyId helps nobody */
     TAILQ_INIT(&r->fetches);
+    TAILQ_INIT(&r->abandoned);
+    TAILQ_INIT(&r->hosts);
     TAILQ_INIT(&r->attempts);
     metrics_describe("passerelle_remote_key_lookups_total", METRICS_COUNTER,
                      "Remote key lookups answered, by result and source (cache or fetch).");
@@ -179,9 +221,14 @@ remote_free(struct remote *r)
 {
     struct remote_fetch *f;
     struct remote_attempt *a;
+    struct remote_host *hh;
 
     if (r == NULL)
         return;
+    while ((f = TAILQ_FIRST(&r->abandoned)) != NULL) {
+        TAILQ_REMOVE(&r->abandoned, f, link);
+        f->r = NULL; /* its pending callback frees it */
+    }
     while ((f = TAILQ_FIRST(&r->fetches)) != NULL) {
         TAILQ_REMOVE(&r->fetches, f, link);
         f->r = NULL;
@@ -196,6 +243,11 @@ remote_free(struct remote *r)
         TAILQ_REMOVE(&r->attempts, a, link);
         free(a->key_id);
         free(a);
+    }
+    while ((hh = TAILQ_FIRST(&r->hosts)) != NULL) {
+        TAILQ_REMOVE(&r->hosts, hh, link);
+        free(hh->name);
+        free(hh);
     }
     for (size_t i = 0; i < REMOTE_PKEYS; i++) {
         free(r->pkeys[i].pem);
@@ -234,6 +286,11 @@ remote_key_lookup(struct remote *r, const char *key_id, int force_refresh, remot
         /* Still reading the cache: a forced caller turns it into a refetch for everyone. */
         if (force_refresh && !f->cache_done)
             f->force = 1;
+        /* Already on the network: one more caller waiting there, if the budget allows. */
+        if (f->host != NULL && remote_hold(f, 1) < 0) {
+            remote_busy(r, w, "busy");
+            return;
+        }
         *f->tail = w;
         f->tail = &w->next;
         return;
@@ -296,6 +353,12 @@ remote_fetch_new(struct remote *r, const char *key_id, int force)
     f->tail = &f->waiters;
     clock_gettime(CLOCK_MONOTONIC, &f->started);
     TAILQ_INSERT_TAIL(&r->fetches, f, link);
+    if (f->joinable && *key_id != '\0') {
+        struct timeval tv = { r->deadline_ms / 1000, (r->deadline_ms % 1000) * 1000 };
+
+        f->deadline = evtimer_new(r->base, remote_deadline_cb, f);
+        evtimer_add(f->deadline, &tv);
+    }
     return f;
 }
 
@@ -310,6 +373,8 @@ remote_fetch_free(struct remote_fetch *f)
     }
     if (f->ev != NULL)
         event_free(f->ev);
+    if (f->deadline != NULL)
+        event_free(f->deadline);
     free(f->key_id);
     free(f->url);
     free(f->actor_id);
@@ -385,6 +450,8 @@ remote_fetch_answer(struct remote_fetch *f)
     key.from_cache = f->from_cache;
     if (f->result == REMOTE_OK && f->r != NULL)
         key.pkey = remote_parsed(f->r, f->pem);
+    if (f->r != NULL)
+        remote_release(f); /* before the callbacks, which may look up again */
     /* Taken off f first: a callback may start another lookup, even of the same key. */
     while ((w = f->waiters) != NULL) {
         f->waiters = w->next;
@@ -414,6 +481,7 @@ remote_deferred_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     TAILQ_REMOVE(&f->r->fetches, f, link);
+    remote_fetch_finish(f);
     remote_fetch_answer(f);
     remote_fetch_free(f);
 }
@@ -422,19 +490,76 @@ remote_deferred_cb(evutil_socket_t fd, short what, void *arg)
 static void
 remote_fetch_done(struct remote_fetch *f)
 {
-    /*
-     * A stale key beats none while its server is unreachable; a forced refresh asked for a
-     * new key, so it gets the error (the inbox answers 503 and the sender retries).
-     */
+    TAILQ_REMOVE(&f->r->fetches, f, link);
+    remote_fetch_finish(f);
+    remote_fetch_answer(f);
+    remote_fetch_free(f);
+}
+
+/*
+ * A stale key beats none while its server is unreachable; a forced refresh asked for a
+ * new key, so it gets the error (the inbox answers 503 and the sender retries).
+ */
+static void
+remote_fetch_finish(struct remote_fetch *f)
+{
     if (f->result == REMOTE_UNREACHABLE && f->have_stale && !f->force) {
         log_info("remote_key_stale", "key_id=%s why=%s", log_q(f->key_id),
                  f->why != NULL ? f->why : "-");
         f->result = REMOTE_OK;
         f->from_cache = 1;
     }
-    TAILQ_REMOVE(&f->r->fetches, f, link);
-    remote_fetch_answer(f);
+}
+
+/*
+ * The lookup ran out of time, wherever it waits: a connection slot, the key's server, the
+ * database. Its callers get their answer now; f waits on r->abandoned for the callback it
+ * is pending on, and a fetch still running keeps one unit of its host's budget till then.
+ */
+static void
+remote_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct remote_fetch *f = arg;
+    struct remote *r = f->r;
+
+    (void)fd;
+    (void)what;
+    if (!f->pending)
+        return; /* a deferred answer is already on its way */
+    if (!f->storing) {
+        f->result = REMOTE_UNREACHABLE;
+        f->why = "deadline";
+    }
+    if (f->fetching)
+        remote_host_slow(f);
+    TAILQ_REMOVE(&r->fetches, f, link);
+    TAILQ_INSERT_TAIL(&r->abandoned, f, link);
+    f->abandoned = 1;
+    if (f->fetching) {
+        /* Beyond the cap if need be: the fetch does run. Taken first, so that the host
+         * stays known while the callbacks below look other keys up. */
+        f->host->held++;
+        f->runs_on = 1;
+    }
+    remote_fetch_finish(f);
+    remote_fetch_answer(f); /* releases the callers' units */
+}
+
+/* The callback an abandoned f was pending on has run: 1 if f is gone (freed). */
+static int
+remote_abandoned_end(struct remote_fetch *f)
+{
+    if (f->r == NULL) {
+        remote_fetch_free(f);
+        return 1;
+    }
+    if (!f->abandoned)
+        return 0;
+    if (f->runs_on)
+        f->host->held--;
+    TAILQ_REMOVE(&f->r->abandoned, f, link);
     remote_fetch_free(f);
+    return 1;
 }
 
 static void
@@ -446,10 +571,10 @@ remote_cache_cb(enum db_outcome outcome, PGresult *res, const char *err, void *a
     int i, usable;
 
     f->pending = 0;
-    if (r == NULL) {
+    if (r == NULL || f->abandoned) {
         if (res != NULL)
             PQclear(res);
-        remote_fetch_free(f);
+        remote_abandoned_end(f);
         return;
     }
     f->cache_done = 1;
@@ -464,6 +589,9 @@ remote_cache_cb(enum db_outcome outcome, PGresult *res, const char *err, void *a
         if (i != 4 && PQgetisnull(res, 0, i))
             usable = 0; /* a row someone else wrote without a key */
     }
+    /* A key stored before today's limits (httpsig_public_key) is fetched again. */
+    if (usable && remote_parsed(r, PQgetvalue(res, 0, 2)) == NULL)
+        usable = 0;
     if (!usable) {
         PQclear(res);
         remote_start_net(f);
@@ -493,6 +621,26 @@ remote_cache_cb(enum db_outcome outcome, PGresult *res, const char *err, void *a
 static void
 remote_start_net(struct remote_fetch *f)
 {
+    int n = 0;
+
+    for (struct remote_waiter *w = f->waiters; w != NULL; w = w->next)
+        n++;
+    f->host = remote_host_of(f->r, f->key_id);
+    if (f->host == NULL) {
+        remote_fetch_fail(f, REMOTE_INVALID, "bad_key_id");
+        return;
+    }
+    /* Refused with f->host dropped: an idle entry may be forgotten before the answer. */
+    if (f->host->slow_until > remote_now()) {
+        f->host = NULL;
+        remote_fetch_fail(f, REMOTE_UNREACHABLE, "host_backoff");
+        return;
+    }
+    if (remote_hold(f, n) < 0) {
+        f->host = NULL;
+        remote_fetch_fail(f, REMOTE_UNREACHABLE, "busy");
+        return;
+    }
     remote_note_fetch(f->r, f->key_id);
     f->url = httpsig_keyid_actor_candidate(f->key_id);
     if (f->url == NULL) {
@@ -517,6 +665,7 @@ remote_get(struct remote_fetch *f)
     req.sign = remote_sign_cb;
     req.sign_arg = f;
     f->pending = 1;
+    f->fetching = 1;
     httpc_request(f->r->h, &req, remote_net_cb, f);
 }
 
@@ -548,10 +697,11 @@ remote_net_cb(const struct httpc_response *resp, void *arg)
     int next;
 
     f->pending = 0;
-    if (f->r == NULL) {
-        remote_fetch_free(f);
+    f->fetching = 0;
+    if (f->r != NULL && resp->error == HTTPC_ERR_TIMEOUT)
+        remote_host_slow(f);
+    if (remote_abandoned_end(f))
         return;
-    }
     if (resp->error != HTTPC_OK) {
         f->why = httpc_error_name(resp->error);
         switch (resp->error) {
@@ -571,8 +721,10 @@ remote_net_cb(const struct httpc_response *resp, void *arg)
     }
     if (resp->status != 200) {
         f->why = "status";
-        if (resp->status == 404 || resp->status == 410)
+        if (resp->status == 404)
             f->result = REMOTE_NOT_FOUND;
+        else if (resp->status == 410)
+            f->result = REMOTE_GONE;
         else if (resp->status >= 200 && resp->status < 400)
             f->result = REMOTE_INVALID;
         else
@@ -621,7 +773,7 @@ static int
 remote_examine(struct remote_fetch *f, struct json_object *doc, const char *eff_url)
 {
     struct json_object *entry, *endpoints;
-    const char *id, *type, *owner, *kid, *pem, *inbox, *shared, *name;
+    const char *id, *type, *owner, *pem, *inbox, *shared, *name;
 
     id = remote_str(doc, "id", REMOTE_MAX_URL);
     if (id == NULL || !remote_is_http(id)) {
@@ -676,12 +828,15 @@ remote_examine(struct remote_fetch *f, struct json_object *doc, const char *eff_
         f->why = "context";
         return -1;
     }
-    kid = remote_str(entry, "id", REMOTE_MAX_URL);
     pem = remote_str(entry, "publicKeyPem", REMOTE_MAX_PEM);
     inbox = remote_str(doc, "inbox", REMOTE_MAX_URL);
     name = remote_str(doc, "preferredUsername", REMOTE_MAX_NAME);
     if (pem == NULL || strncmp(pem, "-----BEGIN ", 11) != 0) {
         f->why = "no_pem";
+        return -1;
+    }
+    if (remote_parsed(f->r, pem) == NULL) {
+        f->why = "bad_key"; /* not RSA, or outside the sizes httpsig_public_key accepts */
         return -1;
     }
     if (inbox == NULL || !remote_is_http(inbox)) {
@@ -715,7 +870,12 @@ remote_examine(struct remote_fetch *f, struct json_object *doc, const char *eff_
         shared = NULL;
     }
     remote_set(&f->actor_id, id);
-    remote_set(&f->kid, kid != NULL ? kid : id);
+    /*
+     * The keyId that found the key, not the id the document gives it: with a plain actor
+     * URL as keyId that id is the document's choice, and another actor's keyId there
+     * would take over (and delete) that actor's row in the cache.
+     */
+    remote_set(&f->kid, f->key_id);
     remote_set(&f->pem, pem);
     remote_set(&f->inbox, inbox);
     remote_set(&f->shared_inbox, shared);
@@ -750,6 +910,7 @@ remote_store(struct remote_fetch *f)
     params[5] = f->type;
     params[6] = f->username;
     f->pending = 1;
+    f->storing = 1;
     db_query(f->r->db, sql, 7, params, remote_store_cb, f);
 }
 
@@ -759,12 +920,11 @@ remote_store_cb(enum db_outcome outcome, PGresult *res, const char *err, void *a
     struct remote_fetch *f = arg;
 
     f->pending = 0;
+    f->storing = 0;
     if (res != NULL)
         PQclear(res);
-    if (f->r == NULL) {
-        remote_fetch_free(f);
+    if (remote_abandoned_end(f))
         return;
-    }
     /* The key is good either way; a failed write only costs a refetch later. */
     if (outcome != DB_OK)
         log_warn("remote_cache_write_failed", "actor=%s outcome=%d err=%s", log_q(f->actor_id),
@@ -846,6 +1006,94 @@ remote_note_fetch(struct remote *r, const char *key_id)
     TAILQ_INSERT_TAIL(&r->attempts, a, link);
     r->nattempts++;
     remote_prune(r, a->at);
+}
+
+/* --- the fetch budget and back-off of key hosts ------------------------------------------ */
+
+/* The entry of key_id's host:port, made if need be (most recent last); NULL if no host. */
+static struct remote_host *
+remote_host_of(struct remote *r, const char *key_id)
+{
+    struct remote_host *hh, *next;
+    char scheme[8], host[256], name[300];
+    long port;
+    time_t now = remote_now();
+
+    if (remote_origin(key_id, scheme, sizeof(scheme), host, sizeof(host), &port) < 0)
+        return NULL;
+    for (char *p = host; *p != '\0'; p++)
+        *p = (char)tolower((unsigned char)*p);
+    snprintf(name, sizeof(name), "%s:%ld", host, port);
+    for (hh = TAILQ_FIRST(&r->hosts); hh != NULL; hh = next) {
+        next = TAILQ_NEXT(hh, link);
+        if (strcmp(hh->name, name) == 0)
+            break;
+        /* Idle and forgiven, or the oldest idle ones when there are too many. */
+        if (hh->held == 0 && (hh->slow_until <= now || r->nhosts > REMOTE_MAX_HOSTS)) {
+            TAILQ_REMOVE(&r->hosts, hh, link);
+            r->nhosts--;
+            free(hh->name);
+            free(hh);
+        }
+    }
+    if (hh == NULL) {
+        hh = xcalloc(1, sizeof(*hh));
+        hh->name = xstrdup(name);
+        r->nhosts++;
+    } else {
+        TAILQ_REMOVE(&r->hosts, hh, link);
+    }
+    TAILQ_INSERT_TAIL(&r->hosts, hh, link);
+    return hh;
+}
+
+/* Takes n units of the budget for f's host: -1 (nothing taken) beyond either cap. */
+static int
+remote_hold(struct remote_fetch *f, int n)
+{
+    struct remote *r = f->r;
+
+    if (f->host->held + n > r->max_per_host || r->held + n > r->max_total) {
+        log_warn("remote_key_busy", "key_id=%s host=%s held=%d total=%d", log_q(f->key_id),
+                 log_q(f->host->name), f->host->held, r->held);
+        return -1;
+    }
+    f->host->held += n;
+    r->held += n;
+    f->held += n;
+    return 0;
+}
+
+static void
+remote_release(struct remote_fetch *f)
+{
+    if (f->held == 0)
+        return;
+    f->host->held -= f->held;
+    f->r->held -= f->held;
+    f->held = 0;
+}
+
+static void
+remote_host_slow(struct remote_fetch *f)
+{
+    if (f->host == NULL)
+        return;
+    if (f->host->slow_until <= remote_now())
+        log_warn("remote_host_backoff", "host=%s seconds=%ld", log_q(f->host->name), f->r->backoff);
+    f->host->slow_until = remote_now() + f->r->backoff;
+}
+
+/* Answers one caller (from the loop) that the key's host has no budget left. */
+static void
+remote_busy(struct remote *r, struct remote_waiter *w, const char *why)
+{
+    struct remote_fetch *f = remote_fetch_new(r, "", 0);
+
+    f->joinable = 0;
+    *f->tail = w;
+    f->tail = &w->next;
+    remote_fetch_fail(f, REMOTE_UNREACHABLE, why);
 }
 
 /* --- small helpers ------------------------------------------------------------------------ */

@@ -35,6 +35,10 @@ struct config {
     char *relay_mode;           /* relay_mode: "open" or "allowlist" (subscriptions wait) */
     char *relay_allow;          /* relay_allow: domains, normalized to "a.example b.example" */
     char *relay_block;          /* relay_block: domains refused (and their subdomains) */
+    int key_fetch_timeout;      /* key_fetch_timeout: seconds an inbox request waits for a key */
+    int key_fetch_max_per_host; /* key_fetch_max_per_host: requests waiting on one key host */
+    int key_fetch_max;          /* key_fetch_max: requests waiting on the network for keys */
+    int key_fetch_backoff;      /* key_fetch_backoff: seconds a timed-out key host is skipped */
     int queue_max_per_host;     /* queue_max_per_host: concurrent deliveries to one host */
     int queue_max_in_flight;    /* queue_max_in_flight: concurrent deliveries in all */
     int queue_poll_ms;          /* queue_poll_ms: claim tick while idle */

@@ -12,10 +12,12 @@ struct remote;
 /* How a lookup ended. remote_result_name() gives a short label for logs and metrics. */
 enum remote_result {
     REMOTE_OK = 0,
-    REMOTE_NOT_FOUND,   /* 404 or 410: the actor or key is gone (401 for the inbox) */
-    REMOTE_UNREACHABLE, /* transport error, timeout, 5xx, 401/403/429...: the inbox answers 503 */
+    REMOTE_NOT_FOUND,   /* 404: no such actor or key, perhaps for a while (401 for the inbox) */
+    REMOTE_UNREACHABLE, /* transport error, timeout, 5xx, 401/403/429, deadline or a full budget
+                           for the key's host: the inbox answers 503 */
     REMOTE_INVALID,     /* bad keyId, bad document, id or key mismatch, too large or too deep */
-    REMOTE_REFUSED      /* the address is not public (httpc's SSRF guard) */
+    REMOTE_REFUSED,     /* the address is not public (httpc's SSRF guard) */
+    REMOTE_GONE         /* 410: the actor was deleted (an unsigned Delete of it is believed) */
 };
 
 /* A static string such as "not_found"; never NULL. */
@@ -27,7 +29,7 @@ const char *remote_result_name(enum remote_result r);
  */
 struct remote_key {
     const char *actor_id;       /* the owner actor's id */
-    const char *key_id;         /* the key's id as the actor lists it */
+    const char *key_id;         /* the keyId it was fetched by (a document cannot pick it) */
     const char *public_key_pem; /* as published (SPKI or PKCS#1 PEM) */
     const char *inbox;
     const char *shared_inbox; /* endpoints.sharedInbox or sharedInbox, or NULL */
@@ -57,6 +59,18 @@ struct remote_options {
     const char *key_id;         /* "<base>/actor#main-key"; needed when key is set */
     long ttl_seconds;           /* 0: 86400. A cached key younger than this is used as is */
     long refresh_floor_seconds; /* 0: 60. force_refresh fetches a key at most once per floor */
+    /*
+     * 0: 10000. A lookup answers within this, however long it waited for a connection
+     * slot or the database (REMOTE_UNREACHABLE, or a stale cached key, when it passes).
+     */
+    long deadline_ms;
+    /*
+     * 0: 32 and 512. Callers waiting on the network for a key, plus fetches whose callers
+     * the deadline released but which still run, per key host (host:port of the keyId)
+     * and in all. Beyond either, a lookup that needs the network fails at once.
+     */
+    int max_per_host, max_total;
+    long backoff_seconds; /* 0: 60. After a key host timed out, it is not asked for this long */
 };
 
 /*
@@ -74,7 +88,9 @@ struct remote *remote_new(struct event_base *base, struct db *db, struct httpc *
  * case the cache answers (the floor needs a cached row: a key never fetched successfully
  * is fetched again). A row past its TTL answers (from_cache = 1) when the refetch finds
  * the server unreachable, except for force_refresh. Concurrent lookups of one key share
- * one fetch. key_id is copied; arg is passed back untouched.
+ * one fetch, and its deadline. A key that is not RSA of 2048 to 8192 bits with a small odd
+ * exponent (httpsig_public_key) is REMOTE_INVALID and never stored. key_id is copied; arg
+ * is passed back untouched.
  */
 void remote_key_lookup(struct remote *r, const char *key_id, int force_refresh, remote_key_fn cb,
                        void *arg);

@@ -208,6 +208,10 @@ serve_federation(struct app *app, char *err, size_t errlen)
     }
     ro.key = app->key;
     ro.key_id = app->relay_key_id;
+    ro.deadline_ms = cfg->key_fetch_timeout * 1000L;
+    ro.max_per_host = cfg->key_fetch_max_per_host;
+    ro.max_total = cfg->key_fetch_max;
+    ro.backoff_seconds = cfg->key_fetch_backoff;
     app->remote = remote_new(app->base, app->db, app->httpc, &ro);
     qo.http = ho;
     qo.http.max_per_host = cfg->queue_max_per_host;

@@ -73,6 +73,17 @@ const alice = () => peer.actor("alice");
 // An activity whose actor and id are both on host (and so pass the same-host check).
 const onHost = (host) => ({ ...create({ id: `${host}/users/alice` }), id: `${host}/activities/${Date.now()}` });
 const bob = () => peer.actor("bob");
+// An actor of peer whose document answers 404 (made on first use).
+const hidden = (name) => {
+  try {
+    peer.actor(name);
+  } catch {
+    peer.addActor({ name });
+  }
+  peer.hideActor(name);
+  return peer.actor(name);
+};
+const deleteOf = (a) => ({ "@context": AS, id: `${a.id}#delete`, type: "Delete", actor: a.id, object: a.id, to: [PUBLIC] });
 const sign = (path, body, opts = {}) => signedPost(`${(opts.server ?? s).url}${path}`, body, { actor: alice(), ...opts });
 const raw = async (text, srv = s) => {
   const r = await rawExchange(srv.port, text, { timeout: 3000, responses: 1 });
@@ -143,6 +154,7 @@ const rows = [
   ["inbox: actor and id on a private address, signed by alice", () => sign("/inbox", onHost("http://192.168.1.1")), 401],
   ["inbox: actor and id on localhost, signed by alice", () => sign("/inbox", onHost("http://localhost")), 401],
   ["inbox: actor on a private address, id on alice's host", () => sign("/inbox", create({ id: "http://10.0.0.7/users/alice" })), 400],
+  ["inbox: unsigned Delete of an actor whose server answers 404 (only 410 is believed)", () => sign("/inbox", deleteOf(hidden("ghost")), { actor: hidden("ghost"), privateKey: newKeyPair().privateKey }), 401],
   // --- reflection: an actor whose inbox is another server's ---------------------------------
   ["inbox: relay Follow by an actor whose inbox is on another host", () => sign("/inbox", { "@context": AS, id: newId(evil), type: "Follow", actor: evil.actor("mallory").id, object: PUBLIC }, { actor: evil.actor("mallory") }), 401],
   ["bridge inbox: Follow by an actor whose inbox is on another host", () => sign("/users/passerelle/inbox", { "@context": AS, id: newId(evil), type: "Follow", actor: evil.actor("mallory").id, object: `${s.url}/users/passerelle` }, { actor: evil.actor("mallory") }), 401],

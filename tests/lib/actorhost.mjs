@@ -91,6 +91,8 @@ const sfString = (s) => `"${String(s).replace(/\\/g, "\\\\").replace(/"/g, '\\"'
  *                Digest stays that of the signed body unless tamperDigest is true)
  *   duplicate    {param: value}: the cavage header gets that parameter a second time
  *   headers      extra headers sent (not signed unless listed in signed)
+ *   host         the Host header sent and signed (cavage host, RFC 9421 @authority and
+ *                @target-uri), default the URL's
  *   requestTarget the path signed as (request-target) (default the URL's path and query;
  *                Fedify signs the path without the query)
  *   omitSignature true: send everything but the Signature header(s)
@@ -109,7 +111,7 @@ export async function signedPost(url, body, opts = {}) {
   const date = opts.date instanceof Date ? opts.date.toUTCString() : (opts.date ?? new Date(nowMs).toUTCString());
   const created = opts.created ?? Math.floor(nowMs / 1000);
   const headers = {};
-  headers.host = u.host;
+  headers.host = opts.host ?? u.host;
   headers.date = date;
   if (opts.contentType !== null) headers["content-type"] = opts.contentType ?? "application/activity+json";
   if (scheme === "cavage") {
@@ -140,8 +142,8 @@ export async function signedPost(url, body, opts = {}) {
       const comps = opts.signed ?? ["@method", "@target-uri", "content-digest", "content-type"];
       const values = {
         "@method": "POST",
-        "@target-uri": u.href,
-        "@authority": u.host,
+        "@target-uri": opts.host ? `${u.protocol}//${opts.host}${u.pathname}${u.search}` : u.href,
+        "@authority": headers.host,
         "@scheme": u.protocol.slice(0, -1),
         "@path": u.pathname,
         "@query": u.search || "?",
@@ -305,6 +307,11 @@ export async function startActorHost({ actors = [], record = true, answers = {},
       host.actor(name).gone = true;
     },
 
+    // The actor's document answers 404 while hidden (a misconfiguration, a migration).
+    hideActor(name, hidden = true) {
+      host.actor(name).hidden = hidden;
+    },
+
     // An answer for POSTs whose path equals match, or starts with it when match ends in
     // "/": {status, headers, body, delayMs}, "hang", or fn(rec) returning one of those.
     // Newest wins.
@@ -431,7 +438,7 @@ export async function startActorHost({ actors = [], record = true, answers = {},
     if (req.method === "GET" || req.method === "HEAD") {
       const m = /^\/users\/([^/]+)(\/main-key)?$/.exec(u.pathname);
       const a = m ? actorsByName.get(decodeURIComponent(m[1])) : null;
-      if (!a) return send(res, 404, { "content-type": "application/json" }, '{"error":"not found"}');
+      if (!a || a.hidden) return send(res, 404, { "content-type": "application/json" }, '{"error":"not found"}');
       if (a.gone) return send(res, 410, { "content-type": "application/json" }, '{"error":"gone"}');
       let doc;
       if (m[2]) {

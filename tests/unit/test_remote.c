@@ -595,7 +595,7 @@ test_refusals(struct remote *r)
     is_int(lr.result, REMOTE_NOT_FOUND, "404: not_found");
     serve("/users/gone", 410, "application/activity+json", strdup("{}"));
     lookup(r, url("/users/gone#main-key"), 0, &lr);
-    is_int(lr.result, REMOTE_NOT_FOUND, "410: not_found");
+    is_int(lr.result, REMOTE_GONE, "410: gone (only a 410 lets an unsigned Delete through)");
     serve("/users/broken", 500, "text/plain", strdup("oops"));
     lookup(r, url("/users/broken#main-key"), 0, &lr);
     is_int(lr.result, REMOTE_UNREACHABLE, "500: unreachable");
