@@ -5,13 +5,13 @@
 #include <stddef.h>
 
 struct app;
+struct config;
 struct evhttp_request;
 
+/* The session cookie's name over plain http; under https it is "__Host-" this. */
 #define LINKPAGE_COOKIE      "passerelle_link"
 #define LINKPAGE_SESSION_TTL 7200 /* seconds a session lasts */
 
-/* GET /link/<code>: spends the code, sets the session cookie, 303 to /link. */
-void linkpage_code(struct app *app, struct evhttp_request *req, const char *path);
 /* GET /link/state: the member, their linked account, counts, consents, CSRF token, language. */
 void linkpage_state(struct app *app, struct evhttp_request *req, const char *path);
 /* POST /link/archive: the X archive zip (only the files that matter), parsed and stored. */
@@ -29,6 +29,13 @@ typedef void (*linkpage_session_fn)(struct app *app, struct evhttp_request *req,
                                     const char *member_id, void *arg);
 void linkpage_session(struct app *app, struct evhttp_request *req, int post, linkpage_session_fn cb,
                       void *arg);
+
+/* The session cookie's name for cfg's base_url (with the __Host- prefix under https). */
+const char *linkpage_cookie_name(const struct config *cfg);
+/* The Set-Cookie value that carries session token token (a new string). */
+char *linkpage_cookie_header(const struct config *cfg, const char *token);
+/* The CSRF token the page sends with its POSTs, derived from the session token (65 bytes). */
+void linkpage_csrf(const char *token, char out[65]);
 
 /* Waits for archive parses still running and drops their requests (at exit, before httpd_free). */
 void linkpage_shutdown(void);

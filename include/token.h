@@ -14,6 +14,9 @@ void token_sha256_bytea(const char *s, char out[67]);
 /* HMAC-SHA256(key, msg) as 64 lowercase hex digits (out needs 65 bytes). */
 void token_hmac_hex(const char *key, const char *msg, char out[65]);
 
+/* 1 when s is exactly n lowercase hex digits. */
+int token_is_hex(const char *s, size_t n);
+
 /* 1 when a and b are equal, in time independent of where they differ (lengths may leak). */
 int token_equal(const char *a, const char *b);
 

@@ -55,6 +55,17 @@ token_hmac_hex(const char *key, const char *msg, char out[65])
 }
 
 int
+token_is_hex(const char *s, size_t n)
+{
+    if (strlen(s) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+int
 token_equal(const char *a, const char *b)
 {
     size_t n = strlen(a);

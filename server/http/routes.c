@@ -11,12 +11,14 @@
 #include "hostmeta.h"
 #include "reply.h"
 #include "inbox.h"
+#include "linkcode.h"
 #include "linkpage.h"
 #include "nodeinfo.h"
 #include "oauth.h"
 #include "routes.h"
 #include "standin.h"
 #include "status.h"
+#include "token.h"
 #include "webfinger.h"
 
 #define M_GET  (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
@@ -25,6 +27,7 @@
 enum route_match {
     ROUTE_EXACT, /* the path itself */
     ROUTE_TREE,  /* the path and anything below it ("/actor", "/actor/outbox") */
+    ROUTE_CODE,  /* the path, a slash and a one-time code: 32 lowercase hex digits */
 };
 
 struct route {
@@ -55,8 +58,10 @@ static const struct route routes[] = {
     { "/link/oauth/start", ROUTE_EXACT, M_POST, oauth_start },
     { OAUTH_CALLBACK_PATH, ROUTE_EXACT, M_GET, oauth_callback },
     { "/link/oauth/revoke", ROUTE_EXACT, M_POST, oauth_revoke },
-    { "/link", ROUTE_TREE, M_GET, linkpage_code }, /* /link/<one-time code> */
-    { "/x", ROUTE_TREE, M_GET, standin_get },      /* /x/<x id>: an old X account */
+    /* /link/<one-time code>: GET shows whose link it is, only the page's POST spends it. */
+    { "/link", ROUTE_CODE, M_GET, linkcode_get },
+    { "/link", ROUTE_CODE, M_POST, linkcode_post },
+    { "/x", ROUTE_TREE, M_GET, standin_get }, /* /x/<x id>: an old X account */
     { "/me/following.csv", ROUTE_EXACT, M_GET, export_following },
 };
 
@@ -67,6 +72,8 @@ route_matches(const char *pattern, enum route_match match, const char *path)
 
     if (strncmp(path, pattern, n) != 0)
         return 0;
+    if (match == ROUTE_CODE)
+        return path[n] == '/' && token_is_hex(path + n + 1, 32);
     if (path[n] == '\0')
         return 1;
     return match == ROUTE_TREE && path[n] == '/';

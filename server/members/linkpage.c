@@ -1,5 +1,4 @@
 /* The link page's endpoints: the one-time code becomes a session; archive upload; consents. */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -70,36 +69,51 @@ linkpage_cookie(const char *header, const char *name, char *out, size_t outlen)
     return -1;
 }
 
-static int
-linkpage_is_hex(const char *s, size_t n)
-{
-    if (strlen(s) != n)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
-            return 0;
-    return 1;
-}
-
 /* --- sessions -------------------------------------------------------------------------------- */
 
 /* The session token from the cookie (64 hex digits), or -1. */
 static int
-linkpage_token(struct evhttp_request *req, char token[65])
+linkpage_token(const struct app *app, struct evhttp_request *req, char token[65])
 {
     const char *h = reply_req_header(req, "Cookie");
 
-    return h != NULL && linkpage_cookie(h, LINKPAGE_COOKIE, token, 65) == 0 &&
-                   linkpage_is_hex(token, 64)
+    return h != NULL && linkpage_cookie(h, linkpage_cookie_name(app->cfg), token, 65) == 0 &&
+                   token_is_hex(token, 64)
                ? 0
                : -1;
 }
 
 /* The page's CSRF token is derived from the session's, so the server keeps neither. */
-static void
+void
 linkpage_csrf(const char *token, char out[65])
 {
     token_hmac_hex(token, "passerelle link page csrf", out);
+}
+
+/*
+ * Under https the cookie carries the __Host- prefix: browsers then take it only with Secure,
+ * Path=/ and no Domain, so a sibling subdomain cannot set or shadow it. Plain http (a local
+ * run) cannot use the prefix, and keeps the bare name.
+ */
+static int
+linkpage_https(const struct config *cfg)
+{
+    return strncmp(cfg->base_url, "https:", 6) == 0;
+}
+
+const char *
+linkpage_cookie_name(const struct config *cfg)
+{
+    return linkpage_https(cfg) ? "__Host-" LINKPAGE_COOKIE : LINKPAGE_COOKIE;
+}
+
+char *
+linkpage_cookie_header(const struct config *cfg, const char *token)
+{
+    /* Path=/: the same session opens /me/following.csv (the page links to it). */
+    return xasprintf("%s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Lax%s",
+                     linkpage_cookie_name(cfg), token, LINKPAGE_SESSION_TTL,
+                     linkpage_https(cfg) ? "; Secure" : "");
 }
 
 /* One request waiting on the database; the single owner of what it holds. */
@@ -132,91 +146,6 @@ linkpage_req_free(struct linkpage_req *r)
     if (r->have_data)
         import_data_free(&r->data);
     free(r);
-}
-
-/* --- GET /link/<code> ------------------------------------------------------------------------ */
-
-static const char sql_spend[] = "UPDATE link_codes SET used_at = now()"
-                                " WHERE hash = $1::bytea AND used_at IS NULL AND expires_at > now()"
-                                " RETURNING member_id";
-static const char sql_session[] =
-    "INSERT INTO sessions (hash, member_id, csrf_hash, expires_at)"
-    " VALUES ($1::bytea, $2::bigint, $3::bytea, now() + $4::int * interval '1 second')";
-
-static int
-linkpage_spent_cb(struct dbtx *tx, PGresult *res, void *arg)
-{
-    struct linkpage_req *r = arg;
-    char hash[67], csrf[65], csrf_hash[67], ttl[16];
-
-    if (PQntuples(res) != 1) {
-        r->token[0] = '\0'; /* expired, used or unknown: no session */
-        return 1;
-    }
-    token_sha256_bytea(r->token, hash);
-    linkpage_csrf(r->token, csrf);
-    token_sha256_bytea(csrf, csrf_hash);
-    snprintf(ttl, sizeof(ttl), "%d", LINKPAGE_SESSION_TTL);
-    dbtx_push(tx, sql_session, NULL, NULL, 4, hash, PQgetvalue(res, 0, 0), csrf_hash, ttl);
-    return 0;
-}
-
-static void
-linkpage_code_done(enum db_outcome outcome, const char *err, void *arg)
-{
-    struct linkpage_req *r = arg;
-    struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
-
-    (void)err;
-    if (outcome != DB_OK) {
-        reply_fail(r->req, outcome == DB_UNAVAILABLE ? REPLY_ERR_UNAVAILABLE : REPLY_ERR_INTERNAL,
-                   "database unavailable");
-        linkpage_req_free(r);
-        return;
-    }
-    if (r->token[0] != '\0') {
-        /* Path=/: the same session opens /me/following.csv (the page links to it). */
-        char *cookie =
-            xasprintf("%s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Lax%s", LINKPAGE_COOKIE,
-                      r->token, LINKPAGE_SESSION_TTL,
-                      strncmp(r->app->cfg->base_url, "https:", 6) == 0 ? "; Secure" : "");
-
-        evhttp_add_header(out, "Set-Cookie", cookie);
-        free(cookie);
-        log_info("link_session", "result=opened");
-    } else {
-        log_info("link_session", "result=code_refused");
-    }
-    /* Either way to the page: it says "expired" itself when there is no session. */
-    evhttp_add_header(out, "Location", "/link");
-    evhttp_add_header(out, "Cache-Control", "no-store");
-    evhttp_add_header(out, "Referrer-Policy", "no-referrer");
-    reply_send(r->req, 303, "text/plain; charset=utf-8", "", 0);
-    linkpage_req_free(r);
-}
-
-void
-linkpage_code(struct app *app, struct evhttp_request *req, const char *path)
-{
-    const char *code = path + strlen("/link/");
-    struct linkpage_req *r;
-    struct dbtx *tx;
-    char hash[67];
-
-    if (strncmp(path, "/link/", 6) != 0 || !linkpage_is_hex(code, 32)) {
-        reply_fail(req, REPLY_ERR_NOT_FOUND, "not found");
-        return;
-    }
-    r = linkpage_req_new(app, req);
-    if (token_random_hex(32, r->token, sizeof(r->token)) < 0) {
-        linkpage_req_free(r);
-        reply_fail(req, REPLY_ERR_INTERNAL, "no randomness");
-        return;
-    }
-    token_sha256_bytea(code, hash);
-    tx = dbtx_new(app->db, linkpage_code_done, r);
-    dbtx_push(tx, sql_spend, linkpage_spent_cb, r, 1, hash);
-    dbtx_run(tx);
 }
 
 /* --- the session, for the other endpoints ---------------------------------------------------- */
@@ -263,7 +192,7 @@ linkpage_authorise(struct linkpage_req *r, int post)
     char csrf[65];
     const char *sent;
 
-    if (linkpage_token(r->req, r->token) < 0) {
+    if (linkpage_token(r->app, r->req, r->token) < 0) {
         linkpage_expired(r->app, r->req);
         return -1;
     }

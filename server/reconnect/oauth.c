@@ -118,13 +118,14 @@ oauth_op_free(struct oauth_op *op)
 
 /* The session's SHA-256 from the cookie (the caller checked it already), "" without one. */
 static void
-oauth_session_hash(struct evhttp_request *req, char out[67])
+oauth_session_hash(const struct app *app, struct evhttp_request *req, char out[67])
 {
     const char *h = reply_req_header(req, "Cookie");
     char token[65];
 
     out[0] = '\0';
-    if (h != NULL && linkpage_cookie(h, LINKPAGE_COOKIE, token, sizeof(token)) == 0 &&
+    if (h != NULL &&
+        linkpage_cookie(h, linkpage_cookie_name(app->cfg), token, sizeof(token)) == 0 &&
         strlen(token) == 64)
         token_sha256_bytea(token, out);
 }
@@ -398,7 +399,7 @@ oauth_start_session(struct app *app, struct evhttp_request *req, const char *mem
 
     (void)arg;
     snprintf(op->member_id, sizeof(op->member_id), "%s", member_id);
-    oauth_session_hash(req, op->session_hash);
+    oauth_session_hash(app, req, op->session_hash);
     params[0] = op->member_id;
     params[1] = op->callback;
     params[2] = OAUTH_SCOPES;
@@ -567,7 +568,7 @@ oauth_callback(struct app *app, struct evhttp_request *req, const char *path)
     const char *params[2];
 
     (void)path;
-    oauth_session_hash(req, op->session_hash);
+    oauth_session_hash(app, req, op->session_hash);
     if (app->seal == NULL || state == NULL || strlen(state) != 64) {
         free(state);
         seal_wipe_free(code);

@@ -1,8 +1,10 @@
 // The whole member flow through the real page in Chromium, against the real server and
 // PostgreSQL: a person follows the bridge (from a Node ActivityPub actor host), opens the
 // one-time link from the direct message, picks a generated X archive, sees the counts,
-// sends, sets consents; a reload shows what was stored; a spent link says it has expired.
+// sends, sets consents; a reload shows what was stored; a spent link says it has expired;
+// another site's form cannot spend a link (login CSRF).
 import assert from "node:assert/strict";
+import http from "node:http";
 import { test, setup, teardown } from "../lib/harness.mjs";
 import { startServer } from "../lib/server.mjs";
 import { startActorHost } from "../lib/actorhost.mjs";
@@ -15,7 +17,7 @@ let browser;
 
 setup(async () => {
   s = await startServer({ config: MEMBER_CONFIG });
-  h = await startActorHost({ actors: [{ name: "alice" }] });
+  h = await startActorHost({ actors: [{ name: "alice" }, { name: "mallory" }] });
   browser = await launchBrowser();
 });
 teardown(async () => {
@@ -33,7 +35,14 @@ test("follow, open the link, pick the archive, see the counts, send, choose; a r
   const p = await browser.newPage(t, { locale: "fr-FR" });
   const { page } = p;
   await page.goto(`${s.url}/link/${code}`);
+  // The link only names the account (a preview crawler's GET spends nothing); the click does.
+  assert.equal(new URL(page.url()).pathname, `/link/${code}`, "the link shows a page of its own first");
+  assert.deepEqual(await p.context.cookies(), [], "no session before Continue");
+  await page.getByRole("button", { name: `Continuer en tant que @alice@${new URL(h.url).host}` }).click();
+  await page.waitForURL(`${s.url}/link`);
   assert.equal(new URL(page.url()).pathname, "/link", "the code is exchanged, then /link");
+  assert.deepEqual(p.requests.filter((r) => r.method !== "GET").map((r) => `${r.method} ${new URL(r.url).pathname}`), [`POST /link/${code}`], "the click posts the code");
+  const opened = p.requests.length;
   await page.locator("#member:not([hidden])").waitFor();
   assert.equal(await page.locator("h1").innerText(), "Reliez votre archive X");
   assert.equal(await page.locator("#member").innerText(), `Compte du fédivers\u00a0: @alice@${new URL(h.url).host}`);
@@ -44,7 +53,7 @@ test("follow, open the link, pick the archive, see the counts, send, choose; a r
   assert.equal(await page.locator("#s-handle").innerText(), "@alrocar");
   assert.equal(digits(await page.locator("#s-followers").innerText()), "1333");
   assert.equal(await page.locator("#s-following").innerText(), "80");
-  assert.equal(p.requests.filter((r) => r.method !== "GET").length, 0, "nothing sent before Send");
+  assert.equal(p.requests.slice(opened).filter((r) => r.method !== "GET").length, 0, "nothing sent before Send");
 
   await page.getByRole("button", { name: "Envoyer ces listes" }).click();
   await page.locator("#send-status", { hasText: "C'est fait." }).waitFor();
@@ -72,6 +81,7 @@ test("the same link a second time: the page says it has expired and offers nothi
   assert.ok(code, "the first test got a code");
   const p = await browser.newPage(t);
   await p.page.goto(`${s.url}/link/${code}`);
+  assert.equal(new URL(p.page.url()).pathname, "/link", "a spent code leads straight to the page");
   await p.page.locator("#notice:not(:empty)").waitFor();
   assert.match(await p.page.locator("#notice").innerText(), /^This link has expired or was already used\. Send “link” to @passerelle@/);
   assert.equal(await p.page.locator("#archive").isVisible(), false);
@@ -79,4 +89,33 @@ test("the same link a second time: the page says it has expired and offers nothi
   assertOnlyOrigin(p, s.url);
   // Chromium logs the 401 of GET /link/state; that is the expected answer here.
   await assertNoProblems(p, [/status of 401 .*\/link\/state/]);
+});
+
+// Mallory sends the victim a page of her own site whose form posts Mallory's fresh code: had
+// it worked, the victim's browser would hold Mallory's session, and the X archive the victim
+// then drops would be linked to Mallory's member.
+test("another site's form posting a fresh code: 403, no session, the code still valid", async (t) => {
+  const { code } = await join(s, h, "mallory");
+  const site = http.createServer((req, res) => {
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    res.end(`<!doctype html><title>win</title><form method="post" action="${s.url}/link/${code}"><button>Claim your prize</button></form>`);
+  });
+  await new Promise((r) => site.listen(0, "127.0.0.1", r));
+  t.defer(() => new Promise((r) => site.close(r)));
+  const p = await browser.newPage(t);
+  // localhost is another site than 127.0.0.1 for the browser (and its port another origin).
+  await p.page.goto(`http://localhost:${site.address().port}/`);
+  const answer = p.page.waitForResponse((r) => r.url() === `${s.url}/link/${code}`);
+  await p.page.getByRole("button", { name: "Claim your prize" }).click();
+  const r = await answer;
+  assert.equal(r.status(), 403, "the cross-site POST is refused");
+  assert.equal((await r.request().allHeaders())["sec-fetch-site"], "cross-site", "Chromium said where the form came from");
+  assert.deepEqual(await p.context.cookies(s.url), [], "no session cookie");
+  assert.equal(await s.psql(`SELECT used_at IS NULL FROM link_codes WHERE hash = sha256('${code}'::bytea)`), "t", "the code is still valid");
+  // Mallory's own click, on the page her link shows, still works.
+  const own = await browser.newPage(t);
+  await own.page.goto(`${s.url}/link/${code}`);
+  await own.page.getByRole("button", { name: /^Continue as @mallory@/ }).click();
+  await own.page.locator("#member:not([hidden])").waitFor();
+  assert.equal((await own.context.cookies(s.url)).length, 1);
 });

@@ -18,7 +18,7 @@ import { request, rawExchange } from "../lib/http.mjs";
 import { mediaType } from "../lib/http.mjs";
 import { startActorHost, signedPost, newId, newKeyPair, AS, PUBLIC } from "../lib/actorhost.mjs";
 import { snapshot, closeSessions } from "../lib/dbsnap.mjs";
-import { joinMember } from "../lib/members.mjs";
+import { joinMember, welcomeCode } from "../lib/members.mjs";
 import { xArchive, zipBuffer } from "../lib/xarchive.mjs";
 
 const TOKEN = "metrics-sekret";
@@ -29,14 +29,16 @@ let strict; // a second one with the default: no fetch to loopback or private ad
 let peer; // alice, bob: a fediverse server on loopback
 let m; // a member of s with a link-page session
 let evil; // an attacker's server: mallory's inbox is a path of peer (reflection)
+let spare; // the unused one-time code of another member (dora)
 
 setup(async () => {
-  peer = await startActorHost({ actors: [{ name: "alice" }, { name: "bob" }, { name: "carol" }] });
+  peer = await startActorHost({ actors: [{ name: "alice" }, { name: "bob" }, { name: "carol" }, { name: "dora" }] });
   const config = { metrics_token: TOKEN, max_archive_bytes: MAX_ARCHIVE, queue_poll_ms: 100, queue_backoff_unit_ms: 10 };
   s = await startServer({ config: { ...config, allow_private_fetch: "true" } });
   strict = await startServer({ config });
   evil = await startActorHost({ actors: [{ name: "mallory", document: (d) => ({ ...d, inbox: `${peer.url}/users/alice/inbox`, endpoints: {} }) }] });
   m = await joinMember(s, peer, "carol");
+  spare = await welcomeCode(s, peer, "dora");
   await makeBombs();
   // Keys cached and one activity seen, so the refusals below meet a warm server.
   for (const name of ["alice", "bob"]) {
@@ -200,6 +202,13 @@ const rows = [
   // --- the link page ------------------------------------------------------------------------
   ["link: a code with SQL metacharacters", () => get(`/link/${encodeURIComponent(SQL)}`), 404],
   ["link: a well-formed code nobody was given", () => get(`/link/${"0".repeat(32)}`), 303, { json: false }],
+  ["link: a valid code fetched by a link preview (GET)", () => get(`/link/${spare}`, { "user-agent": "http.rb/5.2.0 (Mastodon/4.3.2; +https://m.example/) Bot" }), 200, { json: false }],
+  ["link: a valid code fetched by a link preview (HEAD)", () => request(`${s.url}/link/${spare}`, { method: "HEAD" }), 200, { json: false }],
+  ["link: a valid code POSTed by another site's form (login CSRF)", () => post(`/link/${spare}`, "", { origin: "https://attacker.example", "content-type": "application/x-www-form-urlencoded" }), 403],
+  ["link: a valid code POSTed cross-site (Sec-Fetch-Site)", () => post(`/link/${spare}`, "", { "sec-fetch-site": "cross-site" }), 403],
+  ["link: a valid code POSTed with neither Origin nor Sec-Fetch-Site", () => post(`/link/${spare}`, ""), 403],
+  ["link: a well-formed code nobody was given, POSTed from the page", () => post(`/link/${"0".repeat(32)}`, "", { origin: s.url }), 303, { json: false }],
+  ["link: a code of SQL metacharacters, POSTed", () => post(`/link/${encodeURIComponent(SQL)}`, "", { origin: s.url }), 404],
   ["link: state with a forged cookie", () => get("/link/state", { cookie: `${m.cookie.split("=")[0]}=${"0".repeat(43)}` }), 401],
   ["link: state with SQL metacharacters as the cookie", () => get("/link/state", { cookie: `${m.cookie.split("=")[0]}=${encodeURIComponent(SQL)}` }), 401],
   ["consents: no session", () => page("/link/consents", "{}", { cookie: "" }), 401],

@@ -8,13 +8,14 @@ import { startServer } from "../lib/server.mjs";
 import { startActorHost, signedPost, newId, AS } from "../lib/actorhost.mjs";
 import { request } from "../lib/http.mjs";
 import { xArchive, zipBuffer } from "../lib/xarchive.mjs";
+import { continueLink, continuePage } from "../lib/linkcode.mjs";
 
 let s, h;
 const sessions = {};
 
 setup(async () => {
   s = await startServer({ config: { allow_private_fetch: "true", queue_poll_ms: "100", queue_backoff_unit_ms: "10" } });
-  h = await startActorHost({ actors: [{ name: "alice" }, { name: "bob" }, { name: "carol" }] });
+  h = await startActorHost({ actors: [{ name: "alice" }, { name: "bob" }, { name: "carol" }, { name: "dave" }, { name: "erin" }] });
 });
 teardown(async () => {
   if (h) await h.stop();
@@ -38,13 +39,16 @@ async function join(name) {
   return dm.body.match(/\/link\/([0-9a-f]{32})/)[1];
 }
 
+// The person's click on "Continue": the page's same-origin POST of the code.
 async function open(code) {
-  const r = await request(`${s.url}/link/${code}`);
+  const r = await continueLink(s, code);
   assert.equal(r.status, 303);
   assert.equal(r.headers.location, "/link");
   const c = r.headers["set-cookie"]?.[0];
   return c ? c.split(";")[0] : null;
 }
+
+const codeState = (code) => q(`SELECT CASE WHEN used_at IS NULL THEN 'unused' ELSE 'used' END FROM link_codes WHERE hash = sha256('${code}'::bytea)`);
 
 async function state(cookie) {
   return request(`${s.url}/link/state`, { headers: cookie ? { cookie } : {} });
@@ -65,12 +69,18 @@ async function snapshot() {
 
 test("the welcome link opens a session once; the session shows the member and the default consents", async () => {
   const code = await join("alice");
+  const page = await continuePage(s, code);
+  assert.match(page.body, new RegExp(`Continue as @alice@${new URL(h.url).host.replace(/[.]/g, "\\.")}<`), "the page names the account");
   const cookie = await open(code);
   assert.match(cookie ?? "", /^passerelle_link=[0-9a-f]{64}$/, "a session cookie");
-  const r = await request(`${s.url}/link/${code}`);
-  assert.equal(r.headers["set-cookie"], undefined, "a spent code opens nothing");
+  assert.equal(await open(code), null, "a spent code opens nothing");
+  const again = await request(`${s.url}/link/${code}`);
+  assert.equal(again.status, 303, "a spent code's page is the link page (which says it expired)");
+  assert.equal(again.headers.location, "/link");
+  assert.equal(again.headers["set-cookie"], undefined);
+  assert.equal(await open("0".repeat(32)), null, "an unknown code opens nothing");
   const raw = (await request(`${s.url}/link/${"0".repeat(32)}`)).headers["set-cookie"];
-  assert.equal(raw, undefined, "an unknown code opens nothing");
+  assert.equal(raw, undefined, "an unknown code's GET opens nothing");
   const st = await state(cookie);
   assert.equal(st.status, 200, st.body);
   const j = st.json();
@@ -78,13 +88,65 @@ test("the welcome link opens a session once; the session shows the member and th
   assert.equal(j.handle, null);
   assert.deepEqual(j.consents, { findable: true, autofollow: false, notify: true, relay: false });
   assert.match(j.csrf, /^[0-9a-f]{64}$/);
-  const setCookie = (await request(`${s.url}/link/${await join("alice")}`)).headers["set-cookie"][0];
+  const setCookie = (await continueLink(s, await join("alice"))).headers["set-cookie"][0];
   assert.match(setCookie, /HttpOnly/);
   assert.match(setCookie, /SameSite=Lax/);
   assert.match(setCookie, /Path=\/;/, "the session also serves /me/following.csv");
   sessions.alice = { cookie, csrf: j.csrf };
   assert.equal((await state(null)).status, 401, "no cookie: 401");
   assert.equal((await state(`passerelle_link=${"a".repeat(64)}`)).status, 401, "unknown session: 401");
+});
+
+// Mastodon's FetchLinkCardService GETs the first link of every status it receives, direct
+// messages included, within a minute; other servers fetch previews when a message is shown.
+test("a link preview's GET and HEAD spend nothing; the person's POST then opens the session", async () => {
+  const code = await join("dave");
+  const sessionsOf = () => q(`SELECT count(*) FROM sessions s JOIN members m ON m.id = s.member_id WHERE m.actor_uri = '${h.actor("dave").id}'`);
+  const crawler = { "user-agent": "http.rb/5.2.0 (Mastodon/4.3.2; +https://mastodon.example/) Bot", accept: "text/html" };
+  for (const method of ["GET", "HEAD", "GET"]) {
+    const r = await request(`${s.url}/link/${code}`, { method, headers: crawler });
+    assert.equal(r.status, 200, `${method} by a crawler: ${r.status}`);
+    assert.equal(r.headers["set-cookie"], undefined, `${method} by a crawler set a cookie`);
+    assert.equal(await codeState(code), "unused", `the crawler's ${method} left the code valid`);
+  }
+  const page = await continuePage(s, code);
+  assert.match(page.headers["content-security-policy"], /default-src 'none'/);
+  assert.doesNotMatch(page.headers["content-security-policy"], /script-src/, "the continue page runs no script");
+  assert.match(page.headers["content-security-policy"], /form-action 'self'/);
+  assert.equal(page.headers["x-frame-options"], "DENY");
+  assert.equal(page.headers["referrer-policy"], "same-origin", "the form's POST carries its Origin");
+  assert.equal(page.headers["cache-control"], "no-store");
+  assert.doesNotMatch(page.body, /<script/);
+  assert.equal(await sessionsOf(), "0");
+  // Chromium and Firefox send Sec-Fetch-Site with the form; the Origin check is for the rest.
+  const r = await continueLink(s, code, { "sec-fetch-site": "same-origin" });
+  assert.equal(r.status, 303, r.body);
+  assert.match(r.headers["set-cookie"]?.[0] ?? "", /^passerelle_link=[0-9a-f]{64};/);
+  assert.equal(await codeState(code), "used");
+  assert.equal(await sessionsOf(), "1");
+  assert.equal((await state(r.headers["set-cookie"][0].split(";")[0])).status, 200);
+});
+
+test("a cross-site POST of a code is refused (403) and spends nothing, as is one that shows no origin", async () => {
+  const code = await join("erin");
+  const before = await snapshot();
+  const sessionsBefore = await q("SELECT count(*) FROM sessions");
+  for (const [what, headers] of [
+    ["another site's form (Origin)", { origin: "https://attacker.example" }],
+    ["another site's form (Sec-Fetch-Site)", { "sec-fetch-site": "cross-site", origin: "https://attacker.example" }],
+    ["a sibling subdomain", { "sec-fetch-site": "same-site", origin: s.url }],
+    ["an opaque origin", { origin: "null" }],
+    ["our host on another scheme", { origin: s.url.replace(/^http:/, "https:") }],
+    ["no Origin, no Sec-Fetch-Site", {}],
+  ]) {
+    const r = await continueLink(s, code, headers);
+    assert.equal(r.status, 403, `${what}: ${r.status} ${r.body}`);
+    assert.equal(r.headers["set-cookie"], undefined, `${what}: a cookie`);
+    assert.equal(await codeState(code), "unused", `${what}: the code was spent`);
+  }
+  assert.equal(await q("SELECT count(*) FROM sessions"), sessionsBefore, "no session was opened");
+  assert.equal(await snapshot(), before);
+  assert.ok(await open(code), "the person's own click still works");
 });
 
 test("refused uploads change nothing: no CSRF, wrong type, not a zip, not an X archive", async () => {

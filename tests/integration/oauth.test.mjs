@@ -207,11 +207,13 @@ test("refusals: no CSRF token, no session, autofollow off", async () => {
   assert.equal(r.status, 400);
   assert.match(r.json().error, /automatic follows/);
   assert.equal((await api(s, bob, "/link/consents", { autofollow: true })).status, 200);
-  // GETs under /link are one-time codes (as for /link/consents): these are not.
+  // Only 32 hex digits under /link are one-time codes: a GET of these is a wrong method.
   r = await request(`${s.url}/link/oauth/start`);
-  assert.equal(r.status, 404, "start is a POST");
+  assert.equal(r.status, 405, "start is a POST");
+  assert.equal(r.headers.allow, "POST");
   r = await request(`${s.url}/link/oauth/revoke`);
-  assert.equal(r.status, 404, "revoke is a POST");
+  assert.equal(r.status, 405, "revoke is a POST");
+  assert.equal(r.headers.allow, "POST");
   assert.equal(await s.psql("SELECT count(*) FROM oauth_states WHERE expires_at > now()"), "0", "no state was made by the refusals");
 });
 

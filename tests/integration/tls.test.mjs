@@ -138,3 +138,26 @@ test("tls_cert without tls_key is a config error naming tls_key", async (t) => {
     assert.match(r.stderr, /tls_key/);
   }
 });
+
+// Under https the session cookie is __Host-passerelle_link: Secure, Path=/, no Domain, so a
+// sibling subdomain can neither set nor shadow it (plain http keeps the bare name: linkflow).
+test("under https the session cookie has the __Host- prefix, and only that name opens the session", async () => {
+  const code = "c0de".repeat(8);
+  await s.psql(
+    "INSERT INTO members (id, actor_uri, acct, host, inbox) VALUES (9001, 'https://m.example/users/tess', 'tess@m.example', 'm.example', 'https://m.example/users/tess/inbox');" +
+      ` INSERT INTO link_codes (hash, member_id, expires_at) VALUES (sha256('${code}'::bytea), 9001, now() + interval '1 day');`,
+  );
+  const page = await request(`${s.url}/link/${code}`, { ca });
+  assert.equal(page.status, 200);
+  assert.match(page.body, /Continue as @tess@m\.example/);
+  const r = await request(`${s.url}/link/${code}`, { ca, method: "POST", headers: { origin: s.url }, body: "" });
+  assert.equal(r.status, 303, r.body);
+  const set = r.headers["set-cookie"]?.[0] ?? "";
+  assert.match(set, /^__Host-passerelle_link=[0-9a-f]{64}; /);
+  assert.match(set, /; Path=\/;/);
+  assert.match(set, /; Secure/);
+  assert.doesNotMatch(set, /Domain=/i);
+  const value = set.split(";")[0].split("=")[1];
+  assert.equal((await request(`${s.url}/link/state`, { ca, headers: { cookie: `__Host-passerelle_link=${value}` } })).status, 200);
+  assert.equal((await request(`${s.url}/link/state`, { ca, headers: { cookie: `passerelle_link=${value}` } })).status, 401, "the bare name is not read under https");
+});

@@ -17,6 +17,7 @@ import { startActorHost } from "../lib/actorhost.mjs";
 import { joinMember, linkArchive, setConsents } from "../lib/members.mjs";
 import { connect, sq } from "../lib/oauthflow.mjs";
 import { request } from "../lib/http.mjs";
+import { openLink } from "../lib/linkcode.mjs";
 
 // X account ids, and who followed whom on X.
 const X = { ana: "101", ben: "102", cleo: "103", dan: "104", eve: "105", fay: "106" };
@@ -75,9 +76,7 @@ async function joinPeer(name) {
     { timeout: 10000, what: `the welcome message to ${name}` },
   );
   const code = /\/link\/([0-9a-f]{32})/.exec(dm.raw.object.content)[1];
-  const opened = await request(`${s.url}/link/${code}`);
-  assert.equal(opened.status, 303);
-  const cookie = opened.headers["set-cookie"][0].split(";")[0];
+  const cookie = await openLink(s, code);
   const st = await request(`${s.url}/link/state`, { headers: { cookie } });
   assert.equal(st.status, 200, st.body);
   const id = await s.psql(`SELECT id FROM members WHERE actor_uri = ${sq(p.actorId)}`);

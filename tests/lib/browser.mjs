@@ -8,7 +8,7 @@
 //   assertOnlyOrigin(p, origin); assertNoProblems(p)
 //
 // Members are real: a server started with MEMBER_CONFIG, an actor host (tests/lib/actorhost.mjs)
-//   const m = await member(s, h, "alice");   // joins (signed Follow), spends the code: a session
+//   const m = await member(s, h, "alice");   // joins (signed Follow), continues (POST): a session
 //   await useSession(p, s, m);               // the page's context gets the session cookie
 //   await api(s, m, "/link/consents", {...}); await leave(s, h, "alice", m.follow);
 //   const sent = await watchSent(p);         // what the page POSTs, bodies included, untouched
@@ -24,6 +24,7 @@ import { createRequire } from "node:module";
 import { SLOW, eventually } from "./harness.mjs";
 import { signedPost, newId, AS } from "./actorhost.mjs";
 import { request } from "./http.mjs";
+import { openLink } from "./linkcode.mjs";
 
 export const CHROMIUM = process.env.PASSERELLE_CHROMIUM ?? "/usr/bin/chromium";
 
@@ -128,15 +129,11 @@ export async function leave(s, h, name, follow) {
   assert.equal(r.status, 202, `Undo from ${name}: ${r.body}`);
 }
 
-// Spends the one-time code the way the link does (GET /link/<code>, 303 to /link) and
-// resolves with the session: {cookie: "name=value", cookieName, cookieValue, csrf (from
-// GET /link/state)}.
+// Spends the one-time code the way the link's page does (GET /link/<code> shows it, its form
+// POSTs it from the same origin, 303 to /link) and resolves with the session: {cookie:
+// "name=value", cookieName, cookieValue, csrf (from GET /link/state)}.
 export async function openSession(s, code) {
-  const r = await request(`${s.url}/link/${code}`);
-  assert.equal(r.status, 303, `GET /link/<code>: ${r.status} ${r.body}`);
-  const set = r.headers["set-cookie"]?.[0];
-  assert.ok(set, "GET /link/<code> set no session cookie");
-  const cookie = set.split(";")[0];
+  const cookie = await openLink(s, code);
   const [cookieName, cookieValue] = cookie.split("=");
   const st = await request(`${s.url}/link/state`, { headers: { cookie } });
   assert.equal(st.status, 200, `GET /link/state: ${st.status} ${st.body}`);

@@ -12,6 +12,7 @@ import path from "node:path";
 import { eventually } from "./harness.mjs";
 import { runBin } from "./server.mjs";
 import { request } from "./http.mjs";
+import { openLink } from "./linkcode.mjs";
 import { xArchive, writeZip } from "./xarchive.mjs";
 
 export async function joinAndLink(s, peer, { handle, xid, followerIds = [], followingIds = [] }) {
@@ -34,7 +35,7 @@ export async function joinAndLink(s, peer, { handle, xid, followerIds = [], foll
   }
   let session = null;
   // The link page as the member uses it: the one-time link from the welcome message (as
-  // Fedify received it), a session cookie, the CSRF token from /link/state, then the POST.
+  // Fedify received it), "Continue" (a same-origin POST of the code), a session cookie, the CSRF token from /link/state, then the POST.
   async function consents(values) {
     if (session === null) {
       const dm = await eventually(
@@ -42,9 +43,7 @@ export async function joinAndLink(s, peer, { handle, xid, followerIds = [], foll
         { timeout: 10000, what: `the welcome message to ${acct}` },
       );
       const code = String(dm.raw.object.content).match(/\/link\/([0-9a-f]{32})/)[1];
-      const opened = await request(`${s.url}/link/${code}`);
-      const cookie = opened.headers["set-cookie"]?.[0]?.split(";")[0];
-      assert.ok(cookie, `the link opened no session (${opened.status})`);
+      const cookie = await openLink(s, code);
       const st = await request(`${s.url}/link/state`, { headers: { cookie } });
       assert.equal(st.status, 200, st.body);
       session = { cookie, csrf: st.json().csrf };

@@ -4,6 +4,7 @@
 // sent by direct message.
 //
 //   const m = await joinMember(s, h, "alice");          // {name, actor, id, cookie, csrf}
+//   const code = await welcomeCode(s, h, "bob");         // joined, the link not yet opened
 //   await linkArchive(s, m, { xId: "11", followers: ["12"], following: ["13"] });
 //   await setConsents(s, m, { autofollow: true });
 //   await sendCommand(s, h, m, "pause", /Paused/);
@@ -11,13 +12,14 @@ import assert from "node:assert/strict";
 import { eventually } from "./harness.mjs";
 import { signedPost, newId, AS } from "./actorhost.mjs";
 import { request } from "./http.mjs";
+import { openLink } from "./linkcode.mjs";
 import { xArchive, zipBuffer } from "./xarchive.mjs";
 
 const bridgeOf = (s) => `${s.url}/users/passerelle`;
 
-// Follows the bridge as h's actor name, spends the code of the welcome message, and returns
-// the member with its session.
-export async function joinMember(s, h, name) {
+// Follows the bridge as h's actor name and returns the one-time code of the welcome message
+// (still unused).
+export async function welcomeCode(s, h, name) {
   const a = h.actor(name);
   const mark = h.mark;
   const f = { "@context": AS, id: newId(h), type: "Follow", actor: a.id, object: bridgeOf(s) };
@@ -27,10 +29,14 @@ export async function joinMember(s, h, name) {
     () => h.since(mark).find((x) => x.method === "POST" && x.path === `/users/${name}/inbox` && /\/link\/[0-9a-f]{32}/.test(x.body)),
     { timeout: 10000, what: `welcome message to ${name}` },
   );
-  const code = dm.body.match(/\/link\/([0-9a-f]{32})/)[1];
-  const opened = await request(`${s.url}/link/${code}`);
-  assert.equal(opened.status, 303);
-  const cookie = opened.headers["set-cookie"][0].split(";")[0];
+  return dm.body.match(/\/link\/([0-9a-f]{32})/)[1];
+}
+
+// welcomeCode, then the link opened and "Continue" pressed (the page's POST spends the
+// code): the member with its session.
+export async function joinMember(s, h, name) {
+  const a = h.actor(name);
+  const cookie = await openLink(s, await welcomeCode(s, h, name));
   const st = await request(`${s.url}/link/state`, { headers: { cookie } });
   assert.equal(st.status, 200, st.body);
   const id = (await s.psql(`SELECT id FROM members WHERE actor_uri = '${a.id}'`)).trim();

@@ -14,6 +14,7 @@
 #include "hostmeta.h"
 #include "httpd.h"
 #include "inbox.h"
+#include "linkcode.h"
 #include "linkpage.h"
 #include "log.h"
 #include "nodeinfo.h"
@@ -60,9 +61,10 @@ static const struct found_case found[] = {
     { POST, "/link/oauth/start", oauth_start, M_POST, "oauth_start" },
     { GET, OAUTH_CALLBACK_PATH, oauth_callback, M_GET, "oauth_callback" },
     { POST, "/link/oauth/revoke", oauth_revoke, M_POST, "oauth_revoke" },
-    { GET, "/link/abcdef0123", linkpage_code, M_GET, "linkpage_code" },
-    /* /link is a tree of one-time codes: a GET of the upload path is a (wrong) code. */
-    { GET, REPLY_UPLOAD_PATH, linkpage_code, M_GET, "linkpage_code" },
+    /* /link/<one-time code>: exactly 32 lowercase hex digits; GET shows it, POST spends it. */
+    { GET, "/link/0123456789abcdef0123456789abcdef", linkcode_get, M_GET, "linkcode_get" },
+    { HEAD, "/link/0123456789abcdef0123456789abcdef", linkcode_get, M_GET, "linkcode_get" },
+    { POST, "/link/0123456789abcdef0123456789abcdef", linkcode_post, M_POST, "linkcode_post" },
     { GET, "/x/12345", standin_get, M_GET, "standin_get" },
     { GET, "/me/following.csv", export_following, M_GET, "export_following" },
     { GET, "/users/passerelle", actor_get_bridge, M_GET, "actor_get_bridge" },
@@ -73,7 +75,10 @@ static const struct found_case found[] = {
     { GET, "/inbox", NULL, M_POST, "405" },
     { EVHTTP_REQ_DELETE, "/actor", NULL, M_GET | M_POST, "405" },
     { POST, "/actor/outbox", NULL, M_GET, "405" },
-    { EVHTTP_REQ_PUT, REPLY_UPLOAD_PATH, NULL, M_GET | M_POST, "405" },
+    { EVHTTP_REQ_PUT, REPLY_UPLOAD_PATH, NULL, M_POST, "405" },
+    { GET, REPLY_UPLOAD_PATH, NULL, M_POST, "405: the upload path is no code" },
+    { POST, "/link/state", NULL, M_GET, "405: /link/state is no code" },
+    { EVHTTP_REQ_PUT, "/link/0123456789abcdef0123456789abcdef", NULL, M_GET | M_POST, "405" },
     { POST, "/users/passerelle", NULL, M_GET, "405" },
     { GET, "/users/passerelle/inbox", NULL, M_POST, "405" },
     /* Unknown paths. */
@@ -83,6 +88,10 @@ static const struct found_case found[] = {
     { GET, "/users/passerelle2", NULL, 0, "404: another user" },
     { GET, "/users/other", NULL, 0, "404: another user" },
     { GET, "/me", NULL, 0, "404" },
+    { GET, "/link/abcdef0123", NULL, 0, "404: too short for a code" },
+    { GET, "/link/0123456789ABCDEF0123456789abcdef", NULL, 0, "404: a code has no capitals" },
+    { POST, "/link/0123456789abcdef0123456789abcdef0", NULL, 0, "404: too long for a code" },
+    { GET, "/link/0123456789abcdef0123456789abcdef/x", NULL, 0, "404: nothing below a code" },
 };
 
 static struct event_base *base;
@@ -135,6 +144,7 @@ static const struct wire_case wire[] = {
     { EVHTTP_REQ_POST, "/actor/outbox", 405, "GET, HEAD" },
     { EVHTTP_REQ_GET, "/users/passerelle/inbox", 405, "POST" },
     { EVHTTP_REQ_POST, "/users/passerelle", 405, "GET, HEAD" },
+    { EVHTTP_REQ_GET, "/link/archive", 405, "POST" },
     { EVHTTP_REQ_GET, "/nope", 404, "" },
     { EVHTTP_REQ_POST, "/users/someone/inbox", 404, "" },
 };

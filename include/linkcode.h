@@ -1,0 +1,29 @@
+/* The one-time link: a page that names the account, and the same-origin POST that opens a session.
+ */
+#ifndef PASSERELLE_LINKCODE_H
+#define PASSERELLE_LINKCODE_H
+
+struct app;
+struct evhttp_request;
+
+/*
+ * GET (and HEAD) /link/<code>: spends nothing. A valid code gets a small page naming the
+ * member ("Continue as @user@host") whose button POSTs the code back; anything else is a
+ * 303 to /link, which says the link has expired. Link-preview crawlers only ever GET.
+ */
+void linkcode_get(struct app *app, struct evhttp_request *req, const char *path);
+
+/*
+ * POST /link/<code>: from the page's own origin only (403, nothing spent, otherwise), spends
+ * the code, sets the session cookie and answers 303 to /link.
+ */
+void linkcode_post(struct app *app, struct evhttp_request *req, const char *path);
+
+/*
+ * 1 when a POST comes from base_url's own origin: Sec-Fetch-Site, when the browser sent it,
+ * must be "same-origin"; without it, Origin must equal base_url (scheme://host[:port], case
+ * aside). Neither header: 0. Pure.
+ */
+int linkcode_same_origin(const char *base_url, const char *sec_fetch_site, const char *origin);
+
+#endif
