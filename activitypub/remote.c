@@ -16,6 +16,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "remote.h"
+#include "url.h"
 #include "xmalloc.h"
 
 #define REMOTE_MAX_URL      2048  /* keyIds, ids, inboxes: longer is not a URL we keep */
@@ -128,8 +129,6 @@ struct remote_forget {
 
 /* Values the signing hook hands to httpsig through its header callback. */
 static int remote_is_http(const char *url);
-static int remote_origin(const char *url, char *scheme, size_t slen, char *host, size_t hlen,
-                         long *port);
 static time_t remote_now(void);
 static int remote_recently_fetched(struct remote *r, const char *key_id);
 static void remote_note_fetch(struct remote *r, const char *key_id);
@@ -323,20 +322,6 @@ remote_actor_forget(struct remote *r, const char *actor_id, remote_done_fn cb, v
         return;
     }
     db_query(r->db, "DELETE FROM remote_actors WHERE uri = $1", 1, params, remote_forget_cb, fg);
-}
-
-int
-remote_same_origin(const char *a, const char *b)
-{
-    char sa[8], sb[8], ha[256], hb[256];
-    long pa, pb;
-
-    if (a == NULL || b == NULL)
-        return 0;
-    if (remote_origin(a, sa, sizeof(sa), ha, sizeof(ha), &pa) < 0 ||
-        remote_origin(b, sb, sizeof(sb), hb, sizeof(hb), &pb) < 0)
-        return 0;
-    return strcmp(sa, sb) == 0 && strcasecmp(ha, hb) == 0 && pa == pb;
 }
 
 /* --- lookups ------------------------------------------------------------------------------ */
@@ -781,7 +766,7 @@ remote_examine(struct remote_fetch *f, struct json_object *doc, const char *eff_
         return -1;
     }
     /* Whatever redirects happened, the server that answered speaks for the id's origin. */
-    if (!remote_same_origin(id, eff_url)) {
+    if (!url_same_origin(id, eff_url)) {
         f->why = "id_origin";
         return -1;
     }
@@ -811,7 +796,7 @@ remote_examine(struct remote_fetch *f, struct json_object *doc, const char *eff_
             f->why = "owner_mismatch";
             return -1;
         }
-        if (!remote_is_http(owner) || !remote_same_origin(owner, f->key_id)) {
+        if (!remote_is_http(owner) || !url_same_origin(owner, f->key_id)) {
             f->why = "owner_origin";
             return -1;
         }
@@ -847,7 +832,7 @@ remote_examine(struct remote_fetch *f, struct json_object *doc, const char *eff_
      * An actor speaks for its own server only: an inbox elsewhere would have the bridge send
      * signed POSTs (and retry them for days) wherever the actor's author likes.
      */
-    if (!remote_same_origin(inbox, id)) {
+    if (!url_same_origin(inbox, id)) {
         f->why = "inbox_origin";
         return -1;
     }
@@ -863,7 +848,7 @@ remote_examine(struct remote_fetch *f, struct json_object *doc, const char *eff_
         shared = remote_str(doc, "sharedInbox", REMOTE_MAX_URL);
     if (shared != NULL && !remote_is_http(shared))
         shared = NULL;
-    if (shared != NULL && !remote_same_origin(shared, id)) {
+    if (shared != NULL && !url_same_origin(shared, id)) {
         /* Ignored, as an inbox elsewhere is refused: the actor's own inbox still reaches it. */
         log_info("remote_shared_inbox_ignored", "actor=%s shared_inbox=%s", log_q(id),
                  log_q(shared));
@@ -1102,50 +1087,6 @@ static int
 remote_is_http(const char *url)
 {
     return strncasecmp(url, "https://", 8) == 0 || strncasecmp(url, "http://", 7) == 0;
-}
-
-/* Splits an http(s) URL's origin: lowercase scheme, host (IPv6 without brackets), port. */
-static int
-remote_origin(const char *url, char *scheme, size_t slen, char *host, size_t hlen, long *port)
-{
-    const char *auth, *end, *colon, *h, *hend;
-    char *pend;
-
-    if (strncasecmp(url, "https://", 8) == 0) {
-        snprintf(scheme, slen, "https");
-        *port = 443;
-        auth = url + 8;
-    } else if (strncasecmp(url, "http://", 7) == 0) {
-        snprintf(scheme, slen, "http");
-        *port = 80;
-        auth = url + 7;
-    } else {
-        return -1;
-    }
-    end = auth + strcspn(auth, "/?#");
-    if (memchr(auth, '@', (size_t)(end - auth)) != NULL)
-        return -1; /* userinfo has no place in an actor URL */
-    if (*auth == '[') {
-        h = auth + 1;
-        hend = memchr(h, ']', (size_t)(end - h));
-        if (hend == NULL)
-            return -1;
-        colon = hend + 1 < end && hend[1] == ':' ? hend + 1 : NULL;
-    } else {
-        h = auth;
-        colon = memchr(auth, ':', (size_t)(end - auth));
-        hend = colon != NULL ? colon : end;
-    }
-    if (hend == h || (size_t)(hend - h) >= hlen)
-        return -1;
-    memcpy(host, h, (size_t)(hend - h));
-    host[hend - h] = '\0';
-    if (colon != NULL && colon + 1 < end) {
-        *port = strtol(colon + 1, &pend, 10);
-        if (pend != end || *port <= 0 || *port > 65535)
-            return -1;
-    }
-    return 0;
 }
 
 /* A string member no longer than max, or NULL. Borrowed from obj. */

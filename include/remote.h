@@ -99,12 +99,6 @@ void remote_key_lookup(struct remote *r, const char *key_id, int force_refresh, 
 void remote_actor_forget(struct remote *r, const char *actor_id, remote_done_fn cb, void *arg);
 
 /*
- * 1 when both are http(s) URLs with the same scheme, host (any case) and port
- * (default ports made explicit), else 0.
- */
-int remote_same_origin(const char *a, const char *b);
-
-/*
  * Answers every pending lookup with REMOTE_UNREACHABLE (inside this call), then frees
  * the resolver. Fetches and queries still running finish on their own and are dropped.
  * Call it before httpc_free and db_free. remote_free(NULL) does nothing.

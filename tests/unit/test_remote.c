@@ -809,21 +809,6 @@ test_forget_and_free(struct remote *r, struct db *db, struct httpc *h)
 }
 
 static void
-test_same_origin(void)
-{
-    ok(remote_same_origin("https://a.example/x", "https://A.example:443/y"), "origin: port 443");
-    ok(remote_same_origin("http://a.example", "http://a.example:80/"), "origin: port 80");
-    ok(!remote_same_origin("https://a.example/x", "http://a.example/x"), "origin: scheme");
-    ok(!remote_same_origin("https://a.example/x", "https://b.example/x"), "origin: host");
-    ok(!remote_same_origin("https://a.example:8443/", "https://a.example/"), "origin: port");
-    ok(!remote_same_origin("https://u@a.example/", "https://a.example/"), "origin: userinfo");
-    ok(remote_same_origin("https://[::1]:8/a", "https://[::1]:8/b"), "origin: IPv6");
-    ok(!remote_same_origin("ftp://a.example/", "ftp://a.example/"), "origin: ftp refused");
-    ok(!remote_same_origin(NULL, "https://a.example/"), "origin: NULL");
-    ok(!remote_same_origin("https://a.example.evil/", "https://a.example/"), "origin: suffix");
-}
-
-static void
 fatal_cb(const char *why, void *arg)
 {
     (void)arg;
@@ -871,7 +856,6 @@ main(void)
     }
     signal(SIGPIPE, SIG_IGN);
     log_set_level(LOG_ERROR);
-    test_same_origin();
 
     fp = fopen("tests/data/httpsig/key-a.pem", "r");
     key = fp != NULL ? PEM_read_PrivateKey(fp, NULL, NULL, NULL) : NULL;

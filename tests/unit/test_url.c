@@ -127,6 +127,22 @@ test_origin(void)
        "a refused URL never matches");
 }
 
+/* The origin rules remote.c relies on for key documents, owners and inboxes. */
+static void
+test_same_origin_table(void)
+{
+    ok(url_same_origin("https://a.example/x", "https://A.example:443/y"), "origin: port 443");
+    ok(url_same_origin("http://a.example", "http://a.example:80/"), "origin: port 80");
+    ok(!url_same_origin("https://a.example/x", "http://a.example/x"), "origin: scheme");
+    ok(!url_same_origin("https://a.example/x", "https://b.example/x"), "origin: host");
+    ok(!url_same_origin("https://a.example:8443/", "https://a.example/"), "origin: port");
+    ok(!url_same_origin("https://u@a.example/", "https://a.example/"), "origin: userinfo");
+    ok(url_same_origin("https://[::1]:8/a", "https://[::1]:8/b"), "origin: IPv6");
+    ok(!url_same_origin("ftp://a.example/", "ftp://a.example/"), "origin: ftp refused");
+    ok(!url_same_origin(NULL, "https://a.example/"), "origin: NULL");
+    ok(!url_same_origin("https://a.example.evil/", "https://a.example/"), "origin: suffix");
+}
+
 static void
 test_target(void)
 {
@@ -156,6 +172,7 @@ main(void)
     test_overlong_host();
     test_split();
     test_origin();
+    test_same_origin_table();
     test_target();
     return done_testing();
 }
