@@ -10,7 +10,6 @@
 #include "app.h"
 #include "config.h"
 #include "reply.h"
-#include "standin.h"
 #include "xmalloc.h"
 
 #define ACTOR_AS_CONTEXT  "https://www.w3.org/ns/activitystreams"
@@ -142,24 +141,25 @@ actor_term(const char *iri)
 }
 
 struct json_object *
-actor_standin_new(const struct app *app, const struct standin *s)
+actor_standin_new(const struct app *app, const char *x_id, const char *x_handle,
+                  const char *actor_uri, const char *acct)
 {
     const char *base = app->cfg->base_url;
     struct json_object *doc = json_object_new_object();
     struct json_object *aka = json_object_new_array();
-    char *id = xasprintf("%s%s", app->standin_prefix, s->x_id);
+    char *id = xasprintf("%s%s", app->standin_prefix, x_id);
     char *inbox = xasprintf("%s/inbox", base);
-    char *who = s->acct != NULL ? xasprintf("@%s", s->acct) : xstrdup(s->actor_uri);
-    char *handle_html = activity_html_escape(s->x_handle, 0);
+    char *who = acct != NULL ? xasprintf("@%s", acct) : xstrdup(actor_uri);
+    char *handle_html = activity_html_escape(x_handle, 0);
     char *who_html = activity_html_escape(who, 0);
-    char *href_html = activity_html_escape(s->actor_uri, 0);
+    char *href_html = activity_html_escape(actor_uri, 0);
 
     json_object_object_add(doc, "@context", actor_context_new(1));
     actor_add_str(doc, "id", id);
     actor_add_str(doc, "type", "Person");
     /* Mastodon's WebFinger loop-back asks for acct:<this>@host: the handle answers it. */
-    actor_add_str(doc, "preferredUsername", s->x_handle);
-    actor_add_fmt_str(doc, "name", xasprintf("%s (moved)", s->x_handle));
+    actor_add_str(doc, "preferredUsername", x_handle);
+    actor_add_fmt_str(doc, "name", xasprintf("%s (moved)", x_handle));
     actor_add_fmt_str(doc, "summary",
                       xasprintf("<p>%s left X for the fediverse and is now <a href=\"%s\">%s</a>. "
                                 "This is only a pointer kept by %s: follow them there.</p>",
@@ -168,8 +168,8 @@ actor_standin_new(const struct app *app, const struct standin *s)
     actor_add_str(doc, "url", id);
     /* Follows come to the shared inbox and are refused there (a moved account takes none). */
     actor_add_boxes(doc, id, inbox, base);
-    actor_add_str(doc, "movedTo", s->actor_uri);
-    json_object_array_add(aka, json_object_new_string(s->actor_uri));
+    actor_add_str(doc, "movedTo", actor_uri);
+    json_object_array_add(aka, json_object_new_string(actor_uri));
     json_object_object_add(doc, "alsoKnownAs", aka);
     json_object_object_add(doc, "manuallyApprovesFollowers", json_object_new_boolean(0));
     /* Not for directories or search indexes: it is a signpost, not a person. */

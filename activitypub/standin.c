@@ -203,7 +203,7 @@ standin_get_cb(enum standin_result res, const struct standin *s, void *arg)
         evhttp_add_header(out, "Location", s->actor_uri);
         reply_send(r->req, 302, "text/plain; charset=utf-8", "", 0);
     } else if (*r->rest == '\0') {
-        actor_reply(r->req, actor_standin_new(r->app, s));
+        actor_reply(r->req, actor_standin_new(r->app, s->x_id, s->x_handle, s->actor_uri, s->acct));
     } else {
         id = xasprintf("%s%s", r->app->standin_prefix, s->x_id);
         actor_get_sub(r->req, id, r->rest, 0);

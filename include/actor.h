@@ -6,17 +6,17 @@
 struct app;
 struct evhttp_request;
 struct json_object;
-struct standin;
 
 /* The actor documents, as new references (json_object_put). */
 struct json_object *actor_relay_new(const struct app *app);
 struct json_object *actor_bridge_new(const struct app *app);
 /*
- * The stand-in of a findable member's old X account (standin.h): Person, the X handle as
- * preferredUsername, movedTo and alsoKnownAs the member's actor, the server's key under the
- * stand-in's own key id.
+ * The stand-in of a findable member's old X account (standin.h): Person, x_handle as
+ * preferredUsername, movedTo and alsoKnownAs the member's actor_uri, the server's key under
+ * the stand-in's own key id. acct (user@host of the member) may be NULL.
  */
-struct json_object *actor_standin_new(const struct app *app, const struct standin *s);
+struct json_object *actor_standin_new(const struct app *app, const char *x_id, const char *x_handle,
+                                      const char *actor_uri, const char *acct);
 
 /* GET /actor, /actor/{followers,following,outbox} */
 void actor_get_relay(struct app *app, struct evhttp_request *req, const char *path);

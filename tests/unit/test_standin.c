@@ -85,7 +85,7 @@ test_uri_and_doc(void)
     ok(standin_host_ok(&app, "masto.example"), "a host relay_block does not name");
     ok(!standin_host_ok(&app, "a.bad.example"), "a subdomain of a relay_block entry");
 
-    doc = actor_standin_new(&app, &s);
+    doc = actor_standin_new(&app, s.x_id, s.x_handle, s.actor_uri, s.acct);
     is_str(str_at(doc, "id"), BASE "/x/42", "id");
     is_str(str_at(doc, "type"), "Person", "type");
     is_str(str_at(doc, "preferredUsername"), "OldName", "preferredUsername is the X handle");
@@ -116,7 +116,7 @@ test_uri_and_doc(void)
     s.x_handle = "a<b>";
     s.acct = NULL;
     s.actor_uri = "https://masto.example/u/\"x\"";
-    doc = actor_standin_new(&app, &s);
+    doc = actor_standin_new(&app, s.x_id, s.x_handle, s.actor_uri, s.acct);
     summary = str_at(doc, "summary");
     ok(summary != NULL && strstr(summary, "a&lt;b&gt;") != NULL &&
            strstr(summary, "&quot;x&quot;") != NULL && strstr(summary, "<b>") == NULL,
