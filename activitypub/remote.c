@@ -1000,14 +1000,12 @@ static struct remote_host *
 remote_host_of(struct remote *r, const char *key_id)
 {
     struct remote_host *hh, *next;
-    char scheme[8], host[256], name[300];
+    char scheme[8], host[URL_HOST_MAX + 1], name[300];
     long port;
     time_t now = remote_now();
 
-    if (remote_origin(key_id, scheme, sizeof(scheme), host, sizeof(host), &port) < 0)
+    if (url_origin(key_id, scheme, sizeof(scheme), host, sizeof(host), &port) < 0)
         return NULL;
-    for (char *p = host; *p != '\0'; p++)
-        *p = (char)tolower((unsigned char)*p);
     snprintf(name, sizeof(name), "%s:%ld", host, port);
     for (hh = TAILQ_FIRST(&r->hosts); hh != NULL; hh = next) {
         next = TAILQ_NEXT(hh, link);
