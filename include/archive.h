@@ -1,4 +1,7 @@
-/* X data archive: which files matter, a streaming parser for them, and whole-archive reading. */
+/*
+ * X data archive: which files matter (archive.c), a streaming parser for one file
+ * (archive_stream.c, over the scanner of jsonscan.h) and whole-archive reading (archive_read.c).
+ */
 #ifndef PASSERELLE_ARCHIVE_H
 #define PASSERELLE_ARCHIVE_H
 
@@ -24,6 +27,7 @@ enum archive_kind {
 #define ARCHIVE_MAX_PART         9999          /* N of -partN.js */
 #define ARCHIVE_MAX_FILES        4096          /* files read in one import */
 #define ARCHIVE_MAX_DISPLAY_NAME 256           /* bytes kept of accountDisplayName */
+#define ARCHIVE_MAX_LABEL        200           /* bytes of a file's name shown in messages */
 
 /* What account.js says; the e-mail and every other field are never copied. */
 struct archive_account {
@@ -74,6 +78,9 @@ enum archive_kind archive_classify(const char *name, unsigned *part);
 /* "account", "manifest", "follower", "following" or "other". */
 const char *archive_kind_name(enum archive_kind kind);
 
+/* A file's name as messages and logs show it: printable ASCII only ('?' for the rest), cut. */
+void archive_label(char out[ARCHIVE_MAX_LABEL + 1], const char *name);
+
 /*
  * The push parser for one file of the given kind: window.YTD.<kind>.partN = [ ... ] (or
  * window.__THAR_CONFIG = { ... } for the manifest). Fed any chunking of the file, down to one
@@ -96,6 +103,9 @@ size_t archive_stream_buffer_size(const struct archive_stream *s);
 /* After a successful finish of an account (manifest) stream; NULL otherwise. */
 const struct archive_account *archive_stream_account(const struct archive_stream *s);
 const struct archive_manifest *archive_stream_manifest(const struct archive_stream *s);
+/* The kind and the label the stream was made with. */
+enum archive_kind archive_stream_kind(const struct archive_stream *s);
+const char *archive_stream_label(const struct archive_stream *s);
 void archive_stream_free(struct archive_stream *s);
 
 /*
