@@ -1,4 +1,5 @@
 /* The activities our actors author: Accept, Reject, Follow, Undo, public notes, Announce. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,4 +289,27 @@ activity_is_public(const char *s)
 {
     return s != NULL && (strcmp(s, ACTIVITY_PUBLIC) == 0 || strcmp(s, "as:Public") == 0 ||
                          strcmp(s, "Public") == 0);
+}
+
+int
+activity_username_ok(const char *name)
+{
+    size_t n = 0;
+    int word = 0; /* the previous character was a letter, digit or '_' */
+
+    if (name == NULL)
+        return 0;
+    for (; name[n] != '\0'; n++) {
+        unsigned char c = (unsigned char)name[n];
+
+        if (n >= ACTIVITY_USERNAME_MAX)
+            return 0;
+        if (isalnum(c) || c == '_')
+            word = 1;
+        else if ((c == '.' || c == '-') && n > 0)
+            word = 0;
+        else
+            return 0;
+    }
+    return n > 0 && word;
 }

@@ -738,6 +738,12 @@ bridge_command_cb(struct dbtx *tx, PGresult *res, void *arg)
             log_info("bridge_message_ignored", "actor=%s reason=bot_not_member", log_q(a->actor));
             return 0;
         }
+        /* An actor that could not join (its name makes no acct) is not invited to. */
+        if (!activity_username_ok(a->actor_username)) {
+            log_info("bridge_message_ignored", "actor=%s reason=preferred_username",
+                     log_q(a->actor));
+            return 0;
+        }
         p.t = bridge_texts_for(bridge_col(res, "word_lang"));
         bridge_buf_add(&text, p.t->join_first);
         bridge_buf_add(&text, a->app->cfg->bridge_username);

@@ -387,5 +387,16 @@ inbox_key_cb(enum remote_result result, const struct remote_key *key, void *arg)
     c->a.actor_username = c->username;
     /* A host that talks to us is alive: lift its pause or dead mark. */
     queue_host_alive(app->queue, c->key_domain);
+    /* A member's acct (seen by others, exported in CSV) is built from this name. */
+    if (!activity_username_ok(c->a.actor_username) &&
+        dispatch_classify(c->a.json, c->a.type, c->a.actor, app->relay_id, app->bridge_id) ==
+            DISPATCH_JOIN) {
+        log_info("member_join_refused", "actor=%s reason=preferred_username username=%s",
+                 log_q(c->a.actor), log_q(c->a.actor_username));
+        inbox_refuse(c, REPLY_ERR_BAD_REQUEST, "unjoinable",
+                     "preferredUsername is not a username (letters, digits and '_', with '.' or "
+                     "'-' between them, at most 64)");
+        return;
+    }
     dispatch_activity(&c->a, inbox_dispatched_cb, c);
 }

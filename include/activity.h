@@ -86,6 +86,16 @@ const char *activity_ref(struct json_object *o);
 /* 1 for the ways servers write the public collection ("as:Public", "Public" too). */
 int activity_is_public(const char *s);
 
+/* The longest preferredUsername taken into an acct (Mastodon's local limit is 30). */
+#define ACTIVITY_USERNAME_MAX 64
+
+/*
+ * 1 when name can stand before the "@host" of an acct: 1 to ACTIVITY_USERNAME_MAX ASCII
+ * letters, digits and '_', with '.' or '-' only between them (Mastodon's USERNAME_RE,
+ * which also admits the dots and dashes of other servers' names). 0 otherwise, and for NULL.
+ */
+int activity_username_ok(const char *name);
+
 /* Writes a fresh id (base_url/activities/<32 hex>) into out; -1 if it does not fit. */
 int activity_new_id(const char *base_url, char *out, size_t outlen);
 

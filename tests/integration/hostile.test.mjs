@@ -32,7 +32,9 @@ let evil; // an attacker's server: mallory's inbox is a path of peer (reflection
 let spare; // the unused one-time code of another member (dora)
 
 setup(async () => {
-  peer = await startActorHost({ actors: [{ name: "alice" }, { name: "bob" }, { name: "carol" }, { name: "dora" }] });
+  peer = await startActorHost({
+    actors: [{ name: "alice" }, { name: "bob" }, { name: "carol" }, { name: "dora" }, { name: "eve", document: (d) => ({ ...d, preferredUsername: "=HYPERLINK(\"https://evil.example\")" }) }],
+  });
   const config = { metrics_token: TOKEN, max_archive_bytes: MAX_ARCHIVE, queue_poll_ms: 100, queue_backoff_unit_ms: 10 };
   s = await startServer({ config: { ...config, allow_private_fetch: "true" } });
   strict = await startServer({ config });
@@ -41,7 +43,7 @@ setup(async () => {
   spare = await welcomeCode(s, peer, "dora");
   await makeBombs();
   // Keys cached and one activity seen, so the refusals below meet a warm server.
-  for (const name of ["alice", "bob"]) {
+  for (const name of ["alice", "bob", "eve"]) {
     const r = await signedPost(`${s.url}/inbox`, create(peer.actor(name)), { actor: peer.actor(name) });
     assert.equal(r.status, 202, r.body);
   }
@@ -157,6 +159,7 @@ const rows = [
   ["inbox: actor and id on localhost, signed by alice", () => sign("/inbox", onHost("http://localhost")), 401],
   ["inbox: actor on a private address, id on alice's host", () => sign("/inbox", create({ id: "http://10.0.0.7/users/alice" })), 400],
   ["inbox: unsigned Delete of an actor whose server answers 404 (only 410 is believed)", () => sign("/inbox", deleteOf(hidden("ghost")), { actor: hidden("ghost"), privateKey: newKeyPair().privateKey }), 401],
+  ["bridge inbox: Follow by an actor whose preferredUsername is a formula", () => sign("/users/passerelle/inbox", { "@context": AS, id: newId(peer), type: "Follow", actor: peer.actor("eve").id, object: `${s.url}/users/passerelle` }, { actor: peer.actor("eve") }), 400],
   // --- reflection: an actor whose inbox is another server's ---------------------------------
   ["inbox: relay Follow by an actor whose inbox is on another host", () => sign("/inbox", { "@context": AS, id: newId(evil), type: "Follow", actor: evil.actor("mallory").id, object: PUBLIC }, { actor: evil.actor("mallory") }), 401],
   ["bridge inbox: Follow by an actor whose inbox is on another host", () => sign("/users/passerelle/inbox", { "@context": AS, id: newId(evil), type: "Follow", actor: evil.actor("mallory").id, object: `${s.url}/users/passerelle` }, { actor: evil.actor("mallory") }), 401],

@@ -267,9 +267,45 @@ test_unique(void)
     ok(!dup, "%d ids, all distinct", N);
 }
 
+static void
+test_username(void)
+{
+    char longest[ACTIVITY_USERNAME_MAX + 2];
+    const char *good[] = { "alice", "Alice_99",         "_", "a.b", "jean-luc", "a..b",
+                           "a.-b",  "user.bsky.social", "0" };
+    const char *bad[] = { "",
+                          ".alice",
+                          "alice.",
+                          "-alice",
+                          "alice-",
+                          "al ice",
+                          "alice@example.com",
+                          "jack@twitter.com (official)",
+                          "=HYPERLINK(\"https://evil.example\")",
+                          "al\"ice",
+                          "<b>alice</b>",
+                          "al\nice",
+                          "\xc3\xa9lodie",
+                          "a/b",
+                          "a:b" };
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        ok(activity_username_ok(good[i]), "username \"%s\" accepted", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ok(!activity_username_ok(bad[i]), "username \"%s\" refused", bad[i]);
+    ok(!activity_username_ok(NULL), "NULL refused");
+    memset(longest, 'a', sizeof(longest));
+    longest[ACTIVITY_USERNAME_MAX] = '\0';
+    ok(activity_username_ok(longest), "%d characters accepted", ACTIVITY_USERNAME_MAX);
+    longest[ACTIVITY_USERNAME_MAX] = 'a';
+    longest[ACTIVITY_USERNAME_MAX + 1] = '\0';
+    ok(!activity_username_ok(longest), "%d refused", ACTIVITY_USERNAME_MAX + 1);
+}
+
 int
 main(void)
 {
+    test_username();
     test_new_id();
     test_answer("Accept");
     test_answer("Reject");
