@@ -8,6 +8,39 @@ struct dbtx;
 struct json_object;
 
 /*
+ * A prepared enqueue: sql and its nparams parameters store the payload once and one row
+ * per distinct http(s) inbox, in one statement, for callers that run it themselves inside
+ * their own transaction (the inbox commits an Accept with the subscription it answers) or
+ * over blocking libpq (the command line). The statement returns one row: the number of
+ * rows queued (dead and blocked hosts get none). After a commit, queue_kick starts
+ * delivery at once instead of at the next poll.
+ */
+struct outbox_batch {
+    const char *sql;
+    const char *params[6];
+    int nparams;    /* 6 */
+    size_t targets; /* distinct valid inboxes */
+    char *storage[5];
+};
+
+/*
+ * signer is "relay", "bridge" or "x:<x id>" (a stand-in actor, signed with the same key under
+ * its own key id). Bad inboxes are skipped (logged); duplicates merged.
+ * Returns 0, or -1 with err set (unknown signer, empty, oversized or NUL-bearing payload);
+ * on 0 the caller frees with outbox_batch_free.
+ */
+int outbox_batch_init(struct outbox_batch *b, const char *signer, const char *payload, size_t len,
+                      const char *const *inboxes, size_t n, int flags, char *err, size_t errlen);
+/* flags: the rows go out even to blocked hosts (only the Reject that a block sends). */
+#define OUTBOX_DESPITE_BLOCK 1
+/*
+ * Ties the activity to a member (activities.member_id, a decimal id): their leaving then
+ * drops its deliveries with it. NULL unties it.
+ */
+void outbox_batch_member(struct outbox_batch *b, const char *member_id);
+void outbox_batch_free(struct outbox_batch *b);
+
+/*
  * Lists, inside tx, the queue's statement that sends json (taken: put here, whatever
  * happens) signed by signer ("relay", "bridge" or a stand-in's "x:<x id>") to n inboxes
  * (duplicates merged), tied to member_id (activities.member_id, so that the member's leaving

@@ -3,7 +3,6 @@
 #define PASSERELLE_QUEUE_H
 
 #include <stddef.h>
-#include <stdio.h>
 #include <time.h>
 #include <openssl/evp.h>
 
@@ -68,39 +67,6 @@ typedef void (*queue_enqueue_fn)(int status, size_t queued, const char *err, voi
 void queue_enqueue(struct queue *q, const char *payload, size_t len, const char *signer_key_id,
                    const char *const *inboxes, size_t n, queue_enqueue_fn cb, void *arg);
 
-/*
- * A prepared enqueue: sql and its nparams parameters store the payload once and one row
- * per distinct http(s) inbox, in one statement, for callers that run it themselves inside
- * their own transaction (the inbox commits an Accept with the subscription it answers) or
- * over blocking libpq (the command line). The statement returns one row: the number of
- * rows queued (dead and blocked hosts get none). After a commit, queue_kick starts
- * delivery at once instead of at the next poll.
- */
-struct queue_batch {
-    const char *sql;
-    const char *params[6];
-    int nparams;    /* 6 */
-    size_t targets; /* distinct valid inboxes */
-    char *storage[5];
-};
-
-/*
- * signer is "relay", "bridge" or "x:<x id>" (a stand-in actor, signed with the same key under
- * its own key id). Bad inboxes are skipped (logged); duplicates merged.
- * Returns 0, or -1 with err set (unknown signer, empty, oversized or NUL-bearing payload);
- * on 0 the caller frees with queue_batch_free.
- */
-int queue_batch_init(struct queue_batch *b, const char *signer, const char *payload, size_t len,
-                     const char *const *inboxes, size_t n, int flags, char *err, size_t errlen);
-/* flags: the rows go out even to blocked hosts (only the Reject that a block sends). */
-#define QUEUE_DESPITE_BLOCK 1
-/*
- * Ties the activity to a member (activities.member_id, a decimal id): their leaving then
- * drops its deliveries with it. NULL unties it.
- */
-void queue_batch_member(struct queue_batch *b, const char *member_id);
-void queue_batch_free(struct queue_batch *b);
-
 /* Claims due rows now (rows were committed outside queue_enqueue). NULL-safe. */
 void queue_kick(struct queue *q);
 
@@ -129,27 +95,6 @@ void queue_get_stats(const struct queue *q, struct queue_stats *out);
  */
 void queue_free(struct queue *q);
 
-/* What one delivery attempt amounts to. */
-enum queue_outcome { QUEUE_DONE, QUEUE_DROP, QUEUE_RETRY };
-
-/*
- * Pure classification: 2xx done; 4xx other than 401/408/429, 501, and addresses netguard
- * refuses are dropped; everything else (5xx, 401, 408, 429, 3xx, network errors) retries.
- */
-enum queue_outcome queue_classify(enum httpc_error error, long status);
-
-/*
- * Delay before try number attempts+1, in ms: unit*(attempts^4 + 15) plus jitter of up to
- * unit*0.5*attempts^4 (jitter01 in [0,1)). Capped at 30 days.
- */
-long long queue_backoff_ms(int attempts, long unit_ms, double jitter01);
-
-/*
- * Parses a Retry-After value (delta-seconds or IMF-fixdate) relative to now into ms >= 0.
- * -1 when absent or malformed.
- */
-long long queue_retry_after_ms(const char *value, time_t now);
-
 /*
  * Writes into out (outlen >= 256) the lowercase authority of an http(s) URL: host, plus
  * ":port" when it is not the scheme's default. -1 when url is not such a URL (userinfo,
@@ -157,11 +102,5 @@ long long queue_retry_after_ms(const char *value, time_t now);
  * IPv6 literal with anything but hex digits, ':' and '.').
  */
 int queue_host_of(const char *url, char *out, size_t outlen);
-
-/*
- * For the CLI (blocking libpq; never on the loop): prints queue depth by host and state,
- * then paused and dead hosts. -1 with a message in err on a database error.
- */
-int queue_admin_report(const char *conninfo, FILE *out, char *err, size_t errlen);
 
 #endif

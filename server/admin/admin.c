@@ -10,11 +10,12 @@
 
 #include "activity.h"
 #include "admin.h"
+#include "admin_queue.h"
 #include "bridge.h"
 #include "config.h"
 #include "log.h"
+#include "outbox.h"
 #include "policy.h"
-#include "queue.h"
 #include "utf8.h"
 #include "xmalloc.h"
 
@@ -384,22 +385,22 @@ admin_enqueue(PGconn *pg, const char *signer, struct json_object *act, const cha
 {
     const char *payload = json_object_to_json_string_ext(act, JSON_C_TO_STRING_PLAIN |
                                                                   JSON_C_TO_STRING_NOSLASHESCAPE);
-    struct queue_batch b;
+    struct outbox_batch b;
     char why[256];
     PGresult *res;
 
     *queued = 0;
-    if (queue_batch_init(&b, signer, payload, strlen(payload), inboxes, n, flags, why,
-                         sizeof(why)) < 0) {
+    if (outbox_batch_init(&b, signer, payload, strlen(payload), inboxes, n, flags, why,
+                          sizeof(why)) < 0) {
         snprintf(err, errlen, "queue: %s", why);
         return -1;
     }
     if (b.targets == 0) { /* no usable inbox: no payload left behind without rows */
-        queue_batch_free(&b);
+        outbox_batch_free(&b);
         return 0;
     }
     res = admin_exec(pg, b.sql, b.nparams, b.params, err, errlen);
-    queue_batch_free(&b);
+    outbox_batch_free(&b);
     if (res == NULL)
         return -1;
     *queued = strtol(PQgetvalue(res, 0, 0), NULL, 10);
@@ -647,7 +648,7 @@ admin_block(struct admin_ctx *c, const struct admin_req *r, char *err, size_t er
     drop = admin_exec(c->pg, sql_drop, 0, NULL, err, errlen);
     if (drop == NULL)
         goto out;
-    if (subscribed && (admin_answer(c, &s, 0, QUEUE_DESPITE_BLOCK, &rejects, err, errlen) < 0 ||
+    if (subscribed && (admin_answer(c, &s, 0, OUTBOX_DESPITE_BLOCK, &rejects, err, errlen) < 0 ||
                        admin_run_sql(c->pg, sql_reject, 1, params, err, errlen) < 0))
         goto out;
     if (admin_run_sql(c->pg, "COMMIT", 0, NULL, err, errlen) < 0)
@@ -696,7 +697,7 @@ static int
 admin_queue(struct admin_ctx *c, const struct admin_req *r, char *err, size_t errlen)
 {
     (void)r;
-    return queue_admin_report(c->cfg->database_url, stdout, err, errlen);
+    return admin_queue_report(c->cfg->database_url, stdout, err, errlen);
 }
 
 static int

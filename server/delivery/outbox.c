@@ -1,4 +1,6 @@
 /* The outbox: what our actors send, listed in the caller's transaction for the queue to deliver. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -6,7 +8,117 @@
 #include "dbtx.h"
 #include "log.h"
 #include "outbox.h"
-#include "queue.h"
+#include "pgarray.h"
+#include "url.h"
+#include "xmalloc.h"
+
+#define OUTBOX_MAX_PAYLOAD (16u * 1024 * 1024) /* httpc's body cap */
+
+static int outbox_signer_ok(const char *signer);
+
+/*
+ * One statement, so the payload and its rows commit together. Hosts become instances rows
+ * (where breaker and dead marks live); dead and blocked hosts get no row, as in Mastodon.
+ */
+static const char sql_enqueue[] =
+    "WITH t AS (SELECT * FROM unnest($3::text[], $4::text[]) AS t(inbox, host)),"
+    " h AS (INSERT INTO instances (domain) SELECT DISTINCT host FROM t"
+    "  ON CONFLICT (domain) DO NOTHING),"
+    " a AS (INSERT INTO activities (signer, payload, despite_block, member_id)"
+    "  VALUES ($1, $2, $5::boolean, $6::bigint) RETURNING id),"
+    " d AS (INSERT INTO deliveries (activity_id, inbox, host)"
+    "  SELECT a.id, t.inbox, t.host FROM a, t"
+    "  WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.domain = t.host AND i.dead)"
+    "  AND ($5::boolean OR NOT host_blocked(t.host))"
+    "  ON CONFLICT (activity_id, inbox) DO NOTHING RETURNING 1)"
+    " SELECT count(*) FROM d";
+
+int
+outbox_batch_init(struct outbox_batch *b, const char *signer, const char *payload, size_t len,
+                  const char *const *inboxes, size_t n, int flags, char *err, size_t errlen)
+{
+    char **urls, **hosts;
+    size_t k = 0;
+
+    memset(b, 0, sizeof(*b));
+    b->sql = sql_enqueue;
+    b->nparams = 6;
+    b->params[4] = (flags & OUTBOX_DESPITE_BLOCK) ? "true" : "false";
+    b->params[5] = NULL; /* member_id: see outbox_batch_member */
+    if (!outbox_signer_ok(signer)) {
+        snprintf(err, errlen, "unknown signer");
+        return -1;
+    }
+    if (payload == NULL || len == 0 || len > OUTBOX_MAX_PAYLOAD ||
+        memchr(payload, '\0', len) != NULL) {
+        snprintf(err, errlen, "payload empty, too large or with a NUL byte");
+        return -1;
+    }
+    urls = xcalloc(n > 0 ? n : 1, sizeof(*urls));
+    hosts = xcalloc(n > 0 ? n : 1, sizeof(*hosts));
+    for (size_t i = 0; i < n; i++) {
+        char host[URL_AUTHORITY_MAX];
+        int dup = 0;
+
+        if (inboxes[i] == NULL || url_authority(inboxes[i], host, sizeof(host)) < 0) {
+            log_warn("queue_enqueue_skip", "reason=bad_inbox inbox=%s", log_q(inboxes[i]));
+            continue;
+        }
+        for (size_t j = 0; j < k && !dup; j++)
+            dup = strcmp(urls[j], inboxes[i]) == 0;
+        if (dup)
+            continue;
+        urls[k] = xstrdup(inboxes[i]);
+        hosts[k] = xstrdup(host);
+        k++;
+    }
+    b->targets = k;
+    b->storage[0] = xstrdup(signer);
+    b->storage[1] = xstrndup(payload, len);
+    b->storage[2] = pgarray_text(urls, k);
+    b->storage[3] = pgarray_text(hosts, k);
+    for (int i = 0; i < 4; i++)
+        b->params[i] = b->storage[i];
+    for (size_t i = 0; i < k; i++) {
+        free(urls[i]);
+        free(hosts[i]);
+    }
+    free(urls);
+    free(hosts);
+    return 0;
+}
+
+void
+outbox_batch_member(struct outbox_batch *b, const char *member_id)
+{
+    free(b->storage[4]);
+    b->storage[4] = member_id != NULL ? xstrdup(member_id) : NULL;
+    b->params[5] = b->storage[4];
+}
+
+void
+outbox_batch_free(struct outbox_batch *b)
+{
+    for (int i = 0; i < 5; i++)
+        free(b->storage[i]);
+    memset(b, 0, sizeof(*b));
+}
+
+/* "relay", "bridge", or "x:" and an X id (digits, no leading zero), as migration 009 allows. */
+static int
+outbox_signer_ok(const char *signer)
+{
+    size_t n;
+
+    if (signer == NULL)
+        return 0;
+    if (strcmp(signer, "relay") == 0 || strcmp(signer, "bridge") == 0)
+        return 1;
+    if (strncmp(signer, "x:", 2) != 0)
+        return 0;
+    n = strspn(signer + 2, "0123456789");
+    return n >= 1 && n <= 19 && signer[2 + n] == '\0' && signer[2] != '0';
+}
 
 int
 outbox_push(struct dbtx *tx, const char *signer, struct json_object *json,
@@ -14,17 +126,17 @@ outbox_push(struct dbtx *tx, const char *signer, struct json_object *json,
 {
     const char *s = json_object_to_json_string_ext(json, JSON_C_TO_STRING_PLAIN |
                                                              JSON_C_TO_STRING_NOSLASHESCAPE);
-    struct queue_batch b;
+    struct outbox_batch b;
     char err[128];
     int rc = -1;
 
-    if (queue_batch_init(&b, signer, s, strlen(s), inboxes, n, 0, err, sizeof(err)) < 0) {
+    if (outbox_batch_init(&b, signer, s, strlen(s), inboxes, n, 0, err, sizeof(err)) < 0) {
         log_warn("outbox_skipped", "reason=%s inbox=%s", log_q(err),
                  log_q(n > 0 ? inboxes[0] : NULL));
     } else {
-        queue_batch_member(&b, member_id);
+        outbox_batch_member(&b, member_id);
         dbtx_pushv(tx, b.sql, NULL, NULL, b.nparams, b.params);
-        queue_batch_free(&b);
+        outbox_batch_free(&b);
         rc = 0;
     }
     json_object_put(json);

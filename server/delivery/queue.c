@@ -1,6 +1,5 @@
-/* Delivery queue: rows claimed with SKIP LOCKED, signed POSTs via httpc, backoff and breaker. */
+/* The delivery worker: claims rows with SKIP LOCKED, POSTs them signed, flushes, sweeps. */
 #include <ctype.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,16 +16,17 @@
 #include "db.h"
 #include "apsign.h"
 #include "httpc.h"
-#include "httpsig.h"
 #include "log.h"
 #include "metrics.h"
+#include "outbox.h"
+#include "pgarray.h"
 #include "queue.h"
+#include "retry.h"
 #include "xmalloc.h"
 
 #define QUEUE_CTYPE       "application/activity+json"
-#define QUEUE_MAX_PAYLOAD (16u * 1024 * 1024) /* httpc's body cap */
-#define QUEUE_ALIVE_SLOTS 256                 /* hosts remembered as cleared */
-#define QUEUE_ALIVE_MS    60000               /* ... for this long */
+#define QUEUE_ALIVE_SLOTS 256   /* hosts remembered as cleared */
+#define QUEUE_ALIVE_MS    60000 /* ... for this long */
 
 #define M_DELIVERIES "passerelle_deliveries_total"
 #define M_DEPTH      "passerelle_queue_depth"
@@ -134,8 +134,6 @@ static void queue_enq_early_cb(evutil_socket_t fd, short what, void *arg);
 static struct queue_op *queue_op_new(struct queue *q);
 static void queue_arm(struct queue *q, struct event *ev, long ms);
 static void queue_job_free(struct queue_job *job);
-static char *queue_pg_array(char *const *items, size_t n);
-static int queue_signer_ok(const char *signer);
 static double queue_jitter(void);
 static long long queue_now_ms(void);
 
@@ -244,23 +242,6 @@ static const char sql_retry[] =
     "  RETURNING i.consecutive_failures % $7::int = 0 AS paused, i.dead AND NOT o.was_dead AS died)"
     " SELECT count(*), coalesce(bool_or(inst.paused), false), coalesce(bool_or(inst.died), false)"
     " FROM d LEFT JOIN inst ON true";
-
-/*
- * One statement, so the payload and its rows commit together. Hosts become instances rows
- * (where breaker and dead marks live); dead and blocked hosts get no row, as in Mastodon.
- */
-static const char sql_enqueue[] =
-    "WITH t AS (SELECT * FROM unnest($3::text[], $4::text[]) AS t(inbox, host)),"
-    " h AS (INSERT INTO instances (domain) SELECT DISTINCT host FROM t"
-    "  ON CONFLICT (domain) DO NOTHING),"
-    " a AS (INSERT INTO activities (signer, payload, despite_block, member_id)"
-    "  VALUES ($1, $2, $5::boolean, $6::bigint) RETURNING id),"
-    " d AS (INSERT INTO deliveries (activity_id, inbox, host)"
-    "  SELECT a.id, t.inbox, t.host FROM a, t"
-    "  WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.domain = t.host AND i.dead)"
-    "  AND ($5::boolean OR NOT host_blocked(t.host))"
-    "  ON CONFLICT (activity_id, inbox) DO NOTHING RETURNING 1)"
-    " SELECT count(*) FROM d";
 
 static const char sql_gauges[] =
     "SELECT (SELECT count(*) FROM deliveries WHERE state = 'pending'),"
@@ -405,98 +386,11 @@ queue_kick(struct queue *q)
     queue_arm(q, q->tick, 0);
 }
 
-int
-queue_batch_init(struct queue_batch *b, const char *signer, const char *payload, size_t len,
-                 const char *const *inboxes, size_t n, int flags, char *err, size_t errlen)
-{
-    char **urls, **hosts;
-    size_t k = 0;
-
-    memset(b, 0, sizeof(*b));
-    b->sql = sql_enqueue;
-    b->nparams = 6;
-    b->params[4] = (flags & QUEUE_DESPITE_BLOCK) ? "true" : "false";
-    b->params[5] = NULL; /* member_id: see queue_batch_member */
-    if (!queue_signer_ok(signer)) {
-        snprintf(err, errlen, "unknown signer");
-        return -1;
-    }
-    if (payload == NULL || len == 0 || len > QUEUE_MAX_PAYLOAD ||
-        memchr(payload, '\0', len) != NULL) {
-        snprintf(err, errlen, "payload empty, too large or with a NUL byte");
-        return -1;
-    }
-    urls = xcalloc(n > 0 ? n : 1, sizeof(*urls));
-    hosts = xcalloc(n > 0 ? n : 1, sizeof(*hosts));
-    for (size_t i = 0; i < n; i++) {
-        char host[256];
-        int dup = 0;
-
-        if (inboxes[i] == NULL || queue_host_of(inboxes[i], host, sizeof(host)) < 0) {
-            log_warn("queue_enqueue_skip", "reason=bad_inbox inbox=%s", log_q(inboxes[i]));
-            continue;
-        }
-        for (size_t j = 0; j < k && !dup; j++)
-            dup = strcmp(urls[j], inboxes[i]) == 0;
-        if (dup)
-            continue;
-        urls[k] = xstrdup(inboxes[i]);
-        hosts[k] = xstrdup(host);
-        k++;
-    }
-    b->targets = k;
-    b->storage[0] = xstrdup(signer);
-    b->storage[1] = xstrndup(payload, len);
-    b->storage[2] = queue_pg_array(urls, k);
-    b->storage[3] = queue_pg_array(hosts, k);
-    for (int i = 0; i < 4; i++)
-        b->params[i] = b->storage[i];
-    for (size_t i = 0; i < k; i++) {
-        free(urls[i]);
-        free(hosts[i]);
-    }
-    free(urls);
-    free(hosts);
-    return 0;
-}
-
-void
-queue_batch_member(struct queue_batch *b, const char *member_id)
-{
-    free(b->storage[4]);
-    b->storage[4] = member_id != NULL ? xstrdup(member_id) : NULL;
-    b->params[5] = b->storage[4];
-}
-
-void
-queue_batch_free(struct queue_batch *b)
-{
-    for (int i = 0; i < 5; i++)
-        free(b->storage[i]);
-    memset(b, 0, sizeof(*b));
-}
-
-/* "relay", "bridge", or "x:" and an X id (digits, no leading zero), as migration 009 allows. */
-static int
-queue_signer_ok(const char *signer)
-{
-    size_t n;
-
-    if (signer == NULL)
-        return 0;
-    if (strcmp(signer, "relay") == 0 || strcmp(signer, "bridge") == 0)
-        return 1;
-    if (strncmp(signer, "x:", 2) != 0)
-        return 0;
-    n = strspn(signer + 2, "0123456789");
-    return n >= 1 && n <= 19 && signer[2 + n] == '\0' && signer[2] != '0';
-}
-
 void
 queue_enqueue(struct queue *q, const char *payload, size_t len, const char *signer_key_id,
               const char *const *inboxes, size_t n, queue_enqueue_fn cb, void *arg)
 {
-    struct queue_batch b;
+    struct outbox_batch b;
     const char *signer = NULL;
     char why[128] = "";
 
@@ -509,9 +403,9 @@ queue_enqueue(struct queue *q, const char *payload, size_t len, const char *sign
     else if (q->closing)
         snprintf(why, sizeof(why), "queue closing");
     if (*why == '\0' &&
-        queue_batch_init(&b, signer, payload, len, inboxes, n, 0, why, sizeof(why)) == 0 &&
+        outbox_batch_init(&b, signer, payload, len, inboxes, n, 0, why, sizeof(why)) == 0 &&
         b.targets == 0)
-        queue_batch_free(&b);
+        outbox_batch_free(&b);
     else if (*why == '\0') {
         struct queue_enq_db *e = xcalloc(1, sizeof(*e));
 
@@ -519,7 +413,7 @@ queue_enqueue(struct queue *q, const char *payload, size_t len, const char *sign
         e->arg = arg;
         e->targets = b.targets;
         db_query(q->db, b.sql, b.nparams, b.params, queue_enq_db_cb, e);
-        queue_batch_free(&b);
+        outbox_batch_free(&b);
         return;
     }
     {
@@ -629,67 +523,6 @@ queue_get_stats(const struct queue *q, struct queue_stats *out)
     out->in_flight = q->in_flight;
 }
 
-enum queue_outcome
-queue_classify(enum httpc_error error, long status)
-{
-    if (error == HTTPC_ERR_REFUSED_ADDRESS)
-        return QUEUE_DROP; /* a private address does not become public by waiting */
-    if (error != HTTPC_OK)
-        return QUEUE_RETRY;
-    if (status >= 200 && status < 300)
-        return QUEUE_DONE;
-    if (status >= 400 && status < 500 && status != 401 && status != 408 && status != 429)
-        return QUEUE_DROP;
-    if (status == 501)
-        return QUEUE_DROP; /* Mastodon counts it unsalvageable too */
-    return QUEUE_RETRY;
-}
-
-long long
-queue_backoff_ms(int attempts, long unit_ms, double jitter01)
-{
-    double n4, ms;
-
-    if (attempts < 0)
-        attempts = 0;
-    if (attempts > 100)
-        attempts = 100;
-    if (jitter01 < 0 || jitter01 >= 1)
-        jitter01 = 0;
-    n4 = (double)attempts * attempts * attempts * attempts;
-    ms = (double)unit_ms * (n4 + 15 + jitter01 * 0.5 * n4);
-    if (ms > 30.0 * 86400 * 1000)
-        ms = 30.0 * 86400 * 1000;
-    return (long long)ms;
-}
-
-long long
-queue_retry_after_ms(const char *value, time_t now)
-{
-    const char *p = value;
-    time_t t;
-
-    if (value == NULL)
-        return -1;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (isdigit((unsigned char)*p)) {
-        char *end;
-        unsigned long long s;
-
-        errno = 0;
-        s = strtoull(p, &end, 10);
-        while (*end == ' ' || *end == '\t')
-            end++;
-        if (errno != 0 || *end != '\0')
-            return -1;
-        return s > 100ULL * 86400 ? 100LL * 86400 * 1000 : (long long)s * 1000;
-    }
-    if (httpsig_parse_date(p, &t) < 0)
-        return -1;
-    return t > now ? (long long)(t - now) * 1000 : 0;
-}
-
 int
 queue_host_of(const char *url, char *out, size_t outlen)
 {
@@ -759,61 +592,6 @@ queue_host_of(const char *url, char *out, size_t outlen)
         n += (size_t)snprintf(out + n, outlen - n, ":%ld", port);
     out[n] = '\0';
     return 0;
-}
-
-int
-queue_admin_report(const char *conninfo, FILE *out, char *err, size_t errlen)
-{
-    static const char *const sqls[3] = {
-        "SELECT host, state, count(*), count(*) FILTER (WHERE claimed_until > now()),"
-        " coalesce(to_char(min(next_attempt_at) FILTER (WHERE state = 'pending')"
-        "  AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '-'),"
-        " max(attempts)"
-        " FROM deliveries GROUP BY host, state ORDER BY count(*) DESC, host, state",
-        "SELECT domain, to_char(paused_until AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-        " consecutive_failures FROM instances WHERE paused_until > now() AND NOT dead"
-        " ORDER BY domain",
-        "SELECT domain, failure_days,"
-        " coalesce(to_char(last_failure_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-        " '-'), coalesce(to_char(last_success_at AT TIME ZONE 'UTC',"
-        " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '-')"
-        " FROM instances WHERE dead ORDER BY domain",
-    };
-    static const char *const titles[3] = {
-        "deliveries by host and state (host state rows claimed next_attempt max_attempts)",
-        "paused hosts (host paused_until consecutive_failures)",
-        "dead hosts (host failure_days last_failure last_success)",
-    };
-    PGconn *pg = PQconnectdb(conninfo);
-    int rc = 0;
-
-    if (PQstatus(pg) != CONNECTION_OK) {
-        snprintf(err, errlen, "connect: %s", PQerrorMessage(pg));
-        PQfinish(pg);
-        return -1;
-    }
-    for (int s = 0; s < 3 && rc == 0; s++) {
-        PGresult *res = PQexecParams(pg, sqls[s], 0, NULL, NULL, NULL, NULL, 0);
-
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            snprintf(err, errlen, "query: %s", PQresultErrorMessage(res));
-            rc = -1;
-        } else {
-            fprintf(out, "%s%s: %d\n", s > 0 ? "\n" : "", titles[s], PQntuples(res));
-            for (int r = 0; r < PQntuples(res); r++) {
-                char buf[300];
-
-                /* Hosts came from the network once: escape before they reach a terminal. */
-                fprintf(out, "  %s", log_escape(buf, sizeof(buf), PQgetvalue(res, r, 0)));
-                for (int c = 1; c < PQnfields(res); c++)
-                    fprintf(out, " %s", PQgetvalue(res, r, c));
-                fprintf(out, "\n");
-            }
-        }
-        PQclear(res);
-    }
-    PQfinish(pg);
-    return rc;
 }
 
 /* --- worker ----------------------------------------------------------------------------- */
@@ -917,7 +695,7 @@ queue_tick_cb(evutil_socket_t fd, short what, void *arg)
     carr[len] = '\0';
     aarr[alen++] = '}';
     aarr[alen] = '\0';
-    harr = queue_pg_array(hosts, q->nbusy);
+    harr = pgarray_text(hosts, q->nbusy);
     params[3] = harr;
     params[4] = carr;
     params[6] = aarr;
@@ -1028,7 +806,7 @@ queue_sent_cb(const struct httpc_response *resp, void *arg)
 {
     struct queue_job *job = arg;
     struct queue *q = job->q;
-    enum queue_outcome oc;
+    enum retry_outcome oc;
     char status[24], delay[24], maxa[16], nfail[16], pause[24], days[16], errbuf[160];
     const char *params[9] = { job->id, q->worker, NULL, errbuf, delay, maxa, nfail, pause, days };
     const char *result;
@@ -1049,7 +827,7 @@ queue_sent_cb(const struct httpc_response *resp, void *arg)
         return;
     }
     metrics_set(M_IN_FLIGHT, "", q->in_flight);
-    oc = queue_classify(resp->error, resp->status);
+    oc = retry_classify(resp->error, resp->status);
     if (resp->status > 0) {
         snprintf(status, sizeof(status), "%ld", resp->status);
         params[2] = status;
@@ -1058,13 +836,13 @@ queue_sent_cb(const struct httpc_response *resp, void *arg)
         snprintf(errbuf, sizeof(errbuf), "%s", httpc_error_name(resp->error));
     else
         snprintf(errbuf, sizeof(errbuf), "http %ld", resp->status);
-    if (oc == QUEUE_RETRY) {
+    if (oc == RETRY_AGAIN) {
         if (resp->error == HTTPC_OK && (resp->status == 429 || resp->status == 503))
-            ms = queue_retry_after_ms(httpc_response_header(resp, "Retry-After"), time(NULL));
+            ms = retry_after_ms(httpc_response_header(resp, "Retry-After"), time(NULL));
         if (ms > q->o.retry_after_max_ms)
             ms = q->o.retry_after_max_ms;
         if (ms < 0)
-            ms = queue_backoff_ms(job->attempts - 1, q->o.backoff_unit_ms, queue_jitter());
+            ms = retry_backoff_ms(job->attempts - 1, q->o.backoff_unit_ms, queue_jitter());
     }
     snprintf(delay, sizeof(delay), "%lld", ms < 0 ? 0 : ms);
     snprintf(maxa, sizeof(maxa), "%d", q->o.max_attempts);
@@ -1072,15 +850,15 @@ queue_sent_cb(const struct httpc_response *resp, void *arg)
     snprintf(pause, sizeof(pause), "%ld", q->o.breaker_pause_ms);
     snprintf(days, sizeof(days), "%d", q->o.dead_days);
 
-    if (oc == QUEUE_DONE)
+    if (oc == RETRY_DONE)
         q->st.delivered++;
-    else if (oc == QUEUE_DROP)
+    else if (oc == RETRY_DROP)
         q->st.dropped++;
     else if (job->attempts >= q->o.max_attempts)
         q->st.dead++;
     else
         q->st.retried++;
-    if (oc == QUEUE_DONE) {
+    if (oc == RETRY_DONE) {
         result = "delivered";
         if (q->ndone == q->cap_done) {
             q->cap_done = q->cap_done ? q->cap_done * 2 : 64;
@@ -1090,7 +868,7 @@ queue_sent_cb(const struct httpc_response *resp, void *arg)
         /* One flush at a time: those delivered meanwhile wait and go together in the next. */
         if (q->flush == NULL)
             queue_flush_done(q);
-    } else if (oc == QUEUE_DROP) {
+    } else if (oc == RETRY_DROP) {
         result = "dropped";
         db_query(q->db, sql_drop, 4, params, queue_written_cb, job);
     } else {
@@ -1103,8 +881,8 @@ queue_sent_cb(const struct httpc_response *resp, void *arg)
         db_query(q->db, sql_retry, 9, params, queue_written_cb, job);
     }
     metrics_add(M_DELIVERIES,
-                oc == QUEUE_DONE                     ? "result=\"delivered\""
-                : oc == QUEUE_DROP                   ? "result=\"dropped\""
+                oc == RETRY_DONE                     ? "result=\"delivered\""
+                : oc == RETRY_DROP                   ? "result=\"dropped\""
                 : job->attempts >= q->o.max_attempts ? "result=\"dead\""
                                                      : "result=\"retry\"",
                 1);
@@ -1158,7 +936,7 @@ queue_flush_done(struct queue *q)
     q->flush = fl;
     for (size_t i = 0; i < fl->n; i++)
         ids[i] = fl->jobs[i]->id;
-    arr = queue_pg_array(ids, fl->n);
+    arr = pgarray_text(ids, fl->n);
     params[0] = arr;
     params[1] = q->worker;
     db_query(q->db, sql_done, 2, params, queue_flushed_cb, fl);
@@ -1199,7 +977,7 @@ queue_flushed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
             acts[nacts++] = PQgetvalue(res, k, 1);
     }
     if (q != NULL && nacts > 0) {
-        char *arr = queue_pg_array(acts, nacts);
+        char *arr = pgarray_text(acts, nacts);
         const char *params[1] = { arr };
         struct queue_op *op = queue_op_new(q);
 
@@ -1355,33 +1133,6 @@ queue_job_free(struct queue_job *job)
     free(job->host);
     free(job->payload);
     free(job);
-}
-
-/* A PostgreSQL array literal of quoted strings: {"a","b\"c"}. */
-static char *
-queue_pg_array(char *const *items, size_t n)
-{
-    size_t cap = 3, len = 0;
-    char *s;
-
-    for (size_t i = 0; i < n; i++)
-        cap += 2 * strlen(items[i]) + 3;
-    s = xmalloc(cap);
-    s[len++] = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0)
-            s[len++] = ',';
-        s[len++] = '"';
-        for (const char *p = items[i]; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                s[len++] = '\\';
-            s[len++] = *p;
-        }
-        s[len++] = '"';
-    }
-    s[len++] = '}';
-    s[len] = '\0';
-    return s;
 }
 
 /* Uniform in [0,1): jitter only, so a failing RAND_bytes just means none. */

@@ -21,7 +21,7 @@
 #include "metrics.h"
 #include "mastoapi.h"
 #include "policy.h"
-#include "queue.h"
+#include "retry.h"
 #include "seal.h"
 #include "xmalloc.h"
 
@@ -468,7 +468,7 @@ follow_not_ok(struct follow_job *job, const char *what, const struct httpc_respo
         long long reset = mastoapi_reset_time(httpc_response_header(resp, "X-RateLimit-Reset"),
                                               httpc_response_header(resp, "Retry-After"), now);
         long long wait = reset >= 0 ? (reset - now) * 1000
-                                    : queue_backoff_ms(job->attempts, job->f->o.backoff_unit_ms,
+                                    : retry_backoff_ms(job->attempts, job->f->o.backoff_unit_ms,
                                                        follow_jitter());
 
         if (wait < 1000)
@@ -495,7 +495,7 @@ follow_not_ok(struct follow_job *job, const char *what, const struct httpc_respo
         break;
     }
     follow_finish(job, "retry", why,
-                  queue_backoff_ms(job->attempts, job->f->o.backoff_unit_ms, follow_jitter()), -1,
+                  retry_backoff_ms(job->attempts, job->f->o.backoff_unit_ms, follow_jitter()), -1,
                   0);
 }
 

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "mastoapi.h"
 #include "queue.h"
+#include "retry.h"
 #include "seal.h"
 #include "xmalloc.h"
 
@@ -113,7 +114,7 @@ mastoapi_reset_time(const char *ratelimit_reset, const char *retry_after, long l
             return t;
     }
     if (retry_after != NULL) {
-        long long ms = queue_retry_after_ms(retry_after, (time_t)now);
+        long long ms = retry_after_ms(retry_after, (time_t)now);
 
         if (ms >= 0)
             return now + (ms + 999) / 1000;

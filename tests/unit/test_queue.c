@@ -17,6 +17,7 @@
 #include <libpq-fe.h>
 #include <openssl/pem.h>
 
+#include "admin_queue.h"
 #include "db.h"
 #include "httpsig.h"
 #include "metrics.h"
@@ -303,64 +304,11 @@ make_queue(struct db *db)
 
 /* --- tests -------------------------------------------------------------------------------- */
 
-/* Which signers a batch takes: our two actors and stand-ins ("x:" and an X id). */
-static void
-test_signers(void)
-{
-    static const struct {
-        const char *signer;
-        int ok;
-    } cases[] = {
-        { "relay", 0 },  { "bridge", 0 },
-        { "x:1", 0 },    { "x:9223372036854775807", 0 },
-        { "x:", -1 },    { "x:0", -1 },
-        { "x:01", -1 },  { "x:12a", -1 },
-        { "X:12", -1 },  { "x:12345678901234567890", -1 },
-        { "other", -1 },
-    };
-    const char *inbox = "https://a.example/inbox";
-    struct queue_batch b;
-    char err[128];
-
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int rc = queue_batch_init(&b, cases[i].signer, "{}", 2, &inbox, 1, 0, err, sizeof(err));
-
-        is_int(rc, cases[i].ok, "signer \"%s\"", cases[i].signer);
-        if (rc == 0) {
-            is_int(b.nparams, 6, "%s: six parameters", cases[i].signer);
-            ok(b.params[5] == NULL, "%s: no member by default", cases[i].signer);
-            queue_batch_member(&b, "17");
-            is_str(b.params[5], "17", "%s: tied to a member", cases[i].signer);
-            queue_batch_free(&b);
-        }
-    }
-}
-
 static void
 test_pure(void)
 {
     char h[256];
 
-    is_int(queue_classify(HTTPC_OK, 202), QUEUE_DONE, "202 is done");
-    is_int(queue_classify(HTTPC_OK, 404), QUEUE_DROP, "404 drops");
-    is_int(queue_classify(HTTPC_OK, 410), QUEUE_DROP, "410 drops");
-    is_int(queue_classify(HTTPC_OK, 401), QUEUE_RETRY, "401 retries");
-    is_int(queue_classify(HTTPC_OK, 408), QUEUE_RETRY, "408 retries");
-    is_int(queue_classify(HTTPC_OK, 429), QUEUE_RETRY, "429 retries");
-    is_int(queue_classify(HTTPC_OK, 500), QUEUE_RETRY, "500 retries");
-    is_int(queue_classify(HTTPC_OK, 501), QUEUE_DROP, "501 drops (Mastodon)");
-    is_int(queue_classify(HTTPC_ERR_TIMEOUT, 0), QUEUE_RETRY, "timeout retries");
-    is_int(queue_classify(HTTPC_ERR_REFUSED_ADDRESS, 0), QUEUE_DROP, "refused address drops");
-    is_int(queue_backoff_ms(0, 1000, 0), 15000, "first retry after 15 s");
-    is_int(queue_backoff_ms(3, 1000, 0), 96000, "3^4 + 15 s");
-    is_int(queue_backoff_ms(2, 1000, 0.999), 31000 + 7992, "jitter up to half of n^4");
-    ok(queue_backoff_ms(1000, 1000, 0) <= 30LL * 86400 * 1000, "backoff capped");
-    is_int(queue_retry_after_ms("2", 0), 2000, "Retry-After seconds");
-    is_int(queue_retry_after_ms(" 120 ", 0), 120000, "Retry-After with spaces");
-    is_int(queue_retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 - 10), 10000,
-           "Retry-After as a date");
-    is_int(queue_retry_after_ms("soon", 0), -1, "Retry-After garbage");
-    is_int(queue_retry_after_ms(NULL, 0), -1, "Retry-After absent");
     ok(queue_host_of("https://Mastodon.Social/inbox", h, sizeof(h)) == 0 &&
            strcmp(h, "mastodon.social") == 0,
        "host lowercased");
@@ -385,7 +333,6 @@ test_pure(void)
     ok(queue_host_of("https://Under_Score-1.example/", h, sizeof(h)) == 0 &&
            strcmp(h, "under_score-1.example") == 0,
        "letters, digits, '-', '_' and dots pass");
-    test_signers();
 }
 
 static void
@@ -539,7 +486,7 @@ test_breaker(struct queue *q, struct sink *a, struct sink *b)
     ok(metrics_get("passerelle_queue_depth", "") >= 4, "depth gauge");
 
     f = open_memstream(&report, &rlen);
-    ok(queue_admin_report(conninfo, f, sql, sizeof(sql)) == 0, "admin report runs");
+    ok(admin_queue_report(conninfo, f, sql, sizeof(sql)) == 0, "admin report runs");
     fclose(f);
     ok(report != NULL && strstr(report, "paused hosts") != NULL && strstr(report, hb) != NULL &&
            strstr(report, " pending 4 ") != NULL,
