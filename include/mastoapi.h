@@ -5,6 +5,8 @@
 #include <stddef.h>
 
 struct config;
+struct httpc;
+struct httpc_response;
 struct json_object;
 
 /*
@@ -36,5 +38,31 @@ long long mastoapi_reset_time(const char *ratelimit_reset, const char *retry_aft
 
 /* Appends "&name=value" (no "&" when *buf is empty) to a form body, percent-encoding value. */
 void mastoapi_form_add(char **buf, const char *name, const char *value);
+
+/* Whose account a verify_credentials answer (Mastodon's CredentialAccount) is. */
+enum mastoapi_whose {
+    MASTOAPI_ACCOUNT_MEMBER,    /* the member's own account */
+    MASTOAPI_ACCOUNT_OTHER,     /* somebody else's */
+    MASTOAPI_ACCOUNT_MALFORMED, /* no id or username, or nothing to compare */
+};
+
+/*
+ * Compares an Account with the member (actor_uri, acct "user@host"): its "uri", where the
+ * server sends one (Mastodon 4.2+), must be the actor id exactly; otherwise its "username"
+ * must be the member's (case aside) and its "url" the actor id or a page on the actor's
+ * origin. Pure.
+ */
+enum mastoapi_whose mastoapi_account_whose(struct json_object *account, const char *actor_uri,
+                                           const char *acct);
+
+/*
+ * GET <origin>/api/v1/accounts/verify_credentials with the Bearer token: cb runs once from the
+ * loop with the response and, on a 200 whose body is a JSON object, that object (borrowed for
+ * the call; NULL otherwise). token is not kept.
+ */
+typedef void (*mastoapi_account_fn)(const struct httpc_response *resp, struct json_object *account,
+                                    void *arg);
+void mastoapi_verify_credentials(struct httpc *h, const char *origin, const char *token,
+                                 mastoapi_account_fn cb, void *arg);
 
 #endif

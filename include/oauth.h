@@ -7,8 +7,8 @@
 struct app;
 struct evhttp_request;
 
-/* What we ask for: find an account by URL, then follow it. Nothing else. */
-#define OAUTH_SCOPES "read:search write:follows"
+/* What we ask for: whose account the token is, find an account by URL, follow it. Nothing else. */
+#define OAUTH_SCOPES "read:accounts read:search write:follows"
 /* The callback lives under /link so that the page's session cookie comes with it. */
 #define OAUTH_CALLBACK_PATH "/link/oauth/callback"
 /* Seconds an authorization may take between "connect" and the callback. */

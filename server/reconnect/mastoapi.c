@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "config.h"
+#include "httpc.h"
 #include "mastoapi.h"
 #include "queue.h"
 #include "retry.h"
@@ -133,4 +134,97 @@ mastoapi_form_add(char **buf, const char *name, const char *value)
     if (*buf != NULL)
         seal_wipe_free(*buf); /* forms carry secrets: leave no copy behind */
     *buf = next;
+}
+
+/* A string member of o no longer than max, or NULL. */
+static const char *
+mastoapi_str(struct json_object *o, const char *key, size_t max)
+{
+    struct json_object *v = NULL;
+
+    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return (size_t)json_object_get_string_len(v) <= max ? json_object_get_string(v) : NULL;
+}
+
+/* "scheme://host[:port]" of url: its length, 0 when url has no such start. */
+static size_t
+mastoapi_origin_len(const char *url)
+{
+    const char *p = strstr(url, "://");
+
+    if (p == NULL || p == url)
+        return 0;
+    p += 3;
+    return (size_t)(p - url) + strcspn(p, "/?#");
+}
+
+enum mastoapi_whose
+mastoapi_account_whose(struct json_object *account, const char *actor_uri, const char *acct)
+{
+    const char *id, *uri, *username, *url;
+    size_t ulen = strcspn(acct, "@"), olen = mastoapi_origin_len(actor_uri);
+
+    id = account != NULL ? mastoapi_str(account, "id", 256) : NULL;
+    username = account != NULL ? mastoapi_str(account, "username", 256) : NULL;
+    if (id == NULL || *id == '\0' || username == NULL)
+        return MASTOAPI_ACCOUNT_MALFORMED;
+    /* Mastodon 4.2 and later name the account's ActivityPub id: that settles it. */
+    uri = mastoapi_str(account, "uri", 2048);
+    if (uri != NULL)
+        return strcmp(uri, actor_uri) == 0 ? MASTOAPI_ACCOUNT_MEMBER : MASTOAPI_ACCOUNT_OTHER;
+    /*
+     * Without it: the same local name (Mastodon's usernames ignore case), and a profile URL on
+     * the member's own server (Pleroma's url is the actor id; Mastodon's https://host/@name).
+     */
+    url = mastoapi_str(account, "url", 2048);
+    if (url == NULL || olen == 0)
+        return MASTOAPI_ACCOUNT_MALFORMED;
+    if (strlen(username) != ulen || strncasecmp(username, acct, ulen) != 0)
+        return MASTOAPI_ACCOUNT_OTHER;
+    if (strcmp(url, actor_uri) == 0)
+        return MASTOAPI_ACCOUNT_MEMBER;
+    return mastoapi_origin_len(url) == olen && strncasecmp(url, actor_uri, olen) == 0
+               ? MASTOAPI_ACCOUNT_MEMBER
+               : MASTOAPI_ACCOUNT_OTHER;
+}
+
+/* One verify_credentials call; owns only itself. */
+struct mastoapi_call {
+    mastoapi_account_fn cb;
+    void *arg;
+};
+
+static void
+mastoapi_account_cb(const struct httpc_response *resp, void *arg)
+{
+    struct mastoapi_call *c = arg;
+    struct json_object *o = NULL;
+
+    if (resp->error == HTTPC_OK && resp->status == 200)
+        o = mastoapi_parse_object(resp->body, resp->body_len);
+    c->cb(resp, o, c->arg);
+    json_object_put(o);
+    free(c);
+}
+
+void
+mastoapi_verify_credentials(struct httpc *h, const char *origin, const char *token,
+                            mastoapi_account_fn cb, void *arg)
+{
+    struct mastoapi_call *c = xmalloc(sizeof(*c));
+    char *auth = xasprintf("Authorization: Bearer %s", token);
+    char *url = xasprintf("%s/api/v1/accounts/verify_credentials", origin);
+    const char *headers[2] = { auth, "Accept: application/json" };
+    struct httpc_req hr = { 0 };
+
+    c->cb = cb;
+    c->arg = arg;
+    hr.method = "GET";
+    hr.url = url;
+    hr.headers = headers;
+    hr.nheaders = 2;
+    httpc_request(h, &hr, mastoapi_account_cb, c);
+    seal_wipe_free(auth); /* httpc copied the header: leave no copy of the token behind */
+    free(url);
 }

@@ -87,6 +87,8 @@ struct oauth_op {
     char *client_secret; /* plain: wiped when freed */
     char *verifier;      /* plain: wiped when freed */
     char *token;         /* plain: wiped when freed */
+    char *scope;         /* the token's scopes, as its server granted them */
+    char *acct;          /* callback: the member's user@host */
     char *code;          /* plain: wiped when freed */
     char *callback;      /* <base>/link/oauth/callback */
     char state[65];      /* start: the state handed to the browser (only its hash is stored) */
@@ -111,6 +113,8 @@ oauth_op_free(struct oauth_op *op)
     seal_wipe_free(op->client_secret);
     seal_wipe_free(op->verifier);
     seal_wipe_free(op->token);
+    free(op->scope);
+    free(op->acct);
     seal_wipe_free(op->code);
     free(op->callback);
     free(op);
@@ -139,9 +143,9 @@ oauth_fail(struct oauth_op *op, enum reply_err kind, const char *reason)
     oauth_op_free(op);
 }
 
-/* Sends the browser back to the page with the outcome of the callback, and frees op. */
+/* Sends the browser back to the page with the outcome of the callback; op lives on. */
 static void
-oauth_back(struct oauth_op *op, const char *result)
+oauth_answer(struct oauth_op *op, const char *result)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(op->req);
     char *loc = xasprintf("/link?oauth=%s", result);
@@ -153,7 +157,15 @@ oauth_back(struct oauth_op *op, const char *result)
     evhttp_add_header(out, "Cache-Control", "no-store");
     evhttp_add_header(out, "Referrer-Policy", "no-referrer");
     reply_send(op->req, 303, "text/plain; charset=utf-8", "", 0);
+    op->req = NULL;
     free(loc);
+}
+
+/* oauth_answer, then op goes. */
+static void
+oauth_back(struct oauth_op *op, const char *result)
+{
+    oauth_answer(op, result);
     oauth_op_free(op);
 }
 
@@ -428,7 +440,7 @@ static const char sql_state_spend[] =
     "WITH s AS (DELETE FROM oauth_states WHERE hash = $1::bytea RETURNING *)"
     " SELECT s.member_id, s.session_hash = $2::bytea, s.expires_at > now(), s.host,"
     "  s.verifier, s.verifier_nonce, a.client_id, a.client_secret, a.client_secret_nonce,"
-    "  m.actor_uri"
+    "  m.actor_uri, m.acct"
     " FROM s JOIN oauth_apps a ON a.host = s.host JOIN members m ON m.id = s.member_id";
 
 /* One grant per member: a new one replaces the old, with a clean slate. */
@@ -454,6 +466,70 @@ oauth_grant_stored(enum db_outcome outcome, PGresult *res, const char *err, void
     oauth_back(op, "granted");
 }
 
+static void
+oauth_revoked_remote(const struct httpc_response *resp, void *arg)
+{
+    struct oauth_op *op = arg;
+
+    log_info("oauth_revoke_remote", "member=%s host=%s error=%s status=%ld", op->member_id,
+             op->host, httpc_error_name(resp->error), resp->status);
+    oauth_op_free(op);
+}
+
+/* Best effort, after the browser has its answer: the server forgets op->token; op goes. */
+static void
+oauth_revoke_remote(struct oauth_op *op)
+{
+    char *form = NULL;
+
+    mastoapi_form_add(&form, "client_id", op->client_id);
+    mastoapi_form_add(&form, "client_secret", op->client_secret);
+    mastoapi_form_add(&form, "token", op->token);
+    oauth_post_form(op, "/oauth/revoke", form, oauth_revoked_remote);
+}
+
+/*
+ * The account the token acts for, as its server says (verify_credentials): only the member's
+ * own account is kept. Otherwise a browser signed in to another account on that server (the
+ * member's partner, or a victim lured onto an attacker's link page) would hand over a token
+ * that makes follows in somebody else's name.
+ */
+static void
+oauth_verified_cb(const struct httpc_response *resp, struct json_object *account, void *arg)
+{
+    struct oauth_op *op = arg;
+    char ad[300];
+    const char *params[5];
+
+    if (account == NULL) {
+        log_warn("oauth_verify_failed", "member=%s host=%s error=%s status=%ld", op->member_id,
+                 op->host, httpc_error_name(resp->error), resp->status);
+        oauth_back(op, "failed");
+        return;
+    }
+    switch (mastoapi_account_whose(account, op->actor_uri, op->acct)) {
+    case MASTOAPI_ACCOUNT_MEMBER:
+        break;
+    case MASTOAPI_ACCOUNT_OTHER:
+        /* Never stored; and that account's server is asked to forget the token at once. */
+        oauth_answer(op, "wrong_account");
+        oauth_revoke_remote(op);
+        return;
+    case MASTOAPI_ACCOUNT_MALFORMED:
+        log_warn("oauth_verify_failed", "member=%s host=%s reason=not_an_account", op->member_id,
+                 op->host);
+        oauth_back(op, "failed");
+        return;
+    }
+    mastoapi_grant_ad(op->member_id, op->host, ad, sizeof(ad));
+    params[0] = op->member_id;
+    params[1] = op->host;
+    params[4] = op->scope;
+    if (oauth_query_sealed(op, sql_grant_store, params, 5, 2, ad, op->token, oauth_grant_stored) <
+        0)
+        oauth_back(op, "failed");
+}
+
 /* The answer to POST /oauth/token: a Token with access_token. */
 static void
 oauth_token_cb(const struct httpc_response *resp, void *arg)
@@ -461,8 +537,6 @@ oauth_token_cb(const struct httpc_response *resp, void *arg)
     struct oauth_op *op = arg;
     struct json_object *o = NULL;
     const char *token, *type, *scope, *me;
-    char ad[300];
-    const char *params[5];
 
     if (resp->error != HTTPC_OK || resp->status != 200) {
         log_warn("oauth_token_failed", "member=%s host=%s error=%s status=%ld", op->member_id,
@@ -474,7 +548,7 @@ oauth_token_cb(const struct httpc_response *resp, void *arg)
     token = o != NULL ? oauth_str(o, "access_token", OAUTH_MAX_SECRET) : NULL;
     type = o != NULL ? oauth_str(o, "token_type", 64) : NULL;
     scope = o != NULL ? oauth_str(o, "scope", 1024) : NULL;
-    /* Pleroma and Akkoma say whose token it is: it must be the member's own account. */
+    /* Pleroma and Akkoma also say whose token it is in the answer itself. */
     me = o != NULL ? oauth_str(o, "me", 2048) : NULL;
     if (token == NULL || (type != NULL && strcasecmp(type, "bearer") != 0)) {
         json_object_put(o);
@@ -488,13 +562,10 @@ oauth_token_cb(const struct httpc_response *resp, void *arg)
         oauth_back(op, "wrong_account");
         return;
     }
-    mastoapi_grant_ad(op->member_id, op->host, ad, sizeof(ad));
-    params[0] = op->member_id;
-    params[1] = op->host;
-    params[4] = scope != NULL ? scope : OAUTH_SCOPES;
-    if (oauth_query_sealed(op, sql_grant_store, params, 5, 2, ad, token, oauth_grant_stored) < 0)
-        oauth_back(op, "failed");
+    op->token = xstrdup(token);
+    op->scope = xstrdup(scope != NULL ? scope : OAUTH_SCOPES);
     json_object_put(o);
+    mastoapi_verify_credentials(op->app->httpc, op->origin, op->token, oauth_verified_cb, op);
 }
 
 static void
@@ -520,6 +591,7 @@ oauth_state_spent(enum db_outcome outcome, PGresult *res, const char *err, void 
     same_session = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
     fresh = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
     op->actor_uri = xstrdup(PQgetvalue(res, 0, 9));
+    op->acct = xstrdup(PQgetvalue(res, 0, 10));
     if (!same_session || !fresh || op->code == NULL) {
         PQclear(res);
         oauth_back(op, !same_session ? "invalid" : !fresh ? "expired" : "denied");
@@ -598,21 +670,11 @@ static const char sql_grant_delete[] =
     " FROM g JOIN oauth_apps a ON a.host = g.host JOIN members m ON m.id = g.member_id";
 
 static void
-oauth_revoked_remote(const struct httpc_response *resp, void *arg)
-{
-    struct oauth_op *op = arg;
-
-    log_info("oauth_revoke_remote", "member=%s host=%s error=%s status=%ld", op->member_id,
-             op->host, httpc_error_name(resp->error), resp->status);
-    oauth_op_free(op);
-}
-
-static void
 oauth_grant_deleted(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
 {
     struct oauth_op *op = arg;
     struct json_object *o;
-    char ad[300], host[256], *form = NULL;
+    char ad[300], host[256];
     int had;
 
     (void)err;
@@ -649,10 +711,7 @@ oauth_grant_deleted(enum db_outcome outcome, PGresult *res, const char *err, voi
         return;
     }
     PQclear(res);
-    mastoapi_form_add(&form, "client_id", op->client_id);
-    mastoapi_form_add(&form, "client_secret", op->client_secret);
-    mastoapi_form_add(&form, "token", op->token);
-    oauth_post_form(op, "/oauth/revoke", form, oauth_revoked_remote);
+    oauth_revoke_remote(op);
 }
 
 static void

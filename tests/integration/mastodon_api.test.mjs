@@ -2,7 +2,8 @@
 // it must refuse what Mastodon refuses, or the tests that use it prove nothing. PKCE S256
 // (a wrong, missing or plain verifier fails), codes spent once and bound to client and
 // redirect, scopes, Bearer tokens and revocation, the shapes of Application, Token,
-// Account and Relationship, rate-limit headers and 429.
+// Account, CredentialAccount (verify_credentials, Mastodon's and Pleroma's) and Relationship,
+// rate-limit headers and 429.
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { test, setup, teardown } from "../lib/harness.mjs";
@@ -10,7 +11,7 @@ import { startActorHost } from "../lib/actorhost.mjs";
 import { pkceVerify } from "../lib/mastodon-api.mjs";
 import { request } from "../lib/http.mjs";
 
-let h, far;
+let h, far, pl;
 const REDIRECT = "https://bridge.example/link/oauth/callback";
 const b64url = (b) => b.toString("base64").replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 const challengeOf = (v) => b64url(createHash("sha256").update(v).digest());
@@ -18,11 +19,14 @@ const challengeOf = (v) => b64url(createHash("sha256").update(v).digest());
 setup(async () => {
   h = await startActorHost({ actors: [{ name: "alice" }], mastodon: true });
   far = await startActorHost({ actors: [{ name: "bob" }] });
+  pl = await startActorHost({ actors: [{ name: "pia" }], mastodon: { software: "pleroma" } });
   h.mastodon.control({ loggedIn: "alice" });
+  pl.mastodon.control({ loggedIn: "pia" });
 });
 teardown(async () => {
   await h?.stop();
   await far?.stop();
+  await pl?.stop();
 });
 
 const form = (o) => new URLSearchParams(o).toString();
@@ -182,4 +186,48 @@ test("scopes are enforced: a read-only token cannot follow", async () => {
   const token = (await exchange(app, back.searchParams.get("code"))).json().access_token;
   const r = await request(`${h.url}/api/v1/accounts/1/follow`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
   assert.equal(r.status, 403);
+});
+
+test("verify_credentials: the token's own account as Mastodon's CredentialAccount; scopes; no token, 401", async () => {
+  const app = await registerApp("read:accounts read:search write:follows");
+  const back = await authorize(app, { scope: "read:accounts read:search write:follows" });
+  const token = (await exchange(app, back.searchParams.get("code"))).json().access_token;
+  let r = await request(`${h.url}/api/v1/accounts/verify_credentials`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(r.status, 200, r.body);
+  const me = r.json();
+  assert.match(me.id, /^\d+$/);
+  assert.equal(me.username, "alice");
+  assert.equal(me.acct, "alice", "a local account's acct is its bare username");
+  assert.equal(me.uri, h.actor("alice").id, "Mastodon 4.2+ names the ActivityPub id");
+  assert.equal(typeof me.url, "string");
+  assert.equal(typeof me.source, "object", "a CredentialAccount carries source");
+  assert.equal(me.source.privacy, "public");
+  assert.equal(typeof me.role, "object");
+  assert.match(r.headers["x-ratelimit-remaining"], /^\d+$/);
+  // The same account everywhere: search finds it under the same id.
+  const found = await request(`${h.url}/api/v2/search?q=${encodeURIComponent(h.actor("alice").id)}&type=accounts`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(found.json().accounts[0].id, me.id);
+
+  h.mastodon.control({ loggedIn: "alice" });
+  const narrow = await registerApp("read:search write:follows");
+  const nb = await authorize(narrow);
+  const nt = (await exchange(narrow, nb.searchParams.get("code"))).json().access_token;
+  r = await request(`${h.url}/api/v1/accounts/verify_credentials`, { headers: { authorization: `Bearer ${nt}` } });
+  assert.equal(r.status, 403, "read:search write:follows do not show whose token it is");
+  assert.equal(r.json().error, "This action is outside the authorized scopes");
+  r = await request(`${h.url}/api/v1/accounts/verify_credentials`);
+  assert.equal(r.status, 401);
+});
+
+test("software pleroma: the Token says whose it is (me), the Account has no uri and its url is the actor id", async () => {
+  const r1 = await request(`${pl.url}/api/v1/apps`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form({ client_name: "passerelle", redirect_uris: REDIRECT, scopes: "read:accounts" }) });
+  const app = r1.json();
+  const q = new URLSearchParams({ response_type: "code", client_id: app.client_id, redirect_uri: REDIRECT, scope: "read:accounts" });
+  const back = new URL((await request(`${pl.url}/oauth/authorize?${q}`)).headers.location);
+  const t = await request(`${pl.url}/oauth/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form({ grant_type: "authorization_code", code: back.searchParams.get("code"), redirect_uri: REDIRECT, client_id: app.client_id, client_secret: app.client_secret }) });
+  assert.equal(t.json().me, pl.actor("pia").id);
+  const me = (await request(`${pl.url}/api/v1/accounts/verify_credentials`, { headers: { authorization: `Bearer ${t.json().access_token}` } })).json();
+  assert.equal(me.username, "pia");
+  assert.equal("uri" in me, false);
+  assert.equal(me.url, pl.actor("pia").id);
 });

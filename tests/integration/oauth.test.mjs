@@ -1,9 +1,10 @@
 // The OAuth grant for following in a member's name, against the real server and PostgreSQL,
 // with the member's home played by the Mastodon client-API test double (tests/lib/mastodon-api.mjs)
 // on the same origin as their actor: app registration once per host, PKCE authorization,
-// state bound to the page session and spent once, the token sealed (never in clear in the
-// database or the logs), refusals, expiry, revocation at both ends, and a server without
-// token_key_file.
+// state bound to the page session and spent once, the token's account checked
+// (verify_credentials: another account signed in on that server is wrong_account, nothing
+// kept), the token sealed (never in clear in the database or the logs), refusals, expiry,
+// revocation at both ends, and a server without token_key_file.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
@@ -20,7 +21,7 @@ let alice, bob, carol;
 
 setup(async () => {
   s = await startServer({ config: { ...MEMBER_CONFIG, follow_poll_ms: "100" } });
-  h = await startActorHost({ actors: [{ name: "alice" }, { name: "bob" }, { name: "carol" }], mastodon: true });
+  h = await startActorHost({ actors: [{ name: "alice" }, { name: "bob" }, { name: "carol" }, { name: "dora" }], mastodon: true });
   [alice, bob] = await Promise.all([member(s, h, "alice"), member(s, h, "bob")]);
   for (const m of [alice, bob]) {
     const r = await api(s, m, "/link/consents", { autofollow: true });
@@ -51,7 +52,7 @@ test("connect: the app is registered once, the member authorizes with PKCE, the 
   const q = u.searchParams;
   assert.equal(q.get("response_type"), "code");
   assert.equal(q.get("redirect_uri"), `${s.url}/link/oauth/callback`);
-  assert.equal(q.get("scope"), "read:search write:follows");
+  assert.equal(q.get("scope"), "read:accounts read:search write:follows");
   assert.match(q.get("state"), /^[0-9a-f]{64}$/);
   assert.match(q.get("code_challenge"), /^[A-Za-z0-9_-]{43}$/, "S256 challenge: 43 base64url characters");
   assert.equal(q.get("code_challenge_method"), "S256");
@@ -60,7 +61,7 @@ test("connect: the app is registered once, the member authorizes with PKCE, the 
   assert.equal(snap.apps.length, 1, "one app registered");
   const app = snap.apps[0];
   assert.equal(app.name, "passerelle");
-  assert.deepEqual(app.scopes, ["read:search", "write:follows"]);
+  assert.deepEqual(app.scopes, ["read:accounts", "read:search", "write:follows"]);
   assert.deepEqual(app.redirectUris, [`${s.url}/link/oauth/callback`]);
   assert.equal(app.website, s.url);
   assert.equal(q.get("client_id"), app.clientId);
@@ -81,7 +82,12 @@ test("connect: the app is registered once, the member authorizes with PKCE, the 
   const id = await memberId("alice");
   const [ghost, scopes, ct, nonce] = (await grantRow("alice")).split("|");
   assert.equal(ghost, h.domain);
-  assert.equal(scopes, "read:search write:follows");
+  assert.equal(scopes, "read:accounts read:search write:follows");
+  // Before keeping the token, whose account it acts for was asked with the token itself.
+  const asked = h.mastodon.snapshot().requests.filter((x) => x.path === "/api/v1/accounts/verify_credentials");
+  assert.equal(asked.length, 1, "verify_credentials once");
+  assert.equal(asked[0].status, 200);
+  assert.equal(asked[0].auth, true);
   assert.equal((ct.length - 2) / 2, token.token.length + 16, "ciphertext is the token's length plus a 16-byte tag");
   assert.equal((nonce.length - 2) / 2, 12, "a 12-byte nonce");
   assert.equal(openSealed(s, `grant:${id}:${h.domain}`, ct, nonce), token.token, "AES-256-GCM under token_key_file, bound to this row");
@@ -195,6 +201,59 @@ test("the member refuses on their server: denied, nothing stored", async () => {
   assert.equal(await s.psql(`SELECT count(*) FROM oauth_grants WHERE member_id = ${id}`), "0");
   assert.equal(await stateCount(), "0", "the refused state is spent");
   h.mastodon.control({ deny: false });
+});
+
+// Mastodon and GoToSocial do not say in the token answer whose token it is: a browser signed in
+// to another account on the member's server (someone they share a computer with, or a victim
+// lured onto an attacker's link page) would hand over that account's token.
+test("another account signed in on the member's server: wrong_account, nothing kept", async () => {
+  const dora = await member(s, h, "dora");
+  assert.equal((await api(s, dora, "/link/consents", { autofollow: true })).status, 200);
+  const id = await memberId("dora");
+  h.mastodon.control({ loggedIn: "bob" });
+  const r = await connect(s, dora);
+  assert.equal(r.result, "wrong_account");
+  const issued = h.mastodon.snapshot().tokens.at(-1);
+  assert.equal(issued.user, "bob", "the member's server issued bob's token");
+  const asked = h.mastodon.snapshot().requests.filter((x) => x.path === "/api/v1/accounts/verify_credentials").at(-1);
+  assert.equal(asked.status, 200, "and said whose it is");
+  assert.equal(await s.psql(`SELECT count(*) FROM oauth_grants WHERE member_id = ${id}`), "0", "nothing stored");
+  assert.equal((await api(s, dora, "/link/state")).json().oauth.granted, false);
+  assert.ok(s.events("oauth_callback").some((e) => e.member === id && e.result === "wrong_account"));
+  assert.equal(s.stderr().includes(issued.token), false, "the token is not in the log");
+  await eventually(() => h.mastodon.snapshot().tokens.find((t) => t.token === issued.token)?.revoked, { what: "bob's server was asked to forget the token" });
+
+  // Its server cannot say whose token it is: failed, nothing stored either.
+  h.mastodon.control({ loggedIn: "dora", failNext: [{ path: "^/api/v1/accounts/verify_credentials$", status: 503, body: { error: "busy" } }] });
+  const busy = await connect(s, dora);
+  assert.equal(busy.result, "failed");
+  assert.equal(await s.psql(`SELECT count(*) FROM oauth_grants WHERE member_id = ${id}`), "0");
+  assert.ok(s.events("oauth_verify_failed").some((e) => e.member === id && e.status === "503"));
+
+  // The member's own account gets through.
+  const good = await connect(s, dora);
+  assert.equal(good.result, "granted");
+  assert.equal(await s.psql(`SELECT count(*) FROM oauth_grants WHERE member_id = ${id}`), "1");
+});
+
+// Pleroma and Akkoma send no "uri" in the Account (its url is the actor id) and name the owner
+// in the token answer ("me"): both checks hold there too.
+test("a Pleroma-style server: the member's own token is kept, another account's is wrong_account", async () => {
+  const pl = await startActorHost({ actors: [{ name: "pia" }, { name: "quinn" }], mastodon: { software: "pleroma" } });
+  try {
+    const pia = await member(s, pl, "pia");
+    assert.equal((await api(s, pia, "/link/consents", { autofollow: true })).status, 200);
+    const id = await s.psql(`SELECT id FROM members WHERE actor_uri = ${sq(pl.actor("pia").id)}`);
+    pl.mastodon.control({ loggedIn: "quinn" });
+    assert.equal((await connect(s, pia)).result, "wrong_account");
+    assert.equal(await s.psql(`SELECT count(*) FROM oauth_grants WHERE member_id = ${id}`), "0");
+    pl.mastodon.control({ loggedIn: "pia" });
+    assert.equal((await connect(s, pia)).result, "granted");
+    const asked = pl.mastodon.snapshot().requests.filter((x) => x.path === "/api/v1/accounts/verify_credentials");
+    assert.equal(asked.at(-1).status, 200, "the granted token was checked too (no uri in the answer)");
+  } finally {
+    await pl.stop();
+  }
 });
 
 test("refusals: no CSRF token, no session, autofollow off", async () => {

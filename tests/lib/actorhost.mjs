@@ -19,8 +19,8 @@
 //   h.requests, h.fetches(), h.posts("/users/admin/inbox"), await h.verify(rec), h.stats()
 //   h.answer("/inbox/", { status: 500 }); h.rotateKey("admin"); await h.stop();
 //
-// With { mastodon: true } it also serves the Mastodon client API of tests/lib/mastodon-api.mjs
-// for its actors (h.mastodon: control(), snapshot()): the actors' home is then one origin
+// With { mastodon: true } (or { mastodon: { software: "pleroma" } }) it also serves the
+// Mastodon client API of tests/lib/mastodon-api.mjs for its actors (h.mastodon: control(), snapshot()): the actors' home is then one origin
 // for ActivityPub and for OAuth, as on a real instance. Follows are recorded, not federated
 // (tests/interop/peer.mjs mounts the same API on a Fedify peer, which federates them).
 import http from "node:http";
@@ -384,6 +384,7 @@ export async function startActorHost({ actors = [], record = true, answers = {},
   if (mastodon) {
     host.mastodon = createMastodonApi({
       origin: url,
+      software: mastodon?.software ?? "mastodon",
       localUser(name) {
         const a = actorsByName.get(name);
         return a ? { id: a.id, username: a.name, url: a.id } : null;

@@ -1,7 +1,8 @@
 // A test double of a Mastodon instance's client API, speaking the real protocol: app
 // registration, OAuth 2 authorization with PKCE (S256), token exchange and revocation,
-// search with resolve, follow. JSON shapes, status codes and rate-limit headers are
-// Mastodon's (4.3): Application, Token, Account, Relationship, {"error": ...} bodies,
+// whose token it is (verify_credentials), search with resolve, follow. JSON shapes, status
+// codes and rate-limit headers are Mastodon's (4.3): Application, Token, Account,
+// CredentialAccount, Relationship, {"error": ...} bodies,
 // X-RateLimit-Limit/Remaining/Reset (ISO 8601, windows aligned on the epoch as Rack::Attack
 // counts them) on authenticated API answers, 429 "Too many requests" over a limit.
 //
@@ -12,6 +13,9 @@
 //   resolve(url)          -> Promise<actor JSON object or null>: a remote account by URL
 //   follow(user, account) -> Promise<void>: what the server does when `user` follows
 //                            `account` (the Fedify peer sends a real ActivityPub Follow)
+//
+//   software: "mastodon" (default) or "pleroma": Pleroma's and Akkoma's Account has no "uri"
+//             (its "url" is the actor id), and their Token names its owner in "me".
 //
 //   const api = createMastodonApi({ origin, localUser, resolve, follow });
 //   if (await api.handle(req, res, url, bodyBuffer)) return;    // in the host's handler
@@ -294,7 +298,9 @@ export function createMastodonApi({ origin, localUser, resolve, follow, software
     if (!pkceVerify(c.challenge, c.method, p.code_verifier)) return send(res, 400, { error: "invalid_grant", error_description: INVALID_GRANT });
     const t = token();
     tokens.set(t, { clientId: client.id, user: c.user, scopes: c.scopes, revoked: false, created: Math.floor(Date.now() / 1000) });
-    return send(res, 200, { access_token: t, token_type: "Bearer", scope: c.scopes.join(" "), created_at: Math.floor(Date.now() / 1000) });
+    const answer = { access_token: t, token_type: "Bearer", scope: c.scopes.join(" "), created_at: Math.floor(Date.now() / 1000) };
+    if (software === "pleroma") answer.me = localUser(c.user)?.id ?? null;
+    return send(res, 200, answer);
   }
 
   function revoke(req, res, p) {
@@ -335,6 +341,25 @@ export function createMastodonApi({ origin, localUser, resolve, follow, software
     return send(res, 200, out, rl);
   }
 
+  // GET /api/v1/accounts/verify_credentials: the token's own account, as a CredentialAccount
+  // (Account plus source and role). Mastodon asks for read, read:accounts or profile.
+  function verifyCredentials(req, res, t, rl) {
+    if (!allows(t, "read", "read:accounts", "profile")) return send(res, 403, { error: "This action is outside the authorized scopes" }, rl);
+    const user = localUser(t.user);
+    if (!user) return send(res, 404, { error: "Record not found" }, rl);
+    const a = remember({ id: user.id, preferredUsername: user.username, url: user.url }, true);
+    const json = {
+      ...accountJson(a),
+      source: { privacy: "public", sensitive: false, language: null, note: "", fields: [], follow_requests_count: 0 },
+      role: { id: "-99", name: "", permissions: "0", color: "", highlighted: false },
+    };
+    if (software === "pleroma") {
+      delete json.uri;
+      json.url = user.id;
+    }
+    return send(res, 200, json, rl);
+  }
+
   async function followAccount(req, res, id, t, rl) {
     if (!allows(t, "write", "write:follows", "follow")) return send(res, 403, { error: "This action is outside the authorized scopes" }, rl);
     const a = accounts.get(id);
@@ -359,6 +384,7 @@ export function createMastodonApi({ origin, localUser, resolve, follow, software
     if (perToken.over) return send(res, 429, { error: "Too many requests" }, perToken.headers);
     const rl = perToken.headers;
     if (req.method === "GET" && url.pathname === "/api/v2/search") return search(req, res, url, t, rl);
+    if (req.method === "GET" && url.pathname === "/api/v1/accounts/verify_credentials") return verifyCredentials(req, res, t, rl);
     const m = /^\/api\/v1\/accounts\/([^/]+)\/follow$/.exec(url.pathname);
     if (req.method === "POST" && m) {
       if (parseBody(req, body) === null) return send(res, 400, { error: "Invalid JSON" }, rl);

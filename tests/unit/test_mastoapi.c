@@ -1,4 +1,7 @@
-/* Unit tests for server/reconnect/mastoapi.c: home origin, reset headers, forms, JSON, grant AD. */
+/*
+ * Unit tests for server/reconnect/mastoapi.c: home origin, reset headers, forms, JSON, grant AD,
+ * whose account a verify_credentials answer is.
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,7 +78,9 @@ test_form(void)
     mastoapi_form_add(&f, "redirect_uri", "https://b.example/link/oauth/callback");
     mastoapi_form_add(&f, "x", "a&b=c+d");
     is_str(f,
-           "scope=read%3Asearch+write%3Afollows&redirect_uri=https%3A%2F%2Fb.example%2Flink%2F"
+           "scope=read%3Aaccounts+read%3Asearch+write%3Afollows&redirect_uri=https%3A%2F%2Fb."
+           "example%2F"
+           "link%2F"
            "oauth%2Fcallback&x=a%26b%3Dc%2Bd",
            "form encoding: %s", f);
     free(f);
@@ -114,9 +119,68 @@ test_grant_ad(void)
     is_str(ad, "grant:42:m.example:8443", "a grant's AD names its member and host");
 }
 
+/* Whose is the account {body}, for the member https://m.example/users/Alice (Alice@m.example)? */
+static enum mastoapi_whose
+whose(const char *body)
+{
+    struct json_object *o = mastoapi_parse_object(body, strlen(body));
+    enum mastoapi_whose w =
+        mastoapi_account_whose(o, "https://m.example/users/Alice", "Alice@m.example");
+
+    json_object_put(o);
+    return w;
+}
+
+static void
+test_whose(void)
+{
+    /* Mastodon 4.2+: uri decides, exactly. */
+    is_int(whose("{\"id\":\"1\",\"username\":\"Alice\",\"acct\":\"Alice\","
+                 "\"url\":\"https://m.example/@Alice\",\"uri\":\"https://m.example/users/Alice\"}"),
+           MASTOAPI_ACCOUNT_MEMBER, "Mastodon: the member's own account");
+    is_int(whose("{\"id\":\"2\",\"username\":\"bob\",\"acct\":\"bob\","
+                 "\"url\":\"https://m.example/@bob\",\"uri\":\"https://m.example/users/bob\"}"),
+           MASTOAPI_ACCOUNT_OTHER, "Mastodon: another account on the same server");
+    is_int(whose("{\"id\":\"1\",\"username\":\"Alice\",\"url\":\"https://m.example/@Alice\","
+                 "\"uri\":\"https://m.example/users/alice\"}"),
+           MASTOAPI_ACCOUNT_OTHER, "uri compared exactly (the name alone does not do)");
+    is_int(whose("{\"id\":\"1\",\"username\":\"Alice\",\"url\":\"https://m.example/@Alice\","
+                 "\"uri\":\"https://other.example/users/Alice\"}"),
+           MASTOAPI_ACCOUNT_OTHER, "the same name elsewhere");
+    /* Without uri (Pleroma, Akkoma, older servers): username and a url on the member's origin. */
+    is_int(
+        whose("{\"id\":\"A1\",\"username\":\"Alice\",\"url\":\"https://m.example/users/Alice\"}"),
+        MASTOAPI_ACCOUNT_MEMBER, "Pleroma: url is the actor id");
+    is_int(whose("{\"id\":\"1\",\"username\":\"alice\",\"url\":\"https://M.example/@alice\"}"),
+           MASTOAPI_ACCOUNT_MEMBER,
+           "older Mastodon: the name (case aside) and a page on the origin");
+    is_int(whose("{\"id\":\"1\",\"username\":\"bob\",\"url\":\"https://m.example/users/bob\"}"),
+           MASTOAPI_ACCOUNT_OTHER, "no uri: another name");
+    is_int(whose("{\"id\":\"1\",\"username\":\"Alice\",\"url\":\"https://m.example.evil/@Alice\"}"),
+           MASTOAPI_ACCOUNT_OTHER, "no uri: a page on another host");
+    is_int(whose("{\"id\":\"1\",\"username\":\"Alice\",\"url\":\"https://m.example:8443/@Alice\"}"),
+           MASTOAPI_ACCOUNT_OTHER, "no uri: another port");
+    is_int(whose("{\"id\":\"1\",\"username\":\"Alic\",\"url\":\"https://m.example/@Alic\"}"),
+           MASTOAPI_ACCOUNT_OTHER, "no uri: a prefix of the name");
+    /* Not an account. */
+    is_int(whose("{\"username\":\"Alice\",\"uri\":\"https://m.example/users/Alice\"}"),
+           MASTOAPI_ACCOUNT_MALFORMED, "no id");
+    is_int(whose("{\"id\":\"1\",\"uri\":\"https://m.example/users/Alice\"}"),
+           MASTOAPI_ACCOUNT_MALFORMED, "no username");
+    is_int(whose("{\"id\":\"1\",\"username\":\"Alice\"}"), MASTOAPI_ACCOUNT_MALFORMED,
+           "neither uri nor url");
+    is_int(whose("{\"id\":1,\"username\":\"Alice\",\"uri\":\"https://m.example/users/Alice\"}"),
+           MASTOAPI_ACCOUNT_MALFORMED, "id must be a string (Mastodon's are)");
+    is_int(whose("{\"error\":\"The access token is invalid\"}"), MASTOAPI_ACCOUNT_MALFORMED,
+           "an error body");
+    is_int(mastoapi_account_whose(NULL, "https://m.example/users/Alice", "Alice@m.example"),
+           MASTOAPI_ACCOUNT_MALFORMED, "no object");
+}
+
 int
 main(void)
 {
+    test_whose();
     test_home();
     test_grant_ad();
     test_reset();
