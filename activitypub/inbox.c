@@ -21,6 +21,7 @@
 #include "queue.h"
 #include "dispatch.h"
 #include "remote.h"
+#include "url.h"
 #include "utf8.h"
 #include "xmalloc.h"
 
@@ -39,7 +40,7 @@ struct inbox_ctx {
     char *target;    /* the request-target as received */
     char *authority; /* the Host header, for RFC 9421's @authority */
     char *key_id;
-    char key_domain[256];
+    char key_domain[URL_AUTHORITY_MAX];
     char key_cands[1024], actor_cands[1024]; /* policy_candidates_pg of both domains */
     int refreshed; /* the key was fetched again after a failed verification */
     /* Owned copies of what the key lookup borrowed to us. */
@@ -155,7 +156,7 @@ inbox_parse(struct activity_in *a, const char **reason)
 {
     struct json_tokener *tok = json_tokener_new_ex(INBOX_MAX_DEPTH);
     struct json_object *o, *v;
-    char idhost[256];
+    char idhost[URL_AUTHORITY_MAX];
 
     if (utf8_count(a->body, a->body_len) < 0) {
         json_tokener_free(tok);
@@ -189,7 +190,7 @@ inbox_parse(struct activity_in *a, const char **reason)
     }
     a->type = json_object_get_string(v);
     if (!json_object_object_get_ex(o, "actor", &v) || (a->actor = activity_ref(v)) == NULL ||
-        queue_host_of(a->actor, a->domain, sizeof(a->domain)) < 0) {
+        url_authority(a->actor, a->domain, sizeof(a->domain)) < 0) {
         *reason = "activity has no actor URL";
         return -1;
     }
@@ -197,7 +198,7 @@ inbox_parse(struct activity_in *a, const char **reason)
      * An actor names only activities of its own host (Misskey requires it too): otherwise
      * anyone could spend another server's ids in the seen set and have its real ones dropped.
      */
-    if (queue_host_of(a->id, idhost, sizeof(idhost)) < 0 || strcmp(idhost, a->domain) != 0) {
+    if (url_authority(a->id, idhost, sizeof(idhost)) < 0 || strcmp(idhost, a->domain) != 0) {
         *reason = "activity id is not on the actor's host";
         return -1;
     }
@@ -251,7 +252,7 @@ inbox_post(struct app *app, struct evhttp_request *req, const char *path)
         return;
     }
     c->key_id = xstrdup(c->sig.key_id);
-    if (queue_host_of(c->key_id, c->key_domain, sizeof(c->key_domain)) < 0) {
+    if (url_authority(c->key_id, c->key_domain, sizeof(c->key_domain)) < 0) {
         inbox_sigfail(c, "bad_key_id", "keyId is not an http(s) URL");
         return;
     }

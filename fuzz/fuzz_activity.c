@@ -10,6 +10,7 @@
 #include "fuzz_common.h"
 #include "inbox.h"
 #include "queue.h"
+#include "url.h"
 #include "dispatch.h"
 #include "utf8.h"
 
@@ -23,7 +24,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct activity_in a;
     const char *reason = NULL;
-    char *body = malloc(size + 1), idhost[256];
+    char *body = malloc(size + 1), idhost[URL_AUTHORITY_MAX];
     int rc;
 
     fuzz_check(body != NULL);
@@ -44,7 +45,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check(json_object_is_type(a.json, json_type_object));
         fuzz_check(a.id != NULL && strncmp(a.id, "http", 4) == 0);
         fuzz_check(a.type != NULL && a.actor != NULL && a.domain[0] != '\0');
-        fuzz_check(queue_host_of(a.id, idhost, sizeof(idhost)) == 0);
+        fuzz_check(url_authority(a.id, idhost, sizeof(idhost)) == 0);
         fuzz_check(strcmp(idhost, a.domain) == 0);
         act = dispatch_classify(a.json, a.type, a.actor, RELAY, BRIDGE);
         fuzz_check(act >= DISPATCH_IGNORE && act <= DISPATCH_PUBLICATION);

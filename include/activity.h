@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "url.h"
+
 struct app;
 struct json_object;
 
@@ -22,8 +24,8 @@ struct activity_in {
     const char *actor;        /* borrowed from json (string or object's id): never NULL */
     const char *body;         /* the raw bytes, for verbatim forwarding */
     size_t body_len;
-    char domain[256];           /* the actor's host[:port], lowercase */
-    int to_bridge;              /* posted to the bridge account's inbox */
+    char domain[URL_AUTHORITY_MAX]; /* the actor's host[:port], lowercase */
+    int to_bridge;                  /* posted to the bridge account's inbox */
     int allowed;                /* relay_mode=open, or the domain is allowed (config or admin) */
     const char *actor_inbox;    /* from the actor document */
     const char *actor_shared;   /* endpoints.sharedInbox, or NULL */

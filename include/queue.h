@@ -73,7 +73,7 @@ void queue_kick(struct queue *q);
 /*
  * The host contacted us (a signed POST arrived): clears its pause, dead mark and failure
  * counts so its pending rows are delivered again. host is lowercase host[:port], as
- * queue_host_of gives. Fire and forget. A host cleared in the last minute is not cleared
+ * url_authority gives. Fire and forget. A host cleared in the last minute is not cleared
  * again unless this process has seen one of its deliveries fail since: a busy sender
  * would otherwise cost a statement per POST. (A failure recorded by another process is
  * cleared by the next POST after that minute.)
@@ -94,13 +94,5 @@ void queue_get_stats(const struct queue *q, struct queue_stats *out);
  * queue_free(NULL) does nothing. Must not be called from a queue callback.
  */
 void queue_free(struct queue *q);
-
-/*
- * Writes into out (outlen >= 256) the lowercase authority of an http(s) URL: host, plus
- * ":port" when it is not the scheme's default. -1 when url is not such a URL (userinfo,
- * empty host, bad port, a host with anything but letters, digits, '-', '.' and '_', or an
- * IPv6 literal with anything but hex digits, ':' and '.').
- */
-int queue_host_of(const char *url, char *out, size_t outlen);
 
 #endif

@@ -14,6 +14,7 @@
 #include "policy.h"
 #include "queue.h"
 #include "outbox.h"
+#include "url.h"
 #include "xmalloc.h"
 
 /*
@@ -66,7 +67,7 @@ announce_eligible(struct json_object *activity, const char *type, const char *ac
 {
     struct json_object *obj = NULL, *v = NULL, *to = NULL;
     const char *otype, *id, *author;
-    char host[256];
+    char host[URL_AUTHORITY_MAX];
     int known = 0;
 
     *object_id = NULL;
@@ -94,7 +95,7 @@ announce_eligible(struct json_object *activity, const char *type, const char *ac
     }
     id = activity_ref(obj);
     /* Peers fetch the object by id: it must be the author's own, on the author's host. */
-    if (id == NULL || queue_host_of(id, host, sizeof(host)) < 0 ||
+    if (id == NULL || url_authority(id, host, sizeof(host)) < 0 ||
         strcmp(host, actor_domain) != 0) {
         *why = "object id is not on the actor's host";
         return 0;

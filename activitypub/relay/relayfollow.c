@@ -16,6 +16,7 @@
 #include "queue.h"
 #include "outbox.h"
 #include "relayfollow.h"
+#include "url.h"
 #include "xmalloc.h"
 
 #define RELAYFOLLOW_BATCH   "100"
@@ -114,9 +115,9 @@ relayfollow_undo(struct dbtx *tx, struct relayfollow *rf, const char *member, co
 {
     struct app *app = rf->app;
     struct json_object *inner;
-    char host[256];
+    char host[URL_AUTHORITY_MAX];
 
-    if (queue_host_of(inbox, host, sizeof(host)) < 0 || policy_config_blocked(app->cfg, host))
+    if (url_authority(inbox, host, sizeof(host)) < 0 || policy_config_blocked(app->cfg, host))
         return;
     inner = json_object_new_object();
     json_object_object_add(inner, "id", json_object_new_string(follow_id));

@@ -15,6 +15,7 @@
 #include "queue.h"
 #include "retry.h"
 #include "seal.h"
+#include "url.h"
 #include "xmalloc.h"
 
 #define MASTOAPI_MAX_DEPTH 16 /* JSON nesting in Application, Token, Account and Relationship */
@@ -24,10 +25,10 @@ int
 mastoapi_home(const struct config *cfg, const char *actor_uri, char *origin, size_t originlen,
               char *host, size_t hostlen)
 {
-    char h[256];
+    char h[URL_AUTHORITY_MAX];
     int https;
 
-    if (actor_uri == NULL || queue_host_of(actor_uri, h, sizeof(h)) < 0)
+    if (actor_uri == NULL || url_authority(actor_uri, h, sizeof(h)) < 0)
         return -1;
     https = strncasecmp(actor_uri, "https://", 8) == 0;
     if (!https && !cfg->allow_private_fetch)

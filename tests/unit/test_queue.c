@@ -24,6 +24,7 @@
 #include "migrate.h"
 #include "queue.h"
 #include "tap.h"
+#include "url.h"
 
 #define RELAY_KEY  "https://relay.test/actor#main-key"
 #define BRIDGE_KEY "https://relay.test/users/passerelle#main-key"
@@ -305,37 +306,6 @@ make_queue(struct db *db)
 /* --- tests -------------------------------------------------------------------------------- */
 
 static void
-test_pure(void)
-{
-    char h[256];
-
-    ok(queue_host_of("https://Mastodon.Social/inbox", h, sizeof(h)) == 0 &&
-           strcmp(h, "mastodon.social") == 0,
-       "host lowercased");
-    ok(queue_host_of("https://a.example:443/inbox", h, sizeof(h)) == 0 &&
-           strcmp(h, "a.example") == 0,
-       "default port dropped");
-    ok(queue_host_of("http://127.0.0.1:8080?x", h, sizeof(h)) == 0 &&
-           strcmp(h, "127.0.0.1:8080") == 0,
-       "other port kept");
-    ok(queue_host_of("https://[::1]:9/x", h, sizeof(h)) == 0 && strcmp(h, "[::1]:9") == 0,
-       "IPv6 literal");
-    is_int(queue_host_of("https://u@a.example/", h, sizeof(h)), -1, "userinfo refused");
-    is_int(queue_host_of("ftp://a.example/", h, sizeof(h)), -1, "other scheme refused");
-    is_int(queue_host_of("https://a.example:99999/", h, sizeof(h)), -1, "bad port refused");
-    is_int(queue_host_of("https:///x", h, sizeof(h)), -1, "empty host refused");
-    is_int(queue_host_of("https://a\"b.example/k#k", h, sizeof(h)), -1, "a quote refused");
-    is_int(queue_host_of("https://a\\b.example/", h, sizeof(h)), -1, "a backslash refused");
-    is_int(queue_host_of("https://a{b}.example/", h, sizeof(h)), -1, "braces refused");
-    is_int(queue_host_of("https://a%2eb/", h, sizeof(h)), -1, "percent-encoding refused");
-    is_int(queue_host_of("https://[::1\"]/", h, sizeof(h)), -1, "a quote in an IPv6 literal");
-    is_int(queue_host_of("https://[fe80::1%25eth0]/", h, sizeof(h)), -1, "an IPv6 zone refused");
-    ok(queue_host_of("https://Under_Score-1.example/", h, sizeof(h)) == 0 &&
-           strcmp(h, "under_score-1.example") == 0,
-       "letters, digits, '-', '_' and dots pass");
-}
-
-static void
 test_enqueue(struct queue *q, struct sink *a)
 {
     const char *in[4] = { url(a, "/i/1"), url(a, "/i/2"), url(a, "/i/1"), "not a url" };
@@ -558,9 +528,9 @@ test_expired_claim(struct queue *q, struct sink *a)
 static void
 seed_row(int n, const char *inbox, int despite_block)
 {
-    char sql[1024], host[256];
+    char sql[1024], host[URL_AUTHORITY_MAX];
 
-    if (queue_host_of(inbox, host, sizeof(host)) < 0) {
+    if (url_authority(inbox, host, sizeof(host)) < 0) {
         printf("Bail out! seed_row: %s\n", inbox);
         exit(1);
     }
@@ -735,7 +705,6 @@ main(void)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
-    test_pure();
 
     f = fopen("tests/data/httpsig/key-a.pem", "r");
     key = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;

@@ -69,6 +69,38 @@ test_authority(void)
     is_int(url_authority("https://a.example/", out, 10), -1, "a short buffer refused");
 }
 
+/* The host names the queue and the inbox compare (moved from test_queue with queue_host_of). */
+static void
+test_authority_hosts(void)
+{
+    char h[URL_AUTHORITY_MAX];
+
+    ok(url_authority("https://Mastodon.Social/inbox", h, sizeof(h)) == 0 &&
+           strcmp(h, "mastodon.social") == 0,
+       "host lowercased");
+    ok(url_authority("https://a.example:443/inbox", h, sizeof(h)) == 0 &&
+           strcmp(h, "a.example") == 0,
+       "default port dropped");
+    ok(url_authority("http://127.0.0.1:8080?x", h, sizeof(h)) == 0 &&
+           strcmp(h, "127.0.0.1:8080") == 0,
+       "other port kept");
+    ok(url_authority("https://[::1]:9/x", h, sizeof(h)) == 0 && strcmp(h, "[::1]:9") == 0,
+       "IPv6 literal");
+    is_int(url_authority("https://u@a.example/", h, sizeof(h)), -1, "userinfo refused");
+    is_int(url_authority("ftp://a.example/", h, sizeof(h)), -1, "other scheme refused");
+    is_int(url_authority("https://a.example:99999/", h, sizeof(h)), -1, "bad port refused");
+    is_int(url_authority("https:///x", h, sizeof(h)), -1, "empty host refused");
+    is_int(url_authority("https://a\"b.example/k#k", h, sizeof(h)), -1, "a quote refused");
+    is_int(url_authority("https://a\\b.example/", h, sizeof(h)), -1, "a backslash refused");
+    is_int(url_authority("https://a{b}.example/", h, sizeof(h)), -1, "braces refused");
+    is_int(url_authority("https://a%2eb/", h, sizeof(h)), -1, "percent-encoding refused");
+    is_int(url_authority("https://[::1\"]/", h, sizeof(h)), -1, "a quote in an IPv6 literal");
+    is_int(url_authority("https://[fe80::1%25eth0]/", h, sizeof(h)), -1, "an IPv6 zone refused");
+    ok(url_authority("https://Under_Score-1.example/", h, sizeof(h)) == 0 &&
+           strcmp(h, "under_score-1.example") == 0,
+       "letters, digits, '-', '_' and dots pass");
+}
+
 static void
 test_overlong_host(void)
 {
@@ -169,6 +201,7 @@ int
 main(void)
 {
     test_authority();
+    test_authority_hosts();
     test_overlong_host();
     test_split();
     test_origin();
