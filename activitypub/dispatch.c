@@ -107,13 +107,19 @@ static const char sql_subscribe[] =
     "  our_follow_state = CASE WHEN i.actor_uri IS DISTINCT FROM EXCLUDED.actor_uri"
     "   THEN 'none' ELSE i.our_follow_state END,"
     "  updated_at = now()"
+    " WHERE i.actor_uri = EXCLUDED.actor_uri OR i.actor_uri IS NULL"
+    "  OR i.relay_state NOT IN ('accepted', 'pending')"
     " RETURNING relay_state, our_follow_state";
 
 static const char sql_follow_back[] =
     "UPDATE instances SET our_follow_id = $2, our_follow_state = 'pending', updated_at = now()"
     " WHERE domain = $1";
 
-/* The subscription is recorded; answer it (always: Mastodon re-sends on every enable). */
+/*
+ * The subscription is recorded; answer it (always: Mastodon re-sends on every enable). No row:
+ * another actor of the domain holds its subscription (one account following <base>/actor
+ * from its server's ordinary UI must neither take it over nor end it): refused.
+ */
 static int
 dispatch_subscribed(struct dbtx *tx, PGresult *res, void *arg)
 {
@@ -122,7 +128,19 @@ dispatch_subscribed(struct dbtx *tx, PGresult *res, void *arg)
     struct app *app = a->app;
     const char *state, *ours;
     int litepub = rc->action == DISPATCH_SUBSCRIBE_LP;
+    const char *object = litepub ? app->relay_id : ACTIVITY_PUBLIC;
 
+    if (PQntuples(res) == 0) {
+        log_info("relay_subscription_refused", "domain=%s actor=%s reason=another_subscriber",
+                 log_q(a->domain), log_q(a->actor));
+        outbox_push_one(
+            tx, "relay",
+            activity_reject_new(app->cfg->base_url, app->relay_id, a->actor, a->id, object),
+            a->actor_inbox);
+        rc->queued++;
+        rc->result = "refused";
+        return 0;
+    }
     if (PQntuples(res) != 1)
         return -1;
     state = PQgetvalue(res, 0, 0);
@@ -134,8 +152,7 @@ dispatch_subscribed(struct dbtx *tx, PGresult *res, void *arg)
         return 0;
     }
     outbox_push_one(tx, "relay",
-                    activity_accept_new(app->cfg->base_url, app->relay_id, a->actor, a->id,
-                                        litepub ? app->relay_id : ACTIVITY_PUBLIC),
+                    activity_accept_new(app->cfg->base_url, app->relay_id, a->actor, a->id, object),
                     a->actor_inbox);
     rc->queued++;
     if (litepub && strcmp(ours, "pending") != 0 && strcmp(ours, "accepted") != 0) {
