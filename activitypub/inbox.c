@@ -29,6 +29,7 @@
 
 #define M_REQUESTS "passerelle_inbox_requests_total"
 #define M_SIGFAIL  "passerelle_signature_failures_total"
+#define M_VERIFY   "passerelle_signature_verifications_total"
 
 /* One POST between its arrival and its answer; the single owner of everything below. */
 struct inbox_ctx {
@@ -43,6 +44,7 @@ struct inbox_ctx {
     char key_domain[URL_AUTHORITY_MAX];
     char key_cands[1024], actor_cands[1024]; /* policy_candidates_pg of both domains */
     int refreshed; /* the key was fetched again after a failed verification */
+    char *tried;   /* the PEM that failed before the refetch: never verified twice */
     /* Owned copies of what the key lookup borrowed to us. */
     char *inbox, *shared, *type, *username;
 };
@@ -56,6 +58,8 @@ inbox_metrics_describe(void)
     metrics_describe(M_REQUESTS, METRICS_COUNTER, "POSTs to an inbox, by result.");
     metrics_describe(M_SIGFAIL, METRICS_COUNTER,
                      "Inbox requests refused for their signature, by reason.");
+    metrics_describe(M_VERIFY, METRICS_COUNTER,
+                     "Keys inbox signatures were verified with (at most two per request).");
 }
 
 static void
@@ -66,6 +70,7 @@ inbox_ctx_free(struct inbox_ctx *c)
     httpsig_free(&c->sig);
     free(c->target);
     free(c->authority);
+    free(c->tried);
     free(c->key_id);
     free(c->inbox);
     free(c->shared);
@@ -149,6 +154,29 @@ inbox_ctype_ok(const char *ct)
             return 1;
     }
     return 0;
+}
+
+/*
+ * 1 when host (the Host header, so RFC 9421's @authority too) names base_url's host and
+ * port, in any case, the scheme's default port written or not; 1 when there is none
+ * (HTTP/1.0: the authority is then base_url's).
+ */
+static int
+inbox_host_ok(const struct config *cfg, const char *host)
+{
+    char scheme[8], want[URL_HOST_MAX + 1], got[URL_HOST_MAX + 1], url[URL_AUTHORITY_MAX + 16];
+    long want_port, got_port;
+
+    if (host == NULL)
+        return 1;
+    if (strlen(host) > URL_AUTHORITY_MAX || host[strcspn(host, "/?#@\\")] != '\0')
+        return 0;
+    if (url_origin(cfg->base_url, scheme, sizeof(scheme), want, sizeof(want), &want_port) < 0)
+        return 0;
+    snprintf(url, sizeof(url), "%s://%s", scheme, host);
+    if (url_origin(url, scheme, sizeof(scheme), got, sizeof(got), &got_port) < 0)
+        return 0;
+    return strcmp(want, got) == 0 && want_port == got_port;
 }
 
 int
@@ -256,6 +284,11 @@ inbox_post(struct app *app, struct evhttp_request *req, const char *path)
         inbox_sigfail(c, "bad_key_id", "keyId is not an http(s) URL");
         return;
     }
+    /* A signature made for another server (a delivery to it, replayed here) is not ours. */
+    if (!inbox_host_ok(app->cfg, inbox_header(req, "host"))) {
+        inbox_sigfail(c, "wrong_host", "Host is not this server's");
+        return;
+    }
     r = httpsig_check(&c->sig, &c->hreq, time(NULL), err, sizeof(err));
     if (r != HTTPSIG_OK) {
         inbox_sigfail(c, httpsig_result_name(r), err);
@@ -361,12 +394,19 @@ inbox_key_cb(enum remote_result result, const struct remote_key *key, void *arg)
         inbox_sigfail(c, why, "signing key not usable");
         return;
     }
+    if (c->tried != NULL && strcmp(c->tried, key->public_key_pem) == 0) {
+        /* The refetch found the key that failed (or the floor kept it): no second try. */
+        inbox_sigfail(c, httpsig_result_name(HTTPSIG_BAD_SIGNATURE), "signature does not verify");
+        return;
+    }
+    metrics_add(M_VERIFY, "", 1);
     r = key->pkey != NULL
             ? httpsig_verify_pkey(&c->sig, &c->hreq, key->pkey, time(NULL), err, sizeof(err))
             : httpsig_verify(&c->sig, &c->hreq, key->public_key_pem, time(NULL), err, sizeof(err));
     if (r == HTTPSIG_BAD_SIGNATURE && !c->refreshed && key->from_cache) {
         /* The actor may have rotated its key: fetch it once more before refusing. */
         c->refreshed = 1;
+        c->tried = xstrdup(key->public_key_pem);
         remote_key_lookup(app->remote, c->key_id, 1, inbox_key_cb, c);
         return;
     }

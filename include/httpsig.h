@@ -148,7 +148,11 @@ enum httpsig_result httpsig_verify_pkey(const struct httpsig *sig,
                                         const struct httpsig_request *req, EVP_PKEY *key,
                                         time_t now, char *err, size_t errlen);
 
-/* An RSA public key from its PEM (SPKI or PKCS#1), or NULL; the caller frees it. */
+/*
+ * An RSA public key from its PEM (SPKI or PKCS#1), or NULL; the caller frees it. Only
+ * moduli of 2048 to 8192 bits with an odd public exponent from 3 to 2^32-1 (65537 and the
+ * like) are accepted: anything else is NULL, so that no key can make a verification slow.
+ */
 EVP_PKEY *httpsig_public_key(const char *pem);
 
 /*

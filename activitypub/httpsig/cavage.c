@@ -210,9 +210,9 @@ cavage_check(const struct httpsig *sig, const struct httpsig_request *req, time_
              size_t errlen)
 {
     enum httpsig_result r;
-    int64_t created;
     time_t date;
     const char *v;
+    int use_created, use_expires;
 
     if ((httpsig_has_component(sig, "(created)") || httpsig_has_component(sig, "(expires)")) &&
         sig->alg != HTTPSIG_ALG_HS2019)
@@ -234,17 +234,28 @@ cavage_check(const struct httpsig *sig, const struct httpsig_request *req, time_
         if (r != HTTPSIG_OK)
             return r;
     }
-    if (sig->alg == HTTPSIG_ALG_HS2019 && sig->has_created) {
-        created = sig->created;
-    } else {
+    /*
+     * created and expires count only when signed: the parameters themselves are not, so a
+     * replayed signature could otherwise carry a fresh created past its stale signed Date.
+     * A signed Date is checked whatever else is signed.
+     */
+    use_created = sig->alg == HTTPSIG_ALG_HS2019 && sig->has_created &&
+                  httpsig_has_component(sig, "(created)");
+    use_expires = sig->alg == HTTPSIG_ALG_HS2019 && sig->has_expires &&
+                  httpsig_has_component(sig, "(expires)");
+    if (!use_created || httpsig_has_component(sig, "date")) {
         v = req->header(req->ctx, "date");
         if (v == NULL)
             return HTTPSIG_FAIL(HTTPSIG_MISSING_HEADER, err, errlen, "no Date header");
         if (httpsig_parse_date(v, &date) != 0)
             return HTTPSIG_FAIL(HTTPSIG_BAD_HEADER, err, errlen, "Date is not an IMF-fixdate");
-        created = (int64_t)date;
+        r = httpsig_check_window((int64_t)date, use_expires, sig->expires, now, err, errlen);
+        if (r != HTTPSIG_OK)
+            return r;
     }
-    return httpsig_check_window(created, sig->has_expires, sig->expires, now, err, errlen);
+    if (use_created)
+        return httpsig_check_window(sig->created, use_expires, sig->expires, now, err, errlen);
+    return HTTPSIG_OK;
 }
 
 enum httpsig_result

@@ -12,11 +12,12 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import zlib from "node:zlib";
-import { test, setup, teardown, eventually, sleep } from "../lib/harness.mjs";
+import { test, setup, teardown, eventually, sleep, SLOW } from "../lib/harness.mjs";
 import { startServer } from "../lib/server.mjs";
 import { request, rawExchange } from "../lib/http.mjs";
 import { mediaType } from "../lib/http.mjs";
-import { startActorHost, signedPost, newId, newKeyPair, AS, PUBLIC } from "../lib/actorhost.mjs";
+import net from "node:net";
+import { startActorHost, signedPost, newId, newKeyPair, rsaKeyPair, bigExponentKeyPair, AS, PUBLIC } from "../lib/actorhost.mjs";
 import { snapshot, closeSessions } from "../lib/dbsnap.mjs";
 import { joinMember, welcomeCode } from "../lib/members.mjs";
 import { xArchive, zipBuffer } from "../lib/xarchive.mjs";
@@ -30,13 +31,21 @@ let peer; // alice, bob: a fediverse server on loopback
 let m; // a member of s with a link-page session
 let evil; // an attacker's server: mallory's inbox is a path of peer (reflection)
 let spare; // the unused one-time code of another member (dora)
+let tarpit; // accepts connections and never answers
+const tarpitSockets = new Set();
 
 setup(async () => {
   peer = await startActorHost({
     actors: [{ name: "alice" }, { name: "bob" }, { name: "carol" }, { name: "dora" }, { name: "eve", document: (d) => ({ ...d, preferredUsername: "=HYPERLINK(\"https://evil.example\")" }) }],
   });
   const config = { metrics_token: TOKEN, max_archive_bytes: MAX_ARCHIVE, queue_poll_ms: 100, queue_backoff_unit_ms: 10 };
-  s = await startServer({ config: { ...config, allow_private_fetch: "true" } });
+  s = await startServer({ config: { ...config, allow_private_fetch: "true", key_fetch_timeout: 2 * SLOW } });
+  tarpit = net.createServer((sock) => {
+    tarpitSockets.add(sock);
+    sock.on("error", () => {});
+    sock.on("close", () => tarpitSockets.delete(sock));
+  });
+  await new Promise((r) => tarpit.listen(0, "127.0.0.1", r));
   strict = await startServer({ config });
   evil = await startActorHost({ actors: [{ name: "mallory", document: (d) => ({ ...d, inbox: `${peer.url}/users/alice/inbox`, endpoints: {} }) }] });
   m = await joinMember(s, peer, "carol");
@@ -55,6 +64,8 @@ teardown(async () => {
   closeSessions();
   if (peer) await peer.stop();
   if (evil) await evil.stop();
+  for (const sock of tarpitSockets) sock.destroy();
+  if (tarpit) tarpit.close();
   if (strict) assert.equal(await strict.stop(), 0, "serve exit code");
   if (s) assert.equal(await s.stop(), 0, "serve exit code");
 });
@@ -87,6 +98,15 @@ const hidden = (name) => {
   peer.hideActor(name);
   return peer.actor(name);
 };
+// An actor of peer with its own key pair (made on first use).
+const keyed = (name, keyPair) => {
+  try {
+    return peer.actor(name);
+  } catch {
+    return peer.addActor({ name, key: keyPair() });
+  }
+};
+const tarpitUrl = () => `http://127.0.0.1:${tarpit.address().port}`;
 const deleteOf = (a) => ({ "@context": AS, id: `${a.id}#delete`, type: "Delete", actor: a.id, object: a.id, to: [PUBLIC] });
 const sign = (path, body, opts = {}) => signedPost(`${(opts.server ?? s).url}${path}`, body, { actor: alice(), ...opts });
 const raw = async (text, srv = s) => {
@@ -158,6 +178,12 @@ const rows = [
   ["inbox: actor and id on a private address, signed by alice", () => sign("/inbox", onHost("http://192.168.1.1")), 401],
   ["inbox: actor and id on localhost, signed by alice", () => sign("/inbox", onHost("http://localhost")), 401],
   ["inbox: actor on a private address, id on alice's host", () => sign("/inbox", create({ id: "http://10.0.0.7/users/alice" })), 400],
+  ["inbox: a key with a 3070-bit public exponent (slow to verify)", () => sign("/inbox?x", create(keyed("bige", bigExponentKeyPair)), { actor: keyed("bige", bigExponentKeyPair) }), 401],
+  ["inbox: a 1024-bit key", () => sign("/inbox", create(keyed("small", () => rsaKeyPair({ modulusLength: 1024 }))), { actor: keyed("small", () => rsaKeyPair({ modulusLength: 1024 })) }), 401],
+  ["inbox: signed for another Host (cavage host)", () => sign("/inbox", create(alice()), { host: "other.example" }), 401],
+  ["inbox: signed for another Host (RFC 9421 @authority)", () => sign("/inbox", create(alice()), { host: "other.example", scheme: "rfc9421" }), 401],
+  ["inbox: hs2019, Date two days old, a fresh created parameter not signed", () => sign("/inbox", create(alice()), { algorithm: "hs2019", date: new Date(Date.now() - 2 * 86400e3), duplicate: { created: String(Math.floor(Date.now() / 1000)) } }), 401],
+  ["inbox: keyId on a host that never answers: 503 at the deadline", () => sign("/inbox", onHost(tarpitUrl()), { keyId: `${tarpitUrl()}/users/alice#main-key` }), 503],
   ["inbox: unsigned Delete of an actor whose server answers 404 (only 410 is believed)", () => sign("/inbox", deleteOf(hidden("ghost")), { actor: hidden("ghost"), privateKey: newKeyPair().privateKey }), 401],
   ["bridge inbox: Follow by an actor whose preferredUsername is a formula", () => sign("/users/passerelle/inbox", { "@context": AS, id: newId(peer), type: "Follow", actor: peer.actor("eve").id, object: `${s.url}/users/passerelle` }, { actor: peer.actor("eve") }), 400],
   // --- reflection: an actor whose inbox is another server's ---------------------------------

@@ -5,7 +5,9 @@
 import assert from "node:assert/strict";
 import { test, setup, teardown, eventually } from "../lib/harness.mjs";
 import { startServer } from "../lib/server.mjs";
-import { startActorHost, signedPost, newKeyPair, AS, PUBLIC } from "../lib/actorhost.mjs";
+import { request } from "../lib/http.mjs";
+import { parseMetrics, metricSum } from "../lib/checks.mjs";
+import { startActorHost, signedPost, newKeyPair, rsaKeyPair, bigExponentKeyPair, AS, PUBLIC } from "../lib/actorhost.mjs";
 import { joinMember } from "../lib/members.mjs";
 import { closeSessions } from "../lib/dbsnap.mjs";
 
@@ -60,6 +62,83 @@ test("a document whose key carries another actor's keyId neither replaces nor de
   assert.notEqual(await cached(mallory.id), alice.keyId, "mallory's row does not carry alice's keyId");
   const again = await post("/inbox", create(alice), { actor: alice });
   assert.equal(again.status, 202, `alice after mallory: ${again.body}`);
+});
+
+// --- keys (H2) ------------------------------------------------------------------------------
+
+test("a key with a 3070-bit exponent is refused when parsed: 401, never cached", async (t) => {
+  const h = await host([]);
+  const e = h.addActor({ name: "bige", key: bigExponentKeyPair() });
+  const t0 = Date.now();
+  for (let i = 0; i < 10; i++) {
+    const r = await post("/inbox?x", create(e), { actor: e });
+    assert.equal(r.status, 401, r.body);
+  }
+  t.log(`10 POSTs signed with it: ${Date.now() - t0} ms`);
+  assert.equal(await cached(e.id), "", "the key is not in the cache");
+});
+
+test("a 1024-bit key is refused: 401, never cached; e = 3 on 2048 bits is taken", async () => {
+  const h = await host([]);
+  const small = h.addActor({ name: "small", key: rsaKeyPair({ modulusLength: 1024 }) });
+  const r = await post("/inbox", create(small), { actor: small });
+  assert.equal(r.status, 401, r.body);
+  assert.equal(await cached(small.id), "");
+  const three = h.addActor({ name: "three", key: rsaKeyPair({ modulusLength: 2048, publicExponent: 3 }) });
+  const ok = await post("/inbox", create(three), { actor: three });
+  assert.equal(ok.status, 202, ok.body);
+});
+
+const verifications = async () =>
+  metricSum(parseMetrics((await request(`${s.url}/metrics`)).body), "passerelle_signature_verifications_total");
+
+test("a forged signature costs one verification: the refetch that finds the same key does not verify again", async () => {
+  const h = await host([{ name: "vera" }]);
+  const vera = h.actor("vera");
+  assert.equal((await post("/inbox", create(vera), { actor: vera })).status, 202);
+  const before = await verifications();
+  const r = await post("/inbox?x=1", create(vera), { actor: vera, privateKey: newKeyPair().privateKey });
+  assert.equal(r.status, 401, r.body);
+  assert.equal((await verifications()) - before, 1, "keys verified with");
+  // (A rotated key, which the refetch finds different, is verified: it/inbox, "a rotated key".)
+});
+
+// --- Host and the time window (L1) -----------------------------------------------------------
+
+test("a signature made for another host is refused (cavage host, RFC 9421 @authority): 401", async () => {
+  const h = await host([{ name: "hal" }]);
+  const hal = h.actor("hal");
+  assert.equal((await post("/inbox", create(hal), { actor: hal })).status, 202);
+  const port = new URL(s.url).port;
+  for (const [what, opts] of [
+    ["cavage, Host other.example", { host: "other.example" }],
+    ["cavage, Host on another port", { host: `127.0.0.1:${Number(port) + 1}` }],
+    ["RFC 9421, Host other.example", { host: "other.example", scheme: "rfc9421" }],
+  ]) {
+    const r = await post("/inbox", create(hal), { actor: hal, ...opts });
+    assert.equal(r.status, 401, `${what}: ${r.status} ${r.body}`);
+  }
+  const ok = await post("/inbox", create(hal), { actor: hal, host: `127.0.0.1:${port}`, scheme: "rfc9421" });
+  assert.equal(ok.status, 202, ok.body);
+});
+
+test("hs2019: created and expires count only when signed; a signed Date outside the window is refused: 401", async () => {
+  const h = await host([{ name: "tim" }]);
+  const tim = h.actor("tim");
+  const now = Math.floor(Date.now() / 1000);
+  const old = new Date(Date.now() - 2 * 86400e3);
+  assert.equal((await post("/inbox", create(tim), { actor: tim })).status, 202);
+  const cases = [
+    ["a fresh created parameter, not signed", { algorithm: "hs2019", date: old, duplicate: { created: String(now) } }],
+    ["a far expires parameter, not signed", { algorithm: "hs2019", date: new Date(Date.now() - 2 * 3600e3), expires: now + 6 * 3600 }],
+    ["(created) signed and fresh, Date signed two days old", { algorithm: "hs2019", date: old, signed: "(request-target) host date digest content-type (created)" }],
+  ];
+  for (const [what, opts] of cases) {
+    const r = await post("/inbox", create(tim), { actor: tim, ...opts });
+    assert.equal(r.status, 401, `${what}: ${r.status} ${r.body}`);
+  }
+  const ok = await post("/inbox", create(tim), { actor: tim, algorithm: "hs2019", date: old, signed: "(request-target) host digest content-type (created)" });
+  assert.equal(ok.status, 202, `(created) signed and fresh, the Date not signed: ${ok.body}`);
 });
 
 // --- an unsigned Delete of an actor (L3) -----------------------------------------------------

@@ -24,7 +24,7 @@
 // for ActivityPub and for OAuth, as on a real instance. Follows are recorded, not federated
 // (tests/interop/peer.mjs mounts the same API on a Fedify peer, which federates them).
 import http from "node:http";
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, randomUUID, sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { onExit, SLOW } from "./harness.mjs";
 import { request } from "./http.mjs";
@@ -42,6 +42,25 @@ export function newKeyPair() {
     privatePem: privateKey.export({ type: "pkcs8", format: "pem" }),
     publicKeyPem: publicKey.export({ type: "spki", format: "pem" }),
   };
+}
+
+// A key pair of other sizes or exponents (generateKeyPairSync's RSA options): the bridge
+// takes 2048 to 8192 bits with a small odd exponent only.
+export function rsaKeyPair(options) {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", options);
+  return { privateKey, publicKeyPem: publicKey.export({ type: "spki", format: "pem" }) };
+}
+
+// A hostile key (threats.md H2): a 3072-bit modulus with a 3070-bit odd public exponent,
+// which would make each verification cost about 16 ms, and the private key of the same
+// modulus (e = 65537) to sign with. Nothing checks that e fits the modulus' factors.
+export function bigExponentKeyPair() {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 3072 });
+  const e = randomBytes(384);
+  e[0] = (e[0] & 0x3f) | 0x20; // 3070 bits
+  e[383] |= 1;
+  const jwk = { kty: "RSA", n: publicKey.export({ format: "jwk" }).n, e: e.toString("base64url") };
+  return { privateKey, publicKeyPem: createPublicKey({ key: jwk, format: "jwk" }).export({ type: "spki", format: "pem" }) };
 }
 
 // The test key in tests/data/httpsig (key-a.pem), for a stable key when one is wanted.

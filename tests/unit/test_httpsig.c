@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <openssl/bn.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 
 #include "httpsig.h"
@@ -291,6 +293,26 @@ test_time_window(void)
            "hs2019 (created) two hours old is stale");
     is_int(verify_vec(&v, pem_a, v.time - 2 * HOUR), HTTPSIG_FUTURE_DATE,
            "hs2019 (created) two hours ahead is in the future");
+
+    /* hs2019 (no algorithm) signing date: unsigned created/expires must not move it. */
+    {
+        char sigv[2048], cexp[64];
+
+        vec_load(&v, "openssl-no-algorithm");
+        snprintf(cexp, sizeof(cexp), ",created=%lld", (long long)(v.time + 2 * 86400));
+        snprintf(sigv, sizeof(sigv), "%s%s", vec_header(&v, "signature"), cexp);
+        vec_set(&v, "signature", sigv);
+        is_int(verify_vec(&v, pem_a, v.time + 2 * 86400), HTTPSIG_STALE_DATE,
+               "hs2019: an unsigned created does not renew a stale signed Date");
+        snprintf(cexp, sizeof(cexp), ",expires=%lld", (long long)(v.time + 2 * 86400));
+        vec_load(&v, "openssl-no-algorithm");
+        snprintf(sigv, sizeof(sigv), "%s%s", vec_header(&v, "signature"), cexp);
+        vec_set(&v, "signature", sigv);
+        is_int(verify_vec(&v, pem_a, v.time + 2 * HOUR), HTTPSIG_STALE_DATE,
+               "hs2019: an unsigned expires does not stretch the window of the Date");
+        is_int(verify_vec(&v, pem_a, v.time + 60 * 60), HTTPSIG_OK,
+               "hs2019: the signed Date within the window still verifies");
+    }
 
     vec_load(&v, "fedify-rfc9421-post");
     is_int(verify_vec(&v, pem_a, v.time + 65 * 60 + 1), HTTPSIG_STALE_DATE,
@@ -627,6 +649,82 @@ test_date_and_keyid(void)
     ok(httpsig_keyid_actor_candidate("https://#x") == NULL, "no host gives NULL");
 }
 
+/* The SPKI PEM of the RSA public key (n, e), or NULL. Nothing checks that n is a product. */
+static char *
+spki_pem(const BIGNUM *n, const BIGNUM *e)
+{
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    EVP_PKEY *pk = NULL;
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *out = NULL, *data;
+    long len;
+
+    if (bld != NULL && OSSL_PARAM_BLD_push_BN(bld, "n", n) == 1 &&
+        OSSL_PARAM_BLD_push_BN(bld, "e", e) == 1 && (params = OSSL_PARAM_BLD_to_param(bld)) &&
+        ctx != NULL && EVP_PKEY_fromdata_init(ctx) == 1 &&
+        EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) == 1 && bio != NULL &&
+        PEM_write_bio_PUBKEY(bio, pk) == 1 && (len = BIO_get_mem_data(bio, &data)) > 0) {
+        out = malloc((size_t)len + 1);
+        memcpy(out, data, (size_t)len);
+        out[len] = '\0';
+    }
+    BIO_free(bio);
+    EVP_PKEY_free(pk);
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    return out;
+}
+
+/* 1 if httpsig_public_key takes a key with an n of n_bits bits and this e. */
+static int
+takes(int n_bits, const BIGNUM *e)
+{
+    BIGNUM *n = BN_new();
+    char *pem;
+    EVP_PKEY *k;
+
+    BN_rand(n, n_bits, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ODD);
+    pem = spki_pem(n, e);
+    if (pem == NULL) {
+        printf("Bail out! cannot encode a test key\n");
+        exit(1);
+    }
+    k = httpsig_public_key(pem);
+    EVP_PKEY_free(k);
+    free(pem);
+    BN_free(n);
+    return k != NULL;
+}
+
+static void
+test_key_limits(void)
+{
+    BIGNUM *e = BN_new();
+
+    BN_set_word(e, 65537);
+    ok(takes(2048, e) && takes(3072, e) && takes(4096, e) && takes(8192, e),
+       "2048 to 8192 bits with e = 65537: taken");
+    ok(!takes(1024, e), "1024 bits: refused");
+    ok(!takes(2047, e), "2047 bits: refused");
+    ok(!takes(8193, e), "8193 bits: refused");
+    BN_set_word(e, 3);
+    ok(takes(2048, e), "e = 3: taken");
+    BN_set_word(e, 1);
+    ok(!takes(2048, e), "e = 1: refused");
+    BN_set_word(e, 65536);
+    ok(!takes(2048, e), "an even e: refused");
+    BN_set_word(e, 0xffffffffUL);
+    ok(takes(2048, e), "e = 2^32 - 1: taken");
+    BN_set_word(e, 0x100000001ULL);
+    ok(!takes(2048, e), "e = 2^32 + 1: refused");
+    BN_rand(e, 3070, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ODD);
+    ok(!takes(3072, e), "a 3070-bit e with a 3072-bit n: refused (16 ms per verification)");
+    BN_free(e);
+}
+
 int
 main(void)
 {
@@ -656,6 +754,7 @@ main(void)
     test_rfc9421_parser();
     test_digest();
     test_date_and_keyid();
+    test_key_limits();
 
     json_object_put(vectors);
     free(pem_a);
