@@ -34,6 +34,13 @@ void log_write(enum log_level level, const char *event, const char *fmt, ...)
  */
 const char *log_q(const char *s);
 
+/*
+ * log_q of a request path with every segment of LOG_SECRET_HEX or more hex digits (a link
+ * code, a session token) replaced by "<secret>". Same buffers as log_q.
+ */
+#define LOG_SECRET_HEX 32
+const char *log_path(const char *path);
+
 /* Escapes into buf (always NUL-terminated); returns buf. */
 char *log_escape(char *buf, unsigned long size, const char *s);
 

@@ -48,6 +48,8 @@ void reply_fail(struct evhttp_request *req, enum reply_err kind, const char *rea
 char *reply_req_param(struct evhttp_request *req, const char *name);
 /* The request header, borrowed from req, or NULL. */
 const char *reply_req_header(struct evhttp_request *req, const char *name);
+/* The peer's address as text (no port), "" when unknown. */
+void reply_req_peer(struct evhttp_request *req, char *out, size_t outlen);
 /* 1 when the request's Accept header asks for an ActivityPub or JSON representation. */
 int reply_wants_activity_json(struct evhttp_request *req);
 

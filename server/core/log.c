@@ -120,3 +120,40 @@ log_q(const char *s)
 
     return log_escape(bufs[next++ % 8], sizeof(bufs[0]), s);
 }
+
+/* 1 when the n bytes at p are all hex digits (either case). */
+static int
+log_all_hex(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f') ||
+              (p[i] >= 'A' && p[i] <= 'F')))
+            return 0;
+    return 1;
+}
+
+const char *
+log_path(const char *path)
+{
+    char out[260];
+    size_t o = 0, room;
+
+    if (path == NULL)
+        return log_q(NULL);
+    /* Segment by segment: a one-time code or a token never reaches the log, at any level. */
+    while (*path != '\0' && (room = sizeof(out) - 1 - o) > 0) {
+        size_t n = strcspn(path, "/");
+        int secret = n >= LOG_SECRET_HEX && log_all_hex(path, n);
+        const char *from = secret ? "<secret>" : path;
+        size_t len = secret ? strlen("<secret>") : n;
+
+        len = len < room ? len : room;
+        memcpy(out + o, from, len);
+        o += len;
+        path += n;
+        if (*path == '/' && o < sizeof(out) - 1)
+            out[o++] = *path++;
+    }
+    out[o] = '\0';
+    return log_q(out);
+}

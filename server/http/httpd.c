@@ -169,7 +169,7 @@ httpd_request_cb(struct evhttp_request *req, void *arg)
         return;
     }
     log_debug("http_request", "method=%s path=%s",
-              httpd_method_name(evhttp_request_get_command(req)), log_q(path));
+              httpd_method_name(evhttp_request_get_command(req)), log_path(path));
     if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) >
         (strcmp(path, REPLY_UPLOAD_PATH) == 0 ? h->app->cfg->max_archive_bytes
                                               : h->app->cfg->max_body_bytes)) {

@@ -163,6 +163,21 @@ reply_req_param(struct evhttp_request *req, const char *name)
     return out;
 }
 
+void
+reply_req_peer(struct evhttp_request *req, char *out, size_t outlen)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+
+    out[0] = '\0';
+    if (evcon != NULL) {
+        evhttp_connection_get_peer(evcon, &addr, &port);
+        if (addr != NULL)
+            snprintf(out, outlen, "%s", addr);
+    }
+}
+
 int
 reply_wants_activity_json(struct evhttp_request *req)
 {

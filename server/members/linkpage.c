@@ -609,22 +609,6 @@ linkpage_consents_cb(enum db_outcome outcome, PGresult *res, const char *err, vo
     linkpage_req_free(r);
 }
 
-/* The peer address as text, for the ledger; "" when unknown. */
-static void
-linkpage_peer(struct evhttp_request *req, char *out, size_t outlen)
-{
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    char *addr = NULL;
-    ev_uint16_t port = 0;
-
-    out[0] = '\0';
-    if (evcon != NULL) {
-        evhttp_connection_get_peer(evcon, &addr, &port);
-        if (addr != NULL)
-            snprintf(out, outlen, "%s", addr);
-    }
-}
-
 void
 linkpage_consents(struct app *app, struct evhttp_request *req, const char *path)
 {
@@ -685,7 +669,7 @@ linkpage_consents(struct app *app, struct evhttp_request *req, const char *path)
         return;
     }
     token_sha256_bytea(r->token, hash);
-    linkpage_peer(req, r->addr, sizeof(r->addr));
+    reply_req_peer(req, r->addr, sizeof(r->addr));
     params[0] = hash;
     params[5] = r->addr[0] != '\0' ? r->addr : NULL;
     db_query(app->db, sql_consents, 6, params, linkpage_consents_cb, r);

@@ -14,6 +14,7 @@
 #include "db.h"
 #include "reply.h"
 #include "metrics.h"
+#include "netguard.h"
 #include "status.h"
 #include "xmalloc.h"
 
@@ -169,6 +170,24 @@ status_shutdown(void)
     status_cache.len = 0;
 }
 
+/*
+ * Without metrics_token, /metrics is for the machine itself: a loopback peer that no proxy
+ * forwarded (nginx or Caddy in front connect from loopback too, but add a forwarding header).
+ */
+static int
+status_metrics_local(struct evhttp_request *req)
+{
+    static const char *const forwarded[] = { "Forwarded", "X-Forwarded-For", "X-Real-IP" };
+    enum netguard_class c;
+    char addr[64];
+
+    for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+        if (reply_req_header(req, forwarded[i]) != NULL)
+            return 0;
+    reply_req_peer(req, addr, sizeof(addr));
+    return netguard_classify_str(addr, &c) == 0 && c == NETGUARD_LOOPBACK;
+}
+
 void
 status_metrics(struct app *app, struct evhttp_request *req, const char *path)
 {
@@ -188,6 +207,10 @@ status_metrics(struct app *app, struct evhttp_request *req, const char *path)
             reply_fail(req, REPLY_ERR_UNAUTHORIZED, "metrics need a bearer token");
             return;
         }
+    } else if (!status_metrics_local(req)) {
+        reply_fail(req, REPLY_ERR_FORBIDDEN,
+                   "metrics are served to this machine only: set metrics_token to open them");
+        return;
     }
     metrics_set("passerelle_db_up", "", app->db != NULL && db_is_up(app->db) ? 1 : 0);
     metrics_set("passerelle_db_connections", "", app->db ? db_connections_up(app->db) : 0);

@@ -1,6 +1,7 @@
 // Every public GET endpoint of a fresh server: actors, collections, WebFinger, host-meta,
 // NodeInfo, the status page, /metrics; HEAD, content types, unknown paths, wrong methods.
 import assert from "node:assert/strict";
+import os from "node:os";
 import { test, setup, teardown } from "../lib/harness.mjs";
 import { startServer, runBin } from "../lib/server.mjs";
 import { request, get, mediaType } from "../lib/http.mjs";
@@ -385,6 +386,40 @@ test("metrics_token: /metrics needs the bearer token", async (t) => {
   assert.ok(parseMetrics(ok.body).types.passerelle_http_requests_total, "metrics with token");
   // The other endpoints do not need it.
   assert.equal((await get(`${m.url}/actor`)).status, 200);
+});
+
+// The machine's first address that is not loopback (a container's eth0): requests to a server
+// listening on every address arrive from it, not from 127.0.0.1.
+function outsideAddress() {
+  const a = Object.values(os.networkInterfaces()).flat().find((i) => i && !i.internal && i.family === "IPv4");
+  assert.ok(a, "this test needs one IPv4 address other than loopback on the machine");
+  return a.address;
+}
+
+test("without metrics_token /metrics is for this machine only: loopback, not forwarded by a proxy", async (t) => {
+  const r = await get(`${base}/metrics`);
+  assert.equal(r.status, 200, "from loopback");
+  for (const [name, value] of [["x-forwarded-for", "203.0.113.9"], ["forwarded", "for=203.0.113.9"], ["x-real-ip", "203.0.113.9"]]) {
+    const p = await get(`${base}/metrics`, { [name]: value });
+    assert.equal(p.status, 403, `through a proxy (${name})`);
+    assert.ok(!p.body.includes("passerelle_http_requests_total"), "no metrics leak");
+    assert.match(p.json().error, /metrics_token/);
+  }
+  const wide = await startServer({ config: { listen_addr: "0.0.0.0" } });
+  t.defer(() => wide.stop());
+  const far = `http://${outsideAddress()}:${wide.port}`;
+  const o = await get(`${far}/metrics`);
+  assert.equal(o.status, 403, `from ${far}: ${o.status}`);
+  assert.ok(!o.body.includes("passerelle_http_requests_total"));
+  assert.equal((await get(`${far}/actor`)).status, 200, "the rest is served to everyone");
+  assert.equal((await get(`http://127.0.0.1:${wide.port}/metrics`)).status, 200, "the same server, from loopback");
+  // metrics_token still opens it from anywhere.
+  const token = "s3cret-" + Math.random().toString(36).slice(2);
+  const open = await startServer({ config: { listen_addr: "0.0.0.0", metrics_token: token } });
+  t.defer(() => open.stop());
+  const far2 = `http://${outsideAddress()}:${open.port}`;
+  assert.equal((await get(`${far2}/metrics`, { authorization: `Bearer ${token}` })).status, 200, "token from outside");
+  assert.equal((await get(`${far2}/metrics`)).status, 401, "no token from outside");
 });
 
 test("bridge_username renames the bridge account everywhere", async (t) => {

@@ -9,6 +9,7 @@ import { startActorHost, signedPost, newId, AS } from "../lib/actorhost.mjs";
 import { request } from "../lib/http.mjs";
 import { xArchive, zipBuffer } from "../lib/xarchive.mjs";
 import { continueLink, continuePage } from "../lib/linkcode.mjs";
+import { welcomeCode } from "../lib/members.mjs";
 
 let s, h;
 const sessions = {};
@@ -147,6 +148,18 @@ test("a cross-site POST of a code is refused (403) and spends nothing, as is one
   assert.equal(await q("SELECT count(*) FROM sessions"), sessionsBefore, "no session was opened");
   assert.equal(await snapshot(), before);
   assert.ok(await open(code), "the person's own click still works");
+});
+
+test("at log_level debug the request lines name /link/<secret>, never the code", async (t) => {
+  const d = await startServer({ config: { allow_private_fetch: "true", queue_poll_ms: "100", queue_backoff_unit_ms: "10", log_level: "debug" } });
+  t.defer(async () => assert.equal(await d.stop(), 0));
+  const code = await welcomeCode(d, h, "alice");
+  await continuePage(d, code);
+  assert.equal((await request(`${d.url}/link/${code}`, { method: "HEAD" })).status, 200);
+  assert.equal((await continueLink(d, code)).status, 303);
+  const lines = d.stderr().split("\n").filter((l) => l.includes("event=http_request") && l.includes("/link/<secret>"));
+  assert.equal(lines.length, 3, `GET, HEAD and POST logged, redacted:\n${lines.join("\n")}`);
+  assert.equal(d.stderr().includes(code), false, "the code is nowhere in the log");
 });
 
 test("refused uploads change nothing: no CSRF, wrong type, not a zip, not an X archive", async () => {
