@@ -10,6 +10,7 @@
 #include "actor.h"
 #include "app.h"
 #include "config.h"
+#include "hex.h"
 #include "reply.h"
 #include "log.h"
 #include "standin.h"
@@ -24,7 +25,6 @@
 
 static int webfinger_fail(char *err, size_t errlen, int rc, const char *msg);
 static int webfinger_decode(const char *in, char *out, size_t outsize);
-static int webfinger_hexval(int c);
 static int webfinger_is_user_char(int c);
 static int webfinger_is_host_char(int c);
 static int webfinger_same_authority(const char *a, size_t alen, const char *b, size_t blen,
@@ -390,8 +390,8 @@ webfinger_decode(const char *in, char *out, size_t outsize)
         int c = (unsigned char)in[i];
 
         if (c == '%') {
-            int hi = webfinger_hexval((unsigned char)in[i + 1]);
-            int lo = hi < 0 ? -1 : webfinger_hexval((unsigned char)in[i + 2]);
+            int hi = hex_value((unsigned char)in[i + 1]);
+            int lo = hi < 0 ? -1 : hex_value((unsigned char)in[i + 2]);
 
             if (hi < 0 || lo < 0)
                 return -1;
@@ -405,18 +405,6 @@ webfinger_decode(const char *in, char *out, size_t outsize)
     }
     out[o] = '\0';
     return 0;
-}
-
-static int
-webfinger_hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* unreserved / sub-delims of RFC 3986, the characters of an RFC 7565 userpart. */

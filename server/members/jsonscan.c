@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "archive.h"
+#include "hex.h"
 #include "jsonscan.h"
 
 #define KEY_MAX 64 /* longer keys are none of the ones looked up */
@@ -23,18 +24,6 @@ jscan_ws(const char *b, size_t n, size_t *pos)
     while (p < n && jscan_ws_tab[(unsigned char)b[p]])
         p++;
     *pos = p;
-}
-
-static int
-jscan_hex(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 #define SWAR_ONES  0x0101010101010101ULL
@@ -93,7 +82,7 @@ jscan_scan_string(const unsigned char *b, size_t n, size_t *pos)
             if (n - p < 6)
                 return -1;
             for (k = 2; k < 6; k++)
-                if (jscan_hex(b[p + k]) < 0)
+                if (hex_value(b[p + k]) < 0)
                     return -1;
             p += 6;
         } else if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' ||
@@ -339,8 +328,8 @@ jscan_put_utf8(char *out, size_t cap, size_t len, unsigned cp)
 static unsigned
 jscan_u4(const char *p)
 {
-    return (unsigned)(jscan_hex((unsigned char)p[0]) << 12 | jscan_hex((unsigned char)p[1]) << 8 |
-                      jscan_hex((unsigned char)p[2]) << 4 | jscan_hex((unsigned char)p[3]));
+    return (unsigned)(hex_value((unsigned char)p[0]) << 12 | hex_value((unsigned char)p[1]) << 8 |
+                      hex_value((unsigned char)p[2]) << 4 | hex_value((unsigned char)p[3]));
 }
 
 /*

@@ -1,7 +1,6 @@
 /* Zip reader: bounded end-record search, ZIP64, a checked central directory, streamed entries. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 
 #include <zlib.h>
 
+#include "err.h"
 #include "xmalloc.h"
 #include "zipread.h"
 
@@ -38,19 +38,6 @@ struct zipread {
     size_t n;
     struct zipread_entry **by_name;
 };
-
-static int __attribute__((format(printf, 3, 4)))
-zipread_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* Entry names reach error messages and logs; only printable ASCII goes through. */
 static const char *
@@ -90,7 +77,7 @@ zipread_pread(const struct zipread *z, void *buf, size_t len, uint64_t off, char
     unsigned char *p = buf;
 
     if (off > z->size || len > z->size - off)
-        return zipread_fail(err, errlen, "the zip is truncated (needs bytes past its end)");
+        return err_set(err, errlen, "the zip is truncated (needs bytes past its end)");
     if (z->mem != NULL) {
         memcpy(p, z->mem + off, len);
         return 0;
@@ -101,9 +88,9 @@ zipread_pread(const struct zipread *z, void *buf, size_t len, uint64_t off, char
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
-            return zipread_fail(err, errlen, "read error: %s", strerror(errno));
+            return err_set(err, errlen, "read error: %s", strerror(errno));
         if (r == 0)
-            return zipread_fail(err, errlen, "the zip is truncated (the file shrank)");
+            return err_set(err, errlen, "the zip is truncated (the file shrank)");
         p += r;
         len -= (size_t)r;
         off += (uint64_t)r;
@@ -177,7 +164,7 @@ zipread_find_eocd(struct zipread *z, unsigned char *eocd, uint64_t *pos, char *e
     size_t i;
 
     if (z->size < EOCD_LEN)
-        return zipread_fail(err, errlen, "not a zip file (too short)");
+        return err_set(err, errlen, "not a zip file (too short)");
     tail = xmalloc(tail_len);
     if (zipread_pread(z, tail, tail_len, tail_off, err, errlen) < 0) {
         free(tail);
@@ -193,7 +180,7 @@ zipread_find_eocd(struct zipread *z, unsigned char *eocd, uint64_t *pos, char *e
         }
     }
     free(tail);
-    return zipread_fail(err, errlen, "not a zip file (no end of central directory record)");
+    return err_set(err, errlen, "not a zip file (no end of central directory record)");
 }
 
 struct zipread_dir {
@@ -221,17 +208,17 @@ zipread_read_end(struct zipread *z, struct zipread_dir *d, char *err, size_t err
             return -1;
         if (zipread_le32(loc) == SIG_LOC64) {
             if (zipread_le32(loc + 4) != 0 || zipread_le32(loc + 16) > 1)
-                return zipread_fail(err, errlen, "split (multi-part) zips are not supported");
+                return err_set(err, errlen, "split (multi-part) zips are not supported");
             e64_off = zipread_le64(loc + 8);
             if (e64_off > eocd_pos - LOC64_LEN || eocd_pos - LOC64_LEN - e64_off < EOCD64_LEN)
-                return zipread_fail(err, errlen, "the ZIP64 end record is out of place");
+                return err_set(err, errlen, "the ZIP64 end record is out of place");
             if (zipread_pread(z, e64, EOCD64_LEN, e64_off, err, errlen) < 0)
                 return -1;
             if (zipread_le32(e64) != SIG_EOCD64)
-                return zipread_fail(err, errlen, "the ZIP64 end record is missing");
+                return err_set(err, errlen, "the ZIP64 end record is missing");
             if (zipread_le32(e64 + 16) != 0 || zipread_le32(e64 + 20) != 0 ||
                 zipread_le64(e64 + 24) != zipread_le64(e64 + 32))
-                return zipread_fail(err, errlen, "split (multi-part) zips are not supported");
+                return err_set(err, errlen, "split (multi-part) zips are not supported");
             d->entries = zipread_le64(e64 + 32);
             d->cd_size = zipread_le64(e64 + 40);
             d->cd_off = zipread_le64(e64 + 48);
@@ -241,7 +228,7 @@ zipread_read_end(struct zipread *z, struct zipread_dir *d, char *err, size_t err
     }
     if (zipread_le16(eocd + 4) != 0 || zipread_le16(eocd + 6) != 0 ||
         zipread_le16(eocd + 8) != zipread_le16(eocd + 10))
-        return zipread_fail(err, errlen, "split (multi-part) zips are not supported");
+        return err_set(err, errlen, "split (multi-part) zips are not supported");
     return 0;
 }
 
@@ -288,18 +275,18 @@ zipread_parse_entry(struct zipread *z, const unsigned char *cd, uint64_t cd_size
     char shown[128];
 
     if (cd_size - *pos < CENTRAL_LEN || zipread_le32(h) != SIG_CENTRAL)
-        return zipread_fail(err, errlen, "entry %zu: corrupt central directory", idx + 1);
+        return err_set(err, errlen, "entry %zu: corrupt central directory", idx + 1);
     name_len = zipread_le16(h + 28);
     extra_len = zipread_le16(h + 30);
     comment_len = zipread_le16(h + 32);
     if (cd_size - *pos - CENTRAL_LEN < name_len + extra_len + comment_len)
-        return zipread_fail(err, errlen, "entry %zu: corrupt central directory", idx + 1);
+        return err_set(err, errlen, "entry %zu: corrupt central directory", idx + 1);
     if (name_len > z->lim.max_name_len)
-        return zipread_fail(err, errlen, "entry %zu: name of %zu bytes (the limit is %zu)", idx + 1,
-                            name_len, z->lim.max_name_len);
+        return err_set(err, errlen, "entry %zu: name of %zu bytes (the limit is %zu)", idx + 1,
+                       name_len, z->lim.max_name_len);
     why = zipread_bad_name((const char *)h + CENTRAL_LEN, name_len);
     if (why != NULL)
-        return zipread_fail(
+        return err_set(
             err, errlen, "entry %zu (%s) has %s", idx + 1,
             zipread_printable((const char *)h + CENTRAL_LEN, name_len, shown, sizeof(shown)), why);
     e->flags = zipread_le16(h + 8);
@@ -310,7 +297,7 @@ zipread_parse_entry(struct zipread *z, const unsigned char *cd, uint64_t cd_size
     e->offset = zipread_le32(h + 42);
     if (zipread_zip64_extra(e, h + CENTRAL_LEN + name_len, extra_len, e->size == U32_MAX,
                             e->comp_size == U32_MAX, e->offset == U32_MAX) < 0)
-        return zipread_fail(err, errlen, "entry %zu: corrupt ZIP64 extra field", idx + 1);
+        return err_set(err, errlen, "entry %zu: corrupt ZIP64 extra field", idx + 1);
     e->name = xstrndup((const char *)h + CENTRAL_LEN, name_len);
     e->name_len = name_len;
     *pos += CENTRAL_LEN + name_len + extra_len + comment_len;
@@ -358,17 +345,16 @@ zipread_index(struct zipread *z, uint64_t cd_off, char *err, size_t errlen)
         struct zipread_entry *e = by_off[i], *next = i + 1 < z->n ? by_off[i + 1] : NULL;
 
         if (next != NULL && strcmp(z->by_name[i]->name, z->by_name[i + 1]->name) == 0)
-            rc = zipread_fail(err, errlen, "two entries are named %s",
-                              zipread_printable(z->by_name[i]->name, z->by_name[i]->name_len, shown,
-                                                sizeof(shown)));
+            rc = err_set(err, errlen, "two entries are named %s",
+                         zipread_printable(z->by_name[i]->name, z->by_name[i]->name_len, shown,
+                                           sizeof(shown)));
         else if (next != NULL && e->offset == next->offset)
-            rc =
-                zipread_fail(err, errlen, "entries %s and %s overlap",
-                             zipread_printable(e->name, e->name_len, shown, sizeof(shown)),
-                             zipread_printable(next->name, next->name_len, shown2, sizeof(shown2)));
+            rc = err_set(err, errlen, "entries %s and %s overlap",
+                         zipread_printable(e->name, e->name_len, shown, sizeof(shown)),
+                         zipread_printable(next->name, next->name_len, shown2, sizeof(shown2)));
         else if (e->offset > cd_off || cd_off - e->offset < LOCAL_LEN)
-            rc = zipread_fail(err, errlen, "entry %s starts outside the zip's data",
-                              zipread_printable(e->name, e->name_len, shown, sizeof(shown)));
+            rc = err_set(err, errlen, "entry %s starts outside the zip's data",
+                         zipread_printable(e->name, e->name_len, shown, sizeof(shown)));
         e->limit = next != NULL ? next->offset : cd_off;
     }
     free(by_off);
@@ -386,16 +372,15 @@ zipread_load(struct zipread *z, char *err, size_t errlen)
     if (zipread_read_end(z, &d, err, errlen) < 0)
         return -1;
     if (d.entries > z->lim.max_entries)
-        return zipread_fail(err, errlen, "the zip has %llu entries (the limit is %llu)",
-                            (unsigned long long)d.entries, (unsigned long long)z->lim.max_entries);
+        return err_set(err, errlen, "the zip has %llu entries (the limit is %llu)",
+                       (unsigned long long)d.entries, (unsigned long long)z->lim.max_entries);
     if (d.cd_size > z->lim.max_cd_bytes)
-        return zipread_fail(err, errlen,
-                            "the zip's central directory is %llu bytes (the limit is %llu)",
-                            (unsigned long long)d.cd_size, (unsigned long long)z->lim.max_cd_bytes);
+        return err_set(err, errlen, "the zip's central directory is %llu bytes (the limit is %llu)",
+                       (unsigned long long)d.cd_size, (unsigned long long)z->lim.max_cd_bytes);
     /* The directory must sit right before the end records, as every writer puts it. */
     if (d.cd_off > d.cd_end || d.cd_end - d.cd_off != d.cd_size ||
         d.entries > d.cd_size / CENTRAL_LEN)
-        return zipread_fail(err, errlen, "the zip's central directory is corrupt or truncated");
+        return err_set(err, errlen, "the zip's central directory is corrupt or truncated");
     cd = xmalloc(d.cd_size);
     if (zipread_pread(z, cd, d.cd_size, d.cd_off, err, errlen) < 0) {
         free(cd);
@@ -437,11 +422,11 @@ zipread_open_fd(int fd, const struct zipread_limits *limits, char *err, size_t e
     struct stat st;
 
     if (fstat(fd, &st) < 0) {
-        zipread_fail(err, errlen, "cannot read the zip: %s", strerror(errno));
+        err_set(err, errlen, "cannot read the zip: %s", strerror(errno));
         return NULL;
     }
     if (!S_ISREG(st.st_mode)) {
-        zipread_fail(err, errlen, "not a regular file");
+        err_set(err, errlen, "not a regular file");
         return NULL;
     }
     return zipread_new(fd, 0, NULL, (uint64_t)st.st_size, limits, err, errlen);
@@ -454,7 +439,7 @@ zipread_open(const char *path, const struct zipread_limits *limits, char *err, s
     int fd = open(path, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0) {
-        zipread_fail(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        err_set(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
     z = zipread_open_fd(fd, limits, err, errlen);
@@ -509,24 +494,23 @@ zipread_check_entry(struct zipread *z, const struct zipread_entry *e, uint64_t *
     int same;
 
     if (e->flags & 1)
-        return zipread_fail(err, errlen, "%s: encrypted entries are not supported", shown);
+        return err_set(err, errlen, "%s: encrypted entries are not supported", shown);
     if (e->method != 0 && e->method != 8)
-        return zipread_fail(err, errlen, "%s: compression method %u is not supported", shown,
-                            (unsigned)e->method);
+        return err_set(err, errlen, "%s: compression method %u is not supported", shown,
+                       (unsigned)e->method);
     if (e->size > z->lim.max_entry_size)
-        return zipread_fail(err, errlen, "%s: %llu bytes uncompressed (the limit is %llu)", shown,
-                            (unsigned long long)e->size, (unsigned long long)z->lim.max_entry_size);
+        return err_set(err, errlen, "%s: %llu bytes uncompressed (the limit is %llu)", shown,
+                       (unsigned long long)e->size, (unsigned long long)z->lim.max_entry_size);
     if (e->size > 0 && (e->comp_size == 0 || (e->comp_size <= UINT64_MAX / z->lim.max_ratio &&
                                               e->size > e->comp_size * z->lim.max_ratio)))
-        return zipread_fail(err, errlen,
-                            "%s: compressed more than %llu to 1, refused as a zip bomb", shown,
-                            (unsigned long long)z->lim.max_ratio);
+        return err_set(err, errlen, "%s: compressed more than %llu to 1, refused as a zip bomb",
+                       shown, (unsigned long long)z->lim.max_ratio);
     if (e->method == 0 && e->comp_size != e->size)
-        return zipread_fail(err, errlen, "%s: stored entry with two different sizes", shown);
+        return err_set(err, errlen, "%s: stored entry with two different sizes", shown);
     if (zipread_pread(z, h, LOCAL_LEN, e->offset, err, errlen) < 0)
         return -1;
     if (zipread_le32(h) != SIG_LOCAL || zipread_le16(h + 26) != e->name_len)
-        return zipread_fail(err, errlen, "%s: local header does not match the directory", shown);
+        return err_set(err, errlen, "%s: local header does not match the directory", shown);
     name = xmalloc(e->name_len);
     if (zipread_pread(z, name, e->name_len, e->offset + LOCAL_LEN, err, errlen) < 0) {
         free(name);
@@ -535,11 +519,10 @@ zipread_check_entry(struct zipread *z, const struct zipread_entry *e, uint64_t *
     same = memcmp(name, e->name, e->name_len) == 0;
     free(name);
     if (!same)
-        return zipread_fail(err, errlen, "%s: local header does not match the directory", shown);
+        return err_set(err, errlen, "%s: local header does not match the directory", shown);
     off = e->offset + LOCAL_LEN + e->name_len + zipread_le16(h + 28);
     if (off > e->limit || e->limit - off < e->comp_size)
-        return zipread_fail(err, errlen, "%s: data runs past its end (truncated or overlapping)",
-                            shown);
+        return err_set(err, errlen, "%s: data runs past its end (truncated or overlapping)", shown);
     *data_off = off;
     return 0;
 }
@@ -557,8 +540,8 @@ zipread_emit(struct zipread_out *o, const unsigned char *buf, size_t len, const 
              char *err, size_t errlen)
 {
     if (len > o->want - o->total)
-        return zipread_fail(err, errlen, "%s: inflates to more than its declared %llu bytes", shown,
-                            (unsigned long long)o->want);
+        return err_set(err, errlen, "%s: inflates to more than its declared %llu bytes", shown,
+                       (unsigned long long)o->want);
     o->total += len;
     o->crc = (uint32_t)crc32(o->crc, buf, (uInt)len);
     if (len > 0 && o->fn(o->ctx, buf, len, err, errlen) < 0)
@@ -579,14 +562,14 @@ zipread_inflate(struct zipread *z, const struct zipread_entry *e, uint64_t off,
     if (inflateInit2(&zs, -MAX_WBITS) != Z_OK) {
         free(in);
         free(out);
-        return zipread_fail(err, errlen, "%s: zlib failed to start", shown);
+        return err_set(err, errlen, "%s: zlib failed to start", shown);
     }
     while (zr != Z_STREAM_END) {
         if (zs.avail_in == 0) {
             size_t n = left < CHUNK ? (size_t)left : CHUNK;
 
             if (n == 0) {
-                zipread_fail(err, errlen, "%s: compressed data ends early", shown);
+                err_set(err, errlen, "%s: compressed data ends early", shown);
                 goto out;
             }
             if (zipread_pread(z, in, n, off, err, errlen) < 0)
@@ -601,7 +584,7 @@ zipread_inflate(struct zipread *z, const struct zipread_entry *e, uint64_t off,
         zr = inflate(&zs, Z_NO_FLUSH);
         /* Z_BUF_ERROR means no progress; with input and room left that is corrupt data. */
         if (zr != Z_OK && zr != Z_STREAM_END && (zr != Z_BUF_ERROR || zs.avail_in != 0)) {
-            zipread_fail(err, errlen, "%s: corrupt compressed data", shown);
+            err_set(err, errlen, "%s: corrupt compressed data", shown);
             goto out;
         }
         if (zipread_emit(o, out, CHUNK - zs.avail_out, shown, err, errlen) < 0)
@@ -658,10 +641,10 @@ zipread_extract(struct zipread *z, const struct zipread_entry *e, zipread_chunk_
     if (rc < 0)
         return -1;
     if (o.total != e->size)
-        return zipread_fail(err, errlen, "%s: inflates to %llu bytes, not the declared %llu", shown,
-                            (unsigned long long)o.total, (unsigned long long)e->size);
+        return err_set(err, errlen, "%s: inflates to %llu bytes, not the declared %llu", shown,
+                       (unsigned long long)o.total, (unsigned long long)e->size);
     if (o.crc != e->crc32)
-        return zipread_fail(err, errlen, "%s: CRC-32 mismatch (the entry is corrupt)", shown);
+        return err_set(err, errlen, "%s: CRC-32 mismatch (the entry is corrupt)", shown);
     return 0;
 }
 
@@ -673,8 +656,8 @@ zipread_extract_name(struct zipread *z, const char *name, zipread_chunk_fn fn, v
     char shown[128];
 
     if (e == NULL)
-        return zipread_fail(err, errlen, "no entry %s in the zip",
-                            zipread_printable(name, strlen(name), shown, sizeof(shown)));
+        return err_set(err, errlen, "no entry %s in the zip",
+                       zipread_printable(name, strlen(name), shown, sizeof(shown)));
     return zipread_extract(z, e, fn, ctx, err, errlen);
 }
 
