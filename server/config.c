@@ -12,6 +12,7 @@
 #include "config.h"
 #include "log.h"
 #include "policy.h"
+#include "url.h"
 #include "xmalloc.h"
 
 enum config_type { CONFIG_STR, CONFIG_INT, CONFIG_SIZE, CONFIG_BOOL };
@@ -327,6 +328,9 @@ int
 config_validate(struct config *cfg, char *err, size_t errlen)
 {
     const char *b, *h;
+    struct url u;
+    char why[64];
+    int defaulted;
     size_t len;
 
     if (log_set_level_name(cfg->log_level) < 0) {
@@ -358,26 +362,30 @@ config_validate(struct config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "key_file: must not be empty");
         return -1;
     }
-    if (*cfg->base_url == '\0') {
+    /* A default base_url is ours, and its port may be 0 until the kernel picks one. */
+    defaulted = *cfg->base_url == '\0';
+    if (defaulted) {
+        int v6 = strchr(cfg->listen_addr, ':') != NULL; /* an IPv6 address needs brackets */
+
         free(cfg->base_url);
-        cfg->base_url = xasprintf("%s://%s:%d", *cfg->tls_cert ? "https" : "http", cfg->listen_addr,
-                                  cfg->listen_port);
+        cfg->base_url = xasprintf("%s://%s%s%s:%d", *cfg->tls_cert ? "https" : "http",
+                                  v6 ? "[" : "", cfg->listen_addr, v6 ? "]" : "", cfg->listen_port);
     }
     b = cfg->base_url;
-    if (strncmp(b, "https://", 8) == 0)
-        h = b + 8;
-    else if (strncmp(b, "http://", 7) == 0)
-        h = b + 7;
-    else {
-        snprintf(err, errlen, "base_url: must start with https:// or http://");
-        return -1;
-    }
     len = strlen(b);
     while (len > 0 && b[len - 1] == '/')
         cfg->base_url[--len] = '\0';
-    if (*h == '\0' || strpbrk(h, "/?#@ \t") != NULL) {
+    if (defaulted) {
+        h = strstr(b, "://") + 3;
+    } else if (url_split(b, &u, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "base_url: %s (an origin: https://host[:port])", why);
+        return -1;
+    } else if (u.path_len > 0 || u.query != NULL || u.fragment != NULL) {
         snprintf(err, errlen, "base_url: must be an origin only (scheme://host[:port])");
         return -1;
+    } else {
+        /* The authority as written (a written default port stays, as clients send it). */
+        h = b + (u.https ? 8 : 7);
     }
     free(cfg->host);
     cfg->host = xstrdup(h);

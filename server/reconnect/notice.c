@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "notice.h"
 #include "queue.h"
+#include "url.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -79,22 +80,14 @@ char *
 notice_follow_link(const char *member_actor, const char *target)
 {
     static const char hex[] = "0123456789ABCDEF";
-    const char *host, *end;
-    char *out, *o;
+    struct url u;
+    char why[64], *out, *o;
     size_t origin;
 
-    if (member_actor == NULL || target == NULL)
+    if (member_actor == NULL || target == NULL || url_split(member_actor, &u, why, sizeof(why)) < 0)
         return NULL;
-    if (strncmp(member_actor, "https://", 8) == 0)
-        host = member_actor + 8;
-    else if (strncmp(member_actor, "http://", 7) == 0)
-        host = member_actor + 7;
-    else
-        return NULL;
-    end = host + strcspn(host, "/?#");
-    if (end == host)
-        return NULL;
-    origin = (size_t)(end - member_actor);
+    /* The member's origin as their actor id writes it: everything before the path. */
+    origin = (size_t)(u.path - member_actor);
     out = xmalloc(origin + sizeof("/authorize_interaction?uri=") + 3 * strlen(target));
     memcpy(out, member_actor, origin);
     o = out + origin;

@@ -158,7 +158,8 @@ export async function createServer({ config = {}, env = {}, valgrind = VALGRIND,
     : {
         listen_addr: "127.0.0.1",
         listen_port: port,
-        base_url: `${scheme}://127.0.0.1:${port}`,
+        // Port 0 is the kernel's choice: no URL names it, so the server's default applies.
+        ...(String(port) === "0" ? {} : { base_url: `${scheme}://127.0.0.1:${port}` }),
         database_url: db.conninfo,
         key_file: path.join(dir, "key.pem"),
         token_key_file: tokenKey,

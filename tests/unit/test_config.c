@@ -88,6 +88,12 @@ main(void)
     is_int(cfg.allow_private_fetch, 1, "boolean yes");
     config_free(&cfg);
 
+    p = write_file("v6.conf", "listen_addr = ::1\nlisten_port = 9003\n");
+    config_defaults(&cfg);
+    ok(config_load(&cfg, p, err, sizeof(err)) == 0, "an IPv6 listen address loads: %s", err);
+    is_str(cfg.base_url, "http://[::1]:9003", "the default base_url brackets an IPv6 address");
+    config_free(&cfg);
+
     setenv("PASSERELLE_LISTEN_PORT", "9002", 1);
     setenv("DATABASE_URL", "dbname=x", 1);
     config_defaults(&cfg);
@@ -122,6 +128,11 @@ main(void)
         { "log_level = loud\n", "log_level" },
         { "base_url = ftp://x\n", "base_url" },
         { "base_url = https://x/path\n", "base_url" },
+        { "base_url = https://u@x\n", "base_url" },
+        { "base_url = https://x?q\n", "base_url" },
+        { "base_url = https://x#f\n", "base_url" },
+        { "base_url = https://x:0\n", "base_url" },
+        { "base_url = https://a\"b\n", "base_url" },
         { "bridge_username = has space\n", "bridge_username" },
         { "bridge_username = relay\n", "bridge_username" },
         { "tls_cert = /x.pem\n", "tls_key" },
