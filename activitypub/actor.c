@@ -142,7 +142,7 @@ actor_term(const char *iri)
 
 struct json_object *
 actor_standin_new(const struct app *app, const char *x_id, const char *x_handle,
-                  const char *actor_uri, const char *acct)
+                  const char *actor_uri, const char *acct, int verified)
 {
     const char *base = app->cfg->base_url;
     struct json_object *doc = json_object_new_object();
@@ -159,11 +159,16 @@ actor_standin_new(const struct app *app, const char *x_id, const char *x_handle,
     actor_add_str(doc, "type", "Person");
     /* Mastodon's WebFinger loop-back asks for acct:<this>@host: the handle answers it. */
     actor_add_str(doc, "preferredUsername", x_handle);
-    actor_add_fmt_str(doc, "name", xasprintf("%s (moved)", x_handle));
+    actor_add_fmt_str(doc, "name",
+                      xasprintf("%s (moved%s)", x_handle, verified ? "" : ", not verified"));
+    /* An archive is unsigned: without X's word the claim may be anyone's. */
     actor_add_fmt_str(doc, "summary",
                       xasprintf("<p>%s left X for the fediverse and is now <a href=\"%s\">%s</a>. "
-                                "This is only a pointer kept by %s: follow them there.</p>",
-                                handle_html, href_html, who_html, app->cfg->host));
+                                "This is only a pointer kept by %s: follow them there.</p>%s",
+                                handle_html, href_html, who_html, app->cfg->host,
+                                verified ? ""
+                                         : "<p>Not verified: this X account was claimed with "
+                                           "an uploaded archive, which X does not sign.</p>"));
     /* Mastodon keeps a url only on the actor's own host; browsers are sent on from there. */
     actor_add_str(doc, "url", id);
     /* Follows come to the shared inbox and are refused there (a moved account takes none). */

@@ -570,7 +570,16 @@ static const char sql_delete_ask[] =
     "UPDATE members SET delete_requested_at = now(), updated_at = now() WHERE id = $1::bigint";
 /* As when unfollowing: the rest cascades, the X edges go by trigger (migration 005). */
 static const char sql_forget[] = "DELETE FROM members WHERE id = $1::bigint";
-static const char sql_report[] = "INSERT INTO reports (member_id, target) VALUES ($1::bigint, $2)";
+/* A report names a member by user@host; enough distinct reporters hold that member. */
+static const char sql_report[] =
+    "INSERT INTO reports (member_id, target, target_member_id) VALUES ($1::bigint, $2,"
+    " (SELECT id FROM members WHERE lower(acct) = lower($2) ORDER BY id LIMIT 1))";
+static const char sql_report_hold[] =
+    "UPDATE members m SET reports_held_at = now(), match_due_at = now(), updated_at = now()"
+    " WHERE m.id = (SELECT id FROM members WHERE lower(acct) = lower($1) ORDER BY id LIMIT 1)"
+    "  AND m.reports_held_at IS NULL"
+    "  AND (SELECT count(DISTINCT r.member_id) FROM reports r WHERE r.target_member_id = m.id"
+    "   AND r.decided_at IS NULL AND r.member_id <> m.id) >= $2::int";
 
 /* A column of the command's row; NULL when SQL NULL. */
 static const char *
@@ -666,7 +675,7 @@ bridge_run_command(const struct bridge_peer *p, enum bridge_command c, PGresult 
 {
     const struct bridge_texts *t = p->t;
     const char *arg = bridge_col(res, "arg");
-    char target[BRIDGE_ARG_MAX];
+    char target[BRIDGE_ARG_MAX], threshold[16];
     struct bridge_buf text = { 0 };
 
     switch (c) {
@@ -700,7 +709,9 @@ bridge_run_command(const struct bridge_peer *p, enum bridge_command c, PGresult 
             bridge_reply(p, t->report_usage);
             break;
         }
+        snprintf(threshold, sizeof(threshold), "%d", p->app->cfg->report_hold_threshold);
         dbtx_push(p->tx, sql_report, NULL, NULL, 2, p->member, target);
+        dbtx_push(p->tx, sql_report_hold, NULL, NULL, 2, target, threshold);
         log_info("member_report", "member=%s target=%s", p->member, log_q(target));
         bridge_reply2(p, t->report_thanks, target, t->report_thanks_end);
         break;

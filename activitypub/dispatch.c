@@ -248,6 +248,16 @@ static const char sql_gone_instance[] =
 static const char sql_gone_member[] = "DELETE FROM members WHERE actor_uri = $1";
 static const char sql_gone_cache[] = "DELETE FROM remote_actors WHERE uri = $1";
 
+static void
+dispatch_standin_check(struct dbtx *tx, struct dispatch_ctx *rc)
+{
+    char hold[16];
+    const char *require;
+
+    standin_visible_params(rc->a->app, hold, &require);
+    dbtx_push(tx, sql_standin_shown, dispatch_standin_follow, rc, 3, rc->x_id, hold, require);
+}
+
 static int
 dispatch_seen(struct dbtx *tx, PGresult *res, void *arg)
 {
@@ -305,7 +315,7 @@ dispatch_seen(struct dbtx *tx, PGresult *res, void *arg)
         break;
     case DISPATCH_FOLLOW_STANDIN:
         /* Nothing is stored: the follower is refused and forgotten. */
-        dbtx_push(tx, sql_standin_shown, dispatch_standin_follow, rc, 1, rc->x_id);
+        dispatch_standin_check(tx, rc);
         break;
     case DISPATCH_PUBLICATION:
         /* A member's public post goes on to their former followers' instances. */

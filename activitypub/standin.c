@@ -1,5 +1,6 @@
 /* Stand-in actors: the old X account of a findable member, a Person that says where they went. */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +20,9 @@
 
 #define STANDIN_HANDLE_MAX 50 /* X allows 15; older and odd archives stay well under this */
 
-#define STANDIN_COLUMNS "SELECT m.x_id, m.x_handle, m.actor_uri, m.acct, m.host FROM members m"
+#define STANDIN_COLUMNS                                                                            \
+    "SELECT m.x_id, m.x_handle, m.actor_uri, m.acct, m.host, m.x_verified_at IS NOT NULL"          \
+    " FROM members m"
 
 /* LIMIT 2: a second row means two members show this handle, which answers nothing. */
 static const char sql_by_handle[] =
@@ -123,16 +126,25 @@ standin_find_id(struct app *app, const char *x_id, standin_fn cb, void *arg)
     standin_find(app, sql_by_id, x_id, cb, arg);
 }
 
+void
+standin_visible_params(const struct app *app, char *hold, const char **require)
+{
+    snprintf(hold, 16, "%d", app->cfg->follow_hold_hours * 3600);
+    *require = app->cfg->standin_requires_verification ? "true" : "false";
+}
+
 static void
 standin_find(struct app *app, const char *sql, const char *key, standin_fn cb, void *arg)
 {
     struct standin_find *f = xcalloc(1, sizeof(*f));
-    const char *params[1] = { key };
+    char hold[16];
+    const char *params[3] = { key, hold, NULL };
 
     f->app = app;
     f->cb = cb;
     f->arg = arg;
-    db_query(app->db, sql, 1, params, standin_found_cb, f);
+    standin_visible_params(app, hold, &params[2]);
+    db_query(app->db, sql, 3, params, standin_found_cb, f);
 }
 
 static void
@@ -156,6 +168,7 @@ standin_found_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
         s.x_handle = PQgetvalue(res, 0, 1);
         s.actor_uri = PQgetvalue(res, 0, 2);
         s.acct = PQgetisnull(res, 0, 3) ? NULL : PQgetvalue(res, 0, 3);
+        s.verified = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
         r = STANDIN_FOUND;
     }
     f->cb(r, r == STANDIN_FOUND ? &s : NULL, f->arg);
@@ -203,7 +216,8 @@ standin_get_cb(enum standin_result res, const struct standin *s, void *arg)
         evhttp_add_header(out, "Location", s->actor_uri);
         reply_send(r->req, 302, "text/plain; charset=utf-8", "", 0);
     } else if (*r->rest == '\0') {
-        actor_reply(r->req, actor_standin_new(r->app, s->x_id, s->x_handle, s->actor_uri, s->acct));
+        actor_reply(r->req, actor_standin_new(r->app, s->x_id, s->x_handle, s->actor_uri, s->acct,
+                                              s->verified));
     } else {
         id = xasprintf("%s%s", r->app->standin_prefix, s->x_id);
         actor_get_sub(r->req, id, r->rest, 0);

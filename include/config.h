@@ -53,6 +53,14 @@ struct config {
     int follow_hold_hours;      /* follow_hold_hours: follows toward a new claim wait this long */
     int notice_poll_ms;         /* notice_poll_ms: look for members due for a notice */
     int notice_interval_hours;  /* notice_interval_hours: at most one notice per member per this */
+    char *x_client_id;          /* x_client_id: X API app for "Verify with X"; "" = not offered */
+    char *x_client_secret;      /* x_client_secret: a confidential client's secret ("" = public) */
+    char *x_authorize_url;      /* x_authorize_url: X's OAuth 2.0 authorization page */
+    char *x_api_base;           /* x_api_base: X's API origin (token and users/me) */
+    int claims_per_member;      /* claims_per_member: new X ids one member may claim per day */
+    int claims_per_instance;    /* claims_per_instance: new claims from one home host per day */
+    int standin_requires_verification; /* only claims verified with X show a stand-in */
+    int report_hold_threshold; /* report_hold_threshold: distinct reporters that hold a member */
 };
 
 /* Fills cfg with defaults. */

@@ -43,7 +43,11 @@ enum import_status {
     IMPORT_NO_MEMBER,   /* the member is gone */
     IMPORT_SUSPENDED,   /* the member is blocked by the admin */
     IMPORT_UNAVAILABLE, /* the database is down: nothing changed */
-    IMPORT_FAILED       /* a database error: nothing changed */
+    IMPORT_FAILED,      /* a database error: nothing changed */
+    IMPORT_REFUSED,     /* a settled claim holds this X id: refused, its holder told, logged */
+    IMPORT_LOCKED,      /* the member's claim is disputed: no other X id until an admin decides */
+    IMPORT_VERIFIED_OTHER, /* the member is verified with X as another X id: nothing changed */
+    IMPORT_RATE_LIMITED    /* claims_per_member or claims_per_instance reached: nothing changed */
 };
 
 /* A static word for logs and JSON: "linked", "disputed", ... */
@@ -54,12 +58,16 @@ typedef void (*import_done_fn)(enum import_status status, const struct import_da
                                void *arg);
 
 /*
- * Stores data for member_id (decimal text) in one transaction: the claim; if another member
- * claims the same X id, both are frozen ("disputed") and each gets a direct message from the
- * bridge account; otherwise the member's previous edges are replaced by these (COPY), and
- * its x_id, X handle and state are set. data (malloc'd) is taken: freed, lists and struct,
- * after cb. app's db, cfg and
- * actor ids are used; the queue is kicked when messages were queued (if app->queue is set).
+ * Stores data for member_id (decimal text) in one transaction, by the claim rules (README,
+ * "Claims"): a member that holds this X id just replaces its archive; a new claim of an X id
+ * is counted (claims_per_member, claims_per_instance) and logged in claim_log; when another
+ * member holds the X id with a settled claim (verified with X, or older than the hold) the
+ * new claim is refused and the holder told; when others claim it within the hold, all are
+ * frozen ("disputed") and told; otherwise the member's previous archive's rows are replaced
+ * by these (COPY), and its x_id, X handle and state are set. A disputed member may not claim
+ * another X id, nor a verified one another than its own. data (malloc'd) is taken: freed,
+ * lists and struct, after cb. app's db, cfg and actor ids are used; the queue is kicked when
+ * messages were queued (if app->queue is set).
  */
 void import_store(struct app *app, const char *member_id, struct import_data *data,
                   import_done_fn cb, void *arg);

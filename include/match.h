@@ -18,9 +18,10 @@ struct match;
  * A pair (B follower, A followee) qualifies when B's own archive says B followed A on X
  * (an x_edges row with member_id = B: what A's archive says of A's followers never acts in
  * B's name), both are
- * 'linked', A is findable, B is not paused and neither home host is blocked (host_blocked()
- * or $3). Qualifying pairs get a row, method 'api' when B has autofollow else 'notice',
- * state 'held' with hold_until = A.linked_at + $2 while that is ahead, else 'planned', and
+ * 'linked', neither is held by reports (reports_held_at), A is findable, B is not paused and
+ * neither home host is blocked (host_blocked() or $3). Qualifying pairs get a row, method
+ * 'api' when B has autofollow else 'notice', state 'held' with hold_until = A.linked_at + $2
+ * while that is ahead and A is not verified with X, else 'planned', and
  * next_attempt_at = greatest(now(), hold_until) for 'api'; rows already there are changed
  * only when that differs, and 'done'/'failed' rows never. Planned or held rows of pairs that
  * no longer qualify become 'undone' with last_error saying why. Followers with notify on who

@@ -43,4 +43,10 @@ void oauth_app_ad(const char *host, char *out, size_t outlen);
 /* The PKCE S256 code challenge of verifier (RFC 7636 4.2): base64url, no padding. */
 void oauth_challenge(const char *verifier, char out[48]);
 
+/* A non-empty string member of o no longer than max, or NULL (borrowed from o). */
+const char *oauth_str(struct json_object *o, const char *key, size_t max);
+
+/* The link page session's SHA-256 (bytea text) from req's cookie, "" without one. */
+void oauth_session_hash(const struct app *app, struct evhttp_request *req, char out[67]);
+
 #endif

@@ -10,13 +10,23 @@ struct json_object;
 
 /*
  * When a members row (alias m) shows a stand-in: a linked claim (not joined, disputed or
- * suspended), findable, with an X handle, on a host no admin block covers. The
+ * suspended), findable, with an X handle, on a host no admin block covers, not held by
+ * reports; and either verified with X, or (unless $3, standin_requires_verification) past
+ * its hold ($2 seconds after linked_at) with no report against it still open. Every query
+ * using it passes the key as $1 and standin_visible_params as $2 and $3. The
  * configuration's relay_block is checked in C (standin_host_ok). A paused member keeps it:
  * pausing stops what is done in their name, and a stand-in only says where they are.
  */
 #define STANDIN_VISIBLE_SQL                                                                        \
     "m.state = 'linked' AND m.findable AND m.x_id IS NOT NULL AND m.x_handle IS NOT NULL"          \
-    " AND NOT host_blocked(m.host)"
+    " AND NOT host_blocked(m.host) AND m.reports_held_at IS NULL"                                  \
+    " AND (m.x_verified_at IS NOT NULL OR (NOT $3::boolean"                                        \
+    "  AND m.linked_at + $2::int * interval '1 second' <= now()"                                   \
+    "  AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.target_member_id = m.id"                    \
+    "   AND r.decided_at IS NULL)))"
+
+/* $2 and $3 of STANDIN_VISIBLE_SQL: the hold in seconds (hold needs 16 bytes), the rule. */
+void standin_visible_params(const struct app *app, char *hold, const char **require);
 
 /* Room for an X id in decimal (at most 19 digits for a positive bigint) and its NUL. */
 #define STANDIN_XID_MAX 20
@@ -27,6 +37,7 @@ struct standin {
     const char *x_handle;  /* as the archive spells it */
     const char *actor_uri; /* the member's actor: movedTo */
     const char *acct;      /* user@host of the member, or NULL */
+    int verified;          /* X confirmed the claim (else the stand-in says "not verified") */
 };
 
 enum standin_result {

@@ -122,6 +122,24 @@ static const struct config_key config_keys[] = {
       "milliseconds between looks for members with news of former contacts" },
     { "notice_interval_hours", CONFIG_INT, OFF(notice_interval_hours), "24", 0, 8760,
       "at most one direct message about former contacts per member in this many hours" },
+    { "x_client_id", CONFIG_STR, OFF(x_client_id), "", 0, 0,
+      "OAuth 2.0 client id of an X API app: the link page offers \"Verify with X\" (needs "
+      "token_key_file)" },
+    { "x_client_secret", CONFIG_STR, OFF(x_client_secret), "", 0, 0,
+      "its client secret when the app is a confidential client (none: a public client)" },
+    { "x_authorize_url", CONFIG_STR, OFF(x_authorize_url), "https://x.com/i/oauth2/authorize", 0, 0,
+      "X's OAuth 2.0 authorization page" },
+    { "x_api_base", CONFIG_STR, OFF(x_api_base), "https://api.x.com", 0, 0,
+      "X's API origin: /2/oauth2/token and /2/users/me" },
+    { "claims_per_member", CONFIG_INT, OFF(claims_per_member), "3", 1, 1000,
+      "X ids one member may newly claim in any 24 hours (a re-upload of the same one is free)" },
+    { "claims_per_instance", CONFIG_INT, OFF(claims_per_instance), "200", 1, 1000000,
+      "X ids the members of one home instance may newly claim in any 24 hours" },
+    { "standin_requires_verification", CONFIG_BOOL, OFF(standin_requires_verification), "false", 0,
+      0, "only claims verified with X show a stand-in (@old_handle@bridge)" },
+    { "report_hold_threshold", CONFIG_INT, OFF(report_hold_threshold), "3", 1, 1000,
+      "reports from this many distinct members hold a member's follows and stand-in until an "
+      "admin decides" },
 };
 
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -324,6 +342,36 @@ config_normalize_list(const char *key, char **slot, char *err, size_t errlen)
     return 0;
 }
 
+/* X's endpoints carry the member's authorization code and token: https, unless for tests. */
+static int
+config_validate_x(struct config *cfg, char *err, size_t errlen)
+{
+    const char *names[2] = { "x_authorize_url", "x_api_base" };
+    char **slots[2] = { &cfg->x_authorize_url, &cfg->x_api_base };
+
+    for (int i = 0; i < 2; i++) {
+        char *v = *slots[i];
+        size_t len = strlen(v);
+
+        while (len > 0 && v[len - 1] == '/')
+            v[--len] = '\0';
+        if (strncmp(v, "https://", 8) != 0 &&
+            !(cfg->allow_private_fetch && strncmp(v, "http://", 7) == 0)) {
+            snprintf(err, errlen, "%s: must start with https://", names[i]);
+            return -1;
+        }
+        if (strpbrk(v, " \t\"'<>?#") != NULL) {
+            snprintf(err, errlen, "%s: not a plain URL", names[i]);
+            return -1;
+        }
+    }
+    if (*cfg->x_client_secret != '\0' && *cfg->x_client_id == '\0') {
+        snprintf(err, errlen, "x_client_secret: set x_client_id too");
+        return -1;
+    }
+    return 0;
+}
+
 int
 config_validate(struct config *cfg, char *err, size_t errlen)
 {
@@ -391,7 +439,7 @@ config_validate(struct config *cfg, char *err, size_t errlen)
     cfg->host = xstrdup(h);
     for (char *p = cfg->host; *p; p++)
         *p = (char)tolower((unsigned char)*p);
-    return 0;
+    return config_validate_x(cfg, err, errlen);
 }
 
 int

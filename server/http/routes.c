@@ -20,6 +20,7 @@
 #include "status.h"
 #include "token.h"
 #include "webfinger.h"
+#include "xverify.h"
 
 #define M_GET  (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
 #define M_POST EVHTTP_REQ_POST
@@ -58,6 +59,8 @@ static const struct route routes[] = {
     { "/link/oauth/start", ROUTE_EXACT, M_POST, oauth_start },
     { OAUTH_CALLBACK_PATH, ROUTE_EXACT, M_GET, oauth_callback },
     { "/link/oauth/revoke", ROUTE_EXACT, M_POST, oauth_revoke },
+    { "/link/x/start", ROUTE_EXACT, M_POST, xverify_start },
+    { XVERIFY_CALLBACK_PATH, ROUTE_EXACT, M_GET, xverify_callback },
     /* /link/<one-time code>: GET shows whose link it is, only the page's POST spends it. */
     { "/link", ROUTE_CODE, M_GET, linkcode_get },
     { "/link", ROUTE_CODE, M_POST, linkcode_post },

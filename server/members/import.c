@@ -147,8 +147,9 @@ import_data_free(struct import_data *d)
 const char *
 import_status_name(enum import_status s)
 {
-    static const char *const names[] = { "linked",    "disputed",    "no_member",
-                                         "suspended", "unavailable", "failed" };
+    static const char *const names[] = { "linked",         "disputed",    "no_member", "suspended",
+                                         "unavailable",    "failed",      "refused",   "locked",
+                                         "verified_other", "rate_limited" };
 
     return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "failed";
 }
@@ -164,18 +165,32 @@ struct import_job {
     enum import_status status;
     char member_id[24];
     char x_id[24];
-    /* The member, from the lock, for a dispute message. */
-    char *actor, *acct, *inbox;
+    char hold[16]; /* follow_hold_hours in seconds: a claim older than this is settled */
+    int new_claim; /* the member does not claim this X id yet */
+    /* The member, from the lock, for messages and the claim log. */
+    char *actor, *acct, *inbox, *host;
     int queued;
     /* COPY position: the followers list first, then the following list. */
     size_t pos;
     char buf[IMPORT_COPY_ROWS * 64]; /* two X ids, the member id, tabs and newline */
 };
 
-static const char sql_lock[] = "SELECT x_id, state, actor_uri, acct, inbox FROM members"
-                               " WHERE id = $1::bigint FOR UPDATE";
+/* The member, and how many X ids it and its home host claimed anew in the last day. */
+static const char sql_lock[] =
+    "SELECT m.x_id, m.state, m.actor_uri, m.acct, m.inbox, m.host,"
+    " m.x_verified_at IS NOT NULL,"
+    " m.x_id IS DISTINCT FROM $2::bigint AND NOT EXISTS (SELECT 1 FROM x_claims c"
+    "  WHERE c.member_id = m.id AND c.x_id = $2::bigint),"
+    " (SELECT count(*) FROM claim_log l WHERE l.member_id = m.id AND l.outcome <> 'verified'"
+    "  AND l.created_at > now() - interval '1 day') >= $3::int"
+    "  OR (SELECT count(*) FROM claim_log l WHERE l.host = m.host AND l.outcome <> 'verified'"
+    "  AND l.created_at > now() - interval '1 day') >= $4::int"
+    " FROM members m WHERE m.id = $1::bigint FOR UPDATE";
+/* settled: linked and verified with X, or claimed longer ago than the hold. */
 static const char sql_rivals[] =
-    "SELECT id, actor_uri, acct, inbox FROM members"
+    "SELECT id, actor_uri, acct, inbox, x_id IS NOT DISTINCT FROM $2::bigint AND state = 'linked'"
+    "  AND (x_verified_at IS NOT NULL OR linked_at + $3::int * interval '1 second' <= now())"
+    " FROM members"
     " WHERE id <> $1::bigint AND (x_id = $2::bigint"
     "  OR id IN (SELECT member_id FROM x_claims WHERE x_id = $2::bigint))"
     " ORDER BY id FOR UPDATE";
@@ -185,6 +200,8 @@ static const char sql_freeze[] =
     "UPDATE members SET state = 'disputed', match_due_at = now(), updated_at = now()"
     " WHERE id = $1::bigint OR id IN (SELECT member_id FROM x_claims WHERE x_id = $2::bigint)"
     "  OR x_id = $2::bigint";
+static const char sql_log[] = "INSERT INTO claim_log (member_id, host, x_id, outcome, incumbent_id)"
+                              " VALUES ($1::bigint, $2, $3::bigint, $4, $5::bigint)";
 /*
  * What this member's previous archive said, and nothing another archive said: its rows name
  * the X id it held (or this one), and are found through them by the two indexes.
@@ -196,9 +213,12 @@ static const char sql_forget_edges[] =
 static const char sql_forget_claims[] =
     "DELETE FROM x_claims WHERE member_id = $1::bigint AND x_id <> $2::bigint";
 static const char sql_copy[] = "COPY x_edges (follower_x_id, followee_x_id, member_id) FROM STDIN";
+/* A newer archive of the same X id keeps the claim's time: its hold does not start over. */
 static const char sql_link[] =
-    "UPDATE members SET x_id = $2::bigint, x_handle = $3, state = 'linked',"
-    " linked_at = now(), match_due_at = now(), updated_at = now() WHERE id = $1::bigint";
+    "UPDATE members SET linked_at = CASE WHEN x_id = $2::bigint AND linked_at IS NOT NULL"
+    "  THEN linked_at ELSE now() END,"
+    " x_id = $2::bigint, x_handle = $3, state = 'linked', match_due_at = now(),"
+    " updated_at = now() WHERE id = $1::bigint";
 
 static int
 import_fill(void *arg, const char **data, size_t *len)
@@ -230,50 +250,105 @@ import_fill(void *arg, const char **data, size_t *len)
 
 static void
 import_tell(struct dbtx *tx, struct import_job *j, const char *actor, const char *acct,
-            const char *inbox)
+            const char *inbox, const char *text)
 {
-    char text[512];
-    const char *handle = j->data->result.account.username;
-
     if (actor == NULL || inbox == NULL || *inbox == '\0')
         return;
-    snprintf(text, sizeof(text),
-             "Two members say they are @%s on X, so that account is frozen for both: nobody is "
-             "reconnected through it until this is sorted out. If someone else is using your "
-             "X account, send \"report\" with their address, and an admin will look at it.",
-             handle);
     j->queued += bridge_push_notice(tx, j->app, actor, acct ? acct : actor, inbox, text);
+}
+
+static void
+import_log(struct dbtx *tx, struct import_job *j, const char *outcome, const char *incumbent)
+{
+    if (j->new_claim)
+        dbtx_push(tx, sql_log, NULL, NULL, 5, j->member_id, j->host, j->x_id, outcome, incumbent);
+}
+
+/* The claim stands: this archive replaces the member's previous one. */
+static void
+import_link(struct dbtx *tx, struct import_job *j)
+{
+    dbtx_push(tx, sql_forget_edges, NULL, NULL, 2, j->member_id, j->x_id);
+    dbtx_push(tx, sql_forget_claims, NULL, NULL, 2, j->member_id, j->x_id);
+    dbtx_push(tx, sql_claim, NULL, NULL, 2, j->member_id, j->x_id);
+    dbtx_push_copy(tx, sql_copy, import_fill, j, NULL, NULL);
+    dbtx_push(tx, sql_link, NULL, NULL, 3, j->member_id, j->x_id, j->data->result.account.username);
+    import_log(tx, j, "linked", NULL);
+}
+
+/*
+ * The X id is held by a settled claim (verified, or past its hold): the new one is refused,
+ * nothing of the holder changes, the holder is told who tried, and the claim log keeps it
+ * for the admin (and counts it against the claimant's limits).
+ */
+static void
+import_refuse(struct dbtx *tx, struct import_job *j, PGresult *res, int row)
+{
+    char text[600];
+
+    j->status = IMPORT_REFUSED;
+    snprintf(text, sizeof(text),
+             "%s said they are @%s on X, the X account you claimed here. Their claim was refused "
+             "and nothing changed for you. If that was not you, send \"report %s\".",
+             j->acct != NULL ? j->acct : j->actor, j->data->result.account.username,
+             j->acct != NULL ? j->acct : j->actor);
+    import_tell(tx, j, PQgetvalue(res, row, 1),
+                PQgetisnull(res, row, 2) ? NULL : PQgetvalue(res, row, 2),
+                PQgetisnull(res, row, 3) ? NULL : PQgetvalue(res, row, 3), text);
+    import_log(tx, j, "refused", PQgetvalue(res, row, 0));
+    log_info("import_refused", "member=%s incumbent=%s", j->member_id, PQgetvalue(res, row, 0));
 }
 
 static int
 import_rivals_cb(struct dbtx *tx, PGresult *res, void *arg)
 {
     struct import_job *j = arg;
-    const char *handle = j->data->result.account.username;
+    char text[512];
+    const char *holder = NULL;
 
-    if (PQntuples(res) > 0) {
-        /* A second claim: freeze both, tell both, store no edges from a disputed archive. */
-        j->status = IMPORT_DISPUTED;
-        dbtx_push(tx, sql_claim, NULL, NULL, 2, j->member_id, j->x_id);
-        dbtx_push(tx, sql_freeze, NULL, NULL, 2, j->member_id, j->x_id);
-        import_tell(tx, j, j->actor, j->acct, j->inbox);
-        for (int i = 0; i < PQntuples(res); i++)
-            import_tell(tx, j, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
-        log_info("import_disputed", "member=%s rivals=%d", j->member_id, PQntuples(res));
+    if (PQntuples(res) == 0) {
+        import_link(tx, j);
         return 0;
     }
-    dbtx_push(tx, sql_forget_edges, NULL, NULL, 2, j->member_id, j->x_id);
-    dbtx_push(tx, sql_forget_claims, NULL, NULL, 2, j->member_id, j->x_id);
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (strcmp(PQgetvalue(res, i, 4), "t") == 0) {
+            import_refuse(tx, j, res, i);
+            return 0;
+        }
+    }
+    /* A second claim within the hold: freeze both, tell both, store no edges from it. */
+    j->status = IMPORT_DISPUTED;
     dbtx_push(tx, sql_claim, NULL, NULL, 2, j->member_id, j->x_id);
-    dbtx_push_copy(tx, sql_copy, import_fill, j, NULL, NULL);
-    dbtx_push(tx, sql_link, NULL, NULL, 3, j->member_id, j->x_id, handle);
+    dbtx_push(tx, sql_freeze, NULL, NULL, 2, j->member_id, j->x_id);
+    snprintf(text, sizeof(text),
+             "Two members say they are @%s on X, so that account is frozen for both: nobody is "
+             "reconnected through it until this is sorted out. If someone else is using your "
+             "X account, send \"report\" with their address, and an admin will look at it.",
+             j->data->result.account.username);
+    import_tell(tx, j, j->actor, j->acct, j->inbox, text);
+    for (int i = 0; i < PQntuples(res); i++) {
+        import_tell(tx, j, PQgetvalue(res, i, 1),
+                    PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2),
+                    PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3), text);
+        if (holder == NULL)
+            holder = PQgetvalue(res, i, 0);
+    }
+    import_log(tx, j, "disputed", holder);
+    log_info("import_disputed", "member=%s rivals=%d", j->member_id, PQntuples(res));
     return 0;
+}
+
+static const char *
+import_col(PGresult *res, int col)
+{
+    return PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
 }
 
 static int
 import_lock_cb(struct dbtx *tx, PGresult *res, void *arg)
 {
     struct import_job *j = arg;
+    int disputed, verified, holds_it, limited;
 
     if (PQntuples(res) != 1) {
         j->status = IMPORT_NO_MEMBER;
@@ -283,10 +358,34 @@ import_lock_cb(struct dbtx *tx, PGresult *res, void *arg)
         j->status = IMPORT_SUSPENDED;
         return 1;
     }
+    disputed = strcmp(PQgetvalue(res, 0, 1), "disputed") == 0;
+    verified = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
+    j->new_claim = strcmp(PQgetvalue(res, 0, 7), "t") == 0;
+    limited = strcmp(PQgetvalue(res, 0, 8), "t") == 0;
+    holds_it = import_col(res, 0) != NULL && strcmp(PQgetvalue(res, 0, 0), j->x_id) == 0;
+    /* Refusals below change nothing (return 1 commits an empty transaction). */
+    if (disputed) {
+        /* A frozen member waits for the admin: no other X id, and no second round of messages. */
+        j->status = j->new_claim ? IMPORT_LOCKED : IMPORT_DISPUTED;
+        return 1;
+    }
+    if (verified && !holds_it) {
+        j->status = IMPORT_VERIFIED_OTHER;
+        return 1;
+    }
+    if (j->new_claim && limited) {
+        j->status = IMPORT_RATE_LIMITED;
+        return 1;
+    }
     j->actor = xstrdup(PQgetvalue(res, 0, 2));
-    j->acct = PQgetisnull(res, 0, 3) ? NULL : xstrdup(PQgetvalue(res, 0, 3));
-    j->inbox = PQgetisnull(res, 0, 4) ? NULL : xstrdup(PQgetvalue(res, 0, 4));
-    dbtx_push(tx, sql_rivals, import_rivals_cb, j, 2, j->member_id, j->x_id);
+    j->acct = import_col(res, 3) ? xstrdup(import_col(res, 3)) : NULL;
+    j->inbox = import_col(res, 4) ? xstrdup(import_col(res, 4)) : NULL;
+    j->host = xstrdup(PQgetvalue(res, 0, 5));
+    if (holds_it) {
+        import_link(tx, j); /* a newer archive of the X id it holds: nobody to dispute with */
+        return 0;
+    }
+    dbtx_push(tx, sql_rivals, import_rivals_cb, j, 3, j->member_id, j->x_id, j->hold);
     return 0;
 }
 
@@ -313,6 +412,7 @@ import_done_cb(enum db_outcome outcome, const char *err, void *arg)
     free(j->actor);
     free(j->acct);
     free(j->inbox);
+    free(j->host);
     free(j);
 }
 
@@ -322,6 +422,7 @@ import_store(struct app *app, const char *member_id, struct import_data *data, i
 {
     struct import_job *j = xcalloc(1, sizeof(*j));
     struct dbtx *tx = dbtx_new(app->db, import_done_cb, j);
+    char per_member[16], per_host[16];
 
     j->app = app;
     j->data = data;
@@ -330,6 +431,9 @@ import_store(struct app *app, const char *member_id, struct import_data *data, i
     j->status = IMPORT_LINKED;
     snprintf(j->member_id, sizeof(j->member_id), "%s", member_id);
     snprintf(j->x_id, sizeof(j->x_id), "%" PRIu64, data->result.account.account_id);
-    dbtx_push(tx, sql_lock, import_lock_cb, j, 1, j->member_id);
+    snprintf(j->hold, sizeof(j->hold), "%d", app->cfg->follow_hold_hours * 3600);
+    snprintf(per_member, sizeof(per_member), "%d", app->cfg->claims_per_member);
+    snprintf(per_host, sizeof(per_host), "%d", app->cfg->claims_per_instance);
+    dbtx_push(tx, sql_lock, import_lock_cb, j, 4, j->member_id, j->x_id, per_member, per_host);
     dbtx_run(tx);
 }

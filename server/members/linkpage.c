@@ -24,6 +24,7 @@
 #include "token.h"
 #include "utf8.h"
 #include "xmalloc.h"
+#include "xverify.h"
 
 #define LINKPAGE_MAX_CONSENT_BODY 4096
 
@@ -160,7 +161,8 @@ static const char sql_member[] =
     " (SELECT count(*) FROM x_edges e WHERE e.follower_x_id = m.x_id AND e.member_id = m.id),"
     /* The grant for follows in the member's name, and how those follows stand. */
     " g.host, to_char(g.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-    " f.done, f.waiting, f.failed"
+    " f.done, f.waiting, f.failed,"
+    " m.x_verified_at IS NOT NULL" /* 17: X confirmed the claim */
     " FROM sessions s JOIN members m ON m.id = s.member_id"
     " LEFT JOIN oauth_grants g ON g.member_id = m.id"
     " LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE fa.state = 'done') AS done,"
@@ -283,6 +285,18 @@ linkpage_state_oauth(struct linkpage_req *r, PGresult *res, struct json_object *
     json_object_object_add(o, "following_csv", json_object_new_string("/me/following.csv"));
 }
 
+/* "Verify with X": offered only when the operator set up an X app; whether X confirmed. */
+static void
+linkpage_state_x(struct linkpage_req *r, PGresult *res, struct json_object *o)
+{
+    struct json_object *x = json_object_new_object();
+
+    json_object_object_add(x, "offered", json_object_new_boolean(xverify_offered(r->app)));
+    json_object_object_add(x, "verified",
+                           json_object_new_boolean(strcmp(PQgetvalue(res, 0, 17), "t") == 0));
+    json_object_object_add(o, "x_verify", x);
+}
+
 static struct json_object *
 linkpage_state_json(struct linkpage_req *r, PGresult *res)
 {
@@ -318,6 +332,7 @@ linkpage_state_json(struct linkpage_req *r, PGresult *res)
     json_object_object_add(
         o, "lang", json_object_new_string(al != NULL ? linkpage_lang(al) : PQgetvalue(res, 0, 8)));
     linkpage_state_oauth(r, res, o);
+    linkpage_state_x(r, res, o);
     return o;
 }
 
@@ -357,6 +372,27 @@ linkpage_state(struct app *app, struct evhttp_request *req, const char *path)
 
 /* --- POST /link/archive ---------------------------------------------------------------------- */
 
+/* The claim rules said no (README, "Claims"): 409 or 429, {"error", "status"}. */
+static void
+linkpage_claim_refused(struct evhttp_request *req, enum import_status st)
+{
+    struct json_object *o = json_object_new_object();
+    const char *why;
+
+    if (st == IMPORT_REFUSED)
+        why = "another member holds this X account (verified with X, or claimed long enough "
+              "ago): your claim is refused, and they were told";
+    else if (st == IMPORT_LOCKED)
+        why = "your claim is disputed: you cannot claim another X account until an admin decides";
+    else if (st == IMPORT_VERIFIED_OTHER)
+        why = "X confirmed another account as yours: this archive is not that account's";
+    else
+        why = "too many X accounts claimed lately: try again tomorrow";
+    json_object_object_add(o, "error", json_object_new_string(why));
+    json_object_object_add(o, "status", json_object_new_string(import_status_name(st)));
+    reply_json(req, st == IMPORT_RATE_LIMITED ? 429 : 409, "application/json", o);
+}
+
 static void
 linkpage_stored_cb(enum import_status st, const struct import_data *d, void *arg)
 {
@@ -395,6 +431,12 @@ linkpage_stored_cb(enum import_status st, const struct import_data *d, void *arg
         break;
     case IMPORT_FAILED:
         reply_fail(r->req, REPLY_ERR_INTERNAL, "could not store the archive: nothing was changed");
+        break;
+    case IMPORT_REFUSED:
+    case IMPORT_LOCKED:
+    case IMPORT_VERIFIED_OTHER:
+    case IMPORT_RATE_LIMITED:
+        linkpage_claim_refused(r->req, st);
         break;
     }
     r->have_data = 0; /* import_store took and freed it */

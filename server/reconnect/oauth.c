@@ -42,8 +42,7 @@ oauth_state_ad(const char *member_id, const char *host, char *out, size_t outlen
     snprintf(out, outlen, "state:%s:%s", member_id, host);
 }
 
-/* A string member of o no longer than max, or NULL. */
-static const char *
+const char *
 oauth_str(struct json_object *o, const char *key, size_t max)
 {
     struct json_object *v = NULL;
@@ -120,8 +119,7 @@ oauth_op_free(struct oauth_op *op)
     free(op);
 }
 
-/* The session's SHA-256 from the cookie (the caller checked it already), "" without one. */
-static void
+void
 oauth_session_hash(const struct app *app, struct evhttp_request *req, char out[67])
 {
     const char *h = reply_req_header(req, "Cookie");

@@ -19,7 +19,7 @@ import { mediaType } from "../lib/http.mjs";
 import net from "node:net";
 import { startActorHost, signedPost, newId, newKeyPair, rsaKeyPair, bigExponentKeyPair, AS, PUBLIC } from "../lib/actorhost.mjs";
 import { snapshot, closeSessions } from "../lib/dbsnap.mjs";
-import { joinMember, welcomeCode } from "../lib/members.mjs";
+import { joinMember, welcomeCode, linkArchive } from "../lib/members.mjs";
 import { xArchive, zipBuffer } from "../lib/xarchive.mjs";
 
 const TOKEN = "metrics-sekret";
@@ -36,9 +36,12 @@ const tarpitSockets = new Set();
 
 setup(async () => {
   peer = await startActorHost({
-    actors: [{ name: "alice" }, { name: "bob" }, { name: "carol" }, { name: "dora" }, { name: "eve", document: (d) => ({ ...d, preferredUsername: "=HYPERLINK(\"https://evil.example\")" }) }],
+    actors: [
+      ...["alice", "bob", "carol", "dora", "dave", "erin", "frank", "gina"].map((name) => ({ name })),
+      { name: "eve", document: (d) => ({ ...d, preferredUsername: "=HYPERLINK(\"https://evil.example\")" }) },
+    ],
   });
-  const config = { metrics_token: TOKEN, max_archive_bytes: MAX_ARCHIVE, queue_poll_ms: 100, queue_backoff_unit_ms: 10 };
+  const config = { metrics_token: TOKEN, max_archive_bytes: MAX_ARCHIVE, queue_poll_ms: 100, queue_backoff_unit_ms: 10, claims_per_member: 1 };
   s = await startServer({ config: { ...config, allow_private_fetch: "true", key_fetch_timeout: 2 * SLOW } });
   tarpit = net.createServer((sock) => {
     tarpitSockets.add(sock);
@@ -50,6 +53,7 @@ setup(async () => {
   evil = await startActorHost({ actors: [{ name: "mallory", document: (d) => ({ ...d, inbox: `${peer.url}/users/alice/inbox`, endpoints: {} }) }] });
   m = await joinMember(s, peer, "carol");
   spare = await welcomeCode(s, peer, "dora");
+  await claimants();
   await makeBombs();
   // Keys cached and one activity seen, so the refusals below meet a warm server.
   for (const name of ["alice", "bob", "eve"]) {
@@ -127,6 +131,20 @@ function archiveZip(edit = (e) => e) {
   const a = xArchive({ username: "carol_x", accountId: "4200000000000000001", followers: 2, following: 2 });
   return zipBuffer(edit(a.entries.filter((e) => !e.name.includes("tweets"))));
 }
+
+// Claims (issue 12, item 2): dave and erin claim one X id within its hold (both disputed);
+// frank is verified with X; gina has used her one claim of the day (claims_per_member 1).
+const claim = {};
+async function claimants() {
+  for (const name of ["dave", "erin", "frank", "gina"]) claim[name] = await joinMember(s, peer, name);
+  const up = async (who, xId) => assert.equal((await linkArchive(s, claim[who], { xId })).status, who === "erin" ? 409 : 200);
+  await up("dave", "4100000000000000001");
+  await up("erin", "4100000000000000001");
+  await up("frank", "4200000000000000002");
+  await up("gina", "4300000000000000003");
+  await s.psql(`UPDATE members SET x_verified_at = now() WHERE id = ${claim.frank.id}`);
+}
+const claimAs = (who, xId) => page("/link/archive", zipBuffer(xArchive({ username: `${who}_x`, accountId: xId, followers: 1, following: 1 }).entries), { type: "application/zip", cookie: claim[who].cookie, csrf: claim[who].csrf });
 
 // Rows: [name, send, status, {noFetch: [urls' hosts that must see no GET], json: false}].
 const rows = [
@@ -265,6 +283,15 @@ const rows = [
   ["oauth start: no session", () => post("/link/oauth/start", "{}", { "content-type": "application/json" }), 401],
   ["oauth start: no CSRF token", () => page("/link/oauth/start", "{}", { csrf: "" }), 403],
   ["oauth revoke: no CSRF token", () => page("/link/oauth/revoke", "{}", { csrf: "" }), 403],
+  // --- claims (issue 12, item 2) -------------------------------------------------------------
+  ["claims: a disputed member claims another X id", () => claimAs("erin", "4400000000000000004"), 409],
+  ["claims: a disputed member sends its disputed X id again (no second round of messages)", () => claimAs("erin", "4100000000000000001"), 409],
+  ["claims: a member verified with X sends another X id's archive", () => claimAs("frank", "4500000000000000005"), 409],
+  ["claims: past claims_per_member", () => claimAs("gina", "4600000000000000006"), 429],
+  ["x verify: start when no X app is configured", () => page("/link/x/start", "{}"), 404],
+  ["x verify: start without a CSRF token", () => page("/link/x/start", "{}", { csrf: "" }), 404],
+  ["x verify: a callback with a forged state", () => get(`/link/x/callback?state=${"a".repeat(64)}&code=forged`), 303, { json: false }],
+  ["x verify: a callback with SQL metacharacters as the state", () => get(`/link/x/callback?state=${encodeURIComponent(SQL)}&code=x`), 303, { json: false }],
 ];
 
 // Zip bombs: the archive with its follower file replaced by one whose list holds 256 MiB of

@@ -156,9 +156,16 @@ test("a disputed claim gets nothing: rows toward it are undone, new ones never m
   await linked("fay");
   await settled();
   assert.equal(await pair("gus", "fay"), "api planned");
-  // hal says he is fay's X account: both claims freeze.
+  // hal says he is fay's X account. With follow_hold_hours 0 fay's claim is settled at once,
+  // so hal is refused and fay is not frozen (issue 12: README "Claims")...
   const r = await linkArchive(s, M.hal, { xId: X.fay, following: [X.gus] });
   assert.equal(r.status, 409, r.body);
+  assert.equal(r.json().status, "refused");
+  await settled();
+  assert.equal(await pair("gus", "fay"), "api planned", "a refused claim freezes nobody");
+  // ...so the two claims are frozen as a claim within its hold is (import.c's sql_freeze).
+  await q(`INSERT INTO x_claims (x_id, member_id) VALUES (${X.fay}, ${M.hal.id});
+           UPDATE members SET state = 'disputed', match_due_at = now() WHERE id IN (${M.fay.id}, ${M.hal.id})`);
   await settled();
   assert.equal(await pair("gus", "fay"), "api undone followee disputed");
   await linked("ivy");

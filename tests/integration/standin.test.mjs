@@ -20,7 +20,7 @@ setup(async () => {
   s = await startServer({ config: { allow_private_fetch: "true", queue_poll_ms: 100, queue_backoff_unit_ms: 10 } });
   // Members as the link page leaves them; ids fixed so that each test can name them.
   const row = (id, name, xid, handle, state = "linked") =>
-    `(${id}, '${h.actor(name).id}', '${name}@${h.domain}', '${h.domain}', '${h.actor(name).inbox}', ${xid}, '${handle}', '${state}', now())`;
+    `(${id}, '${h.actor(name).id}', '${name}@${h.domain}', '${h.domain}', '${h.actor(name).inbox}', ${xid}, '${handle}', '${state}', now() - interval '2 days')`;
   await s.psql(
     `INSERT INTO members (id, actor_uri, acct, host, inbox, x_id, x_handle, state, linked_at) VALUES ` +
       [row(1, "alice", 1001, "Alice_X"), row(2, "bob", 1002, "relay"), row(3, "carol", 1003, "passerelle"), row(4, "dave", 1004, "Dave")].join(", "),
@@ -150,7 +150,7 @@ test("404, never 410: unknown handle, findable off, joined, disputed, suspended,
 test("two members showing the same handle: neither is answered by handle, both by id", async () => {
   await s.psql(
     `INSERT INTO members (id, actor_uri, acct, host, inbox, x_id, x_handle, state, linked_at)` +
-      ` VALUES (5, '${h.url}/users/eve', 'eve@${h.domain}', '${h.domain}', '${h.url}/users/eve/inbox', 1005, 'ALICE_x', 'linked', now())`,
+      ` VALUES (5, '${h.url}/users/eve', 'eve@${h.domain}', '${h.domain}', '${h.url}/users/eve/inbox', 1005, 'ALICE_x', 'linked', now() - interval '2 days')`,
   );
   await assertNotFound("ambiguous", `acct:alice_x@${host()}`);
   assertActivityJson(await get(standinId(1001)), "alice by id");

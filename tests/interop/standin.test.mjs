@@ -3,6 +3,7 @@
 // ("@handle@host": WebFinger, then the actor) and finds the stand-in, a Person whose movedTo
 // and alsoKnownAs name the member's real actor, which it then resolves too. A Follow of the
 // stand-in is answered with a Reject that Fedify verifies against the stand-in's own key.
+// (The claim is unverified and past its hold, so its stand-in shows, marked "not verified".)
 // findable off, then leaving, make the handle unknown (404).
 import assert from "node:assert/strict";
 import { test, setup, teardown, eventually } from "../lib/harness.mjs";
@@ -22,6 +23,8 @@ setup(async () => {
     startPeer({ user: "bob", firstKnock: "rfc9421" }),
   ]);
   member = await joinAndLink(s, alice, { handle: "Alice_Old", xid: "4242" });
+  // An unverified claim shows its stand-in once past its hold (README "Claims"): this one is.
+  await s.psql("UPDATE members SET linked_at = now() - interval '2 days' WHERE x_id = 4242");
 });
 teardown(async () => {
   await alice?.stop();

@@ -24,6 +24,7 @@
 #include "status.h"
 #include "tap.h"
 #include "webfinger.h"
+#include "xverify.h"
 
 #define GET    EVHTTP_REQ_GET
 #define HEAD   EVHTTP_REQ_HEAD
@@ -61,6 +62,8 @@ static const struct found_case found[] = {
     { POST, "/link/oauth/start", oauth_start, M_POST, "oauth_start" },
     { GET, OAUTH_CALLBACK_PATH, oauth_callback, M_GET, "oauth_callback" },
     { POST, "/link/oauth/revoke", oauth_revoke, M_POST, "oauth_revoke" },
+    { POST, "/link/x/start", xverify_start, M_POST, "xverify_start" },
+    { GET, XVERIFY_CALLBACK_PATH, xverify_callback, M_GET, "xverify_callback" },
     /* /link/<one-time code>: exactly 32 lowercase hex digits; GET shows it, POST spends it. */
     { GET, "/link/0123456789abcdef0123456789abcdef", linkcode_get, M_GET, "linkcode_get" },
     { HEAD, "/link/0123456789abcdef0123456789abcdef", linkcode_get, M_GET, "linkcode_get" },

@@ -63,7 +63,8 @@ test_uri_and_doc(void)
 {
     struct config cfg;
     struct app app;
-    struct standin s = { "42", "OldName", "https://masto.example/users/new", "new@masto.example" };
+    struct standin s = { "42", "OldName", "https://masto.example/users/new", "new@masto.example",
+                         1 };
     struct json_object *doc, *v, *key;
     char x[STANDIN_XID_MAX];
     const char *summary;
@@ -85,7 +86,7 @@ test_uri_and_doc(void)
     ok(standin_host_ok(&app, "masto.example"), "a host relay_block does not name");
     ok(!standin_host_ok(&app, "a.bad.example"), "a subdomain of a relay_block entry");
 
-    doc = actor_standin_new(&app, s.x_id, s.x_handle, s.actor_uri, s.acct);
+    doc = actor_standin_new(&app, s.x_id, s.x_handle, s.actor_uri, s.acct, s.verified);
     is_str(str_at(doc, "id"), BASE "/x/42", "id");
     is_str(str_at(doc, "type"), "Person", "type");
     is_str(str_at(doc, "preferredUsername"), "OldName", "preferredUsername is the X handle");
@@ -105,18 +106,27 @@ test_uri_and_doc(void)
     summary = str_at(doc, "summary");
     ok(summary != NULL && strstr(summary, "@new@masto.example") != NULL &&
            strstr(summary, "href=\"https://masto.example/users/new\"") != NULL,
-       "summary names and links the new account: %s", summary);
+       "summary names and links the new account: %s", summary != NULL ? summary : "-");
     ok(json_object_object_get_ex(doc, "@context", &v) && json_object_array_length(v) == 3 &&
            json_object_object_get_ex(json_object_array_get_idx(v, 2), "movedTo", NULL) &&
            json_object_object_get_ex(json_object_array_get_idx(v, 2), "alsoKnownAs", NULL),
        "the context defines movedTo and alsoKnownAs");
+    ok(summary != NULL && strstr(summary, "verified") == NULL, "a verified claim: no warning");
+    json_object_put(doc);
+
+    /* A claim X did not confirm says so, in the name and the summary. */
+    s.verified = 0;
+    doc = actor_standin_new(&app, s.x_id, s.x_handle, s.actor_uri, s.acct, s.verified);
+    is_str(str_at(doc, "name"), "OldName (moved, not verified)", "name says not verified");
+    summary = str_at(doc, "summary");
+    ok(summary != NULL && strstr(summary, "Not verified") != NULL, "summary says not verified");
     json_object_put(doc);
 
     /* Markup in network strings is escaped, never passed through. */
     s.x_handle = "a<b>";
     s.acct = NULL;
     s.actor_uri = "https://masto.example/u/\"x\"";
-    doc = actor_standin_new(&app, s.x_id, s.x_handle, s.actor_uri, s.acct);
+    doc = actor_standin_new(&app, s.x_id, s.x_handle, s.actor_uri, s.acct, s.verified);
     summary = str_at(doc, "summary");
     ok(summary != NULL && strstr(summary, "a&lt;b&gt;") != NULL &&
            strstr(summary, "&quot;x&quot;") != NULL && strstr(summary, "<b>") == NULL,

@@ -703,6 +703,7 @@ async function loadState() {
   }
   showFollows();
   showOauthResult();
+  showXVerify();
   render();
 }
 
@@ -870,6 +871,87 @@ function showOauthResult() {
   history.replaceState(null, "", location.pathname);
 }
 
+// ---- verify with X -----------------------------------------------------------------------
+
+// Its words, kept beside it; T reads them like the others.
+const XT = {
+  en: {
+    xverifyTitle: "Verify with X",
+    xverifyButton: "Verify with X",
+    xverifyIntro:
+      "An archive can be written by anyone, so your X account is a claim. Sign in with X once and X itself confirms it: your claim then wins over any other.",
+    xverifyDone: "X confirmed that this X account is yours.",
+    xverifyFailed: "Could not start verifying with X: {reason}",
+    x_verified: "X confirmed your account: your claim is verified.",
+    x_denied: "You refused on X, so nothing changed.",
+    x_invalid: "This answer from X does not belong to this page. Please try again.",
+    x_expired: "Verifying took too long. Please try again.",
+    x_failed: "X did not confirm your account. Please try again later.",
+    x_rate_limited: "X is busy right now. Please try again in a quarter of an hour.",
+    x_suspended: "This account is suspended by the admin.",
+    x_off: "This bridge does not verify with X.",
+  },
+  fr: {
+    xverifyTitle: "Vérifier avec X",
+    xverifyButton: "Vérifier avec X",
+    xverifyIntro:
+      "N'importe qui peut écrire une archive : votre compte X n'est donc qu'une déclaration. Connectez-vous une fois à X et X lui-même la confirme : votre déclaration l'emporte alors sur toute autre.",
+    xverifyDone: "X a confirmé que ce compte X est le vôtre.",
+    xverifyFailed: "Impossible de commencer la vérification avec X : {reason}",
+    x_verified: "X a confirmé votre compte : il est vérifié.",
+    x_denied: "Vous avez refusé sur X : rien n'a changé.",
+    x_invalid: "Cette réponse de X ne correspond pas à cette page. Réessayez.",
+    x_expired: "La vérification a pris trop de temps. Réessayez.",
+    x_failed: "X n'a pas confirmé votre compte. Réessayez plus tard.",
+    x_rate_limited: "X est surchargé. Réessayez dans un quart d'heure.",
+    x_suspended: "Ce compte est suspendu par l'administrateur.",
+    x_off: "Cette passerelle ne vérifie pas avec X.",
+  },
+};
+for (const l of Object.keys(XT)) Object.assign(T[l], XT[l]);
+const X_RESULTS = ["verified", "denied", "invalid", "expired", "failed", "rate_limited", "suspended", "off"];
+const xResult = new URLSearchParams(location.search).get("x");
+
+// Shown only when the server offers it (the operator configured an X app).
+function showXVerify() {
+  const x = state?.x_verify ?? {};
+  $("xverify").hidden = !(x.offered || X_RESULTS.includes(xResult));
+  $("xverify-btn").hidden = !x.offered || x.verified === true;
+  say($("xverify-state"), x.verified ? "xverifyDone" : x.offered ? "xverifyIntro" : null);
+  if (X_RESULTS.includes(xResult)) {
+    const el = $("xverify-result");
+    el.classList.toggle("ok", xResult === "verified");
+    say(el, `x_${xResult}`);
+    history.replaceState(null, "", location.pathname);
+  }
+}
+
+async function verifyWithX() {
+  const err = $("xverify-error");
+  if (!state?.csrf) return say(err, "noSession", { bridge });
+  say(err, null);
+  $("xverify-btn").disabled = true;
+  let r;
+  try {
+    r = await fetch("/link/x/start", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": state.csrf },
+      body: "{}",
+    });
+  } catch {
+    $("xverify-btn").disabled = false;
+    return say(err, "network");
+  }
+  const j = await responseJson(r);
+  if (r.status === 401) return expired(j);
+  if (r.ok && typeof j?.authorize_url === "string" && /^https?:\/\//.test(j.authorize_url)) {
+    location.assign(j.authorize_url); // X asks the person, then sends them back here
+    return;
+  }
+  $("xverify-btn").disabled = false;
+  say(err, "xverifyFailed", { reason: typeof j?.error === "string" ? j.error : r.status });
+}
+
 function start() {
   for (const k of CONSENTS) $(`c-${k}`).checked = CONSENT_DEFAULTS[k];
   say($("consents-help"), "consentsHelp", { bridge });
@@ -899,6 +981,7 @@ function start() {
   $("consent-form").addEventListener("submit", saveConsents);
   $("connect-btn").addEventListener("click", connect);
   $("revoke-btn").addEventListener("click", revoke);
+  $("xverify-btn").addEventListener("click", verifyWithX);
   $("archive").hidden = false;
   $("consents").hidden = false;
   render();
