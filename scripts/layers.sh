@@ -10,9 +10,9 @@ cd "$(dirname "$0")/.."
 # path pattern (shell glob, first match wins) and its layer.
 #   0 core: what everything uses, including the process context and the option table
 #   1 transport and storage: the database, the HTTP listener, replies and client
-#   2 protocol pieces: signatures, actors, activities, keys, remote actors, WebFinger, delivery
-#   3 features: the inbox and what activities do, the bridge, stand-ins, the targeted relay,
-#     members, reconnection, the site
+#   2 protocol pieces: signatures, actors, activities, keys, remote actors, delivery
+#   3 features: the inbox and what activities do, the bridge, stand-ins, discovery (WebFinger
+#     answers for stand-ins too), the targeted relay, members, reconnection, the site
 #   4 composition: the route table, the program's entry, the operator's commands
 table='
 server/core/*                 0
@@ -29,12 +29,12 @@ activitypub/keys.c            2
 activitypub/apsign.c          2
 activitypub/remote.c          2
 activitypub/htmltext.c        2
-webfinger/*                   2
 server/delivery/*             2
 activitypub/inbox.c           3
 activitypub/dispatch.c        3
 activitypub/bridge.c          3
 activitypub/standin.c         3
+webfinger/*                   3
 activitypub/relay/*           3
 server/members/*              3
 server/reconnect/*            3
