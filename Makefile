@@ -46,8 +46,12 @@ MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
 GEN_MIG   := $(BUILD)/gen/migrations.c
 ASSETS    := $(sort $(wildcard server/site/assets/*))
 GEN_ASSETS := $(BUILD)/gen/assets.c
+# One catalogue per language: a new language is a new file here, nothing else (README).
+TEXTS     := $(sort $(wildcard server/core/texts/*.txt))
+GEN_TEXTS := $(BUILD)/gen/texts.c
 MAIN_OBJ  := $(BUILD)/server/main.o
-LIB_OBJS  := $(filter-out $(MAIN_OBJ),$(SRCS:%.c=$(BUILD)/%.o)) $(BUILD)/gen/migrations.o $(BUILD)/gen/assets.o
+LIB_OBJS  := $(filter-out $(MAIN_OBJ),$(SRCS:%.c=$(BUILD)/%.o)) $(BUILD)/gen/migrations.o $(BUILD)/gen/assets.o \
+             $(BUILD)/gen/texts.o
 LIB       := $(BUILD)/libpasserelle.a
 BIN       := $(BUILD)/$(PROG)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -86,6 +90,13 @@ $(GEN_ASSETS): $(ASSETS) scripts/embed-assets.sh
 	sh scripts/embed-assets.sh $(ASSETS) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/assets.o: $(GEN_ASSETS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(GEN_TEXTS): $(TEXTS) scripts/embed-texts.sh
+	@mkdir -p $(@D)
+	sh scripts/embed-texts.sh $(TEXTS) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/texts.o: $(GEN_TEXTS)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) tests/tap.h
@@ -158,7 +169,8 @@ FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   := -std=c11 -g -O1 $(filter-out -MMD -MP,$(P_CPPFLAGS)) -fsanitize=address,undefined \
                 -fno-sanitize-recover=all
 FUZZ_OBJS    := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(filter-out server/main.c,$(SRCS))) \
-                $(BUILD)/fuzz/obj/gen/migrations.o $(BUILD)/fuzz/obj/gen/assets.o
+                $(BUILD)/fuzz/obj/gen/migrations.o $(BUILD)/fuzz/obj/gen/assets.o \
+                $(BUILD)/fuzz/obj/gen/texts.o
 FUZZ_LIB     := $(BUILD)/fuzz/libfuzz.a
 FUZZ_BINS    := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 
@@ -166,7 +178,7 @@ $(BUILD)/fuzz/obj/%.o: %.c $(wildcard include/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c -o $@ $<
 
-# The embedded migrations and page assets, which the targets reach through the library.
+# The embedded migrations, page assets and texts, which the targets reach through the library.
 $(BUILD)/fuzz/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c -o $@ $<

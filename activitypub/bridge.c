@@ -16,6 +16,7 @@
 #include "htmltext.h"
 #include "log.h"
 #include "outbox.h"
+#include "texts.h"
 #include "token.h"
 #include "xmalloc.h"
 
@@ -174,154 +175,44 @@ bridge_message_new(const char *base_url, const char *bridge_id, const char *acto
     return doc;
 }
 
-/* --- the texts ----------------------------------------------------------------------------- */
-
-/* The texts spell these numbers out; a change must be made in both places. */
-_Static_assert(BRIDGE_COMMANDS_PER_HOUR == 10, "the texts say 10 commands an hour");
-_Static_assert(BRIDGE_DELETE_CONFIRM_MINUTES == 15, "the texts say 15 minutes");
-_Static_assert(BRIDGE_LINK_TTL_SECONDS == 24 * 3600, "the texts say 24 hours");
-
-struct bridge_texts {
-    const char *welcome, *welcome_end, *new_link, *help, *join_first, *join_first_end;
-    const char *too_many, *too_many_end, *paused, *resumed, *delete_ask, *forgotten;
-    const char *report_thanks, *report_thanks_end, *report_usage;
-    const char *st_x, *st_nothing, *st_state, *st_findable, *st_notify, *st_autofollow, *st_relay,
-        *st_followers, *st_following, *st_paused, *yes, *no;
-    const char *states[4][2]; /* members.state and its word */
-};
-
-static const struct bridge_texts bridge_en = {
-    .welcome = "Welcome to passerelle! Here is your personal link. It works once, for 24 hours:\n",
-    .welcome_end =
-        "\n\nOpen it, drop in the .zip archive you downloaded from X (Settings, Your account, "
-        "Download an archive of your data), then choose what you allow. Only your lists of "
-        "followers and followed accounts leave your computer, never your posts or media.\n\n"
-        "Send me \"help\" for the commands: a new link, status, pause, delete...",
-    .new_link = "Here is a new link. It works once, for 24 hours (earlier links no longer "
-                "work):\n",
-    .help = "Commands, sent to me as a direct message:\n"
-            "help: this message\n"
-            "link: a new one-time link to the page where you drop your X archive\n"
-            "status: what is linked and what you allow\n"
-            "pause: nothing is done in your name until \"resume\"\n"
-            "delete: forget everything about you (asked twice)\n"
-            "report @user@host: a claimed X account looks wrong\n"
-            "Unfollowing me forgets you too.",
-    .join_first = "To use passerelle, follow me first (@",
-    .join_first_end = "): I will then send you a one-time link for your X archive.\n\n",
-    .too_many = "Too many commands: I answer at most 10 an hour. Try again in ",
-    .too_many_end = " minutes.",
-    .paused = "Paused: nothing will be done in your name until you send \"resume\".",
-    .resumed = "Resumed: passerelle acts again on what you allowed.",
-    .delete_ask = "Do you want passerelle to forget you (your X link, your lists, your "
-                  "choices)? Send \"delete\" again within 15 minutes to confirm.",
-    .forgotten = "Done: passerelle has forgotten you. To come back later, unfollow me and "
-                 "follow me again.",
-    .report_thanks = "Thank you: your report about @",
-    .report_thanks_end = " is recorded, and an admin will look at it.",
-    .report_usage = "To report a claim that looks wrong, write: report @user@host",
-    .st_x = "X account: @",
-    .st_nothing = "X account: nothing linked yet",
-    .st_state = "\nState: ",
-    .st_findable = "\nFindable by former X contacts: ",
-    .st_notify = "\nMessages when they arrive: ",
-    .st_autofollow = "\nAutomatic follows: ",
-    .st_relay = "\nRelay of your public posts: ",
-    .st_followers = "\nFormer X followers: ",
-    .st_following = "\nAccounts you followed on X: ",
-    .st_paused = "\nPaused: ",
-    .yes = "yes",
-    .no = "no",
-    .states = { { "joined", "joined" },
-                { "linked", "linked" },
-                { "disputed", "disputed (another account claims the same X account)" },
-                { "suspended", "suspended" } },
-};
-
-static const struct bridge_texts bridge_fr = {
-    .welcome = "Bienvenue sur passerelle ! Voici votre lien personnel. Il sert une seule fois, "
-               "pendant 24 heures :\n",
-    .welcome_end =
-        "\n\nOuvrez-le, déposez-y l'archive .zip téléchargée depuis X (Paramètres, Votre "
-        "compte, Télécharger une archive de vos données), puis choisissez ce que vous "
-        "autorisez. Seules vos listes d'abonnés et d'abonnements quittent votre ordinateur, "
-        "jamais vos messages ni vos médias.\n\n"
-        "Envoyez-moi « aide » pour les commandes : nouveau lien, statut, pause, "
-        "suppression…",
-    .new_link = "Voici un nouveau lien. Il sert une seule fois, pendant 24 heures (les liens "
-                "précédents ne marchent plus) :\n",
-    .help = "Commandes, à m'envoyer en message direct :\n"
-            "aide : ce message\n"
-            "lien : un nouveau lien à usage unique vers la page où déposer votre archive X\n"
-            "statut : ce qui est relié et ce que vous autorisez\n"
-            "pause : plus rien n'est fait en votre nom jusqu'à « reprendre »\n"
-            "supprimer : tout oublier de vous (demandé deux fois)\n"
-            "signaler @utilisateur@serveur : un compte X revendiqué semble faux\n"
-            "Vous désabonner de moi vous fait oublier aussi.",
-    .join_first = "Pour utiliser passerelle, abonnez-vous d'abord à moi (@",
-    .join_first_end = ") : je vous enverrai alors un lien à usage unique pour votre archive X."
-                      "\n\n",
-    .too_many = "Trop de commandes : je réponds au plus à 10 par heure. Réessayez dans ",
-    .too_many_end = " minutes.",
-    .paused = "En pause : rien ne sera fait en votre nom jusqu'à ce que vous envoyiez "
-              "« reprendre ».",
-    .resumed = "Reprise : passerelle agit de nouveau selon ce que vous avez autorisé.",
-    .delete_ask = "Voulez-vous que passerelle vous oublie (votre lien avec X, vos listes, vos "
-                  "choix) ? Envoyez de nouveau « supprimer » dans les 15 minutes pour "
-                  "confirmer.",
-    .forgotten = "C'est fait : passerelle vous a oublié. Pour revenir plus tard, "
-                 "désabonnez-vous de moi puis abonnez-vous de nouveau.",
-    .report_thanks = "Merci : votre signalement de @",
-    .report_thanks_end = " est enregistré, un administrateur l'examinera.",
-    .report_usage = "Pour signaler un compte qui semble faux, écrivez : signaler "
-                    "@utilisateur@serveur",
-    .st_x = "Compte X : @",
-    .st_nothing = "Compte X : rien de relié pour l'instant",
-    .st_state = "\nÉtat : ",
-    .st_findable = "\nTrouvable par vos anciens contacts X : ",
-    .st_notify = "\nMessages quand ils arrivent : ",
-    .st_autofollow = "\nAbonnements automatiques : ",
-    .st_relay = "\nRelais de vos messages publics : ",
-    .st_followers = "\nAnciens abonnés X : ",
-    .st_following = "\nComptes suivis sur X : ",
-    .st_paused = "\nEn pause : ",
-    .yes = "oui",
-    .no = "non",
-    .states = { { "joined", "inscrit" },
-                { "linked", "relié" },
-                { "disputed", "contesté (un autre compte revendique le même compte X)" },
-                { "suspended", "suspendu" } },
-};
-
-static const struct bridge_texts *
-bridge_texts_for(const char *lang)
-{
-    return lang != NULL && strcmp(lang, "fr") == 0 ? &bridge_fr : &bridge_en;
-}
-
 /* --- commands ------------------------------------------------------------------------------ */
 
+/* Each command's words are the catalogues' (bridge.command.*); name is only for the logs. */
 static const struct {
-    const char *word;
+    const char *key, *name;
     enum bridge_command cmd;
-    const char *lang; /* NULL: the same word in both languages */
-} bridge_words[] = {
-    { "help", BRIDGE_CMD_HELP, "en" },        { "aide", BRIDGE_CMD_HELP, "fr" },
-    { "link", BRIDGE_CMD_LINK, "en" },        { "lien", BRIDGE_CMD_LINK, "fr" },
-    { "status", BRIDGE_CMD_STATUS, "en" },    { "statut", BRIDGE_CMD_STATUS, "fr" },
-    { "pause", BRIDGE_CMD_PAUSE, NULL },      { "resume", BRIDGE_CMD_RESUME, "en" },
-    { "reprendre", BRIDGE_CMD_RESUME, "fr" }, { "delete", BRIDGE_CMD_DELETE, "en" },
-    { "supprimer", BRIDGE_CMD_DELETE, "fr" }, { "report", BRIDGE_CMD_REPORT, "en" },
-    { "signaler", BRIDGE_CMD_REPORT, "fr" },
+} bridge_commands[] = {
+    { "bridge.command.help", "help", BRIDGE_CMD_HELP },
+    { "bridge.command.link", "link", BRIDGE_CMD_LINK },
+    { "bridge.command.status", "status", BRIDGE_CMD_STATUS },
+    { "bridge.command.pause", "pause", BRIDGE_CMD_PAUSE },
+    { "bridge.command.resume", "resume", BRIDGE_CMD_RESUME },
+    { "bridge.command.delete", "delete", BRIDGE_CMD_DELETE },
+    { "bridge.command.report", "report", BRIDGE_CMD_REPORT },
 };
 
 static const char *
 bridge_command_name(enum bridge_command c)
 {
-    for (size_t i = 0; i < sizeof(bridge_words) / sizeof(bridge_words[0]); i++)
-        if (bridge_words[i].cmd == c)
-            return bridge_words[i].word;
+    for (size_t i = 0; i < sizeof(bridge_commands) / sizeof(bridge_commands[0]); i++)
+        if (bridge_commands[i].cmd == c)
+            return bridge_commands[i].name;
     return "unknown";
+}
+
+/* 1 when the n bytes at s are one of words (a catalogue's text: words parted by blanks). */
+static int
+bridge_word_in(const char *words, const char *s, size_t n)
+{
+    while (words != NULL && *words != '\0') {
+        size_t len = strcspn(words, " \t");
+
+        if (len == n && strncasecmp(words, s, n) == 0)
+            return 1;
+        words += len;
+        words += strspn(words, " \t");
+    }
+    return 0;
 }
 
 /* Length of the word at s once trailing punctuation ("help!", "status?") is left out. */
@@ -358,11 +249,21 @@ bridge_command_parse(const char *text, const char **lang, char *arg, size_t argl
     if (*s == '/' || *s == '!')
         s++; /* chat habits: "/help" */
     n = bridge_word_len(s);
-    for (size_t i = 0; i < sizeof(bridge_words) / sizeof(bridge_words[0]); i++) {
-        if (strlen(bridge_words[i].word) != n || strncasecmp(s, bridge_words[i].word, n) != 0)
+    for (size_t i = 0; i < sizeof(bridge_commands) / sizeof(bridge_commands[0]); i++) {
+        size_t langs = 0;
+
+        /* The language is the word's when only one catalogue has it ("pause" is no one's). */
+        for (size_t l = 0; l < texts_lang_count(); l++) {
+            if (bridge_word_in(texts_find(texts_lang_at(l), bridge_commands[i].key), s, n)) {
+                *lang = texts_lang_at(l);
+                langs++;
+            }
+        }
+        if (langs == 0)
             continue;
-        *lang = bridge_words[i].lang;
-        if (bridge_words[i].cmd == BRIDGE_CMD_REPORT && arglen > 0) {
+        if (langs > 1)
+            *lang = NULL;
+        if (bridge_commands[i].cmd == BRIDGE_CMD_REPORT && arglen > 0) {
             const char *a = bridge_skip_blanks(s + strcspn(s, " \t\r\n"));
             size_t alen = bridge_word_len(a);
 
@@ -371,7 +272,7 @@ bridge_command_parse(const char *text, const char **lang, char *arg, size_t argl
             memcpy(arg, a, alen);
             arg[alen] = '\0';
         }
-        return bridge_words[i].cmd;
+        return bridge_commands[i].cmd;
     }
     return BRIDGE_CMD_UNKNOWN;
 }
@@ -452,10 +353,10 @@ static const char sql_code_insert[] =
  */
 static int
 bridge_push_link(struct dbtx *tx, struct app *app, const char *member_id, const char *actor,
-                 const char *acct, const char *inbox, const struct bridge_texts *t, int welcome)
+                 const char *acct, const char *inbox, const char *lang, int welcome)
 {
-    char code[BRIDGE_CODE_HEX + 1], hash[67], ttl[16];
-    struct bridge_buf text = { 0 };
+    char code[BRIDGE_CODE_HEX + 1], hash[67], ttl[16], hours[16];
+    char *link, *text;
     int n;
 
     /* The code is the member's key to the page: no weaker source may stand in for it. */
@@ -468,16 +369,16 @@ bridge_push_link(struct dbtx *tx, struct app *app, const char *member_id, const 
     dbtx_push(tx, sql_codes_clear, NULL, NULL, 1, member_id);
     dbtx_push(tx, sql_code_insert, NULL, NULL, 3, hash, member_id, ttl);
 
-    bridge_buf_add(&text, welcome ? t->welcome : t->new_link);
-    bridge_buf_add(&text, app->cfg->base_url);
-    bridge_buf_add(&text, "/link/");
-    bridge_buf_add(&text, code);
-    if (welcome)
-        bridge_buf_add(&text, t->welcome_end);
-    n = bridge_push_notice(tx, app, actor, acct, inbox, bridge_buf_str(&text));
-    OPENSSL_cleanse(text.s, text.len);
+    link = xasprintf("%s/link/%s", app->cfg->base_url, code);
+    snprintf(hours, sizeof(hours), "%d", BRIDGE_LINK_TTL_SECONDS / 3600);
+    text = texts_format(lang, welcome ? "bridge.welcome" : "bridge.new_link", "link", link, "hours",
+                        hours, NULL);
+    n = bridge_push_notice(tx, app, actor, acct, inbox, text);
+    OPENSSL_cleanse(text, strlen(text));
+    OPENSSL_cleanse(link, strlen(link));
     OPENSSL_cleanse(code, sizeof(code));
-    free(text.s);
+    free(text);
+    free(link);
     log_info("bridge_link_queued", "member=%s welcome=%d", member_id, welcome);
     return n;
 }
@@ -486,7 +387,7 @@ int
 bridge_push_welcome(struct dbtx *tx, struct app *app, const char *member_id, const char *actor,
                     const char *acct, const char *inbox, const char *lang)
 {
-    return bridge_push_link(tx, app, member_id, actor, acct, inbox, bridge_texts_for(lang), 1);
+    return bridge_push_link(tx, app, member_id, actor, acct, inbox, lang, 1);
 }
 
 int
@@ -608,40 +509,57 @@ bridge_col_long(PGresult *res, const char *name)
     return v != NULL ? strtol(v, NULL, 10) : 0;
 }
 
+/*
+ * One line of the status: key's text with value ("?" when unknown) as its {value} (or {handle}
+ * for the X account), after a newline unless it is the first.
+ */
 static void
-bridge_status_line(struct bridge_buf *b, const char *label, const char *value)
+bridge_status_line(struct bridge_buf *b, const char *lang, const char *key, const char *value)
 {
-    bridge_buf_add(b, label);
-    bridge_buf_add(b, value != NULL ? value : "?");
+    char *line = texts_format(lang, key, "handle", value != NULL ? value : "?", "value",
+                              value != NULL ? value : "?", NULL);
+
+    if (b->f != NULL)
+        bridge_buf_add(b, "\n");
+    bridge_buf_add(b, line);
+    free(line);
+}
+
+static const char *
+bridge_yes_no(const char *lang, PGresult *res, const char *column)
+{
+    return texts_get(lang, bridge_col_true(res, column) ? "bridge.yes" : "bridge.no");
 }
 
 static void
-bridge_status_text(struct bridge_buf *b, PGresult *res, const struct bridge_texts *t)
+bridge_status_text(struct bridge_buf *b, PGresult *res, const char *lang)
 {
     const char *handle = bridge_col(res, "x_handle");
     const char *state = bridge_col(res, "state");
     const char *state_word = state != NULL ? state : "";
+    char key[64];
 
     if (handle != NULL) {
-        bridge_status_line(b, t->st_x, handle);
+        bridge_status_line(b, lang, "bridge.status_x", handle);
     } else if (bridge_col(res, "x_id") != NULL) {
-        bridge_status_line(b, t->st_x, bridge_col(res, "x_id"));
+        bridge_status_line(b, lang, "bridge.status_x", bridge_col(res, "x_id"));
     } else {
-        bridge_buf_add(b, t->st_nothing);
+        bridge_status_line(b, lang, "bridge.status_nothing", NULL);
     }
-    for (size_t i = 0; i < sizeof(t->states) / sizeof(t->states[0]); i++)
-        if (strcmp(state_word, t->states[i][0]) == 0)
-            state_word = t->states[i][1];
-    bridge_status_line(b, t->st_state, state_word);
-    bridge_status_line(b, t->st_findable, bridge_col_true(res, "findable") ? t->yes : t->no);
-    bridge_status_line(b, t->st_notify, bridge_col_true(res, "notify") ? t->yes : t->no);
-    bridge_status_line(b, t->st_autofollow, bridge_col_true(res, "autofollow") ? t->yes : t->no);
-    bridge_status_line(b, t->st_relay, bridge_col_true(res, "relay") ? t->yes : t->no);
+    /* A state without a text (one added to the schema later) shows as its own word. */
+    snprintf(key, sizeof(key), "bridge.state.%s", state_word);
+    if (texts_get(lang, key) != key)
+        state_word = texts_get(lang, key);
+    bridge_status_line(b, lang, "bridge.status_state", state_word);
+    bridge_status_line(b, lang, "bridge.status_findable", bridge_yes_no(lang, res, "findable"));
+    bridge_status_line(b, lang, "bridge.status_notify", bridge_yes_no(lang, res, "notify"));
+    bridge_status_line(b, lang, "bridge.status_autofollow", bridge_yes_no(lang, res, "autofollow"));
+    bridge_status_line(b, lang, "bridge.status_relay", bridge_yes_no(lang, res, "relay"));
     if (bridge_col(res, "x_id") != NULL) {
-        bridge_status_line(b, t->st_followers, bridge_col(res, "followers"));
-        bridge_status_line(b, t->st_following, bridge_col(res, "following"));
+        bridge_status_line(b, lang, "bridge.status_followers", bridge_col(res, "followers"));
+        bridge_status_line(b, lang, "bridge.status_following", bridge_col(res, "following"));
     }
-    bridge_status_line(b, t->st_paused, bridge_col_true(res, "paused") ? t->yes : t->no);
+    bridge_status_line(b, lang, "bridge.status_paused", bridge_yes_no(lang, res, "paused"));
 }
 
 /* Who answers and where, for one message. */
@@ -649,7 +567,7 @@ struct bridge_peer {
     struct dbtx *tx;
     struct app *app;
     const char *actor, *acct, *inbox, *member;
-    const struct bridge_texts *t;
+    const char *lang; /* of the member, or of the word a non-member wrote */
 };
 
 static int
@@ -658,32 +576,30 @@ bridge_reply(const struct bridge_peer *p, const char *text)
     return bridge_push_notice(p->tx, p->app, p->actor, p->acct, p->inbox, text);
 }
 
+/* key's text in the peer's language, with up to two name, value pairs (NULL names end it). */
 static void
-bridge_reply2(const struct bridge_peer *p, const char *a, const char *b, const char *c)
+bridge_reply_text(const struct bridge_peer *p, const char *key, const char *n1, const char *v1,
+                  const char *n2, const char *v2)
 {
-    struct bridge_buf text = { 0 };
+    char *text = texts_format(p->lang, key, n1, v1, n2, v2, NULL);
 
-    bridge_buf_add(&text, a);
-    bridge_buf_add(&text, b);
-    bridge_buf_add(&text, c);
-    bridge_reply(p, bridge_buf_str(&text));
-    free(text.s);
+    bridge_reply(p, text);
+    free(text);
 }
 
 static void
 bridge_run_command(const struct bridge_peer *p, enum bridge_command c, PGresult *res)
 {
-    const struct bridge_texts *t = p->t;
     const char *arg = bridge_col(res, "arg");
-    char target[BRIDGE_ARG_MAX], threshold[16];
+    char target[BRIDGE_ARG_MAX], threshold[16], minutes[16];
     struct bridge_buf text = { 0 };
 
     switch (c) {
     case BRIDGE_CMD_LINK:
-        bridge_push_link(p->tx, p->app, p->member, p->actor, p->acct, p->inbox, t, 0);
+        bridge_push_link(p->tx, p->app, p->member, p->actor, p->acct, p->inbox, p->lang, 0);
         break;
     case BRIDGE_CMD_STATUS:
-        bridge_status_text(&text, res, t);
+        bridge_status_text(&text, res, p->lang);
         bridge_reply(p, bridge_buf_str(&text));
         free(text.s);
         break;
@@ -691,33 +607,35 @@ bridge_run_command(const struct bridge_peer *p, enum bridge_command c, PGresult 
     case BRIDGE_CMD_RESUME:
         dbtx_push(p->tx, sql_pause, NULL, NULL, 2, p->member,
                   c == BRIDGE_CMD_PAUSE ? "true" : "false");
-        bridge_reply(p, c == BRIDGE_CMD_PAUSE ? t->paused : t->resumed);
+        bridge_reply_text(p, c == BRIDGE_CMD_PAUSE ? "bridge.paused" : "bridge.resumed", NULL, NULL,
+                          NULL, NULL);
         break;
     case BRIDGE_CMD_DELETE:
         if (!bridge_col_true(res, "delete_pending")) {
             dbtx_push(p->tx, sql_delete_ask, NULL, NULL, 1, p->member);
-            bridge_reply(p, t->delete_ask);
+            snprintf(minutes, sizeof(minutes), "%d", BRIDGE_DELETE_CONFIRM_MINUTES);
+            bridge_reply_text(p, "bridge.delete_ask", "minutes", minutes, NULL, NULL);
             break;
         }
         dbtx_push(p->tx, sql_forget, NULL, NULL, 1, p->member);
         log_info("member_forgotten", "member=%s actor=%s source=message", p->member,
                  log_q(p->actor));
-        bridge_reply(p, t->forgotten);
+        bridge_reply_text(p, "bridge.forgotten", NULL, NULL, NULL, NULL);
         break;
     case BRIDGE_CMD_REPORT:
         if (arg == NULL || bridge_handle_normalize(arg, target, sizeof(target)) < 0) {
-            bridge_reply(p, t->report_usage);
+            bridge_reply_text(p, "bridge.report_usage", NULL, NULL, NULL, NULL);
             break;
         }
         snprintf(threshold, sizeof(threshold), "%d", p->app->cfg->report_hold_threshold);
         dbtx_push(p->tx, sql_report, NULL, NULL, 2, p->member, target);
         dbtx_push(p->tx, sql_report_hold, NULL, NULL, 2, target, threshold);
         log_info("member_report", "member=%s target=%s", p->member, log_q(target));
-        bridge_reply2(p, t->report_thanks, target, t->report_thanks_end);
+        bridge_reply_text(p, "bridge.report_thanks", "handle", target, NULL, NULL);
         break;
     case BRIDGE_CMD_HELP:
     case BRIDGE_CMD_UNKNOWN:
-        bridge_reply(p, t->help);
+        bridge_reply_text(p, "bridge.help", NULL, NULL, NULL, NULL);
         break;
     }
 }
@@ -741,7 +659,7 @@ bridge_command_cb(struct dbtx *tx, PGresult *res, void *arg)
     /* The actor document was just fetched to check the signature: its inbox is current. */
     p.inbox = a->actor_inbox != NULL ? a->actor_inbox : bridge_col(res, "inbox");
     if (p.member == NULL) {
-        struct bridge_buf text = { 0 };
+        char *bridge;
 
         /* Another bot's automatic answer must not start an endless exchange of helps. */
         if (a->actor_type != NULL &&
@@ -755,30 +673,27 @@ bridge_command_cb(struct dbtx *tx, PGresult *res, void *arg)
                      log_q(a->actor));
             return 0;
         }
-        p.t = bridge_texts_for(bridge_col(res, "word_lang"));
-        bridge_buf_add(&text, p.t->join_first);
-        bridge_buf_add(&text, a->app->cfg->bridge_username);
-        bridge_buf_add(&text, "@");
-        bridge_buf_add(&text, a->app->cfg->host);
-        bridge_buf_add(&text, p.t->join_first_end);
-        bridge_buf_add(&text, p.t->help);
-        bridge_reply(&p, bridge_buf_str(&text));
-        free(text.s);
+        p.lang = bridge_col(res, "word_lang");
+        bridge = xasprintf("%s@%s", a->app->cfg->bridge_username, a->app->cfg->host);
+        bridge_reply_text(&p, "bridge.join_first", "bridge", bridge, "help",
+                          texts_get(p.lang, "bridge.help"));
+        free(bridge);
         log_info("bridge_command", "actor=%s member=- command=%s", log_q(a->actor),
                  bridge_command_name(c));
         return 0;
     }
-    p.t = bridge_texts_for(bridge_col(res, "lang"));
+    p.lang = bridge_col(res, "lang");
     used = bridge_col_long(res, "used");
     if (used > BRIDGE_COMMANDS_PER_HOUR) {
-        char minutes[16];
+        char minutes[16], limit[16];
 
         log_info("bridge_rate_limited", "member=%s first=%d", p.member,
                  used == BRIDGE_COMMANDS_PER_HOUR + 1);
         /* One answer says so; after it, silence until the window ends. */
         if (used == BRIDGE_COMMANDS_PER_HOUR + 1) {
             snprintf(minutes, sizeof(minutes), "%ld", bridge_col_long(res, "minutes_left"));
-            bridge_reply2(&p, p.t->too_many, minutes, p.t->too_many_end);
+            snprintf(limit, sizeof(limit), "%d", BRIDGE_COMMANDS_PER_HOUR);
+            bridge_reply_text(&p, "bridge.too_many", "minutes", minutes, "limit", limit);
         }
         return 0;
     }

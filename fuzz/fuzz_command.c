@@ -6,6 +6,7 @@
 
 #include "bridge.h"
 #include "fuzz_common.h"
+#include "texts.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,7 +23,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(arg, 0x55, sizeof(arg));
     c = bridge_command_parse(f[0], &lang, arg, sizeof(arg));
     fuzz_check(c >= BRIDGE_CMD_UNKNOWN && c <= BRIDGE_CMD_REPORT);
-    fuzz_check(lang == NULL || strcmp(lang, "en") == 0 || strcmp(lang, "fr") == 0);
+    fuzz_check(lang == NULL || texts_lang_known(lang) == lang);
     fuzz_check(memchr(arg, '\0', sizeof(arg)) != NULL);
     fuzz_check(c == BRIDGE_CMD_REPORT || arg[0] == '\0');
     /* Less room for the argument changes nothing else, and cuts it as a prefix. */

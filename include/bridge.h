@@ -16,8 +16,9 @@ struct json_object;
  * Inside tx, after a Follow of the bridge account is recorded: stores a new one-time link
  * code (128 random bits as 32 lowercase hex digits; only SHA-256 of those 32 ASCII bytes is
  * stored, in link_codes, valid BRIDGE_LINK_TTL_SECONDS) and queues the welcome direct
- * message holding <base_url>/link/<code>. member_id is the members.id as text; lang is
- * "en" or "fr". Returns the number of deliveries listed (0 or 1).
+ * message holding <base_url>/link/<code>. member_id is the members.id as text; lang is a
+ * catalogue's language (texts.h; any other is English). Returns the number of deliveries listed (0
+ * or 1).
  */
 int bridge_push_welcome(struct dbtx *tx, struct app *app, const char *member_id, const char *actor,
                         const char *acct, const char *inbox, const char *lang);
@@ -54,9 +55,10 @@ enum bridge_command {
 };
 
 /*
- * Pure: the command in a message's plain text (its first word, English or French, any
- * case, trailing punctuation ignored). *lang becomes "en" or "fr" when the word belongs to
- * one language, else NULL. For BRIDGE_CMD_REPORT the next word is copied into arg (cut to
+ * Pure: the command in a message's plain text (its first word, one of the catalogues'
+ * bridge.command.* words, any case, trailing punctuation ignored). *lang becomes the
+ * catalogue's language (texts.h, static) when the word belongs to one language only, else
+ * NULL. For BRIDGE_CMD_REPORT the next word is copied into arg (cut to
  * arglen); arg is "" otherwise.
  */
 enum bridge_command bridge_command_parse(const char *text, const char **lang, char *arg,

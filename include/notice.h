@@ -36,7 +36,7 @@ struct notice_item {
 
 /* Who the message is for. */
 struct notice_member {
-    const char *lang;     /* "fr" or anything else for English */
+    const char *lang;     /* a catalogue's language (texts.h); any other is English */
     const char *actor;    /* the member's actor URL: its scheme and host make the follow links */
     const char *bridge;   /* the bridge account, "name@host", for "report" */
     const char *base_url; /* the bridge's origin, for the CSV */

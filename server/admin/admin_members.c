@@ -10,6 +10,7 @@
 #include "bridge.h"
 #include "config.h"
 #include "log.h"
+#include "texts.h"
 #include "xmalloc.h"
 
 /* Columns of the row admin_who returns. */
@@ -222,18 +223,14 @@ out:
 static char *
 admin_members_suspended_text(const struct config *cfg, const char *lang)
 {
-    int fr = strcmp(lang, "fr") == 0;
-    const char *contact = cfg->admin_contact != NULL ? cfg->admin_contact : "";
+    char *contact, *text;
 
-    return xasprintf("%s%s%s",
-                     fr ? "Votre compte sur cette passerelle a été suspendu par son "
-                          "administrateur : votre archive X n'y est plus acceptée et personne "
-                          "n'est plus reconnecté à travers vous. Vos liens à usage unique et vos "
-                          "sessions ont été annulés."
-                        : "Your account on this bridge has been suspended by its admin: your X "
-                          "archive is no longer accepted here and nobody is reconnected through "
-                          "you any more. Your one-time links and sessions were cancelled.",
-                     *contact != '\0' ? (fr ? " Contact : " : " Contact: ") : "", contact);
+    if (cfg->admin_contact == NULL || cfg->admin_contact[0] == '\0')
+        return xstrdup(texts_get(lang, "admin.suspended"));
+    contact = texts_format(lang, "admin.suspended_contact", "contact", cfg->admin_contact, NULL);
+    text = xasprintf("%s %s", texts_get(lang, "admin.suspended"), contact);
+    free(contact);
+    return text;
 }
 
 int

@@ -15,66 +15,12 @@
 #include "metrics.h"
 #include "notice.h"
 #include "queue.h"
+#include "texts.h"
 #include "url.h"
 #include "worker.h"
 #include "xmalloc.h"
 
 #define M_NOTICES "passerelle_notices_total"
-
-/* --- the text -------------------------------------------------------------------------------- */
-
-struct notice_texts {
-    const char *one, *many;                     /* header: one person, N people */
-    const char *is_now, *claimed_by;            /* "@x on X is @acct now." / "... claimed by" */
-    const char *no_handle, *no_handle_claimed;  /* the same without an X handle */
-    const char *waits, *report;                 /* held */
-    const char *done, *soon, *connect, *follow; /* what happens next */
-    const char *more;                           /* "...and N more" */
-    const char *undo;                           /* footer when a follow is automatic */
-};
-
-static const struct notice_texts notice_en = {
-    .one = "Someone you followed on X is on the fediverse now:",
-    .many = "%s people you followed on X are on the fediverse now:",
-    .is_now = "@%s on X is @%s now.",
-    .claimed_by = "@%s on X is claimed by @%s, who arrived recently.",
-    .no_handle = "An account you followed on X is @%s now.",
-    .no_handle_claimed = "An account you followed on X is claimed by @%s, who arrived recently.",
-    .waits = " The automatic follow waits until %s UTC.",
-    .report = " If that is not the person you knew, send \"report @%s\" to @%s.",
-    .done = " Your server followed them for you.",
-    .soon = " Your server will follow them for you shortly.",
-    .connect = " Connect your server on your link page and it will follow them for you.",
-    .follow = " Follow: %s",
-    .more = "...and %s more: %s/me/following.csv has them all, in the format your server "
-            "imports (Preferences > Import and export); open your link page first (send me "
-            "\"link\" for a new one).",
-    .undo = "Automatic follows are made by your own server in your name: to undo one, unfollow "
-            "the account; to stop them, turn off automatic follows on your link page or send me "
-            "\"pause\".",
-};
-
-static const struct notice_texts notice_fr = {
-    .one = "Une personne que vous suiviez sur X est maintenant sur le fédivers :",
-    .many = "%s personnes que vous suiviez sur X sont maintenant sur le fédivers :",
-    .is_now = "@%s sur X est maintenant @%s.",
-    .claimed_by = "@%s sur X est revendiqué par @%s, arrivé récemment.",
-    .no_handle = "Un compte que vous suiviez sur X est maintenant @%s.",
-    .no_handle_claimed = "Un compte que vous suiviez sur X est revendiqué par @%s, arrivé "
-                         "récemment.",
-    .waits = " Le suivi automatique attend jusqu'au %s UTC.",
-    .report = " Si ce n'est pas la personne que vous connaissiez, envoyez « signaler @%s » à @%s.",
-    .done = " Votre serveur l'a suivi pour vous.",
-    .soon = " Votre serveur va le suivre pour vous sous peu.",
-    .connect = " Connectez votre serveur sur votre page de lien et il le suivra pour vous.",
-    .follow = " Suivre : %s",
-    .more = "... et %s de plus : %s/me/following.csv les contient tous, au format que votre "
-            "serveur importe (Préférences > Importer et exporter) ; ouvrez d'abord votre page "
-            "de lien (envoyez-moi « lien » pour en avoir un nouveau).",
-    .undo = "Les suivis automatiques sont faits par votre propre serveur en votre nom : pour en "
-            "annuler un, cessez de suivre le compte ; pour les arrêter, désactivez-les sur votre "
-            "page de lien ou envoyez-moi « pause ».",
-};
 
 char *
 notice_follow_link(const char *member_actor, const char *target)
@@ -107,57 +53,59 @@ notice_follow_link(const char *member_actor, const char *target)
     return out;
 }
 
-/*
- * Writes tmpl with each "%s" replaced by the next of a, b (texts are data, not printf
- * formats: a translation can never make the arguments be read as something else).
- */
+/* key's text in lang with up to two name, value pairs (NULL names end it), onto f. */
 static void
-notice_put(FILE *f, const char *tmpl, const char *a, const char *b)
+notice_put(FILE *f, const char *lang, const char *key, const char *n1, const char *v1,
+           const char *n2, const char *v2)
 {
-    for (const char *p = tmpl; *p != '\0'; p++) {
-        if (p[0] == '%' && p[1] == 's') {
-            fputs(a != NULL ? a : "", f);
-            a = b;
-            b = NULL;
-            p++;
-        } else {
-            fputc(*p, f);
-        }
-    }
+    char *s = texts_format(lang, key, n1, v1, n2, v2, NULL);
+
+    fputs(s, f);
+    free(s);
+}
+
+/* One more sentence of an item: sentences are parted by a blank. */
+static void
+notice_sentence(FILE *f, const char *lang, const char *key, const char *n1, const char *v1,
+                const char *n2, const char *v2)
+{
+    fputc(' ', f);
+    notice_put(f, lang, key, n1, v1, n2, v2);
 }
 
 static void
-notice_item_text(FILE *f, const struct notice_texts *t, const struct notice_member *m,
-                 const struct notice_item *it)
+notice_item_text(FILE *f, const struct notice_member *m, const struct notice_item *it)
 {
     int handle = it->x_handle != NULL && it->x_handle[0] != '\0';
+    const char *l = m->lang;
 
     fputs("\n- ", f);
     if (it->held && handle)
-        notice_put(f, t->claimed_by, it->x_handle, it->acct);
+        notice_put(f, l, "notice.claimed_by", "handle", it->x_handle, "acct", it->acct);
     else if (it->held)
-        notice_put(f, t->no_handle_claimed, it->acct, NULL);
+        notice_put(f, l, "notice.no_handle_claimed", "acct", it->acct, NULL, NULL);
     else if (handle)
-        notice_put(f, t->is_now, it->x_handle, it->acct);
+        notice_put(f, l, "notice.is_now", "handle", it->x_handle, "acct", it->acct);
     else
-        notice_put(f, t->no_handle, it->acct, NULL);
+        notice_put(f, l, "notice.no_handle", "acct", it->acct, NULL, NULL);
     if (it->held) {
         if (it->automatic && it->hold_until != NULL)
-            notice_put(f, t->waits, it->hold_until, NULL);
-        notice_put(f, t->report, it->acct, m->bridge);
+            notice_sentence(f, l, "notice.waits", "until", it->hold_until, NULL, NULL);
+        notice_sentence(f, l, "notice.report", "acct", it->acct, "bridge", m->bridge);
     }
     if (it->automatic && it->done) {
-        fputs(t->done, f);
+        notice_sentence(f, l, "notice.done", NULL, NULL, NULL, NULL);
     } else if (it->automatic) {
         if (!it->held)
-            fputs(m->has_grant ? t->soon : t->connect, f);
+            notice_sentence(f, l, m->has_grant ? "notice.soon" : "notice.connect", NULL, NULL, NULL,
+                            NULL);
         else if (!m->has_grant)
-            fputs(t->connect, f);
+            notice_sentence(f, l, "notice.connect", NULL, NULL, NULL, NULL);
     } else {
         char *link = notice_follow_link(m->actor, it->actor);
 
         if (link != NULL)
-            notice_put(f, t->follow, link, NULL);
+            notice_sentence(f, l, "notice.follow", "link", link, NULL, NULL);
         free(link);
     }
 }
@@ -165,8 +113,6 @@ notice_item_text(FILE *f, const struct notice_texts *t, const struct notice_memb
 char *
 notice_text(const struct notice_member *m, const struct notice_item *items, size_t n, size_t total)
 {
-    const struct notice_texts *t =
-        m->lang != NULL && strcmp(m->lang, "fr") == 0 ? &notice_fr : &notice_en;
     char *s = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&s, &len);
@@ -178,20 +124,20 @@ notice_text(const struct notice_member *m, const struct notice_item *items, size
     if (total < n)
         total = n;
     snprintf(num, sizeof(num), "%zu", total);
-    notice_put(f, total == 1 ? t->one : t->many, num, NULL);
+    notice_put(f, m->lang, total == 1 ? "notice.one" : "notice.many", "count", num, NULL, NULL);
     fputc('\n', f);
     for (size_t i = 0; i < n; i++) {
-        notice_item_text(f, t, m, &items[i]);
+        notice_item_text(f, m, &items[i]);
         automatic |= items[i].automatic;
     }
     if (total > n) {
         snprintf(num, sizeof(num), "%zu", total - n);
         fputs("\n\n", f);
-        notice_put(f, t->more, num, m->base_url);
+        notice_put(f, m->lang, "notice.more", "count", num, "base", m->base_url);
     }
     if (automatic) {
         fputs("\n\n", f);
-        fputs(t->undo, f);
+        notice_put(f, m->lang, "notice.undo", NULL, NULL, NULL, NULL);
     }
     if (fclose(f) != 0)
         abort();

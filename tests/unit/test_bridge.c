@@ -6,6 +6,7 @@
 #include "bridge.h"
 #include "dispatch.h"
 #include "tap.h"
+#include "texts.h"
 
 #define BASE   "https://bridge.example"
 #define BRIDGE BASE "/users/passerelle"
@@ -228,6 +229,56 @@ test_commands(void)
     is_str(arg, "@averyv", "the argument is cut to its buffer");
 }
 
+/*
+ * Every catalogue's command words come back as their command, with their language unless
+ * another language has the same word for it: no word of one language names another command
+ * in another.
+ */
+static void
+test_command_words(void)
+{
+    static const struct {
+        const char *key;
+        enum bridge_command cmd;
+    } keys[] = {
+        { "bridge.command.help", BRIDGE_CMD_HELP },
+        { "bridge.command.link", BRIDGE_CMD_LINK },
+        { "bridge.command.status", BRIDGE_CMD_STATUS },
+        { "bridge.command.pause", BRIDGE_CMD_PAUSE },
+        { "bridge.command.resume", BRIDGE_CMD_RESUME },
+        { "bridge.command.delete", BRIDGE_CMD_DELETE },
+        { "bridge.command.report", BRIDGE_CMD_REPORT },
+    };
+    size_t wrong = 0, words = 0;
+
+    for (size_t l = 0; l < texts_lang_count(); l++) {
+        const char *code = texts_lang_at(l);
+
+        for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+            const char *w = texts_find(code, keys[k].key);
+
+            while (w != NULL && *w != '\0') {
+                char word[64];
+                size_t n = strcspn(w, " \t");
+                const char *lang;
+                char arg[8];
+
+                snprintf(word, sizeof(word), "%.*s", (int)n, w);
+                words++;
+                if (parse(word, &lang, arg, sizeof(arg)) != keys[k].cmd ||
+                    (lang != NULL && strcmp(lang, code) != 0)) {
+                    wrong++;
+                    printf("# %s: \"%s\" is not %s\n", code, word, keys[k].key);
+                }
+                w += n;
+                w += strspn(w, " \t");
+            }
+        }
+    }
+    ok(words >= 7 * texts_lang_count(), "every language has its command words (%zu)", words);
+    is_int(wrong, 0, "each word is its command, in its language");
+}
+
 static void
 test_handles(void)
 {
@@ -283,6 +334,7 @@ main(void)
     test_classify();
     test_message_new();
     test_commands();
+    test_command_words();
     test_handles();
     return done_testing();
 }
