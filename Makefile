@@ -253,12 +253,14 @@ format-check:
 	clang-format --dry-run --Werror $(FMT_SRCS)
 
 # Unbounded, non-reentrant or unchecked calls are banned (curl's list, shortened); includes
-# follow the layers of scripts/layers.sh (README: the include rule).
+# follow the layers of scripts/layers.sh (README: the include rule); every module has its unit
+# test (scripts/unitmap.sh).
 BANNED := (^|[^_[:alnum:]])(sprintf|vsprintf|strcpy|strcat|strtok|gets|atoi|atol|atof|asctime|ctime|gmtime|localtime|rand|system)[[:space:]]*\(
 lint:
 	@! grep -nE '$(BANNED)' $(SRCS) || { echo "lint: banned function" >&2; exit 1; }
 	@for f in $(SRCS); do head -1 $$f | grep -q '^/\*' || { echo "lint: $$f must open with a one-line comment" >&2; exit 1; }; done
 	@sh scripts/layers.sh >&2
+	@sh scripts/unitmap.sh >&2
 	@echo "lint: ok"
 
 clean:

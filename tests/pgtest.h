@@ -1,0 +1,176 @@
+/* Test helper, header only: a migrated throwaway database and the loop for unit tests. */
+#ifndef PASSERELLE_PGTEST_H
+#define PASSERELLE_PGTEST_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <libpq-fe.h>
+
+#include "db.h"
+#include "migrate.h"
+
+/*
+ * One database per test program, test_<name>_<pid>, created in the cluster of
+ * PASSERELLE_TEST_PG (tests/run.sh starts it) and migrated; pgt_pg is a blocking connection
+ * to it for seeding and reading back, pgt_conninfo is what the code under test connects to.
+ */
+static struct event_base *pgt_base;
+static PGconn *pgt_pg;
+static char pgt_admin[1024];
+static char pgt_conninfo[1200];
+static char pgt_dbname[64];
+
+static void __attribute__((format(printf, 1, 2), noreturn, unused)) pgt_bail(const char *fmt, ...)
+{
+    va_list ap;
+
+    printf("Bail out! ");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    exit(1);
+}
+
+static double __attribute__((unused)) pgt_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs the loop for at most 5 ms. */
+static void __attribute__((unused)) pgt_spin_once(void)
+{
+    struct timeval tv = { 0, 5000 };
+
+    event_base_loopexit(pgt_base, &tv);
+    event_base_dispatch(pgt_base);
+}
+
+/* Runs the loop until cond holds or secs have passed. */
+#define PGT_SPIN(cond, secs)                                                                       \
+    do {                                                                                           \
+        double pgt_end_ = pgt_now() + (secs);                                                      \
+        while (!(cond) && pgt_now() < pgt_end_)                                                    \
+            pgt_spin_once();                                                                       \
+    } while (0)
+
+/* Runs one statement on pgt_pg and returns its result; bails out when it fails. */
+static PGresult *__attribute__((format(printf, 1, 0), unused))
+pgt_vquery(const char *fmt, va_list ap)
+{
+    char sql[4096];
+    PGresult *res;
+
+    vsnprintf(sql, sizeof(sql), fmt, ap);
+    res = PQexec(pgt_pg, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+        pgt_bail("%s: %s", sql, PQerrorMessage(pgt_pg));
+    return res;
+}
+
+static void __attribute__((format(printf, 1, 2), unused)) pgt_exec(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    PQclear(pgt_vquery(fmt, ap));
+    va_end(ap);
+}
+
+/* The first column of the first row as a number; -1 when there is no row or it is NULL. */
+static long long __attribute__((format(printf, 1, 2), unused)) pgt_num(const char *fmt, ...)
+{
+    va_list ap;
+    PGresult *res;
+    long long v = -1;
+
+    va_start(ap, fmt);
+    res = pgt_vquery(fmt, ap);
+    va_end(ap);
+    if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)) {
+        const char *s = PQgetvalue(res, 0, 0);
+
+        v = strcmp(s, "t") == 0 ? 1 : strcmp(s, "f") == 0 ? 0 : strtoll(s, NULL, 10);
+    }
+    PQclear(res);
+    return v;
+}
+
+/*
+ * The first column of the first row, in a buffer that the next call overwrites; "(none)"
+ * when there is no row and "(null)" when it is NULL.
+ */
+static const char *__attribute__((format(printf, 1, 2), unused)) pgt_str(const char *fmt, ...)
+{
+    static char out[4096];
+    va_list ap;
+    PGresult *res;
+
+    va_start(ap, fmt);
+    res = pgt_vquery(fmt, ap);
+    va_end(ap);
+    snprintf(out, sizeof(out), "%s",
+             PQntuples(res) == 0      ? "(none)"
+             : PQgetisnull(res, 0, 0) ? "(null)"
+                                      : PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return out;
+}
+
+static void __attribute__((unused)) pgt_fatal_cb(const char *why, void *arg)
+{
+    (void)arg;
+    printf("# fatal: %s\n", why);
+}
+
+/* A pool of n connections to the test database on pgt_base. */
+static struct db *__attribute__((unused)) pgt_db(int n)
+{
+    return db_new(pgt_base, pgt_conninfo, n, migrate_latest(), pgt_fatal_cb, NULL);
+}
+
+/* Creates and migrates test_<name>_<pid>, connects pgt_pg and makes pgt_base. */
+static void __attribute__((unused)) pgt_setup(const char *name)
+{
+    const char *env = getenv("PASSERELLE_TEST_PG");
+    char err[512];
+    int applied;
+
+    if (env == NULL || *env == '\0')
+        pgt_bail("PASSERELLE_TEST_PG not set (run through tests/run.sh)");
+    snprintf(pgt_admin, sizeof(pgt_admin), "%s", env);
+    snprintf(pgt_dbname, sizeof(pgt_dbname), "test_%s_%d", name, (int)getpid());
+    snprintf(pgt_conninfo, sizeof(pgt_conninfo), "%s dbname=%s", env, pgt_dbname);
+    pgt_pg = PQconnectdb(pgt_admin);
+    if (PQstatus(pgt_pg) != CONNECTION_OK)
+        pgt_bail("connect: %s", PQerrorMessage(pgt_pg));
+    pgt_exec("CREATE DATABASE %s", pgt_dbname);
+    PQfinish(pgt_pg);
+    if (migrate_run(pgt_conninfo, &applied, err, sizeof(err)) < 0)
+        pgt_bail("migrate: %s", err);
+    pgt_pg = PQconnectdb(pgt_conninfo);
+    if (PQstatus(pgt_pg) != CONNECTION_OK)
+        pgt_bail("connect: %s", PQerrorMessage(pgt_pg));
+    pgt_base = event_base_new();
+}
+
+/* Frees the loop and drops the database. */
+static void __attribute__((unused)) pgt_teardown(void)
+{
+    event_base_free(pgt_base);
+    PQfinish(pgt_pg);
+    pgt_pg = PQconnectdb(pgt_admin);
+    pgt_exec("DROP DATABASE %s WITH (FORCE)", pgt_dbname);
+    PQfinish(pgt_pg);
+}
+
+#endif
