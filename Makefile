@@ -64,7 +64,7 @@ BENCHES   := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 FMT_SRCS  := $(SRCS) $(wildcard include/*.h tests/*.h tests/*.c tests/unit/*.c bench/*.c fuzz/*.c fuzz/*.h)
 
 .PHONY: all run test check bench install uninstall clean deps format format-check lint \
-        units print-cpp valgrind fuzz fuzz-smoke bench-quick demo
+        units print-cpp valgrind fuzz fuzz-smoke bench-quick demo cycles
 
 all: $(BIN) $(UNITS) $(REPLAYS) $(BENCHES)
 
@@ -262,6 +262,11 @@ lint:
 	@sh scripts/layers.sh >&2
 	@sh scripts/unitmap.sh >&2
 	@echo "lint: ok"
+
+# The file-level call graph from the objects (scripts/cycles.sh): prints every loop of calls
+# between files, with the symbols behind each edge. Report only while main still has loops.
+cycles: $(MAIN_OBJ) $(LIB_OBJS)
+	@CYCLES_REPORT=1 sh scripts/cycles.sh $(BUILD) $^
 
 clean:
 	rm -rf $(BUILD)

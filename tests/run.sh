@@ -2,7 +2,7 @@
 # Runs every test (unit, integration, interop) and ends with one line: "N passed, N failed".
 # Each test program prints TAP lines ("ok N - name" / "not ok N - name"); this script counts
 # them, and counts a program that exits non-zero without a "not ok" line as one failure.
-# Environment: BUILD (build folder, default build), TEST_ONLY (unit|integration|interop|browser|install|bench),
+# Environment: BUILD (build folder, default build), TEST_ONLY (unit|integration|interop|browser|install|lint|bench),
 # TEST_MATCH (an extended regex over names such as integration/inbox.test.mjs),
 # PASSERELLE_VALGRIND=1 (integration servers run under valgrind).
 set -u
@@ -108,6 +108,15 @@ if [ -z "$only" ] || [ "$only" = install ]; then
     for t in tests/install/*.test.sh; do
         [ -f "$t" ] || continue
         run_one "install/$(basename "$t")" env BUILD="$BUILD" sh "$t"
+    done
+fi
+
+# The checkers make lint runs, on small programs of their own (tests/lint/): they must be able
+# to fail.
+if [ -z "$only" ] || [ "$only" = lint ]; then
+    for t in tests/lint/*.test.sh; do
+        [ -f "$t" ] || continue
+        run_one "lint/$(basename "$t")" sh "$t"
     done
 fi
 
