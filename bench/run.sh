@@ -407,7 +407,9 @@ psql "$fresh" -X -q -c "INSERT INTO link_codes (hash, member_id, expires_at)
 serve page PASSERELLE_DATABASE_URL="$fresh" PASSERELLE_MAX_ARCHIVE_BYTES=1073741824
 pagepid=$spid
 jar=$tmp/cookies
-curl -s -o /dev/null -c "$jar" "$base/link/$code"
+# The link's page spends nothing; its same-origin POST opens the session.
+curl -s -o /dev/null -c "$jar" -X POST -H "Origin: $base" \
+    -H "Content-Type: application/x-www-form-urlencoded" --data "" "$base/link/$code"
 csrf=$(curl -s -b "$jar" "$base/link/state" | sed -n 's/.*"csrf": *"\([0-9a-f]*\)".*/\1/p')
 [ -n "$csrf" ] || fail "the link page gave no session"
 t0=$(now)

@@ -12,6 +12,7 @@ import { startServer } from "../tests/lib/server.mjs";
 import { startPeer } from "../tests/lib/peer.mjs";
 import { eventually, sleep } from "../tests/lib/harness.mjs";
 import { request } from "../tests/lib/http.mjs";
+import { openLink } from "../tests/lib/linkcode.mjs";
 import { xArchive, zipBuffer } from "../tests/lib/xarchive.mjs";
 import { connect } from "../tests/lib/oauthflow.mjs";
 
@@ -141,8 +142,8 @@ async function main() {
   const sessions = {};
   for (const u of names) {
     if (!links[u]) continue;
-    const opened = await request(`${s.url}/link/${links[u]}`);
-    const cookie = opened.headers["set-cookie"]?.[0]?.split(";")[0];
+    // As a person does it: the link shows a page, "Continue" POSTs the code and opens the session.
+    const cookie = await openLink(s, links[u]);
     const st = await request(`${s.url}/link/state`, { headers: { cookie } });
     sessions[u] = { cookie, csrf: st.json().csrf };
     const zip = zipBuffer(xArchive({ username: X[u].handle, accountId: X[u].id, displayName: u, followerIds: people[u].followers, followingIds: people[u].following }).entries);
