@@ -20,7 +20,10 @@ struct relayfollow;
  */
 struct relayfollow *relayfollow_new(struct app *app, long poll_ms);
 void relayfollow_start(struct relayfollow *rf);
-/* Stops the tick; a round still in its transaction frees it when it ends. NULL-safe. */
+/*
+ * Stops the worker (worker.h); a round still in its transaction ends on its own, rolled back
+ * when its rows had not been read yet. NULL-safe.
+ */
 void relayfollow_free(struct relayfollow *rf);
 
 #endif

@@ -2,7 +2,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
 #include <json-c/json.h>
 #include <libpq-fe.h>
 
@@ -17,6 +16,7 @@
 #include "outbox.h"
 #include "relayfollow.h"
 #include "url.h"
+#include "worker.h"
 #include "xmalloc.h"
 
 #define RELAYFOLLOW_BATCH   "100"
@@ -24,13 +24,17 @@
 
 struct relayfollow {
     struct app *app;
-    struct event *tick;
-    long poll_ms;
-    int running;    /* a round's transaction is open */
-    int closing;    /* relayfollow_free came during a round: its end frees */
+    struct worker *w; /* one round at a time, again at once after a full batch */
+    char after[24];   /* the last member id of the previous round: rounds walk the ids */
+};
+
+/* One round's transaction: the worker's step. */
+struct relayfollow_round {
+    struct relayfollow *rf; /* borrowed: used only while worker_run_live */
+    struct worker_run *run;
     int queued;     /* deliveries listed in this round */
     int full;       /* a batch came back full: go again at once */
-    char after[24]; /* the last member id of the previous round: rounds walk the ids */
+    char after[24]; /* where the next round starts */
 };
 
 /*
@@ -65,9 +69,7 @@ static const char sql_left[] =
     " LIMIT " RELAYFOLLOW_BATCH " FOR UPDATE SKIP LOCKED)"
     " RETURNING actor_uri, inbox, follow_id";
 
-static void relayfollow_tick_cb(evutil_socket_t fd, short what, void *arg);
-static void relayfollow_done(enum db_outcome outcome, const char *err, void *arg);
-static void relayfollow_arm(struct relayfollow *rf, long ms);
+static void relayfollow_step(struct worker_run *run, void *arg);
 
 struct relayfollow *
 relayfollow_new(struct app *app, long poll_ms)
@@ -75,8 +77,7 @@ relayfollow_new(struct app *app, long poll_ms)
     struct relayfollow *rf = xcalloc(1, sizeof(*rf));
 
     rf->app = app;
-    rf->poll_ms = poll_ms > 0 ? poll_ms : 10000;
-    rf->tick = evtimer_new(app->base, relayfollow_tick_cb, rf);
+    rf->w = worker_new(app->base, poll_ms > 0 ? poll_ms : 10000, relayfollow_step, rf);
     snprintf(rf->after, sizeof(rf->after), "0");
     return rf;
 }
@@ -84,7 +85,7 @@ relayfollow_new(struct app *app, long poll_ms)
 void
 relayfollow_start(struct relayfollow *rf)
 {
-    relayfollow_arm(rf, 0);
+    worker_start(rf->w);
 }
 
 void
@@ -92,28 +93,16 @@ relayfollow_free(struct relayfollow *rf)
 {
     if (rf == NULL)
         return;
-    event_free(rf->tick);
-    rf->tick = NULL;
-    if (rf->running)
-        rf->closing = 1;
-    else
-        free(rf);
-}
-
-static void
-relayfollow_arm(struct relayfollow *rf, long ms)
-{
-    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
-    evtimer_add(rf->tick, &tv);
+    worker_free(rf->w);
+    free(rf);
 }
 
 /* Undo{Follow{id, actor: relay, object: member}} to inbox, unless relay_block names its host. */
 static void
-relayfollow_undo(struct dbtx *tx, struct relayfollow *rf, const char *member, const char *inbox,
-                 const char *follow_id)
+relayfollow_undo(struct dbtx *tx, struct relayfollow_round *r, const char *member,
+                 const char *inbox, const char *follow_id)
 {
-    struct app *app = rf->app;
+    struct app *app = r->rf->app;
     struct json_object *inner;
     char host[URL_AUTHORITY_MAX];
 
@@ -127,20 +116,23 @@ relayfollow_undo(struct dbtx *tx, struct relayfollow *rf, const char *member, co
     outbox_push_one(tx, "relay", activity_undo_new(app->cfg->base_url, app->relay_id, inner),
                     inbox);
     json_object_put(inner);
-    rf->queued++;
+    r->queued++;
     log_info("relay_follow_undone", "member=%s follow=%s", log_q(member), log_q(follow_id));
 }
 
 static int
 relayfollow_due(struct dbtx *tx, PGresult *res, void *arg)
 {
-    struct relayfollow *rf = arg;
-    struct app *app = rf->app;
+    struct relayfollow_round *r = arg;
+    struct app *app;
     int n = PQntuples(res);
 
-    rf->full = n >= RELAYFOLLOW_BATCH_N;
+    if (!worker_run_live(r->run))
+        return -1; /* stopping: the rows stay due for the next start */
+    app = r->rf->app;
+    r->full = n >= RELAYFOLLOW_BATCH_N;
     /* A short batch ends the walk: the next round starts from the first id again. */
-    snprintf(rf->after, sizeof(rf->after), "%s", rf->full ? PQgetvalue(res, n - 1, 0) : "0");
+    snprintf(r->after, sizeof(r->after), "%s", r->full ? PQgetvalue(res, n - 1, 0) : "0");
     for (int i = 0; i < n; i++) {
         const char *id = PQgetvalue(res, i, 0), *actor = PQgetvalue(res, i, 1);
         const char *inbox = PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2);
@@ -151,7 +143,7 @@ relayfollow_due(struct dbtx *tx, PGresult *res, void *arg)
         if (strcmp(PQgetvalue(res, i, 6), "t") != 0) {
             /* They no longer want it (or may not): undo what was asked, forget a refusal. */
             if (fid != NULL && inbox != NULL && strcmp(state, "rejected") != 0)
-                relayfollow_undo(tx, rf, actor, inbox, fid);
+                relayfollow_undo(tx, r, actor, inbox, fid);
             dbtx_push(tx, sql_unfollowed, NULL, NULL, 1, id);
             dbtx_push(tx, sql_drop_announces, NULL, NULL, 1, id);
             continue;
@@ -164,7 +156,7 @@ relayfollow_due(struct dbtx *tx, PGresult *res, void *arg)
         log_info("relay_follow_sent", "member=%s follow=%s", log_q(actor),
                  log_q(json_object_get_string(v)));
         outbox_push_one(tx, "relay", f, inbox);
-        rf->queued++;
+        r->queued++;
     }
     return 0;
 }
@@ -173,52 +165,51 @@ relayfollow_due(struct dbtx *tx, PGresult *res, void *arg)
 static int
 relayfollow_left(struct dbtx *tx, PGresult *res, void *arg)
 {
-    struct relayfollow *rf = arg;
+    struct relayfollow_round *r = arg;
 
+    if (!worker_run_live(r->run))
+        return -1;
     for (int i = 0; i < PQntuples(res); i++)
-        relayfollow_undo(tx, rf, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+        relayfollow_undo(tx, r, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
                          PQgetvalue(res, i, 2));
-    rf->full |= PQntuples(res) >= RELAYFOLLOW_BATCH_N;
+    r->full |= PQntuples(res) >= RELAYFOLLOW_BATCH_N;
     return 0;
-}
-
-static void
-relayfollow_tick_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct relayfollow *rf = arg;
-    struct dbtx *tx;
-
-    (void)fd;
-    (void)what;
-    if (rf->running)
-        return;
-    rf->running = 1;
-    rf->queued = 0;
-    rf->full = 0;
-    tx = dbtx_new(rf->app->db, relayfollow_done, rf);
-    dbtx_push(tx, sql_due, relayfollow_due, rf, 1, rf->after);
-    dbtx_push(tx, sql_left, relayfollow_left, rf, 0);
-    dbtx_run(tx);
 }
 
 static void
 relayfollow_done(enum db_outcome outcome, const char *err, void *arg)
 {
-    struct relayfollow *rf = arg;
+    struct relayfollow_round *r = arg;
+    struct relayfollow *rf = r->rf;
 
-    rf->running = 0;
-    if (rf->closing) {
-        free(rf);
-        return;
-    }
-    if (outcome == DB_OK && rf->queued > 0)
-        queue_kick(rf->app->queue);
-    else if (outcome == DB_ERROR)
-        log_warn("relay_follow_round_failed", "error=%s", log_q(err));
-    if (outcome != DB_OK) {
+    if (!worker_run_live(r->run)) {
+        r->full = 0;
+    } else if (outcome == DB_OK) {
+        snprintf(rf->after, sizeof(rf->after), "%s", r->after);
+        if (r->queued > 0)
+            queue_kick(rf->app->queue);
+    } else {
+        if (outcome == DB_ERROR)
+            log_warn("relay_follow_round_failed", "error=%s", log_q(err));
         /* Whatever the walk had reached is uncertain now: start over. */
         snprintf(rf->after, sizeof(rf->after), "0");
-        rf->full = 0;
+        r->full = 0;
     }
-    relayfollow_arm(rf, rf->full ? 0 : rf->poll_ms);
+    worker_run_done(r->run, r->full);
+    free(r);
+}
+
+static void
+relayfollow_step(struct worker_run *run, void *arg)
+{
+    struct relayfollow *rf = arg;
+    struct relayfollow_round *r = xcalloc(1, sizeof(*r));
+    struct dbtx *tx;
+
+    r->rf = rf;
+    r->run = run;
+    tx = dbtx_new(rf->app->db, relayfollow_done, r);
+    dbtx_push(tx, sql_due, relayfollow_due, r, 1, rf->after);
+    dbtx_push(tx, sql_left, relayfollow_left, r, 0);
+    dbtx_run(tx);
 }

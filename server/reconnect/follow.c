@@ -7,7 +7,6 @@
 #include <sys/queue.h>
 #include <time.h>
 
-#include <event2/event.h>
 #include <event2/http.h>
 #include <json-c/json.h>
 #include <openssl/rand.h>
@@ -23,6 +22,7 @@
 #include "policy.h"
 #include "retry.h"
 #include "seal.h"
+#include "worker.h"
 #include "xmalloc.h"
 
 #define M_FOLLOWS "passerelle_follows_total"
@@ -48,23 +48,22 @@ struct follow_job {
     long long t0;
 };
 
-/* The claim statement in flight; detached by follow_free. */
+/* The claim statement in flight: the worker's step. */
 struct follow_claim {
-    struct follow *f;
+    struct follow *f; /* borrowed: used only while worker_run_live */
+    struct worker_run *run;
 };
 
 struct follow {
     struct app *app;
     struct httpc *http;
     struct follow_options o;
-    struct event *tick;
-    struct follow_claim *claim; /* the claim in flight, if any */
-    int started, closing, kicked;
+    struct worker *w; /* one claim at a time, again at once after a full batch */
     struct follow_stats st;
     TAILQ_HEAD(, follow_job) jobs;
 };
 
-static void follow_tick_cb(evutil_socket_t fd, short what, void *arg);
+static void follow_step(struct worker_run *run, void *arg);
 
 /*
  * Claims at most one due row per member whose grant is free and not rate-limited, checks
@@ -263,17 +262,6 @@ follow_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-follow_arm(struct follow *f, long ms)
-{
-    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
-    if (f->closing)
-        return;
-    evtimer_del(f->tick);
-    evtimer_add(f->tick, &tv);
-}
-
 struct follow *
 follow_new(struct app *app, const struct follow_options *opt, char *err, size_t errlen)
 {
@@ -304,7 +292,7 @@ follow_new(struct app *app, const struct follow_options *opt, char *err, size_t 
     /* Longer than a search and a follow together, or a slow answer would meet a second try. */
     if (f->o.lease_ms <= 0)
         f->o.lease_ms = 2 * total + 60000;
-    f->tick = evtimer_new(app->base, follow_tick_cb, f);
+    f->w = worker_new(app->base, f->o.poll_ms, follow_step, f);
     TAILQ_INIT(&f->jobs);
     metrics_describe(M_FOLLOWS, METRICS_COUNTER,
                      "Follows in members' names by result (done, failed, retry, limited, "
@@ -315,22 +303,15 @@ follow_new(struct app *app, const struct follow_options *opt, char *err, size_t 
 void
 follow_start(struct follow *f)
 {
-    if (f == NULL || f->started)
-        return;
-    f->started = 1;
-    follow_arm(f, 0);
+    if (f != NULL)
+        worker_start(f->w);
 }
 
 void
 follow_kick(struct follow *f)
 {
-    if (f == NULL || !f->started || f->closing)
-        return;
-    if (f->claim != NULL) {
-        f->kicked = 1;
-        return;
-    }
-    follow_arm(f, 0);
+    if (f != NULL)
+        worker_kick(f->w);
 }
 
 void
@@ -363,10 +344,7 @@ follow_free(struct follow *f)
 
     if (f == NULL)
         return;
-    f->closing = 1;
-    event_free(f->tick);
-    if (f->claim != NULL)
-        f->claim->f = NULL;
+    worker_free(f->w);
     /* Jobs waiting on the database free themselves when it answers; on httpc, just below. */
     while ((job = TAILQ_FIRST(&f->jobs)) != NULL) {
         TAILQ_REMOVE(&f->jobs, job, link);
@@ -534,7 +512,7 @@ follow_followed_cb(const struct httpc_response *resp, void *arg)
     struct json_object *o, *v = NULL;
     int following = 0, requested = 0;
 
-    if (job->f == NULL || job->f->closing) {
+    if (job->f == NULL) {
         follow_job_free(job); /* cancelled: the leases expire and another pass takes the row */
         return;
     }
@@ -564,7 +542,7 @@ follow_rechecked_cb(enum db_outcome outcome, PGresult *res, const char *err, voi
 
     (void)err;
     PQclear(res);
-    if (job->f == NULL || job->f->closing) {
+    if (job->f == NULL) {
         follow_job_free(job);
         return;
     }
@@ -589,7 +567,7 @@ follow_searched_cb(const struct httpc_response *resp, void *arg)
     const char *id;
     const char *params[2];
 
-    if (job->f == NULL || job->f->closing) {
+    if (job->f == NULL) {
         follow_job_free(job);
         return;
     }
@@ -658,18 +636,20 @@ static void
 follow_claimed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
 {
     struct follow_claim *c = arg;
+    struct worker_run *run = c->run;
     struct follow *f = c->f;
-    int n = 0, full;
+    int n = 0;
 
     free(c);
-    if (f == NULL) {
+    if (!worker_run_live(run)) {
         PQclear(res); /* follow_free came first: the leases expire */
+        worker_run_done(run, 0);
         return;
     }
-    f->claim = NULL;
     if (outcome != DB_OK) {
         log_warn("follow_claim_failed", "error=%s", log_q(err));
-        follow_arm(f, f->o.poll_ms);
+        PQclear(res);
+        worker_run_done(run, 0);
         return;
     }
     for (int i = 0; i < PQntuples(res); i++) {
@@ -686,27 +666,24 @@ follow_claimed_cb(enum db_outcome outcome, PGresult *res, const char *err, void 
         n++;
     }
     PQclear(res);
-    full = n >= f->o.batch;
-    follow_arm(f, full || f->kicked ? 0 : f->o.poll_ms);
-    f->kicked = 0;
+    /* A full batch suggests more is due. */
+    worker_run_done(run, n >= f->o.batch);
 }
 
+/* One claim of up to batch rows, one per member. */
 static void
-follow_tick_cb(evutil_socket_t fd, short what, void *arg)
+follow_step(struct worker_run *run, void *arg)
 {
     struct follow *f = arg;
+    struct follow_claim *c = xcalloc(1, sizeof(*c));
     char batch[16], lease[24], daily[16], api[16];
     const char *params[4] = { batch, lease, daily, api };
 
-    (void)fd;
-    (void)what;
-    if (f->closing || f->claim != NULL)
-        return;
+    c->f = f;
+    c->run = run;
     snprintf(batch, sizeof(batch), "%d", f->o.batch);
     snprintf(lease, sizeof(lease), "%ld", f->o.lease_ms);
     snprintf(daily, sizeof(daily), "%d", f->o.daily_limit);
     snprintf(api, sizeof(api), "%d", f->o.api_limit);
-    f->claim = xcalloc(1, sizeof(*f->claim));
-    f->claim->f = f;
-    db_query(f->app->db, sql_claim, 4, params, follow_claimed_cb, f->claim);
+    db_query(f->app->db, sql_claim, 4, params, follow_claimed_cb, c);
 }
