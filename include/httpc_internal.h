@@ -84,11 +84,15 @@ struct httpc_sock {
     TAILQ_ENTRY(httpc_sock) link;
 };
 
+/* Ends the hop curl reports done; httpc.c hands it to httpc_curl_open. */
+typedef void (*httpc_hop_done_fn)(struct httpc_call *c, CURLcode res);
+
 struct httpc {
     struct event_base *base;
     CURLM *multi;
-    struct event *timer; /* curl's single timeout */
-    struct event *kick;  /* deferred work: deliver callbacks, start queued hops */
+    httpc_hop_done_fn hop_done; /* called by httpc_curl.c for each finished transfer */
+    struct event *timer;        /* curl's single timeout */
+    struct event *kick;         /* deferred work: deliver callbacks, start queued hops */
 
     char *user_agent;
     long connect_ms, total_ms;
@@ -107,15 +111,13 @@ struct httpc {
     int freeing;
 };
 
-/* httpc.c */
+/* httpc_curl.c (httpc.c calls it; it calls httpc.c back only through h->hop_done) */
 
-/* Ends the hop curl reports done: a response, a redirect to follow, or an error. */
-void httpc_hop_done(struct httpc_call *c, CURLcode res);
-
-/* httpc_curl.c */
-
-/* Creates h->multi and h->timer and makes curl ask the loop for its sockets and timeout. */
-int httpc_curl_open(struct httpc *h);
+/*
+ * Creates h->multi and h->timer and makes curl ask the loop for its sockets and timeout;
+ * hop_done ends each finished transfer (a response, a redirect to follow, or an error).
+ */
+int httpc_curl_open(struct httpc *h, httpc_hop_done_fn hop_done);
 /* Undoes httpc_curl_open, cached connections and watched sockets included; safe after a
  * partial open. */
 void httpc_curl_close(struct httpc *h);

@@ -35,6 +35,7 @@ static const char *const error_names[] = {
 };
 
 static int64_t httpc_now_ms(void);
+static void httpc_hop_done(struct httpc_call *c, CURLcode res);
 static int httpc_read_file_capped(const char *path, size_t cap, char **out, size_t *outlen,
                                   char *err, size_t errlen);
 static int httpc_load_ca_blob(struct httpc *h, const char *extra, char *err, size_t errlen);
@@ -96,7 +97,7 @@ httpc_new(struct event_base *base, const struct httpc_options *opt, char *err, s
     if (opt->extra_ca_file != NULL && httpc_load_ca_blob(h, opt->extra_ca_file, err, errlen) != 0)
         goto fail;
     h->kick = event_new(base, -1, 0, httpc_kick_cb, h);
-    if (h->kick == NULL || httpc_curl_open(h) != 0) {
+    if (h->kick == NULL || httpc_curl_open(h, httpc_hop_done) != 0) {
         snprintf(err, errlen, "httpc: cannot create the curl multi handle or events");
         goto fail;
     }
@@ -573,7 +574,8 @@ httpc_is_followed(const char *method, long status)
     return status == 307 || status == 308;
 }
 
-void
+/* Ends the hop curl reports done: a response, a redirect to follow, or an error. */
+static void
 httpc_hop_done(struct httpc_call *c, CURLcode res)
 {
     struct httpc *h = c->h;

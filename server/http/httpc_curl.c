@@ -24,8 +24,9 @@ static curl_socket_t httpc_curl_opensocket_cb(void *clientp, curlsocktype purpos
                                               struct curl_sockaddr *addr);
 
 int
-httpc_curl_open(struct httpc *h)
+httpc_curl_open(struct httpc *h, httpc_hop_done_fn hop_done)
 {
+    h->hop_done = hop_done;
     h->multi = curl_multi_init();
     h->timer = evtimer_new(h->base, httpc_curl_timeout_cb, h);
     if (h->multi == NULL || h->timer == NULL)
@@ -189,7 +190,7 @@ httpc_curl_check_multi_info(struct httpc *h)
             continue;
         curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
         if (priv != NULL)
-            httpc_hop_done((struct httpc_call *)(void *)priv, res);
+            h->hop_done((struct httpc_call *)(void *)priv, res);
     }
 }
 
