@@ -39,9 +39,10 @@ static int db_conn_is_lost(PGconn *pg, const PGresult *res);
 static void db_conn_result_error(char *buf, size_t size, const PGresult *res, PGconn *pg);
 
 void
-db_conn_init(struct db_conn *c, struct db *db, int index)
+db_conn_init(struct db_conn *c, struct db *db, const struct db_conn_events *events, int index)
 {
     c->db = db;
+    c->events = events;
     c->index = index;
     c->backoff_ms = DB_BACKOFF_MIN_MS;
     TAILQ_INIT(&c->queue);
@@ -202,7 +203,7 @@ db_conn_fail(struct db_conn *c, const char *why)
     char msg[DB_ERR_MAX];
 
     /* Copied first: why may point into the PGconn that is about to go. */
-    db_copy_message(msg, sizeof(msg), why);
+    db_job_message(msg, sizeof(msg), why);
     if (c->is_up)
         log_warn("db_conn_lost", "conn=%d error=%s", c->index, log_q(msg));
     else if (c->failures++ == 0)
@@ -218,7 +219,7 @@ db_conn_fail(struct db_conn *c, const char *why)
     }
     if (c->job != NULL) {
         /* It may or may not have run; the caller answers 503 and can retry. */
-        db_complete(db, c->job, DB_UNAVAILABLE, NULL, "database connection lost");
+        c->events->complete(db, c->job, DB_UNAVAILABLE, NULL, "database connection lost");
         c->job = NULL;
     }
     PQfinish(c->pg);
@@ -231,7 +232,7 @@ db_conn_fail(struct db_conn *c, const char *why)
         db->stats.disconnects++;
     }
     if (c->lent) {
-        db_fail_queue(db, &c->queue, "database connection lost");
+        c->events->fail_queue(db, &c->queue, "database connection lost");
         /* The borrower still holds this pointer: it reconnects once released. */
         if (c->release_pending) {
             c->lent = 0;
@@ -241,7 +242,7 @@ db_conn_fail(struct db_conn *c, const char *why)
     } else {
         db_conn_schedule(c);
     }
-    db_check_down(db);
+    c->events->check_down(db);
 }
 
 static void
@@ -421,11 +422,11 @@ db_conn_copy_in(struct db_conn *c, const char *sql, int nparams, const char *con
     j->fill = fill;
     j->arg = arg;
     if (db->closing) {
-        db_complete(db, j, DB_UNAVAILABLE, NULL, "database pool shutting down");
+        c->events->complete(db, j, DB_UNAVAILABLE, NULL, "database pool shutting down");
     } else if (!c->lent || c->release_pending) {
-        db_complete(db, j, DB_UNAVAILABLE, NULL, "connection not borrowed");
+        c->events->complete(db, j, DB_UNAVAILABLE, NULL, "connection not borrowed");
     } else if (c->state != DB_CONN_IDLE && c->state != DB_CONN_BUSY) {
-        db_complete(db, j, DB_UNAVAILABLE, NULL, "database connection lost");
+        c->events->complete(db, j, DB_UNAVAILABLE, NULL, "database connection lost");
     } else {
         TAILQ_INSERT_TAIL(&c->queue, j, entry);
         if (c->state == DB_CONN_IDLE)
@@ -453,7 +454,7 @@ db_conn_finish(struct db_conn *c)
         PQclear(res);
         if (db_conn_start(c, j) < 0) {
             db_conn_result_error(err, sizeof(err), NULL, c->pg);
-            db_complete(db, j, DB_ERROR, NULL, err);
+            c->events->complete(db, j, DB_ERROR, NULL, err);
             db_conn_next(c);
         }
         return;
@@ -483,18 +484,18 @@ db_conn_finish(struct db_conn *c)
         PQclear(res);
         db_job_free(j);
     } else if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) {
-        db_complete(db, j, DB_OK, res, NULL);
+        c->events->complete(db, j, DB_OK, res, NULL);
     } else if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
         /* The protocol is now mid-COPY, which this pool does not speak: start afresh. */
         PQclear(res);
-        db_complete(db, j, DB_ERROR, NULL, "0A000 COPY is not supported by the pool");
+        c->events->complete(db, j, DB_ERROR, NULL, "0A000 COPY is not supported by the pool");
         db_conn_fail(c, "COPY started on a pool connection");
         return;
     } else {
         db_conn_result_error(err, sizeof(err), res, c->pg);
         if (res != NULL)
             PQclear(res);
-        db_complete(db, j, DB_ERROR, NULL, err);
+        c->events->complete(db, j, DB_ERROR, NULL, err);
     }
     db_conn_next(c);
 }
@@ -537,8 +538,8 @@ db_conn_checked(struct db_conn *c, PGresult *res)
         PQfinish(c->pg);
         c->pg = NULL;
         c->state = DB_CONN_DEAD;
-        db_fatal(db, why);
-        db_check_down(db);
+        c->events->fatal(db, why);
+        c->events->check_down(db);
         return;
     }
     if (db->up == 0)
@@ -568,7 +569,7 @@ db_conn_next(struct db_conn *c)
             if (db_conn_start(c, j) == 0)
                 return;
             db_conn_result_error(err, sizeof(err), NULL, c->pg);
-            db_complete(db, j, DB_ERROR, NULL, err);
+            c->events->complete(db, j, DB_ERROR, NULL, err);
         }
         if (c->release_pending) {
             db_conn_unlend(c);
@@ -583,13 +584,13 @@ db_conn_next(struct db_conn *c)
         if (j->kind == DB_JOB_ACQUIRE) {
             c->lent = 1;
             j->conn = c;
-            db_complete(db, j, DB_OK, NULL, NULL);
+            c->events->complete(db, j, DB_OK, NULL, NULL);
             break;
         }
         if (db_conn_start(c, j) == 0)
             return;
         db_conn_result_error(err, sizeof(err), NULL, c->pg);
-        db_complete(db, j, DB_ERROR, NULL, err);
+        c->events->complete(db, j, DB_ERROR, NULL, err);
     }
     db_conn_wait(c, EV_READ, 0);
 }
@@ -622,7 +623,7 @@ db_conn_notice_cb(void *arg, const char *message)
     const struct db_conn *c = arg;
     char msg[DB_ERR_MAX];
 
-    db_copy_message(msg, sizeof(msg), message);
+    db_job_message(msg, sizeof(msg), message);
     log_info("db_notice", "conn=%d msg=%s", c->index, log_q(msg));
 }
 
@@ -661,7 +662,7 @@ db_conn_result_error(char *buf, size_t size, const PGresult *res, PGconn *pg)
     if (msg == NULL || *msg == '\0')
         msg = "unknown database error";
     snprintf(tmp, sizeof(tmp), "%s %s", state ? state : "XX000", msg);
-    db_copy_message(buf, size, tmp);
+    db_job_message(buf, size, tmp);
 }
 
 void
@@ -674,13 +675,13 @@ db_conn_query(struct db_conn *c, const char *sql, int nparams, const char *const
     j->cb = cb;
     j->arg = arg;
     if (db->closing) {
-        db_complete(db, j, DB_UNAVAILABLE, NULL, "database pool shutting down");
+        c->events->complete(db, j, DB_UNAVAILABLE, NULL, "database pool shutting down");
     } else if (!c->lent || c->release_pending) {
         log_warn("db_misuse", "conn=%d reason=%s", c->index,
                  log_q("db_conn_query on a connection not borrowed"));
-        db_complete(db, j, DB_UNAVAILABLE, NULL, "connection not borrowed");
+        c->events->complete(db, j, DB_UNAVAILABLE, NULL, "connection not borrowed");
     } else if (c->state != DB_CONN_IDLE && c->state != DB_CONN_BUSY) {
-        db_complete(db, j, DB_UNAVAILABLE, NULL, "database connection lost");
+        c->events->complete(db, j, DB_UNAVAILABLE, NULL, "database connection lost");
     } else {
         TAILQ_INSERT_TAIL(&c->queue, j, entry);
         if (c->state == DB_CONN_IDLE)

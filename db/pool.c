@@ -18,6 +18,18 @@ static void db_kick(struct db *db);
 static void db_done_cb(evutil_socket_t fd, short what, void *arg);
 static void db_deliver(struct db *db, struct db_job *j);
 static void db_free_now(struct db *db);
+static void db_complete(struct db *db, struct db_job *j, enum db_outcome outcome, PGresult *res,
+                        const char *err);
+static void db_fail_queue(struct db *db, struct db_jobq *q, const char *err);
+static void db_fatal(struct db *db, const char *why);
+static void db_check_down(struct db *db);
+
+static const struct db_conn_events db_conn_events = {
+    .complete = db_complete,
+    .fail_queue = db_fail_queue,
+    .fatal = db_fatal,
+    .check_down = db_check_down,
+};
 
 struct db *
 db_new(struct event_base *base, const char *conninfo, int pool_size, int schema_version,
@@ -36,7 +48,7 @@ db_new(struct event_base *base, const char *conninfo, int pool_size, int schema_
     db->ev_done = event_new(base, -1, 0, db_done_cb, db);
     db->conns = xcalloc((size_t)db->pool_size, sizeof(*db->conns));
     for (int i = 0; i < db->pool_size; i++)
-        db_conn_init(&db->conns[i], db, i);
+        db_conn_init(&db->conns[i], db, &db_conn_events, i);
 
     parsed = db_conninfo_parse(&db->ci, conninfo);
     if (parsed < 0) {
@@ -162,7 +174,7 @@ db_free_now(struct db *db)
         }
         if (j->kind == DB_JOB_QUERY && j->outcome != DB_UNAVAILABLE) {
             j->outcome = DB_UNAVAILABLE;
-            db_copy_message(j->err, sizeof(j->err), "database pool shutting down");
+            db_job_message(j->err, sizeof(j->err), "database pool shutting down");
         }
         j->conn = NULL;
     }
@@ -198,40 +210,12 @@ db_free_now(struct db *db)
     free(db);
 }
 
-struct db_job *
-db_job_new(enum db_job_kind kind, const char *sql, int nparams, const char *const *params)
-{
-    struct db_job *j = xcalloc(1, sizeof(*j));
-
-    j->kind = kind;
-    j->sql = sql ? xstrdup(sql) : NULL;
-    if (nparams > 0 && params != NULL) {
-        j->nparams = nparams;
-        j->params = xcalloc((size_t)nparams, sizeof(*j->params));
-        for (int i = 0; i < nparams; i++)
-            j->params[i] = params[i] ? xstrdup(params[i]) : NULL; /* NULL stays SQL NULL */
-    }
-    return j;
-}
-
-void
-db_job_free(struct db_job *j)
-{
-    for (int i = 0; i < j->nparams; i++)
-        free(j->params[i]);
-    free(j->params);
-    free(j->sql);
-    if (j->res != NULL)
-        PQclear(j->res);
-    free(j);
-}
-
 /*
  * Every caller-visible completion goes through here and is delivered from
  * db_done_cb, so no callback ever runs inside db_query/db_acquire or inside
  * the middle of a connection's state change.
  */
-void
+static void
 db_complete(struct db *db, struct db_job *j, enum db_outcome outcome, PGresult *res,
             const char *err)
 {
@@ -250,7 +234,7 @@ db_complete(struct db *db, struct db_job *j, enum db_outcome outcome, PGresult *
     j->outcome = outcome;
     j->res = res;
     if (outcome != DB_OK)
-        db_copy_message(j->err, sizeof(j->err), err ? err : "database error");
+        db_job_message(j->err, sizeof(j->err), err ? err : "database error");
     if (j->kind == DB_JOB_ACQUIRE && (outcome != DB_OK || db->closing))
         j->conn = NULL;
     if (j->kind == DB_JOB_QUERY) {
@@ -265,7 +249,8 @@ db_complete(struct db *db, struct db_job *j, enum db_outcome outcome, PGresult *
         event_active(db->ev_done, EV_TIMEOUT, 1);
 }
 
-void
+/* Completes every job of q as DB_UNAVAILABLE with err. */
+static void
 db_fail_queue(struct db *db, struct db_jobq *q, const char *err)
 {
     struct db_job *j;
@@ -276,7 +261,8 @@ db_fail_queue(struct db *db, struct db_jobq *q, const char *err)
     }
 }
 
-void
+/* Tells the owner (fatal_cb), once per pool, that the database cannot be used. */
+static void
 db_fatal(struct db *db, const char *why)
 {
     struct db_job *j;
@@ -285,13 +271,13 @@ db_fatal(struct db *db, const char *why)
         return;
     db->fatal_sent = 1;
     j = db_job_new(DB_JOB_FATAL, NULL, 0, NULL);
-    db_copy_message(j->err, sizeof(j->err), why);
+    db_job_message(j->err, sizeof(j->err), why);
     TAILQ_INSERT_TAIL(&db->done, j, entry);
     event_active(db->ev_done, EV_TIMEOUT, 1);
 }
 
 /* With no connection up, waiting callers would hang until a reconnect: answer them now. */
-void
+static void
 db_check_down(struct db *db)
 {
     if (db->up > 0)
@@ -368,20 +354,4 @@ db_deliver(struct db *db, struct db_job *j)
         break;
     }
     db_job_free(j);
-}
-
-/* Copies msg on one line: libpq's texts end in newlines and some span several. */
-void
-db_copy_message(char *buf, size_t size, const char *msg)
-{
-    size_t n;
-
-    snprintf(buf, size, "%s", msg ? msg : "");
-    n = strlen(buf);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-        buf[--n] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        if (buf[i] == '\n' || buf[i] == '\t')
-            buf[i] = ' ';
-    }
 }

@@ -1,4 +1,4 @@
-/* What db/pool.c, db/conn.c and db/conninfo.c share; nothing outside db/ includes it. */
+/* What db/pool.c, db/conn.c, db/job.c and db/conninfo.c share; nothing outside db/ includes it. */
 #ifndef PASSERELLE_DB_INTERNAL_H
 #define PASSERELLE_DB_INTERNAL_H
 
@@ -56,8 +56,25 @@ enum db_conn_state {
     DB_CONN_DEAD,       /* schema mismatch: never used again */
 };
 
+/*
+ * What a connection reports to its pool, handed by the pool to db_conn_init: conn.c never calls
+ * pool.c, so the pool is the only one to call the other.
+ */
+struct db_conn_events {
+    /* A job is over (see db_complete in pool.c): it is delivered from the pool's done event. */
+    void (*complete)(struct db *db, struct db_job *j, enum db_outcome outcome, PGresult *res,
+                     const char *err);
+    /* Completes every job of q as DB_UNAVAILABLE with err. */
+    void (*fail_queue)(struct db *db, struct db_jobq *q, const char *err);
+    /* The database cannot be used (schema mismatch): the owner is told once per pool. */
+    void (*fatal)(struct db *db, const char *why);
+    /* A connection went down: with none up, waiting callers are answered now. */
+    void (*check_down)(struct db *db);
+};
+
 struct db_conn {
     struct db *db;
+    const struct db_conn_events *events;
     int index;
     PGconn *pg;
     enum db_conn_state state;
@@ -109,30 +126,17 @@ struct db {
     struct db_stats stats;
 };
 
-/* pool.c: jobs and their delivery. */
+/* job.c: a unit of work, below both the pool and the connections. */
 
 struct db_job *db_job_new(enum db_job_kind kind, const char *sql, int nparams,
                           const char *const *params);
 void db_job_free(struct db_job *j);
-/*
- * Every caller-visible completion goes through here and is delivered from the pool's done
- * event, so no callback ever runs inside db_query/db_acquire or inside the middle of a
- * connection's state change.
- */
-void db_complete(struct db *db, struct db_job *j, enum db_outcome outcome, PGresult *res,
-                 const char *err);
-/* Completes every job of q as DB_UNAVAILABLE with err. */
-void db_fail_queue(struct db *db, struct db_jobq *q, const char *err);
-/* Tells the owner (fatal_cb), once per pool, that the database cannot be used. */
-void db_fatal(struct db *db, const char *why);
-/* With no connection up, waiting callers would hang until a reconnect: answer them now. */
-void db_check_down(struct db *db);
 /* Copies msg on one line: libpq's texts end in newlines and some span several. */
-void db_copy_message(char *buf, size_t size, const char *msg);
+void db_job_message(char *buf, size_t size, const char *msg);
 
-/* conn.c: one connection's state machine. */
+/* conn.c: one connection's state machine; it reports to the pool through events. */
 
-void db_conn_init(struct db_conn *c, struct db *db, int index);
+void db_conn_init(struct db_conn *c, struct db *db, const struct db_conn_events *events, int index);
 /* Closes the session and frees what c holds (not c: it is part of db->conns). */
 void db_conn_free(struct db_conn *c);
 /* Starts connecting (non-blocking); the state machine takes it from there. */

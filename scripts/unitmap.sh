@@ -14,6 +14,7 @@ activitypub/httpsig/sfv.c        tests/unit/test_httpsig.c
 db/pool.c                        tests/unit/test_db.c
 db/conn.c                        tests/unit/test_db.c
 db/conninfo.c                    tests/unit/test_db.c
+db/job.c                         tests/unit/test_db.c
 server/http/httpc_curl.c         tests/unit/test_httpc.c
 server/members/archive_stream.c  tests/unit/test_archive.c
 server/members/archive_read.c    tests/unit/test_archive.c
