@@ -231,6 +231,8 @@ remote_free(struct remote *r)
     while ((f = TAILQ_FIRST(&r->fetches)) != NULL) {
         TAILQ_REMOVE(&r->fetches, f, link);
         f->r = NULL;
+        if (f->deadline != NULL)
+            event_del(f->deadline); /* f may outlive r, waiting for its callback */
         f->result = REMOTE_UNREACHABLE;
         f->why = "shutdown";
         remote_fetch_answer(f);
@@ -509,8 +511,8 @@ remote_deadline_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (!f->pending)
-        return; /* a deferred answer is already on its way */
+    if (r == NULL || !f->pending)
+        return; /* detached by remote_free, or a deferred answer is already on its way */
     if (!f->storing) {
         f->result = REMOTE_UNREACHABLE;
         f->why = "deadline";

@@ -276,6 +276,21 @@ closed_port(void)
     return p;
 }
 
+/* A listening socket on 127.0.0.1 that never accepts: connections complete and hang. */
+static int
+tarpit(int *fd)
+{
+    struct sockaddr_in sin;
+
+    *fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(*fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 || listen(*fd, 64) != 0)
+        return -1;
+    return bound_port(*fd);
+}
+
 /* --- running lookups --------------------------------------------------------------------- */
 
 static void
@@ -816,6 +831,98 @@ fatal_cb(const char *why, void *arg)
     exit(1);
 }
 
+static long
+ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (long)(t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/*
+ * Keys on hosts that never answer (threats.md H1): a lookup answers at its deadline, its
+ * host is then skipped, the callers waiting on one host are capped, a stale row answers
+ * instead of the error, and remote_free leaves nothing armed behind a fetch that runs on.
+ * The client's total timeout (3 s) is far beyond the deadlines here.
+ */
+static void
+test_deadline(struct db *db, struct httpc *h)
+{
+    struct remote_options o = ropts;
+    struct remote *r;
+    struct lres lr[3] = { { 0 } };
+    struct timespec t0;
+    char kid[3][160], sql[2048];
+    int fd1, fd2, fd3, p1 = tarpit(&fd1), p2 = tarpit(&fd2), p3 = tarpit(&fd3);
+    long ms;
+
+    if (!ok(p1 > 0 && p2 > 0 && p3 > 0, "deadline: three tarpits listen"))
+        return;
+    o.deadline_ms = 300;
+    o.max_per_host = 2;
+    r = remote_new(base, db, h, &o);
+
+    snprintf(kid[0], sizeof(kid[0]), "http://127.0.0.1:%d/users/a#main-key", p1);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    lookup(r, kid[0], 0, &lr[0]);
+    ms = ms_since(&t0);
+    is_int(lr[0].result, REMOTE_UNREACHABLE, "deadline: unreachable");
+    ok(ms >= 250 && ms < 2000, "deadline: answered at the deadline (%ld ms)", ms);
+    snprintf(kid[1], sizeof(kid[1]), "http://127.0.0.1:%d/users/b#main-key", p1);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    lookup(r, kid[1], 0, &lr[1]);
+    ms = ms_since(&t0);
+    ok(lr[1].result == REMOTE_UNREACHABLE && ms < 200,
+       "back-off: another key of the host that timed out fails at once (%ld ms)", ms);
+
+    /* Two callers may wait on the network for keys of one host; a third is refused. */
+    done_count = 0;
+    for (int i = 0; i < 3; i++) {
+        snprintf(kid[i], sizeof(kid[i]), "http://127.0.0.1:%d/users/c%d#main-key", p2, i);
+        start(r, kid[i], 0, &lr[i]);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    wait_done(1, 2000);
+    ms = ms_since(&t0);
+    /* The cache answers in any order: whichever reaches the network third is refused. */
+    ok(done_count == 1 && ms < 200, "per-host cap: one caller is answered at once (%ld ms)", ms);
+    wait_done(3, 2000);
+    ms = ms_since(&t0);
+    ok(done_count == 3 && ms >= 250 && lr[0].result == REMOTE_UNREACHABLE &&
+           lr[1].result == REMOTE_UNREACHABLE && lr[2].result == REMOTE_UNREACHABLE,
+       "per-host cap: the two others at the deadline (%ld ms)", ms);
+
+    /* A row past its TTL whose host hangs: the old key, at the deadline. */
+    snprintf(kid[0], sizeof(kid[0]), "http://127.0.0.1:%d/users/old#main-key", p3);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO remote_actors VALUES ('http://127.0.0.1:%d/users/old', $1, '%s', "
+             "'http://127.0.0.1:%d/inbox', NULL, 'Person', 'old', now() - interval '3 days') "
+             "RETURNING 1",
+             p3, pem_a, p3);
+    ok(sql_is(sql, kid[0], "1"), "deadline: a stale row on a hanging host");
+    lookup(r, kid[0], 0, &lr[0]);
+    ok(lr[0].result == REMOTE_OK && lr[0].from_cache == 1, "deadline: the stale key answers");
+    remote_free(r);
+
+    /* Freed while a fetch hangs: answered once, and no deadline fires on the orphan. */
+    r = remote_new(base, db, h, &o);
+    snprintf(kid[0], sizeof(kid[0]), "http://127.0.0.1:%d/users/orphan#main-key", p3);
+    done_count = 0;
+    start(r, kid[0], 0, &lr[0]);
+    wait_done(1 << 30, 100); /* the cache answers; the fetch starts */
+    remote_free(r);
+    wait_done(1 << 30, 600);
+    ok(lr[0].calls == 1 && lr[0].result == REMOTE_UNREACHABLE, "free mid-fetch: answered once");
+    /* The fetches the deadline released end with the client's timeout and free themselves. */
+    wait_done(1 << 30, 3500);
+    close(fd1);
+    close(fd2);
+    close(fd3);
+    for (int i = 0; i < 3; i++)
+        free(lr[i].pem);
+}
+
 static struct httpc *
 client(int loopback)
 {
@@ -908,6 +1015,7 @@ main(void)
     test_stale(db, h);
     test_concurrent(r);
     test_forget_and_free(r, db, h);
+    test_deadline(db, h);
     is_int(sig_bad, 0, "every request the server saw was signed and verified");
     is_int(sig_wrong_keyid, 0, "every signature used our keyId");
     ok(sig_ok > 20, "signed requests counted (%d)", sig_ok);
