@@ -201,8 +201,8 @@ remote_new(struct event_base *base, struct db *db, struct httpc *h,
     r->ttl = opt != NULL && opt->ttl_seconds > 0 ? opt->ttl_seconds : 86400;
     r->floor = opt != NULL && opt->refresh_floor_seconds > 0 ? opt->refresh_floor_seconds : 60;
     r->deadline_ms = opt != NULL && opt->deadline_ms > 0 ? opt->deadline_ms : 10000;
-    r->max_per_host = opt != NULL && opt->max_per_host > 0 ? opt->max_per_host : 32;
-    r->max_total = opt != NULL && opt->max_total > 0 ? opt->max_total : 512;
+    r->max_per_host = opt != NULL && opt->max_per_host > 0 ? opt->max_per_host : 128;
+    r->max_total = opt != NULL && opt->max_total > 0 ? opt->max_total : 1024;
     r->backoff = opt != NULL && opt->backoff_seconds > 0 ? opt->backoff_seconds : 60;
     if (r->key_id == NULL)
         r->key = NULL; /* a signature without a keyId helps nobody */

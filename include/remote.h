@@ -65,7 +65,7 @@ struct remote_options {
      */
     long deadline_ms;
     /*
-     * 0: 32 and 512. Callers waiting on the network for a key, plus fetches whose callers
+     * 0: 128 and 1024. Callers waiting on the network for a key, plus fetches whose callers
      * the deadline released but which still run, per key host (host:port of the keyId)
      * and in all. Beyond either, a lookup that needs the network fails at once.
      */

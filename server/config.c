@@ -85,10 +85,12 @@ static const struct config_key config_keys[] = {
       "domains refused, comma- or space-separated (subdomains too; host:port exact)" },
     { "key_fetch_timeout", CONFIG_INT, OFF(key_fetch_timeout), "10", 1, 300,
       "seconds an inbox request waits for its signer's key, queued or fetching (then 503)" },
-    { "key_fetch_max_per_host", CONFIG_INT, OFF(key_fetch_max_per_host), "32", 1, 100000,
-      "inbox requests waiting on the network for keys of one host (beyond: 503 at once)" },
-    { "key_fetch_max", CONFIG_INT, OFF(key_fetch_max), "512", 1, 1000000,
-      "inbox requests waiting on the network for keys, in all (beyond: 503 at once)" },
+    { "key_fetch_max_per_host", CONFIG_INT, OFF(key_fetch_max_per_host), "128", 1, 100000,
+      "inbox requests waiting on the network for keys of one host (beyond: 503 at once; "
+      "never over a quarter of max_connections)" },
+    { "key_fetch_max", CONFIG_INT, OFF(key_fetch_max), "1024", 1, 1000000,
+      "inbox requests waiting on the network for keys, in all (beyond: 503 at once; never "
+      "over half of max_connections)" },
     { "key_fetch_backoff", CONFIG_INT, OFF(key_fetch_backoff), "60", 1, 86400,
       "seconds a key host that timed out is not asked again (its keys get 503)" },
     { "queue_max_per_host", CONFIG_INT, OFF(queue_max_per_host), "8", 1, 1000,

@@ -209,8 +209,13 @@ serve_federation(struct app *app, char *err, size_t errlen)
     ro.key = app->key;
     ro.key_id = app->relay_key_id;
     ro.deadline_ms = cfg->key_fetch_timeout * 1000L;
-    ro.max_per_host = cfg->key_fetch_max_per_host;
-    ro.max_total = cfg->key_fetch_max;
+    /* Requests waiting for keys never take more than a quarter (one host) or half (all) of
+     * the connections, whatever the caps say. */
+    ro.max_per_host = cfg->key_fetch_max_per_host < cfg->max_connections / 4
+                          ? cfg->key_fetch_max_per_host
+                          : cfg->max_connections / 4;
+    ro.max_total = cfg->key_fetch_max < cfg->max_connections / 2 ? cfg->key_fetch_max
+                                                                 : cfg->max_connections / 2;
     ro.backoff_seconds = cfg->key_fetch_backoff;
     app->remote = remote_new(app->base, app->db, app->httpc, &ro);
     qo.http = ho;
