@@ -38,14 +38,10 @@ server/members/linkpage.c
 server/members/jsonscan.c
 server/site/status.c
 server/app.c
-server/core/token.c
-server/core/xmalloc.c
-server/core/worker.c
 activitypub/relay/relayfollow.c
 activitypub/inbox.c
 activitypub/apsign.c
 webfinger/nodeinfo.c
-db/pgarray.c
 '
 
 bad=0

@@ -26,7 +26,8 @@ static char pgt_admin[1024];
 static char pgt_conninfo[1200];
 static char pgt_dbname[64];
 
-static void __attribute__((format(printf, 1, 2), noreturn, unused)) pgt_bail(const char *fmt, ...)
+__attribute__((format(printf, 1, 2), noreturn)) static inline void
+pgt_bail(const char *fmt, ...)
 {
     va_list ap;
 
@@ -38,7 +39,8 @@ static void __attribute__((format(printf, 1, 2), noreturn, unused)) pgt_bail(con
     exit(1);
 }
 
-static double __attribute__((unused)) pgt_now(void)
+static inline double
+pgt_now(void)
 {
     struct timespec ts;
 
@@ -47,7 +49,8 @@ static double __attribute__((unused)) pgt_now(void)
 }
 
 /* Runs the loop for at most 5 ms. */
-static void __attribute__((unused)) pgt_spin_once(void)
+static inline void
+pgt_spin_once(void)
 {
     struct timeval tv = { 0, 5000 };
 
@@ -64,7 +67,7 @@ static void __attribute__((unused)) pgt_spin_once(void)
     } while (0)
 
 /* Runs one statement on pgt_pg and returns its result; bails out when it fails. */
-static PGresult *__attribute__((format(printf, 1, 0), unused))
+__attribute__((format(printf, 1, 0))) static inline PGresult *
 pgt_vquery(const char *fmt, va_list ap)
 {
     char sql[4096];
@@ -77,7 +80,8 @@ pgt_vquery(const char *fmt, va_list ap)
     return res;
 }
 
-static void __attribute__((format(printf, 1, 2), unused)) pgt_exec(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static inline void
+pgt_exec(const char *fmt, ...)
 {
     va_list ap;
 
@@ -87,7 +91,8 @@ static void __attribute__((format(printf, 1, 2), unused)) pgt_exec(const char *f
 }
 
 /* The first column of the first row as a number; -1 when there is no row or it is NULL. */
-static long long __attribute__((format(printf, 1, 2), unused)) pgt_num(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static inline long long
+pgt_num(const char *fmt, ...)
 {
     va_list ap;
     PGresult *res;
@@ -109,7 +114,8 @@ static long long __attribute__((format(printf, 1, 2), unused)) pgt_num(const cha
  * The first column of the first row, in a buffer that the next call overwrites; "(none)"
  * when there is no row and "(null)" when it is NULL.
  */
-static const char *__attribute__((format(printf, 1, 2), unused)) pgt_str(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static inline const char *
+pgt_str(const char *fmt, ...)
 {
     static char out[4096];
     va_list ap;
@@ -126,20 +132,23 @@ static const char *__attribute__((format(printf, 1, 2), unused)) pgt_str(const c
     return out;
 }
 
-static void __attribute__((unused)) pgt_fatal_cb(const char *why, void *arg)
+static inline void
+pgt_fatal_cb(const char *why, void *arg)
 {
     (void)arg;
     printf("# fatal: %s\n", why);
 }
 
 /* A pool of n connections to the test database on pgt_base. */
-static struct db *__attribute__((unused)) pgt_db(int n)
+static inline struct db *
+pgt_db(int n)
 {
     return db_new(pgt_base, pgt_conninfo, n, migrate_latest(), pgt_fatal_cb, NULL);
 }
 
 /* Creates and migrates test_<name>_<pid>, connects pgt_pg and makes pgt_base. */
-static void __attribute__((unused)) pgt_setup(const char *name)
+static inline void
+pgt_setup(const char *name)
 {
     const char *env = getenv("PASSERELLE_TEST_PG");
     char err[512];
@@ -164,7 +173,8 @@ static void __attribute__((unused)) pgt_setup(const char *name)
 }
 
 /* Frees the loop and drops the database. */
-static void __attribute__((unused)) pgt_teardown(void)
+static inline void
+pgt_teardown(void)
 {
     event_base_free(pgt_base);
     PQfinish(pgt_pg);
