@@ -40,8 +40,6 @@ void linkpage_csrf(const char *token, char out[65]);
 /* Waits for archive parses still running and drops their requests (at exit, before httpd_free). */
 void linkpage_shutdown(void);
 
-/* "fr" when the first language of an Accept-Language value is French, else "en". Pure. */
-const char *linkpage_lang(const char *accept_language);
 /* The value of cookie name in a Cookie header, copied into out; -1 when absent or too long. */
 int linkpage_cookie(const char *header, const char *name, char *out, size_t outlen);
 

@@ -48,6 +48,11 @@ void reply_fail(struct evhttp_request *req, enum reply_err kind, const char *rea
 char *reply_req_param(struct evhttp_request *req, const char *name);
 /* The request header, borrowed from req, or NULL. */
 const char *reply_req_header(struct evhttp_request *req, const char *name);
+/*
+ * The language a person's browser asks for (Accept-Language, texts_lang_pick without a member's
+ * choice): the catalogue of the reasons written back to the link page.
+ */
+const char *reply_req_lang(struct evhttp_request *req);
 /* The peer's address as text (no port), "" when unknown. */
 void reply_req_peer(struct evhttp_request *req, char *out, size_t outlen);
 /* 1 when the request's Accept header asks for an ActivityPub or JSON representation. */

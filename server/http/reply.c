@@ -10,6 +10,7 @@
 
 #include "metrics.h"
 #include "reply.h"
+#include "texts.h"
 #include "xmalloc.h"
 
 static reply_answered_fn reply_answered;
@@ -138,6 +139,12 @@ const char *
 reply_req_header(struct evhttp_request *req, const char *name)
 {
     return evhttp_find_header(evhttp_request_get_input_headers(req), name);
+}
+
+const char *
+reply_req_lang(struct evhttp_request *req)
+{
+    return texts_lang_pick(reply_req_header(req, "Accept-Language"), NULL);
 }
 
 char *

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "match.h"
 #include "queue.h"
+#include "texts.h"
 #include "xmalloc.h"
 #include "zipread.h"
 
@@ -168,7 +169,7 @@ struct import_job {
     char hold[16]; /* follow_hold_hours in seconds: a claim older than this is settled */
     int new_claim; /* the member does not claim this X id yet */
     /* The member, from the lock, for messages and the claim log. */
-    char *actor, *acct, *inbox, *host;
+    char *actor, *acct, *inbox, *host, *lang;
     int queued;
     /* COPY position: the followers list first, then the following list. */
     size_t pos;
@@ -184,13 +185,14 @@ static const char sql_lock[] =
     " (SELECT count(*) FROM claim_log l WHERE l.member_id = m.id AND l.outcome <> 'verified'"
     "  AND l.created_at > now() - interval '1 day') >= $3::int"
     "  OR (SELECT count(*) FROM claim_log l WHERE l.host = m.host AND l.outcome <> 'verified'"
-    "  AND l.created_at > now() - interval '1 day') >= $4::int"
+    "  AND l.created_at > now() - interval '1 day') >= $4::int,"
+    " m.lang"
     " FROM members m WHERE m.id = $1::bigint FOR UPDATE";
 /* settled: linked and verified with X, or claimed longer ago than the hold. */
 static const char sql_rivals[] =
     "SELECT id, actor_uri, acct, inbox, x_id IS NOT DISTINCT FROM $2::bigint AND state = 'linked'"
-    "  AND (x_verified_at IS NOT NULL OR linked_at + $3::int * interval '1 second' <= now())"
-    " FROM members"
+    "  AND (x_verified_at IS NOT NULL OR linked_at + $3::int * interval '1 second' <= now()),"
+    " lang FROM members"
     " WHERE id <> $1::bigint AND (x_id = $2::bigint"
     "  OR id IN (SELECT member_id FROM x_claims WHERE x_id = $2::bigint))"
     " ORDER BY id FOR UPDATE";
@@ -248,13 +250,19 @@ import_fill(void *arg, const char **data, size_t *len)
     return 1;
 }
 
+/* key's text, in the language of the person told, with the claimed handle and who claims it. */
 static void
 import_tell(struct dbtx *tx, struct import_job *j, const char *actor, const char *acct,
-            const char *inbox, const char *text)
+            const char *inbox, const char *lang, const char *key)
 {
+    const char *who = j->acct != NULL ? j->acct : j->actor;
+    char *text;
+
     if (actor == NULL || inbox == NULL || *inbox == '\0')
         return;
+    text = texts_format(lang, key, "handle", j->data->result.account.username, "who", who, NULL);
     j->queued += bridge_push_notice(tx, j->app, actor, acct ? acct : actor, inbox, text);
+    free(text);
 }
 
 static void
@@ -284,17 +292,11 @@ import_link(struct dbtx *tx, struct import_job *j)
 static void
 import_refuse(struct dbtx *tx, struct import_job *j, PGresult *res, int row)
 {
-    char text[600];
-
     j->status = IMPORT_REFUSED;
-    snprintf(text, sizeof(text),
-             "%s said they are @%s on X, the X account you claimed here. Their claim was refused "
-             "and nothing changed for you. If that was not you, send \"report %s\".",
-             j->acct != NULL ? j->acct : j->actor, j->data->result.account.username,
-             j->acct != NULL ? j->acct : j->actor);
     import_tell(tx, j, PQgetvalue(res, row, 1),
                 PQgetisnull(res, row, 2) ? NULL : PQgetvalue(res, row, 2),
-                PQgetisnull(res, row, 3) ? NULL : PQgetvalue(res, row, 3), text);
+                PQgetisnull(res, row, 3) ? NULL : PQgetvalue(res, row, 3), PQgetvalue(res, row, 5),
+                "claims.refused");
     import_log(tx, j, "refused", PQgetvalue(res, row, 0));
     log_info("import_refused", "member=%s incumbent=%s", j->member_id, PQgetvalue(res, row, 0));
 }
@@ -303,7 +305,6 @@ static int
 import_rivals_cb(struct dbtx *tx, PGresult *res, void *arg)
 {
     struct import_job *j = arg;
-    char text[512];
     const char *holder = NULL;
 
     if (PQntuples(res) == 0) {
@@ -320,16 +321,12 @@ import_rivals_cb(struct dbtx *tx, PGresult *res, void *arg)
     j->status = IMPORT_DISPUTED;
     dbtx_push(tx, sql_claim, NULL, NULL, 2, j->member_id, j->x_id);
     dbtx_push(tx, sql_freeze, NULL, NULL, 2, j->member_id, j->x_id);
-    snprintf(text, sizeof(text),
-             "Two members say they are @%s on X, so that account is frozen for both: nobody is "
-             "reconnected through it until this is sorted out. If someone else is using your "
-             "X account, send \"report\" with their address, and an admin will look at it.",
-             j->data->result.account.username);
-    import_tell(tx, j, j->actor, j->acct, j->inbox, text);
+    import_tell(tx, j, j->actor, j->acct, j->inbox, j->lang, "claims.disputed");
     for (int i = 0; i < PQntuples(res); i++) {
         import_tell(tx, j, PQgetvalue(res, i, 1),
                     PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2),
-                    PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3), text);
+                    PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3), PQgetvalue(res, i, 5),
+                    "claims.disputed");
         if (holder == NULL)
             holder = PQgetvalue(res, i, 0);
     }
@@ -381,6 +378,7 @@ import_lock_cb(struct dbtx *tx, PGresult *res, void *arg)
     j->acct = import_col(res, 3) ? xstrdup(import_col(res, 3)) : NULL;
     j->inbox = import_col(res, 4) ? xstrdup(import_col(res, 4)) : NULL;
     j->host = xstrdup(PQgetvalue(res, 0, 5));
+    j->lang = xstrdup(PQgetvalue(res, 0, 9));
     if (holds_it) {
         import_link(tx, j); /* a newer archive of the X id it holds: nobody to dispute with */
         return 0;
@@ -413,6 +411,7 @@ import_done_cb(enum db_outcome outcome, const char *err, void *arg)
     free(j->acct);
     free(j->inbox);
     free(j->host);
+    free(j->lang);
     free(j);
 }
 

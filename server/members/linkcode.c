@@ -17,6 +17,7 @@
 #include "linkcode.h"
 #include "linkpage.h"
 #include "log.h"
+#include "texts.h"
 #include "token.h"
 #include "xmalloc.h"
 
@@ -59,27 +60,26 @@ struct linkcode_peek {
     char code[33];
 };
 
-static const struct {
-    const char *lang, *title, *intro, *button, *note;
-} linkcode_text[] = {
-    { "en", "Open your link page",
-      "This one-time link opens the passerelle page of the fediverse account below. Nothing "
-      "happens until you continue.",
-      "Continue as", "Not your account? Close this page: nothing was changed." },
-    { "fr", "Ouvrir votre page de liaison",
-      "Ce lien à usage unique ouvre la page passerelle du compte du fédivers ci-dessous. Rien "
-      "ne se passe tant que vous ne continuez pas.",
-      "Continuer en tant que",
-      "Ce n\u2019est pas votre compte\u00a0? Fermez cette page\u00a0: rien n\u2019a \u00e9t\u00e9 "
-      "modifi\u00e9." },
-};
+/* key's text in lang, made safe for HTML, with acct (raw) as its {acct}. A new string. */
+static char *
+linkcode_html(const char *lang, const char *key, const char *acct)
+{
+    char *text = texts_format(lang, key, "acct", acct, NULL);
+    char *html = activity_html_escape(text, 0);
 
-/* The page, in lang, for acct (user@host, escaped here); code is hex, safe as it is. */
+    free(text);
+    return html;
+}
+
+/* The page, in lang (a catalogue's code), for acct (user@host); code is hex, safe as it is. */
 static void
 linkcode_page(struct evbuffer *out, const char *lang, const char *acct, const char *code)
 {
-    size_t i = strcmp(lang, "fr") == 0 ? 1 : 0;
     char *who = activity_html_escape(acct, 0);
+    char *title = linkcode_html(lang, "linkcode.title", acct);
+    char *intro = linkcode_html(lang, "linkcode.intro", acct);
+    char *button = linkcode_html(lang, "linkcode.button", acct);
+    char *note = linkcode_html(lang, "linkcode.note", acct);
 
     evbuffer_add_printf(
         out,
@@ -91,11 +91,14 @@ linkcode_page(struct evbuffer *out, const char *lang, const char *acct, const ch
         "<h1>%s</h1>\n<p class=\"intro\">%s</p>\n<section class=\"card\">\n"
         "<p class=\"member\" id=\"member\">@%s</p>\n"
         "<form method=\"post\" action=\"/link/%s\">\n"
-        "<button type=\"submit\" class=\"primary\" id=\"continue\">%s @%s</button>\n</form>\n"
+        "<button type=\"submit\" class=\"primary\" id=\"continue\">%s</button>\n</form>\n"
         "<p class=\"help\">%s</p>\n</section>\n</main>\n</body>\n</html>\n",
-        linkcode_text[i].lang, linkcode_text[i].title, linkcode_text[i].title,
-        linkcode_text[i].intro, who, code, linkcode_text[i].button, who, linkcode_text[i].note);
+        lang, title, title, intro, who, code, button, note);
     free(who);
+    free(title);
+    free(intro);
+    free(button);
+    free(note);
 }
 
 static void
@@ -117,8 +120,8 @@ linkcode_peek_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
         const char *al = reply_req_header(p->req, "Accept-Language");
         struct evbuffer *page = evbuffer_new();
 
-        linkcode_page(page, al != NULL ? linkpage_lang(al) : PQgetvalue(res, 0, 1),
-                      PQgetvalue(res, 0, 0), p->code);
+        linkcode_page(page, texts_lang_pick(al, PQgetvalue(res, 0, 1)), PQgetvalue(res, 0, 0),
+                      p->code);
         evhttp_add_header(hdr, "Content-Security-Policy", LINKCODE_CSP);
         evhttp_add_header(hdr, "Referrer-Policy", "same-origin");
         evhttp_add_header(hdr, "X-Frame-Options", "DENY");

@@ -20,6 +20,7 @@
 #include "import.h"
 #include "linkpage.h"
 #include "log.h"
+#include "texts.h"
 #include "match.h"
 #include "token.h"
 #include "utf8.h"
@@ -29,18 +30,6 @@
 #define LINKPAGE_MAX_CONSENT_BODY 4096
 
 /* --- pure helpers ---------------------------------------------------------------------------- */
-
-const char *
-linkpage_lang(const char *al)
-{
-    if (al == NULL)
-        return "en";
-    while (*al == ' ')
-        al++;
-    return strncasecmp(al, "fr", 2) == 0 && (al[2] == '\0' || strchr("-_;, ", al[2]) != NULL)
-               ? "fr"
-               : "en";
-}
 
 int
 linkpage_cookie(const char *header, const char *name, char *out, size_t outlen)
@@ -179,9 +168,7 @@ linkpage_expired(struct app *app, struct evhttp_request *req)
     char *bridge = xasprintf("@%s@%s", app->cfg->bridge_username, app->cfg->host);
 
     json_object_object_add(
-        o, "error",
-        json_object_new_string("this link has expired or was already used: "
-                               "send \"link\" to the bridge account for a new one"));
+        o, "error", json_object_new_string(texts_get(reply_req_lang(req), "linkpage.expired")));
     json_object_object_add(o, "bridge", json_object_new_string(bridge));
     free(bridge);
     reply_json(req, reply_err_status(REPLY_ERR_UNAUTHORIZED), "application/json", o);
@@ -203,7 +190,7 @@ linkpage_authorise(struct linkpage_req *r, int post)
     linkpage_csrf(r->token, csrf);
     sent = reply_req_header(r->req, "X-CSRF-Token");
     if (sent == NULL || !token_equal(sent, csrf)) {
-        reply_fail(r->req, REPLY_ERR_FORBIDDEN, "missing or wrong CSRF token: reload the page");
+        reply_fail(r->req, REPLY_ERR_FORBIDDEN, texts_get(reply_req_lang(r->req), "linkpage.csrf"));
         return -1;
     }
     return 0;
@@ -329,8 +316,8 @@ linkpage_state_json(struct linkpage_req *r, PGresult *res)
         json_object_object_add(
             c, names[i], json_object_new_boolean(strcmp(PQgetvalue(res, 0, 4 + i), "t") == 0));
     json_object_object_add(o, "consents", c);
-    json_object_object_add(
-        o, "lang", json_object_new_string(al != NULL ? linkpage_lang(al) : PQgetvalue(res, 0, 8)));
+    json_object_object_add(o, "lang",
+                           json_object_new_string(texts_lang_pick(al, PQgetvalue(res, 0, 8))));
     linkpage_state_oauth(r, res, o);
     linkpage_state_x(r, res, o);
     return o;
@@ -380,15 +367,14 @@ linkpage_claim_refused(struct evhttp_request *req, enum import_status st)
     const char *why;
 
     if (st == IMPORT_REFUSED)
-        why = "another member holds this X account (verified with X, or claimed long enough "
-              "ago): your claim is refused, and they were told";
+        why = "linkpage.claim_refused";
     else if (st == IMPORT_LOCKED)
-        why = "your claim is disputed: you cannot claim another X account until an admin decides";
+        why = "linkpage.claim_locked";
     else if (st == IMPORT_VERIFIED_OTHER)
-        why = "X confirmed another account as yours: this archive is not that account's";
+        why = "linkpage.claim_verified_other";
     else
-        why = "too many X accounts claimed lately: try again tomorrow";
-    json_object_object_add(o, "error", json_object_new_string(why));
+        why = "linkpage.claim_rate_limited";
+    json_object_object_add(o, "error", json_object_new_string(texts_get(reply_req_lang(req), why)));
     json_object_object_add(o, "status", json_object_new_string(import_status_name(st)));
     reply_json(req, st == IMPORT_RATE_LIMITED ? 429 : 409, "application/json", o);
 }
@@ -415,8 +401,7 @@ linkpage_stored_cb(enum import_status st, const struct import_data *d, void *arg
         o = json_object_new_object();
         json_object_object_add(
             o, "error",
-            json_object_new_string("another member says this X account is theirs: both are "
-                                   "frozen until it is sorted out, and both were told by message"));
+            json_object_new_string(texts_get(reply_req_lang(r->req), "linkpage.disputed")));
         json_object_object_add(o, "status", json_object_new_string("disputed"));
         reply_json(r->req, 409, "application/json", o);
         break;
@@ -424,13 +409,16 @@ linkpage_stored_cb(enum import_status st, const struct import_data *d, void *arg
         linkpage_expired(r->app, r->req);
         break;
     case IMPORT_SUSPENDED:
-        reply_fail(r->req, REPLY_ERR_FORBIDDEN, "this account is suspended by the admin");
+        reply_fail(r->req, REPLY_ERR_FORBIDDEN,
+                   texts_get(reply_req_lang(r->req), "linkpage.suspended"));
         break;
     case IMPORT_UNAVAILABLE:
-        reply_fail(r->req, REPLY_ERR_UNAVAILABLE, "database unavailable: nothing was changed");
+        reply_fail(r->req, REPLY_ERR_UNAVAILABLE,
+                   texts_get(reply_req_lang(r->req), "linkpage.unavailable"));
         break;
     case IMPORT_FAILED:
-        reply_fail(r->req, REPLY_ERR_INTERNAL, "could not store the archive: nothing was changed");
+        reply_fail(r->req, REPLY_ERR_INTERNAL,
+                   texts_get(reply_req_lang(r->req), "linkpage.store_failed"));
         break;
     case IMPORT_REFUSED:
     case IMPORT_LOCKED:
@@ -574,7 +562,7 @@ linkpage_archive(struct app *app, struct evhttp_request *req, const char *path)
     }
     if (ct == NULL || strncasecmp(ct, "application/zip", 15) != 0) {
         linkpage_req_free(r);
-        reply_fail(req, REPLY_ERR_MEDIA_TYPE, "send the archive as application/zip");
+        reply_fail(req, REPLY_ERR_MEDIA_TYPE, texts_get(reply_req_lang(req), "linkpage.not_zip"));
         return;
     }
     /* The body is whole (evhttp read it under max_archive_bytes) and stays put until we answer. */
@@ -585,7 +573,7 @@ linkpage_archive(struct app *app, struct evhttp_request *req, const char *path)
     if (pipe2(p->fds, O_CLOEXEC) < 0) {
         free(p);
         linkpage_req_free(r);
-        reply_fail(req, REPLY_ERR_UNAVAILABLE, "server busy");
+        reply_fail(req, REPLY_ERR_UNAVAILABLE, texts_get(reply_req_lang(req), "linkpage.busy"));
         return;
     }
     p->ev = event_new(app->base, p->fds[0], EV_READ, linkpage_parsed_cb, p);
@@ -593,7 +581,7 @@ linkpage_archive(struct app *app, struct evhttp_request *req, const char *path)
     if (pthread_create(&p->thread, NULL, linkpage_parse_thread, p) != 0) {
         linkpage_parse_free(p);
         linkpage_req_free(r);
-        reply_fail(req, REPLY_ERR_UNAVAILABLE, "server busy");
+        reply_fail(req, REPLY_ERR_UNAVAILABLE, texts_get(reply_req_lang(req), "linkpage.busy"));
         return;
     }
     p->next = linkpage_parses;

@@ -24,6 +24,7 @@
 #include "reply.h"
 #include "seal.h"
 #include "token.h"
+#include "texts.h"
 #include "xmalloc.h"
 #include "xverify.h"
 
@@ -192,7 +193,7 @@ xverify_start(struct app *app, struct evhttp_request *req, const char *path)
 
 static const char sql_lock[] = "SELECT state FROM members WHERE id = $1::bigint FOR UPDATE";
 static const char sql_rivals[] =
-    "SELECT id, actor_uri, acct, inbox FROM members WHERE id <> $1::bigint"
+    "SELECT id, actor_uri, acct, inbox, lang FROM members WHERE id <> $1::bigint"
     " AND (x_id = $2::bigint OR id IN (SELECT member_id FROM x_claims WHERE x_id = $2::bigint))"
     " ORDER BY id FOR UPDATE";
 /*
@@ -233,19 +234,19 @@ static int
 xv_rivals_cb(struct dbtx *tx, PGresult *res, void *arg)
 {
     struct xv_op *op = arg;
-    char text[512];
 
-    snprintf(text, sizeof(text),
-             "X confirmed that @%s belongs to another member, who signed in with X. Your claim on "
-             "it is removed, with what your archive said about it.",
-             op->handle);
     for (int i = 0; i < PQntuples(res); i++) {
+        char *text;
+
         if (PQgetisnull(res, i, 3))
             continue;
+        text =
+            texts_format(PQgetvalue(res, i, 4), "claims.verified_lost", "handle", op->handle, NULL);
         op->queued += bridge_push_notice(tx, op->app, PQgetvalue(res, i, 1),
                                          PQgetisnull(res, i, 2) ? PQgetvalue(res, i, 1)
                                                                 : PQgetvalue(res, i, 2),
                                          PQgetvalue(res, i, 3), text);
+        free(text);
     }
     if (PQntuples(res) > 0) {
         log_info("x_verify_rivals", "member=%s x_id=%s rivals=%d", op->member_id, op->x_id,
