@@ -40,7 +40,6 @@ server/site/status.c
 server/app.c
 activitypub/relay/relayfollow.c
 activitypub/inbox.c
-activitypub/apsign.c
 webfinger/nodeinfo.c
 '
 
