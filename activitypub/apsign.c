@@ -71,10 +71,10 @@ apsign_hop(EVP_PKEY *key, const char *key_id, const char *method, const char *ur
     req.ctx = &v;
     req.body = (const unsigned char *)body;
     req.body_len = body_len;
-    sig = httpsig_sign(key, key_id, &req,
-                       post ? "(request-target) host date digest content-type"
-                            : "(request-target) host date accept",
-                       err, errlen);
+    sig = cavage_sign(key, key_id, &req,
+                      post ? "(request-target) host date digest content-type"
+                           : "(request-target) host date accept",
+                      err, errlen);
     free(target);
     if (sig == NULL)
         return -1;

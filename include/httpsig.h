@@ -66,6 +66,8 @@ enum httpsig_alg {
  * "(request-target)" or "digest"; RFC 9421 component names without quotes,
  * such as "@method" or "content-digest".
  */
+struct httpsig_ops;
+
 struct httpsig {
     enum httpsig_scheme scheme;
     enum httpsig_alg alg;
@@ -76,15 +78,18 @@ struct httpsig {
     size_t sig_len;
     int has_created, has_expires;
     int64_t created, expires;
-    char *label;  /* RFC 9421 only: the dictionary key, e.g. "sig1" */
-    char *params; /* RFC 9421 only: the serialized @signature-params value */
+    char *label;                   /* RFC 9421 only: the dictionary key, e.g. "sig1" */
+    char *params;                  /* RFC 9421 only: the serialized @signature-params value */
+    const struct httpsig_ops *ops; /* the scheme's checks and signing string, set by its parser */
 };
 
 /*
- * The folder activitypub/httpsig/ holds the module: httpsig.c (this API, the checks, RSA,
- * dates, digests), cavage.c (draft-cavage-12), rfc9421.c (RFC 9421) and sfv.c (RFC 8941
- * structured fields). cavage_parse and rfc9421_parse are declared here because callers may
- * want one scheme only; what the files share among themselves is in httpsig_internal.h.
+ * The folder activitypub/httpsig/ holds the module: httpsig_parse.c (which scheme a request
+ * uses), cavage.c (draft-cavage-12, and signing with it), rfc9421.c (RFC 9421), httpsig.c
+ * (this API, the checks, RSA, dates, digests), sfv.c (RFC 8941 structured fields) and
+ * httpsig_buf.c (a growing string). cavage_parse, rfc9421_parse and cavage_sign are declared
+ * here because callers may want one scheme only; what the files share among themselves is in
+ * httpsig_internal.h.
  */
 
 /*
@@ -164,8 +169,8 @@ EVP_PKEY *httpsig_public_key(const char *pem);
  * header must already be readable through req->header (see httpsig_date and
  * httpsig_digest). NULL with err on failure.
  */
-char *httpsig_sign(EVP_PKEY *key, const char *key_id, const struct httpsig_request *req,
-                   const char *headers, char *err, size_t errlen);
+char *cavage_sign(EVP_PKEY *key, const char *key_id, const struct httpsig_request *req,
+                  const char *headers, char *err, size_t errlen);
 
 /* Writes t as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"); buf needs 30 bytes. -1 if short. */
 int httpsig_date(time_t t, char *buf, size_t len);

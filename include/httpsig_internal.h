@@ -1,4 +1,4 @@
-/* What the four files of activitypub/httpsig/ share with each other; nothing else includes it. */
+/* What the files of activitypub/httpsig/ share with each other; nothing else includes it. */
 #ifndef PASSERELLE_HTTPSIG_INTERNAL_H
 #define PASSERELLE_HTTPSIG_INTERNAL_H
 
@@ -14,7 +14,15 @@
 /* err_set() for the functions that answer an httpsig_result: writes the message, yields r. */
 #define HTTPSIG_FAIL(r, err, errlen, ...) (err_set((err), (errlen), __VA_ARGS__), (r))
 
-/* httpsig.c: a growing NUL-terminated string, and the small parsers every scheme uses. */
+#define HTTPSIG_MAX_SIG_LEN 1024 /* bytes: what an 8192-bit RSA key signs */
+
+/*
+ * The files call downwards only: httpsig_parse.c (which scheme) -> cavage.c, rfc9421.c ->
+ * httpsig.c (the API, checks, RSA, dates, digests) -> sfv.c -> httpsig_buf.c. httpsig.c reaches
+ * a scheme's checks and signing string through the ops its parser set in struct httpsig.
+ */
+
+/* httpsig_buf.c: a growing NUL-terminated string. */
 
 struct httpsig_buf {
     char *p;
@@ -25,48 +33,36 @@ void httpsig_buf_add(struct httpsig_buf *b, const char *s, size_t n);
 void httpsig_buf_adds(struct httpsig_buf *b, const char *s);
 /* Hands the string to the caller; an empty buffer still gives "". */
 char *httpsig_buf_finish(struct httpsig_buf *b);
+
+/* A scheme's half of httpsig_check and httpsig_signing_string; its parser sets sig->ops. */
+struct httpsig_ops {
+    /* The scheme's strength rules, its digest header, and the date window. */
+    enum httpsig_result (*check)(const struct httpsig *sig, const struct httpsig_request *req,
+                                 time_t now, char *err, size_t errlen);
+    /* Appends the signing string (the signature base) to b; with_query is cavage's. */
+    enum httpsig_result (*string)(const struct httpsig *sig, const struct httpsig_request *req,
+                                  int with_query, struct httpsig_buf *b, char *err, size_t errlen);
+};
+
+/* httpsig.c: the small parsers and checks every scheme uses. */
+
 /* Appends the value of req's header name, without surrounding spaces; -1 if it is absent. */
-int httpsig_buf_add_header(struct httpsig_buf *b, const struct httpsig_request *req,
-                           const char *name);
+int httpsig_add_header(struct httpsig_buf *b, const struct httpsig_request *req, const char *name);
 
 /* Standard base64 of n bytes into out (needs (n + 2) / 3 * 4 + 1); length, 0 if out is short. */
 size_t httpsig_b64_encode(const unsigned char *in, size_t n, char *out, size_t outlen);
 /* Strict standard base64 with optional padding; -1 on any other byte or overflow. */
 int httpsig_b64_decode(const char *in, size_t n, unsigned char *out, size_t outlen, size_t *got);
-/* Decimal digits only, at most 15 of them (what RFC 8941 allows for an integer). */
-int httpsig_parse_int64(const char *s, size_t n, int64_t *out);
 /* s without its leading and trailing spaces and tabs; *n is updated. */
 const char *httpsig_trim(const char *s, size_t *n);
-/* GET or HEAD, in any case. */
-int httpsig_is_get(const char *method);
 /* Whether sig lists the component name (lowercase). */
 int httpsig_has_component(const struct httpsig *sig, const char *name);
 /* Mastodon's window on created/expires (see httpsig_check in httpsig.h). */
 enum httpsig_result httpsig_check_window(int64_t created, int has_expires, int64_t expires,
                                          time_t now, char *err, size_t errlen);
-/* Fills out->components from a space-separated list, lowercased; -1 if empty or too many. */
-int httpsig_split_headers(const char *list, struct httpsig *out);
 /* Decodes the base64 signature b64 into out->sig (allocated, at most 1024 bytes, not empty). */
 enum httpsig_result httpsig_decode_signature(const char *b64, struct httpsig *out, char *err,
                                              size_t errlen);
-
-/* cavage.c: the draft-cavage-12 scheme (cavage_parse is in httpsig.h). */
-
-/* The cavage strength rules, the Digest, and the date window, for httpsig_check(). */
-enum httpsig_result cavage_check(const struct httpsig *sig, const struct httpsig_request *req,
-                                 time_t now, char *err, size_t errlen);
-/* Appends the signing string to b; with_query keeps "?query" in (request-target). */
-enum httpsig_result cavage_string(const struct httpsig *sig, const struct httpsig_request *req,
-                                  int with_query, struct httpsig_buf *b, char *err, size_t errlen);
-
-/* rfc9421.c: RFC 9421 HTTP Message Signatures (rfc9421_parse is in httpsig.h). */
-
-/* The RFC 9421 strength rules, the Content-Digest, and the window, for httpsig_check(). */
-enum httpsig_result rfc9421_check(const struct httpsig *sig, const struct httpsig_request *req,
-                                  time_t now, char *err, size_t errlen);
-/* Appends the signature base (RFC 9421 2.5) to b. */
-enum httpsig_result rfc9421_base(const struct httpsig *sig, const struct httpsig_request *req,
-                                 struct httpsig_buf *b, char *err, size_t errlen);
 
 /* sfv.c: RFC 8941 structured fields, just enough for Signature-Input, Signature, Content-Digest. */
 
@@ -108,6 +104,8 @@ struct sfv_dict {
     size_t n;
 };
 
+/* Decimal digits only, at most 15 of them (what RFC 8941 allows for an integer). */
+int sfv_parse_int64(const char *s, size_t n, int64_t *out);
 /* Parses a dictionary into *d (zeroed first); -1 and nothing to free when it is not one. */
 int sfv_parse_dict(const char *s, struct sfv_dict *d);
 /* The member named key, or NULL. */

@@ -11,6 +11,8 @@ table='
 activitypub/httpsig/cavage.c     tests/unit/test_httpsig.c
 activitypub/httpsig/rfc9421.c    tests/unit/test_httpsig.c
 activitypub/httpsig/sfv.c        tests/unit/test_httpsig.c
+activitypub/httpsig/httpsig_buf.c    tests/unit/test_httpsig.c
+activitypub/httpsig/httpsig_parse.c  tests/unit/test_httpsig.c
 db/pool.c                        tests/unit/test_db.c
 db/conn.c                        tests/unit/test_db.c
 db/conninfo.c                    tests/unit/test_db.c

@@ -1,4 +1,4 @@
-/* draft-cavage-12 HTTP signatures: the Signature header's parser, its checks, its signing string.
+/* draft-cavage-12 HTTP signatures: the Signature header's parser, checks, signing string, signer.
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -20,6 +20,16 @@ struct cavage_fields {
     char seen[CAVAGE_MAX_PARAMS][CAVAGE_MAX_NAME];
     size_t nseen;
 };
+
+static enum httpsig_result cavage_check(const struct httpsig *sig,
+                                        const struct httpsig_request *req, time_t now, char *err,
+                                        size_t errlen);
+static enum httpsig_result cavage_string(const struct httpsig *sig,
+                                         const struct httpsig_request *req, int with_query,
+                                         struct httpsig_buf *b, char *err, size_t errlen);
+
+/* What httpsig_check and httpsig_signing_string run for a cavage signature. */
+static const struct httpsig_ops cavage_ops = { cavage_check, cavage_string };
 
 static const char *
 cavage_skip_ws(const char *p)
@@ -135,6 +145,39 @@ cavage_param(const char **pp, const char *value, struct cavage_fields *f, struct
     return 0;
 }
 
+/* Fills out->components from a space-separated list, lowercased; -1 if empty or too many. */
+static int
+cavage_split_headers(const char *list, struct httpsig *out)
+{
+    const char *p = list;
+    size_t n, i;
+
+    out->components = xcalloc(HTTPSIG_MAX_COMPONENTS, sizeof(char *));
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0')
+            break;
+        n = strcspn(p, " \t");
+        if (out->ncomponents == HTTPSIG_MAX_COMPONENTS)
+            return -1;
+        out->components[out->ncomponents] = xstrndup(p, n);
+        for (i = 0; i < n; i++)
+            out->components[out->ncomponents][i] =
+                (char)tolower((unsigned char)out->components[out->ncomponents][i]);
+        out->ncomponents++;
+        p += n;
+    }
+    return out->ncomponents == 0 ? -1 : 0;
+}
+
+/* GET or HEAD, in any case. */
+static int
+cavage_is_get(const char *method)
+{
+    return strcasecmp(method, "GET") == 0 || strcasecmp(method, "HEAD") == 0;
+}
+
 /* From the parameters read to *out: the required ones, the algorithm, the times, the list. */
 static enum httpsig_result
 cavage_fill(struct cavage_fields *f, struct httpsig *out, char *err, size_t errlen)
@@ -152,17 +195,15 @@ cavage_fill(struct cavage_fields *f, struct httpsig *out, char *err, size_t errl
     else
         return HTTPSIG_FAIL(HTTPSIG_UNSUPPORTED_ALGORITHM, err, errlen,
                             "unsupported algorithm %.64s", f->algorithm);
-    if (f->created != NULL &&
-        httpsig_parse_int64(f->created, strlen(f->created), &out->created) != 0)
+    if (f->created != NULL && sfv_parse_int64(f->created, strlen(f->created), &out->created) != 0)
         return HTTPSIG_FAIL(r, err, errlen, "created is not a number");
     out->has_created = f->created != NULL;
-    if (f->expires != NULL &&
-        httpsig_parse_int64(f->expires, strlen(f->expires), &out->expires) != 0)
+    if (f->expires != NULL && sfv_parse_int64(f->expires, strlen(f->expires), &out->expires) != 0)
         return HTTPSIG_FAIL(r, err, errlen, "expires is not a number");
     out->has_expires = f->expires != NULL;
     if (f->headers == NULL)
         f->headers = xstrdup(out->alg == HTTPSIG_ALG_HS2019 ? "(created)" : "date");
-    if (httpsig_split_headers(f->headers, out) != 0)
+    if (cavage_split_headers(f->headers, out) != 0)
         return HTTPSIG_FAIL(r, err, errlen, "headers is empty or lists over %d names",
                             HTTPSIG_MAX_COMPONENTS);
     return httpsig_decode_signature(f->signature, out, err, errlen);
@@ -177,6 +218,7 @@ cavage_parse(const char *value, struct httpsig *out, char *err, size_t errlen)
 
     memset(out, 0, sizeof(*out));
     out->scheme = HTTPSIG_CAVAGE;
+    out->ops = &cavage_ops;
     if (value == NULL)
         return HTTPSIG_FAIL(HTTPSIG_NO_SIGNATURE, err, errlen, "no Signature header");
     if (strnlen(value, HTTPSIG_MAX_HEADER + 1) > HTTPSIG_MAX_HEADER)
@@ -205,7 +247,8 @@ out:
     return r;
 }
 
-enum httpsig_result
+/* The cavage strength rules, the Digest, and the date window, for httpsig_check(). */
+static enum httpsig_result
 cavage_check(const struct httpsig *sig, const struct httpsig_request *req, time_t now, char *err,
              size_t errlen)
 {
@@ -223,7 +266,7 @@ cavage_check(const struct httpsig *sig, const struct httpsig_request *req, time_
     if (!httpsig_has_component(sig, "(request-target)") && !httpsig_has_component(sig, "digest"))
         return HTTPSIG_FAIL(HTTPSIG_MISSING_HEADER, err, errlen,
                             "neither (request-target) nor digest is signed");
-    if (httpsig_is_get(req->method) && !httpsig_has_component(sig, "host"))
+    if (cavage_is_get(req->method) && !httpsig_has_component(sig, "host"))
         return HTTPSIG_FAIL(HTTPSIG_MISSING_HEADER, err, errlen, "host is not signed on a GET");
     if ((strcasecmp(req->method, "POST") == 0 || req->body_len > 0) &&
         !httpsig_has_component(sig, "digest"))
@@ -258,7 +301,8 @@ cavage_check(const struct httpsig *sig, const struct httpsig_request *req, time_
     return HTTPSIG_OK;
 }
 
-enum httpsig_result
+/* Appends the signing string to b; with_query keeps "?query" in (request-target). */
+static enum httpsig_result
 cavage_string(const struct httpsig *sig, const struct httpsig_request *req, int with_query,
               struct httpsig_buf *b, char *err, size_t errlen)
 {
@@ -290,10 +334,68 @@ cavage_string(const struct httpsig *sig, const struct httpsig_request *req, int 
             snprintf(num, sizeof(num), "%" PRId64, created ? sig->created : sig->expires);
             httpsig_buf_adds(b, num);
         } else {
-            if (httpsig_buf_add_header(b, req, name) != 0)
+            if (httpsig_add_header(b, req, name) != 0)
                 return HTTPSIG_FAIL(HTTPSIG_MISSING_HEADER, err, errlen,
                                     "signed header %.64s is absent", name);
         }
     }
     return HTTPSIG_OK;
+}
+
+char *
+cavage_sign(EVP_PKEY *key, const char *key_id, const struct httpsig_request *req,
+            const char *headers, char *err, size_t errlen)
+{
+    struct httpsig sig = { 0 };
+    EVP_MD_CTX *ctx = NULL;
+    unsigned char raw[HTTPSIG_MAX_SIG_LEN];
+    char b64[HTTPSIG_MAX_SIG_LEN * 4 / 3 + 8], *msg = NULL, *out = NULL, *list;
+    size_t rawlen = sizeof(raw), i;
+
+    if (key == NULL || !EVP_PKEY_is_a(key, "RSA") || (size_t)EVP_PKEY_get_size(key) > sizeof(raw)) {
+        err_set(err, errlen, "signing key is not RSA (or too large)");
+        return NULL;
+    }
+    if (key_id == NULL || key_id[0] == '\0' || strpbrk(key_id, "\"\\\r\n") != NULL) {
+        err_set(err, errlen, "keyId is empty or cannot be quoted");
+        return NULL;
+    }
+    if (headers == NULL)
+        headers = cavage_is_get(req->method) ? "(request-target) host date accept"
+                                             : "(request-target) host date digest content-type";
+    sig.scheme = HTTPSIG_CAVAGE;
+    sig.ops = &cavage_ops;
+    sig.alg = HTTPSIG_ALG_RSA_SHA256;
+    if (cavage_split_headers(headers, &sig) != 0) {
+        err_set(err, errlen, "bad headers list");
+        goto out;
+    }
+    if (httpsig_signing_string(&sig, req, 1, &msg, err, errlen) != HTTPSIG_OK)
+        goto out;
+    ctx = EVP_MD_CTX_new();
+    if (ctx == NULL || EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) != 1 ||
+        EVP_DigestSign(ctx, raw, &rawlen, (const unsigned char *)msg, strlen(msg)) != 1) {
+        err_set(err, errlen, "RSA signing failed");
+        goto out;
+    }
+    httpsig_b64_encode(raw, rawlen, b64, sizeof(b64));
+    /* Rebuild the list from the parsed names so the header says exactly what was signed. */
+    {
+        struct httpsig_buf lb = { 0 };
+
+        for (i = 0; i < sig.ncomponents; i++) {
+            if (i > 0)
+                httpsig_buf_adds(&lb, " ");
+            httpsig_buf_adds(&lb, sig.components[i]);
+        }
+        list = httpsig_buf_finish(&lb);
+    }
+    out = xasprintf("keyId=\"%s\",algorithm=\"rsa-sha256\",headers=\"%s\",signature=\"%s\"", key_id,
+                    list, b64);
+    free(list);
+out:
+    EVP_MD_CTX_free(ctx);
+    free(msg);
+    httpsig_free(&sig);
+    return out;
 }

@@ -1,4 +1,4 @@
-/* HTTP signatures: the API, the checks, RSA sign/verify, dates, digests, base64; no I/O. */
+/* HTTP signatures: the API, the checks, RSA verification, dates, digests, base64; no I/O. */
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,8 +22,6 @@
 #define CLOCK_SKEW_MARGIN 3600
 #define DEFAULT_EXPIRY    300
 #define MAX_EXPIRY        43200
-
-#define MAX_SIG_LEN 1024 /* bytes: what an 8192-bit RSA key signs */
 
 /*
  * Public keys we verify with. A verification costs about e's bit length in modular
@@ -61,18 +59,6 @@ httpsig_result_name(enum httpsig_result r)
     return result_names[r];
 }
 
-enum httpsig_result
-httpsig_parse_request(const struct httpsig_request *req, struct httpsig *out, char *err,
-                      size_t errlen)
-{
-    const char *input = req->header(req->ctx, "signature-input");
-    const char *sig = req->header(req->ctx, "signature");
-
-    if (input != NULL)
-        return rfc9421_parse(input, sig, out, err, errlen);
-    return cavage_parse(sig, out, err, errlen);
-}
-
 void
 httpsig_free(struct httpsig *sig)
 {
@@ -94,9 +80,9 @@ enum httpsig_result
 httpsig_check(const struct httpsig *sig, const struct httpsig_request *req, time_t now, char *err,
               size_t errlen)
 {
-    if (sig->scheme == HTTPSIG_RFC9421)
-        return rfc9421_check(sig, req, now, err, errlen);
-    return cavage_check(sig, req, now, err, errlen);
+    if (sig->ops == NULL)
+        return HTTPSIG_FAIL(HTTPSIG_NO_SIGNATURE, err, errlen, "no parsed signature");
+    return sig->ops->check(sig, req, now, err, errlen);
 }
 
 enum httpsig_result
@@ -107,10 +93,9 @@ httpsig_signing_string(const struct httpsig *sig, const struct httpsig_request *
     enum httpsig_result r;
 
     *out = NULL;
-    if (sig->scheme == HTTPSIG_RFC9421)
-        r = rfc9421_base(sig, req, &b, err, errlen);
-    else
-        r = cavage_string(sig, req, with_query, &b, err, errlen);
+    if (sig->ops == NULL)
+        return HTTPSIG_FAIL(HTTPSIG_NO_SIGNATURE, err, errlen, "no parsed signature");
+    r = sig->ops->string(sig, req, with_query, &b, err, errlen);
     if (r != HTTPSIG_OK) {
         free(b.p);
         return r;
@@ -161,63 +146,6 @@ httpsig_verify_pkey(const struct httpsig *sig, const struct httpsig_request *req
     return HTTPSIG_FAIL(HTTPSIG_BAD_SIGNATURE, err, errlen, "signature does not verify");
 }
 
-char *
-httpsig_sign(EVP_PKEY *key, const char *key_id, const struct httpsig_request *req,
-             const char *headers, char *err, size_t errlen)
-{
-    struct httpsig sig = { 0 };
-    EVP_MD_CTX *ctx = NULL;
-    unsigned char raw[MAX_SIG_LEN];
-    char b64[MAX_SIG_LEN * 4 / 3 + 8], *msg = NULL, *out = NULL, *list;
-    size_t rawlen = sizeof(raw), i;
-
-    if (key == NULL || !EVP_PKEY_is_a(key, "RSA") || (size_t)EVP_PKEY_get_size(key) > sizeof(raw)) {
-        err_set(err, errlen, "signing key is not RSA (or too large)");
-        return NULL;
-    }
-    if (key_id == NULL || key_id[0] == '\0' || strpbrk(key_id, "\"\\\r\n") != NULL) {
-        err_set(err, errlen, "keyId is empty or cannot be quoted");
-        return NULL;
-    }
-    if (headers == NULL)
-        headers = httpsig_is_get(req->method) ? "(request-target) host date accept"
-                                              : "(request-target) host date digest content-type";
-    sig.scheme = HTTPSIG_CAVAGE;
-    sig.alg = HTTPSIG_ALG_RSA_SHA256;
-    if (httpsig_split_headers(headers, &sig) != 0) {
-        err_set(err, errlen, "bad headers list");
-        goto out;
-    }
-    if (httpsig_signing_string(&sig, req, 1, &msg, err, errlen) != HTTPSIG_OK)
-        goto out;
-    ctx = EVP_MD_CTX_new();
-    if (ctx == NULL || EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) != 1 ||
-        EVP_DigestSign(ctx, raw, &rawlen, (const unsigned char *)msg, strlen(msg)) != 1) {
-        err_set(err, errlen, "RSA signing failed");
-        goto out;
-    }
-    httpsig_b64_encode(raw, rawlen, b64, sizeof(b64));
-    /* Rebuild the list from the parsed names so the header says exactly what was signed. */
-    {
-        struct httpsig_buf lb = { 0 };
-
-        for (i = 0; i < sig.ncomponents; i++) {
-            if (i > 0)
-                httpsig_buf_adds(&lb, " ");
-            httpsig_buf_adds(&lb, sig.components[i]);
-        }
-        list = httpsig_buf_finish(&lb);
-    }
-    out = xasprintf("keyId=\"%s\",algorithm=\"rsa-sha256\",headers=\"%s\",signature=\"%s\"", key_id,
-                    list, b64);
-    free(list);
-out:
-    EVP_MD_CTX_free(ctx);
-    free(msg);
-    httpsig_free(&sig);
-    return out;
-}
-
 static const char *const wdays[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
@@ -257,7 +185,7 @@ httpsig_parse_date(const char *s, time_t *t)
     if (mon < 0)
         return -1;
     for (i = 0; i < 5; i++)
-        if (httpsig_parse_int64(s + at[i], width[i], &v[i]) != 0)
+        if (sfv_parse_int64(s + at[i], width[i], &v[i]) != 0)
             return -1;
     if (v[0] < 1 || v[0] > 31 || v[2] > 23 || v[3] > 59 || v[4] > 60)
         return -1;
@@ -383,37 +311,9 @@ httpsig_keyid_actor_candidate(const char *key_id)
     return xstrndup(key_id, n);
 }
 
-void
-httpsig_buf_add(struct httpsig_buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->p = xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-void
-httpsig_buf_adds(struct httpsig_buf *b, const char *s)
-{
-    httpsig_buf_add(b, s, strlen(s));
-}
-
-/* Hands the string to the caller; an empty buffer still gives "". */
-char *
-httpsig_buf_finish(struct httpsig_buf *b)
-{
-    char *p = b->p != NULL ? b->p : xstrdup("");
-
-    b->p = NULL;
-    b->len = b->cap = 0;
-    return p;
-}
-
+/* Appends the value of req's header name, without surrounding spaces; -1 if it is absent. */
 int
-httpsig_buf_add_header(struct httpsig_buf *b, const struct httpsig_request *req, const char *name)
+httpsig_add_header(struct httpsig_buf *b, const struct httpsig_request *req, const char *name)
 {
     const char *v = req->header(req->ctx, name);
     size_t n;
@@ -488,24 +388,6 @@ httpsig_b64_decode(const char *in, size_t n, unsigned char *out, size_t outlen, 
     return 0;
 }
 
-/* Decimal digits only, at most 15 of them (what RFC 8941 allows for an integer). */
-int
-httpsig_parse_int64(const char *s, size_t n, int64_t *out)
-{
-    int64_t v = 0;
-    size_t i;
-
-    if (n == 0 || n > 15)
-        return -1;
-    for (i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
 const char *
 httpsig_trim(const char *s, size_t *n)
 {
@@ -516,12 +398,6 @@ httpsig_trim(const char *s, size_t *n)
     while (*n > 0 && (s[*n - 1] == ' ' || s[*n - 1] == '\t'))
         (*n)--;
     return s;
-}
-
-int
-httpsig_is_get(const char *method)
-{
-    return strcasecmp(method, "GET") == 0 || strcasecmp(method, "HEAD") == 0;
 }
 
 int
@@ -607,39 +483,13 @@ httpsig_key_sane(const EVP_PKEY *key)
     return ok;
 }
 
-/* Fills out->components from a space-separated list, lowercased. */
-int
-httpsig_split_headers(const char *list, struct httpsig *out)
-{
-    const char *p = list;
-    size_t n, i;
-
-    out->components = xcalloc(HTTPSIG_MAX_COMPONENTS, sizeof(char *));
-    for (;;) {
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p == '\0')
-            break;
-        n = strcspn(p, " \t");
-        if (out->ncomponents == HTTPSIG_MAX_COMPONENTS)
-            return -1;
-        out->components[out->ncomponents] = xstrndup(p, n);
-        for (i = 0; i < n; i++)
-            out->components[out->ncomponents][i] =
-                (char)tolower((unsigned char)out->components[out->ncomponents][i]);
-        out->ncomponents++;
-        p += n;
-    }
-    return out->ncomponents == 0 ? -1 : 0;
-}
-
 enum httpsig_result
 httpsig_decode_signature(const char *b64, struct httpsig *out, char *err, size_t errlen)
 {
-    out->sig = xmalloc(MAX_SIG_LEN);
-    if (httpsig_b64_decode(b64, strlen(b64), out->sig, MAX_SIG_LEN, &out->sig_len) != 0 ||
+    out->sig = xmalloc(HTTPSIG_MAX_SIG_LEN);
+    if (httpsig_b64_decode(b64, strlen(b64), out->sig, HTTPSIG_MAX_SIG_LEN, &out->sig_len) != 0 ||
         out->sig_len == 0)
         return HTTPSIG_FAIL(HTTPSIG_BAD_HEADER, err, errlen,
-                            "signature is not base64 (or over %d bytes)", MAX_SIG_LEN);
+                            "signature is not base64 (or over %d bytes)", HTTPSIG_MAX_SIG_LEN);
     return HTTPSIG_OK;
 }

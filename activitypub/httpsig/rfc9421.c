@@ -8,6 +8,16 @@
 #include "httpsig_internal.h"
 #include "xmalloc.h"
 
+static enum httpsig_result rfc9421_check(const struct httpsig *sig,
+                                         const struct httpsig_request *req, time_t now, char *err,
+                                         size_t errlen);
+static enum httpsig_result rfc9421_base(const struct httpsig *sig,
+                                        const struct httpsig_request *req, int with_query,
+                                        struct httpsig_buf *b, char *err, size_t errlen);
+
+/* What httpsig_check and httpsig_signing_string run for an RFC 9421 signature. */
+static const struct httpsig_ops rfc9421_ops = { rfc9421_check, rfc9421_base };
+
 /* The first label of Signature-Input that Signature also has: its components, its bytes. */
 static enum httpsig_result
 rfc9421_pick(const struct sfv_dict *in, const struct sfv_dict *sg, const struct sfv_member **m,
@@ -123,6 +133,7 @@ rfc9421_parse(const char *signature_input, const char *signature, struct httpsig
 
     memset(out, 0, sizeof(*out));
     out->scheme = HTTPSIG_RFC9421;
+    out->ops = &rfc9421_ops;
     if (signature_input == NULL || signature == NULL)
         return HTTPSIG_FAIL(HTTPSIG_NO_SIGNATURE, err, errlen,
                             "Signature-Input or Signature missing");
@@ -148,7 +159,8 @@ rfc9421_parse(const char *signature_input, const char *signature, struct httpsig
     return r;
 }
 
-enum httpsig_result
+/* The RFC 9421 strength rules, the Content-Digest, and the window, for httpsig_check(). */
+static enum httpsig_result
 rfc9421_check(const struct httpsig *sig, const struct httpsig_request *req, time_t now, char *err,
               size_t errlen)
 {
@@ -171,14 +183,17 @@ rfc9421_check(const struct httpsig *sig, const struct httpsig_request *req, time
     return httpsig_check_window(sig->created, sig->has_expires, sig->expires, now, err, errlen);
 }
 
-enum httpsig_result
-rfc9421_base(const struct httpsig *sig, const struct httpsig_request *req, struct httpsig_buf *b,
-             char *err, size_t errlen)
+/* Appends the signature base (RFC 9421 2.5) to b; the query is always in @target-uri. */
+static enum httpsig_result
+rfc9421_base(const struct httpsig *sig, const struct httpsig_request *req, int with_query,
+             struct httpsig_buf *b, char *err, size_t errlen)
 {
     const char *scheme = req->scheme != NULL ? req->scheme : "https";
     const char *authority = req->authority != NULL ? req->authority : req->header(req->ctx, "host");
     const char *q = strchr(req->target, '?'), *v;
     size_t i, n;
+
+    (void)with_query;
 
     for (i = 0; i < sig->ncomponents; i++) {
         const char *name = sig->components[i];
@@ -217,7 +232,7 @@ rfc9421_base(const struct httpsig *sig, const struct httpsig_request *req, struc
             return HTTPSIG_FAIL(HTTPSIG_BAD_HEADER, err, errlen, "unsupported component %.64s",
                                 name);
         } else {
-            if (httpsig_buf_add_header(b, req, name) != 0)
+            if (httpsig_add_header(b, req, name) != 0)
                 return HTTPSIG_FAIL(HTTPSIG_MISSING_HEADER, err, errlen,
                                     "signed header %.64s is absent", name);
         }

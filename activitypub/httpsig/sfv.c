@@ -59,7 +59,7 @@ sfv_parse_bare(const char **pp, struct sfv_bare *v)
             v->s = xstrndup(start, (size_t)(p - start));
         } else {
             v->type = SFV_INTEGER;
-            if (httpsig_parse_int64(start + neg, (size_t)(p - start - neg), &v->n) != 0)
+            if (sfv_parse_int64(start + neg, (size_t)(p - start - neg), &v->n) != 0)
                 return -1;
             if (neg)
                 v->n = -v->n;
@@ -323,4 +323,22 @@ sfv_dict_free(struct sfv_dict *d)
         sfv_params_free(&m->params);
     }
     memset(d, 0, sizeof(*d));
+}
+
+/* Decimal digits only, at most 15 of them (what RFC 8941 allows for an integer). */
+int
+sfv_parse_int64(const char *s, size_t n, int64_t *out)
+{
+    int64_t v = 0;
+    size_t i;
+
+    if (n == 0 || n > 15)
+        return -1;
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
 }

@@ -389,33 +389,33 @@ test_required_headers(void)
     get.names[1] = "date", get.values[1] = date;
     get.names[2] = "accept", get.values[2] = "application/activity+json";
 
-    sig = httpsig_sign(priv_a, "https://relay.example/actor#main-key", &preq,
-                       "(request-target) host date content-type", err, sizeof(err));
+    sig = cavage_sign(priv_a, "https://relay.example/actor#main-key", &preq,
+                      "(request-target) host date content-type", err, sizeof(err));
     post.names[4] = "signature", post.values[4] = sig;
     is_int(verify_req(&preq, pem_a, now, err, sizeof(err)), HTTPSIG_MISSING_HEADER,
            "POST without a signed digest");
     free(sig);
-    sig = httpsig_sign(priv_a, "https://relay.example/actor#main-key", &preq,
-                       "(request-target) host digest", err, sizeof(err));
+    sig = cavage_sign(priv_a, "https://relay.example/actor#main-key", &preq,
+                      "(request-target) host digest", err, sizeof(err));
     post.values[4] = sig;
     is_int(verify_req(&preq, pem_a, now, err, sizeof(err)), HTTPSIG_MISSING_HEADER,
            "POST signed without date or (created)");
     free(sig);
-    sig = httpsig_sign(priv_a, "https://relay.example/actor#main-key", &preq, "host date digest",
-                       err, sizeof(err));
+    sig = cavage_sign(priv_a, "https://relay.example/actor#main-key", &preq, "host date digest",
+                      err, sizeof(err));
     post.values[4] = sig;
     is_int(verify_req(&preq, pem_a, now, err, sizeof(err)), HTTPSIG_OK,
            "POST signing digest but not (request-target) passes (Mastodon's rule)");
     free(sig);
 
-    sig = httpsig_sign(priv_a, "https://relay.example/actor#main-key", &greq,
-                       "(request-target) date accept", err, sizeof(err));
+    sig = cavage_sign(priv_a, "https://relay.example/actor#main-key", &greq,
+                      "(request-target) date accept", err, sizeof(err));
     get.names[3] = "signature", get.values[3] = sig;
     is_int(verify_req(&greq, pem_a, now, err, sizeof(err)), HTTPSIG_MISSING_HEADER,
            "GET without a signed host");
     free(sig);
-    sig = httpsig_sign(priv_a, "https://relay.example/actor#main-key", &greq, "host date", err,
-                       sizeof(err));
+    sig = cavage_sign(priv_a, "https://relay.example/actor#main-key", &greq, "host date", err,
+                      sizeof(err));
     get.values[3] = sig;
     is_int(verify_req(&greq, pem_a, now, err, sizeof(err)), HTTPSIG_MISSING_HEADER,
            "GET without (request-target) or digest");
@@ -470,7 +470,7 @@ test_round_trip(void)
     post.names[2] = "digest", post.values[2] = digest;
     post.names[3] = "content-type", post.values[3] = "application/activity+json";
     sig =
-        httpsig_sign(priv_a, "https://relay.example/actor#main-key", &preq, NULL, err, sizeof(err));
+        cavage_sign(priv_a, "https://relay.example/actor#main-key", &preq, NULL, err, sizeof(err));
     ok(sig != NULL && strncmp(sig, want, strlen(want)) == 0, "POST Signature header format");
     post.names[4] = "signature", post.values[4] = sig;
     is_int(verify_req(&preq, pem_a, now, err, sizeof(err)), HTTPSIG_OK, "own POST verifies");
@@ -482,7 +482,7 @@ test_round_trip(void)
     get.names[1] = "date", get.values[1] = date;
     get.names[2] = "accept", get.values[2] = "application/activity+json";
     sig =
-        httpsig_sign(priv_b, "https://relay.example/actor#main-key", &greq, NULL, err, sizeof(err));
+        cavage_sign(priv_b, "https://relay.example/actor#main-key", &greq, NULL, err, sizeof(err));
     ok(sig != NULL && strstr(sig, "headers=\"(request-target) host date accept\"") != NULL,
        "GET signs (request-target) host date accept");
     get.names[3] = "signature", get.values[3] = sig;
@@ -493,12 +493,12 @@ test_round_trip(void)
            "own GET signs the query");
     free(sig);
 
-    ok(httpsig_sign(priv_a, "bad\"key", &preq, NULL, err, sizeof(err)) == NULL,
+    ok(cavage_sign(priv_a, "bad\"key", &preq, NULL, err, sizeof(err)) == NULL,
        "a keyId with a quote is refused");
     get.names[2] = NULL;
     greq.target = "/";
-    ok(httpsig_sign(priv_a, "https://relay.example/actor#main-key", &greq, NULL, err,
-                    sizeof(err)) == NULL,
+    ok(cavage_sign(priv_a, "https://relay.example/actor#main-key", &greq, NULL, err, sizeof(err)) ==
+           NULL,
        "signing a header that is absent fails");
 }
 
