@@ -76,11 +76,50 @@ int admin_instances_unblock(struct admin_ctx *c, const struct admin_req *r, char
 int admin_instances_notice(struct admin_ctx *c, const struct admin_req *r, char *err,
                            size_t errlen);
 
+/* Columns of the row admin_members_who returns. */
+enum {
+    ADMIN_WHO_ID,
+    ADMIN_WHO_NAME,
+    ADMIN_WHO_STATE,
+    ADMIN_WHO_ACTOR,
+    ADMIN_WHO_ACCT,
+    ADMIN_WHO_INBOX,
+    ADMIN_WHO_LANG
+};
+
+/*
+ * Opens the command's transaction and finds in it the one member r's WHO names: a one-row
+ * result (ADMIN_WHO_* columns) and its label. With lock the row is locked until the end of
+ * the transaction; without, the transaction is a read-only snapshot. NULL with err set and
+ * *rc the run's answer: -1 on a database error, ADMIN_REFUSED when no member or several
+ * match. On success *rc is -1 too, the answer to any later failure.
+ */
+PGresult *admin_members_who(struct admin_ctx *c, const struct admin_req *r, int lock, char *label,
+                            size_t labellen, int *rc, char *err, size_t errlen);
+
+/*
+ * Queues text as a direct message from the bridge account to the member who (a row of
+ * admin_members_who) inside the open transaction; nothing without an inbox. *queued gets
+ * the rows made.
+ */
+int admin_members_tell(struct admin_ctx *c, PGresult *who, const char *text, long *queued,
+                       char *err, size_t errlen);
+
 /* admin_members.c: members list|show|block|unblock|delete. */
 int admin_members_list(struct admin_ctx *c, const struct admin_req *r, char *err, size_t errlen);
 int admin_members_show(struct admin_ctx *c, const struct admin_req *r, char *err, size_t errlen);
 int admin_members_block(struct admin_ctx *c, const struct admin_req *r, char *err, size_t errlen);
 int admin_members_unblock(struct admin_ctx *c, const struct admin_req *r, char *err, size_t errlen);
 int admin_members_delete(struct admin_ctx *c, const struct admin_req *r, char *err, size_t errlen);
+
+/*
+ * admin_claims.c: members clear-reports|confirm-reports, and what list and show add: the
+ * refused claims of the last 30 days and the members held by reports (list, lines after the
+ * table; state as --state), and a member's verification, hold and refused challenges (show).
+ */
+int admin_claims_clear(struct admin_ctx *c, const struct admin_req *r, char *err, size_t errlen);
+int admin_claims_confirm(struct admin_ctx *c, const struct admin_req *r, char *err, size_t errlen);
+void admin_claims_list(struct admin_ctx *c, const char *state);
+void admin_claims_show(struct admin_ctx *c, const char *member_id);
 
 #endif

@@ -77,14 +77,16 @@ static const struct admin_cmd admin_cmds[] = {
     { "members", "list", "members list [--state STATE]", "members: state, X handle, consents",
       "Lists members, one per line under a header: id, acct (the actor URL when no acct is\n"
       "known), state, X handle, paused, consents, date joined (UTC). --state STATE lists\n"
-      "only joined, linked, disputed or suspended members.\n\n"
+      "only joined, linked, disputed or suspended members. Then a line per claim refused\n"
+      "in the last 30 days (who tried, against whom) and per member held by reports.\n\n"
       "CONSENTS has four places, the letter when the consent is given and - when not:\n"
       "F findable, A autofollow, N notify, R relay. F-N- is where a new member starts.",
       1, admin_check_mlist, admin_members_list },
     { "members", "show", "members show WHO", "everything about one member",
       "Shows one member: actor, acct, inbox, state, X id and handle, when linked and\n"
-      "joined, consents, paused, the X edges stored for its X id (followers, following),\n"
-      "its claims and the other members claiming the same X id, open sessions, unused\n"
+      "joined, consents, paused, the X edges its archive gave (followers, following),\n"
+      "whether X verified its claim, whether reports hold it, the claims refused\n"
+      "against it, its claims and the other members claiming the same X id, open sessions, unused\n"
       "link codes, OAuth grant, follow actions, reports it filed and reports naming it,\n"
       "and its consent ledger, newest last. Link codes and tokens are never shown (only\n"
       "their hashes, or sealed copies, are stored)." ADMIN_WHO_HELP,
@@ -101,7 +103,7 @@ static const struct admin_cmd admin_cmds[] = {
       "member that is not suspended is left as it is." ADMIN_WHO_HELP,
       1, admin_check_who, admin_members_unblock },
     { "members", "delete", "members delete WHO --yes", "forget a member and its X edges",
-      "Forgets WHO in one transaction: the X edges stored for its X id, its claims,\n"
+      "Forgets WHO in one transaction: the X edges its archive gave, its claims,\n"
       "consent ledger, link codes, sessions, OAuth grant and follow actions, and the\n"
       "bridge's messages to it still waiting for delivery. Reports it filed are kept,\n"
       "without their author. A member that stays disputed although WHO's claim was its\n"
@@ -109,6 +111,19 @@ static const struct admin_cmd admin_cmds[] = {
       "archive links it). Without --yes: prints what would be deleted, changes nothing\n"
       "and exits 2." ADMIN_WHO_HELP,
       1, admin_check_delete, admin_members_delete },
+    { "members", "clear-reports", "members clear-reports WHO",
+      "close the reports about a member, lift their hold",
+      "Closes every open report naming WHO as cleared, and lifts the hold that reports\n"
+      "from report_hold_threshold distinct members put on it: its follows are planned\n"
+      "again and its stand-in shows again (if its claim shows one)." ADMIN_WHO_HELP,
+      1, admin_check_who, admin_claims_clear },
+    { "members", "confirm-reports", "members confirm-reports WHO",
+      "close the reports about a member, drop its claim",
+      "Closes every open report naming WHO as confirmed and drops its claim: its X id,\n"
+      "X handle and verification go, with the X edges its archive gave and its claims;\n"
+      "it is joined again (a suspended member stays suspended) and the bridge account\n"
+      "tells it by direct message." ADMIN_WHO_HELP,
+      1, admin_check_who, admin_claims_confirm },
 };
 
 #define ADMIN_NCMDS (sizeof(admin_cmds) / sizeof(admin_cmds[0]))

@@ -13,17 +13,6 @@
 #include "texts.h"
 #include "xmalloc.h"
 
-/* Columns of the row admin_who returns. */
-enum {
-    ADMIN_WHO_ID,
-    ADMIN_WHO_NAME,
-    ADMIN_WHO_STATE,
-    ADMIN_WHO_ACTOR,
-    ADMIN_WHO_ACCT,
-    ADMIN_WHO_INBOX,
-    ADMIN_WHO_LANG
-};
-
 #define ADMIN_WHO_SQL                                                                              \
     "SELECT id, coalesce(acct, actor_uri), state, actor_uri, acct, inbox, lang FROM members"       \
     " WHERE id = $1::bigint OR actor_uri = $2 OR lower(acct) = lower($3) ORDER BY id LIMIT 10"
@@ -38,14 +27,7 @@ admin_members_who_label(PGresult *who, char *buf, size_t len)
              admin_sql_safe(PQgetvalue(who, 0, ADMIN_WHO_NAME), safe, sizeof(safe)));
 }
 
-/*
- * Opens the command's transaction and finds in it the one member r's WHO names: a one-row
- * result (ADMIN_WHO_* columns) and its label. With lock the row is locked until the end of
- * the transaction; without, the transaction is a read-only snapshot. NULL with err set and
- * *rc the run's answer: -1 on a database error, ADMIN_REFUSED when no member or several
- * match. On success *rc is -1 too, the answer to any later failure.
- */
-static PGresult *
+PGresult *
 admin_members_who(struct admin_ctx *c, const struct admin_req *r, int lock, char *label,
                   size_t labellen, int *rc, char *err, size_t errlen)
 {
@@ -122,6 +104,7 @@ admin_members_list(struct admin_ctx *c, const struct admin_req *r, char *err, si
         return -1;
     admin_sql_table(res, head, (int)(sizeof(head) / sizeof(head[0])), 1u << 1 | 1u << 3, "");
     PQclear(res);
+    admin_claims_list(c, r->state);
     return 0;
 }
 
@@ -158,8 +141,10 @@ admin_members_show(struct admin_ctx *c, const struct admin_req *r, char *err, si
         " (SELECT count(*) FROM follow_actions WHERE follower_id = m.id) || ' in its name, '"
         "  || (SELECT count(*) FROM follow_actions WHERE followee_id = m.id) || ' toward it',"
         " (SELECT count(*) FROM reports WHERE lower(target) = lower(m.acct)) || ' naming its acct',"
-        " (SELECT count(*) FROM x_edges WHERE followee_x_id = m.x_id) || ' followers, '"
-        "  || (SELECT count(*) FROM x_edges WHERE follower_x_id = m.x_id) || ' following',"
+        /* What its own archive said (another's may list the same pairs). */
+        " (SELECT count(*) FROM x_edges WHERE followee_x_id = m.x_id AND member_id = m.id)"
+        "  || ' followers, ' || (SELECT count(*) FROM x_edges WHERE follower_x_id = m.x_id"
+        "  AND member_id = m.id) || ' following',"
         " coalesce((SELECT string_agg(x_id::text, ' ' ORDER BY x_id) FROM x_claims"
         "  WHERE member_id = m.id), 'none')"
         " FROM members m WHERE id = $1::bigint";
@@ -200,6 +185,7 @@ admin_members_show(struct admin_ctx *c, const struct admin_req *r, char *err, si
     for (int j = 0; j < (int)(sizeof(labels) / sizeof(labels[0])); j++)
         admin_members_field(labels[j] + (labels[j][0] == '!'), PQgetvalue(res[0], 0, j),
                             labels[j][0] == '!');
+    admin_claims_show(c, params[0]);
     printf("competing:      %d other member%s\n", PQntuples(res[1]),
            PQntuples(res[1]) == 1 ? "" : "s");
     if (PQntuples(res[1]) > 0)
@@ -234,6 +220,29 @@ admin_members_suspended_text(const struct config *cfg, const char *lang)
 }
 
 int
+admin_members_tell(struct admin_ctx *c, PGresult *who, const char *text, long *queued, char *err,
+                   size_t errlen)
+{
+    const char *inbox =
+        PQgetisnull(who, 0, ADMIN_WHO_INBOX) ? NULL : PQgetvalue(who, 0, ADMIN_WHO_INBOX);
+    struct json_object *msg;
+    char *bridge_id;
+    int rc;
+
+    *queued = 0;
+    if (inbox == NULL)
+        return 0;
+    bridge_id = xasprintf("%s/users/%s", c->cfg->base_url, c->cfg->bridge_username);
+    msg = bridge_message_new(c->cfg->base_url, bridge_id, PQgetvalue(who, 0, ADMIN_WHO_ACTOR),
+                             PQgetvalue(who, 0, ADMIN_WHO_NAME), text);
+    free(bridge_id);
+    rc = msg != NULL ? admin_sql_enqueue(c->pg, "bridge", msg, &inbox, 1, 0, queued, err, errlen)
+                     : 0;
+    json_object_put(msg);
+    return rc;
+}
+
+int
 admin_members_block(struct admin_ctx *c, const struct admin_req *r, char *err, size_t errlen)
 {
     /* The page's sessions would otherwise outlive the block until they expire. */
@@ -244,9 +253,8 @@ admin_members_block(struct admin_ctx *c, const struct admin_req *r, char *err, s
         " k AS (DELETE FROM link_codes WHERE member_id = $1::bigint AND used_at IS NULL"
         "  RETURNING 1)"
         " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM k)";
-    struct json_object *msg = NULL;
     PGresult *who, *res = NULL;
-    const char *params[1], *inbox;
+    const char *params[1];
     char label[600], *text = NULL;
     long queued = 0;
     int rc;
@@ -264,19 +272,9 @@ admin_members_block(struct admin_ctx *c, const struct admin_req *r, char *err, s
     res = admin_sql_exec(c->pg, sql, 1, params, err, errlen);
     if (res == NULL)
         goto out;
-    inbox = PQgetisnull(who, 0, ADMIN_WHO_INBOX) ? NULL : PQgetvalue(who, 0, ADMIN_WHO_INBOX);
-    if (inbox != NULL) {
-        char *bridge_id = xasprintf("%s/users/%s", c->cfg->base_url, c->cfg->bridge_username);
-
-        text = admin_members_suspended_text(c->cfg, PQgetvalue(who, 0, ADMIN_WHO_LANG));
-        msg = bridge_message_new(c->cfg->base_url, bridge_id, PQgetvalue(who, 0, ADMIN_WHO_ACTOR),
-                                 PQgetvalue(who, 0, ADMIN_WHO_NAME), text);
-        free(bridge_id);
-        if (msg != NULL &&
-            admin_sql_enqueue(c->pg, "bridge", msg, &inbox, 1, 0, &queued, err, errlen) < 0)
-            goto out;
-    }
-    if (admin_sql_run(c->pg, "COMMIT", 0, NULL, err, errlen) < 0)
+    text = admin_members_suspended_text(c->cfg, PQgetvalue(who, 0, ADMIN_WHO_LANG));
+    if (admin_members_tell(c, who, text, &queued, err, errlen) < 0 ||
+        admin_sql_run(c->pg, "COMMIT", 0, NULL, err, errlen) < 0)
         goto out;
     log_info("admin_member_block", "member=%s was=%s sessions=%s codes=%s message_rows=%ld",
              params[0], PQgetvalue(who, 0, ADMIN_WHO_STATE), PQgetvalue(res, 0, 0),
@@ -289,7 +287,6 @@ admin_members_block(struct admin_ctx *c, const struct admin_req *r, char *err, s
 out:
     PQclear(who);
     PQclear(res);
-    json_object_put(msg);
     free(text);
     return rc;
 }
@@ -371,8 +368,8 @@ int
 admin_members_delete(struct admin_ctx *c, const struct admin_req *r, char *err, size_t errlen)
 {
     static const char sql_counts[] =
-        "SELECT (SELECT count(*) FROM x_edges WHERE follower_x_id = m.x_id"
-        "  OR followee_x_id = m.x_id),"
+        "SELECT (SELECT count(*) FROM x_edges WHERE (follower_x_id = m.x_id"
+        "  OR followee_x_id = m.x_id) AND member_id = m.id),"
         " (SELECT count(*) FROM x_claims WHERE member_id = m.id),"
         " (SELECT count(*) FROM consent_ledger WHERE member_id = m.id),"
         " (SELECT count(*) FROM sessions WHERE member_id = m.id),"

@@ -174,6 +174,12 @@ test("past its hold an unverified claim is not frozen by a newcomer: refused, th
   await eventually(() => dmsTo(mark, "alice").some((t) => t.includes(acctOf("mal2"))), { what: "Alice told" });
   assert.deepEqual(dmsTo(mark, "mal2"), [], "the refused claimant gets no message (the page said it)");
   assert.equal(await q(`SELECT outcome || ':' || incumbent_id || ':' || x_id FROM claim_log WHERE member_id = ${m.mal2.id}`), `refused:${m.alice.id}:${ALICE_X}`);
+  const list = await s.admin("members", "list");
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, new RegExp(`^refused claim of X id ${ALICE_X} by member ${m.mal2.id} \\(${acctOf("mal2")}\\) against member ${m.alice.id} \\(${acctOf("alice")}\\), 20\\d\\d-`, "m"));
+  const show = await s.admin("members", "show", m.alice.id);
+  assert.match(show.stdout, /^refused_challenges:\s+1$/m);
+  assert.match(show.stdout, /^x_verified:\s+no$/m);
 });
 
 test("within the hold both are frozen; a disputed member can claim no other X id and sends no second round of messages", async () => {
@@ -259,4 +265,27 @@ test("reports from three distinct members hold the member's follows and stand-in
   assert.equal(await pair(), "undone followee held by reports");
   await q(`UPDATE members SET x_verified_at = now() WHERE id = ${m.fay.id}`);
   assert.equal((await finger("fay_x")).status, 404, "held: not even a verified stand-in shows");
+  // The admin sees it...
+  const show = await s.admin("members", "show", m.fay.id);
+  assert.match(show.stdout, /^held_by_reports:\s+yes, 4 open reports from 3 members$/m);
+  const list = await s.admin("members", "list");
+  assert.match(list.stdout, new RegExp(`^held by reports: member ${m.fay.id} \\(${acctOf("fay")}\\) since 20\\d\\d-.*, 4 open reports from 3 members$`, "m"));
+  // ...and clears the reports: the pair and the stand-in come back.
+  const clear = await s.admin("members", "clear-reports", acctOf("fay"));
+  assert.equal(clear.code, 0, clear.stderr);
+  assert.match(clear.stdout, /4 open report\(s\) cleared/);
+  assert.equal(await q(`SELECT (reports_held_at IS NULL) || ',' || (SELECT count(*) FROM reports WHERE target_member_id = ${m.fay.id} AND decided_at IS NULL) FROM members WHERE id = ${m.fay.id}`), "true,0");
+  assert.equal(await pair(), "planned");
+  assert.equal((await finger("fay_x")).status, 200);
+  // Reported again and confirmed: the claim is dropped, with what her archive said, and she is told.
+  for (const r of ["r1", "r2", "r3"]) await sendCommand(s, h, m[r], `report @${acctOf("fay")}`, /report/i);
+  const mark = h.mark;
+  const confirm = await s.admin("members", "confirm-reports", String(m.fay.id));
+  assert.equal(confirm.code, 0, confirm.stderr);
+  assert.match(confirm.stdout, new RegExp(`its claim of X id ${FAY_X} dropped`));
+  assert.equal(await row(m.fay), "joined|-|-|false");
+  assert.match(await pair(), /^undone /, "nothing toward a dropped claim");
+  assert.equal(await q(`SELECT count(*) FROM follow_actions_allowed WHERE followee_id = ${m.fay.id}`), "0");
+  assert.equal(await q(`SELECT string_agg(DISTINCT decision, ',' ORDER BY decision) FROM reports WHERE target_member_id = ${m.fay.id}`), "cleared,confirmed");
+  await eventually(() => dmsTo(mark, "fay").some((t) => /removed your claim of the X account @fay_x/.test(t)), { what: "Fay told" });
 });
