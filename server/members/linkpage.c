@@ -216,7 +216,8 @@ linkpage_session_cb(enum db_outcome outcome, PGresult *res, const char *err, voi
 
     (void)err;
     if (outcome != DB_OK)
-        reply_fail(l->req, REPLY_ERR_UNAVAILABLE, "database unavailable");
+        reply_fail(l->req, REPLY_ERR_UNAVAILABLE,
+                   texts_get(reply_req_lang(l->req), "page.db_unavailable"));
     else if (PQntuples(res) != 1)
         linkpage_expired(l->app, l->req);
     else
@@ -330,7 +331,8 @@ linkpage_state_cb(enum db_outcome outcome, PGresult *res, const char *err, void 
 
     (void)err;
     if (outcome != DB_OK)
-        reply_fail(r->req, REPLY_ERR_UNAVAILABLE, "database unavailable");
+        reply_fail(r->req, REPLY_ERR_UNAVAILABLE,
+                   texts_get(reply_req_lang(r->req), "page.db_unavailable"));
     else if (PQntuples(res) != 1)
         linkpage_expired(r->app, r->req);
     else {
@@ -440,7 +442,8 @@ linkpage_archive_member_cb(enum db_outcome outcome, PGresult *res, const char *e
     (void)err;
     if (outcome != DB_OK || PQntuples(res) != 1) {
         if (outcome != DB_OK)
-            reply_fail(r->req, REPLY_ERR_UNAVAILABLE, "database unavailable");
+            reply_fail(r->req, REPLY_ERR_UNAVAILABLE,
+                       texts_get(reply_req_lang(r->req), "page.db_unavailable"));
         else
             linkpage_expired(r->app, r->req);
         PQclear(res);
@@ -621,7 +624,8 @@ linkpage_consents_cb(enum db_outcome outcome, PGresult *res, const char *err, vo
     if (outcome == DB_ERROR && err != NULL && strncmp(err, "22", 2) == 0)
         reply_fail(r->req, REPLY_ERR_BAD_REQUEST, "bad value");
     else if (outcome != DB_OK)
-        reply_fail(r->req, REPLY_ERR_UNAVAILABLE, "database unavailable");
+        reply_fail(r->req, REPLY_ERR_UNAVAILABLE,
+                   texts_get(reply_req_lang(r->req), "page.db_unavailable"));
     else if (PQntuples(res) != 1)
         linkpage_expired(r->app, r->req);
     else {

@@ -119,7 +119,8 @@ xv_state_stored(enum db_outcome outcome, PGresult *res, const char *err, void *a
     PQclear(res);
     if (outcome != DB_OK) {
         log_warn("x_verify_start_failed", "member=%s reason=%s", op->member_id, log_q(err));
-        reply_fail(op->req, REPLY_ERR_UNAVAILABLE, "database unavailable");
+        reply_fail(op->req, REPLY_ERR_UNAVAILABLE,
+                   texts_get(reply_req_lang(op->req), "page.db_unavailable"));
         xv_free(op);
         return;
     }
@@ -154,7 +155,7 @@ xv_start_session(struct app *app, struct evhttp_request *req, const char *member
     oauth_session_hash(app, req, op->session_hash);
     if (token_random_hex(32, op->state, sizeof(op->state)) < 0 ||
         token_random_hex(32, verifier, sizeof(verifier)) < 0) {
-        reply_fail(req, REPLY_ERR_INTERNAL, "no randomness");
+        reply_fail(req, REPLY_ERR_INTERNAL, texts_get(reply_req_lang(req), "page.no_randomness"));
         xv_free(op);
         return;
     }
@@ -162,7 +163,7 @@ xv_start_session(struct app *app, struct evhttp_request *req, const char *member
     OPENSSL_cleanse(verifier, sizeof(verifier));
     xv_state_ad(op->member_id, ad, sizeof(ad));
     if (seal_to_bytea(app->seal, ad, op->verifier, &ct, nonce) < 0) {
-        reply_fail(req, REPLY_ERR_INTERNAL, "could not seal the verifier");
+        reply_fail(req, REPLY_ERR_INTERNAL, texts_get(reply_req_lang(req), "page.seal_failed"));
         xv_free(op);
         return;
     }
@@ -183,7 +184,7 @@ xverify_start(struct app *app, struct evhttp_request *req, const char *path)
 {
     (void)path;
     if (!xverify_offered(app)) {
-        reply_fail(req, REPLY_ERR_NOT_FOUND, "verifying with X is not set up on this bridge");
+        reply_fail(req, REPLY_ERR_NOT_FOUND, texts_get(reply_req_lang(req), "xverify.not_set_up"));
         return;
     }
     linkpage_session(app, req, 1, xv_start_session, NULL);

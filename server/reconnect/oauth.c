@@ -22,6 +22,7 @@
 #include "log.h"
 #include "oauth.h"
 #include "seal.h"
+#include "texts.h"
 #include "token.h"
 #include "xmalloc.h"
 
@@ -132,12 +133,12 @@ oauth_session_hash(const struct app *app, struct evhttp_request *req, char out[6
         token_sha256_bytea(token, out);
 }
 
-/* Answers a page POST with {"error": reason} and frees op. */
+/* Answers a page POST with {"error": key's text in the browser's language} and frees op. */
 static void
-oauth_fail(struct oauth_op *op, enum reply_err kind, const char *reason)
+oauth_fail(struct oauth_op *op, enum reply_err kind, const char *key)
 {
     if (op->req != NULL)
-        reply_fail(op->req, kind, reason);
+        reply_fail(op->req, kind, texts_get(reply_req_lang(op->req), key));
     oauth_op_free(op);
 }
 
@@ -245,7 +246,7 @@ oauth_state_stored(enum db_outcome outcome, PGresult *res, const char *err, void
     if (outcome != DB_OK) {
         /* 23503: the session ended meanwhile. */
         log_warn("oauth_start_failed", "member=%s reason=%s", op->member_id, log_q(err));
-        oauth_fail(op, REPLY_ERR_UNAVAILABLE, "database unavailable");
+        oauth_fail(op, REPLY_ERR_UNAVAILABLE, "page.db_unavailable");
         return;
     }
     oauth_challenge(op->verifier, challenge);
@@ -276,7 +277,7 @@ oauth_start_authorize(struct oauth_op *op)
 
     if (token_random_hex(32, op->state, sizeof(op->state)) < 0 ||
         token_random_hex(32, verifier, sizeof(verifier)) < 0) {
-        oauth_fail(op, REPLY_ERR_INTERNAL, "no randomness");
+        oauth_fail(op, REPLY_ERR_INTERNAL, "page.no_randomness");
         return;
     }
     op->verifier = xstrdup(verifier);
@@ -291,7 +292,7 @@ oauth_start_authorize(struct oauth_op *op)
     params[6] = ttl;
     if (oauth_query_sealed(op, sql_state_store, params, 7, 4, ad, op->verifier,
                            oauth_state_stored) < 0)
-        oauth_fail(op, REPLY_ERR_INTERNAL, "could not seal the verifier");
+        oauth_fail(op, REPLY_ERR_INTERNAL, "page.seal_failed");
 }
 
 static void
@@ -302,7 +303,7 @@ oauth_app_read(enum db_outcome outcome, PGresult *res, const char *err, void *ar
     (void)err;
     if (outcome != DB_OK || PQntuples(res) != 1) {
         PQclear(res);
-        oauth_fail(op, REPLY_ERR_UNAVAILABLE, "database unavailable");
+        oauth_fail(op, REPLY_ERR_UNAVAILABLE, "page.db_unavailable");
         return;
     }
     free(op->client_id);
@@ -320,7 +321,7 @@ oauth_app_stored(enum db_outcome outcome, PGresult *res, const char *err, void *
     PQclear(res);
     (void)err;
     if (outcome != DB_OK) {
-        oauth_fail(op, REPLY_ERR_UNAVAILABLE, "database unavailable");
+        oauth_fail(op, REPLY_ERR_UNAVAILABLE, "page.db_unavailable");
         return;
     }
     /* Whoever registered first for this host wins; read back what is stored. */
@@ -341,8 +342,7 @@ oauth_app_registered(const struct httpc_response *resp, void *arg)
         log_warn("oauth_app_failed", "host=%s error=%s status=%ld", op->host,
                  httpc_error_name(resp->error), resp->status);
         oauth_fail(op, REPLY_ERR_UNAVAILABLE,
-                   resp->error == HTTPC_OK ? "your server refused to register passerelle"
-                                           : "your server did not answer: try again later");
+                   resp->error == HTTPC_OK ? "oauth.register_refused" : "oauth.no_answer");
         return;
     }
     o = mastoapi_parse_object(resp->body, resp->body_len);
@@ -357,7 +357,7 @@ oauth_app_registered(const struct httpc_response *resp, void *arg)
         oauth_query_sealed(op, sql_app_store, params, 6, 2, ad, secret, oauth_app_stored) < 0) {
         json_object_put(o);
         log_warn("oauth_app_failed", "host=%s reason=no_client_credentials", op->host);
-        oauth_fail(op, REPLY_ERR_UNAVAILABLE, "your server answered without client credentials");
+        oauth_fail(op, REPLY_ERR_UNAVAILABLE, "oauth.no_credentials");
         return;
     }
     log_info("oauth_app_registered", "host=%s", op->host);
@@ -373,18 +373,18 @@ oauth_start_member(enum db_outcome outcome, PGresult *res, const char *err, void
     (void)err;
     if (outcome != DB_OK || PQntuples(res) != 1) {
         PQclear(res);
-        oauth_fail(op, REPLY_ERR_UNAVAILABLE, "database unavailable");
+        oauth_fail(op, REPLY_ERR_UNAVAILABLE, "page.db_unavailable");
         return;
     }
     if (strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
         PQclear(res);
-        oauth_fail(op, REPLY_ERR_BAD_REQUEST, "choose automatic follows first");
+        oauth_fail(op, REPLY_ERR_BAD_REQUEST, "oauth.autofollow_first");
         return;
     }
     if (mastoapi_home(op->app->cfg, PQgetvalue(res, 0, 0), op->origin, sizeof(op->origin), op->host,
                       sizeof(op->host)) < 0) {
         PQclear(res);
-        oauth_fail(op, REPLY_ERR_BAD_REQUEST, "your server must be reachable over https");
+        oauth_fail(op, REPLY_ERR_BAD_REQUEST, "oauth.https_only");
         return;
     }
     if (!PQgetisnull(res, 0, 2) && strcmp(PQgetvalue(res, 0, 3), "t") == 0) {
@@ -421,8 +421,7 @@ oauth_start(struct app *app, struct evhttp_request *req, const char *path)
 {
     (void)path;
     if (app->seal == NULL) {
-        reply_fail(req, REPLY_ERR_UNAVAILABLE,
-                   "following in your name is not set up on this bridge (token_key_file)");
+        reply_fail(req, REPLY_ERR_UNAVAILABLE, texts_get(reply_req_lang(req), "oauth.not_set_up"));
         return;
     }
     linkpage_session(app, req, 1, oauth_start_session, NULL);
@@ -678,7 +677,7 @@ oauth_grant_deleted(enum db_outcome outcome, PGresult *res, const char *err, voi
     (void)err;
     if (outcome != DB_OK) {
         PQclear(res);
-        oauth_fail(op, REPLY_ERR_UNAVAILABLE, "database unavailable: nothing was changed");
+        oauth_fail(op, REPLY_ERR_UNAVAILABLE, "linkpage.unavailable");
         return;
     }
     had = PQntuples(res) == 1;
