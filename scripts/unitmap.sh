@@ -42,7 +42,6 @@ server/members/jsonscan.c
 server/site/status.c
 server/app.c
 activitypub/relay/relayfollow.c
-activitypub/inbox.c
 webfinger/nodeinfo.c
 '
 

@@ -6,10 +6,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <libpq-fe.h>
 
 #include "db.h"
@@ -65,6 +71,104 @@ pgt_spin_once(void)
         while (!(cond) && pgt_now() < pgt_end_)                                                    \
             pgt_spin_once();                                                                       \
     } while (0)
+
+/* An HTTP server on 127.0.0.1 at a free port, every request to cb; the port, or -1. */
+static inline int
+pgt_listen(struct evhttp **http, void (*cb)(struct evhttp_request *, void *), void *arg)
+{
+    struct evhttp_bound_socket *bs;
+    struct sockaddr_in sin;
+    socklen_t len = sizeof(sin);
+
+    *http = evhttp_new(pgt_base);
+    evhttp_set_gencb(*http, cb, arg);
+    bs = evhttp_bind_socket_with_handle(*http, "127.0.0.1", 0);
+    if (bs == NULL ||
+        getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sin, &len) < 0)
+        return -1;
+    return ntohs(sin.sin_port);
+}
+
+/* One answer as pgt_ask got it: status 0 when there was none. */
+struct pgt_answer {
+    int done;
+    int status;
+    char body[8192];
+    char ctype[128];
+    char location[512];
+    char cookie[512];
+};
+
+static inline void
+pgt_answer_cb(struct evhttp_request *req, void *arg)
+{
+    struct pgt_answer *a = arg;
+
+    a->done = 1;
+    if (req == NULL)
+        return;
+    {
+        struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+        struct evbuffer *b = evhttp_request_get_input_buffer(req);
+        size_t n = evbuffer_get_length(b);
+        const char *v;
+
+        a->status = evhttp_request_get_response_code(req);
+        if (n >= sizeof(a->body))
+            n = sizeof(a->body) - 1;
+        evbuffer_copyout(b, a->body, n);
+        a->body[n] = '\0';
+        v = evhttp_find_header(h, "Content-Type");
+        snprintf(a->ctype, sizeof(a->ctype), "%s", v ? v : "");
+        v = evhttp_find_header(h, "Location");
+        snprintf(a->location, sizeof(a->location), "%s", v ? v : "");
+        v = evhttp_find_header(h, "Set-Cookie");
+        snprintf(a->cookie, sizeof(a->cookie), "%s", v ? v : "");
+    }
+}
+
+/*
+ * Sends one request to 127.0.0.1:port and runs the loop until it is answered (5 s at most).
+ * headers is NULL or a NULL-terminated list of "Name: value" lines; Host is 127.0.0.1:port
+ * unless the list has one. body may be NULL.
+ */
+static inline void
+pgt_ask(int port, enum evhttp_cmd_type method, const char *path, const char *const *headers,
+        const char *body, size_t body_len, struct pgt_answer *a)
+{
+    struct evhttp_connection *c =
+        evhttp_connection_base_new(pgt_base, NULL, "127.0.0.1", (unsigned short)port);
+    struct evhttp_request *req;
+    struct evkeyvalq *out;
+    char host[32];
+    int has_host = 0;
+
+    memset(a, 0, sizeof(*a));
+    req = evhttp_request_new(pgt_answer_cb, a);
+    out = evhttp_request_get_output_headers(req);
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++) {
+        char name[128];
+        const char *colon = strchr(headers[i], ':');
+        size_t n = colon ? (size_t)(colon - headers[i]) : 0;
+
+        if (n == 0 || n >= sizeof(name))
+            continue;
+        memcpy(name, headers[i], n);
+        name[n] = '\0';
+        has_host |= strcasecmp(name, "Host") == 0;
+        evhttp_add_header(out, name, colon + 1 + strspn(colon + 1, " "));
+    }
+    if (!has_host) {
+        snprintf(host, sizeof(host), "127.0.0.1:%d", port);
+        evhttp_add_header(out, "Host", host);
+    }
+    if (body != NULL)
+        evbuffer_add(evhttp_request_get_output_buffer(req), body, body_len);
+    evhttp_connection_set_timeout(c, 5);
+    evhttp_make_request(c, req, method, path);
+    PGT_SPIN(a->done, 6);
+    evhttp_connection_free(c);
+}
 
 /* Runs one statement on pgt_pg and returns its result; bails out when it fails. */
 __attribute__((format(printf, 1, 0))) static inline PGresult *
