@@ -16,26 +16,30 @@ struct seal;
 struct follow;
 struct match;
 struct notice;
+struct ratelimit;
+struct workpool;
 
 struct app {
     struct event_base *base;
     struct config *cfg;
     struct httpd *httpd;
-    struct db *db;         /* NULL only in unit tests that need no database */
-    EVP_PKEY *key;         /* the server's RSA-2048 key, shared by its actors */
-    char *public_pem;      /* SPKI PEM of key */
-    char *relay_id;        /* <base>/actor */
-    char *bridge_id;       /* <base>/users/<bridge_username> */
-    char *relay_key_id;    /* relay_id#main-key */
-    char *bridge_key_id;   /* bridge_id#main-key */
-    char *standin_prefix;  /* <base>/x/: a stand-in actor's id is this and an X id */
-    struct httpc *httpc;   /* outbound fetches (remote actors); NULL in unit tests */
-    struct remote *remote; /* remote actors and keys */
-    struct queue *queue;   /* outbound deliveries */
-    struct seal *seal;     /* token_key_file: seals OAuth secrets; NULL when not configured */
-    struct follow *follow; /* follows in members' names; NULL without seal or in unit tests */
-    struct match *match;   /* re-plans members' former contacts; NULL outside serve */
-    struct notice *notice; /* daily direct messages about them; NULL outside serve */
+    struct db *db;             /* NULL only in unit tests that need no database */
+    EVP_PKEY *key;             /* the server's RSA-2048 key, shared by its actors */
+    char *public_pem;          /* SPKI PEM of key */
+    char *relay_id;            /* <base>/actor */
+    char *bridge_id;           /* <base>/users/<bridge_username> */
+    char *relay_key_id;        /* relay_id#main-key */
+    char *bridge_key_id;       /* bridge_id#main-key */
+    char *standin_prefix;      /* <base>/x/: a stand-in actor's id is this and an X id */
+    struct httpc *httpc;       /* outbound fetches (remote actors); NULL in unit tests */
+    struct remote *remote;     /* remote actors and keys */
+    struct queue *queue;       /* outbound deliveries */
+    struct seal *seal;         /* token_key_file: seals OAuth secrets; NULL when not configured */
+    struct follow *follow;     /* follows in members' names; NULL without seal or in unit tests */
+    struct match *match;       /* re-plans members' former contacts; NULL outside serve */
+    struct notice *notice;     /* daily direct messages about them; NULL outside serve */
+    struct workpool *parses;   /* archive uploads are parsed here; NULL outside serve */
+    struct ratelimit *uploads; /* archive uploads per member per hour; NULL outside serve */
     time_t started;
     int exit_code; /* what main returns once the loop ends */
 };

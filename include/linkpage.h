@@ -37,8 +37,8 @@ char *linkpage_cookie_header(const struct config *cfg, const char *token);
 /* The CSRF token the page sends with its POSTs, derived from the session token (65 bytes). */
 void linkpage_csrf(const char *token, char out[65]);
 
-/* Waits for archive parses still running and drops their requests (at exit, before httpd_free). */
-void linkpage_shutdown(void);
+/* Describes the link page's metrics (the archive parse pool's gauges). */
+void linkpage_metrics_describe(void);
 
 /* The value of cookie name in a Cookie header, copied into out; -1 when absent or too long. */
 int linkpage_cookie(const char *header, const char *name, char *out, size_t outlen);

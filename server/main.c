@@ -19,6 +19,7 @@
 #include "httpd.h"
 #include "inbox.h"
 #include "linkpage.h"
+#include "ratelimit.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
@@ -32,6 +33,7 @@
 #include "routes.h"
 #include "remote.h"
 #include "seal.h"
+#include "workpool.h"
 #include "xmalloc.h"
 
 struct serve_state {
@@ -331,6 +333,16 @@ cmd_serve(const char *config_path)
     relayfollow_start(st.relayfollow);
     app.match = match_new(&app);
     app.notice = notice_new(&app);
+    app.parses =
+        workpool_new(app.base, cfg.archive_parsers, cfg.archive_parse_queue, err, sizeof(err));
+    if (app.parses == NULL) {
+        fprintf(stderr, "passerelle: %s\n", err);
+        log_error("start_failed", "reason=%s", log_q(err));
+        app.exit_code = 1;
+        goto out;
+    }
+    app.uploads = ratelimit_new(cfg.archive_uploads_per_hour, 3600);
+    linkpage_metrics_describe();
     st.sigterm = evsignal_new(app.base, SIGTERM, serve_signal_cb, &st);
     st.sigint = evsignal_new(app.base, SIGINT, serve_signal_cb, &st);
     st.drain = evtimer_new(app.base, serve_drain_cb, &st);
@@ -353,7 +365,8 @@ out:
      * its pending callbacks answer their requests (503), which must still
      * exist, and evhttp frees every request it holds.
      */
-    linkpage_shutdown();
+    workpool_free(app.parses); /* parses still running end; their requests are dropped */
+    ratelimit_free(app.uploads);
     match_free(app.match);
     notice_free(app.notice);
     status_shutdown();

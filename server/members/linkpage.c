@@ -1,11 +1,8 @@
 /* The link page's endpoints: the one-time code becomes a session; archive upload; consents. */
-#include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -22,12 +19,16 @@
 #include "log.h"
 #include "texts.h"
 #include "match.h"
+#include "metrics.h"
+#include "ratelimit.h"
 #include "token.h"
 #include "utf8.h"
+#include "workpool.h"
 #include "xmalloc.h"
 #include "xverify.h"
 
 #define LINKPAGE_MAX_CONSENT_BODY 4096
+#define LINKPAGE_M_PARSES         "passerelle_archive_parses"
 
 /* --- pure helpers ---------------------------------------------------------------------------- */
 
@@ -433,11 +434,102 @@ linkpage_stored_cb(enum import_status st, const struct import_data *d, void *arg
     linkpage_req_free(r);
 }
 
+/* The parsed archive goes to import_store, which owns it from there; r keeps the answer to give. */
 static void
-linkpage_archive_member_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+linkpage_archive_store(struct linkpage_req *r)
+{
+    struct import_data *d = xmalloc(sizeof(*d));
+
+    *d = r->data;
+    r->have_data = 0;
+    memset(&r->data, 0, sizeof(r->data));
+    import_store(r->app, r->member_id, d, linkpage_stored_cb, r);
+}
+
+/*
+ * Parsing a large archive takes seconds (two million edges, about four), so it runs on the
+ * parse pool (app->parses: archive_parsers threads, archive_parse_queue waiting): pure CPU
+ * over the request's body, which stays put until we answer.
+ */
+struct linkpage_parse {
+    struct linkpage_req *r;
+    const void *buf;
+    size_t len;
+    int rc;
+    char err[512];
+};
+
+static void
+linkpage_parse_gauge(struct app *app)
+{
+    metrics_set(LINKPAGE_M_PARSES, "", workpool_inflight(app->parses));
+}
+
+static void
+linkpage_parse_run(void *arg)
+{
+    struct linkpage_parse *p = arg;
+
+    p->rc = import_parse_zip_mem(p->buf, p->len, &p->r->data, p->err, sizeof(p->err));
+}
+
+static void
+linkpage_parse_done(void *arg)
+{
+    struct linkpage_parse *p = arg;
+    struct linkpage_req *r = p->r;
+
+    linkpage_parse_gauge(r->app);
+    if (p->rc < 0) {
+        log_info("link_archive_refused", "member=%s bytes=%zu reason=%s", r->member_id, p->len,
+                 log_q(p->err));
+        reply_fail(r->req, REPLY_ERR_BAD_REQUEST, p->err);
+        linkpage_req_free(r);
+    } else {
+        r->have_data = 1;
+        linkpage_archive_store(r);
+    }
+    free(p);
+}
+
+/* The server is stopping: the request is dropped with it, unanswered. */
+static void
+linkpage_parse_drop(void *arg)
+{
+    struct linkpage_parse *p = arg;
+
+    p->r->have_data = 1; /* parsed, or never started (all empty): freed either way */
+    linkpage_req_free(p->r);
+    free(p);
+}
+
+/* 429 with Retry-After: this member sent archive_uploads_per_hour archives this hour. */
+static void
+linkpage_archive_limited(struct linkpage_req *r, long wait)
+{
+    char secs[24], limit[16], minutes[24], *why;
+
+    snprintf(secs, sizeof(secs), "%ld", wait);
+    snprintf(limit, sizeof(limit), "%d", r->app->cfg->archive_uploads_per_hour);
+    snprintf(minutes, sizeof(minutes), "%ld", (wait + 59) / 60);
+    evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", secs);
+    why = texts_format(reply_req_lang(r->req), "linkpage.rate_limited", "limit", limit, "minutes",
+                       minutes, NULL);
+    log_info("link_archive_refused", "member=%s reason=rate_limited retry_after=%ld", r->member_id,
+             wait);
+    reply_fail(r->req, REPLY_ERR_RATE_LIMITED, why);
+    free(why);
+}
+
+/* The member behind the session, looked up before anything is parsed. */
+static void
+linkpage_archive_session_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
 {
     struct linkpage_req *r = arg;
-    struct import_data *d;
+    struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+    struct linkpage_parse *p;
+    struct workpool_job job;
+    long wait;
 
     (void)err;
     if (outcome != DB_OK || PQntuples(res) != 1) {
@@ -452,111 +544,39 @@ linkpage_archive_member_cb(enum db_outcome outcome, PGresult *res, const char *e
     }
     snprintf(r->member_id, sizeof(r->member_id), "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
-    /* import_store owns the data from here; the request keeps only the answer to give. */
-    d = xmalloc(sizeof(*d));
-    *d = r->data;
-    r->have_data = 0;
-    memset(&r->data, 0, sizeof(r->data));
-    import_store(r->app, r->member_id, d, linkpage_stored_cb, r);
-}
-
-/*
- * Parsing a large archive takes seconds (two million edges, about four), so it runs on a
- * thread of its own: pure CPU over the request's body, no libevent, no libpq. A pipe tells
- * the loop it is done. linkpage_shutdown joins whatever still runs.
- */
-struct linkpage_parse {
-    struct linkpage_req *r;
-    pthread_t thread;
-    int fds[2];
-    struct event *ev;
-    const void *buf;
-    size_t len;
-    int rc;
-    char err[512];
-    struct linkpage_parse *next;
-};
-
-static struct linkpage_parse *linkpage_parses; /* running, for linkpage_shutdown */
-
-static void
-linkpage_parse_unlink(struct linkpage_parse *p)
-{
-    for (struct linkpage_parse **pp = &linkpage_parses; *pp != NULL; pp = &(*pp)->next)
-        if (*pp == p) {
-            *pp = p->next;
-            break;
-        }
-}
-
-static void
-linkpage_parse_free(struct linkpage_parse *p)
-{
-    event_free(p->ev);
-    close(p->fds[0]);
-    close(p->fds[1]);
-    free(p);
-}
-
-static void *
-linkpage_parse_thread(void *arg)
-{
-    struct linkpage_parse *p = arg;
-    char one = 1;
-
-    p->rc = import_parse_zip_mem(p->buf, p->len, &p->r->data, p->err, sizeof(p->err));
-    while (write(p->fds[1], &one, 1) < 0 && errno == EINTR)
-        ;
-    return NULL;
-}
-
-static void
-linkpage_parsed_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct linkpage_parse *p = arg;
-    struct linkpage_req *r = p->r;
-    char hash[67];
-    const char *params[1] = { hash };
-
-    (void)fd;
-    (void)what;
-    pthread_join(p->thread, NULL);
-    linkpage_parse_unlink(p);
-    if (p->rc < 0) {
-        log_info("link_archive_refused", "bytes=%zu reason=%s", p->len, log_q(p->err));
-        reply_fail(r->req, REPLY_ERR_BAD_REQUEST, p->err);
-        linkpage_parse_free(p);
+    wait = ratelimit_take(r->app->uploads, strtoll(r->member_id, NULL, 10), time(NULL));
+    if (wait > 0) {
+        linkpage_archive_limited(r, wait);
         linkpage_req_free(r);
         return;
     }
-    linkpage_parse_free(p);
-    r->have_data = 1;
-    token_sha256_bytea(r->token, hash);
-    db_query(r->app->db, sql_member, 1, params, linkpage_archive_member_cb, r);
-}
-
-void
-linkpage_shutdown(void)
-{
-    while (linkpage_parses != NULL) {
-        struct linkpage_parse *p = linkpage_parses;
-
-        pthread_join(p->thread, NULL);
-        linkpage_parses = p->next;
-        if (p->rc == 0)
-            import_data_free(&p->r->data);
-        linkpage_req_free(p->r); /* its request is dropped with the server */
-        linkpage_parse_free(p);
+    p = xcalloc(1, sizeof(*p));
+    p->r = r;
+    p->len = evbuffer_get_length(in);
+    p->buf = evbuffer_pullup(in, (ev_ssize_t)p->len);
+    job.run = linkpage_parse_run;
+    job.done = linkpage_parse_done;
+    job.drop = linkpage_parse_drop;
+    job.arg = p;
+    if (workpool_submit(r->app->parses, &job) < 0) {
+        log_info("link_archive_refused", "member=%s reason=parsers_busy", r->member_id);
+        ratelimit_refund(r->app->uploads, strtoll(r->member_id, NULL, 10)); /* not its fault */
+        free(p);
+        reply_fail(r->req, REPLY_ERR_UNAVAILABLE,
+                   texts_get(reply_req_lang(r->req), "linkpage.parsers_busy"));
+        linkpage_req_free(r);
+        return;
     }
+    linkpage_parse_gauge(r->app);
 }
 
 void
 linkpage_archive(struct app *app, struct evhttp_request *req, const char *path)
 {
     struct linkpage_req *r = linkpage_req_new(app, req);
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
     const char *ct = reply_req_header(req, "Content-Type");
-    struct linkpage_parse *p;
+    char hash[67];
+    const char *params[1] = { hash };
 
     (void)path;
     if (linkpage_authorise(r, 1) < 0) {
@@ -568,27 +588,21 @@ linkpage_archive(struct app *app, struct evhttp_request *req, const char *path)
         reply_fail(req, REPLY_ERR_MEDIA_TYPE, texts_get(reply_req_lang(req), "linkpage.not_zip"));
         return;
     }
-    /* The body is whole (evhttp read it under max_archive_bytes) and stays put until we answer. */
-    p = xcalloc(1, sizeof(*p));
-    p->r = r;
-    p->len = evbuffer_get_length(in);
-    p->buf = evbuffer_pullup(in, (ev_ssize_t)p->len);
-    if (pipe2(p->fds, O_CLOEXEC) < 0) {
-        free(p);
+    if (app->parses == NULL || app->uploads == NULL) {
         linkpage_req_free(r);
         reply_fail(req, REPLY_ERR_UNAVAILABLE, texts_get(reply_req_lang(req), "linkpage.busy"));
         return;
     }
-    p->ev = event_new(app->base, p->fds[0], EV_READ, linkpage_parsed_cb, p);
-    event_add(p->ev, NULL);
-    if (pthread_create(&p->thread, NULL, linkpage_parse_thread, p) != 0) {
-        linkpage_parse_free(p);
-        linkpage_req_free(r);
-        reply_fail(req, REPLY_ERR_UNAVAILABLE, texts_get(reply_req_lang(req), "linkpage.busy"));
-        return;
-    }
-    p->next = linkpage_parses;
-    linkpage_parses = p;
+    token_sha256_bytea(r->token, hash);
+    db_query(app->db, sql_session_member, 1, params, linkpage_archive_session_cb, r);
+}
+
+void
+linkpage_metrics_describe(void)
+{
+    metrics_describe(LINKPAGE_M_PARSES, METRICS_GAUGE,
+                     "Archive uploads in the parse pool: being parsed, or waiting for a parser.");
+    metrics_set(LINKPAGE_M_PARSES, "", 0);
 }
 
 /* --- POST /link/consents --------------------------------------------------------------------- */

@@ -1,0 +1,24 @@
+/* A fixed-window counter per key (a member id): at most limit events per window, in memory. */
+#ifndef PASSERELLE_RATELIMIT_H
+#define PASSERELLE_RATELIMIT_H
+
+#include <time.h>
+
+struct ratelimit;
+
+/* At most limit events per key in each window of window_s seconds (limit 0: none at all). */
+struct ratelimit *ratelimit_new(int limit, int window_s);
+
+/*
+ * Counts one event of key at now. 0 when it fits; otherwise nothing is counted and the
+ * seconds until key's window ends (at least 1) are returned, for Retry-After.
+ */
+long ratelimit_take(struct ratelimit *rl, long long key, time_t now);
+
+/* Takes back one event of key counted in its current window (the work was refused after all). */
+void ratelimit_refund(struct ratelimit *rl, long long key);
+
+/* NULL-safe. */
+void ratelimit_free(struct ratelimit *rl);
+
+#endif

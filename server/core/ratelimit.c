@@ -1,0 +1,84 @@
+/* A fixed-window counter per key (a member id): at most limit events per window, in memory. */
+#include <stdlib.h>
+
+#include "ratelimit.h"
+#include "xmalloc.h"
+
+struct ratelimit_entry {
+    long long key;
+    time_t start; /* the window began */
+    int count;
+};
+
+/* Few keys are live at once (those with an event in the last window): a plain array. */
+struct ratelimit {
+    int limit, window_s;
+    struct ratelimit_entry *e;
+    size_t n, cap;
+};
+
+struct ratelimit *
+ratelimit_new(int limit, int window_s)
+{
+    struct ratelimit *rl = xcalloc(1, sizeof(*rl));
+
+    rl->limit = limit > 0 ? limit : 0;
+    rl->window_s = window_s > 0 ? window_s : 1;
+    return rl;
+}
+
+long
+ratelimit_take(struct ratelimit *rl, long long key, time_t now)
+{
+    struct ratelimit_entry *hit = NULL;
+    size_t kept = 0;
+
+    /* Windows that ended are forgotten on the way. */
+    for (size_t i = 0; i < rl->n; i++) {
+        if (now - rl->e[i].start >= rl->window_s)
+            continue;
+        rl->e[kept] = rl->e[i];
+        if (rl->e[kept].key == key)
+            hit = &rl->e[kept];
+        kept++;
+    }
+    rl->n = kept;
+    if (hit == NULL) {
+        if (rl->limit == 0)
+            return rl->window_s;
+        if (rl->n == rl->cap) {
+            rl->cap = rl->cap ? rl->cap * 2 : 16;
+            rl->e = xrealloc(rl->e, rl->cap * sizeof(*rl->e));
+        }
+        hit = &rl->e[rl->n++];
+        hit->key = key;
+        hit->start = now;
+        hit->count = 0;
+    }
+    if (hit->count >= rl->limit) {
+        long left = (long)(hit->start + rl->window_s - now);
+
+        return left > 0 ? left : 1;
+    }
+    hit->count++;
+    return 0;
+}
+
+void
+ratelimit_refund(struct ratelimit *rl, long long key)
+{
+    for (size_t i = 0; i < rl->n; i++)
+        if (rl->e[i].key == key && rl->e[i].count > 0) {
+            rl->e[i].count--;
+            return;
+        }
+}
+
+void
+ratelimit_free(struct ratelimit *rl)
+{
+    if (rl == NULL)
+        return;
+    free(rl->e);
+    free(rl);
+}

@@ -1,0 +1,33 @@
+/* Unit tests for server/core/ratelimit.c: a fixed window per key, Retry-After seconds. */
+#include "ratelimit.h"
+#include "tap.h"
+
+int
+main(void)
+{
+    struct ratelimit *rl = ratelimit_new(2, 3600);
+    struct ratelimit *none = ratelimit_new(0, 60);
+
+    is_int(ratelimit_take(rl, 7, 1000), 0, "first event");
+    is_int(ratelimit_take(rl, 7, 1001), 0, "second event");
+    is_int(ratelimit_take(rl, 7, 1100), 3500, "third in the window: refused, 3500 s left");
+    is_int(ratelimit_take(rl, 7, 1200), 3400, "a refusal is not counted, the window stays");
+    is_int(ratelimit_take(rl, 8, 1200), 0, "another key has its own window");
+    is_int(ratelimit_take(rl, 7, 4599), 1, "the last second of the window: 1 s left");
+    is_int(ratelimit_take(rl, 7, 4600), 0, "a new window");
+    is_int(ratelimit_take(rl, 7, 4601), 0, "and its second event");
+    is_int(ratelimit_take(rl, 7, 4602), 3598, "full again");
+    for (long long k = 100; k < 200; k++)
+        ratelimit_take(rl, k, 5000);
+    is_int(ratelimit_take(rl, 150, 5001), 0, "many keys at once");
+    is_int(ratelimit_take(rl, 150, 5002), 3598, "each counted");
+    ratelimit_refund(rl, 150);
+    is_int(ratelimit_take(rl, 150, 5003), 0, "a refund makes room for one more");
+    is_int(ratelimit_take(rl, 150, 5004), 3596, "only one");
+    ratelimit_refund(rl, 999);
+    is_int(ratelimit_take(none, 1, 10), 60, "limit 0: nothing at all");
+    ratelimit_free(rl);
+    ratelimit_free(none);
+    ratelimit_free(NULL);
+    return done_testing();
+}
