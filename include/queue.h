@@ -34,7 +34,7 @@ struct queue_options {
     long breaker_pause_ms;   /* how long a pause lasts (60000) */
     int dead_days;           /* distinct failure days that mark a host dead (7) */
     long retry_after_max_ms; /* cap on a Retry-After (86400000) */
-    long housekeeping_ms;    /* gauges refreshed and old rows swept this often (60000) */
+    long housekeeping_ms;    /* gauges refreshed and old rows swept this long apart (60000) */
     long keep_finished_s;    /* dropped/dead rows and their payloads kept (345600: 4 days) */
 };
 
@@ -46,7 +46,11 @@ struct queue_options {
 struct queue *queue_new(struct event_base *base, struct db *db, EVP_PKEY *key,
                         const struct queue_options *opt, char *err, size_t errlen);
 
-/* Starts the worker tick (claims due rows) and the housekeeping tick. Idempotent. */
+/*
+ * Starts two workers (worker.h): the claimer (one claim at a time, again at once after a
+ * full batch, a kick, or a host or slot freeing up; otherwise poll_ms apart) and the
+ * housekeeper (gauges then sweep, housekeeping_ms after the last round ended). Idempotent.
+ */
 void queue_start(struct queue *q);
 
 /*
@@ -88,7 +92,7 @@ struct queue_stats {
 void queue_get_stats(const struct queue *q, struct queue_stats *out);
 
 /*
- * Stops the ticks, cancels running POSTs and frees the queue. Rows claimed but not
+ * Stops the workers, cancels running POSTs and frees the queue. Rows claimed but not
  * finished keep their lease and are delivered again after it expires (at least once).
  * Database answers still pending are absorbed safely later, so db_free may come after.
  * queue_free(NULL) does nothing. Must not be called from a queue callback.

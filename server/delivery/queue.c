@@ -22,6 +22,7 @@
 #include "pgarray.h"
 #include "queue.h"
 #include "retry.h"
+#include "worker.h"
 #include "xmalloc.h"
 
 #define QUEUE_CTYPE       "application/activity+json"
@@ -47,12 +48,17 @@ struct queue_job {
     int lost_claim;  /* set when the outcome statement found the row no longer ours */
 };
 
-/* A statement the queue itself waits on (claim, gauges, sweep, host alive). */
+/* A statement whose answer the queue only logs (host alive, unref). */
 struct queue_op {
     TAILQ_ENTRY(queue_op) link;
     struct queue *q;  /* NULL once queue_free has let go of it */
-    int house;        /* part of a housekeeping round (q->housing counts them) */
-    const char *what; /* "sweep", "alive", "unref": for the log */
+    const char *what; /* "alive", "unref": for the log */
+};
+
+/* A step of one of the queue's workers: the claim, or a housekeeping round. */
+struct queue_step {
+    struct queue *q; /* borrowed: used only while worker_run_live */
+    struct worker_run *run;
 };
 
 /* Delivered jobs whose rows one sql_done statement removes; the jobs are freed after it. */
@@ -88,7 +94,6 @@ struct queue_busy {
 };
 
 struct queue {
-    int kicked; /* rows were committed while a claim ran */
     struct event_base *base;
     struct db *db;
     EVP_PKEY *key;
@@ -97,8 +102,13 @@ struct queue {
     char *relay_key_id, *bridge_key_id;
     char *standin_key_prefix; /* "<base>/x/": stand-in key ids are this, the x id, "#main-key" */
     char worker[40];          /* claimed_by: random, one per queue */
-    struct event *tick, *house;
-    int started, closing, claiming, housing, starved;
+    /*
+     * claimer: one claim at a time, again at once after a full batch or a kick (rows were
+     * committed, a host ran short of rows, a slot freed); housekeeper: gauges and sweep.
+     */
+    struct worker *claimer, *housekeeper;
+    int closing;
+    int starved;             /* a claim found every in-flight slot taken */
     int in_flight;           /* POSTs running */
     int per_host;            /* the client's cap on POSTs to one host at once */
     struct queue_busy *busy; /* hosts with POSTs running, and how many */
@@ -118,8 +128,8 @@ struct queue {
     } alive[QUEUE_ALIVE_SLOTS];
 };
 
-static void queue_tick_cb(evutil_socket_t fd, short what, void *arg);
-static void queue_house_cb(evutil_socket_t fd, short what, void *arg);
+static void queue_claim_step(struct worker_run *run, void *arg);
+static void queue_house_step(struct worker_run *run, void *arg);
 static void queue_claimed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
 static void queue_sent_cb(const struct httpc_response *resp, void *arg);
 static int queue_sign_cb(const char *method, const char *url, const char *body, size_t body_len,
@@ -129,10 +139,12 @@ static void queue_flush_done(struct queue *q);
 static void queue_flushed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
 static void queue_op_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
 static void queue_gauges_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
+static void queue_swept_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
 static void queue_enq_db_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
 static void queue_enq_early_cb(evutil_socket_t fd, short what, void *arg);
 static struct queue_op *queue_op_new(struct queue *q);
-static void queue_arm(struct queue *q, struct event *ev, long ms);
+static struct queue_step *queue_step_new(struct queue *q, struct worker_run *run);
+static void queue_step_done(struct queue_step *st, int found);
 static void queue_job_free(struct queue_job *job);
 static double queue_jitter(void);
 static long long queue_now_ms(void);
@@ -347,8 +359,8 @@ queue_new(struct event_base *base, struct db *db, EVP_PKEY *key, const struct qu
         memset(rnd, 0, sizeof(rnd));
     snprintf(q->worker, sizeof(q->worker), "%d-%02x%02x%02x%02x%02x%02x%02x%02x", (int)getpid(),
              rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-    q->tick = evtimer_new(base, queue_tick_cb, q);
-    q->house = evtimer_new(base, queue_house_cb, q);
+    q->claimer = worker_new(base, q->o.poll_ms, queue_claim_step, q);
+    q->housekeeper = worker_new(base, q->o.housekeeping_ms, queue_house_step, q);
     TAILQ_INIT(&q->jobs);
     TAILQ_INIT(&q->ops);
     TAILQ_INIT(&q->early);
@@ -365,25 +377,17 @@ queue_new(struct event_base *base, struct db *db, EVP_PKEY *key, const struct qu
 void
 queue_start(struct queue *q)
 {
-    if (q == NULL || q->started)
+    if (q == NULL)
         return;
-    q->started = 1;
-    queue_arm(q, q->tick, 0);
-    queue_arm(q, q->house, 0);
+    worker_start(q->claimer);
+    worker_start(q->housekeeper);
 }
 
 void
 queue_kick(struct queue *q)
 {
-    if (q == NULL || !q->started || q->closing)
-        return;
-    /* The tick claims due rows and re-arms itself; running it sooner is always safe. */
-    if (q->claiming) {
-        q->kicked = 1; /* queue_claimed_cb claims again at once */
-        return;
-    }
-    evtimer_del(q->tick);
-    queue_arm(q, q->tick, 0);
+    if (q != NULL)
+        worker_kick(q->claimer); /* NULL once queue_free began */
 }
 
 void
@@ -477,8 +481,9 @@ queue_free(struct queue *q)
     if (q == NULL)
         return;
     q->closing = 1;
-    event_free(q->tick);
-    event_free(q->house);
+    worker_free(q->claimer);
+    worker_free(q->housekeeper);
+    q->claimer = q->housekeeper = NULL;
     /* Cancels every POST: queue_sent_cb sees closing and frees the job without a statement. */
     httpc_free(q->http);
     q->http = NULL;
@@ -588,27 +593,25 @@ queue_busy_done(struct queue *q, const char *host, int answered)
     return b->n <= low && (before <= 0 || b->n + 1 > low);
 }
 
+/* The claimer's step: one claim of what fits in the free slots, sent as it comes back. */
 static void
-queue_tick_cb(evutil_socket_t fd, short what, void *arg)
+queue_claim_step(struct worker_run *run, void *arg)
 {
     struct queue *q = arg;
     char lim[16], lease[24], cap[16];
-    char **hosts = xcalloc(q->nbusy + 1, sizeof(*hosts));
-    char *harr, *carr = xmalloc(q->nbusy * 12 + 3), *aarr = xmalloc(q->nbusy * 12 + 3);
+    char **hosts, *harr, *carr, *aarr;
     const char *params[7] = { lim, lease, q->worker, NULL, NULL, cap, NULL };
     size_t len = 0, alen = 0;
     int room = q->o.max_in_flight - q->in_flight;
 
-    (void)fd;
-    (void)what;
-    if (q->closing || q->claiming || room <= 0) {
-        if (room <= 0)
-            q->starved = 1; /* queue_sent_cb ticks again when a slot frees */
-        free(hosts);
-        free(carr);
-        free(aarr);
+    if (room <= 0) {
+        q->starved = 1; /* queue_sent_cb kicks when a slot frees */
+        worker_run_done(run, 0);
         return;
     }
+    hosts = xcalloc(q->nbusy + 1, sizeof(*hosts));
+    carr = xmalloc(q->nbusy * 12 + 3);
+    aarr = xmalloc(q->nbusy * 12 + 3);
     snprintf(lim, sizeof(lim), "%d", room < q->o.batch ? room : q->o.batch);
     snprintf(lease, sizeof(lease), "%ld", q->o.claim_ms);
     snprintf(cap, sizeof(cap), "%d", q->per_host);
@@ -628,8 +631,7 @@ queue_tick_cb(evutil_socket_t fd, short what, void *arg)
     params[3] = harr;
     params[4] = carr;
     params[6] = aarr;
-    q->claiming = 1;
-    db_query(q->db, sql_claim, 7, params, queue_claimed_cb, queue_op_new(q));
+    db_query(q->db, sql_claim, 7, params, queue_claimed_cb, queue_step_new(q, run));
     free(harr);
     free(carr);
     free(aarr);
@@ -639,22 +641,20 @@ queue_tick_cb(evutil_socket_t fd, short what, void *arg)
 static void
 queue_claimed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
 {
-    struct queue_op *op = arg;
-    struct queue *q = op->q;
+    struct queue_step *st = arg;
+    struct queue *q = st->q;
     int n = 0;
 
-    if (q != NULL)
-        TAILQ_REMOVE(&q->ops, op, link);
-    free(op);
-    if (q == NULL) {
+    if (!worker_run_live(st->run)) {
         /* queue_free came first: these rows' leases expire and another pass sends them. */
         PQclear(res);
+        queue_step_done(st, 0);
         return;
     }
-    q->claiming = 0;
     if (outcome != DB_OK) {
         log_warn("queue_claim_failed", "error=%s", log_q(err));
-        queue_arm(q, q->tick, q->o.poll_ms);
+        PQclear(res);
+        queue_step_done(st, 0);
         return;
     }
     n = PQntuples(res);
@@ -691,8 +691,7 @@ queue_claimed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
     if (n > 0)
         log_debug("queue_claim", "rows=%d in_flight=%d", n, q->in_flight);
     /* A full batch suggests more is due: claim again at once while there is room. */
-    queue_arm(q, q->tick, n >= q->o.batch || q->kicked ? 0 : q->o.poll_ms);
-    q->kicked = 0;
+    queue_step_done(st, n >= q->o.batch);
 }
 
 /* Signs each hop, so a 307/308 to another URL carries a signature for that URL. */
@@ -743,12 +742,8 @@ queue_sent_cb(const struct httpc_response *resp, void *arg)
 
     q->in_flight--;
     /* A host short of rows to send: claim its next ones now, not at the poll. */
-    if (queue_busy_done(q, job->host, resp->status > 0) && !q->closing) {
-        if (q->claiming)
-            q->kicked = 1;
-        else
-            queue_arm(q, q->tick, 0);
-    }
+    if (queue_busy_done(q, job->host, resp->status > 0))
+        queue_kick(q);
     if (q->closing) {
         /* Shutdown: the lease brings the row back to whichever process runs next. */
         TAILQ_REMOVE(&q->jobs, job, link);
@@ -822,7 +817,7 @@ queue_sent_cb(const struct httpc_response *resp, void *arg)
              httpc_error_name(resp->error), job->attempts, ms, queue_now_ms() - job->t0);
     if (q->starved) {
         q->starved = 0;
-        queue_arm(q, q->tick, 0);
+        queue_kick(q);
     }
 }
 
@@ -927,54 +922,55 @@ queue_flushed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
 
 /* --- housekeeping ----------------------------------------------------------------------- */
 
+/* The housekeeper's step: the gauges, then the sweep. */
 static void
-queue_house_cb(evutil_socket_t fd, short what, void *arg)
+queue_house_step(struct worker_run *run, void *arg)
 {
     struct queue *q = arg;
-    char keep[24];
-    const char *params[1] = { keep };
-    struct queue_op *op;
 
-    (void)fd;
-    (void)what;
-    if (q->closing)
-        return;
-    queue_arm(q, q->house, q->o.housekeeping_ms);
-    if (q->housing > 0)
-        return; /* the last round has not answered yet */
-    snprintf(keep, sizeof(keep), "%ld", q->o.keep_finished_s);
-    q->housing = 2;
-    op = queue_op_new(q);
-    op->house = 1;
-    db_query(q->db, sql_gauges, 0, NULL, queue_gauges_cb, op);
-    op = queue_op_new(q);
-    op->house = 1;
-    op->what = "sweep";
-    db_query(q->db, sql_sweep, 1, params, queue_op_cb, op);
+    db_query(q->db, sql_gauges, 0, NULL, queue_gauges_cb, queue_step_new(q, run));
 }
 
 static void
 queue_gauges_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
 {
-    struct queue_op *op = arg;
-    struct queue *q = op->q;
+    struct queue_step *st = arg;
+    struct queue *q = st->q;
+    char keep[24];
+    const char *params[1] = { keep };
 
-    if (q != NULL) {
-        TAILQ_REMOVE(&q->ops, op, link);
-        q->housing--;
-        if (outcome == DB_OK && PQntuples(res) == 1) {
-            metrics_set(M_DEPTH, "", strtod(PQgetvalue(res, 0, 0), NULL));
-            metrics_set(M_PAUSED, "", strtod(PQgetvalue(res, 0, 1), NULL));
-            metrics_set(M_DEAD, "", strtod(PQgetvalue(res, 0, 2), NULL));
-        } else if (outcome != DB_OK) {
-            log_warn("queue_gauges_failed", "error=%s", log_q(err));
-        }
+    if (!worker_run_live(st->run)) {
+        PQclear(res);
+        queue_step_done(st, 0);
+        return;
+    }
+    if (outcome == DB_OK && PQntuples(res) == 1) {
+        metrics_set(M_DEPTH, "", strtod(PQgetvalue(res, 0, 0), NULL));
+        metrics_set(M_PAUSED, "", strtod(PQgetvalue(res, 0, 1), NULL));
+        metrics_set(M_DEAD, "", strtod(PQgetvalue(res, 0, 2), NULL));
+    } else if (outcome != DB_OK) {
+        log_warn("queue_gauges_failed", "error=%s", log_q(err));
     }
     PQclear(res);
-    free(op);
+    snprintf(keep, sizeof(keep), "%ld", q->o.keep_finished_s);
+    db_query(q->db, sql_sweep, 1, params, queue_swept_cb, st);
 }
 
-/* Sweep and host-alive answers: nothing to do but note failures. */
+static void
+queue_swept_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct queue_step *st = arg;
+
+    if (outcome != DB_OK)
+        log_warn("queue_statement_failed", "what=sweep error=%s", log_q(err));
+    else if (PQntuples(res) == 1)
+        log_debug("queue_sweep", "expired=%s deleted=%s orphans=%s", PQgetvalue(res, 0, 0),
+                  PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+    PQclear(res);
+    queue_step_done(st, 0);
+}
+
+/* Host-alive and unref answers: nothing to do but note failures. */
 static void
 queue_op_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
 {
@@ -983,13 +979,8 @@ queue_op_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
 
     if (q != NULL) {
         TAILQ_REMOVE(&q->ops, op, link);
-        if (op->house)
-            q->housing--;
         if (outcome != DB_OK)
             log_warn("queue_statement_failed", "what=%s error=%s", op->what, log_q(err));
-        else if (strcmp(op->what, "sweep") == 0 && PQntuples(res) == 1)
-            log_debug("queue_sweep", "expired=%s deleted=%s orphans=%s", PQgetvalue(res, 0, 0),
-                      PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
         else if (strcmp(op->what, "alive") == 0 && strcmp(PQcmdTuples(res), "1") == 0)
             log_info("queue_host_alive", "cleared=1");
     }
@@ -1045,14 +1036,21 @@ queue_op_new(struct queue *q)
     return op;
 }
 
-static void
-queue_arm(struct queue *q, struct event *ev, long ms)
+static struct queue_step *
+queue_step_new(struct queue *q, struct worker_run *run)
 {
-    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    struct queue_step *st = xcalloc(1, sizeof(*st));
 
-    if (q->closing)
-        return;
-    evtimer_add(ev, &tv);
+    st->q = q;
+    st->run = run;
+    return st;
+}
+
+static void
+queue_step_done(struct queue_step *st, int found)
+{
+    worker_run_done(st->run, found);
+    free(st);
 }
 
 static void
