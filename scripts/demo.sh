@@ -10,10 +10,10 @@ if [ ! -d tests/interop/node_modules/@fedify ]; then
     (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
 fi
 mkdir -p var/demo
-rm -rf var/demo/pg
+sh scripts/pg.sh destroy var/demo/pg
 PASSERELLE_TEST_PG=$(PG_FSYNC=off sh scripts/pg.sh start var/demo/pg)
 PASSERELLE_TEST_PGDIR="$top/var/demo/pg"
 PASSERELLE_BIN="$top/$BUILD/passerelle"
 export PASSERELLE_TEST_PG PASSERELLE_TEST_PGDIR PASSERELLE_BIN
-trap 'sh scripts/pg.sh stop var/demo/pg >/dev/null 2>&1; rm -rf var/demo/pg' EXIT INT TERM
+trap 'sh scripts/pg.sh destroy var/demo/pg >/dev/null 2>&1' EXIT INT TERM
 node scripts/demo.mjs

@@ -5,11 +5,12 @@
 #   scripts/pg.sh kill DIR    stop it as a crash would (immediate: no checkpoint, recovery
 #                             at the next start); for the fault tests
 #   scripts/pg.sh url DIR     print the conninfo
+#   scripts/pg.sh destroy DIR stop it and remove its files, wherever the cluster lives
 # The server listens only on a Unix socket inside DIR, so clusters never collide on a port.
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the "postgres" user.
 set -eu
-cmd=${1:?usage: pg.sh start|stop|url DIR}
-dir=${2:?usage: pg.sh start|stop|url DIR}
+cmd=${1:?usage: pg.sh start|stop|kill|url|destroy DIR}
+dir=${2:?usage: pg.sh start|stop|kill|url|destroy DIR}
 # fail WHAT HINT: the one line a person reads when PostgreSQL cannot start, then exit.
 fail() {
     echo "pg.sh: $1; $2" >&2
@@ -17,6 +18,7 @@ fail() {
 }
 mkdir -p "$dir" 2>/dev/null || fail "cannot create $dir" "run from a folder you can write"
 dir=$(cd "$dir" && pwd)
+given=$dir
 bindir=${PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
 [ -x "$bindir/initdb" ] || fail "no PostgreSQL server binaries" "run make deps (or apt-get install postgresql)"
 as_owner() {
@@ -81,8 +83,15 @@ kill)
 url)
     url
     ;;
+destroy)
+    if [ -f "$dir/data/PG_VERSION" ]; then
+        as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$dir"
+    [ "$dir" = "$given" ] || rm -rf "$given"
+    ;;
 *)
-    echo "usage: pg.sh start|stop|kill|url DIR" >&2
+    echo "usage: pg.sh start|stop|kill|url|destroy DIR" >&2
     exit 2
     ;;
 esac
