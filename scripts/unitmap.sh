@@ -36,7 +36,6 @@ server/delivery/sweep.c
 server/http/reply.c
 server/members/xverify.c
 server/members/cli_import.c
-server/members/linkpage.c
 server/members/jsonscan.c
 server/site/status.c
 server/app.c
