@@ -324,9 +324,10 @@ bridge_handle_normalize(const char *handle, char *out, size_t outlen)
 
 /* --- messages -------------------------------------------------------------------------------- */
 
-int
-bridge_push_notice(struct dbtx *tx, struct app *app, const char *actor, const char *acct,
-                   const char *inbox, const char *text)
+/* A direct message; an answer to what an actor of origin sent unless origin is NULL. */
+static int
+bridge_push_text(struct dbtx *tx, struct app *app, const char *actor, const char *acct,
+                 const char *inbox, const char *text, const char *origin)
 {
     struct json_object *msg;
 
@@ -337,8 +338,19 @@ bridge_push_notice(struct dbtx *tx, struct app *app, const char *actor, const ch
     msg = bridge_message_new(app->cfg->base_url, app->bridge_id, actor, acct, text);
     if (msg == NULL)
         return 0;
-    outbox_push_one(tx, "bridge", msg, inbox);
-    return 1;
+    if (origin == NULL) {
+        outbox_push_one(tx, "bridge", msg, inbox);
+        return 1;
+    }
+    return outbox_answer(tx, "bridge", msg, inbox, origin, app->cfg->queue_max_answers_per_host) ==
+           0;
+}
+
+int
+bridge_push_notice(struct dbtx *tx, struct app *app, const char *actor, const char *acct,
+                   const char *inbox, const char *text)
+{
+    return bridge_push_text(tx, app, actor, acct, inbox, text, NULL);
 }
 
 static const char sql_codes_clear[] =
@@ -353,7 +365,8 @@ static const char sql_code_insert[] =
  */
 static int
 bridge_push_link(struct dbtx *tx, struct app *app, const char *member_id, const char *actor,
-                 const char *acct, const char *inbox, const char *lang, int welcome)
+                 const char *acct, const char *inbox, const char *lang, int welcome,
+                 const char *origin)
 {
     char code[BRIDGE_CODE_HEX + 1], hash[67], ttl[16], hours[16];
     char *link, *text;
@@ -373,7 +386,7 @@ bridge_push_link(struct dbtx *tx, struct app *app, const char *member_id, const 
     snprintf(hours, sizeof(hours), "%d", BRIDGE_LINK_TTL_SECONDS / 3600);
     text = texts_format(lang, welcome ? "bridge.welcome" : "bridge.new_link", "link", link, "hours",
                         hours, NULL);
-    n = bridge_push_notice(tx, app, actor, acct, inbox, text);
+    n = bridge_push_text(tx, app, actor, acct, inbox, text, origin);
     OPENSSL_cleanse(text, strlen(text));
     OPENSSL_cleanse(link, strlen(link));
     OPENSSL_cleanse(code, sizeof(code));
@@ -385,9 +398,9 @@ bridge_push_link(struct dbtx *tx, struct app *app, const char *member_id, const 
 
 int
 bridge_push_welcome(struct dbtx *tx, struct app *app, const char *member_id, const char *actor,
-                    const char *acct, const char *inbox, const char *lang)
+                    const char *acct, const char *inbox, const char *lang, const char *origin)
 {
-    return bridge_push_link(tx, app, member_id, actor, acct, inbox, lang, 1);
+    return bridge_push_link(tx, app, member_id, actor, acct, inbox, lang, 1, origin);
 }
 
 int
@@ -567,13 +580,14 @@ struct bridge_peer {
     struct dbtx *tx;
     struct app *app;
     const char *actor, *acct, *inbox, *member;
-    const char *lang; /* of the member, or of the word a non-member wrote */
+    const char *lang;   /* of the member, or of the word a non-member wrote */
+    const char *origin; /* the sender's host: every reply is an answer */
 };
 
 static int
 bridge_reply(const struct bridge_peer *p, const char *text)
 {
-    return bridge_push_notice(p->tx, p->app, p->actor, p->acct, p->inbox, text);
+    return bridge_push_text(p->tx, p->app, p->actor, p->acct, p->inbox, text, p->origin);
 }
 
 /* key's text in the peer's language, with up to two name, value pairs (NULL names end it). */
@@ -596,7 +610,8 @@ bridge_run_command(const struct bridge_peer *p, enum bridge_command c, PGresult 
 
     switch (c) {
     case BRIDGE_CMD_LINK:
-        bridge_push_link(p->tx, p->app, p->member, p->actor, p->acct, p->inbox, p->lang, 0);
+        bridge_push_link(p->tx, p->app, p->member, p->actor, p->acct, p->inbox, p->lang, 0,
+                         p->origin);
         break;
     case BRIDGE_CMD_STATUS:
         bridge_status_text(&text, res, p->lang);
@@ -640,11 +655,43 @@ bridge_run_command(const struct bridge_peer *p, enum bridge_command c, PGresult 
     }
 }
 
+/*
+ * A message from someone who is not a member gets the help, which says how to join, at most
+ * once a day per actor: a stranger's messages must not make the bridge a megaphone.
+ */
+static const char sql_stranger[] = "INSERT INTO stranger_replies AS s (actor_uri) VALUES ($1)"
+                                   " ON CONFLICT (actor_uri) DO UPDATE SET replied_at = now()"
+                                   "  WHERE s.replied_at <= now() - interval '1 day'"
+                                   " RETURNING $2::text AS word_lang";
+
+static int
+bridge_stranger_cb(struct dbtx *tx, PGresult *res, void *arg)
+{
+    struct activity_in *a = arg;
+    struct bridge_peer p = {
+        .tx = tx, .app = a->app, .actor = a->actor, .inbox = a->actor_inbox, .origin = a->domain
+    };
+    char acct[512], *bridge;
+
+    if (PQntuples(res) != 1) {
+        log_info("bridge_message_ignored", "actor=%s reason=helped_today", log_q(a->actor));
+        return 0;
+    }
+    snprintf(acct, sizeof(acct), "%s@%s", a->actor_username, a->domain);
+    p.acct = acct;
+    p.lang = PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0);
+    bridge = xasprintf("%s@%s", a->app->cfg->bridge_username, a->app->cfg->host);
+    bridge_reply_text(&p, "bridge.join_first", "bridge", bridge, "help",
+                      texts_get(p.lang, "bridge.help"));
+    free(bridge);
+    return 0;
+}
+
 static int
 bridge_command_cb(struct dbtx *tx, PGresult *res, void *arg)
 {
     struct activity_in *a = arg;
-    struct bridge_peer p = { .tx = tx, .app = a->app, .actor = a->actor };
+    struct bridge_peer p = { .tx = tx, .app = a->app, .actor = a->actor, .origin = a->domain };
     enum bridge_command c;
     char acct[512];
     long used;
@@ -659,8 +706,6 @@ bridge_command_cb(struct dbtx *tx, PGresult *res, void *arg)
     /* The actor document was just fetched to check the signature: its inbox is current. */
     p.inbox = a->actor_inbox != NULL ? a->actor_inbox : bridge_col(res, "inbox");
     if (p.member == NULL) {
-        char *bridge;
-
         /* Another bot's automatic answer must not start an endless exchange of helps. */
         if (a->actor_type != NULL &&
             (strcmp(a->actor_type, "Service") == 0 || strcmp(a->actor_type, "Application") == 0)) {
@@ -673,11 +718,8 @@ bridge_command_cb(struct dbtx *tx, PGresult *res, void *arg)
                      log_q(a->actor));
             return 0;
         }
-        p.lang = bridge_col(res, "word_lang");
-        bridge = xasprintf("%s@%s", a->app->cfg->bridge_username, a->app->cfg->host);
-        bridge_reply_text(&p, "bridge.join_first", "bridge", bridge, "help",
-                          texts_get(p.lang, "bridge.help"));
-        free(bridge);
+        dbtx_push(tx, sql_stranger, bridge_stranger_cb, a, 2, a->actor,
+                  bridge_col(res, "word_lang"));
         log_info("bridge_command", "actor=%s member=- command=%s", log_q(a->actor),
                  bridge_command_name(c));
         return 0;

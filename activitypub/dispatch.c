@@ -93,6 +93,21 @@ dispatch_classify(struct json_object *activity, const char *type, const char *ac
 
 /* --- the actions --------------------------------------------------------------------------- */
 
+/*
+ * Queues json, signed by signer, to the actor's inbox as an answer to what it sent: bounded
+ * per host and kept out of its breaker (outbox_answer).
+ */
+static void
+dispatch_answer(struct dispatch_ctx *rc, struct dbtx *tx, const char *signer,
+                struct json_object *json)
+{
+    struct activity_in *a = rc->a;
+
+    if (outbox_answer(tx, signer, json, a->actor_inbox, a->domain,
+                      a->app->cfg->queue_max_answers_per_host) == 0)
+        rc->queued++;
+}
+
 static const char sql_subscribe[] =
     "INSERT INTO instances AS i (domain, actor_uri, inbox, shared_inbox, relay_state, follow_id,"
     " style, subscribed_at)"
@@ -133,11 +148,9 @@ dispatch_subscribed(struct dbtx *tx, PGresult *res, void *arg)
     if (PQntuples(res) == 0) {
         log_info("relay_subscription_refused", "domain=%s actor=%s reason=another_subscriber",
                  log_q(a->domain), log_q(a->actor));
-        outbox_push_one(
-            tx, "relay",
-            activity_reject_new(app->cfg->base_url, app->relay_id, a->actor, a->id, object),
-            a->actor_inbox);
-        rc->queued++;
+        dispatch_answer(
+            rc, tx, "relay",
+            activity_reject_new(app->cfg->base_url, app->relay_id, a->actor, a->id, object));
         rc->result = "refused";
         return 0;
     }
@@ -151,26 +164,29 @@ dispatch_subscribed(struct dbtx *tx, PGresult *res, void *arg)
         rc->result = "pending"; /* allowlist mode: the admin's allow sends the Accept */
         return 0;
     }
-    outbox_push_one(tx, "relay",
-                    activity_accept_new(app->cfg->base_url, app->relay_id, a->actor, a->id, object),
-                    a->actor_inbox);
-    rc->queued++;
+    dispatch_answer(
+        rc, tx, "relay",
+        activity_accept_new(app->cfg->base_url, app->relay_id, a->actor, a->id, object));
     if (litepub && strcmp(ours, "pending") != 0 && strcmp(ours, "accepted") != 0) {
         struct json_object *f = activity_follow_new(app->cfg->base_url, app->relay_id, a->actor);
         struct json_object *fid = NULL;
 
         json_object_object_get_ex(f, "id", &fid);
         dbtx_push(tx, sql_follow_back, NULL, NULL, 2, a->domain, json_object_get_string(fid));
-        outbox_push_one(tx, "relay", f, a->actor_inbox);
+        dispatch_answer(rc, tx, "relay", f);
     }
     return 0;
 }
 
+/* Each Follow is accepted (a new id each time); the welcome goes out at most once a day. */
 static const char sql_join[] =
-    "INSERT INTO members (actor_uri, acct, host, follow_id, inbox) VALUES ($1, $2, $3, $4, $5)"
+    "INSERT INTO members (actor_uri, acct, host, follow_id, inbox, welcomed_at)"
+    " VALUES ($1, $2, $3, $4, $5, now())"
     " ON CONFLICT (actor_uri) DO UPDATE SET follow_id = EXCLUDED.follow_id,"
-    "  acct = EXCLUDED.acct, inbox = EXCLUDED.inbox, updated_at = now()"
-    " RETURNING id, state, (xmax = 0) AS created, lang, acct";
+    "  acct = EXCLUDED.acct, inbox = EXCLUDED.inbox, updated_at = now(),"
+    "  welcomed_at = CASE WHEN members.welcomed_at > now() - interval '1 day'"
+    "   THEN members.welcomed_at ELSE now() END"
+    " RETURNING id, state, (xmax = 0) AS created, lang, acct, welcomed_at = now() AS welcome";
 
 /* A new member starts with the defaults the page shows, each one in the ledger. */
 static const char sql_default_consents[] =
@@ -187,16 +203,17 @@ dispatch_joined(struct dbtx *tx, PGresult *res, void *arg)
 
     if (PQntuples(res) != 1)
         return -1;
-    log_info("member_joined", "member=%s actor=%s", PQgetvalue(res, 0, 0), log_q(a->actor));
-    outbox_push_one(
-        tx, "bridge",
-        activity_accept_new(app->cfg->base_url, app->bridge_id, a->actor, a->id, app->bridge_id),
-        a->actor_inbox);
-    rc->queued++;
+    log_info("member_joined", "member=%s actor=%s welcome=%s", PQgetvalue(res, 0, 0),
+             log_q(a->actor), PQgetvalue(res, 0, 5));
+    dispatch_answer(
+        rc, tx, "bridge",
+        activity_accept_new(app->cfg->base_url, app->bridge_id, a->actor, a->id, app->bridge_id));
     if (strcmp(PQgetvalue(res, 0, 2), "t") == 0)
         dbtx_push(tx, sql_default_consents, NULL, NULL, 1, PQgetvalue(res, 0, 0));
-    rc->queued += bridge_push_welcome(tx, app, PQgetvalue(res, 0, 0), a->actor,
-                                      PQgetvalue(res, 0, 4), a->actor_inbox, PQgetvalue(res, 0, 3));
+    if (strcmp(PQgetvalue(res, 0, 5), "t") == 0)
+        rc->queued +=
+            bridge_push_welcome(tx, app, PQgetvalue(res, 0, 0), a->actor, PQgetvalue(res, 0, 4),
+                                a->actor_inbox, PQgetvalue(res, 0, 3), a->domain);
     return 0;
 }
 
@@ -219,9 +236,8 @@ dispatch_standin_follow(struct dbtx *tx, PGresult *res, void *arg)
     /* Signed by the stand-in itself: Mastodon matches the Reject by its actor. */
     id = xasprintf("%s%s", app->standin_prefix, rc->x_id);
     snprintf(signer, sizeof(signer), "x:%s", rc->x_id);
-    outbox_push_one(tx, signer, activity_reject_new(app->cfg->base_url, id, a->actor, a->id, id),
-                    a->actor_inbox);
-    rc->queued++;
+    dispatch_answer(rc, tx, signer,
+                    activity_reject_new(app->cfg->base_url, id, a->actor, a->id, id));
     log_info("standin_follow_rejected", "x_id=%s actor=%s", rc->x_id, log_q(a->actor));
     free(id);
     return 0;

@@ -17,11 +17,12 @@ struct json_object;
  * code (128 random bits as 32 lowercase hex digits; only SHA-256 of those 32 ASCII bytes is
  * stored, in link_codes, valid BRIDGE_LINK_TTL_SECONDS) and queues the welcome direct
  * message holding <base_url>/link/<code>. member_id is the members.id as text; lang is a
- * catalogue's language (texts.h; any other is English). Returns the number of deliveries listed (0
- * or 1).
+ * catalogue's language (texts.h; any other is English); origin is the host of the Follow's
+ * actor (the message is an answer to it: outbox_answer). Returns the number of deliveries
+ * listed (0 or 1).
  */
 int bridge_push_welcome(struct dbtx *tx, struct app *app, const char *member_id, const char *actor,
-                        const char *acct, const char *inbox, const char *lang);
+                        const char *acct, const char *inbox, const char *lang, const char *origin);
 
 /*
  * 1 when activity is a message to the bridge account: a Create of a Note whose to or cc

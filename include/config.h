@@ -44,24 +44,26 @@ struct config {
     int key_fetch_backoff;      /* key_fetch_backoff: seconds a timed-out key host is skipped */
     int queue_max_per_host;     /* queue_max_per_host: concurrent deliveries to one host */
     int queue_max_in_flight;    /* queue_max_in_flight: concurrent deliveries in all */
-    int queue_poll_ms;          /* queue_poll_ms: claim tick while idle */
-    int queue_backoff_unit_ms;  /* queue_backoff_unit_ms: retry delay unit (tests set it small) */
-    int relay_follow_poll_ms;   /* relay_follow_poll_ms: the relay follow reconciler's tick */
-    int queue_claim_ms;         /* queue_claim_ms: lease on a claimed delivery row */
-    char *token_key_file;       /* token_key_file: 64 hex digits sealing OAuth secrets; "" = off */
-    int follow_poll_ms;         /* follow_poll_ms: how often the follow worker looks for due rows */
-    int follow_daily_limit;     /* follow_daily_limit: follows per member per rolling 24 hours */
-    int follow_api_limit;       /* follow_api_limit: API requests per member per 5 minutes */
-    int match_poll_ms;          /* match_poll_ms: look for members due for matching */
-    int follow_hold_hours;      /* follow_hold_hours: follows toward a new claim wait this long */
-    int notice_poll_ms;         /* notice_poll_ms: look for members due for a notice */
-    int notice_interval_hours;  /* notice_interval_hours: at most one notice per member per this */
-    char *x_client_id;          /* x_client_id: X API app for "Verify with X"; "" = not offered */
-    char *x_client_secret;      /* x_client_secret: a confidential client's secret ("" = public) */
-    char *x_authorize_url;      /* x_authorize_url: X's OAuth 2.0 authorization page */
-    char *x_api_base;           /* x_api_base: X's API origin (token and users/me) */
-    int claims_per_member;      /* claims_per_member: new X ids one member may claim per day */
-    int claims_per_instance;    /* claims_per_instance: new claims from one home host per day */
+    int queue_max_answers_per_host; /* queue_max_answers_per_host: answers one host's
+                                       activities may have stored at once */
+    int queue_poll_ms;              /* queue_poll_ms: claim tick while idle */
+    int queue_backoff_unit_ms; /* queue_backoff_unit_ms: retry delay unit (tests set it small) */
+    int relay_follow_poll_ms;  /* relay_follow_poll_ms: the relay follow reconciler's tick */
+    int queue_claim_ms;        /* queue_claim_ms: lease on a claimed delivery row */
+    char *token_key_file;      /* token_key_file: 64 hex digits sealing OAuth secrets; "" = off */
+    int follow_poll_ms;        /* follow_poll_ms: how often the follow worker looks for due rows */
+    int follow_daily_limit;    /* follow_daily_limit: follows per member per rolling 24 hours */
+    int follow_api_limit;      /* follow_api_limit: API requests per member per 5 minutes */
+    int match_poll_ms;         /* match_poll_ms: look for members due for matching */
+    int follow_hold_hours;     /* follow_hold_hours: follows toward a new claim wait this long */
+    int notice_poll_ms;        /* notice_poll_ms: look for members due for a notice */
+    int notice_interval_hours; /* notice_interval_hours: at most one notice per member per this */
+    char *x_client_id;         /* x_client_id: X API app for "Verify with X"; "" = not offered */
+    char *x_client_secret;     /* x_client_secret: a confidential client's secret ("" = public) */
+    char *x_authorize_url;     /* x_authorize_url: X's OAuth 2.0 authorization page */
+    char *x_api_base;          /* x_api_base: X's API origin (token and users/me) */
+    int claims_per_member;     /* claims_per_member: new X ids one member may claim per day */
+    int claims_per_instance;   /* claims_per_instance: new claims from one home host per day */
     int standin_requires_verification; /* only claims verified with X show a stand-in */
     int report_hold_threshold; /* report_hold_threshold: distinct reporters that hold a member */
 };

@@ -17,10 +17,10 @@ struct json_object;
  */
 struct outbox_batch {
     const char *sql;
-    const char *params[6];
-    int nparams;    /* 6 */
+    const char *params[8];
+    int nparams;    /* 6, or 8 for an answer (outbox_batch_answer) */
     size_t targets; /* distinct valid inboxes */
-    char *storage[5];
+    char *storage[7];
 };
 
 /*
@@ -38,6 +38,13 @@ int outbox_batch_init(struct outbox_batch *b, const char *signer, const char *pa
  * drops its deliveries with it. NULL unties it.
  */
 void outbox_batch_member(struct outbox_batch *b, const char *member_id);
+/*
+ * Makes the batch an answer to an activity of an actor of origin (a host as url_authority
+ * writes it): activities.origin (migration 016) records it, and nothing is stored when origin
+ * already has max answers stored (pending, or kept after failing until the sweep). The
+ * statement's row then has two more columns: "t" when it was so refused, and origin.
+ */
+void outbox_batch_answer(struct outbox_batch *b, const char *origin, int max);
 void outbox_batch_free(struct outbox_batch *b);
 
 /*
@@ -53,5 +60,14 @@ int outbox_push(struct dbtx *tx, const char *signer, struct json_object *json,
 /* outbox_push to one inbox, tied to no member. */
 void outbox_push_one(struct dbtx *tx, const char *signer, struct json_object *json,
                      const char *inbox);
+
+/*
+ * outbox_push_one of an answer (an Accept, a Reject, a welcome, a reply) to what an actor of
+ * origin sent: only to an inbox on origin itself, and not beyond max answers stored for origin
+ * (outbox_batch_answer; logged as answer_capped). An answer's failures never count toward its
+ * host's breaker (queue.c). Returns 0 when the statement was listed, -1 otherwise (logged).
+ */
+int outbox_answer(struct dbtx *tx, const char *signer, struct json_object *json, const char *inbox,
+                  const char *origin, int max);
 
 #endif

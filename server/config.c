@@ -103,6 +103,9 @@ static const struct config_key config_keys[] = {
       "concurrent deliveries to one host" },
     { "queue_max_in_flight", CONFIG_INT, OFF(queue_max_in_flight), "200", 1, 100000,
       "concurrent deliveries in all" },
+    { "queue_max_answers_per_host", CONFIG_INT, OFF(queue_max_answers_per_host), "1000", 1, 1000000,
+      "answers (Accepts, Rejects, welcomes, replies) to one host's actors stored at once: "
+      "beyond it what they send is still recorded, but not answered" },
     { "queue_poll_ms", CONFIG_INT, OFF(queue_poll_ms), "1000", 10, 3600000,
       "milliseconds between looks for due deliveries while idle" },
     { "queue_claim_ms", CONFIG_INT, OFF(queue_claim_ms), "90000", 100, 86400000,

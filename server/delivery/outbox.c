@@ -20,18 +20,29 @@ static int outbox_signer_ok(const char *signer);
  * One statement, so the payload and its rows commit together. Hosts become instances rows
  * (where breaker and dead marks live); dead and blocked hosts get no row, as in Mastodon.
  */
-static const char sql_enqueue[] =
-    "WITH t AS (SELECT * FROM unnest($3::text[], $4::text[]) AS t(inbox, host)),"
-    " h AS (INSERT INTO instances (domain) SELECT DISTINCT host FROM t"
+#define OUTBOX_TARGETS                                                                             \
+    "WITH t AS (SELECT * FROM unnest($3::text[], $4::text[]) AS t(inbox, host)),"                  \
+    " h AS (INSERT INTO instances (domain) SELECT DISTINCT host FROM t"                            \
     "  ON CONFLICT (domain) DO NOTHING),"
-    " a AS (INSERT INTO activities (signer, payload, despite_block, member_id)"
-    "  VALUES ($1, $2, $5::boolean, $6::bigint) RETURNING id),"
-    " d AS (INSERT INTO deliveries (activity_id, inbox, host)"
-    "  SELECT a.id, t.inbox, t.host FROM a, t"
-    "  WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.domain = t.host AND i.dead)"
-    "  AND ($5::boolean OR NOT host_blocked(t.host))"
+#define OUTBOX_ROWS                                                                                \
+    " d AS (INSERT INTO deliveries (activity_id, inbox, host)"                                     \
+    "  SELECT a.id, t.inbox, t.host FROM a, t"                                                     \
+    "  WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.domain = t.host AND i.dead)"            \
+    "  AND ($5::boolean OR NOT host_blocked(t.host))"                                              \
     "  ON CONFLICT (activity_id, inbox) DO NOTHING RETURNING 1)"
-    " SELECT count(*) FROM d";
+static const char sql_enqueue[] =
+    OUTBOX_TARGETS " a AS (INSERT INTO activities (signer, payload, despite_block, member_id)"
+                   "  VALUES ($1, $2, $5::boolean, $6::bigint) RETURNING id)," OUTBOX_ROWS
+                   " SELECT count(*) FROM d";
+/*
+ * An answer (migration 016): stored only while its origin host has fewer than $8 answers
+ * stored; the second column says when it was not, the third names the host for the log.
+ */
+static const char sql_answer[] = OUTBOX_TARGETS
+    " a AS (INSERT INTO activities (signer, payload, despite_block, member_id, origin)"
+    "  SELECT $1, $2, $5::boolean, $6::bigint, $7"
+    "  WHERE (SELECT count(*) FROM activities WHERE origin = $7) < $8::int RETURNING "
+    "id)," OUTBOX_ROWS " SELECT count(*), NOT EXISTS (SELECT 1 FROM a), $7::text FROM d";
 
 int
 outbox_batch_init(struct outbox_batch *b, const char *signer, const char *payload, size_t len,
@@ -97,9 +108,25 @@ outbox_batch_member(struct outbox_batch *b, const char *member_id)
 }
 
 void
+outbox_batch_answer(struct outbox_batch *b, const char *origin, int max)
+{
+    char n[24];
+
+    snprintf(n, sizeof(n), "%d", max);
+    free(b->storage[5]);
+    free(b->storage[6]);
+    b->storage[5] = xstrdup(origin);
+    b->storage[6] = xstrdup(n);
+    b->params[6] = b->storage[5];
+    b->params[7] = b->storage[6];
+    b->sql = sql_answer;
+    b->nparams = 8;
+}
+
+void
 outbox_batch_free(struct outbox_batch *b)
 {
-    for (int i = 0; i < 5; i++)
+    for (size_t i = 0; i < sizeof(b->storage) / sizeof(b->storage[0]); i++)
         free(b->storage[i]);
     memset(b, 0, sizeof(*b));
 }
@@ -147,4 +174,42 @@ void
 outbox_push_one(struct dbtx *tx, const char *signer, struct json_object *json, const char *inbox)
 {
     (void)outbox_push(tx, signer, json, &inbox, 1, NULL);
+}
+
+/* An answer's statement ran: say so when the origin's cap kept it out of the queue. */
+static int
+outbox_answered_cb(struct dbtx *tx, PGresult *res, void *arg)
+{
+    (void)tx;
+    (void)arg;
+    if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+        log_info("answer_capped", "origin=%s", log_q(PQgetvalue(res, 0, 2)));
+    return 0;
+}
+
+int
+outbox_answer(struct dbtx *tx, const char *signer, struct json_object *json, const char *inbox,
+              const char *origin, int max)
+{
+    const char *s = json_object_to_json_string_ext(json, JSON_C_TO_STRING_PLAIN |
+                                                             JSON_C_TO_STRING_NOSLASHESCAPE);
+    struct outbox_batch b;
+    char host[URL_AUTHORITY_MAX], err[128];
+    int rc = -1;
+
+    if (inbox == NULL || origin == NULL || url_authority(inbox, host, sizeof(host)) < 0 ||
+        strcmp(host, origin) != 0) {
+        /* remote_examine keeps such inboxes out; a row cached before it did is not obeyed. */
+        log_warn("answer_skipped", "reason=inbox_not_on_origin origin=%s inbox=%s", log_q(origin),
+                 log_q(inbox));
+    } else if (outbox_batch_init(&b, signer, s, strlen(s), &inbox, 1, 0, err, sizeof(err)) < 0) {
+        log_warn("outbox_skipped", "reason=%s inbox=%s", log_q(err), log_q(inbox));
+    } else {
+        outbox_batch_answer(&b, origin, max);
+        dbtx_pushv(tx, b.sql, outbox_answered_cb, NULL, b.nparams, b.params);
+        outbox_batch_free(&b);
+        rc = 0;
+    }
+    json_object_put(json);
+    return rc;
 }

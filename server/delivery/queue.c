@@ -229,7 +229,10 @@ static const char sql_drop[] =
 /*
  * Failed: rescheduled (or given up after max attempts), and the host's breaker counts it:
  * every breaker_failures-th consecutive failure pauses the host, and a new UTC day with a
- * failure adds to failure_days until dead_days marks the host dead.
+ * failure adds to failure_days until dead_days marks the host dead. Only what the bridge
+ * sends on its own counts (to members and subscribers): an answer to what a remote actor
+ * sent (activities.origin, migration 016) does not, so an actor that never subscribed
+ * cannot pause or kill a host for everyone with an inbox that fails.
  */
 static const char sql_retry[] =
     "WITH d AS (UPDATE deliveries SET"
@@ -237,8 +240,9 @@ static const char sql_retry[] =
     "  next_attempt_at = now() + $5::bigint * interval '1 millisecond',"
     "  last_status = $3::int, last_error = $4, claimed_until = NULL, claimed_by = NULL,"
     "  updated_at = now()"
-    "  WHERE id = $1::bigint AND claimed_by = $2 RETURNING host),"
-    " o AS (SELECT i.domain, i.dead AS was_dead FROM instances i JOIN d ON i.domain = d.host),"
+    "  WHERE id = $1::bigint AND claimed_by = $2 RETURNING host, activity_id),"
+    " o AS (SELECT i.domain, i.dead AS was_dead FROM instances i JOIN d ON i.domain = d.host"
+    "  JOIN activities a ON a.id = d.activity_id WHERE a.origin IS NULL),"
     " inst AS (UPDATE instances i SET consecutive_failures = i.consecutive_failures + 1,"
     "  failure_days = i.failure_days + CASE WHEN i.last_failure_at IS NULL"
     "   OR (i.last_failure_at AT TIME ZONE 'UTC')::date < (now() AT TIME ZONE 'UTC')::date"

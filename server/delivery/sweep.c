@@ -26,6 +26,8 @@ sweep_run(struct db *db)
         "DELETE FROM relayed_objects WHERE announced_at < now() - interval '14 days'",
         "DELETE FROM link_codes WHERE expires_at < now() - interval '1 day'",
         "DELETE FROM sessions WHERE expires_at < now()",
+        /* A stranger helped more than a day ago may be helped again: the row has no use. */
+        "DELETE FROM stranger_replies WHERE replied_at <= now() - interval '1 day'",
     };
 
     for (size_t i = 0; i < sizeof(sweeps) / sizeof(sweeps[0]); i++)

@@ -162,8 +162,10 @@ test("remote answers: 500 and 401 retried, 429 Retry-After honoured, 410 dropped
   h.answer("/users/slow/inbox", () => (++slows <= 1 ? { status: 429, headers: { "retry-after": "2" } } : { status: 202 }));
   h.answer("/users/gone/inbox", { status: 410 });
   const relay = `${q.url}/actor`;
-  // Each subscribes Mastodon style (one Accept, no Follow back): that Accept, sent to the
-  // actor's own inbox, is the delivery under test.
+  // Each sends a Mastodon-style subscription (no Follow back): the first one subscribes the
+  // host and gets an Accept; the others, other actors of a subscribed host, get a Reject (a
+  // subscription is its subscriber's: it/subscription). That answer, sent to the actor's own
+  // inbox, is the delivery under test.
   for (const name of ["hang", "five", "unauth", "slow", "gone", "ok"]) {
     const a = h.actor(name);
     const f = { "@context": AS, id: `${h.url}/follows/${name}`, type: "Follow", actor: a.id, object: PUBLIC };
@@ -185,7 +187,7 @@ test("remote answers: 500 and 401 retried, 429 Retry-After honoured, 410 dropped
   assert.equal(times("gone").length, 1, "410 is not retried");
   for (const name of ["five", "unauth", "slow", "ok"]) {
     const last = h.posts(`/users/${name}/inbox`).at(-1);
-    assert.equal(last.json.type, "Accept");
+    assert.equal(last.json.type, "Reject");
     const v = await h.verify(last);
     assert.equal(v.ok, true, `${name}: ${v.reason}`);
     assert.equal(v.keyId, `${relay}#main-key`, `${name}: signed by the relay`);

@@ -9,7 +9,7 @@ import { startActorHost, signedPost, newId, AS } from "../lib/actorhost.mjs";
 import { request } from "../lib/http.mjs";
 import { xArchive, zipBuffer } from "../lib/xarchive.mjs";
 import { continueLink, continuePage } from "../lib/linkcode.mjs";
-import { welcomeCode } from "../lib/members.mjs";
+import { linkCode, welcomeCode } from "../lib/members.mjs";
 
 let s, h;
 const sessions = {};
@@ -89,7 +89,7 @@ test("the welcome link opens a session once; the session shows the member and th
   assert.equal(j.handle, null);
   assert.deepEqual(j.consents, { findable: true, autofollow: false, notify: true, relay: false });
   assert.match(j.csrf, /^[0-9a-f]{64}$/);
-  const setCookie = (await continueLink(s, await join("alice"))).headers["set-cookie"][0];
+  const setCookie = (await continueLink(s, await linkCode(s, h, "alice"))).headers["set-cookie"][0];
   assert.match(setCookie, /HttpOnly/);
   assert.match(setCookie, /SameSite=Lax/);
   assert.match(setCookie, /Path=\/;/, "the session also serves /me/following.csv");

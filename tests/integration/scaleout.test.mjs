@@ -10,7 +10,8 @@ import { startServer, runBin } from "../lib/server.mjs";
 import { startActorHost, signedPost, PUBLIC, AS, newId } from "../lib/actorhost.mjs";
 
 const N = VALGRIND ? 300 : 3000; // notice fan-out, one inbox each
-const FOLLOWERS = 40; // inbound Follows, each answered by an Accept through the queue
+const FOLLOWERS = 40; // inbound Follows, each answered through the queue (one Accept: the first
+// subscribes the host, a subscription being its subscriber's; a Reject to each of the others)
 const CREATES = 40; // inbound Creates, acknowledged
 const CFG = {
   reuse_port: "true",
@@ -77,13 +78,16 @@ test(`two processes, one port, one queue: ${N} notices and ${FOLLOWERS} Accepts 
   const st = sink.stats("/inbox/");
   assert.equal(st.distinct, N, "one activity per inbox");
   assert.equal(st.total, N, `${st.duplicates} notices delivered twice`);
+  const types = [];
   for (let i = 0; i < FOLLOWERS; i++) {
     const got = peers.posts(`/users/p${i}/inbox`);
-    assert.equal(got.length, 1, `p${i} received ${got.length} Accepts`);
-    assert.equal(got[0].json.type, "Accept");
+    assert.equal(got.length, 1, `p${i} received ${got.length} answers`);
+    types.push(got[0].json.type);
     const v = await peers.verify(got[0]);
     assert.equal(v.ok, true, `p${i}: ${v.reason}`);
   }
+  assert.equal(types.filter((x) => x === "Accept").length, 1, "one Accept: the subscriber's");
+  assert.equal(types.filter((x) => x === "Reject").length, FOLLOWERS - 1, "a Reject for each other actor of the host");
 
   // Both processes took part, on each side.
   const served = (s) => s.events("inbox_accepted").length;

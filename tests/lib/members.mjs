@@ -21,22 +21,37 @@ const bridgeOf = (s) => `${s.url}/users/passerelle`;
 // (still unused).
 export async function welcomeCode(s, h, name) {
   const a = h.actor(name);
-  const mark = h.mark;
   const f = { "@context": AS, id: newId(h), type: "Follow", actor: a.id, object: bridgeOf(s) };
-  const r = await signedPost(`${bridgeOf(s)}/inbox`, f, { actor: a });
+  return sentLink(s, h, name, f, `welcome message to ${name}`);
+}
+
+// Posts activity to the bridge as name; resolves with the code of the next link sent to name.
+async function sentLink(s, h, name, activity, what) {
+  const mark = h.mark;
+  const r = await signedPost(`${bridgeOf(s)}/inbox`, activity, { actor: h.actor(name) });
   assert.equal(r.status, 202, r.body);
   const dm = await eventually(
     () => h.since(mark).find((x) => x.method === "POST" && x.path === `/users/${name}/inbox` && /\/link\/[0-9a-f]{32}/.test(x.body)),
-    { timeout: 10000, what: `welcome message to ${name}` },
+    { timeout: 10000, what },
   );
   return dm.body.match(/\/link\/([0-9a-f]{32})/)[1];
 }
 
-// welcomeCode, then the link opened and "Continue" pressed (the page's POST spends the
-// code): the member with its session.
+// Asks for a new link by direct message ("link"), as a member does once the welcome's link has
+// been spent (a Follow is welcomed once a day only); returns its code (still unused).
+export async function linkCode(s, h, name) {
+  const a = h.actor(name);
+  const note = { id: newId(h, "notes"), type: "Note", attributedTo: a.id, content: "<p>link</p>", to: [bridgeOf(s)], cc: [] };
+  const create = { "@context": AS, id: newId(h), type: "Create", actor: a.id, object: note, to: [bridgeOf(s)], cc: [] };
+  return sentLink(s, h, name, create, `new link for ${name}`);
+}
+
+// welcomeCode (linkCode for someone already a member), then the link opened and "Continue"
+// pressed (the page's POST spends the code): the member with its session.
 export async function joinMember(s, h, name) {
   const a = h.actor(name);
-  const cookie = await openLink(s, await welcomeCode(s, h, name));
+  const member = (await s.psql(`SELECT count(*) FROM members WHERE actor_uri = '${a.id}'`)).trim() !== "0";
+  const cookie = await openLink(s, await (member ? linkCode : welcomeCode)(s, h, name));
   const st = await request(`${s.url}/link/state`, { headers: { cookie } });
   assert.equal(st.status, 200, st.body);
   const id = (await s.psql(`SELECT id FROM members WHERE actor_uri = '${a.id}'`)).trim();

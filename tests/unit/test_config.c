@@ -45,6 +45,7 @@ main(void)
     is_str(cfg.relay_block, "", "relay_block empty by default");
     is_int(cfg.queue_max_per_host, 8, "queue_max_per_host default");
     is_int(cfg.queue_max_in_flight, 200, "queue_max_in_flight default");
+    is_int(cfg.queue_max_answers_per_host, 1000, "queue_max_answers_per_host default");
     is_int(cfg.queue_poll_ms, 1000, "queue_poll_ms default");
     is_int(cfg.queue_backoff_unit_ms, 1000, "queue_backoff_unit_ms default");
     is_str(cfg.token_key_file, "", "no token_key_file by default (following in names is off)");

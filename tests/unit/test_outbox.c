@@ -71,10 +71,35 @@ test_targets(void)
            "a payload with a NUL byte is refused");
 }
 
+/* An answer: its origin and the cap go with it, in its own statement, member kept. */
+static void
+test_answer(void)
+{
+    const char *in[] = { "https://a.example/inbox" };
+    struct outbox_batch b;
+    const char *plain;
+    char err[128];
+
+    is_int(outbox_batch_init(&b, "bridge", "{}", 2, in, 1, 0, err, sizeof(err)), 0, "a batch");
+    plain = b.sql;
+    outbox_batch_member(&b, "17");
+    outbox_batch_answer(&b, "a.example", 3);
+    is_int(b.nparams, 8, "eight parameters");
+    ok(b.sql != plain && strstr(b.sql, "origin") != NULL, "the answer's statement");
+    is_str(b.params[6], "a.example", "the origin");
+    is_str(b.params[7], "3", "the cap");
+    is_str(b.params[5], "17", "the member stays");
+    outbox_batch_answer(&b, "b.example", 1000);
+    is_str(b.params[6], "b.example", "a second call replaces the origin");
+    is_str(b.params[7], "1000", "and the cap");
+    outbox_batch_free(&b);
+}
+
 int
 main(void)
 {
     test_signers();
     test_targets();
+    test_answer();
     return done_testing();
 }
