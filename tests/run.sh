@@ -15,6 +15,9 @@ tmp=$(mktemp -d /tmp/passerelle-test.XXXXXX)
 chmod 755 "$tmp"
 passed=0
 failed=0
+# The test peers' RSA keys, made once per run and shared by the test files (tests/lib/actorhost.mjs).
+export PASSERELLE_TEST_KEYDIR="$tmp/keys"
+mkdir -p "$PASSERELLE_TEST_KEYDIR"
 
 cleanup() {
     sh scripts/pg.sh stop "$tmp/pg" >/dev/null 2>&1
