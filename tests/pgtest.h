@@ -250,24 +250,51 @@ pgt_db(int n)
     return db_new(pgt_base, pgt_conninfo, n, migrate_latest(), pgt_fatal_cb, NULL);
 }
 
-/* Creates and migrates test_<name>_<pid>, connects pgt_pg and makes pgt_base. */
+/*
+ * Runs one statement (CREATE or DROP DATABASE...) on a connection of its own to the
+ * cluster's admin database; bails out when it fails. pgt_pg is left as it was.
+ */
+__attribute__((format(printf, 1, 2))) static inline void
+pgt_admin_exec(const char *fmt, ...)
+{
+    PGconn *keep = pgt_pg;
+    va_list ap;
+
+    pgt_pg = PQconnectdb(pgt_admin);
+    if (PQstatus(pgt_pg) != CONNECTION_OK)
+        pgt_bail("connect: %s", PQerrorMessage(pgt_pg));
+    va_start(ap, fmt);
+    PQclear(pgt_vquery(fmt, ap));
+    va_end(ap);
+    PQfinish(pgt_pg);
+    pgt_pg = keep;
+}
+
+/*
+ * Creates test_<name>_<pid> and leaves it empty (test_migrate migrates it itself):
+ * pgt_conninfo names it. No connection, no loop: pgt_setup does this and the rest.
+ */
 static inline void
-pgt_setup(const char *name)
+pgt_create(const char *name)
 {
     const char *env = getenv("PASSERELLE_TEST_PG");
-    char err[512];
-    int applied;
 
     if (env == NULL || *env == '\0')
         pgt_bail("PASSERELLE_TEST_PG not set (run through tests/run.sh)");
     snprintf(pgt_admin, sizeof(pgt_admin), "%s", env);
     snprintf(pgt_dbname, sizeof(pgt_dbname), "test_%s_%d", name, (int)getpid());
     snprintf(pgt_conninfo, sizeof(pgt_conninfo), "%s dbname=%s", env, pgt_dbname);
-    pgt_pg = PQconnectdb(pgt_admin);
-    if (PQstatus(pgt_pg) != CONNECTION_OK)
-        pgt_bail("connect: %s", PQerrorMessage(pgt_pg));
-    pgt_exec("CREATE DATABASE %s", pgt_dbname);
-    PQfinish(pgt_pg);
+    pgt_admin_exec("CREATE DATABASE %s", pgt_dbname);
+}
+
+/* Creates and migrates test_<name>_<pid>, connects pgt_pg and makes pgt_base. */
+static inline void
+pgt_setup(const char *name)
+{
+    char err[512];
+    int applied;
+
+    pgt_create(name);
     if (migrate_run(pgt_conninfo, &applied, err, sizeof(err)) < 0)
         pgt_bail("migrate: %s", err);
     pgt_pg = PQconnectdb(pgt_conninfo);
@@ -276,15 +303,17 @@ pgt_setup(const char *name)
     pgt_base = event_base_new();
 }
 
-/* Frees the loop and drops the database. */
+/* Frees the loop and pgt_pg (when pgt_setup made them) and drops the database. */
 static inline void
 pgt_teardown(void)
 {
-    event_base_free(pgt_base);
-    PQfinish(pgt_pg);
-    pgt_pg = PQconnectdb(pgt_admin);
-    pgt_exec("DROP DATABASE %s WITH (FORCE)", pgt_dbname);
-    PQfinish(pgt_pg);
+    if (pgt_base != NULL)
+        event_base_free(pgt_base);
+    pgt_base = NULL;
+    if (pgt_pg != NULL)
+        PQfinish(pgt_pg);
+    pgt_pg = NULL;
+    pgt_admin_exec("DROP DATABASE %s WITH (FORCE)", pgt_dbname);
 }
 
 #endif

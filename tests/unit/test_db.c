@@ -13,14 +13,8 @@
 
 #include "db.h"
 #include "migrate.h"
+#include "pgtest.h"
 #include "tap.h"
-
-#define SPIN(cond, secs)                                                                           \
-    do {                                                                                           \
-        double spin_end_ = now_s() + (secs);                                                       \
-        while (!(cond) && now_s() < spin_end_)                                                     \
-            spin_once();                                                                           \
-    } while (0)
 
 /* What one callback saw. */
 struct qres {
@@ -44,33 +38,10 @@ struct fatal {
     char why[256];
 };
 
-static struct event_base *base;
 static int in_api;
-static char admin_conninfo[1024];
-static char conninfo[1200];
 static char empty_conninfo[1200];
-static char dbname[64];
 static const char *pgdir;
 static volatile sig_atomic_t cluster_stopped;
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Runs the loop for at most 5 ms. */
-static void
-spin_once(void)
-{
-    struct timeval tv = { 0, 5000 };
-
-    event_base_loopexit(base, &tv);
-    event_base_dispatch(base);
-}
 
 /* sh scripts/pg.sh start|stop DIR, without a shell in between; async-signal-safe. */
 static int
@@ -109,20 +80,6 @@ restore_on_signal(int sig)
     restore_cluster();
     signal(sig, SIG_DFL);
     raise(sig);
-}
-
-static void
-admin_exec(const char *ci, const char *sql)
-{
-    PGconn *pg = PQconnectdb(ci);
-    PGresult *res = PQexec(pg, sql);
-
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        printf("Bail out! %s: %s", sql, PQerrorMessage(pg));
-        exit(1);
-    }
-    PQclear(res);
-    PQfinish(pg);
 }
 
 static void
@@ -180,7 +137,7 @@ q(struct db *db, struct db_conn *conn, const char *sql, int n, const char *const
     else
         db_query(db, sql, n, params, query_cb, r);
     in_api = 0;
-    SPIN(r->called > 0, 10);
+    PGT_SPIN(r->called > 0, 10);
     return r->outcome;
 }
 
@@ -191,7 +148,7 @@ acquire(struct db *db, struct acq *a)
     in_api = 1;
     db_acquire(db, acquire_cb, a);
     in_api = 0;
-    SPIN(a->called > 0, 10);
+    PGT_SPIN(a->called > 0, 10);
     return a->conn;
 }
 
@@ -207,7 +164,7 @@ test_basic(struct db *db)
     is_str(r.val, "2", "result value");
     is_str(r.err, "", "err is NULL on DB_OK");
     ok(db_is_up(db), "pool is up");
-    SPIN(db_connections_up(db) == 2, 5);
+    PGT_SPIN(db_connections_up(db) == 2, 5);
     is_int(db_connections_up(db), 2, "both connections up");
 
     is_int(q(db, NULL, "SHOW statement_timeout", 0, NULL, &r), DB_OK, "show statement_timeout");
@@ -245,7 +202,7 @@ test_params(struct db *db)
     snprintf(buf, sizeof(buf), "123");
     db_query(db, "SELECT $1::text", 1, pb, query_cb, &r);
     snprintf(buf, sizeof(buf), "999");
-    SPIN(r.called > 0, 10);
+    PGT_SPIN(r.called > 0, 10);
     is_str(r.val, "123", "parameters are copied at db_query");
 }
 
@@ -279,7 +236,7 @@ test_concurrency(struct db *db)
                  &rs[i]);
     }
     in_api = 0;
-    SPIN((done = count_called(rs, NCONC)) == NCONC, 20);
+    PGT_SPIN((done = count_called(rs, NCONC)) == NCONC, 20);
     for (int i = 0; i < NCONC; i++) {
         right += rs[i].outcome == DB_OK && strcmp(rs[i].val, vals[i]) == 0;
         once += rs[i].called == 1;
@@ -298,7 +255,7 @@ test_concurrency(struct db *db)
         memset(&b, 0, sizeof(b));
         db_query(db, "SELECT pg_backend_pid() FROM pg_sleep(0.02)", 0, NULL, query_cb, &a);
         db_query(db, "SELECT pg_backend_pid() FROM pg_sleep(0.02)", 0, NULL, query_cb, &b);
-        SPIN(a.called && b.called, 5);
+        PGT_SPIN(a.called && b.called, 5);
         two_backends = strcmp(a.val, b.val) != 0;
     }
     ok(two_backends, "two queries at once run on two connections");
@@ -361,7 +318,7 @@ test_transactions(struct db *db)
     db_conn_query(c, "BEGIN", 0, NULL, query_cb, &r1);
     db_conn_query(c, "INSERT INTO t VALUES (3) RETURNING n", 0, NULL, query_cb, &r2);
     db_release(c);
-    SPIN(r1.called && r2.called, 10);
+    PGT_SPIN(r1.called && r2.called, 10);
     ok(r1.outcome == DB_OK && r2.outcome == DB_OK && r1.called == 1 && r2.called == 1,
        "statements queued before release still answered");
     is_str(r2.val, "3", "insert ran");
@@ -396,14 +353,14 @@ test_transactions(struct db *db)
         memset(&rq, 0, sizeof(rq));
         db_acquire(db, acquire_cb, &a3);
         db_query(db, "SELECT 'queued'", 0, NULL, query_cb, &rq);
-        SPIN(0, 0.2);
+        PGT_SPIN(0, 0.2);
         ok(a3.called == 0 && rq.called == 0, "third borrower and a query wait");
         db_release(c1);
-        SPIN(a3.called, 5);
+        PGT_SPIN(a3.called, 5);
         ok(a3.conn != NULL, "third borrower gets the released connection");
         ok(rq.called == 0, "the query behind it still waits (FIFO)");
         db_release(c2);
-        SPIN(rq.called, 5);
+        PGT_SPIN(rq.called, 5);
         is_str(rq.val, "queued", "then the query runs");
         db_release(a3.conn);
     }
@@ -437,11 +394,11 @@ test_queue_cap(struct db *db)
     in_api = 1;
     db_query(db, "SELECT 1", 0, NULL, query_cb, &last);
     in_api = 0;
-    SPIN(last.called, 5);
+    PGT_SPIN(last.called, 5);
     is_int(last.outcome, DB_UNAVAILABLE, "the 10001st waiting query is refused");
     ok(strstr(last.err, "full") != NULL, "because the queue is full: %s", last.err);
     ok(!last.sync, "and not synchronously");
-    SPIN(counts[DB_OK] == 10000, 60);
+    PGT_SPIN(counts[DB_OK] == 10000, 60);
     is_int(counts[DB_OK], 10000, "the 10000 queued ones all ran");
     is_int(counts[DB_UNAVAILABLE] + counts[DB_ERROR], 0, "none failed");
 }
@@ -454,12 +411,12 @@ test_schema_mismatch(void)
     struct db *db;
 
     memset(&f, 0, sizeof(f));
-    db = db_new(base, conninfo, 3, migrate_latest() + 1, fatal_cb, &f);
-    SPIN(f.count > 0, 10);
+    db = db_new(pgt_base, pgt_conninfo, 3, migrate_latest() + 1, fatal_cb, &f);
+    PGT_SPIN(f.count > 0, 10);
     is_int(f.count, 1, "older schema: fatal_cb called");
     ok(strstr(f.why, "older") != NULL && strstr(f.why, "run passerelle migrate") != NULL,
        "older schema message: %s", f.why);
-    SPIN(0, 0.3);
+    PGT_SPIN(0, 0.3);
     is_int(f.count, 1, "fatal_cb called once for the whole pool");
     ok(!db_is_up(db), "mismatched connections are not used");
     is_int(q(db, NULL, "SELECT 1", 0, NULL, &r), DB_UNAVAILABLE, "queries are refused");
@@ -467,31 +424,31 @@ test_schema_mismatch(void)
     db_free(db);
 
     memset(&f, 0, sizeof(f));
-    db = db_new(base, conninfo, 1, migrate_latest() - 1, fatal_cb, &f);
-    SPIN(f.count > 0, 10);
+    db = db_new(pgt_base, pgt_conninfo, 1, migrate_latest() - 1, fatal_cb, &f);
+    PGT_SPIN(f.count > 0, 10);
     is_int(f.count, 1, "newer schema: fatal_cb called");
     ok(strstr(f.why, "newer than this binary") != NULL, "newer schema message: %s", f.why);
     db_free(db);
 
     /* No schema_migrations table at all is version 0. */
     memset(&f, 0, sizeof(f));
-    db = db_new(base, empty_conninfo, 1, 0, fatal_cb, &f);
+    db = db_new(pgt_base, empty_conninfo, 1, 0, fatal_cb, &f);
     is_int(q(db, NULL, "SELECT 'empty'", 0, NULL, &r), DB_OK, "empty database is version 0");
     is_int(f.count, 0, "no fatal_cb");
     db_free(db);
     memset(&f, 0, sizeof(f));
-    db = db_new(base, empty_conninfo, 1, 1, fatal_cb, &f);
-    SPIN(f.count > 0, 10);
+    db = db_new(pgt_base, empty_conninfo, 1, 1, fatal_cb, &f);
+    PGT_SPIN(f.count > 0, 10);
     ok(f.count == 1 && strstr(f.why, "schema 0 is older than 1") != NULL,
        "empty database against version 1: %s", f.why);
     db_free(db);
 
     /* A conninfo that does not parse: no crash, fatal, and a pool that is down. */
     memset(&f, 0, sizeof(f));
-    db = db_new(base, "host='unterminated password=s3cret", 2, 1, fatal_cb, &f);
+    db = db_new(pgt_base, "host='unterminated password=s3cret", 2, 1, fatal_cb, &f);
     ok(db != NULL, "db_new never returns NULL");
     is_int(q(db, NULL, "SELECT 1", 0, NULL, &r), DB_UNAVAILABLE, "bad conninfo: unavailable");
-    SPIN(f.count > 0, 2);
+    PGT_SPIN(f.count > 0, 2);
     ok(f.count == 1 && strstr(f.why, "s3cret") == NULL, "bad conninfo: fatal without secret: %s",
        f.why);
     db_free(db);
@@ -519,8 +476,8 @@ test_free(void)
     int all = 1;
 
     memset(&f, 0, sizeof(f));
-    db = db_new(base, conninfo, 1, migrate_latest(), fatal_cb, &f);
-    SPIN(db_is_up(db), 10);
+    db = db_new(pgt_base, pgt_conninfo, 1, migrate_latest(), fatal_cb, &f);
+    PGT_SPIN(db_is_up(db), 10);
     memset(&running, 0, sizeof(running));
     memset(queued, 0, sizeof(queued));
     memset(&a, 0, sizeof(a));
@@ -528,7 +485,7 @@ test_free(void)
     for (int i = 0; i < 3; i++)
         db_query(db, "SELECT 1", 0, NULL, query_cb, &queued[i]);
     db_acquire(db, acquire_cb, &a);
-    SPIN(0, 0.05);
+    PGT_SPIN(0, 0.05);
     db_free(db);
     is_int(running.called, 1, "db_free answers the running query");
     is_int(running.outcome, DB_UNAVAILABLE, "with DB_UNAVAILABLE");
@@ -539,14 +496,14 @@ test_free(void)
     db_free(NULL);
 
     /* db_free from inside a callback: the pool goes when the callback returns. */
-    db = db_new(base, conninfo, 1, migrate_latest(), fatal_cb, &f);
+    db = db_new(pgt_base, pgt_conninfo, 1, migrate_latest(), fatal_cb, &f);
     {
         struct db *self = db;
 
         memset(&queued[0], 0, sizeof(queued[0]));
         db_query(db, "SELECT 1", 0, NULL, free_in_cb, &self);
         db_query(db, "SELECT 2", 0, NULL, query_cb, &queued[0]);
-        SPIN(self == NULL, 10);
+        PGT_SPIN(self == NULL, 10);
         ok(self == NULL, "db_free inside a callback");
         ok(queued[0].called == 1 && queued[0].outcome == DB_UNAVAILABLE,
            "the next query is answered DB_UNAVAILABLE");
@@ -604,7 +561,7 @@ copy_run(struct db_conn *conn, struct copyjob *c, long rows, long fail_at)
     in_api = 1;
     db_conn_copy_in(conn, "COPY copy_t (a, b) FROM STDIN", 0, NULL, copy_fill, copy_cb, c);
     in_api = 0;
-    SPIN(c->r.called > 0, 30);
+    PGT_SPIN(c->r.called > 0, 30);
 }
 
 static void
@@ -647,42 +604,42 @@ test_outage(struct db *db)
     struct db_stats st0, st1;
     double t0;
 
-    SPIN(db_connections_up(db) == 2, 5);
+    PGT_SPIN(db_connections_up(db) == 2, 5);
     db_stats(db, &st0);
     c = acquire(db, &a);
     ok(c != NULL, "a borrowed connection before the outage");
     memset(&running, 0, sizeof(running));
     db_query(db, "SELECT pg_sleep(20)", 0, NULL, query_cb, &running);
-    SPIN(0, 0.1);
+    PGT_SPIN(0, 0.1);
 
     cluster_stopped = 1;
     ok(pg_script("stop") == 0, "PostgreSQL stopped");
-    t0 = now_s();
-    SPIN(running.called, 5);
+    t0 = pgt_now();
+    PGT_SPIN(running.called, 5);
     is_int(running.outcome, DB_UNAVAILABLE, "the running query gets DB_UNAVAILABLE: %s",
            running.err);
-    SPIN(!db_is_up(db), 5);
-    ok(!db_is_up(db), "db_is_up drops to 0 (%.2f s)", now_s() - t0);
+    PGT_SPIN(!db_is_up(db), 5);
+    ok(!db_is_up(db), "db_is_up drops to 0 (%.2f s)", pgt_now() - t0);
     is_int(db_connections_up(db), 0, "no connection up");
 
-    t0 = now_s();
+    t0 = pgt_now();
     is_int(q(db, NULL, "SELECT 1", 0, NULL, &r), DB_UNAVAILABLE, "a query during the outage");
-    ok(now_s() - t0 < 0.5, "answered promptly (%.3f s)", now_s() - t0);
+    ok(pgt_now() - t0 < 0.5, "answered promptly (%.3f s)", pgt_now() - t0);
     ok(!r.sync, "and not synchronously");
     is_int(q(db, c, "SELECT 1", 0, NULL, &r), DB_UNAVAILABLE, "the borrowed connection too");
     db_release(c);
     ok(acquire(db, &a) == NULL && a.called == 1 && !a.sync, "acquire gets NULL during the outage");
 
     /* Let a few reconnects fail, then bring the server back. */
-    SPIN(0, 1.0);
+    PGT_SPIN(0, 1.0);
     ok(pg_script("start") == 0, "PostgreSQL started again");
     cluster_stopped = 0;
-    t0 = now_s();
-    SPIN(db_is_up(db), 15);
-    ok(db_is_up(db), "the pool reconnects by itself (%.2f s)", now_s() - t0);
+    t0 = pgt_now();
+    PGT_SPIN(db_is_up(db), 15);
+    ok(db_is_up(db), "the pool reconnects by itself (%.2f s)", pgt_now() - t0);
     is_int(q(db, NULL, "SELECT 'back'", 0, NULL, &r), DB_OK, "queries succeed again: %s", r.err);
     is_str(r.val, "back", "with results");
-    SPIN(db_connections_up(db) == 2, 10);
+    PGT_SPIN(db_connections_up(db) == 2, 10);
     is_int(db_connections_up(db), 2, "both connections back, the borrowed one included");
     db_stats(db, &st1);
     ok(st1.disconnects >= st0.disconnects + 2, "stats count the losses (%llu)", st1.disconnects);
@@ -695,10 +652,8 @@ int
 main(void)
 {
     const char *pg = getenv("PASSERELLE_TEST_PG");
-    char sql[256], err[512];
     struct fatal f;
     struct db *db;
-    int applied;
 
     pgdir = getenv("PASSERELLE_TEST_PGDIR");
     if (pg == NULL || *pg == '\0' || pgdir == NULL || *pgdir == '\0') {
@@ -710,22 +665,11 @@ main(void)
     signal(SIGINT, restore_on_signal);
     signal(SIGPIPE, SIG_IGN);
 
-    snprintf(admin_conninfo, sizeof(admin_conninfo), "%s", pg);
-    snprintf(dbname, sizeof(dbname), "test_db_%d", (int)getpid());
-    snprintf(conninfo, sizeof(conninfo), "%s dbname=%s", pg, dbname);
-    snprintf(empty_conninfo, sizeof(empty_conninfo), "%s dbname=%s_empty", pg, dbname);
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", dbname);
-    admin_exec(admin_conninfo, sql);
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s_empty", dbname);
-    admin_exec(admin_conninfo, sql);
-    if (migrate_run(conninfo, &applied, err, sizeof(err)) < 0) {
-        printf("Bail out! migrate: %s\n", err);
-        return 1;
-    }
-
-    base = event_base_new();
+    pgt_setup("db");
+    snprintf(empty_conninfo, sizeof(empty_conninfo), "%s dbname=%s_empty", pgt_admin, pgt_dbname);
+    pgt_admin_exec("CREATE DATABASE %s_empty", pgt_dbname);
     memset(&f, 0, sizeof(f));
-    db = db_new(base, conninfo, 2, migrate_latest(), fatal_cb, &f);
+    db = db_new(pgt_base, pgt_conninfo, 2, migrate_latest(), fatal_cb, &f);
     test_basic(db);
     test_params(db);
     test_concurrency(db);
@@ -738,12 +682,8 @@ main(void)
     test_outage(db);
     is_int(f.count, 0, "the main pool never called fatal_cb");
     db_free(db);
-    event_base_free(base);
+    pgt_admin_exec("DROP DATABASE %s_empty WITH (FORCE)", pgt_dbname);
+    pgt_teardown();
     libevent_global_shutdown();
-
-    snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", dbname);
-    admin_exec(admin_conninfo, sql);
-    snprintf(sql, sizeof(sql), "DROP DATABASE %s_empty WITH (FORCE)", dbname);
-    admin_exec(admin_conninfo, sql);
     return done_testing();
 }

@@ -1,9 +1,6 @@
 /* Tests of activitypub/dispatch.c: what each activity asks of us, and how a dispatch ends. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 #include <json-c/json.h>
@@ -14,7 +11,7 @@
 #include "config.h"
 #include "db.h"
 #include "dispatch.h"
-#include "migrate.h"
+#include "pgtest.h"
 #include "tap.h"
 
 #define RELAY  "https://relay.example/actor"
@@ -96,8 +93,6 @@ test_classify(void)
 #define BASE "https://relay.example"
 #define PEER "https://masto.example"
 
-static struct event_base *base;
-static PGconn *pg;
 static int in_dispatch;
 
 /* What the done-callback saw. */
@@ -119,29 +114,15 @@ done_cb(enum db_outcome outcome, const char *result, void *arg)
     snprintf(s->result, sizeof(s->result), "%s", result != NULL ? result : "(null)");
 }
 
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Runs the loop until s is called (at most 10 s), then a little longer for a second call. */
 static void
 wait_for(const struct seen *s)
 {
-    double end = now_s() + 10;
-    struct timeval tv = { 0, 5000 };
+    struct timeval tv = { 0, 50000 };
 
-    while (s->called == 0 && now_s() < end) {
-        event_base_loopexit(base, &tv);
-        event_base_dispatch(base);
-    }
-    tv.tv_usec = 50000;
-    event_base_loopexit(base, &tv);
-    event_base_dispatch(base);
+    PGT_SPIN(s->called != 0, 10);
+    event_base_loopexit(pgt_base, &tv);
+    event_base_dispatch(pgt_base);
 }
 
 /* Dispatches the activity json (its actor PEER/actor, on the host masto.example). */
@@ -174,26 +155,15 @@ dispatch(struct app *app, const char *json, int allowed, struct seen *s)
     json_object_put(a.json);
 }
 
-/* The first column of the first row of sql (blocking libpq, for checks only). */
-static void
-sql_value(const char *sql, char *out, size_t outlen)
-{
-    PGresult *r = PQexec(pg, sql);
-
-    snprintf(out, outlen, "%s",
-             PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0)
-                                                                       : "(none)");
-    PQclear(r);
-}
-
+/* 1 when sql ran: a statement whose success is itself checked. */
 static int
 sql_ok(const char *sql)
 {
-    PGresult *r = PQexec(pg, sql);
+    PGresult *r = PQexec(pgt_pg, sql);
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
 
     if (!ok)
-        printf("# %s: %s", sql, PQerrorMessage(pg));
+        printf("# %s: %s", sql, PQerrorMessage(pgt_pg));
     PQclear(r);
     return ok;
 }
@@ -206,33 +176,30 @@ static void
 test_outcomes(struct app *app)
 {
     struct seen s;
-    char v[256];
 
     dispatch(app, FOLLOW_PUBLIC("f1"), 1, &s);
     is_int(s.called, 1, "subscribe: done called once");
     ok(!s.sync, "subscribe: done not called from inside dispatch_activity");
     is_int(s.outcome, DB_OK, "subscribe: DB_OK");
     is_str(s.result, "accepted", "subscribe: result accepted");
-    sql_value("SELECT relay_state FROM instances WHERE domain = 'masto.example'", v, sizeof(v));
-    is_str(v, "accepted", "subscribe: the subscription is committed before done");
-    sql_value("SELECT count(*) FROM deliveries d JOIN activities a ON a.id = d.activity_id"
-              " WHERE d.inbox = '" PEER "/inbox' AND a.payload LIKE '%\"Accept\"%'",
-              v, sizeof(v));
-    is_str(v, "1", "subscribe: the Accept is queued in the same transaction");
+    is_str(pgt_str("SELECT relay_state FROM instances WHERE domain = 'masto.example'"), "accepted",
+           "subscribe: the subscription is committed before done");
+    is_str(pgt_str("SELECT count(*) FROM deliveries d JOIN activities a ON a.id = d.activity_id"
+                   " WHERE d.inbox = '" PEER "/inbox' AND a.payload LIKE '%%\"Accept\"%%'"),
+           "1", "subscribe: the Accept is queued in the same transaction");
 
     dispatch(app, FOLLOW_PUBLIC("f1"), 1, &s);
     is_int(s.called, 1, "redelivery: done called once");
     is_int(s.outcome, DB_OK, "redelivery: DB_OK");
     is_str(s.result, "duplicate", "redelivery: result duplicate");
-    sql_value("SELECT count(*) FROM deliveries", v, sizeof(v));
-    is_str(v, "1", "redelivery: nothing more queued");
+    is_str(pgt_str("SELECT count(*) FROM deliveries"), "1", "redelivery: nothing more queued");
 
     sql_ok("UPDATE instances SET relay_state = 'unsubscribed' WHERE domain = 'masto.example'");
     dispatch(app, FOLLOW_PUBLIC("f2"), 0, &s);
     is_int(s.outcome, DB_OK, "not allowed: DB_OK");
     is_str(s.result, "pending", "not allowed: result pending");
-    sql_value("SELECT relay_state FROM instances WHERE domain = 'masto.example'", v, sizeof(v));
-    is_str(v, "pending", "not allowed: the subscription waits");
+    is_str(pgt_str("SELECT relay_state FROM instances WHERE domain = 'masto.example'"), "pending",
+           "not allowed: the subscription waits");
 
     dispatch(app,
              "{\"id\":\"" PEER "/l1\",\"type\":\"Like\",\"actor\":\"" PEER
@@ -266,40 +233,16 @@ test_outcomes(struct app *app)
     is_str(s.result, "accepted", "after the failure the same activity is new: nothing stayed");
 }
 
-static void
-fatal_cb(const char *why, void *arg)
-{
-    (void)arg;
-    printf("# fatal: %s\n", why);
-}
-
 int
 main(void)
 {
-    const char *pgenv = getenv("PASSERELLE_TEST_PG");
-    char admin[1024], conninfo[1200], sql[256], err[512], dbname[64];
+    char err[512];
     struct config cfg;
     struct app app = { 0 };
     struct seen s;
-    int applied;
 
     test_classify();
-    if (pgenv == NULL || *pgenv == '\0') {
-        printf("Bail out! PASSERELLE_TEST_PG not set (run through tests/run.sh)\n");
-        return 1;
-    }
-    snprintf(admin, sizeof(admin), "%s", pgenv);
-    snprintf(dbname, sizeof(dbname), "test_dispatch_%d", (int)getpid());
-    snprintf(conninfo, sizeof(conninfo), "%s dbname=%s", pgenv, dbname);
-    pg = PQconnectdb(admin);
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", dbname);
-    sql_ok(sql);
-    PQfinish(pg);
-    if (migrate_run(conninfo, &applied, err, sizeof(err)) < 0) {
-        printf("Bail out! migrate: %s\n", err);
-        return 1;
-    }
-    pg = PQconnectdb(conninfo);
+    pgt_setup("dispatch");
 
     config_defaults(&cfg);
     if (config_set(&cfg, "base_url", BASE, err, sizeof(err)) < 0 ||
@@ -307,17 +250,16 @@ main(void)
         printf("Bail out! config: %s\n", err);
         return 1;
     }
-    base = event_base_new();
-    app.base = base;
+    app.base = pgt_base;
     app.cfg = &cfg;
     app_init_ids(&app);
-    app.db = db_new(base, conninfo, 2, migrate_latest(), fatal_cb, NULL);
+    app.db = pgt_db(2);
     test_outcomes(&app);
     db_free(app.db);
 
     /* No database at all: the caller hears DB_UNAVAILABLE (the inbox answers 503). */
-    app.db = db_new(base, "host=127.0.0.1 port=1 connect_timeout=2", 1, migrate_latest(), fatal_cb,
-                    NULL);
+    app.db = db_new(pgt_base, "host=127.0.0.1 port=1 connect_timeout=2", 1, migrate_latest(),
+                    pgt_fatal_cb, NULL);
     dispatch(&app, FOLLOW_PUBLIC("f5"), 1, &s);
     is_int(s.called, 1, "no database: done called once");
     ok(!s.sync, "no database: done not called from inside dispatch_activity");
@@ -327,11 +269,6 @@ main(void)
 
     app_free_ids(&app);
     config_free(&cfg);
-    event_base_free(base);
-    PQfinish(pg);
-    pg = PQconnectdb(admin);
-    snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", dbname);
-    sql_ok(sql);
-    PQfinish(pg);
+    pgt_teardown();
     return done_testing();
 }

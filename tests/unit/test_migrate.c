@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include "migrate.h"
+#include "pgtest.h"
 #include "tap.h"
 
 static const char *const tables[] = {
@@ -16,10 +17,6 @@ static const char *const tables[] = {
     "x_edges",    "follow_actions", "oauth_apps",        "oauth_grants",      "link_codes",
     "activities", "deliveries",     "seen_activity_ids", "schema_migrations",
 };
-
-static char admin_conninfo[1024];
-static char dbname[64];
-static char conninfo[1200];
 
 static PGconn *
 connect_or_die(const char *ci)
@@ -37,7 +34,7 @@ connect_or_die(const char *ci)
 static int
 exec_ok(const char *sql)
 {
-    PGconn *pg = connect_or_die(conninfo);
+    PGconn *pg = connect_or_die(pgt_conninfo);
     PGresult *res = PQexec(pg, sql);
     int good = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
 
@@ -52,7 +49,7 @@ exec_ok(const char *sql)
 static const char *
 exec_value(const char *sql, char *buf, size_t size)
 {
-    PGconn *pg = connect_or_die(conninfo);
+    PGconn *pg = connect_or_die(pgt_conninfo);
     PGresult *res = PQexec(pg, sql);
 
     buf[0] = '\0';
@@ -75,20 +72,6 @@ table_exists(const char *name)
 }
 
 static void
-admin_exec(const char *sql)
-{
-    PGconn *pg = connect_or_die(admin_conninfo);
-    PGresult *res = PQexec(pg, sql);
-
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        printf("Bail out! %s: %s", sql, PQerrorMessage(pg));
-        exit(1);
-    }
-    PQclear(res);
-    PQfinish(pg);
-}
-
-static void
 test_fresh(void)
 {
     char err[512] = "";
@@ -99,20 +82,20 @@ test_fresh(void)
     for (size_t i = 1; i < migrate_count; i++)
         ok(migrate_list[i].version > migrate_list[i - 1].version, "versions ascend at %zu", i);
 
-    is_int(migrate_current(conninfo, &version, err, sizeof(err)), 0,
+    is_int(migrate_current(pgt_conninfo, &version, err, sizeof(err)), 0,
            "current on an empty database");
     is_int(version, 0, "an empty database is at version 0");
 
-    is_int(migrate_run(conninfo, &applied, err, sizeof(err)), 0, "fresh database migrates: %s",
+    is_int(migrate_run(pgt_conninfo, &applied, err, sizeof(err)), 0, "fresh database migrates: %s",
            err);
     is_int(applied, (long long)migrate_count, "every migration applied");
-    is_int(migrate_current(conninfo, &version, err, sizeof(err)), 0, "current after migrating");
+    is_int(migrate_current(pgt_conninfo, &version, err, sizeof(err)), 0, "current after migrating");
     is_int(version, migrate_latest(), "database is at the latest version");
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
         ok(table_exists(tables[i]), "table %s exists", tables[i]);
 
     applied = -1;
-    is_int(migrate_run(conninfo, &applied, err, sizeof(err)), 0, "re-run succeeds: %s", err);
+    is_int(migrate_run(pgt_conninfo, &applied, err, sizeof(err)), 0, "re-run succeeds: %s", err);
     is_int(applied, 0, "re-run applies nothing");
 }
 
@@ -159,7 +142,8 @@ test_newer(void)
 
     ok(exec_ok("INSERT INTO schema_migrations (version, name) VALUES (9999, 'future')"),
        "stamp the database as newer");
-    is_int(migrate_run(conninfo, &applied, err, sizeof(err)), -1, "a newer database is refused");
+    is_int(migrate_run(pgt_conninfo, &applied, err, sizeof(err)), -1,
+           "a newer database is refused");
     ok(strstr(err, "newer") != NULL && strstr(err, "9999") != NULL, "the message says why: %s",
        err);
     is_int(applied, 0, "nothing applied to a newer database");
@@ -183,7 +167,7 @@ test_rollback(void)
                                     "SELECT no_such_column FROM t_bad;\n" };
     list[n++] = (struct migration){ latest + 3, "after", "CREATE TABLE t_after (x int);\n" };
 
-    is_int(migrate_run_list(conninfo, list, n, &applied, err, sizeof(err)), -1,
+    is_int(migrate_run_list(pgt_conninfo, list, n, &applied, err, sizeof(err)), -1,
            "a failing migration fails the run");
     is_int(applied, 1, "the migration before it was applied");
     {
@@ -193,7 +177,7 @@ test_rollback(void)
         ok(strstr(err, want) != NULL, "err names the migration: %s", err);
     }
     ok(strstr(err, "no_such_column") != NULL, "err carries PostgreSQL's message");
-    is_int(migrate_current(conninfo, &version, err, sizeof(err)), 0, "current after failure");
+    is_int(migrate_current(pgt_conninfo, &version, err, sizeof(err)), 0, "current after failure");
     is_int(version, latest + 1, "schema stops at the last good migration");
     ok(table_exists("t_good"), "the good migration's table exists");
     ok(!table_exists("t_bad"), "the failing migration's table was rolled back");
@@ -205,7 +189,7 @@ test_rollback(void)
     /* Out-of-order lists are a programming error, caught before touching the database. */
     list[0].version = 5;
     list[1].version = 4;
-    is_int(migrate_run_list(conninfo, list, 2, &applied, err, sizeof(err)), -1,
+    is_int(migrate_run_list(pgt_conninfo, list, 2, &applied, err, sizeof(err)), -1,
            "an out-of-order list is refused");
     ok(strstr(err, "order") != NULL, "and says so: %s", err);
 }
@@ -215,7 +199,7 @@ static void
 test_lock(void)
 {
     char sql[128], err[512];
-    PGconn *holder = connect_or_die(conninfo);
+    PGconn *holder = connect_or_die(pgt_conninfo);
     PGresult *res;
     pid_t pid;
     int status = -1, version = -1;
@@ -240,7 +224,7 @@ test_lock(void)
         for (size_t i = 0; i < migrate_count && n < 60; i++)
             m[n++] = migrate_list[i];
         m[n++] = (struct migration){ migrate_latest() + 1, "locked", "CREATE TABLE t_locked ();" };
-        _exit(migrate_run_list(conninfo, m, n, &applied, err, sizeof(err)) == 0 && applied == 1
+        _exit(migrate_run_list(pgt_conninfo, m, n, &applied, err, sizeof(err)) == 0 && applied == 1
                   ? 0
                   : 1);
     }
@@ -251,7 +235,7 @@ test_lock(void)
     ok(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
        "once the lock is free it migrates");
     ok(table_exists("t_locked"), "its migration is in");
-    is_int(migrate_current(conninfo, &version, err, sizeof(err)), 0, "current after the wait");
+    is_int(migrate_current(pgt_conninfo, &version, err, sizeof(err)), 0, "current after the wait");
     is_int(version, migrate_latest() + 1, "version recorded");
 }
 
@@ -262,8 +246,7 @@ test_connect_error(void)
     int applied = -1, version = -1;
     char bad[1300];
 
-    snprintf(bad, sizeof(bad), "%s dbname=no_such_db_%d password=s3cret", admin_conninfo,
-             (int)getpid());
+    snprintf(bad, sizeof(bad), "%s dbname=no_such_db_%d password=s3cret", pgt_admin, (int)getpid());
     is_int(migrate_run(bad, &applied, err, sizeof(err)), -1, "an unreachable database fails");
     ok(err[0] != '\0' && strstr(err, "s3cret") == NULL, "with a message and no password: %s", err);
     is_int(migrate_current(bad, &version, err, sizeof(err)), -1, "current fails too");
@@ -272,20 +255,7 @@ test_connect_error(void)
 int
 main(void)
 {
-    const char *base = getenv("PASSERELLE_TEST_PG");
-    char sql[128];
-
-    if (base == NULL || *base == '\0') {
-        printf("Bail out! PASSERELLE_TEST_PG is not set (run through tests/run.sh)\n");
-        return 1;
-    }
-    snprintf(admin_conninfo, sizeof(admin_conninfo), "%s", base);
-    snprintf(dbname, sizeof(dbname), "test_migrate_%d", (int)getpid());
-    snprintf(conninfo, sizeof(conninfo), "%s dbname=%s", base, dbname);
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
-    admin_exec(sql);
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", dbname);
-    admin_exec(sql);
+    pgt_create("migrate");
 
     test_fresh();
     test_schema_rules();
@@ -294,7 +264,6 @@ main(void)
     test_lock();
     test_connect_error();
 
-    snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", dbname);
-    admin_exec(sql);
+    pgt_teardown();
     return done_testing();
 }

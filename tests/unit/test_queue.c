@@ -2,7 +2,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include "httpsig.h"
 #include "metrics.h"
 #include "migrate.h"
+#include "pgtest.h"
 #include "queue.h"
 #include "tap.h"
 #include "url.h"
@@ -29,13 +29,6 @@
 #define RELAY_KEY  "https://relay.test/actor#main-key"
 #define BRIDGE_KEY "https://relay.test/users/passerelle#main-key"
 #define MAXN       1000
-
-#define SPIN(cond, secs)                                                                           \
-    do {                                                                                           \
-        double spin_end_ = now_s() + (secs);                                                       \
-        while (!(cond) && now_s() < spin_end_)                                                     \
-            spin_once();                                                                           \
-    } while (0)
 
 /* One inbox server: answers with status (and Retry-After), or holds requests unanswered. */
 struct sink {
@@ -58,80 +51,10 @@ struct enq {
     char err[256];
 };
 
-static struct event_base *base;
-static PGconn *pg;
 static char *pub_pem;
 static EVP_PKEY *key;
 static int in_api;
 static int counts[MAXN]; /* POSTs received per activity number, over every sink */
-static char conninfo[1200];
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-spin_once(void)
-{
-    struct timeval tv = { 0, 5000 };
-
-    event_base_loopexit(base, &tv);
-    event_base_dispatch(base);
-}
-
-static void
-spin(double secs)
-{
-    double end = now_s() + secs;
-
-    while (now_s() < end)
-        spin_once();
-}
-
-static void
-sql_exec(const char *sql)
-{
-    PGresult *res = PQexec(pg, sql);
-
-    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
-        printf("Bail out! %s: %s", sql, PQerrorMessage(pg));
-        exit(1);
-    }
-    PQclear(res);
-}
-
-/* First column of the first row as a number; -1 when there is no row or it is NULL. */
-static double sql_num(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static double
-sql_num(const char *fmt, ...)
-{
-    char sql[2048];
-    va_list ap;
-    PGresult *res;
-    double v = -1;
-
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof(sql), fmt, ap);
-    va_end(ap);
-    res = PQexec(pg, sql);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        printf("Bail out! %s: %s", sql, PQerrorMessage(pg));
-        exit(1);
-    }
-    if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)) {
-        const char *s = PQgetvalue(res, 0, 0);
-
-        v = strcmp(s, "t") == 0 ? 1 : strcmp(s, "f") == 0 ? 0 : strtod(s, NULL);
-    }
-    PQclear(res);
-    return v;
-}
 
 static void
 fatal_cb(const char *why, void *arg)
@@ -169,7 +92,7 @@ sink_cb(struct evhttp_request *req, void *arg)
     evbuffer_copyout(b, body, len);
     body[len] = '\0';
     s->count++;
-    s->last_at = now_s();
+    s->last_at = pgt_now();
     if (s->first_at == 0)
         s->first_at = s->last_at;
     if ((idp = strstr(body, "/a/")) != NULL) {
@@ -215,7 +138,7 @@ sink_init(struct sink *s)
 
     memset(s, 0, sizeof(*s));
     s->status = 202;
-    s->http = evhttp_new(base);
+    s->http = evhttp_new(pgt_base);
     evhttp_set_gencb(s->http, sink_cb, s);
     bs = evhttp_bind_socket_with_handle(s->http, "127.0.0.1", 0);
     if (bs == NULL || getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl)) {
@@ -260,7 +183,7 @@ enqueue(struct queue *q, const char *signer, int n, const char *const *inboxes, 
     in_api = 1;
     queue_enqueue(q, payload, strlen(payload), signer, inboxes, ni, enq_cb, e);
     in_api = 0;
-    SPIN(e->called > 0, 10);
+    PGT_SPIN(e->called > 0, 10);
 }
 
 static char *
@@ -295,7 +218,7 @@ make_queue(struct db *db)
     o.breaker_pause_ms = 60000;
     o.dead_days = 2;
     o.housekeeping_ms = 200;
-    q = queue_new(base, db, key, &o, err, sizeof(err));
+    q = queue_new(pgt_base, db, key, &o, err, sizeof(err));
     if (q == NULL) {
         printf("Bail out! queue_new: %s\n", err);
         exit(1);
@@ -317,15 +240,15 @@ test_enqueue(struct queue *q, struct sink *a)
     is_int(e.sync, 0, "enqueue callback not synchronous");
     is_int(e.status, 0, "enqueue committed");
     is_int(e.queued, 2, "duplicate and bad inbox merged away");
-    is_int(sql_num("SELECT count(*) FROM activities WHERE payload LIKE '%%/a/1\"%%'"), 1,
+    is_int(pgt_num("SELECT count(*) FROM activities WHERE payload LIKE '%%/a/1\"%%'"), 1,
            "one activity row");
-    is_int(sql_num("SELECT count(*) FROM deliveries d JOIN activities a ON a.id = d.activity_id"
+    is_int(pgt_num("SELECT count(*) FROM deliveries d JOIN activities a ON a.id = d.activity_id"
                    " WHERE a.payload LIKE '%%/a/1\"%%' AND d.state = 'pending'"),
            2, "two delivery rows");
     snprintf(host, sizeof(host), "127.0.0.1:%d", a->port);
-    is_int(sql_num("SELECT count(*) FROM deliveries WHERE host = '%s'", host), 2,
+    is_int(pgt_num("SELECT count(*) FROM deliveries WHERE host = '%s'", host), 2,
            "host extracted with its port");
-    is_int(sql_num("SELECT count(*) FROM instances WHERE domain = '%s'", host), 1,
+    is_int(pgt_num("SELECT count(*) FROM instances WHERE domain = '%s'", host), 1,
            "host known as an instance");
 
     enqueue(q, "https://evil.test/actor#k", 2, in, 1, &e);
@@ -342,20 +265,20 @@ test_deliver(struct queue *q, struct sink *a)
     struct enq e;
 
     queue_start(q);
-    SPIN(a->count >= 2, 5);
+    PGT_SPIN(a->count >= 2, 5);
     is_int(a->count, 2, "both rows delivered");
     is_int(a->bad, 0, "signatures verify against the public key, digests match");
     is_str(a->last_ctype, "application/activity+json", "content type");
     is_str(a->last_keyid, RELAY_KEY, "relay key id");
-    SPIN(sql_num("SELECT count(*) FROM deliveries") == 0, 3);
-    is_int(sql_num("SELECT count(*) FROM deliveries"), 0, "2xx removes the rows");
-    SPIN(sql_num("SELECT count(*) FROM activities WHERE payload LIKE '%%/a/1\"%%'") == 0, 2);
-    is_int(sql_num("SELECT count(*) FROM activities WHERE payload LIKE '%%/a/1\"%%'"), 0,
+    PGT_SPIN(pgt_num("SELECT count(*) FROM deliveries") == 0, 3);
+    is_int(pgt_num("SELECT count(*) FROM deliveries"), 0, "2xx removes the rows");
+    PGT_SPIN(pgt_num("SELECT count(*) FROM activities WHERE payload LIKE '%%/a/1\"%%'") == 0, 2);
+    is_int(pgt_num("SELECT count(*) FROM activities WHERE payload LIKE '%%/a/1\"%%'"), 0,
            "the payload goes with its last row");
 
     sink_reset(a, 200);
     enqueue(q, BRIDGE_KEY, 4, in, 1, &e);
-    SPIN(a->count >= 1, 5);
+    PGT_SPIN(a->count >= 1, 5);
     is_int(a->count, 1, "bridge activity delivered");
     is_int(a->bad, 0, "bridge signature verifies");
     is_str(a->last_keyid, BRIDGE_KEY, "bridge key id");
@@ -370,13 +293,13 @@ test_drop(struct queue *q, struct sink *a)
 
     sink_reset(a, 404);
     enqueue(q, RELAY_KEY, 5, in, 1, &e);
-    SPIN(sql_num("SELECT count(*) FROM deliveries WHERE state = 'dropped'") == 1, 5);
-    is_int(sql_num("SELECT count(*) FROM deliveries WHERE state = 'dropped' AND last_status = 404"
+    PGT_SPIN(pgt_num("SELECT count(*) FROM deliveries WHERE state = 'dropped'") == 1, 5);
+    is_int(pgt_num("SELECT count(*) FROM deliveries WHERE state = 'dropped' AND last_status = 404"
                    " AND attempts = 1 AND claimed_by IS NULL"),
            1, "404 dropped with its status");
-    spin(0.5);
+    PGT_SPIN(0, 0.5);
     is_int(a->count, 1, "404 not retried");
-    sql_exec("DELETE FROM deliveries");
+    pgt_exec("DELETE FROM deliveries");
 }
 
 static void
@@ -389,33 +312,33 @@ test_retry(struct queue *q, struct sink *a)
 
     sink_reset(a, 500);
     enqueue(q, RELAY_KEY, 6, in1, 1, &e);
-    SPIN(sql_num("SELECT count(*) FROM deliveries WHERE last_status = 500") == 1, 5);
-    is_int(sql_num("SELECT count(*) FROM deliveries WHERE state = 'pending' AND attempts = 1"
+    PGT_SPIN(pgt_num("SELECT count(*) FROM deliveries WHERE last_status = 500") == 1, 5);
+    is_int(pgt_num("SELECT count(*) FROM deliveries WHERE state = 'pending' AND attempts = 1"
                    " AND claimed_by IS NULL AND last_status = 500"
                    " AND next_attempt_at > now() + interval '100 milliseconds'"),
            1, "500 rescheduled in the future, attempts 1");
     t1 = a->first_at;
     a->status = 202;
-    SPIN(counts[6] >= 2, 5);
+    PGT_SPIN(counts[6] >= 2, 5);
     is_int(counts[6], 2, "500 retried once it works");
     ok(a->last_at - t1 >= 0.28, "backoff honoured (%.3f s >= 0.3 s)", a->last_at - t1);
-    SPIN(sql_num("SELECT count(*) FROM deliveries") == 0, 3);
-    is_int(sql_num("SELECT count(*) FROM deliveries"), 0, "delivered on the retry");
+    PGT_SPIN(pgt_num("SELECT count(*) FROM deliveries") == 0, 3);
+    is_int(pgt_num("SELECT count(*) FROM deliveries"), 0, "delivered on the retry");
 
     sink_reset(a, 429);
     a->retry_after = "2";
     enqueue(q, RELAY_KEY, 7, in2, 1, &e);
-    SPIN(sql_num("SELECT count(*) FROM deliveries WHERE last_status = 429") == 1, 5);
-    is_int(sql_num("SELECT count(*) FROM deliveries WHERE attempts = 1 AND state = 'pending'"
+    PGT_SPIN(pgt_num("SELECT count(*) FROM deliveries WHERE last_status = 429") == 1, 5);
+    is_int(pgt_num("SELECT count(*) FROM deliveries WHERE attempts = 1 AND state = 'pending'"
                    " AND next_attempt_at BETWEEN updated_at + interval '1.9 s'"
                    " AND updated_at + interval '2.1 s'"),
            1, "429 rescheduled at Retry-After: 2");
     t1 = a->first_at;
     sink_reset(a, 202);
-    SPIN(counts[7] >= 2, 5);
+    PGT_SPIN(counts[7] >= 2, 5);
     is_int(counts[7], 2, "429 retried");
     ok(a->last_at - t1 >= 1.9, "Retry-After honoured (%.3f s)", a->last_at - t1);
-    SPIN(sql_num("SELECT count(*) FROM deliveries") == 0, 3);
+    PGT_SPIN(pgt_num("SELECT count(*) FROM deliveries") == 0, 3);
 }
 
 static void
@@ -435,28 +358,28 @@ test_breaker(struct queue *q, struct sink *a, struct sink *b)
     sink_reset(b, 503);
     for (int i = 10; i < 14; i++)
         enqueue(q, RELAY_KEY, i, inb, 1, &e);
-    SPIN(sql_num("SELECT count(*) FROM instances WHERE domain = '%s'"
-                 " AND paused_until > now() + interval '50 s'",
-                 hb) == 1,
-         5);
-    is_int(sql_num("SELECT count(*) FROM instances WHERE domain = '%s'"
+    PGT_SPIN(pgt_num("SELECT count(*) FROM instances WHERE domain = '%s'"
+                     " AND paused_until > now() + interval '50 s'",
+                     hb) == 1,
+             5);
+    is_int(pgt_num("SELECT count(*) FROM instances WHERE domain = '%s'"
                    " AND paused_until > now() + interval '50 s'",
                    hb),
            1, "host paused after 3 consecutive failures");
-    spin(0.1);
+    PGT_SPIN(0, 0.1);
     cb0 = b->count;
     ok(cb0 >= 3 && cb0 <= 4, "tried until the breaker opened (%d POSTs)", cb0);
     enqueue(q, RELAY_KEY, 14, ina, 1, &e);
-    SPIN(counts[14] >= 1, 5);
+    PGT_SPIN(counts[14] >= 1, 5);
     is_int(counts[14], 1, "another host keeps receiving");
-    spin(0.6); /* past the 300 ms backoff: only the pause holds the rows back */
+    PGT_SPIN(0, 0.6); /* past the 300 ms backoff: only the pause holds the rows back */
     is_int(b->count, cb0, "paused host gets nothing");
-    SPIN(metrics_get("passerelle_queue_hosts_paused", "") >= 1, 2);
+    PGT_SPIN(metrics_get("passerelle_queue_hosts_paused", "") >= 1, 2);
     is_int(metrics_get("passerelle_queue_hosts_paused", ""), 1, "paused hosts gauge");
     ok(metrics_get("passerelle_queue_depth", "") >= 4, "depth gauge");
 
     f = open_memstream(&report, &rlen);
-    ok(admin_queue_report(conninfo, f, sql, sizeof(sql)) == 0, "admin report runs");
+    ok(admin_queue_report(pgt_conninfo, f, sql, sizeof(sql)) == 0, "admin report runs");
     fclose(f);
     ok(report != NULL && strstr(report, "paused hosts") != NULL && strstr(report, hb) != NULL &&
            strstr(report, " pending 4 ") != NULL,
@@ -466,10 +389,10 @@ test_breaker(struct queue *q, struct sink *a, struct sink *b)
     /* It contacts us: the pause is lifted and its rows flow again. */
     b->status = 202;
     queue_host_alive(q, hb);
-    SPIN(b->count >= cb0 + 4, 5);
+    PGT_SPIN(b->count >= cb0 + 4, 5);
     is_int(b->count, cb0 + 4, "resumed host gets its rows");
-    SPIN(sql_num("SELECT count(*) FROM deliveries") == 0, 3);
-    is_int(sql_num("SELECT consecutive_failures FROM instances WHERE domain = '%s'", hb), 0,
+    PGT_SPIN(pgt_num("SELECT count(*) FROM deliveries") == 0, 3);
+    is_int(pgt_num("SELECT consecutive_failures FROM instances WHERE domain = '%s'", hb), 0,
            "success resets the breaker");
 
     /* A second failure day marks it dead; dead hosts get no rows until they come back. */
@@ -478,20 +401,20 @@ test_breaker(struct queue *q, struct sink *a, struct sink *b)
              "UPDATE instances SET failure_days = 1, last_failure_at = now() - interval '1 day'"
              " WHERE domain = '%s'",
              hb);
-    sql_exec(sql);
+    pgt_exec("%s", sql);
     enqueue(q, RELAY_KEY, 15, inb, 1, &e);
-    SPIN(sql_num("SELECT dead FROM instances WHERE domain = '%s'", hb) == 1, 5);
-    is_int(sql_num("SELECT dead FROM instances WHERE domain = '%s'", hb), 1,
+    PGT_SPIN(pgt_num("SELECT dead FROM instances WHERE domain = '%s'", hb) == 1, 5);
+    is_int(pgt_num("SELECT dead FROM instances WHERE domain = '%s'", hb), 1,
            "dead after dead_days failure days");
     enqueue(q, RELAY_KEY, 16, inb, 1, &e);
     ok(e.status == 0 && e.queued == 0, "nothing queued for a dead host");
     queue_host_alive(q, hb);
-    SPIN(sql_num("SELECT dead FROM instances WHERE domain = '%s'", hb) == 0, 3);
-    is_int(sql_num("SELECT dead FROM instances WHERE domain = '%s'", hb), 0, "alive again");
+    PGT_SPIN(pgt_num("SELECT dead FROM instances WHERE domain = '%s'", hb) == 0, 3);
+    is_int(pgt_num("SELECT dead FROM instances WHERE domain = '%s'", hb), 0, "alive again");
     b->status = 202;
-    SPIN(counts[15] >= 2, 5);
+    PGT_SPIN(counts[15] >= 2, 5);
     is_int(counts[15], 2, "its pending row is delivered after it came back");
-    SPIN(sql_num("SELECT count(*) FROM deliveries") == 0, 3);
+    PGT_SPIN(pgt_num("SELECT count(*) FROM deliveries") == 0, 3);
 }
 
 static void
@@ -514,14 +437,14 @@ test_expired_claim(struct queue *q, struct sink *a)
              "  CASE WHEN payload LIKE '%%/20\"%%' THEN now() - interval '1 s'"
              "   ELSE now() + interval '1 hour' END FROM a",
              a->port, a->port);
-    sql_exec(sql);
-    SPIN(counts[20] >= 1, 5);
+    pgt_exec("%s", sql);
+    PGT_SPIN(counts[20] >= 1, 5);
     is_int(counts[20], 1, "expired claim delivered again");
-    spin(0.2);
+    PGT_SPIN(0, 0.2);
     is_int(counts[21], 0, "a live claim is left alone");
-    is_int(sql_num("SELECT attempts FROM deliveries WHERE claimed_by = 'dead-worker'"), 1,
+    is_int(pgt_num("SELECT attempts FROM deliveries WHERE claimed_by = 'dead-worker'"), 1,
            "the live claim is untouched");
-    sql_exec("DELETE FROM activities");
+    pgt_exec("DELETE FROM activities");
 }
 
 /* A pending row for activity n, written straight to the database (as another process would). */
@@ -539,7 +462,7 @@ seed_row(int n, const char *inbox, int despite_block)
              " VALUES ('relay', '{\"id\":\"https://relay.test/a/%d\"}', %s) RETURNING id)"
              " INSERT INTO deliveries (activity_id, inbox, host) SELECT id, '%s', '%s' FROM a",
              n, despite_block ? "true" : "false", inbox, host);
-    sql_exec(sql);
+    pgt_exec("%s", sql);
 }
 
 /*
@@ -553,27 +476,27 @@ test_blocked(struct queue *q, struct sink *a)
     struct enq e;
 
     sink_reset(a, 202);
-    sql_exec("INSERT INTO instances (domain, blocked) VALUES ('127.0.0.1', true),"
+    pgt_exec("INSERT INTO instances (domain, blocked) VALUES ('127.0.0.1', true),"
              " ('blocked.test', true)");
     /* Queued before the blocks: the sink's host:port (blocked as a bare IP) and a subdomain. */
     seed_row(30, url(a, "/blocked"), 0);
     seed_row(31, url(a, "/blocked"), 1);
     seed_row(32, "http://sub.blocked.test/inbox", 0);
-    SPIN(counts[31] >= 1, 5);
-    spin(0.3);
+    PGT_SPIN(counts[31] >= 1, 5);
+    PGT_SPIN(0, 0.3);
     is_int(counts[31], 1, "a Reject (despite_block) still reaches the blocked host");
     is_int(counts[30], 0, "nothing else reaches a host:port whose IP is blocked");
-    is_int(sql_num("SELECT attempts FROM deliveries WHERE host = 'sub.blocked.test'"), 0,
+    is_int(pgt_num("SELECT attempts FROM deliveries WHERE host = 'sub.blocked.test'"), 0,
            "a subdomain of a blocked domain is never claimed");
     enqueue(q, RELAY_KEY, 33, in, 2, &e);
     ok(e.status == 0 && e.queued == 0, "new rows to blocked hosts are not even queued (%zu)",
        e.queued);
-    sql_exec("UPDATE instances SET blocked = false WHERE domain = '127.0.0.1'");
-    SPIN(counts[30] >= 1, 5);
+    pgt_exec("UPDATE instances SET blocked = false WHERE domain = '127.0.0.1'");
+    PGT_SPIN(counts[30] >= 1, 5);
     is_int(counts[30], 1, "unblocked: the row queued before the block goes out");
-    sql_exec("DELETE FROM deliveries");
-    sql_exec("DELETE FROM activities");
-    sql_exec("DELETE FROM instances WHERE domain = 'blocked.test'");
+    pgt_exec("DELETE FROM deliveries");
+    pgt_exec("DELETE FROM activities");
+    pgt_exec("DELETE FROM instances WHERE domain = 'blocked.test'");
 }
 
 /*
@@ -594,27 +517,27 @@ test_host_cap(struct queue *q, struct sink *a, struct sink *b)
     a->hold = 1;
     for (int i = 300; i < 320; i++)
         enqueue(q, RELAY_KEY, i, hang, 1, &e);
-    SPIN(a->nheld >= 4, 5);
-    spin(0.3);
+    PGT_SPIN(a->nheld >= 4, 5);
+    PGT_SPIN(0, 0.3);
     is_int(a->nheld, 4, "four POSTs open to a host that does not answer (the cap)");
     queue_get_stats(q, &st);
     is_int(st.in_flight, 4, "its 16 other rows are not claimed");
-    is_int(sql_num("SELECT count(*) FROM deliveries WHERE claimed_by IS NULL AND attempts = 0"
+    is_int(pgt_num("SELECT count(*) FROM deliveries WHERE claimed_by IS NULL AND attempts = 0"
                    " AND inbox LIKE '%%/hang'"),
            16, "they wait in the table, unleased");
     for (int i = 320; i < 325; i++)
         enqueue(q, RELAY_KEY, i, fine, 1, &e);
-    SPIN(b->count >= 5, 3);
+    PGT_SPIN(b->count >= 5, 3);
     is_int(b->count, 5, "another host is served meanwhile");
     for (int i = 0; i < a->nheld; i++)
         evhttp_send_reply(a->held[i], 202, "Late", NULL);
     a->nheld = 0;
     a->hold = 0;
-    SPIN(a->count >= 20, 5);
+    PGT_SPIN(a->count >= 20, 5);
     for (int i = 300; i < 320; i++)
         missing += counts[i] != 1;
     is_int(missing, 0, "once it answers, its rows go, each once");
-    SPIN(sql_num("SELECT count(*) FROM deliveries") == 0, 3);
+    PGT_SPIN(pgt_num("SELECT count(*) FROM deliveries") == 0, 3);
 }
 
 static void
@@ -632,8 +555,8 @@ test_two_workers(struct queue *q1, struct db *db2, struct sink *a)
     queue_start(q2);
     for (int i = 100; i < 160; i++)
         enqueue(q1, RELAY_KEY, i, in, 1, &e);
-    SPIN(a->count >= 60, 10);
-    spin(0.3);
+    PGT_SPIN(a->count >= 60, 10);
+    PGT_SPIN(0, 0.3);
     for (int i = 100; i < 160; i++) {
         dup += counts[i] > 1;
         missing += counts[i] == 0;
@@ -660,7 +583,7 @@ test_free_in_flight(struct db *db, struct queue *q, struct sink *a)
     a->hold = 1;
     enqueue(q, RELAY_KEY, 200, in, 1, &e);
     enqueue(q, RELAY_KEY, 201, in, 1, &e);
-    SPIN(a->nheld >= 2, 5);
+    PGT_SPIN(a->nheld >= 2, 5);
     is_int(a->nheld, 2, "two POSTs held by the sink");
     queue_free(q); /* ASan: no leak, no use after free from the answers still to come */
     ok(1, "queue_free with POSTs in flight returns");
@@ -668,42 +591,35 @@ test_free_in_flight(struct db *db, struct queue *q, struct sink *a)
         evhttp_send_reply(a->held[i], 202, "Late", NULL);
     a->nheld = 0;
     a->hold = 0;
-    is_int(sql_num("SELECT count(*) FROM deliveries WHERE claimed_until > now()"), 2,
+    is_int(pgt_num("SELECT count(*) FROM deliveries WHERE claimed_until > now()"), 2,
            "their rows are still leased");
     /* The next process picks them up once the lease runs out: at least once. */
     q2 = make_queue(db);
     queue_start(q2);
-    SPIN(counts[200] >= 2 && counts[201] >= 2, 5);
+    PGT_SPIN(counts[200] >= 2 && counts[201] >= 2, 5);
     is_int(counts[200] + counts[201], 4, "re-delivered after the lease expired");
-    SPIN(sql_num("SELECT count(*) FROM deliveries") == 0, 3);
-    is_int(sql_num("SELECT count(*) FROM deliveries"), 0, "then done");
+    PGT_SPIN(pgt_num("SELECT count(*) FROM deliveries") == 0, 3);
+    is_int(pgt_num("SELECT count(*) FROM deliveries"), 0, "then done");
     /* And once more with the claim statement itself still unanswered. */
     queue_free(q2);
     q2 = make_queue(db);
     queue_start(q2);
-    spin_once();
+    pgt_spin_once();
     queue_host_alive(q2, "nowhere.test");
     queue_free(q2);
-    spin(0.1);
+    PGT_SPIN(0, 0.1);
     ok(1, "queue_free with statements pending");
 }
 
 int
 main(void)
 {
-    const char *pgenv = getenv("PASSERELLE_TEST_PG");
-    char admin[1024], sql[256], err[512], dbname[64];
     struct sink a, b;
     struct db *db, *db2;
     struct queue *q;
     FILE *f;
     long n;
-    int applied;
 
-    if (pgenv == NULL || *pgenv == '\0') {
-        printf("Bail out! PASSERELLE_TEST_PG not set (run through tests/run.sh)\n");
-        return 1;
-    }
     signal(SIGPIPE, SIG_IGN);
 
     f = fopen("tests/data/httpsig/key-a.pem", "r");
@@ -720,24 +636,11 @@ main(void)
         return 1;
     }
 
-    snprintf(admin, sizeof(admin), "%s", pgenv);
-    snprintf(dbname, sizeof(dbname), "test_queue_%d", (int)getpid());
-    snprintf(conninfo, sizeof(conninfo), "%s dbname=%s", pgenv, dbname);
-    pg = PQconnectdb(admin);
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", dbname);
-    sql_exec(sql);
-    PQfinish(pg);
-    if (migrate_run(conninfo, &applied, err, sizeof(err)) < 0) {
-        printf("Bail out! migrate: %s\n", err);
-        return 1;
-    }
-    pg = PQconnectdb(conninfo);
-
-    base = event_base_new();
+    pgt_setup("queue");
     sink_init(&a);
     sink_init(&b);
-    db = db_new(base, conninfo, 4, migrate_latest(), fatal_cb, NULL);
-    db2 = db_new(base, conninfo, 4, migrate_latest(), fatal_cb, NULL);
+    db = db_new(pgt_base, pgt_conninfo, 4, migrate_latest(), fatal_cb, NULL);
+    db2 = db_new(pgt_base, pgt_conninfo, 4, migrate_latest(), fatal_cb, NULL);
     q = make_queue(db);
     test_enqueue(q, &a);
     test_deliver(q, &a);
@@ -758,16 +661,10 @@ main(void)
     db_free(db);
     evhttp_free(a.http);
     evhttp_free(b.http);
-    event_base_free(base);
+    pgt_teardown();
     libevent_global_shutdown();
     metrics_free();
     EVP_PKEY_free(key);
     free(pub_pem);
-    PQfinish(pg);
-
-    pg = PQconnectdb(admin);
-    snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", dbname);
-    sql_exec(sql);
-    PQfinish(pg);
     return done_testing();
 }

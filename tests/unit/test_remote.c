@@ -23,6 +23,7 @@
 #include "httpsig.h"
 #include "log.h"
 #include "migrate.h"
+#include "pgtest.h"
 #include "remote.h"
 #include "tap.h"
 
@@ -49,7 +50,6 @@ struct lres {
     char *pem;
 };
 
-static struct event_base *base;
 static int port;
 static char origin[64];
 static struct route routes[MAX_ROUTES];
@@ -59,7 +59,6 @@ static char *our_pub_pem, *pem_a, *pem_b;
 static int in_api;
 static struct remote_options ropts;
 static int done_count, want_count;
-static char conninfo[1200];
 
 static char *
 read_file(const char *path)
@@ -299,19 +298,19 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     (void)arg;
-    event_base_loopbreak(base);
+    event_base_loopbreak(pgt_base);
 }
 
 static void
 wait_done(int want, int limit_ms)
 {
     struct timeval tv = { limit_ms / 1000, (limit_ms % 1000) * 1000 };
-    struct event *guard = evtimer_new(base, guard_cb, NULL);
+    struct event *guard = evtimer_new(pgt_base, guard_cb, NULL);
 
     want_count = want;
     evtimer_add(guard, &tv);
     if (done_count < want_count)
-        event_base_dispatch(base);
+        event_base_dispatch(pgt_base);
     event_free(guard);
 }
 
@@ -341,7 +340,7 @@ key_cb(enum remote_result result, const struct remote_key *key, void *arg)
         lr->pem = strdup(key->public_key_pem);
     }
     if (++done_count >= want_count)
-        event_base_loopbreak(base);
+        event_base_loopbreak(pgt_base);
 }
 
 static void
@@ -368,17 +367,15 @@ lookup(struct remote *r, const char *key_id, int force, struct lres *lr)
 static char *
 sql_value(const char *sql, const char *param)
 {
-    PGconn *pg = PQconnectdb(conninfo);
     const char *params[1] = { param };
-    PGresult *res = PQexecParams(pg, sql, param != NULL ? 1 : 0, NULL, params, NULL, NULL, 0);
+    PGresult *res = PQexecParams(pgt_pg, sql, param != NULL ? 1 : 0, NULL, params, NULL, NULL, 0);
     char *out = NULL;
 
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
         out = strdup(PQgetvalue(res, 0, 0));
     else if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
-        printf("# %s: %s", sql, PQerrorMessage(pg));
+        printf("# %s: %s", sql, PQerrorMessage(pgt_pg));
     PQclear(res);
-    PQfinish(pg);
     return out;
 }
 
@@ -393,20 +390,6 @@ sql_is(const char *sql, const char *param, const char *want)
                want != NULL ? want : "(null)");
     free(got);
     return same;
-}
-
-static void
-admin_exec(const char *ci, const char *sql)
-{
-    PGconn *pg = PQconnectdb(ci);
-    PGresult *res = PQexec(pg, sql);
-
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        printf("Bail out! %s: %s", sql, PQerrorMessage(pg));
-        exit(1);
-    }
-    PQclear(res);
-    PQfinish(pg);
 }
 
 /* --- the tests --------------------------------------------------------------------------- */
@@ -732,7 +715,8 @@ test_refresh(struct remote *r, struct remote *r2)
 static void
 test_stale(struct db *db, struct httpc *h)
 {
-    struct remote *r3 = remote_new(base, db, h, &ropts), *r4 = remote_new(base, db, h, &ropts);
+    struct remote *r3 = remote_new(pgt_base, db, h, &ropts),
+                  *r4 = remote_new(pgt_base, db, h, &ropts);
     struct lres lr = { 0 };
     char kid[256];
     int before = hits("/users/gts/main-key");
@@ -785,7 +769,7 @@ forget_cb(int rc, void *arg)
 
     *out = rc + 100;
     done_count++;
-    event_base_loopbreak(base);
+    event_base_loopbreak(pgt_base);
 }
 
 static void
@@ -805,7 +789,7 @@ test_forget_and_free(struct remote *r, struct db *db, struct httpc *h)
     ok(lr.result == REMOTE_OK && lr.from_cache == 0, "after forget: fetched again");
 
     /* Freed while a lookup waits on the database: answered inside remote_free, once. */
-    tmp = remote_new(base, db, h, NULL);
+    tmp = remote_new(pgt_base, db, h, NULL);
     done_count = 0;
     start(tmp, url("/users/alice#main-key"), 0, &lr);
     remote_free(tmp);
@@ -814,7 +798,7 @@ test_forget_and_free(struct remote *r, struct db *db, struct httpc *h)
     wait_done(1 << 30, 300);
     is_int(lr.calls, 1, "free: never answered twice");
 
-    tmp = remote_new(base, NULL, h, NULL);
+    tmp = remote_new(pgt_base, NULL, h, NULL);
     done_count = 0;
     start(tmp, url("/users/alice#main-key"), 0, &lr);
     remote_free(tmp);
@@ -861,7 +845,7 @@ test_deadline(struct db *db, struct httpc *h)
         return;
     o.deadline_ms = 300;
     o.max_per_host = 2;
-    r = remote_new(base, db, h, &o);
+    r = remote_new(pgt_base, db, h, &o);
 
     snprintf(kid[0], sizeof(kid[0]), "http://127.0.0.1:%d/users/a#main-key", p1);
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -906,7 +890,7 @@ test_deadline(struct db *db, struct httpc *h)
     remote_free(r);
 
     /* Freed while a fetch hangs: answered once, and no deadline fires on the orphan. */
-    r = remote_new(base, db, h, &o);
+    r = remote_new(pgt_base, db, h, &o);
     snprintf(kid[0], sizeof(kid[0]), "http://127.0.0.1:%d/users/orphan#main-key", p3);
     done_count = 0;
     start(r, kid[0], 0, &lr[0]);
@@ -936,7 +920,7 @@ client(int loopback)
     o.connect_timeout_ms = 1000;
     o.max_response_bytes = 64 * 1024;
     o.allow_loopback = loopback;
-    h = httpc_new(base, &o, err, sizeof(err));
+    h = httpc_new(pgt_base, &o, err, sizeof(err));
     if (h == NULL)
         printf("Bail out! httpc_new: %s\n", err);
     return h;
@@ -945,8 +929,6 @@ client(int loopback)
 int
 main(void)
 {
-    const char *pg = getenv("PASSERELLE_TEST_PG");
-    char dbname[64], sql[256], err[512];
     struct remote_options ro;
     struct remote *r, *r2, *strict;
     struct evhttp *srv;
@@ -955,12 +937,8 @@ main(void)
     struct db *db;
     EVP_PKEY *key;
     FILE *fp;
-    int applied, i;
+    int i;
 
-    if (pg == NULL || *pg == '\0') {
-        printf("Bail out! PASSERELLE_TEST_PG not set (run through tests/run.sh)\n");
-        return 1;
-    }
     signal(SIGPIPE, SIG_IGN);
     log_set_level(LOG_ERROR);
 
@@ -976,17 +954,8 @@ main(void)
         return 1;
     }
 
-    snprintf(dbname, sizeof(dbname), "test_remote_%d", (int)getpid());
-    snprintf(conninfo, sizeof(conninfo), "%s dbname=%s", pg, dbname);
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", dbname);
-    admin_exec(pg, sql);
-    if (migrate_run(conninfo, &applied, err, sizeof(err)) < 0) {
-        printf("Bail out! migrate: %s\n", err);
-        return 1;
-    }
-
-    base = event_base_new();
-    srv = evhttp_new(base);
+    pgt_setup("remote");
+    srv = evhttp_new(pgt_base);
     evhttp_set_gencb(srv, server_cb, NULL);
     bs = evhttp_bind_socket_with_handle(srv, "127.0.0.1", 0);
     if (!ok(bs != NULL, "server listens on 127.0.0.1"))
@@ -994,16 +963,16 @@ main(void)
     port = bound_port(evhttp_bound_socket_get_fd(bs));
     snprintf(origin, sizeof(origin), "http://127.0.0.1:%d", port);
 
-    db = db_new(base, conninfo, 2, migrate_latest(), fatal_cb, NULL);
+    db = db_new(pgt_base, pgt_conninfo, 2, migrate_latest(), fatal_cb, NULL);
     h = client(1);
     hs = client(0);
     memset(&ro, 0, sizeof(ro));
     ro.key = key;
     ro.key_id = OUR_KEY_ID;
     ropts = ro;
-    r = remote_new(base, db, h, &ro);
-    r2 = remote_new(base, db, h, &ro);
-    strict = remote_new(base, db, hs, &ro);
+    r = remote_new(pgt_base, db, h, &ro);
+    r2 = remote_new(pgt_base, db, h, &ro);
+    strict = remote_new(pgt_base, db, hs, &ro);
 
     test_mastodon(r);
     test_gts(r);
@@ -1027,15 +996,12 @@ main(void)
     httpc_free(h);
     db_free(db);
     evhttp_free(srv);
-    event_base_free(base);
+    pgt_teardown();
     libevent_global_shutdown();
     EVP_PKEY_free(key);
     for (i = 0; i < nroutes; i++)
         free(routes[i].body);
     free(our_pub_pem);
     free(pem_b);
-
-    snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", dbname);
-    admin_exec(pg, sql);
     return done_testing();
 }
