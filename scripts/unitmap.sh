@@ -32,15 +32,12 @@ server/admin/admin_instances.c
 server/admin/admin_sql.c
 server/admin/admin_queue.c
 server/admin/admin_members.c
-server/delivery/sweep.c
 server/http/reply.c
 server/members/xverify.c
 server/members/cli_import.c
 server/members/jsonscan.c
 server/site/status.c
-server/app.c
 activitypub/relay/relayfollow.c
-webfinger/nodeinfo.c
 '
 
 bad=0
