@@ -48,5 +48,10 @@ struct app {
 void app_init_ids(struct app *app);
 /* Frees what app_init_ids and the caller stored (key, public_pem, ids). */
 void app_free_ids(struct app *app);
+/*
+ * 1 when "Verify with X" is offered: the operator configured an X app (x_client_id) and
+ * token_key_file (which seals the PKCE verifier). The link page's state and xverify.c ask.
+ */
+int app_x_verify_offered(const struct app *app);
 
 #endif

@@ -12,9 +12,6 @@ struct evhttp_request;
 /* Seconds between "Verify with X" and the callback. */
 #define XVERIFY_STATE_TTL 600
 
-/* 1 when the operator configured an X app (x_client_id) and token_key_file (the verifier). */
-int xverify_offered(const struct app *app);
-
 /*
  * POST /link/x/start (X-CSRF-Token): records a state bound to the page session with a
  * sealed PKCE verifier and answers {"authorize_url": x_authorize_url?...} (S256, the scopes

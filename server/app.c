@@ -1,4 +1,4 @@
-/* The process context: derives our actors' ids from the configuration. */
+/* The process context: our actors' ids from the configuration, and which options it offers. */
 #include <stdlib.h>
 
 #include <openssl/evp.h>
@@ -31,4 +31,10 @@ app_free_ids(struct app *app)
     EVP_PKEY_free(app->key);
     app->relay_id = app->bridge_id = app->public_pem = NULL;
     app->key = NULL;
+}
+
+int
+app_x_verify_offered(const struct app *app)
+{
+    return app->seal != NULL && *app->cfg->x_client_id != '\0';
 }

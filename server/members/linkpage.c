@@ -25,7 +25,6 @@
 #include "utf8.h"
 #include "workpool.h"
 #include "xmalloc.h"
-#include "xverify.h"
 
 #define LINKPAGE_MAX_CONSENT_BODY 4096
 #define LINKPAGE_M_PARSES         "passerelle_archive_parses"
@@ -280,7 +279,7 @@ linkpage_state_x(struct linkpage_req *r, PGresult *res, struct json_object *o)
 {
     struct json_object *x = json_object_new_object();
 
-    json_object_object_add(x, "offered", json_object_new_boolean(xverify_offered(r->app)));
+    json_object_object_add(x, "offered", json_object_new_boolean(app_x_verify_offered(r->app)));
     json_object_object_add(x, "verified",
                            json_object_new_boolean(strcmp(PQgetvalue(res, 0, 17), "t") == 0));
     json_object_object_add(o, "x_verify", x);

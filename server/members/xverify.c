@@ -48,12 +48,6 @@ struct xv_op {
     int queued;
 };
 
-int
-xverify_offered(const struct app *app)
-{
-    return app->seal != NULL && *app->cfg->x_client_id != '\0';
-}
-
 static struct xv_op *
 xv_new(struct app *app, struct evhttp_request *req)
 {
@@ -183,7 +177,7 @@ void
 xverify_start(struct app *app, struct evhttp_request *req, const char *path)
 {
     (void)path;
-    if (!xverify_offered(app)) {
+    if (!app_x_verify_offered(app)) {
         reply_fail(req, REPLY_ERR_NOT_FOUND, texts_get(reply_req_lang(req), "xverify.not_set_up"));
         return;
     }
@@ -522,11 +516,11 @@ xverify_callback(struct app *app, struct evhttp_request *req, const char *path)
 
     (void)path;
     oauth_session_hash(app, req, op->session_hash);
-    if (!xverify_offered(app) || state == NULL || strlen(state) != 64) {
+    if (!app_x_verify_offered(app) || state == NULL || strlen(state) != 64) {
         free(state);
         seal_wipe_free(code);
         free(error);
-        xv_back(op, !xverify_offered(app) ? "off" : "invalid");
+        xv_back(op, !app_x_verify_offered(app) ? "off" : "invalid");
         return;
     }
     /* A refusal (error=access_denied) comes without a code: the state is spent all the same. */
