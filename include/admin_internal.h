@@ -76,7 +76,7 @@ int admin_instances_unblock(struct admin_ctx *c, const struct admin_req *r, char
 int admin_instances_notice(struct admin_ctx *c, const struct admin_req *r, char *err,
                            size_t errlen);
 
-/* Columns of the row admin_members_who returns. */
+/* admin_who.c: the member a WHO names, and telling them. Columns of the row admin_who returns. */
 enum {
     ADMIN_WHO_ID,
     ADMIN_WHO_NAME,
@@ -94,16 +94,16 @@ enum {
  * *rc the run's answer: -1 on a database error, ADMIN_REFUSED when no member or several
  * match. On success *rc is -1 too, the answer to any later failure.
  */
-PGresult *admin_members_who(struct admin_ctx *c, const struct admin_req *r, int lock, char *label,
-                            size_t labellen, int *rc, char *err, size_t errlen);
+PGresult *admin_who(struct admin_ctx *c, const struct admin_req *r, int lock, char *label,
+                    size_t labellen, int *rc, char *err, size_t errlen);
 
 /*
  * Queues text as a direct message from the bridge account to the member who (a row of
- * admin_members_who) inside the open transaction; nothing without an inbox. *queued gets
+ * admin_who) inside the open transaction; nothing without an inbox. *queued gets
  * the rows made.
  */
-int admin_members_tell(struct admin_ctx *c, PGresult *who, const char *text, long *queued,
-                       char *err, size_t errlen);
+int admin_who_tell(struct admin_ctx *c, PGresult *who, const char *text, long *queued, char *err,
+                   size_t errlen);
 
 /* admin_members.c: members list|show|block|unblock|delete. */
 int admin_members_list(struct admin_ctx *c, const struct admin_req *r, char *err, size_t errlen);

@@ -22,6 +22,7 @@ server/members/archive_stream.c  tests/unit/test_archive.c
 server/members/archive_read.c    tests/unit/test_archive.c
 server/main.c                    tests/integration/lifecycle.test.mjs
 server/admin/admin_claims.c      tests/integration/claims.test.mjs
+server/admin/admin_who.c         tests/integration/admin.test.mjs
 '
 
 # Modules that have no unit test yet: each row here is work owed (issue 11, item 5). The list

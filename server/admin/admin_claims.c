@@ -132,7 +132,7 @@ admin_claims_decide(struct admin_ctx *c, const struct admin_req *r, int confirm,
     long queued = 0;
     int rc;
 
-    who = admin_members_who(c, r, 1, label, sizeof(label), &rc, err, errlen);
+    who = admin_who(c, r, 1, label, sizeof(label), &rc, err, errlen);
     if (who == NULL)
         return rc;
     params[0] = PQgetvalue(who, 0, ADMIN_WHO_ID);
@@ -145,7 +145,7 @@ admin_claims_decide(struct admin_ctx *c, const struct admin_req *r, int confirm,
         if (!PQgetisnull(dropped, 0, 1)) {
             text = admin_claims_dropped_text(c->cfg, PQgetvalue(who, 0, ADMIN_WHO_LANG),
                                              PQgetvalue(dropped, 0, 1));
-            if (admin_members_tell(c, who, text, &queued, err, errlen) < 0)
+            if (admin_who_tell(c, who, text, &queued, err, errlen) < 0)
                 goto out;
         }
     }

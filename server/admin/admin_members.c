@@ -3,67 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
 #include <libpq-fe.h>
 
 #include "admin_internal.h"
-#include "bridge.h"
 #include "config.h"
 #include "log.h"
 #include "texts.h"
 #include "xmalloc.h"
-
-#define ADMIN_WHO_SQL                                                                              \
-    "SELECT id, coalesce(acct, actor_uri), state, actor_uri, acct, inbox, lang FROM members"       \
-    " WHERE id = $1::bigint OR actor_uri = $2 OR lower(acct) = lower($3) ORDER BY id LIMIT 10"
-
-/* "member ID (ACCT)", ACCT being the actor URL when unknown, for what the commands print. */
-static void
-admin_members_who_label(PGresult *who, char *buf, size_t len)
-{
-    char safe[512];
-
-    snprintf(buf, len, "member %s (%s)", PQgetvalue(who, 0, ADMIN_WHO_ID),
-             admin_sql_safe(PQgetvalue(who, 0, ADMIN_WHO_NAME), safe, sizeof(safe)));
-}
-
-PGresult *
-admin_members_who(struct admin_ctx *c, const struct admin_req *r, int lock, char *label,
-                  size_t labellen, int *rc, char *err, size_t errlen)
-{
-    static const char sql[] = ADMIN_WHO_SQL;
-    static const char sql_lock[] = ADMIN_WHO_SQL " FOR UPDATE";
-    const char *params[3] = { r->who_id, r->who_url, r->who_acct };
-    const char *begin = lock ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
-    PGresult *res;
-    char buf[512];
-    size_t o;
-
-    *rc = -1;
-    if (admin_sql_run(c->pg, begin, 0, NULL, err, errlen) < 0)
-        return NULL;
-    res = admin_sql_exec(c->pg, lock ? sql_lock : sql, 3, params, err, errlen);
-    if (res == NULL)
-        return NULL;
-    if (PQntuples(res) == 1) {
-        admin_members_who_label(res, label, labellen);
-        return res;
-    }
-    *rc = ADMIN_REFUSED;
-    if (PQntuples(res) == 0) {
-        snprintf(err, errlen, "no member is %s", admin_sql_safe(r->who, buf, sizeof(buf)));
-    } else {
-        o = (size_t)snprintf(err, errlen, "%s names several members (ids",
-                             admin_sql_safe(r->who, buf, sizeof(buf)));
-        for (int i = 0; i < PQntuples(res) && o < errlen; i++)
-            o += (size_t)snprintf(err + o, errlen - o, "%s %s", i > 0 ? "," : "",
-                                  PQgetvalue(res, i, ADMIN_WHO_ID));
-        if (o < errlen)
-            snprintf(err + o, errlen - o, "); give the id");
-    }
-    PQclear(res);
-    return NULL;
-}
 
 /*
  * The other members claiming an X id this member claims (by its binding or by an archive's
@@ -171,7 +117,7 @@ admin_members_show(struct admin_ctx *c, const struct admin_req *r, char *err, si
     int rc;
 
     /* One snapshot, so the counts and lists agree with each other. */
-    who = admin_members_who(c, r, 0, label, sizeof(label), &rc, err, errlen);
+    who = admin_who(c, r, 0, label, sizeof(label), &rc, err, errlen);
     if (who == NULL)
         return rc;
     params[0] = PQgetvalue(who, 0, ADMIN_WHO_ID);
@@ -220,29 +166,6 @@ admin_members_suspended_text(const struct config *cfg, const char *lang)
 }
 
 int
-admin_members_tell(struct admin_ctx *c, PGresult *who, const char *text, long *queued, char *err,
-                   size_t errlen)
-{
-    const char *inbox =
-        PQgetisnull(who, 0, ADMIN_WHO_INBOX) ? NULL : PQgetvalue(who, 0, ADMIN_WHO_INBOX);
-    struct json_object *msg;
-    char *bridge_id;
-    int rc;
-
-    *queued = 0;
-    if (inbox == NULL)
-        return 0;
-    bridge_id = xasprintf("%s/users/%s", c->cfg->base_url, c->cfg->bridge_username);
-    msg = bridge_message_new(c->cfg->base_url, bridge_id, PQgetvalue(who, 0, ADMIN_WHO_ACTOR),
-                             PQgetvalue(who, 0, ADMIN_WHO_NAME), text);
-    free(bridge_id);
-    rc = msg != NULL ? admin_sql_enqueue(c->pg, "bridge", msg, &inbox, 1, 0, queued, err, errlen)
-                     : 0;
-    json_object_put(msg);
-    return rc;
-}
-
-int
 admin_members_block(struct admin_ctx *c, const struct admin_req *r, char *err, size_t errlen)
 {
     /* The page's sessions would otherwise outlive the block until they expire. */
@@ -259,7 +182,7 @@ admin_members_block(struct admin_ctx *c, const struct admin_req *r, char *err, s
     long queued = 0;
     int rc;
 
-    who = admin_members_who(c, r, 1, label, sizeof(label), &rc, err, errlen);
+    who = admin_who(c, r, 1, label, sizeof(label), &rc, err, errlen);
     if (who == NULL)
         return rc;
     if (strcmp(PQgetvalue(who, 0, ADMIN_WHO_STATE), "suspended") == 0) {
@@ -273,7 +196,7 @@ admin_members_block(struct admin_ctx *c, const struct admin_req *r, char *err, s
     if (res == NULL)
         goto out;
     text = admin_members_suspended_text(c->cfg, PQgetvalue(who, 0, ADMIN_WHO_LANG));
-    if (admin_members_tell(c, who, text, &queued, err, errlen) < 0 ||
+    if (admin_who_tell(c, who, text, &queued, err, errlen) < 0 ||
         admin_sql_run(c->pg, "COMMIT", 0, NULL, err, errlen) < 0)
         goto out;
     log_info("admin_member_block", "member=%s was=%s sessions=%s codes=%s message_rows=%ld",
@@ -302,7 +225,7 @@ admin_members_unblock(struct admin_ctx *c, const struct admin_req *r, char *err,
     char label[600], buf[512];
     int rc;
 
-    who = admin_members_who(c, r, 1, label, sizeof(label), &rc, err, errlen);
+    who = admin_who(c, r, 1, label, sizeof(label), &rc, err, errlen);
     if (who == NULL)
         return rc;
     params[0] = PQgetvalue(who, 0, ADMIN_WHO_ID);
@@ -393,7 +316,7 @@ admin_members_delete(struct admin_ctx *c, const struct admin_req *r, char *err, 
     char label[600];
     int rc;
 
-    who = admin_members_who(c, r, 1, label, sizeof(label), &rc, err, errlen);
+    who = admin_who(c, r, 1, label, sizeof(label), &rc, err, errlen);
     if (who == NULL)
         return rc;
     params[0] = PQgetvalue(who, 0, ADMIN_WHO_ID);
