@@ -40,6 +40,9 @@ END {
             succ[a, nsucc[a]] = b
         } else if (length(edge[a, b]) < 200) {
             edge[a, b] = edge[a, b] ", " usym[i]
+        } else if (!((a, b) in cut)) {
+            edge[a, b] = edge[a, b] ", ..."
+            cut[a, b] = 1
         }
         node[a] = 1; node[b] = 1
     }
