@@ -33,10 +33,8 @@ server/admin/admin_instances.c
 server/admin/admin_sql.c
 server/admin/admin_queue.c
 server/admin/admin_members.c
-server/http/reply.c
 server/members/xverify.c
 server/members/cli_import.c
-server/members/jsonscan.c
 server/site/status.c
 activitypub/relay/relayfollow.c
 '
