@@ -82,10 +82,31 @@ export function psql(conninfo, sql, { timeout = 15000 } = {}) {
   });
 }
 
-export async function createDatabase() {
+// A new database, empty or a copy of the database named template.
+export async function createDatabase({ template = null } = {}) {
   const name = `t_${randomBytes(6).toString("hex")}`;
-  await psql(TEST_PG, `CREATE DATABASE ${name}`);
+  await psql(TEST_PG, `CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ""}`);
   return { name, conninfo: withDbname(TEST_PG, name) };
+}
+
+// A database migrated once per test process by `passerelle migrate` (and dropped at exit),
+// which startServer copies (CREATE DATABASE ... TEMPLATE: the cost of an empty database)
+// instead of running migrate again for every server: a process and every migration's DDL,
+// a second or more a server on a loaded machine.
+let template = null;
+function migratedTemplate() {
+  template ??= (async () => {
+    const db = await createDatabase();
+    onExit(() => dropDatabaseSync(db.name));
+    const dir = mkdtempSync(path.join(os.tmpdir(), "passerelle-it-"));
+    const conf = path.join(dir, "passerelle.conf");
+    writeFileSync(conf, configText({ database_url: db.conninfo, key_file: path.join(dir, "key.pem") }));
+    const r = await runBin(["migrate", "-c", conf]);
+    rmSync(dir, { recursive: true, force: true });
+    if (r.code !== 0) throw new Error(`passerelle migrate (the template database) exited ${r.code}: ${r.stderr.slice(-1500)}`);
+    return db.name;
+  })();
+  return template;
 }
 
 export async function dropDatabase(name) {
@@ -141,11 +162,12 @@ export function runBin(args, { env = {}, timeout = 20000, cwd } = {}) {
 
 let serial = 0;
 
-// Prepares (database, temp folder, config) without starting. See startServer.
-export async function createServer({ config = {}, env = {}, valgrind = VALGRIND, name, share = null } = {}) {
+// Prepares (database, temp folder, config) without starting. See startServer. With migrated,
+// the database is a copy of one `passerelle migrate` made for this process.
+export async function createServer({ config = {}, env = {}, valgrind = VALGRIND, name, share = null, migrated = false } = {}) {
   requireEnv();
+  const db = share ? { name: share.dbName, conninfo: share.db } : await createDatabase({ template: migrated ? await migratedTemplate() : null });
   const dir = mkdtempSync(path.join(os.tmpdir(), "passerelle-it-"));
-  const db = share ? { name: share.dbName, conninfo: share.db } : await createDatabase();
   const tlsOn = config.tls_cert != null && config.tls_key != null;
   const port = share ? share.port : config.listen_port ?? (await freePort());
   const scheme = tlsOn ? "https" : "http";
@@ -345,12 +367,13 @@ async function stopProcess(s, { keepDb = false, signal = "SIGTERM", timeout = 15
   return result;
 }
 
-// createServer + migrate (unless migrate=false) + start.
+// createServer + start, on a migrated database unless migrate=false: a copy of the process's
+// migrated template, or with share, migrate run on share's database.
 export async function startServer({ config = {}, env = {}, migrate = true, valgrind = VALGRIND, name, ca, waitListening = true, share = null } = {}) {
-  const s = await createServer({ config, env, valgrind, name, share });
+  const s = await createServer({ config, env, valgrind, name, share, migrated: migrate && share == null });
   s.ca = ca;
   try {
-    if (migrate) {
+    if (migrate && share != null) {
       const r = await s.migrate();
       s.log.push(`[test: migrate exit ${r.code}]\n${r.stderr}`);
       if (r.code !== 0) throw new Error(`passerelle migrate exited ${r.code} (signal ${r.signal}): ${r.stderr.slice(-1500)}`);
