@@ -36,7 +36,6 @@ server/admin/admin_members.c
 server/members/xverify.c
 server/members/cli_import.c
 server/site/status.c
-activitypub/relay/relayfollow.c
 '
 
 bad=0
