@@ -1,4 +1,5 @@
-/* The delivery retry rules: what an answer amounts to, how long to wait, Retry-After. Pure. */
+/* The retry rules: what an answer amounts to, how long to wait, Retry-After. Pure but the jitter.
+ */
 #ifndef PASSERELLE_RETRY_H
 #define PASSERELLE_RETRY_H
 
@@ -20,6 +21,9 @@ enum retry_outcome retry_classify(enum httpc_error error, long status);
  * unit*0.5*attempts^4 (jitter01 in [0,1)). Capped at 30 days.
  */
 long long retry_backoff_ms(int attempts, long unit_ms, double jitter01);
+
+/* A jitter01 for retry_backoff_ms, uniform in [0,1) (0 when the random source fails). */
+double retry_jitter(void);
 
 /*
  * Parses a Retry-After value (delta-seconds or IMF-fixdate) relative to now into ms >= 0.

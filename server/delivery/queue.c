@@ -1,7 +1,5 @@
 /* The delivery worker: claims rows with SKIP LOCKED, POSTs them signed, flushes, sweeps. */
 #include <ctype.h>
-#include <inttypes.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -18,6 +16,7 @@
 #include "httpc.h"
 #include "log.h"
 #include "metrics.h"
+#include "monotime.h"
 #include "outbox.h"
 #include "pgarray.h"
 #include "queue.h"
@@ -146,8 +145,6 @@ static struct queue_op *queue_op_new(struct queue *q);
 static struct queue_step *queue_step_new(struct queue *q, struct worker_run *run);
 static void queue_step_done(struct queue_step *st, int found);
 static void queue_job_free(struct queue_job *job);
-static double queue_jitter(void);
-static long long queue_now_ms(void);
 
 /*
  * The claim: due rows of hosts that are neither paused, dead nor blocked, leased to us. A
@@ -464,11 +461,11 @@ queue_host_alive(struct queue *q, const char *host)
         return;
     slot = queue_alive_slot(q, host);
     if (slot >= 0 && strcmp(q->alive[slot].host, host) == 0 &&
-        queue_now_ms() - q->alive[slot].at < QUEUE_ALIVE_MS)
+        monotime_ms() - q->alive[slot].at < QUEUE_ALIVE_MS)
         return;
     if (slot >= 0) {
         snprintf(q->alive[slot].host, sizeof(q->alive[slot].host), "%s", host);
-        q->alive[slot].at = queue_now_ms();
+        q->alive[slot].at = monotime_ms();
     }
     op = queue_op_new(q);
     op->what = "alive";
@@ -675,7 +672,7 @@ queue_claimed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
         snprintf(job->signer, sizeof(job->signer), "%s", PQgetvalue(res, i, 4));
         job->len = (size_t)PQgetlength(res, i, 5);
         job->payload = xstrndup(PQgetvalue(res, i, 5), job->len);
-        job->t0 = queue_now_ms();
+        job->t0 = monotime_ms();
         TAILQ_INSERT_TAIL(&q->jobs, job, link);
         q->in_flight++;
         queue_busy_take(q, job->host);
@@ -770,7 +767,7 @@ queue_sent_cb(const struct httpc_response *resp, void *arg)
         if (ms > q->o.retry_after_max_ms)
             ms = q->o.retry_after_max_ms;
         if (ms < 0)
-            ms = retry_backoff_ms(job->attempts - 1, q->o.backoff_unit_ms, queue_jitter());
+            ms = retry_backoff_ms(job->attempts - 1, q->o.backoff_unit_ms, retry_jitter());
     }
     snprintf(delay, sizeof(delay), "%lld", ms < 0 ? 0 : ms);
     snprintf(maxa, sizeof(maxa), "%d", q->o.max_attempts);
@@ -818,7 +815,7 @@ queue_sent_cb(const struct httpc_response *resp, void *arg)
              "id=%s host=%s inbox=%s result=%s status=%ld error=%s attempts=%d retry_ms=%lld "
              "ms=%lld",
              job->id, log_q(job->host), log_q(job->inbox), result, resp->status,
-             httpc_error_name(resp->error), job->attempts, ms, queue_now_ms() - job->t0);
+             httpc_error_name(resp->error), job->attempts, ms, monotime_ms() - job->t0);
     if (q->starved) {
         q->starved = 0;
         queue_kick(q);
@@ -1064,24 +1061,4 @@ queue_job_free(struct queue_job *job)
     free(job->host);
     free(job->payload);
     free(job);
-}
-
-/* Uniform in [0,1): jitter only, so a failing RAND_bytes just means none. */
-static double
-queue_jitter(void)
-{
-    uint32_t r;
-
-    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
-        return 0;
-    return (double)r / 4294967296.0;
-}
-
-static long long
-queue_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

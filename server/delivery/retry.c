@@ -1,7 +1,10 @@
 /* The delivery retry rules: Mastodon's classification of answers, its backoff, Retry-After. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
+
+#include <openssl/rand.h>
 
 #include "httpsig.h"
 #include "retry.h"
@@ -20,6 +23,17 @@ retry_classify(enum httpc_error error, long status)
     if (status == 501)
         return RETRY_DROP; /* Mastodon counts it unsalvageable too */
     return RETRY_AGAIN;
+}
+
+/* Jitter only: a failing RAND_bytes just means none. */
+double
+retry_jitter(void)
+{
+    uint32_t r;
+
+    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+        return 0;
+    return (double)r / 4294967296.0;
 }
 
 long long

@@ -9,7 +9,6 @@
 
 #include <event2/http.h>
 #include <json-c/json.h>
-#include <openssl/rand.h>
 
 #include "app.h"
 #include "config.h"
@@ -19,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "mastoapi.h"
+#include "monotime.h"
 #include "policy.h"
 #include "retry.h"
 #include "seal.h"
@@ -253,15 +253,6 @@ follow_pick_account(struct json_object *result, const char *actor_uri, const cha
 
 /* --- the worker ------------------------------------------------------------------------------ */
 
-static long long
-follow_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct follow *
 follow_new(struct app *app, const struct follow_options *opt, char *err, size_t errlen)
 {
@@ -397,7 +388,7 @@ follow_finish(struct follow_job *job, const char *kind, const char *error, long 
         job->f->st.done++;
         metrics_add(M_FOLLOWS, "result=\"done\"", 1);
         log_info("follow_done", "pair=%s member=%s host=%s account=%s ms=%lld", job->id,
-                 job->member_id, job->host, log_q(job->account_id), follow_now_ms() - job->t0);
+                 job->member_id, job->host, log_q(job->account_id), monotime_ms() - job->t0);
     } else if (strcmp(kind, "failed") == 0 || strcmp(kind, "undone") == 0) {
         job->f->st.failed++;
         metrics_add(M_FOLLOWS, "result=\"failed\"", 1);
@@ -413,16 +404,6 @@ follow_finish(struct follow_job *job, const char *kind, const char *error, long 
                  job->member_id, job->host, delay_ms, log_q(error));
     }
     db_query(job->f->app->db, sql_finish, 9, params, follow_finished_cb, job);
-}
-
-static double
-follow_jitter(void)
-{
-    unsigned int r = 0;
-
-    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
-        return 0;
-    return (double)r / 4294967296.0;
 }
 
 /*
@@ -445,9 +426,9 @@ follow_not_ok(struct follow_job *job, const char *what, const struct httpc_respo
         long long now = (long long)time(NULL);
         long long reset = mastoapi_reset_time(httpc_response_header(resp, "X-RateLimit-Reset"),
                                               httpc_response_header(resp, "Retry-After"), now);
-        long long wait = reset >= 0 ? (reset - now) * 1000
-                                    : retry_backoff_ms(job->attempts, job->f->o.backoff_unit_ms,
-                                                       follow_jitter());
+        long long wait =
+            reset >= 0 ? (reset - now) * 1000
+                       : retry_backoff_ms(job->attempts, job->f->o.backoff_unit_ms, retry_jitter());
 
         if (wait < 1000)
             wait = 1000;
@@ -473,7 +454,7 @@ follow_not_ok(struct follow_job *job, const char *what, const struct httpc_respo
         break;
     }
     follow_finish(job, "retry", why,
-                  retry_backoff_ms(job->attempts, job->f->o.backoff_unit_ms, follow_jitter()), -1,
+                  retry_backoff_ms(job->attempts, job->f->o.backoff_unit_ms, retry_jitter()), -1,
                   0);
 }
 
@@ -597,7 +578,7 @@ follow_job_start(struct follow *f, PGresult *res, int i)
     char ad[300], host[256];
 
     job->f = f;
-    job->t0 = follow_now_ms();
+    job->t0 = monotime_ms();
     TAILQ_INSERT_TAIL(&f->jobs, job, link);
     f->st.claimed++;
     snprintf(job->id, sizeof(job->id), "%s", PQgetvalue(res, i, 0));

@@ -19,6 +19,19 @@ main(void)
     is_int(retry_backoff_ms(3, 1000, 0), 96000, "3^4 + 15 s");
     is_int(retry_backoff_ms(2, 1000, 0.999), 31000 + 7992, "jitter up to half of n^4");
     ok(retry_backoff_ms(1000, 1000, 0) <= 30LL * 86400 * 1000, "backoff capped");
+    {
+        int in_range = 1, distinct = 0;
+        double first = retry_jitter();
+
+        for (int i = 0; i < 100; i++) {
+            double j = retry_jitter();
+
+            in_range &= j >= 0 && j < 1;
+            distinct |= j != first;
+        }
+        ok(in_range && first >= 0 && first < 1, "retry_jitter is in [0,1)");
+        ok(distinct, "retry_jitter varies from draw to draw");
+    }
     is_int(retry_after_ms("2", 0), 2000, "Retry-After seconds");
     is_int(retry_after_ms(" 120 ", 0), 120000, "Retry-After with spaces");
     is_int(retry_after_ms("Sun, 06 Nov 1994 08:49:37 GMT", 784111777 - 10), 10000,

@@ -1,10 +1,10 @@
 /* Unit tests for the periodic worker: pacing, kicks, and a free while a step runs. */
 #include <stdlib.h>
-#include <time.h>
 
 #include <event2/event.h>
 
-#include "../tap.h"
+#include "monotime.h"
+#include "tap.h"
 #include "worker.h"
 
 /* What the step does is scripted per test; the worker sees only the callbacks. */
@@ -22,15 +22,6 @@ struct script {
     struct worker_run *held;
     int live_after_free;
 };
-
-static long long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 leave_in(struct event_base *base, long ms)
@@ -67,7 +58,7 @@ step(struct worker_run *run, void *arg)
         s->nested++;
     s->in_step = 1;
     if (s->steps < 16)
-        s->at[s->steps] = now_ms();
+        s->at[s->steps] = monotime_ms();
     s->steps++;
     if (s->steps == s->stop_at)
         leave_in(s->base, 300);
