@@ -305,22 +305,34 @@ db_conn_start(struct db_conn *c, struct db_job *j)
     return 0;
 }
 
+/*
+ * Sends what libpq holds. 1 when all of it went; 0 when the connection failed or must wait
+ * for the socket (then it is already handled, and the caller only returns).
+ */
+static int
+db_conn_flushed(struct db_conn *c)
+{
+    int r = PQflush(c->pg);
+
+    if (r < 0) {
+        db_conn_fail(c, PQerrorMessage(c->pg));
+        return 0;
+    }
+    if (r > 0) {
+        db_conn_wait(c, EV_READ | EV_WRITE, DB_REPLY_TIMEOUT_S);
+        return 0;
+    }
+    return 1;
+}
+
 static void
 db_conn_advance(struct db_conn *c)
 {
     PGresult *r;
 
     if (c->flushing) {
-        int f = PQflush(c->pg);
-
-        if (f < 0) {
-            db_conn_fail(c, PQerrorMessage(c->pg));
+        if (!db_conn_flushed(c))
             return;
-        }
-        if (f > 0) {
-            db_conn_wait(c, EV_READ | EV_WRITE, DB_REPLY_TIMEOUT_S);
-            return;
-        }
         c->flushing = 0;
     }
     while (!PQisBusy(c->pg)) {
@@ -397,15 +409,8 @@ db_conn_copy_pump(struct db_conn *c)
                 return;
             }
         }
-        r = PQflush(c->pg);
-        if (r < 0) {
-            db_conn_fail(c, PQerrorMessage(c->pg));
+        if (!db_conn_flushed(c))
             return;
-        }
-        if (r > 0) {
-            db_conn_wait(c, EV_READ | EV_WRITE, DB_REPLY_TIMEOUT_S);
-            return;
-        }
     }
     /* Let other events run, then go on: the socket is writable, so this comes back at once. */
     db_conn_wait(c, EV_READ | EV_WRITE, DB_REPLY_TIMEOUT_S);
