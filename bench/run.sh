@@ -147,11 +147,16 @@ serve() {
     wait_log "$tmp/$name.log" "event=listening" "$spid"
     wait_http "$base/"
 }
-stop() { # PID...: SIGTERM and wait
+# PID...: SIGTERM and wait. They leave the cleanup's list: once a stopped process is reaped its
+# PID is free, and on a busy machine (pid_max 32768, a process per psql) the kernel soon hands
+# it to someone else, whom the cleanup's kill would then stop (other tests' servers got a
+# SIGTERM from it).
+stop() {
     for p in "$@"; do kill "$p" 2>/dev/null || true; done
     for p in "$@"; do
         i=0
         while kill -0 "$p" 2>/dev/null && [ "$i" -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+        pids=$(for q in $pids; do [ "$q" = "$p" ] || printf '%s ' "$q"; done)
     done
 }
 
