@@ -35,7 +35,6 @@ server/admin/admin_queue.c
 server/admin/admin_members.c
 server/members/xverify.c
 server/members/cli_import.c
-server/site/status.c
 '
 
 bad=0
