@@ -193,3 +193,16 @@ test("the migrations' PL/pgSQL functions pass plpgsql_check against the migrated
   for (const e of errors.split("\n").filter(Boolean)) t.log(e);
   assert.equal(errors, "", "plpgsql_check found errors");
 });
+
+// A language is a catalogue file (server/core/texts/<lang>.txt): the schema takes any code of
+// that form for members.lang, and nothing else.
+test("members.lang takes any catalogue's code, and only codes", async () => {
+  for (const [lang, good] of [["de", true], ["nl", true], ["pt", true], ["fr", true], ["xx-1", false], ["EN", false], ["", false]]) {
+    const r = await psql(
+      db,
+      `BEGIN; INSERT INTO members (actor_uri, acct, host, state, lang)
+         VALUES ('https://l.example/users/${lang || "none"}', 'u@l.example', 'l.example', 'joined', '${lang}'); ROLLBACK`,
+    ).then(() => true, () => false);
+    assert.equal(r, good, `members.lang = '${lang}' ${good ? "refused" : "accepted"}`);
+  }
+});
