@@ -148,23 +148,11 @@ mastoapi_str(struct json_object *o, const char *key, size_t max)
     return (size_t)json_object_get_string_len(v) <= max ? json_object_get_string(v) : NULL;
 }
 
-/* "scheme://host[:port]" of url: its length, 0 when url has no such start. */
-static size_t
-mastoapi_origin_len(const char *url)
-{
-    const char *p = strstr(url, "://");
-
-    if (p == NULL || p == url)
-        return 0;
-    p += 3;
-    return (size_t)(p - url) + strcspn(p, "/?#");
-}
-
 enum mastoapi_whose
 mastoapi_account_whose(struct json_object *account, const char *actor_uri, const char *acct)
 {
     const char *id, *uri, *username, *url;
-    size_t ulen = strcspn(acct, "@"), olen = mastoapi_origin_len(actor_uri);
+    size_t ulen = strcspn(acct, "@");
 
     id = account != NULL ? mastoapi_str(account, "id", 256) : NULL;
     username = account != NULL ? mastoapi_str(account, "username", 256) : NULL;
@@ -179,15 +167,13 @@ mastoapi_account_whose(struct json_object *account, const char *actor_uri, const
      * the member's own server (Pleroma's url is the actor id; Mastodon's https://host/@name).
      */
     url = mastoapi_str(account, "url", 2048);
-    if (url == NULL || olen == 0)
+    if (url == NULL)
         return MASTOAPI_ACCOUNT_MALFORMED;
     if (strlen(username) != ulen || strncasecmp(username, acct, ulen) != 0)
         return MASTOAPI_ACCOUNT_OTHER;
     if (strcmp(url, actor_uri) == 0)
         return MASTOAPI_ACCOUNT_MEMBER;
-    return mastoapi_origin_len(url) == olen && strncasecmp(url, actor_uri, olen) == 0
-               ? MASTOAPI_ACCOUNT_MEMBER
-               : MASTOAPI_ACCOUNT_OTHER;
+    return url_same_origin(url, actor_uri) ? MASTOAPI_ACCOUNT_MEMBER : MASTOAPI_ACCOUNT_OTHER;
 }
 
 /* One verify_credentials call; owns only itself. */
