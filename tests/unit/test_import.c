@@ -37,7 +37,9 @@ ids(const uint64_t *v, size_t n)
 {
     uint64_t *out = malloc((n ? n : 1) * sizeof(*out));
 
-    memcpy(out, v, n * sizeof(*out));
+    /* v is NULL for an empty list, and memcpy's source must not be, even for 0 bytes. */
+    if (n > 0)
+        memcpy(out, v, n * sizeof(*out));
     return out;
 }
 
