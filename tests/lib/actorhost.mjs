@@ -25,7 +25,8 @@
 // (tests/interop/peer.mjs mounts the same API on a Fedify peer, which federates them).
 import http from "node:http";
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, randomUUID, sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { newKeyPair } from "./keypool.mjs";
 import { onExit, SLOW } from "./harness.mjs";
 import { request } from "./http.mjs";
 import { createMastodonApi } from "./mastodon-api.mjs";
@@ -34,34 +35,8 @@ export const AS = "https://www.w3.org/ns/activitystreams";
 export const SEC = "https://w3id.org/security/v1";
 export const PUBLIC = `${AS}#Public`;
 
-// An RSA-2048 key pair. Making one costs about 120 ms of CPU (over a second of a loaded
-// two-core machine, half a minute for a file with two dozen actors), and a run makes hundreds.
-// Under tests/run.sh (PASSERELLE_TEST_KEYDIR), the n-th key a test process asks for is the
-// run's n-th key: made by the first process that needed it, read back by the others. Keys stay
-// distinct within a process (no two actors or rotations share one), as when each was new.
-let keySerial = 0;
-export function newKeyPair() {
-  const dir = process.env.PASSERELLE_TEST_KEYDIR;
-  const file = dir ? `${dir}/key-${keySerial++}.pem` : null;
-  let privatePem = null;
-  try {
-    if (file) privatePem = readFileSync(file, "utf8");
-  } catch {
-    /* not made yet */
-  }
-  let privateKey;
-  if (privatePem) {
-    privateKey = createPrivateKey(privatePem);
-  } else {
-    ({ privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 }));
-    privatePem = privateKey.export({ type: "pkcs8", format: "pem" });
-    if (file) {
-      writeFileSync(`${file}.${process.pid}`, privatePem, { mode: 0o600 });
-      renameSync(`${file}.${process.pid}`, file);
-    }
-  }
-  return { privateKey, privatePem, publicKeyPem: createPublicKey(privateKey).export({ type: "spki", format: "pem" }) };
-}
+// newKeyPair (tests/lib/keypool.mjs): an RSA-2048 key pair, made once per run.
+export { newKeyPair };
 
 // A key pair of other sizes or exponents (generateKeyPairSync's RSA options): the bridge
 // takes 2048 to 8192 bits with a small odd exponent only.

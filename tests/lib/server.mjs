@@ -21,6 +21,7 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { trackServer, onExit, VALGRIND, SLOW, sleep } from "./harness.mjs";
 import { request } from "./http.mjs";
+import { newKeyPair } from "./keypool.mjs";
 
 export const BIN = process.env.PASSERELLE_BIN ?? path.resolve(new URL("../../build/passerelle", import.meta.url).pathname);
 export const TEST_PG = process.env.PASSERELLE_TEST_PG ?? "";
@@ -372,6 +373,11 @@ async function stopProcess(s, { keepDb = false, signal = "SIGTERM", timeout = 15
 export async function startServer({ config = {}, env = {}, migrate = true, valgrind = VALGRIND, name, ca, waitListening = true, share = null } = {}) {
   const s = await createServer({ config, env, valgrind, name, share, migrated: migrate && share == null });
   s.ca = ca;
+  // The server's RSA key from the run's pool unless the test names a key_file: serve would
+  // make one at its first start, about 120 ms of CPU, and more than the 100 s a start may
+  // take under valgrind on a loaded machine. Making it is it/lifecycle's test (createServer,
+  // then start).
+  if (share == null && config.key_file == null) writeFileSync(s.config.key_file, newKeyPair().privatePem, { mode: 0o600 });
   try {
     if (migrate && share != null) {
       const r = await s.migrate();
