@@ -276,21 +276,24 @@ test("the 401 names the bridge account to ask; max_archive_bytes holds uploads e
 test("languages: the continue page, the state and the refusals follow Accept-Language, then the member's choice", async () => {
   const host = new URL(h.url).host;
   const code = await join("fanny");
-  const fr = await continuePage(s, code, { "accept-language": "de-AT, fr;q=0.8, en;q=0.5" });
+  const fr = await continuePage(s, code, { "accept-language": "sv-FI, fr;q=0.8, en;q=0.5" });
   assert.match(fr.body, /<html lang="fr">/, "the first language with a catalogue, by q");
   assert.ok(fr.body.includes(`>Continuer en tant que @fanny@${host}<`), "the French button");
   assert.ok(fr.body.includes("Ce n\u2019est pas votre compte\u00a0? Fermez cette page\u00a0: rien n\u2019a \u00e9t\u00e9 modifi\u00e9."), "the French note, byte for byte");
-  const en = await continuePage(s, code, { "accept-language": "de" });
-  assert.match(en.body, /<html lang="en">/, "no catalogue for de and no choice: English");
+  const en = await continuePage(s, code, { "accept-language": "sv" });
+  assert.match(en.body, /<html lang="en">/, "no catalogue for sv and no choice: English");
   assert.ok(en.body.includes(`>Continue as @fanny@${host}<`));
+  const de = await continuePage(s, code, { "accept-language": "de-AT, fr;q=0.8" });
+  assert.match(de.body, /<html lang="de">/, "German, from Austria");
+  assert.ok(de.body.includes(`>Weiter als @fanny@${host}<`), "the German button");
   await q(`UPDATE members SET lang = 'fr' WHERE actor_uri = '${h.actor("fanny").id}'`);
-  assert.match((await continuePage(s, code, { "accept-language": "de" })).body, /<html lang="fr">/, "then the member's choice");
+  assert.match((await continuePage(s, code, { "accept-language": "sv" })).body, /<html lang="fr">/, "then the member's choice");
   assert.match((await continuePage(s, code)).body, /<html lang="fr">/, "no Accept-Language: the member's choice");
   assert.match((await continuePage(s, code, { "accept-language": "en-GB" })).body, /<html lang="en">/, "the browser's language before the member's");
   const cookie = await open(code);
   const st = (headers) => request(`${s.url}/link/state`, { headers: { cookie, ...headers } });
   assert.equal((await st({ "accept-language": "en" })).json().lang, "en");
-  assert.equal((await st({ "accept-language": "es, *;q=0.1" })).json().lang, "fr", "no catalogue: the member's choice");
+  assert.equal((await st({ "accept-language": "sv, *;q=0.1" })).json().lang, "fr", "no catalogue: the member's choice");
   const csrf = (await st({})).json().csrf;
   const wrongType = (lang) =>
     request(`${s.url}/link/archive`, { method: "POST", headers: { cookie, "x-csrf-token": csrf, "content-type": "text/plain", "accept-language": lang }, body: "x" });
@@ -298,4 +301,6 @@ test("languages: the continue page, the state and the refusals follow Accept-Lan
   assert.equal(refusedFr.status, 415);
   assert.equal(refusedFr.json().error, "envoyez l'archive au format application/zip", "a refusal in the browser's language");
   assert.equal((await wrongType("en")).json().error, "send the archive as application/zip");
+  const other = { "de-AT": "senden Sie das Archiv als application/zip", "es-MX": "envíe el archivo como application/zip", it: "invii l'archivio come application/zip", "pt-BR": "envie o arquivo como application/zip", "nl-BE": "stuur het archief als application/zip" };
+  for (const [lang, reason] of Object.entries(other)) assert.equal((await wrongType(lang)).json().error, reason, lang);
 });

@@ -12,7 +12,7 @@ import { joinMember, linkArchive, setConsents, sendCommand } from "../lib/member
 let s, h;
 const M = {};
 const X = {};
-const NAMES = ["lee", "max", "nia", "oli", "qui", "rae", "pia", "sam"];
+const NAMES = ["lee", "max", "nia", "oli", "qui", "rae", "pia", "sam", "ute"];
 const SEEDED = 22; // followees of sam, more than one message lists
 const FOLLOWS = [
   ["max", "lee"],
@@ -151,6 +151,16 @@ test("a member who writes in French gets the notice in French", async () => {
   assert.ok(t.includes(`@lee_x sur X est revendiqué par @${lee}, arrivé récemment.`), t);
   assert.ok(t.includes(`envoyez « signaler @${lee} » à @${bridgeAcct()}.`), t);
   assert.ok(t.includes(`Suivre : ${h.url}/authorize_interaction?uri=`), t);
+});
+
+test("a command word of German, Italian, Spanish, Portuguese or Dutch is answered in that language, which is remembered", async () => {
+  await join("ute");
+  await sendCommand(s, h, M.ute, "hilfe", /Befehle, die Sie mir/);
+  await sendCommand(s, h, M.ute, "status", /Zustand: beigetreten/); // a shared word: the member's language
+  await sendCommand(s, h, M.ute, "stato", /Stato: iscritto/);
+  await sendCommand(s, h, M.ute, "ayuda", /Comandos, para enviarme/);
+  await sendCommand(s, h, M.ute, "ajuda", /Comandos, para me enviar/);
+  await sendCommand(s, h, M.ute, "hulp", /Opdrachten, als direct bericht/);
 });
 
 test("one message lists at most 20 names and counts the rest, which the CSV holds", async () => {

@@ -151,6 +151,10 @@ test_text_fr(void)
     free(t);
     m.lang = "de";
     t = notice_text(&m, items + 1, 1, 1);
+    ok(strncmp(t, "Jemand, dem Sie auf X folgten", 29) == 0, "German");
+    free(t);
+    m.lang = "sv"; /* no catalogue */
+    t = notice_text(&m, items + 1, 1, 1);
     ok(strncmp(t, "Someone you followed", 20) == 0, "another language: English");
     free(t);
 }

@@ -16,12 +16,16 @@ test_catalogues(void)
 {
     char err[4096];
     size_t problems = texts_check(err, sizeof(err));
+    /* The languages passerelle offers (README, Languages). */
+    static const char *const offered[] = { "en", "fr", "de", "es", "it", "pt", "nl" };
 
     if (!is_int(problems, 0, "every catalogue: parsed, same keys and placeholders as English"))
         printf("#   %s\n", err);
     ok(texts_errors() == NULL, "no line refused");
     ok(texts_lang_known("en") != NULL, "English is there");
     ok(texts_lang_count() >= 2, "and at least one other language (%zu)", texts_lang_count());
+    for (size_t i = 0; i < sizeof(offered) / sizeof(offered[0]); i++)
+        is_str(texts_lang_known(offered[i]), offered[i], "%s has a catalogue", offered[i]);
     for (size_t i = 0; i < texts_lang_count(); i++) {
         const char *l = texts_lang_at(i);
 
@@ -93,6 +97,14 @@ test_pick(void)
     is_str(texts_lang_pick(NULL, "xx"), "en", "a choice without catalogue: English");
     is_str(texts_lang_pick("fr", "en"), "fr", "Accept-Language before the member's choice");
     is_str(texts_lang_pick("fr-CA", NULL), "fr", "a region: its primary language");
+    is_str(texts_lang_pick("de-CH,de;q=0.9", NULL), "de", "German, from Switzerland");
+    is_str(texts_lang_pick("es-419, en;q=0.5", NULL), "es", "Latin American Spanish");
+    is_str(texts_lang_pick("it-IT,it;q=0.9,en;q=0.8", NULL), "it", "Italian");
+    is_str(texts_lang_pick("pt-BR", NULL), "pt", "Brazilian Portuguese");
+    is_str(texts_lang_pick("nl", "fr"), "nl", "Dutch, before the member's choice");
+    is_str(texts_lang_pick("nl;q=0, de;q=0.1", NULL), "de", "q=0 refuses Dutch");
+    is_str(texts_lang_pick("sv, fi", NULL), "en", "languages without a catalogue: English");
+    is_str(texts_lang_pick(NULL, "pt"), "pt", "the member's choice of Portuguese");
     is_str(texts_lang_pick("FR_fr", NULL), "fr", "any case, an underscore");
     is_str(texts_lang_pick(" fr;q=0.9, en", NULL), "en", "q decides");
     is_str(texts_lang_pick("en;q=0.5, fr;q=0.8", NULL), "fr", "q decides, not the order");
