@@ -2,6 +2,7 @@
 #ifndef PASSERELLE_PGTEST_H
 #define PASSERELLE_PGTEST_H
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +169,42 @@ pgt_ask(int port, enum evhttp_cmd_type method, const char *path, const char *con
     evhttp_make_request(c, req, method, path);
     PGT_SPIN(a->done, 6);
     evhttp_connection_free(c);
+}
+
+/* Splits line at spaces into argv (at most max words, in buf); "_" is an empty word. */
+static inline int
+pgt_words(const char *line, char *buf, size_t len, char **argv, int max)
+{
+    char *save = NULL;
+    int argc = 0;
+
+    snprintf(buf, len, "%s", line);
+    for (char *w = strtok_r(buf, " ", &save); w != NULL && argc < max;
+         w = strtok_r(NULL, " ", &save))
+        argv[argc++] = strcmp(w, "_") == 0 ? w + 1 : w;
+    return argc;
+}
+
+/* Sends stdout to /dev/null until pgt_quiet_end (a command's own output is not TAP's). */
+static inline int
+pgt_quiet_begin(void)
+{
+    int out, null;
+
+    fflush(stdout);
+    out = dup(1);
+    null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    close(null);
+    return out;
+}
+
+static inline void
+pgt_quiet_end(int out)
+{
+    fflush(stdout);
+    dup2(out, 1);
+    close(out);
 }
 
 /* Runs one statement on pgt_pg and returns its result; bails out when it fails. */

@@ -11,6 +11,7 @@
 
 #include "admin.h"
 #include "admin_internal.h"
+#include "pgtest.h" /* its word splitter and quiet stdout only */
 #include "tap.h"
 
 static char conf[64];
@@ -19,23 +20,11 @@ static char conf[64];
 static int
 run(const char *line)
 {
-    char buf[512], *argv[32], *save = NULL;
-    int argc = 0, rc, out, null;
+    char buf[1024], *argv[32];
+    int argc = pgt_words(line, buf, sizeof(buf), argv, 32), out = pgt_quiet_begin(), rc;
 
-    snprintf(buf, sizeof(buf), "%s", line);
-    for (char *w = strtok_r(buf, " ", &save); w != NULL && argc < 32;
-         w = strtok_r(NULL, " ", &save))
-        argv[argc++] = strcmp(w, "_") == 0 ? w + 1 : w;
-    /* What a command prints (usage, help) is not this test's TAP output. */
-    fflush(stdout);
-    out = dup(1);
-    null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    close(null);
     rc = admin_main(conf, argc, argv);
-    fflush(stdout);
-    dup2(out, 1);
-    close(out);
+    pgt_quiet_end(out);
     return rc;
 }
 
