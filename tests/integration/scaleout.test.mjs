@@ -99,4 +99,6 @@ test(`two processes, one port, one queue: ${N} notices and ${FOLLOWERS} Accepts 
   assert.ok(delivered(a) > 0 && delivered(b) > 0, "both processes claimed and delivered rows");
   const subs = Number(await a.psql(`SELECT count(*) FROM instances WHERE domain = '${peers.domain}' AND relay_state = 'accepted'`));
   assert.equal(subs, 1, "the peers' host is subscribed once");
-});
+  // Its budget: 3000 signed deliveries and 80 signed POSTs (its own wait for them allows
+  // 60 s); the default 20 s cut it under ASan on a loaded machine.
+}, { timeout: 45000 });
