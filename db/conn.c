@@ -416,19 +416,20 @@ db_conn_copy_pump(struct db_conn *c)
     db_conn_wait(c, EV_READ | EV_WRITE, DB_REPLY_TIMEOUT_S);
 }
 
-void
-db_conn_copy_in(struct db_conn *c, const char *sql, int nparams, const char *const *params,
-                db_copy_fill_fn fill, db_result_fn cb, void *arg)
+/*
+ * Queues j on the borrowed connection c, or answers it at once (DB_UNAVAILABLE) when the
+ * pool is closing, c is not borrowed (a misuse by caller, logged) or c is lost.
+ */
+static void
+db_conn_submit(struct db_conn *c, struct db_job *j, const char *caller)
 {
     struct db *db = c->db;
-    struct db_job *j = db_job_new(DB_JOB_QUERY, sql, nparams, params);
 
-    j->cb = cb;
-    j->fill = fill;
-    j->arg = arg;
     if (db->closing) {
         c->events->complete(db, j, DB_UNAVAILABLE, NULL, "database pool shutting down");
     } else if (!c->lent || c->release_pending) {
+        log_warn("db_misuse", "conn=%d caller=%s reason=%s", c->index, caller,
+                 log_q("a connection not borrowed"));
         c->events->complete(db, j, DB_UNAVAILABLE, NULL, "connection not borrowed");
     } else if (c->state != DB_CONN_IDLE && c->state != DB_CONN_BUSY) {
         c->events->complete(db, j, DB_UNAVAILABLE, NULL, "database connection lost");
@@ -437,6 +438,18 @@ db_conn_copy_in(struct db_conn *c, const char *sql, int nparams, const char *con
         if (c->state == DB_CONN_IDLE)
             db_conn_next(c);
     }
+}
+
+void
+db_conn_copy_in(struct db_conn *c, const char *sql, int nparams, const char *const *params,
+                db_copy_fill_fn fill, db_result_fn cb, void *arg)
+{
+    struct db_job *j = db_job_new(DB_JOB_QUERY, sql, nparams, params);
+
+    j->cb = cb;
+    j->fill = fill;
+    j->arg = arg;
+    db_conn_submit(c, j, "db_conn_copy_in");
 }
 
 static void
@@ -674,22 +687,9 @@ void
 db_conn_query(struct db_conn *c, const char *sql, int nparams, const char *const *params,
               db_result_fn cb, void *arg)
 {
-    struct db *db = c->db;
     struct db_job *j = db_job_new(DB_JOB_QUERY, sql, nparams, params);
 
     j->cb = cb;
     j->arg = arg;
-    if (db->closing) {
-        c->events->complete(db, j, DB_UNAVAILABLE, NULL, "database pool shutting down");
-    } else if (!c->lent || c->release_pending) {
-        log_warn("db_misuse", "conn=%d reason=%s", c->index,
-                 log_q("db_conn_query on a connection not borrowed"));
-        c->events->complete(db, j, DB_UNAVAILABLE, NULL, "connection not borrowed");
-    } else if (c->state != DB_CONN_IDLE && c->state != DB_CONN_BUSY) {
-        c->events->complete(db, j, DB_UNAVAILABLE, NULL, "database connection lost");
-    } else {
-        TAILQ_INSERT_TAIL(&c->queue, j, entry);
-        if (c->state == DB_CONN_IDLE)
-            db_conn_next(c);
-    }
+    db_conn_submit(c, j, "db_conn_query");
 }
