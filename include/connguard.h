@@ -28,7 +28,32 @@ struct connguard_options {
     size_t max_body;
     size_t max_upload;
     const char *upload_path; /* borrowed; must outlive the guard */
+    size_t max_head;         /* the most header bytes kept for the hold (evhttp's own cap) */
 };
+
+/*
+ * The hold of a POST to upload_path: its head has arrived, and neither evhttp nor anyone has
+ * read a byte of its body; the connection reads nothing more until connguard_release.
+ */
+struct connguard_hold;
+
+/*
+ * Called for each POST to upload_path once its head is complete, with its header lines
+ * (after the request line, as sent, at most max_head bytes; borrowed for the call). It must
+ * end, now or later from the loop, with exactly one connguard_release(hold, ...).
+ */
+typedef void (*connguard_hold_fn)(void *arg, struct connguard_hold *hold, const char *headers,
+                                  size_t len);
+void connguard_set_hold(struct connguard *g, connguard_hold_fn fn, void *arg);
+
+/*
+ * Ends a hold. status 0: the request goes on (its body is read, evhttp dispatches it).
+ * Otherwise the guard answers status with body (JSON, copied; 503 also gets Retry-After) and
+ * closes the connection: the body is never buffered (what the client sends meanwhile is
+ * discarded for a moment, so that the answer is not lost to a reset). Safe when the
+ * connection has gone meanwhile (the hold is then only freed).
+ */
+void connguard_release(struct connguard_hold *hold, int status, const char *body);
 
 struct connguard *connguard_new(struct event_base *base, const struct connguard_options *opt);
 
@@ -74,5 +99,13 @@ size_t connguard_head_feed(struct connguard_head *h, const char *p, size_t n, in
  * exactly path, with nothing but a query after it.
  */
 int connguard_head_path_is(const struct connguard_head *h, const char *path);
+
+/*
+ * The value of the first header line named name (any case) in headers (len bytes of header
+ * lines, CRLF or LF), blanks around it left out, copied into out. -1 when there is none or
+ * it does not fit. Pure.
+ */
+int connguard_head_header(const char *headers, size_t len, const char *name, char *out,
+                          size_t outlen);
 
 #endif

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "connguard.h"
+
 struct app;
 struct evhttp_request;
 
@@ -17,6 +19,11 @@ typedef void (*httpd_dispatch_fn)(void *arg, struct evhttp_request *req, const c
 /* Starts listening on cfg's address and port (TLS when cfg has a cert). */
 struct httpd *httpd_new(struct app *app, httpd_dispatch_fn dispatch, void *arg, char *err,
                         size_t errlen);
+/*
+ * Holds every POST to the upload path from the end of its head until fn has released it
+ * (connguard_release): main.c hands it linkpage_hold, which looks the session up first.
+ */
+void httpd_set_upload_hold(struct httpd *h, connguard_hold_fn fn, void *arg);
 /* The port actually bound (useful with listen_port = 0). */
 int httpd_port(const struct httpd *h);
 /* Stops accepting new connections; requests in flight go on. */

@@ -7,6 +7,7 @@
 struct app;
 struct config;
 struct evhttp_request;
+struct json_object;
 
 /* The session cookie's name over plain http; under https it is "__Host-" this. */
 #define LINKPAGE_COOKIE      "passerelle_link"
@@ -34,6 +35,11 @@ void linkpage_session(struct app *app, struct evhttp_request *req, int post, lin
 const char *linkpage_cookie_name(const struct config *cfg);
 /* The Set-Cookie value that carries session token token (a new string). */
 char *linkpage_cookie_header(const struct config *cfg, const char *token);
+/*
+ * {"error": "this link has expired ...", "bridge": "@passerelle@host"} in lang: what the page
+ * gets without a session (401). A new object.
+ */
+struct json_object *linkpage_expired_json(const struct app *app, const char *lang);
 /* The CSRF token the page sends with its POSTs, derived from the session token (65 bytes). */
 void linkpage_csrf(const char *token, char out[65]);
 

@@ -27,6 +27,7 @@ server/admin/admin_queue.c       tests/integration/admin.test.mjs
 server/main.c                    tests/integration/lifecycle.test.mjs
 server/admin/admin_claims.c      tests/integration/claims.test.mjs
 server/admin/admin_who.c         tests/integration/admin.test.mjs
+server/members/linkhold.c        tests/integration/uploads.test.mjs
 '
 
 # Modules that have no unit test yet: each row here is work owed (issue 11, item 5). The list

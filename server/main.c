@@ -18,6 +18,7 @@
 #include "httpc.h"
 #include "httpd.h"
 #include "inbox.h"
+#include "linkhold.h"
 #include "linkpage.h"
 #include "ratelimit.h"
 #include "keys.h"
@@ -342,6 +343,7 @@ cmd_serve(const char *config_path)
         goto out;
     }
     app.uploads = ratelimit_new(cfg.archive_uploads_per_hour, 3600);
+    httpd_set_upload_hold(app.httpd, linkhold_check, &app);
     linkpage_metrics_describe();
     st.sigterm = evsignal_new(app.base, SIGTERM, serve_signal_cb, &st);
     st.sigint = evsignal_new(app.base, SIGINT, serve_signal_cb, &st);

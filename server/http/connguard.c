@@ -14,10 +14,22 @@
 #include "connguard.h"
 #include "log.h"
 #include "metrics.h"
+#include "reply.h"
 #include "xmalloc.h"
 
 #define M_OPEN "passerelle_http_connections"
 #define M_CUT  "passerelle_http_connections_closed_total"
+
+/*
+ * After a refused upload's answer is sent, the body the client still sends is read and thrown
+ * away (never kept) up to its Content-Length, or the upload cap, for at most this long (as
+ * nginx's lingering close): closing on unread bytes would reset the connection, and a reset
+ * can destroy the answer before the client reads it.
+ */
+#define CG_LINGER_MS 30000
+
+/* The read low-water mark of a held connection: evhttp's read callback never runs. */
+#define CG_HELD_LOWMARK ((size_t)-1)
 
 /*
  * Where a connection is: IDLE waits for the first byte of a request (evhttp's inactivity
@@ -39,6 +51,21 @@ struct connguard_conn {
     int pinned;      /* we hold a reference on bev until attached */
     const char *cut; /* set: the timer closes the connection for this reason */
     struct connguard_head head;
+    /* A POST to the upload path: its header lines are kept for the hold, which may follow. */
+    int capture;
+    char *hbuf;
+    size_t hlen;
+    struct connguard_hold *hold;    /* set while the hold is on */
+    struct evbuffer_cb_entry *sent; /* our callback on the output, once refused */
+    int refused;                    /* 1: answer written; 2: sent, input discarded */
+    size_t discarded;               /* bytes discarded since */
+    size_t linger;                  /* bytes to discard before closing */
+};
+
+/* Owned by the hold callback's side until connguard_release frees it; c is NULLed if c goes. */
+struct connguard_hold {
+    struct connguard_conn *c;
+    int in_scan; /* released from inside the hold callback itself */
 };
 
 struct connguard {
@@ -50,6 +77,8 @@ struct connguard {
     struct connguard_conn **by_fd; /* live connections by socket, to find a request's */
     size_t nfd;
     time_t full_logged;
+    connguard_hold_fn hold;
+    void *hold_arg;
 };
 
 /* --- the head scanner ------------------------------------------------------------------- */
@@ -86,6 +115,34 @@ connguard_head_feed(struct connguard_head *h, const char *p, size_t n, int *done
         h->cr = ch == '\r';
     }
     return n;
+}
+
+int
+connguard_head_header(const char *headers, size_t len, const char *name, char *out, size_t outlen)
+{
+    size_t n = strlen(name);
+    const char *p = headers, *end = headers + len;
+
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *le = eol != NULL ? eol : end;
+
+        if ((size_t)(le - p) > n && strncasecmp(p, name, n) == 0 && p[n] == ':') {
+            const char *v = p + n + 1, *ve = le;
+
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            if ((size_t)(ve - v) + 1 > outlen)
+                return -1;
+            memcpy(out, v, (size_t)(ve - v));
+            out[ve - v] = '\0';
+            return 0;
+        }
+        p = le + 1;
+    }
+    return -1;
 }
 
 int
@@ -152,6 +209,11 @@ connguard_free_conn(struct connguard_conn *c)
 {
     struct connguard *g = c->g;
 
+    if (c->hold != NULL)
+        c->hold->c = NULL; /* the hold callback's side releases it later, to nothing */
+    if (c->sent != NULL)
+        evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->sent);
+    free(c->hbuf);
     evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->watch);
     event_free(c->timer);
     if (c->phase == CG_IDLE)
@@ -173,10 +235,51 @@ connguard_closed_cb(struct evhttp_connection *evcon, void *arg)
     connguard_free_conn(arg);
 }
 
+/* Keeps n more header bytes of a POST to the upload path, up to max_head (then none: evhttp refuses
+ * such a head). */
+static void
+connguard_keep(struct connguard_conn *c, const char *p, size_t n)
+{
+    if (c->hlen + n > c->g->o.max_head) {
+        c->capture = 0;
+        return;
+    }
+    c->hbuf = xrealloc(c->hbuf, c->hlen + n + 1);
+    memcpy(c->hbuf + c->hlen, p, n);
+    c->hlen += n;
+    c->hbuf[c->hlen] = '\0';
+}
+
+/* connguard_head_feed, keeping the header lines of a POST to the upload path once its request line
+ * is known. */
+static size_t
+connguard_feed(struct connguard_conn *c, const char *p, size_t n, int *done)
+{
+    size_t used = 0, more;
+
+    if (c->head.lines == 0) {
+        const char *nl = memchr(p, '\n', n);
+
+        used = connguard_head_feed(&c->head, p, nl != NULL ? (size_t)(nl - p) + 1 : n, done);
+        if (*done || c->head.lines == 0)
+            return used;
+        c->capture = c->g->hold != NULL && strncmp(c->head.first, "POST ", 5) == 0 &&
+                     connguard_head_path_is(&c->head, c->g->o.upload_path);
+        p += used;
+        n -= used;
+    }
+    more = connguard_head_feed(&c->head, p, n, done);
+    if (c->capture)
+        connguard_keep(c, p, more);
+    return used + more;
+}
+
+static void connguard_hold_start(struct connguard_conn *c);
+
 /*
  * Feeds the bytes of buf from offset to the head scanner. At the head's end the body cap
  * for this request is set (before evhttp reads the head and looks at Content-Length) and
- * the body deadline starts.
+ * the body deadline starts; a POST to the upload path is held there.
  */
 static void
 connguard_scan(struct connguard_conn *c, struct evbuffer *buf, size_t offset)
@@ -194,7 +297,7 @@ connguard_scan(struct connguard_conn *c, struct evbuffer *buf, size_t offset)
         if (nvec > 8)
             nvec = 8;
         for (int i = 0; i < nvec && !done; i++) {
-            offset += connguard_head_feed(&c->head, vec[i].iov_base, vec[i].iov_len, &done);
+            offset += connguard_feed(c, vec[i].iov_base, vec[i].iov_len, &done);
         }
     }
     if (!done)
@@ -206,6 +309,8 @@ connguard_scan(struct connguard_conn *c, struct evbuffer *buf, size_t offset)
                                                                            : c->g->o.max_body));
     if (c->cut == NULL)
         connguard_arm(c, c->g->o.body_ms);
+    if (c->capture)
+        connguard_hold_start(c);
 }
 
 /* The first bytes of a request: the header deadline starts. */
@@ -214,6 +319,8 @@ connguard_head_start(struct connguard_conn *c, struct evbuffer *buf, size_t offs
 {
     connguard_set_phase(c, CG_HEAD);
     connguard_head_init(&c->head);
+    c->capture = 0;
+    c->hlen = 0;
     if (c->cut == NULL)
         connguard_arm(c, c->g->o.header_ms);
     connguard_scan(c, buf, offset);
@@ -228,10 +335,133 @@ connguard_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, vo
 
     if (info->n_added == 0 || c->evcon == NULL || len < info->n_added)
         return;
+    if (c->refused) {
+        evbuffer_drain(buf, len); /* answered already: nothing of it is kept */
+        c->discarded += info->n_added;
+        if (c->refused == 2 && c->discarded >= c->linger)
+            connguard_close_soon(c, c->cut);
+        return;
+    }
     if (c->phase == CG_IDLE)
         connguard_head_start(c, buf, len - info->n_added);
     else if (c->phase == CG_HEAD)
         connguard_scan(c, buf, len - info->n_added);
+}
+
+/* --- the hold of an upload ----------------------------------------------------------------- */
+
+/*
+ * Holding: a read low-water mark no buffer reaches keeps evhttp's read callback from running
+ * (so it parses nothing more of this request), and a high-water mark of 1 suspends reading
+ * from the socket (libevent 2.1 bufferevent.c, bufferevent_setwatermark and
+ * bufferevent_trigger_nolock_), for plain and TLS bufferevents alike.
+ */
+static void
+connguard_hold_start(struct connguard_conn *c)
+{
+    struct connguard_hold *h = xcalloc(1, sizeof(*h));
+
+    h->c = c;
+    c->hold = h;
+    c->capture = 0;
+    bufferevent_setwatermark(c->bev, EV_READ, CG_HELD_LOWMARK, 1);
+    h->in_scan = 1;
+    c->g->hold(c->g->hold_arg, h, c->hbuf != NULL ? c->hbuf : "", c->hlen);
+    if (c->hold == h)
+        h->in_scan = 0; /* still held: released later, from the loop */
+}
+
+/* The answer is out: read and drop what is left of the body, then close. */
+static void
+connguard_sent_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct connguard_conn *c = arg;
+
+    if (info->n_deleted == 0 || evbuffer_get_length(buf) > 0 || c->refused != 1)
+        return;
+    c->refused = 2;
+    bufferevent_setwatermark(c->bev, EV_READ, CG_HELD_LOWMARK, 0); /* read again, to discard */
+    c->discarded = evbuffer_get_length(bufferevent_get_input(c->bev));
+    evbuffer_drain(bufferevent_get_input(c->bev), c->discarded);
+    evtimer_del(c->timer);
+    if (c->discarded >= c->linger)
+        connguard_close_soon(c, c->cut);
+    else
+        connguard_arm(c, CG_LINGER_MS);
+}
+
+/* Answers a held request ourselves (evhttp never parsed it) and closes once it is sent. */
+static void
+connguard_refuse(struct connguard_conn *c, int status, const char *body)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    bufferevent_data_cb readcb = NULL;
+    bufferevent_event_cb eventcb = NULL;
+    void *arg = NULL;
+    char labels[32];
+    size_t len = strlen(body);
+
+    /* evhttp has no reply of its own under way: its write callback must not see ours drain. */
+    bufferevent_getcb(c->bev, &readcb, NULL, &eventcb, &arg);
+    bufferevent_setcb(c->bev, readcb, NULL, eventcb, arg);
+    c->refused = 1;
+    c->cut = "upload_refused";
+    evtimer_del(c->timer);
+    connguard_arm(c, c->g->o.header_ms); /* the answer must go out within this */
+    c->sent = evbuffer_add_cb(out, connguard_sent_cb, c);
+    evbuffer_add_printf(out,
+                        "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                        "Content-Length: %zu\r\nCache-Control: no-store\r\n"
+                        "X-Content-Type-Options: nosniff\r\n%sConnection: close\r\n\r\n",
+                        status, reply_reason(status), len,
+                        status == 503 ? "Retry-After: 5\r\n" : "");
+    evbuffer_add(out, body, len);
+    bufferevent_enable(c->bev, EV_WRITE);
+    snprintf(labels, sizeof(labels), "code=\"%d\"", status);
+    metrics_add("passerelle_http_responses_total", labels, 1);
+}
+
+void
+connguard_release(struct connguard_hold *h, int status, const char *body)
+{
+    struct connguard_conn *c = h->c;
+    int in_scan = h->in_scan;
+
+    free(h);
+    if (c == NULL)
+        return; /* the connection went while we waited */
+    c->hold = NULL;
+    if (status != 0) {
+        char cl[24];
+
+        /* What is left of the body: its announced length, or (chunked) the upload cap. */
+        c->linger = c->g->o.max_upload;
+        if (c->hbuf != NULL && connguard_head_header(c->hbuf, c->hlen, "Content-Length", cl,
+                                                     sizeof(cl)) == 0) {
+            unsigned long long n = strtoull(cl, NULL, 10);
+
+            if (n < c->linger)
+                c->linger = (size_t)n;
+        }
+    }
+    free(c->hbuf);
+    c->hbuf = NULL;
+    c->hlen = 0;
+    if (status != 0) {
+        connguard_refuse(c, status, body != NULL ? body : "{}");
+        return;
+    }
+    bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+    /* From the scan, the bufferevent's own read callback follows; later, evhttp is told. */
+    if (!in_scan)
+        bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+void
+connguard_set_hold(struct connguard *g, connguard_hold_fn fn, void *arg)
+{
+    g->hold = fn;
+    g->hold_arg = arg;
 }
 
 /*
@@ -397,7 +627,8 @@ connguard_new(struct event_base *base, const struct connguard_options *opt)
     metrics_describe(M_OPEN, METRICS_GAUGE, "HTTP connections open.");
     metrics_describe(M_CUT, METRICS_COUNTER,
                      "HTTP connections closed by the server: header_timeout, body_timeout, "
-                     "evicted (oldest idle, at max_connections), refused (none idle).");
+                     "evicted (oldest idle, at max_connections), refused (none idle), "
+                     "upload_refused (an upload answered from its head).");
     connguard_gauge(g);
     return g;
 }

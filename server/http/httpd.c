@@ -348,6 +348,7 @@ httpd_new(struct app *app, httpd_dispatch_fn dispatch, void *arg, char *err, siz
         go.max_upload = cfg->max_archive_bytes > cfg->max_body_bytes ? cfg->max_archive_bytes
                                                                      : cfg->max_body_bytes;
         go.upload_path = REPLY_UPLOAD_PATH;
+        go.max_head = cfg->max_header_bytes;
         h->guard = connguard_new(app->base, &go);
     }
     /*
@@ -383,6 +384,12 @@ httpd_new(struct app *app, httpd_dispatch_fn dispatch, void *arg, char *err, siz
     metrics_describe("passerelle_http_in_flight", METRICS_GAUGE,
                      "Requests received and not yet answered.");
     return h;
+}
+
+void
+httpd_set_upload_hold(struct httpd *h, connguard_hold_fn fn, void *arg)
+{
+    connguard_set_hold(h->guard, fn, arg);
 }
 
 int

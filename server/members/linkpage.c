@@ -160,18 +160,24 @@ static const char sql_member[] =
     "  FROM follow_actions fa WHERE fa.follower_id = m.id AND fa.method = 'api') f ON true"
     " WHERE s.hash = $1::bytea AND s.expires_at > now()";
 
-/* 401, naming the bridge account to write to for a new link (the page shows it). */
-static void
-linkpage_expired(struct app *app, struct evhttp_request *req)
+struct json_object *
+linkpage_expired_json(const struct app *app, const char *lang)
 {
     struct json_object *o = json_object_new_object();
     char *bridge = xasprintf("@%s@%s", app->cfg->bridge_username, app->cfg->host);
 
-    json_object_object_add(
-        o, "error", json_object_new_string(texts_get(reply_req_lang(req), "linkpage.expired")));
+    json_object_object_add(o, "error", json_object_new_string(texts_get(lang, "linkpage.expired")));
     json_object_object_add(o, "bridge", json_object_new_string(bridge));
     free(bridge);
-    reply_json(req, reply_err_status(REPLY_ERR_UNAUTHORIZED), "application/json", o);
+    return o;
+}
+
+/* 401, naming the bridge account to write to for a new link (the page shows it). */
+static void
+linkpage_expired(struct app *app, struct evhttp_request *req)
+{
+    reply_json(req, reply_err_status(REPLY_ERR_UNAUTHORIZED), "application/json",
+               linkpage_expired_json(app, reply_req_lang(req)));
 }
 
 /* Checks the cookie and, for a POST, the CSRF header; -1 when it answered the request. */

@@ -9,6 +9,7 @@ import { startServer } from "../lib/server.mjs";
 import { get, request, rawExchange } from "../lib/http.mjs";
 import { parseMetrics, metricSum } from "../lib/checks.mjs";
 import { openIdle, closeAll, rssKb, rawRequest, streamChunked, trickle } from "../lib/conns.mjs";
+import { sqlSession } from "../lib/linkcode.mjs";
 
 const HEADER_TIMEOUT = 2; // s
 const BODY_TIMEOUT = 3; // s
@@ -18,6 +19,7 @@ const IDLE = VALGRIND ? 1000 : 10000;
 const AP = { accept: "application/activity+json" };
 
 let s;
+let sess; // a live link-page session: uploads without one are refused from their head
 setup(async () => {
   s = await startServer({
     config: {
@@ -28,7 +30,10 @@ setup(async () => {
       max_archive_bytes: MAX_ARCHIVE,
     },
   });
+  await s.psql("INSERT INTO members (id, actor_uri, acct, host, inbox) VALUES (1, 'https://m.example/users/up', 'up@m.example', 'm.example', 'https://m.example/users/up/inbox')");
+  sess = await sqlSession(s, 1);
 });
+const sessionHead = () => `Cookie: ${sess.cookie}\r\nX-CSRF-Token: ${sess.csrf}\r\n`;
 teardown(async () => {
   if (s) assert.equal(await s.stop(), 0, "serve exit code after SIGTERM");
 });
@@ -80,8 +85,8 @@ test("a body trickled one byte every 400 ms is cut at body_timeout", async () =>
 });
 
 // The head alone, with a Content-Length and no body: the answer must come without the body.
-async function headOnly(path, length, type = "application/activity+json") {
-  return rawExchange(s.port, `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nContent-Type: ${type}\r\nContent-Length: ${length}\r\n\r\n`, { timeout: 1500 * SLOW, responses: 1 });
+async function headOnly(path, length, type = "application/activity+json", extra = "") {
+  return rawExchange(s.port, `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nContent-Type: ${type}\r\n${extra}Content-Length: ${length}\r\n\r\n`, { timeout: 1500 * SLOW, responses: 1 });
 }
 
 test("a Content-Length over the cap is 413 before any of the body is read, on every path; the upload's cap is max_archive_bytes", async () => {
@@ -92,20 +97,24 @@ test("a Content-Length over the cap is 413 before any of the body is read, on ev
     const g = await headOnly(path, 1 << 30);
     assert.equal(g.status, 413, `${path} with Content-Length 1 GiB: ${g.status}`);
   }
-  // The upload path waits for a body up to max_archive_bytes...
-  const wait = await headOnly("/link/archive", MAX_BODY + 1, "application/zip");
+  // The upload path, with a live session, waits for a body up to max_archive_bytes...
+  const wait = await headOnly("/link/archive", MAX_BODY + 1, "application/zip", sessionHead());
   assert.equal(wait.status, null, `/link/archive refused ${MAX_BODY + 1} bytes before reading them: ${wait.data.slice(0, 80)}`);
-  const abs = await rawExchange(s.port, `POST http://127.0.0.1:${s.port}/link/archive HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nContent-Type: application/zip\r\nContent-Length: ${MAX_BODY + 1}\r\n\r\n`, { timeout: 1000 * SLOW, responses: 1 });
+  const abs = await rawExchange(s.port, `POST http://127.0.0.1:${s.port}/link/archive HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nContent-Type: application/zip\r\n${sessionHead()}Content-Length: ${MAX_BODY + 1}\r\n\r\n`, { timeout: 1000 * SLOW, responses: 1 });
   assert.equal(abs.status, null, "absolute-form upload target: the upload's cap too");
-  // ... and takes it (the page's own checks answer: no session here).
+  // ... and takes it (the parser answers: this is no zip).
   const body = Buffer.alloc(MAX_BODY * 2, 0);
-  const up = await request(`${s.url}/link/archive`, { method: "POST", headers: { "content-type": "application/zip" }, body });
-  assert.notEqual(up.status, 413, `an upload of ${body.length} bytes: ${up.status}`);
-  assert.ok(up.status >= 400 && up.status < 500, `${up.status}`);
+  const up = await request(`${s.url}/link/archive`, { method: "POST", headers: { "content-type": "application/zip", cookie: sess.cookie, "x-csrf-token": sess.csrf }, body });
+  assert.equal(up.status, 400, `an upload of ${body.length} bytes: ${up.status} ${up.body}`);
   // ... and refuses more than max_archive_bytes at once.
   for (const n of [MAX_ARCHIVE + 1, 1 << 30]) {
-    const big = await headOnly("/link/archive", n, "application/zip");
+    const big = await headOnly("/link/archive", n, "application/zip", sessionHead());
     assert.equal(big.status, 413, `/link/archive with Content-Length ${n}: ${big.status}`);
+  }
+  // Without a session the upload is answered from its head, whatever its length.
+  for (const n of [1, MAX_BODY + 1, MAX_ARCHIVE]) {
+    const none = await headOnly("/link/archive", n, "application/zip");
+    assert.equal(none.status, 401, `/link/archive without a session, Content-Length ${n}: ${none.status}`);
   }
   // A body of exactly the cap passes the size check (the inbox then wants a signature).
   const exact = await request(`${s.url}/inbox`, { method: "POST", headers: { "content-type": "application/activity+json" }, body: "{" + " ".repeat(MAX_BODY - 2) + "}" });
@@ -121,13 +130,22 @@ test("a 1 GB chunked body is cut at the cap and never buffered (RSS checked)", a
     ["/inbox", MAX_BODY, "application/activity+json"],
     ["/link/archive", MAX_ARCHIVE, "application/zip"],
   ]) {
-    const r = await streamChunked(s.port, path, { pid, contentType: type, timeout: 30000 * SLOW });
+    const headers = path === "/link/archive" ? { cookie: sess.cookie, "x-csrf-token": sess.csrf } : {};
+    const r = await streamChunked(s.port, path, { pid, contentType: type, timeout: 30000 * SLOW, headers });
     t.log(`${path}: cut after ${(r.sent / 1048576).toFixed(1)} MiB sent of 1024 (cap ${cap} bytes) in ${r.elapsed} ms; RSS ${base} KiB before, peak ${r.peakKb} KiB`);
     assert.ok(r.closed, `${path}: the server never closed the connection`);
     // What was sent past the cap sat in the kernel's socket buffers, not in the server.
     assert.ok(r.sent < cap + 32 * 1048576, `${path}: ${r.sent} bytes went in before the cut`);
     assert.ok(r.peakKb - base < (cap / 1024 + 8192) * slack, `${path}: RSS grew by ${r.peakKb - base} KiB for a cap of ${cap} bytes`);
   }
+  // Without a session the upload is answered from its head: 401, none of the stream kept.
+  const before = rssKb(pid);
+  const r = await streamChunked(s.port, "/link/archive", { pid, contentType: "application/zip", timeout: 30000 * SLOW });
+  t.log(`/link/archive without a session: ${r.status} after ${(r.sent / 1048576).toFixed(1)} MiB sent in ${r.elapsed} ms; RSS peak ${r.peakKb} KiB`);
+  assert.equal(r.status, 401);
+  assert.ok(r.closed, "and the connection closed");
+  assert.ok(r.sent < 32 * 1048576, `${r.sent} bytes went in before the close`);
+  assert.ok(r.peakKb - before < 4096 * slack, `RSS grew by ${r.peakKb - before} KiB`);
   await assertPrompt("after 1 GB bodies");
 });
 

@@ -6,13 +6,13 @@
 // (the double's own limiter included); the daily and 5-minute budgets; 401 drops the grant;
 // revoking, leaving, turning autofollow off, a held claim, relay_block stop what is pending.
 import assert from "node:assert/strict";
-import { createHash, createHmac, randomBytes } from "node:crypto";
 import { test, setup, teardown, eventually, sleep } from "../lib/harness.mjs";
 import { startServer } from "../lib/server.mjs";
 import { startActorHost } from "../lib/actorhost.mjs";
 import { member, leave, api, MEMBER_CONFIG } from "../lib/browser.mjs";
 import { request } from "../lib/http.mjs";
 import { connect, linkedMember, plannedPair, sq } from "../lib/oauthflow.mjs";
+import { sqlSession } from "../lib/linkcode.mjs";
 
 const FOLLOWERS = ["alice", "bob", "carol", "dave", "erin", "frank", "gina", "hugo"];
 const FOLLOWEES = Array.from({ length: 16 }, (_, i) => `f${i}`);
@@ -45,19 +45,11 @@ teardown(async () => {
   if (s) assert.equal(await s.stop(), 0, "serve exits 0 after SIGTERM");
 });
 
-// A session for a member made in SQL, exactly as GET /link/<code> makes one.
-async function sessionFor(srv, id) {
-  const token = randomBytes(32).toString("hex");
-  const csrf = createHmac("sha256", token).update("passerelle link page csrf").digest("hex");
-  const sha = (x) => `\\x${createHash("sha256").update(x).digest("hex")}`;
-  await srv.psql(`INSERT INTO sessions (hash, member_id, csrf_hash, expires_at) VALUES (${sq(sha(token))}, ${id}, ${sq(sha(csrf))}, now() + interval '1 hour')`);
-  return { cookie: `passerelle_link=${token}`, csrf };
-}
 
 // A linked member at home on the double, with autofollow, who connected their server.
 async function follower(name, srv = s, host = h) {
   const m = await linkedMember(srv, { actor: host.actor(name).id, acct: `${name}@${host.domain}`, host: host.domain });
-  m.session = await sessionFor(srv, m.id);
+  m.session = await sqlSession(srv, m.id);
   host.mastodon.control({ loggedIn: name });
   const r = await connect(srv, m.session);
   assert.equal(r.result, "granted");

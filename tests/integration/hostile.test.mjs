@@ -10,6 +10,7 @@
 // would make an honest peer retry forever), an unknown or spent link code is 303 to the
 // page that says the link expired.
 import assert from "node:assert/strict";
+import { createHmac, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import zlib from "node:zlib";
 import { test, setup, teardown, eventually, sleep, SLOW } from "../lib/harness.mjs";
@@ -121,6 +122,12 @@ const get = (path, headers = {}) => request(`${s.url}${path}`, { headers });
 const post = (path, body, headers = {}) => request(`${s.url}${path}`, { method: "POST", headers, body });
 const page = (path, body, { type = "application/json", csrf = m.csrf, cookie = m.cookie } = {}) =>
   post(path, body, { cookie, "x-csrf-token": csrf, "content-type": type });
+
+// Anyone can compute the CSRF token of a cookie they made up: only the database knows sessions.
+function madeUpSession() {
+  const token = randomBytes(32).toString("hex");
+  return { cookie: `${m.cookie.split("=")[0]}=${token}`, csrf: createHmac("sha256", token).update("passerelle link page csrf").digest("hex") };
+}
 
 const nest = (open, close, n) => open.repeat(n) + close.repeat(n);
 const badUtf8 = (prefix, bytes, suffix) => Buffer.concat([Buffer.from(prefix), Buffer.from(bytes), Buffer.from(suffix)]);
@@ -270,6 +277,7 @@ const rows = [
   ["consents: trailing garbage", () => page("/link/consents", '{"findable": false} {"relay": true}'), 400],
   ["archive: no session", () => page("/link/archive", archiveZip(), { type: "application/zip", cookie: "" }), 401],
   ["archive: no CSRF token", () => page("/link/archive", archiveZip(), { type: "application/zip", csrf: "" }), 403],
+  ["archive: a made-up session with its self-made CSRF token (refused from the head)", () => page("/link/archive", archiveZip(), { type: "application/zip", ...madeUpSession() }), 401],
   ["archive: not a zip", () => page("/link/archive", Buffer.from("PK\u0003\u0004 this is not a zip"), { type: "application/zip" }), 400],
   ["archive: a JSON body", () => page("/link/archive", "{}"), 415],
   ["archive: entry names with ../ (traversal)", () => page("/link/archive", archiveZip((es) => es.map((e) => ({ ...e, name: `../../${e.name}` }))), { type: "application/zip" }), 400],

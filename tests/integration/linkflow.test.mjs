@@ -8,7 +8,7 @@ import { startServer } from "../lib/server.mjs";
 import { startActorHost, signedPost, newId, AS } from "../lib/actorhost.mjs";
 import { request } from "../lib/http.mjs";
 import { xArchive, zipBuffer } from "../lib/xarchive.mjs";
-import { continueLink, continuePage } from "../lib/linkcode.mjs";
+import { continueLink, continuePage, sqlSession } from "../lib/linkcode.mjs";
 import { linkCode, welcomeCode } from "../lib/members.mjs";
 
 let s, h;
@@ -262,10 +262,16 @@ test("the 401 names the bridge account to ask; max_archive_bytes holds uploads e
   assert.equal(r.json().bridge, `@passerelle@${new URL(s.url).host}`);
   const small = await startServer({ config: { max_archive_bytes: "4096" } });
   try {
-    const big = await request(`${small.url}/link/archive`, { method: "POST", headers: { "content-type": "application/zip" }, body: Buffer.alloc(5000) });
+    await small.psql("INSERT INTO members (id, actor_uri, acct, host, inbox) VALUES (1, 'https://m.example/users/sam', 'sam@m.example', 'm.example', 'https://m.example/users/sam/inbox')");
+    const sess = await sqlSession(small, 1);
+    const headers = { "content-type": "application/zip", cookie: sess.cookie, "x-csrf-token": sess.csrf };
+    const big = await request(`${small.url}/link/archive`, { method: "POST", headers, body: Buffer.alloc(5000) });
     assert.equal(big.status, 413, "over max_archive_bytes (4 KiB) though under max_body_bytes (1 MiB)");
-    const fits = await request(`${small.url}/link/archive`, { method: "POST", headers: { "content-type": "application/zip" }, body: Buffer.alloc(3000) });
-    assert.equal(fits.status, 401, "under it: on to the session check");
+    const fits = await request(`${small.url}/link/archive`, { method: "POST", headers, body: Buffer.alloc(3000) });
+    assert.equal(fits.status, 400, "under it: on to the parser (no zip)");
+    const none = await request(`${small.url}/link/archive`, { method: "POST", headers: { "content-type": "application/zip" }, body: Buffer.alloc(5000) });
+    assert.equal(none.status, 401, "without a session: answered from the head, size aside");
+    assert.equal(none.json().bridge, `@passerelle@${new URL(small.url).host}`, "the same 401 as the page's other endpoints");
   } finally {
     assert.equal(await small.stop(), 0);
   }

@@ -161,3 +161,18 @@ test("under https the session cookie has the __Host- prefix, and only that name 
   assert.equal((await request(`${s.url}/link/state`, { ca, headers: { cookie: `__Host-passerelle_link=${value}` } })).status, 200);
   assert.equal((await request(`${s.url}/link/state`, { ca, headers: { cookie: `passerelle_link=${value}` } })).status, 401, "the bare name is not read under https");
 });
+
+// The upload is held from its head until the session is known (connguard + linkhold): over TLS
+// the held bytes sit in the TLS bufferevent, and a release must still let the body through.
+test("over TLS an upload is refused from its head without a session, and read with one", async () => {
+  const none = await request(`${s.url}/link/archive`, { ca, method: "POST", headers: { "content-type": "application/zip" }, body: Buffer.alloc(200000) });
+  assert.equal(none.status, 401, none.body);
+  assert.ok(typeof none.json().bridge === "string");
+  const code = "d0d0".repeat(8);
+  await s.psql(`INSERT INTO link_codes (hash, member_id, expires_at) VALUES (sha256('${code}'::bytea), 9001, now() + interval '1 day')`);
+  const r = await request(`${s.url}/link/${code}`, { ca, method: "POST", headers: { origin: s.url }, body: "" });
+  const cookie = r.headers["set-cookie"][0].split(";")[0];
+  const st = await request(`${s.url}/link/state`, { ca, headers: { cookie } });
+  const up = await request(`${s.url}/link/archive`, { ca, method: "POST", headers: { "content-type": "application/zip", cookie, "x-csrf-token": st.json().csrf }, body: Buffer.alloc(200000) });
+  assert.equal(up.status, 400, `the body was read and parsed (no zip): ${up.status} ${up.body}`);
+});

@@ -61,7 +61,7 @@ export function rawRequest(so, text, { timeout = 5000 } = {}) {
 
 // POSTs a chunked body of up to `limit` bytes (64 KiB chunks) as fast as the server reads,
 // until the server closes the connection. Samples the server's RSS (pid) along the way.
-export function streamChunked(port, path, { pid, limit = 1 << 30, timeout = 30000, contentType = "application/activity+json" } = {}) {
+export function streamChunked(port, path, { pid, limit = 1 << 30, timeout = 30000, contentType = "application/activity+json", headers = {} } = {}) {
   return new Promise((resolve) => {
     const so = net.connect(port, "127.0.0.1");
     const chunk = Buffer.alloc(65536, "x");
@@ -92,7 +92,8 @@ export function streamChunked(port, path, { pid, limit = 1 << 30, timeout = 3000
       finish();
     });
     so.on("connect", () => {
-      so.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: ${contentType}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+      so.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: ${contentType}\r\n${extra}Transfer-Encoding: chunked\r\n\r\n`);
       const pump = () => {
         while (!done && sent < limit) {
           if (pid && (sent & 0xfffff) === 0) peakKb = Math.max(peakKb, rssKb(pid));

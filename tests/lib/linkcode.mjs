@@ -5,7 +5,9 @@
 //   const r = await continueLink(s, code);        // the POST's answer: {status, headers, ...}
 //   const cookie = await openLink(s, code);       // "name=value" of the session, asserted
 //   const page = await continuePage(s, code);     // the GET's answer, asserted to be the page
+//   const sess = await sqlSession(s, memberId);   // {cookie, csrf} written straight in SQL
 import assert from "node:assert/strict";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { request } from "./http.mjs";
 
 // GET /link/<code>: 200, the HTML page with the "Continue" form posting to the same path.
@@ -26,6 +28,16 @@ export function continueLink(s, code, headers = { origin: s.url }) {
     headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
     body: "",
   });
+}
+
+// A session for member id made in SQL, exactly as the POST of a code makes one (plain http's
+// cookie name): {cookie: "passerelle_link=...", csrf}.
+export async function sqlSession(srv, id) {
+  const token = randomBytes(32).toString("hex");
+  const csrf = createHmac("sha256", token).update("passerelle link page csrf").digest("hex");
+  const sha = (x) => `'\\x${createHash("sha256").update(x).digest("hex")}'`;
+  await srv.psql(`INSERT INTO sessions (hash, member_id, csrf_hash, expires_at) VALUES (${sha(token)}, ${id}, ${sha(csrf)}, now() + interval '1 hour')`);
+  return { cookie: `passerelle_link=${token}`, csrf };
 }
 
 // GET then POST, the way a person clicks "Continue": resolves with the session cookie

@@ -95,5 +95,27 @@ main(void)
     memcpy(big + 300, "/link/archive HTTP/1.1\r\n\r\n", 27);
     ok(feed(&h, big, 64) > 0 && !connguard_head_path_is(&h, "/link/archive"),
        "a path past the kept start is not the upload's");
+    {
+        static const char hs[] = "Host: b.example\r\ncookie:  passerelle_link=abc ; x=1 \r\n"
+                                 "X-CSRF-Token:\tdef\r\nCookie: second=1\r\nEmpty:\r\nLF: only\n";
+        char v[64];
+
+        ok(connguard_head_header(hs, strlen(hs), "Cookie", v, sizeof(v)) == 0 &&
+               strcmp(v, "passerelle_link=abc ; x=1") == 0,
+           "a header by name, any case, the first of two, blanks around it left out: %s", v);
+        ok(connguard_head_header(hs, strlen(hs), "x-csrf-token", v, sizeof(v)) == 0 &&
+               strcmp(v, "def") == 0,
+           "a tab after the colon");
+        ok(connguard_head_header(hs, strlen(hs), "Empty", v, sizeof(v)) == 0 && v[0] == '\0',
+           "an empty value");
+        ok(connguard_head_header(hs, strlen(hs), "LF", v, sizeof(v)) == 0 && strcmp(v, "only") == 0,
+           "a bare LF ends a line too");
+        ok(connguard_head_header(hs, strlen(hs), "Cookie2", v, sizeof(v)) < 0, "absent");
+        ok(connguard_head_header(hs, strlen(hs), "Cook", v, sizeof(v)) < 0,
+           "a prefix of a name is not the name");
+        ok(connguard_head_header(hs, strlen(hs), "Cookie", v, 8) < 0, "too long for out");
+        ok(connguard_head_header(hs, 20, "Cookie", v, sizeof(v)) < 0,
+           "only the len bytes given are read");
+    }
     return done_testing();
 }
