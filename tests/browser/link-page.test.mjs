@@ -1,7 +1,7 @@
 // The link page in a real Chromium against the real server: it opens generated X archives
 // in the browser and shows the handle and counts before anything is sent; plain-words
 // errors; loose files, parts, ZIP64 and a 4.5 GB archive of which only the small files are
-// read; drag and drop; FR/EN; keyboard; and nothing ever requested outside the server's
+// read; drag and drop; the seven languages and their switch; keyboard; and nothing ever requested outside the server's
 // origin, no CSP violation.
 //
 // The session is real: in setup a member joins (a signed Follow of the bridge from a
@@ -259,6 +259,42 @@ test("manifest.js disagrees: a count that does not match, a part that is missing
   await assertNoProblems(p);
 });
 
+// The page's own texts in the seven languages: the switch renders each, and no text falls
+// back to English or keeps a "{" (a placeholder left unfilled).
+test("the switch goes through the seven languages; no English left, no placeholder unfilled", async (t) => {
+  const p = await openPage(t);
+  const { page } = p;
+  const body = () => page.locator("main").innerText();
+  const english = await body();
+  const titles = { fr: "Reliez votre archive X", de: "Ihr X-Archiv verknüpfen", es: "Vincular su archivo de X", it: "Colleghi il Suo archivio di X", pt: "Vincular o seu arquivo do X", nl: "Uw X-archief koppelen" };
+  const own = { fr: "Français", de: "Deutsch", es: "Español", it: "Italiano", pt: "Português", nl: "Nederlands" };
+  // Lines of the English page that stay the same in every language (names, numbers).
+  const same = new Set(["EN", "FR", "DE", "ES", "IT", "PT", "NL", ""]);
+  for (const [l, title] of Object.entries(titles)) {
+    await page.getByRole("button", { name: own[l] }).click();
+    assert.equal(await page.locator("h1").innerText(), title, l);
+    assert.equal(await page.getAttribute("html", "lang"), l);
+    assert.equal(await page.getAttribute(`button[data-lang=${l}]`, "aria-pressed"), "true");
+    const text = await body();
+    assert.equal(text.includes("{"), false, `${l}: no "{" left: ${text}`);
+    const englishLines = english.split("\n").map((x) => x.trim()).filter((x) => !same.has(x) && !/@|^\d/.test(x));
+    const left = englishLines.filter((x) => text.split("\n").map((y) => y.trim()).includes(x));
+    assert.deepEqual(left, [], `${l}: no English line left`);
+  }
+  await page.getByRole("button", { name: "English" }).click();
+  assert.equal(await body(), english, "back to English, the same page");
+  await assertNoProblems(p);
+});
+
+test("without a server guess, the page starts in the browser's language among the seven", async (t) => {
+  for (const [locale, l] of [["de-AT", "de"], ["pt-BR", "pt"], ["nl-NL", "nl"], ["sv-SE", "en"]]) {
+    const p = await browser.newPage(t, { locale });
+    await p.page.goto(`${s.url}/link`); // no session: the state says nothing of a language
+    await p.page.locator("h1:not(:empty)").waitFor();
+    assert.equal(await p.page.getAttribute("html", "lang"), l, locale);
+  }
+});
+
 test("French when the server says so, the FR/EN switch re-renders everything", async (t) => {
   const p = await openPage(t, { lang: "fr" });
   const { page } = p;
@@ -310,7 +346,7 @@ test("keyboard: Tab reaches the language switch, the file picker and every conse
   const p = await openPage(t);
   const { page } = p;
   const seen = [];
-  for (let i = 0; i < 12; i++) {
+  for (let i = 0; i < 17; i++) { // seven language buttons, the picker, four consents, save...
     await page.keyboard.press("Tab");
     const f = await page.evaluate(() => {
       const el = document.activeElement;
@@ -319,7 +355,7 @@ test("keyboard: Tab reaches the language switch, the file picker and every conse
     seen.push(f.id);
     if (f.id === "file" || f.id === "c-relay") assert.equal(f.outline, "solid", `${f.id} shows its focus`);
   }
-  for (const id of ["fr", "en", "file", "c-findable", "c-notify", "c-autofollow", "c-relay", "save"]) {
+  for (const id of ["en", "fr", "de", "es", "it", "pt", "nl", "file", "c-findable", "c-notify", "c-autofollow", "c-relay", "save"]) {
     assert.ok(seen.includes(id), `Tab reaches ${id}: ${seen.join(" ")}`);
   }
   // Space toggles a consent from the keyboard.

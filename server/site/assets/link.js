@@ -1,6 +1,7 @@
 // The link page: opens an X archive in the browser, shows what it holds, sends only the
 // lists passerelle needs (account, manifest, followers, following), and saves the consents.
-// Plain JS, no library, no build step; every string is in T, in English and French.
+// Plain JS, no library, no build step; every string is in T (and XT), in English, French,
+// German, Spanish, Italian, Portuguese and Dutch.
 "use strict";
 
 const T = {
@@ -254,6 +255,601 @@ const T = {
     csvIntro: "Vous préférez les suivre vous-même\u00a0?",
     csvLink: "Télécharger la liste des personnes retrouvées (format d'import de Mastodon)",
   },
+  de: {
+    title: "Ihr X-Archiv verknüpfen",
+    intro:
+      "passerelle hilft Ihnen, die Menschen wiederzufinden, die Sie von X kannten, sobald sie auch im Fediverse sind. " +
+      "Ihr Archiv wird hier geöffnet, auf Ihrem eigenen Gerät: nur Ihre Follower-Listen werden gesendet.",
+    member: "Fediverse-Account: {member}",
+    langLabel: "Sprache",
+    step1: "Ihr X-Archiv",
+    pickHelp:
+      "Wählen Sie die .zip-Datei, die X Ihnen geschickt hat (Einstellungen, Dein Account, Archiv deiner Daten " +
+      "herunterladen). Ihre Dateien account.js, follower.js und following.js gehen auch.",
+    pickLabel: "Archiv wählen",
+    dropHint: "oder ziehen Sie es irgendwo auf diese Seite",
+    reading: "Ihr Archiv wird gelesen…",
+    found: "In Ihrem Archiv gefunden",
+    handle: "X-Account",
+    followers: "Follower",
+    following: "Gefolgt",
+    count: "{n}",
+    manifestOk: "Diese Zahlen stimmen mit dem eigenen Verzeichnis des Archivs überein.",
+    manifestNone:
+      "Das Verzeichnis des Archivs (manifest.js) fehlt, daher konnten diese Zahlen nicht gegengeprüft werden.",
+    privacy:
+      "Nur diese Listen werden gesendet: Ihr X-Name und Ihre Account-Nummer sowie die Account-Nummern " +
+      "Ihrer Follower und der Accounts, denen Sie folgen. Ihre E-Mail-Adresse, Beiträge, Nachrichten " +
+      "und Medien bleiben auf diesem Gerät.",
+    send: "Diese Listen senden",
+    sending: "Wird gesendet… {pct} %",
+    processing: "Gesendet. passerelle liest die Listen…",
+    sent: "Fertig. passerelle hat {handle} verknüpft: {followers} Follower, {following} gefolgt.",
+    linked:
+      "Schon verknüpft: {handle} ({followers} Follower, {following} gefolgt). Ein neueres " +
+      "Archiv ersetzt diese Listen.",
+    notZip: "Diese Datei ist kein .zip-Archiv. Wählen Sie die .zip-Datei von X oder ihre .js-Dateien.",
+    notX: "Das sieht nicht nach einem X-Archiv aus: es enthält keine data/account.js.",
+    noLists:
+      "Dieses Archiv hat keine Follower-Listen (data/follower.js und data/following.js). " +
+      "Fordern Sie Ihr vollständiges Archiv noch einmal bei X an.",
+    looseNoAccount:
+      "Fügen Sie auch account.js hinzu: daran erkennt passerelle, zu welchem X-Account diese Listen gehören.",
+    zipAndFiles: "Wählen Sie entweder nur die .zip-Datei oder ihre .js-Dateien, nicht beides.",
+    incomplete: "Einige Teile der Listen fehlen: {files}. Wählen Sie diese auch, oder die ganze .zip-Datei.",
+    mismatchFollower:
+      "Das Verzeichnis des Archivs nennt {expected} Follower, die Listen enthalten aber {found}. " +
+      "Das Archiv ist vielleicht beschädigt; laden Sie es erneut von X herunter.",
+    mismatchFollowing:
+      "Das Verzeichnis des Archivs nennt {expected} gefolgte Accounts, die Listen enthalten aber {found}. " +
+      "Das Archiv ist vielleicht beschädigt; laden Sie es erneut von X herunter.",
+    mixed: "Diese Dateien stammen von zwei verschiedenen X-Accounts.",
+    tooLarge:
+      "Das ist zu groß zum Senden ({size}). Follower-Listen sind normalerweise viel kleiner: " +
+      "ist das das richtige Archiv?",
+    damaged: "Dieses Archiv ist beschädigt und kann nicht gelesen werden. Laden Sie es erneut von X herunter.",
+    encrypted: "Dieses Archiv ist durch ein Passwort geschützt. Verwenden Sie das Archiv genau so, wie X es geschickt hat.",
+    unsupported:
+      "Dieses Archiv ist so komprimiert, dass der Browser es nicht öffnen kann. Verwenden Sie das Archiv " +
+      "genau so, wie X es geschickt hat.",
+    oldBrowser: "Dieser Browser kann keine Archive öffnen. Bitte nutzen Sie ein aktuelles Firefox, Chrome oder Safari.",
+    expired:
+      "Dieser Link ist abgelaufen oder wurde schon benutzt. Senden Sie „link“ als Direktnachricht an {bridge}, " +
+      "um einen neuen zu erhalten.",
+    stateFailed:
+      "passerelle ist gerade nicht erreichbar. Sie können Ihr Archiv trotzdem prüfen; zum Senden " +
+      "braucht es die Verbindung.",
+    noSession:
+      "Um etwas zu senden, braucht diese Seite den Link, den passerelle Ihnen geschickt hat. Öffnen Sie ihn erneut " +
+      "oder senden Sie „link“ an {bridge} für einen neuen.",
+    tooLargeServer: "passerelle hat diese Listen abgelehnt: sie sind größer, als dieser Server annimmt.",
+    refused: "passerelle hat diese Listen abgelehnt: {reason}",
+    sendFailed: "Senden fehlgeschlagen (Fehler {status}). Bitte versuchen Sie es erneut.",
+    network: "Die Verbindung ist abgebrochen. Bitte versuchen Sie es erneut.",
+    step2: "Was Sie erlauben",
+    consentsHelp: "Jede Wahl lässt sich jederzeit ändern, hier oder mit einer Nachricht an {bridge}.",
+    findable: "Man kann mich über meinen alten X-Namen finden",
+    findableHelp: "Wer Ihren alten X-Namen bei passerelle sucht, bekommt Ihre neue Adresse angezeigt.",
+    notify: "Mir sagen, wenn Menschen ankommen, die ich kannte",
+    notifyHelp:
+      "Eine Direktnachricht, wenn Menschen, denen Sie auf X folgten oder die Ihnen folgten, hier ankommen; " +
+      "höchstens eine am Tag.",
+    autofollow: "Ihnen für mich folgen",
+    autofollowHelp:
+      "passerelle folgt den Menschen, denen Sie auf X folgten, sobald sie ankommen und es erlauben, in Ihrem " +
+      "Namen und über Ihren eigenen Server. Ihr Server bittet Sie zuerst um Zustimmung.",
+    relay: "Meine öffentlichen Beiträge weitergeben",
+    relayHelp:
+      "Ihre öffentlichen Beiträge werden an die Server weitergegeben, auf denen Ihre früheren X-Follower jetzt sind, " +
+      "damit sie sie sehen können.",
+    save: "Meine Wahl speichern",
+    saving: "Wird gespeichert…",
+    saved: "Gespeichert.",
+    saveFailed: "Ihre Wahl konnte nicht gespeichert werden (Fehler {status}). Bitte versuchen Sie es erneut.",
+    step3: "Für Sie folgen",
+    connect: "Ihren Server verbinden, damit er für Sie folgt",
+    revoke: "Meinen Server trennen",
+    connectOff:
+      "Diese Brücke kann nicht in Ihrem Namen folgen: ihr Admin hat es nicht eingerichtet. Mit der " +
+      "Liste unten können Sie ihnen trotzdem selbst folgen.",
+    notConnected:
+      "Ihr Server ist noch nicht verbunden. Verbunden kann passerelle in Ihrem Namen den Menschen folgen, " +
+      "denen Sie auf X folgten, sobald sie ankommen. Ihr Server bittet Sie um Bestätigung.",
+    connected:
+      "Verbunden mit {host}. Gefolgt: {done}; wartend: {waiting}; nicht möglich: " +
+      "{failed}.",
+    connecting: "Ihr Server wird geöffnet…",
+    connectFailed: "Ihr Server war nicht erreichbar: {reason}",
+    revoked: "Getrennt. Es wird nichts mehr in Ihrem Namen gefolgt.",
+    revokeFailed: "Trennen fehlgeschlagen (Fehler {status}). Bitte versuchen Sie es erneut.",
+    oauth_granted: "Ihr Server ist verbunden: passerelle folgt für Sie.",
+    oauth_denied: "Sie haben auf Ihrem Server abgelehnt, daher wurde nichts verbunden.",
+    oauth_invalid:
+      "Diese Autorisierung begann nicht auf dieser Seite oder wurde schon benutzt. Bitte versuchen Sie es erneut.",
+    oauth_expired: "Die Autorisierung hat zu lange gedauert. Bitte versuchen Sie es erneut.",
+    oauth_failed: "Ihr Server hat passerelle keinen Zugang gegeben. Bitte versuchen Sie es später erneut.",
+    oauth_wrong_account:
+      "Ihr Server hat Zugang zu einem anderen Account als {member} gegeben, daher wurde nichts behalten.",
+    oauth_off: "Diese Brücke kann nicht in Ihrem Namen folgen.",
+    csvIntro: "Lieber selbst folgen?",
+    csvLink: "Die Liste der gefundenen Menschen herunterladen (Importformat von Mastodon)",
+  },
+  es: {
+    title: "Vincular su archivo de X",
+    intro:
+      "passerelle le ayuda a encontrar a las personas que conocía en X cuando también estén en el fediverso. " +
+      "Su archivo se abre aquí, en su propio dispositivo: solo se envían sus listas de seguidores.",
+    member: "Cuenta del fediverso: {member}",
+    langLabel: "Idioma",
+    step1: "Su archivo de X",
+    pickHelp:
+      "Elija el archivo .zip que le envió X (Configuración, Tu cuenta, Descargar un archivo de tus " +
+      "datos). Sus ficheros account.js, follower.js y following.js también sirven.",
+    pickLabel: "Elegir su archivo",
+    dropHint: "o suéltelo en cualquier lugar de esta página",
+    reading: "Leyendo su archivo…",
+    found: "Encontrado en su archivo",
+    handle: "Cuenta de X",
+    followers: "Seguidores",
+    following: "Siguiendo",
+    count: "{n}",
+    manifestOk: "Estas cifras coinciden con el índice del propio archivo.",
+    manifestNone:
+      "El índice del archivo (manifest.js) no está, así que estas cifras no se han podido comprobar.",
+    privacy:
+      "Solo se enviarán estas listas: su nombre de X y su número de cuenta, y los números de cuenta " +
+      "de sus seguidores y de las cuentas que sigue. Su correo electrónico, publicaciones, mensajes " +
+      "y archivos multimedia se quedan en este dispositivo.",
+    send: "Enviar estas listas",
+    sending: "Enviando… {pct} %",
+    processing: "Enviado. passerelle está leyendo las listas…",
+    sent: "Hecho. passerelle vinculó {handle}: {followers} seguidores, {following} seguidos.",
+    linked:
+      "Ya vinculado: {handle} ({followers} seguidores, {following} seguidos). Enviar un archivo " +
+      "más reciente sustituye estas listas.",
+    notZip: "Este fichero no es un archivo .zip. Elija el .zip que le envió X, o sus ficheros .js.",
+    notX: "Esto no parece un archivo de X: no contiene data/account.js.",
+    noLists:
+      "Este archivo no tiene listas de seguidores (data/follower.js y data/following.js). " +
+      "Vuelva a pedir a X su archivo completo.",
+    looseNoAccount:
+      "Añada también account.js: indica a passerelle a qué cuenta de X pertenecen estas listas.",
+    zipAndFiles: "Elija o bien el .zip solo, o bien sus ficheros .js, no ambos.",
+    incomplete: "Faltan partes de las listas: {files}. Elíjalas también, o el .zip entero.",
+    mismatchFollower:
+      "El índice del archivo anuncia {expected} seguidores, pero las listas contienen {found}. " +
+      "Puede que el archivo esté dañado; descárguelo de nuevo de X.",
+    mismatchFollowing:
+      "El índice del archivo anuncia {expected} cuentas seguidas, pero las listas contienen {found}. " +
+      "Puede que el archivo esté dañado; descárguelo de nuevo de X.",
+    mixed: "Estos ficheros proceden de dos cuentas de X distintas.",
+    tooLarge:
+      "Es demasiado grande para enviarlo ({size}). Las listas de seguidores suelen ser mucho más pequeñas: " +
+      "¿es el archivo correcto?",
+    damaged: "Este archivo está dañado y no se puede leer. Descárguelo de nuevo de X.",
+    encrypted: "Este archivo está protegido con contraseña. Use el archivo tal como lo envió X.",
+    unsupported:
+      "Este archivo está comprimido de una forma que el navegador no puede abrir. Use el archivo " +
+      "tal como lo envió X.",
+    oldBrowser: "Este navegador no puede abrir archivos. Use un Firefox, Chrome o Safari reciente.",
+    expired:
+      "Este enlace ha caducado o ya se usó. Envíe «enlace» a {bridge} en un mensaje directo " +
+      "para obtener uno nuevo.",
+    stateFailed:
+      "No se puede contactar con passerelle en este momento. Puede revisar su archivo igualmente; para enviarlo " +
+      "hace falta la conexión.",
+    noSession:
+      "Para enviar algo, esta página necesita el enlace que le envió passerelle. Abra ese enlace de nuevo, " +
+      "o envíe «enlace» a {bridge} para obtener uno nuevo.",
+    tooLargeServer: "passerelle rechazó estas listas: son más grandes de lo que acepta este servidor.",
+    refused: "passerelle rechazó estas listas: {reason}",
+    sendFailed: "El envío falló (error {status}). Inténtelo de nuevo.",
+    network: "Se perdió la conexión. Inténtelo de nuevo.",
+    step2: "Lo que usted autoriza",
+    consentsHelp: "Puede cambiar cada opción en cualquier momento, aquí o con un mensaje a {bridge}.",
+    findable: "Se me puede encontrar por mi antiguo nombre de X",
+    findableHelp: "A quien busque su antiguo nombre de X en passerelle se le muestra su nueva dirección.",
+    notify: "Avisarme cuando lleguen personas que conocía",
+    notifyHelp:
+      "Un mensaje directo cuando lleguen aquí personas a las que seguía en X, o que le seguían; " +
+      "como máximo uno al día.",
+    autofollow: "Seguirlas por mí",
+    autofollowHelp:
+      "passerelle sigue a las personas que usted seguía en X cuando llegan y lo permiten, en su " +
+      "nombre y a través de su propio servidor. Su servidor le pedirá antes que lo autorice.",
+    relay: "Difundir mis publicaciones públicas",
+    relayHelp:
+      "Sus publicaciones públicas se transmiten a los servidores donde están ahora sus antiguos seguidores de X, " +
+      "para que puedan verlas.",
+    save: "Guardar mis opciones",
+    saving: "Guardando…",
+    saved: "Guardado.",
+    saveFailed: "No se pudieron guardar sus opciones (error {status}). Inténtelo de nuevo.",
+    step3: "Seguir por usted",
+    connect: "Conectar su servidor para seguir por usted",
+    revoke: "Desconectar mi servidor",
+    connectOff:
+      "Este puente no puede seguir en su nombre: su administrador no lo ha configurado. La " +
+      "lista de abajo le permite seguirlas usted mismo.",
+    notConnected:
+      "Su servidor aún no está conectado. Al conectarlo, passerelle podrá seguir en su nombre " +
+      "a las personas que seguía en X a medida que lleguen. Su servidor le pedirá que lo confirme.",
+    connected:
+      "Conectado a {host}. Seguimientos hechos: {done}; en espera: {waiting}; no se pudieron hacer: " +
+      "{failed}.",
+    connecting: "Abriendo su servidor…",
+    connectFailed: "No se pudo contactar con su servidor: {reason}",
+    revoked: "Desconectado. Ya no se seguirá a nadie en su nombre.",
+    revokeFailed: "La desconexión falló (error {status}). Inténtelo de nuevo.",
+    oauth_granted: "Su servidor está conectado: passerelle seguirá por usted.",
+    oauth_denied: "Lo rechazó en su servidor, así que no se conectó nada.",
+    oauth_invalid:
+      "Esta autorización no empezó en esta página, o ya se usó. Inténtelo de nuevo.",
+    oauth_expired: "La autorización tardó demasiado. Inténtelo de nuevo.",
+    oauth_failed: "Su servidor no dio acceso a passerelle. Inténtelo más tarde.",
+    oauth_wrong_account:
+      "Su servidor dio acceso a otra cuenta distinta de {member}, así que no se guardó nada.",
+    oauth_off: "Este puente no puede seguir en su nombre.",
+    csvIntro: "¿Prefiere seguirlas usted mismo?",
+    csvLink: "Descargar la lista de personas encontradas (formato de importación de Mastodon)",
+  },
+  it: {
+    title: "Colleghi il Suo archivio di X",
+    intro:
+      "passerelle La aiuta a ritrovare le persone che conosceva su X quando arrivano anche loro nel fediverso. " +
+      "Il Suo archivio viene aperto qui, sul Suo dispositivo: vengono inviate solo le Sue liste di follower.",
+    member: "Account del fediverso: {member}",
+    langLabel: "Lingua",
+    step1: "Il Suo archivio di X",
+    pickHelp:
+      "Scelga il file .zip che X Le ha inviato (Impostazioni, Il tuo account, Scarica un archivio dei tuoi " +
+      "dati). Vanno bene anche i suoi file account.js, follower.js e following.js.",
+    pickLabel: "Scegli l'archivio",
+    dropHint: "oppure lo trascini in un punto qualsiasi di questa pagina",
+    reading: "Lettura del Suo archivio…",
+    found: "Trovato nel Suo archivio",
+    handle: "Account X",
+    followers: "Follower",
+    following: "Seguiti",
+    count: "{n}",
+    manifestOk: "Questi numeri corrispondono all'indice dell'archivio stesso.",
+    manifestNone:
+      "L'indice dell'archivio (manifest.js) non c'è, quindi questi numeri non si sono potuti verificare.",
+    privacy:
+      "Saranno inviate solo queste liste: il Suo nome su X e il numero del Suo account, e i numeri degli account " +
+      "dei Suoi follower e degli account che segue. Il Suo indirizzo e-mail, i post, i messaggi " +
+      "e i contenuti multimediali restano su questo dispositivo.",
+    send: "Invia queste liste",
+    sending: "Invio in corso… {pct} %",
+    processing: "Inviato. passerelle sta leggendo le liste…",
+    sent: "Fatto. passerelle ha collegato {handle}: {followers} follower, {following} seguiti.",
+    linked:
+      "Già collegato: {handle} ({followers} follower, {following} seguiti). Inviare un archivio " +
+      "più recente sostituisce queste liste.",
+    notZip: "Questo file non è un archivio .zip. Scelga il file .zip inviato da X, o i suoi file .js.",
+    notX: "Non sembra un archivio di X: non contiene data/account.js.",
+    noLists:
+      "Questo archivio non ha liste di follower (data/follower.js e data/following.js). " +
+      "Richieda di nuovo a X il Suo archivio completo.",
+    looseNoAccount:
+      "Aggiunga anche account.js: dice a passerelle a quale account X appartengono queste liste.",
+    zipAndFiles: "Scelga o il solo .zip, o i suoi file .js, non entrambi.",
+    incomplete: "Mancano alcune parti delle liste: {files}. Scelga anche quelle, o l'intero .zip.",
+    mismatchFollower:
+      "L'indice dell'archivio annuncia {expected} follower ma le liste ne contengono {found}. " +
+      "L'archivio potrebbe essere danneggiato; lo scarichi di nuovo da X.",
+    mismatchFollowing:
+      "L'indice dell'archivio annuncia {expected} account seguiti ma le liste ne contengono {found}. " +
+      "L'archivio potrebbe essere danneggiato; lo scarichi di nuovo da X.",
+    mixed: "Questi file provengono da due account X diversi.",
+    tooLarge:
+      "È troppo grande per essere inviato ({size}). Le liste di follower di solito sono molto più piccole: " +
+      "è l'archivio giusto?",
+    damaged: "Questo archivio è danneggiato e non si può leggere. Lo scarichi di nuovo da X.",
+    encrypted: "Questo archivio è protetto da password. Usi l'archivio esattamente come X l'ha inviato.",
+    unsupported:
+      "Questo archivio è compresso in un modo che il browser non sa aprire. Usi l'archivio " +
+      "esattamente come X l'ha inviato.",
+    oldBrowser: "Questo browser non sa aprire gli archivi. Usi un Firefox, Chrome o Safari recente.",
+    expired:
+      "Questo link è scaduto o è già stato usato. Invii «link» a {bridge} in un messaggio diretto " +
+      "per averne uno nuovo.",
+    stateFailed:
+      "passerelle non è raggiungibile in questo momento. Può comunque controllare il Suo archivio; per inviarlo " +
+      "serve la connessione.",
+    noSession:
+      "Per inviare qualcosa, questa pagina ha bisogno del link che passerelle Le ha inviato. Riapra quel link, " +
+      "oppure invii «link» a {bridge} per averne uno nuovo.",
+    tooLargeServer: "passerelle ha rifiutato queste liste: sono più grandi di quanto accetta questo server.",
+    refused: "passerelle ha rifiutato queste liste: {reason}",
+    sendFailed: "Invio non riuscito (errore {status}). Riprovi.",
+    network: "La connessione si è interrotta. Riprovi.",
+    step2: "Che cosa autorizza",
+    consentsHelp: "Ogni scelta si può cambiare in qualsiasi momento, qui o con un messaggio a {bridge}.",
+    findable: "Si può trovarmi con il mio vecchio nome su X",
+    findableHelp: "Chi cerca il Suo vecchio nome su X in passerelle vede il Suo nuovo indirizzo.",
+    notify: "Avvisami quando arrivano persone che conoscevo",
+    notifyHelp:
+      "Un messaggio diretto quando arrivano qui persone che seguiva su X, o che La seguivano; " +
+      "al massimo uno al giorno.",
+    autofollow: "Seguile per me",
+    autofollowHelp:
+      "passerelle segue le persone che Lei seguiva su X quando arrivano e lo permettono, a Suo " +
+      "nome e tramite il Suo server. Il Suo server Le chiede prima di autorizzarlo.",
+    relay: "Rilancia i miei post pubblici",
+    relayHelp:
+      "I Suoi post pubblici vengono inoltrati ai server dove ora si trovano i Suoi ex follower di X, " +
+      "così possono vederli.",
+    save: "Salva le mie scelte",
+    saving: "Salvataggio…",
+    saved: "Salvato.",
+    saveFailed: "Non è stato possibile salvare le Sue scelte (errore {status}). Riprovi.",
+    step3: "Seguire per Lei",
+    connect: "Colleghi il Suo server per seguire per Lei",
+    revoke: "Scollega il mio server",
+    connectOff:
+      "Questo ponte non può seguire a Suo nome: il suo amministratore non l'ha configurato. La " +
+      "lista qui sotto Le permette comunque di seguirle da sé.",
+    notConnected:
+      "Il Suo server non è ancora collegato. Collegarlo permette a passerelle di seguire a Suo nome " +
+      "le persone che seguiva su X, man mano che arrivano. Il Suo server Le chiederà di confermare.",
+    connected:
+      "Collegato a {host}. Follow fatti: {done}; in attesa: {waiting}; non riusciti: " +
+      "{failed}.",
+    connecting: "Apertura del Suo server…",
+    connectFailed: "Il Suo server non è raggiungibile: {reason}",
+    revoked: "Scollegato. Non si seguirà più nessuno a Suo nome.",
+    revokeFailed: "Scollegamento non riuscito (errore {status}). Riprovi.",
+    oauth_granted: "Il Suo server è collegato: passerelle seguirà per Lei.",
+    oauth_denied: "Ha rifiutato sul Suo server, quindi non è stato collegato nulla.",
+    oauth_invalid:
+      "Questa autorizzazione non è partita da questa pagina, o è già stata usata. Riprovi.",
+    oauth_expired: "L'autorizzazione ha richiesto troppo tempo. Riprovi.",
+    oauth_failed: "Il Suo server non ha dato accesso a passerelle. Riprovi più tardi.",
+    oauth_wrong_account:
+      "Il Suo server ha dato accesso a un account diverso da {member}, quindi non è stato tenuto nulla.",
+    oauth_off: "Questo ponte non può seguire a Suo nome.",
+    csvIntro: "Preferisce seguirle da sé?",
+    csvLink: "Scarica l'elenco delle persone trovate (formato di importazione di Mastodon)",
+  },
+  pt: {
+    title: "Vincular o seu arquivo do X",
+    intro:
+      "O passerelle ajuda você a reencontrar as pessoas que conhecia no X quando elas também estiverem no fediverso. " +
+      "O seu arquivo é aberto aqui, no seu próprio aparelho: só as suas listas de seguidores são enviadas.",
+    member: "Conta do fediverso: {member}",
+    langLabel: "Idioma",
+    step1: "O seu arquivo do X",
+    pickHelp:
+      "Escolha o arquivo .zip que o X lhe enviou (Configurações, Sua conta, Baixar um arquivo com seus " +
+      "dados). Os arquivos account.js, follower.js e following.js dele também servem.",
+    pickLabel: "Escolher o seu arquivo",
+    dropHint: "ou solte-o em qualquer lugar desta página",
+    reading: "Lendo o seu arquivo…",
+    found: "Encontrado no seu arquivo",
+    handle: "Conta do X",
+    followers: "Seguidores",
+    following: "Seguindo",
+    count: "{n}",
+    manifestOk: "Estes números conferem com o índice do próprio arquivo.",
+    manifestNone:
+      "O índice do arquivo (manifest.js) não está aqui, por isso estes números não puderam ser conferidos.",
+    privacy:
+      "Só estas listas serão enviadas: o seu nome no X e o número da sua conta, e os números das contas " +
+      "dos seus seguidores e das contas que você segue. O seu e-mail, publicações, mensagens " +
+      "e mídias ficam neste aparelho.",
+    send: "Enviar estas listas",
+    sending: "Enviando… {pct} %",
+    processing: "Enviado. O passerelle está lendo as listas…",
+    sent: "Pronto. O passerelle vinculou {handle}: {followers} seguidores, {following} seguidos.",
+    linked:
+      "Já vinculado: {handle} ({followers} seguidores, {following} seguidos). Enviar um arquivo " +
+      "mais recente substitui estas listas.",
+    notZip: "Este arquivo não é um .zip. Escolha o .zip que o X lhe enviou, ou os arquivos .js dele.",
+    notX: "Isto não parece um arquivo do X: não há data/account.js nele.",
+    noLists:
+      "Este arquivo não tem listas de seguidores (data/follower.js e data/following.js). " +
+      "Peça de novo ao X o seu arquivo completo.",
+    looseNoAccount:
+      "Adicione também account.js: ele diz ao passerelle a que conta do X estas listas pertencem.",
+    zipAndFiles: "Escolha ou só o .zip, ou os arquivos .js dele, não os dois.",
+    incomplete: "Faltam partes das listas: {files}. Escolha-as também, ou o .zip inteiro.",
+    mismatchFollower:
+      "O índice do arquivo anuncia {expected} seguidores, mas as listas contêm {found}. " +
+      "O arquivo pode estar danificado; baixe-o de novo do X.",
+    mismatchFollowing:
+      "O índice do arquivo anuncia {expected} contas seguidas, mas as listas contêm {found}. " +
+      "O arquivo pode estar danificado; baixe-o de novo do X.",
+    mixed: "Estes arquivos vêm de duas contas do X diferentes.",
+    tooLarge:
+      "Isto é grande demais para enviar ({size}). As listas de seguidores costumam ser bem menores: " +
+      "é o arquivo certo?",
+    damaged: "Este arquivo está danificado e não pode ser lido. Baixe-o de novo do X.",
+    encrypted: "Este arquivo está protegido por senha. Use o arquivo exatamente como o X o enviou.",
+    unsupported:
+      "Este arquivo está comprimido de um jeito que o navegador não consegue abrir. Use o arquivo " +
+      "exatamente como o X o enviou.",
+    oldBrowser: "Este navegador não consegue abrir arquivos compactados. Use um Firefox, Chrome ou Safari recente.",
+    expired:
+      "Este link expirou ou já foi usado. Envie «link» para {bridge} numa mensagem direta " +
+      "para obter um novo.",
+    stateFailed:
+      "Não é possível contatar o passerelle agora. Você ainda pode conferir o seu arquivo; para enviar " +
+      "é preciso a conexão.",
+    noSession:
+      "Para enviar algo, esta página precisa do link que o passerelle lhe enviou. Abra esse link de novo, " +
+      "ou envie «link» para {bridge} para obter um novo.",
+    tooLargeServer: "O passerelle recusou estas listas: são maiores do que este servidor aceita.",
+    refused: "O passerelle recusou estas listas: {reason}",
+    sendFailed: "O envio falhou (erro {status}). Tente de novo.",
+    network: "A conexão caiu. Tente de novo.",
+    step2: "O que você autoriza",
+    consentsHelp: "Cada escolha pode ser mudada a qualquer momento, aqui ou por uma mensagem para {bridge}.",
+    findable: "Podem me encontrar pelo meu antigo nome no X",
+    findableHelp: "Quem procurar o seu antigo nome do X no passerelle verá o seu novo endereço.",
+    notify: "Avisar-me quando chegarem pessoas que eu conhecia",
+    notifyHelp:
+      "Uma mensagem direta quando chegarem aqui pessoas que você seguia no X, ou que seguiam você; " +
+      "no máximo uma por dia.",
+    autofollow: "Segui-las por mim",
+    autofollowHelp:
+      "O passerelle segue as pessoas que você seguia no X quando elas chegam e permitem, em seu " +
+      "nome e pelo seu próprio servidor. O seu servidor pede primeiro a sua autorização.",
+    relay: "Retransmitir as minhas publicações públicas",
+    relayHelp:
+      "As suas publicações públicas são repassadas aos servidores onde agora estão os seus antigos seguidores do X, " +
+      "para que eles as vejam.",
+    save: "Salvar as minhas escolhas",
+    saving: "Salvando…",
+    saved: "Salvo.",
+    saveFailed: "Não foi possível salvar as suas escolhas (erro {status}). Tente de novo.",
+    step3: "Seguir por você",
+    connect: "Conectar o seu servidor para seguir por você",
+    revoke: "Desconectar o meu servidor",
+    connectOff:
+      "Esta ponte não pode seguir em seu nome: o administrador não a configurou para isso. A " +
+      "lista abaixo ainda permite que você mesmo as siga.",
+    notConnected:
+      "O seu servidor ainda não está conectado. Conectá-lo permite que o passerelle siga, em seu nome, " +
+      "as pessoas que você seguia no X à medida que chegam. O seu servidor vai pedir a sua confirmação.",
+    connected:
+      "Conectado a {host}. Seguimentos feitos: {done}; aguardando: {waiting}; não realizados: " +
+      "{failed}.",
+    connecting: "Abrindo o seu servidor…",
+    connectFailed: "Não foi possível contatar o seu servidor: {reason}",
+    revoked: "Desconectado. Nada mais será seguido em seu nome.",
+    revokeFailed: "A desconexão falhou (erro {status}). Tente de novo.",
+    oauth_granted: "O seu servidor está conectado: o passerelle vai seguir por você.",
+    oauth_denied: "Você recusou no seu servidor, então nada foi conectado.",
+    oauth_invalid:
+      "Esta autorização não começou nesta página, ou já foi usada. Tente de novo.",
+    oauth_expired: "A autorização demorou demais. Tente de novo.",
+    oauth_failed: "O seu servidor não deu acesso ao passerelle. Tente de novo mais tarde.",
+    oauth_wrong_account:
+      "O seu servidor deu acesso a outra conta que não {member}, então nada foi mantido.",
+    oauth_off: "Esta ponte não pode seguir em seu nome.",
+    csvIntro: "Prefere segui-las você mesmo?",
+    csvLink: "Baixar a lista das pessoas encontradas (formato de importação do Mastodon)",
+  },
+  nl: {
+    title: "Uw X-archief koppelen",
+    intro:
+      "passerelle helpt u de mensen terug te vinden die u van X kende, zodra ook zij op de fediverse zijn. " +
+      "Uw archief wordt hier geopend, op uw eigen apparaat: alleen uw volgerslijsten worden verstuurd.",
+    member: "Fediverse-account: {member}",
+    langLabel: "Taal",
+    step1: "Uw X-archief",
+    pickHelp:
+      "Kies het .zip-bestand dat X u stuurde (Instellingen, Je account, Download een archief van je " +
+      "gegevens). De bestanden account.js, follower.js en following.js eruit werken ook.",
+    pickLabel: "Kies uw archief",
+    dropHint: "of sleep het ergens op deze pagina",
+    reading: "Uw archief wordt gelezen…",
+    found: "Gevonden in uw archief",
+    handle: "X-account",
+    followers: "Volgers",
+    following: "Volgend",
+    count: "{n}",
+    manifestOk: "Deze aantallen kloppen met de eigen index van het archief.",
+    manifestNone:
+      "De index van het archief (manifest.js) ontbreekt, dus deze aantallen konden niet worden nagekeken.",
+    privacy:
+      "Alleen deze lijsten worden verstuurd: uw X-naam en accountnummer, en de accountnummers " +
+      "van uw volgers en van de accounts die u volgt. Uw e-mailadres, berichten, privéberichten " +
+      "en media blijven op dit apparaat.",
+    send: "Deze lijsten versturen",
+    sending: "Versturen… {pct} %",
+    processing: "Verstuurd. passerelle leest de lijsten…",
+    sent: "Klaar. passerelle heeft {handle} gekoppeld: {followers} volgers, {following} gevolgd.",
+    linked:
+      "Al gekoppeld: {handle} ({followers} volgers, {following} gevolgd). Een nieuwer " +
+      "archief versturen vervangt deze lijsten.",
+    notZip: "Dit bestand is geen .zip-archief. Kies het .zip-bestand dat X u stuurde, of de .js-bestanden eruit.",
+    notX: "Dit lijkt geen X-archief: er zit geen data/account.js in.",
+    noLists:
+      "Dit archief heeft geen volgerslijsten (data/follower.js en data/following.js). " +
+      "Vraag X opnieuw om uw volledige archief.",
+    looseNoAccount:
+      "Voeg ook account.js toe: daaraan ziet passerelle bij welk X-account deze lijsten horen.",
+    zipAndFiles: "Kies ofwel alleen de .zip, ofwel de .js-bestanden eruit, niet allebei.",
+    incomplete: "Er ontbreken delen van de lijsten: {files}. Kies die ook, of de hele .zip.",
+    mismatchFollower:
+      "De index van het archief meldt {expected} volgers, maar de lijsten bevatten er {found}. " +
+      "Het archief is misschien beschadigd; download het opnieuw van X.",
+    mismatchFollowing:
+      "De index van het archief meldt {expected} gevolgde accounts, maar de lijsten bevatten er {found}. " +
+      "Het archief is misschien beschadigd; download het opnieuw van X.",
+    mixed: "Deze bestanden komen van twee verschillende X-accounts.",
+    tooLarge:
+      "Dit is te groot om te versturen ({size}). Volgerslijsten zijn meestal veel kleiner: " +
+      "is dit het juiste archief?",
+    damaged: "Dit archief is beschadigd en kan niet worden gelezen. Download het opnieuw van X.",
+    encrypted: "Dit archief is met een wachtwoord beveiligd. Gebruik het archief precies zoals X het stuurde.",
+    unsupported:
+      "Dit archief is zo gecomprimeerd dat de browser het niet kan openen. Gebruik het archief " +
+      "precies zoals X het stuurde.",
+    oldBrowser: "Deze browser kan geen archieven openen. Gebruik een recente Firefox, Chrome of Safari.",
+    expired:
+      "Deze link is verlopen of al gebruikt. Stuur “link” in een direct bericht naar {bridge} " +
+      "voor een nieuwe.",
+    stateFailed:
+      "passerelle is nu niet bereikbaar. U kunt uw archief toch nakijken; om te versturen " +
+      "is de verbinding nodig.",
+    noSession:
+      "Om iets te versturen, heeft deze pagina de link nodig die passerelle u stuurde. Open die link opnieuw, " +
+      "of stuur “link” naar {bridge} voor een nieuwe.",
+    tooLargeServer: "passerelle weigerde deze lijsten: ze zijn groter dan deze server aanvaardt.",
+    refused: "passerelle weigerde deze lijsten: {reason}",
+    sendFailed: "Versturen mislukt (fout {status}). Probeer het opnieuw.",
+    network: "De verbinding is verbroken. Probeer het opnieuw.",
+    step2: "Wat u toestaat",
+    consentsHelp: "Elke keuze kunt u altijd wijzigen, hier of met een bericht aan {bridge}.",
+    findable: "Men kan mij vinden via mijn oude X-naam",
+    findableHelp: "Wie uw oude X-naam opzoekt bij passerelle, krijgt uw nieuwe adres te zien.",
+    notify: "Laat me weten wanneer mensen die ik kende aankomen",
+    notifyHelp:
+      "Een direct bericht wanneer mensen die u op X volgde, of die u volgden, hier aankomen; " +
+      "hoogstens één per dag.",
+    autofollow: "Volg hen voor mij",
+    autofollowHelp:
+      "passerelle volgt de mensen die u op X volgde zodra ze aankomen en het toestaan, namens u " +
+      "en via uw eigen server. Uw server vraagt u eerst om toestemming.",
+    relay: "Mijn openbare berichten doorgeven",
+    relayHelp:
+      "Uw openbare berichten worden doorgegeven aan de servers waar uw vroegere X-volgers nu zitten, " +
+      "zodat zij ze kunnen zien.",
+    save: "Mijn keuzes bewaren",
+    saving: "Bewaren…",
+    saved: "Bewaard.",
+    saveFailed: "Uw keuzes konden niet worden bewaard (fout {status}). Probeer het opnieuw.",
+    step3: "Voor u volgen",
+    connect: "Koppel uw server om voor u te volgen",
+    revoke: "Mijn server loskoppelen",
+    connectOff:
+      "Deze brug kan niet namens u volgen: de beheerder heeft dat niet ingesteld. Met de " +
+      "lijst hieronder kunt u hen toch zelf volgen.",
+    notConnected:
+      "Uw server is nog niet gekoppeld. Als u hem koppelt, kan passerelle namens u de mensen volgen " +
+      "die u op X volgde, zodra ze aankomen. Uw server vraagt u om bevestiging.",
+    connected:
+      "Gekoppeld aan {host}. Gevolgd: {done}; wachtend: {waiting}; niet gelukt: " +
+      "{failed}.",
+    connecting: "Uw server wordt geopend…",
+    connectFailed: "Uw server was niet bereikbaar: {reason}",
+    revoked: "Losgekoppeld. Er wordt niets meer namens u gevolgd.",
+    revokeFailed: "Loskoppelen mislukt (fout {status}). Probeer het opnieuw.",
+    oauth_granted: "Uw server is gekoppeld: passerelle volgt voor u.",
+    oauth_denied: "U hebt op uw server geweigerd, dus er is niets gekoppeld.",
+    oauth_invalid:
+      "Deze autorisatie is niet op deze pagina begonnen, of is al gebruikt. Probeer het opnieuw.",
+    oauth_expired: "De autorisatie duurde te lang. Probeer het opnieuw.",
+    oauth_failed: "Uw server gaf passerelle geen toegang. Probeer het later opnieuw.",
+    oauth_wrong_account:
+      "Uw server gaf toegang tot een ander account dan {member}, dus er is niets bewaard.",
+    oauth_off: "Deze brug kan niet namens u volgen.",
+    csvIntro: "Volgt u hen liever zelf?",
+    csvLink: "De lijst van gevonden mensen downloaden (importformaat van Mastodon)",
+  },
 };
 
 // The files passerelle needs, wherever the archive keeps its data/ folder.
@@ -266,7 +862,10 @@ const CONSENTS = ["findable", "notify", "autofollow", "relay"];
 const CONSENT_DEFAULTS = { findable: true, notify: true, autofollow: false, relay: false };
 
 const $ = (id) => document.getElementById(id);
-let lang = (navigator.language || "en").toLowerCase().startsWith("fr") ? "fr" : "en";
+// The browser's language when the page has it ("pt-BR" is pt), else English; the server's
+// guess (Accept-Language, then the member's choice) replaces it until the person picks one.
+const browserLang = (navigator.language || "en").toLowerCase().split("-")[0];
+let lang = Object.hasOwn(T, browserLang) ? browserLang : "en";
 let langChosen = false; // once the person picks a language, the server's guess no longer applies
 let state = null; // GET /link/state, once loaded
 // ?oauth=RESULT: how the authorisation on the member's server ended (the callback says so).
@@ -906,6 +1505,86 @@ const XT = {
     x_rate_limited: "X est surchargé. Réessayez dans un quart d'heure.",
     x_suspended: "Ce compte est suspendu par l'administrateur.",
     x_off: "Cette passerelle ne vérifie pas avec X.",
+  },
+  de: {
+    xverifyTitle: "Mit X bestätigen",
+    xverifyButton: "Mit X bestätigen",
+    xverifyIntro:
+      "Ein Archiv kann jeder schreiben, Ihr X-Account ist also nur eine Angabe. Melden Sie sich einmal bei X an, und X selbst bestätigt sie: Ihre Angabe hat dann Vorrang vor jeder anderen.",
+    xverifyDone: "X hat bestätigt, dass dieser X-Account Ihnen gehört.",
+    xverifyFailed: "Die Bestätigung mit X konnte nicht beginnen: {reason}",
+    x_verified: "X hat Ihren Account bestätigt: Ihr Anspruch ist bestätigt.",
+    x_denied: "Sie haben bei X abgelehnt, daher hat sich nichts geändert.",
+    x_invalid: "Diese Antwort von X gehört nicht zu dieser Seite. Bitte versuchen Sie es erneut.",
+    x_expired: "Die Bestätigung hat zu lange gedauert. Bitte versuchen Sie es erneut.",
+    x_failed: "X hat Ihren Account nicht bestätigt. Bitte versuchen Sie es später erneut.",
+    x_rate_limited: "X ist gerade ausgelastet. Bitte versuchen Sie es in einer Viertelstunde erneut.",
+    x_suspended: "Dieser Account ist vom Admin gesperrt.",
+    x_off: "Diese Brücke bestätigt nicht mit X.",
+  },
+  es: {
+    xverifyTitle: "Verificar con X",
+    xverifyButton: "Verificar con X",
+    xverifyIntro:
+      "Cualquiera puede escribir un archivo, así que su cuenta de X es solo una declaración. Inicie sesión en X una vez y el propio X la confirma: su declaración prevalece entonces sobre cualquier otra.",
+    xverifyDone: "X confirmó que esta cuenta de X es suya.",
+    xverifyFailed: "No se pudo empezar la verificación con X: {reason}",
+    x_verified: "X confirmó su cuenta: su reclamación está verificada.",
+    x_denied: "Lo rechazó en X, así que nada ha cambiado.",
+    x_invalid: "Esta respuesta de X no corresponde a esta página. Inténtelo de nuevo.",
+    x_expired: "La verificación tardó demasiado. Inténtelo de nuevo.",
+    x_failed: "X no confirmó su cuenta. Inténtelo más tarde.",
+    x_rate_limited: "X está saturado ahora mismo. Inténtelo de nuevo dentro de un cuarto de hora.",
+    x_suspended: "Esta cuenta está suspendida por el administrador.",
+    x_off: "Este puente no verifica con X.",
+  },
+  it: {
+    xverifyTitle: "Verifica con X",
+    xverifyButton: "Verifica con X",
+    xverifyIntro:
+      "Chiunque può scrivere un archivio, quindi il Suo account X è solo una dichiarazione. Acceda una volta a X e X stesso la conferma: la Sua dichiarazione prevale allora su qualsiasi altra.",
+    xverifyDone: "X ha confermato che questo account X è Suo.",
+    xverifyFailed: "Impossibile avviare la verifica con X: {reason}",
+    x_verified: "X ha confermato il Suo account: la Sua rivendicazione è verificata.",
+    x_denied: "Ha rifiutato su X, quindi non è cambiato nulla.",
+    x_invalid: "Questa risposta di X non appartiene a questa pagina. Riprovi.",
+    x_expired: "La verifica ha richiesto troppo tempo. Riprovi.",
+    x_failed: "X non ha confermato il Suo account. Riprovi più tardi.",
+    x_rate_limited: "X è sovraccarico in questo momento. Riprovi tra un quarto d'ora.",
+    x_suspended: "Questo account è sospeso dall'amministratore.",
+    x_off: "Questo ponte non verifica con X.",
+  },
+  pt: {
+    xverifyTitle: "Verificar com o X",
+    xverifyButton: "Verificar com o X",
+    xverifyIntro:
+      "Qualquer pessoa pode escrever um arquivo, por isso a sua conta do X é só uma declaração. Entre no X uma vez e o próprio X a confirma: a sua declaração passa então à frente de qualquer outra.",
+    xverifyDone: "O X confirmou que esta conta do X é sua.",
+    xverifyFailed: "Não foi possível começar a verificação com o X: {reason}",
+    x_verified: "O X confirmou a sua conta: a sua reivindicação está verificada.",
+    x_denied: "Você recusou no X, então nada mudou.",
+    x_invalid: "Esta resposta do X não pertence a esta página. Tente de novo.",
+    x_expired: "A verificação demorou demais. Tente de novo.",
+    x_failed: "O X não confirmou a sua conta. Tente de novo mais tarde.",
+    x_rate_limited: "O X está sobrecarregado agora. Tente de novo daqui a um quarto de hora.",
+    x_suspended: "Esta conta está suspensa pelo administrador.",
+    x_off: "Esta ponte não verifica com o X.",
+  },
+  nl: {
+    xverifyTitle: "Bevestigen met X",
+    xverifyButton: "Bevestigen met X",
+    xverifyIntro:
+      "Iedereen kan een archief schrijven, dus uw X-account is alleen een bewering. Meld u één keer aan bij X en X zelf bevestigt die: uw bewering gaat dan voor elke andere.",
+    xverifyDone: "X heeft bevestigd dat dit X-account van u is.",
+    xverifyFailed: "Bevestigen met X kon niet beginnen: {reason}",
+    x_verified: "X heeft uw account bevestigd: uw claim is bevestigd.",
+    x_denied: "U hebt bij X geweigerd, dus er is niets veranderd.",
+    x_invalid: "Dit antwoord van X hoort niet bij deze pagina. Probeer het opnieuw.",
+    x_expired: "Het bevestigen duurde te lang. Probeer het opnieuw.",
+    x_failed: "X heeft uw account niet bevestigd. Probeer het later opnieuw.",
+    x_rate_limited: "X is nu overbelast. Probeer het over een kwartier opnieuw.",
+    x_suspended: "Dit account is door de beheerder geschorst.",
+    x_off: "Deze brug bevestigt niet met X.",
   },
 };
 for (const l of Object.keys(XT)) Object.assign(T[l], XT[l]);
