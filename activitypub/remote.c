@@ -15,6 +15,7 @@
 #include "httpsig.h"
 #include "log.h"
 #include "metrics.h"
+#include "monotime.h"
 #include "remote.h"
 #include "url.h"
 #include "xmalloc.h"
@@ -950,10 +951,7 @@ remote_forget_nodb_cb(evutil_socket_t fd, short what, void *arg)
 static time_t
 remote_now(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec;
+    return (time_t)(monotime_ms() / 1000);
 }
 
 static void

@@ -17,6 +17,7 @@
 #include "httpc.h"
 #include "httpc_internal.h"
 #include "log.h"
+#include "monotime.h"
 #include "netguard.h"
 #include "xmalloc.h"
 
@@ -34,7 +35,6 @@ static const char *const error_names[] = {
     "cancelled", "other",
 };
 
-static int64_t httpc_now_ms(void);
 static void httpc_hop_done(struct httpc_call *c, CURLcode res);
 static int httpc_read_file_capped(const char *path, size_t cap, char **out, size_t *outlen,
                                   char *err, size_t errlen);
@@ -260,15 +260,6 @@ httpc_free(struct httpc *h)
     curl_global_cleanup();
 }
 
-static int64_t
-httpc_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 httpc_read_file_capped(const char *path, size_t cap, char **out, size_t *outlen, char *err,
                        size_t errlen)
@@ -455,7 +446,7 @@ static void
 httpc_call_deliver(struct httpc_call *c)
 {
     struct httpc_response resp;
-    int64_t ms = c->started ? httpc_now_ms() - c->start_ms : 0;
+    int64_t ms = c->started ? monotime_ms() - c->start_ms : 0;
 
     memset(&resp, 0, sizeof(resp));
     resp.error = c->error;
@@ -536,10 +527,10 @@ httpc_hop_start(struct httpc_call *c)
 
     if (!c->started) {
         c->started = 1;
-        c->start_ms = httpc_now_ms();
+        c->start_ms = monotime_ms();
         c->deadline_ms = c->start_ms + h->total_ms;
     }
-    left = c->deadline_ms - httpc_now_ms();
+    left = c->deadline_ms - monotime_ms();
     if (left <= 0) {
         err_set(c->errmsg, sizeof(c->errmsg), "total timeout of %ld ms reached", h->total_ms);
         httpc_call_fail(c, HTTPC_ERR_TIMEOUT);

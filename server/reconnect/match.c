@@ -13,6 +13,7 @@
 #include "log.h"
 #include "match.h"
 #include "metrics.h"
+#include "monotime.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -147,7 +148,7 @@ struct match_step {
     struct worker_run *run;
     char member[24];
     char counts[5][24]; /* inserted, replanned, undone, skipped, notices */
-    struct timespec t0;
+    long long t0_ms;    /* monotime_ms() when the step began */
 };
 
 char *
@@ -177,15 +178,6 @@ match_block_array(const char *list)
     *o++ = '}';
     *o = '\0';
     return out;
-}
-
-static long long
-match_ms_since(const struct timespec *t0)
-{
-    struct timespec t1;
-
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (long long)(t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
 static int
@@ -250,7 +242,7 @@ match_done_cb(enum db_outcome outcome, const char *err, void *arg)
         log_info("match",
                  "member=%s inserted=%s replanned=%s undone=%s skipped=%s notices=%s ms=%lld",
                  s->member, s->counts[0], s->counts[1], s->counts[2], s->counts[3], s->counts[4],
-                 match_ms_since(&s->t0));
+                 monotime_ms() - s->t0_ms);
     }
     worker_run_done(s->run, found);
     free(s);
@@ -265,7 +257,7 @@ match_step(struct worker_run *run, void *arg)
 
     s->m = m;
     s->run = run;
-    clock_gettime(CLOCK_MONOTONIC, &s->t0);
+    s->t0_ms = monotime_ms();
     tx = dbtx_new(m->app->db, match_done_cb, s);
     dbtx_push(tx, sql_claim, match_claimed_cb, s, 0);
     dbtx_run(tx);
