@@ -436,8 +436,8 @@ connguard_release(struct connguard_hold *h, int status, const char *body)
 
         /* What is left of the body: its announced length, or (chunked) the upload cap. */
         c->linger = c->g->o.max_upload;
-        if (c->hbuf != NULL && connguard_head_header(c->hbuf, c->hlen, "Content-Length", cl,
-                                                     sizeof(cl)) == 0) {
+        if (c->hbuf != NULL &&
+            connguard_head_header(c->hbuf, c->hlen, "Content-Length", cl, sizeof(cl)) == 0) {
             unsigned long long n = strtoull(cl, NULL, 10);
 
             if (n < c->linger)
