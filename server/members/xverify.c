@@ -32,7 +32,7 @@
 #define XV_MAX_HANDLE 50   /* X allows 15 */
 
 /* One verification (start or callback), the single owner of what it holds. */
-struct xv_op {
+struct xverify_op {
     struct app *app;
     struct evhttp_request *req;
     char member_id[24];
@@ -48,10 +48,10 @@ struct xv_op {
     int queued;
 };
 
-static struct xv_op *
-xv_new(struct app *app, struct evhttp_request *req)
+static struct xverify_op *
+xverify_new(struct app *app, struct evhttp_request *req)
 {
-    struct xv_op *op = xcalloc(1, sizeof(*op));
+    struct xverify_op *op = xcalloc(1, sizeof(*op));
 
     op->app = app;
     op->req = req;
@@ -60,7 +60,7 @@ xv_new(struct app *app, struct evhttp_request *req)
 }
 
 static void
-xv_free(struct xv_op *op)
+xverify_free(struct xverify_op *op)
 {
     seal_wipe_free(op->verifier);
     seal_wipe_free(op->code);
@@ -72,14 +72,14 @@ xv_free(struct xv_op *op)
 
 /* The verifier is bound to its state row's member. */
 static void
-xv_state_ad(const char *member_id, char *out, size_t outlen)
+xverify_state_ad(const char *member_id, char *out, size_t outlen)
 {
     snprintf(out, outlen, "xstate:%s", member_id);
 }
 
 /* Sends the browser back to the page with the outcome, and frees op. */
 static void
-xv_back(struct xv_op *op, const char *result)
+xverify_back(struct xverify_op *op, const char *result)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(op->req);
     char *loc = xasprintf("/link?x=%s", result);
@@ -91,7 +91,7 @@ xv_back(struct xv_op *op, const char *result)
     evhttp_add_header(out, "Referrer-Policy", "no-referrer");
     reply_send(op->req, 303, "text/plain; charset=utf-8", "", 0);
     free(loc);
-    xv_free(op);
+    xverify_free(op);
 }
 
 /* --- POST /link/x/start ---------------------------------------------------------------------- */
@@ -104,9 +104,9 @@ static const char sql_state_store[] =
     "  now() + $6::int * interval '1 second')";
 
 static void
-xv_state_stored(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+xverify_state_stored(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
 {
-    struct xv_op *op = arg;
+    struct xverify_op *op = arg;
     char challenge[48], *url, *q = NULL;
     struct json_object *o;
 
@@ -115,7 +115,7 @@ xv_state_stored(enum db_outcome outcome, PGresult *res, const char *err, void *a
         log_warn("x_verify_start_failed", "member=%s reason=%s", op->member_id, log_q(err));
         reply_fail(op->req, REPLY_ERR_UNAVAILABLE,
                    texts_get(reply_req_lang(op->req), "page.db_unavailable"));
-        xv_free(op);
+        xverify_free(op);
         return;
     }
     oauth_challenge(op->verifier, challenge);
@@ -134,13 +134,13 @@ xv_state_stored(enum db_outcome outcome, PGresult *res, const char *err, void *a
     log_info("x_verify_start", "member=%s", op->member_id);
     evhttp_add_header(evhttp_request_get_output_headers(op->req), "Cache-Control", "no-store");
     reply_json(op->req, 200, "application/json", o);
-    xv_free(op);
+    xverify_free(op);
 }
 
 static void
-xv_start_session(struct app *app, struct evhttp_request *req, const char *member_id, void *arg)
+xverify_start_session(struct app *app, struct evhttp_request *req, const char *member_id, void *arg)
 {
-    struct xv_op *op = xv_new(app, req);
+    struct xverify_op *op = xverify_new(app, req);
     char verifier[65], hash[67], ad[64], ttl[16], nonce[SEAL_NONCE_BYTEA], *ct = NULL;
     const char *params[6];
 
@@ -150,15 +150,15 @@ xv_start_session(struct app *app, struct evhttp_request *req, const char *member
     if (token_random_hex(32, op->state, sizeof(op->state)) < 0 ||
         token_random_hex(32, verifier, sizeof(verifier)) < 0) {
         reply_fail(req, REPLY_ERR_INTERNAL, texts_get(reply_req_lang(req), "page.no_randomness"));
-        xv_free(op);
+        xverify_free(op);
         return;
     }
     op->verifier = xstrdup(verifier);
     OPENSSL_cleanse(verifier, sizeof(verifier));
-    xv_state_ad(op->member_id, ad, sizeof(ad));
+    xverify_state_ad(op->member_id, ad, sizeof(ad));
     if (seal_to_bytea(app->seal, ad, op->verifier, &ct, nonce) < 0) {
         reply_fail(req, REPLY_ERR_INTERNAL, texts_get(reply_req_lang(req), "page.seal_failed"));
-        xv_free(op);
+        xverify_free(op);
         return;
     }
     token_sha256_bytea(op->state, hash);
@@ -169,7 +169,7 @@ xv_start_session(struct app *app, struct evhttp_request *req, const char *member
     params[3] = ct;
     params[4] = nonce;
     params[5] = ttl;
-    db_query(app->db, sql_state_store, 6, params, xv_state_stored, op);
+    db_query(app->db, sql_state_store, 6, params, xverify_state_stored, op);
     free(ct);
 }
 
@@ -181,7 +181,7 @@ xverify_start(struct app *app, struct evhttp_request *req, const char *path)
         reply_fail(req, REPLY_ERR_NOT_FOUND, texts_get(reply_req_lang(req), "xverify.not_set_up"));
         return;
     }
-    linkpage_session(app, req, 1, xv_start_session, NULL);
+    linkpage_session(app, req, 1, xverify_start_session, NULL);
 }
 
 /* --- binding the X id ------------------------------------------------------------------------ */
@@ -226,9 +226,9 @@ static const char sql_bind[] =
     " match_due_at = now(), updated_at = now() WHERE id = $1::bigint";
 
 static int
-xv_rivals_cb(struct dbtx *tx, PGresult *res, void *arg)
+xverify_rivals_cb(struct dbtx *tx, PGresult *res, void *arg)
 {
-    struct xv_op *op = arg;
+    struct xverify_op *op = arg;
 
     for (int i = 0; i < PQntuples(res); i++) {
         char *text;
@@ -253,9 +253,9 @@ xv_rivals_cb(struct dbtx *tx, PGresult *res, void *arg)
 }
 
 static int
-xv_lock_cb(struct dbtx *tx, PGresult *res, void *arg)
+xverify_lock_cb(struct dbtx *tx, PGresult *res, void *arg)
 {
-    struct xv_op *op = arg;
+    struct xverify_op *op = arg;
 
     if (PQntuples(res) != 1) {
         op->result = "invalid";
@@ -265,33 +265,33 @@ xv_lock_cb(struct dbtx *tx, PGresult *res, void *arg)
         op->result = "suspended";
         return 1;
     }
-    dbtx_push(tx, sql_rivals, xv_rivals_cb, op, 2, op->member_id, op->x_id);
+    dbtx_push(tx, sql_rivals, xverify_rivals_cb, op, 2, op->member_id, op->x_id);
     return 0;
 }
 
 static void
-xv_bound(enum db_outcome outcome, const char *err, void *arg)
+xverify_bound(enum db_outcome outcome, const char *err, void *arg)
 {
-    struct xv_op *op = arg;
+    struct xverify_op *op = arg;
 
     if (outcome != DB_OK) {
         log_warn("x_verify_store_failed", "member=%s reason=%s", op->member_id, log_q(err));
-        xv_back(op, "failed");
+        xverify_back(op, "failed");
         return;
     }
     if (op->queued > 0 && op->app->queue != NULL)
         queue_kick(op->app->queue);
     match_kick(op->app->match);
-    xv_back(op, op->result);
+    xverify_back(op, op->result);
 }
 
 static void
-xv_bind(struct xv_op *op)
+xverify_bind(struct xverify_op *op)
 {
-    struct dbtx *tx = dbtx_new(op->app->db, xv_bound, op);
+    struct dbtx *tx = dbtx_new(op->app->db, xverify_bound, op);
 
     op->result = "verified";
-    dbtx_push(tx, sql_lock, xv_lock_cb, op, 1, op->member_id);
+    dbtx_push(tx, sql_lock, xverify_lock_cb, op, 1, op->member_id);
     dbtx_run(tx);
 }
 
@@ -299,7 +299,7 @@ xv_bind(struct xv_op *op)
 
 /* A 429 from X, or a refusal: the page says which. */
 static const char *
-xv_http_result(const struct httpc_response *resp)
+xverify_http_result(const struct httpc_response *resp)
 {
     if (resp->error == HTTPC_OK && resp->status == 429) {
         const char *reset = httpc_response_header(resp, "x-rate-limit-reset");
@@ -312,7 +312,7 @@ xv_http_result(const struct httpc_response *resp)
 
 /* X's user ids are decimal strings of a positive 64-bit integer. */
 static int
-xv_id_ok(const char *s)
+xverify_id_ok(const char *s)
 {
     size_t n = s != NULL ? strlen(s) : 0;
 
@@ -322,7 +322,7 @@ xv_id_ok(const char *s)
 }
 
 static int
-xv_handle_ok(const char *s)
+xverify_handle_ok(const char *s)
 {
     size_t n = s != NULL ? strlen(s) : 0;
 
@@ -337,9 +337,9 @@ xv_handle_ok(const char *s)
 
 /* GET /2/users/me: {"data": {"id": "...", "name": "...", "username": "..."}}. */
 static void
-xv_me_cb(const struct httpc_response *resp, void *arg)
+xverify_me_cb(const struct httpc_response *resp, void *arg)
 {
-    struct xv_op *op = arg;
+    struct xverify_op *op = arg;
     struct json_object *o = NULL, *data = NULL;
     const char *id = NULL, *username = NULL;
 
@@ -348,7 +348,7 @@ xv_me_cb(const struct httpc_response *resp, void *arg)
     if (resp->error != HTTPC_OK || resp->status != 200) {
         log_warn("x_verify_me_failed", "member=%s error=%s status=%ld", op->member_id,
                  httpc_error_name(resp->error), resp->status);
-        xv_back(op, xv_http_result(resp));
+        xverify_back(op, xverify_http_result(resp));
         return;
     }
     o = mastoapi_parse_object(resp->body, resp->body_len);
@@ -357,23 +357,23 @@ xv_me_cb(const struct httpc_response *resp, void *arg)
         id = oauth_str(data, "id", 24);
         username = oauth_str(data, "username", XV_MAX_HANDLE);
     }
-    if (!xv_id_ok(id) || !xv_handle_ok(username)) {
+    if (!xverify_id_ok(id) || !xverify_handle_ok(username)) {
         json_object_put(o);
         log_warn("x_verify_me_failed", "member=%s reason=malformed", op->member_id);
-        xv_back(op, "failed");
+        xverify_back(op, "failed");
         return;
     }
     snprintf(op->x_id, sizeof(op->x_id), "%s", id);
     op->handle = xstrdup(username);
     json_object_put(o);
-    xv_bind(op);
+    xverify_bind(op);
 }
 
 /* POST /2/oauth2/token: {"token_type": "bearer", "access_token": ..., "scope": ...}. */
 static void
-xv_token_cb(const struct httpc_response *resp, void *arg)
+xverify_token_cb(const struct httpc_response *resp, void *arg)
 {
-    struct xv_op *op = arg;
+    struct xverify_op *op = arg;
     struct json_object *o = NULL;
     const char *token = NULL, *type = NULL;
     char *url, *auth;
@@ -383,7 +383,7 @@ xv_token_cb(const struct httpc_response *resp, void *arg)
     if (resp->error != HTTPC_OK || resp->status != 200) {
         log_warn("x_verify_token_failed", "member=%s error=%s status=%ld", op->member_id,
                  httpc_error_name(resp->error), resp->status);
-        xv_back(op, xv_http_result(resp));
+        xverify_back(op, xverify_http_result(resp));
         return;
     }
     o = mastoapi_parse_object(resp->body, resp->body_len);
@@ -394,7 +394,7 @@ xv_token_cb(const struct httpc_response *resp, void *arg)
     if (token == NULL || (type != NULL && strcasecmp(type, "bearer") != 0)) {
         json_object_put(o);
         log_warn("x_verify_token_failed", "member=%s reason=no_bearer_token", op->member_id);
-        xv_back(op, "failed");
+        xverify_back(op, "failed");
         return;
     }
     op->token = xstrdup(token);
@@ -407,14 +407,14 @@ xv_token_cb(const struct httpc_response *resp, void *arg)
     hr.url = url;
     hr.headers = headers;
     hr.nheaders = 2;
-    httpc_request(op->app->httpc, &hr, xv_me_cb, op);
+    httpc_request(op->app->httpc, &hr, xverify_me_cb, op);
     seal_wipe_free(auth);
     free(url);
 }
 
 /* "Authorization: Basic base64(id:secret)", each part form-encoded (RFC 6749 2.3.1). */
 static char *
-xv_basic_auth(const struct config *cfg)
+xverify_basic_auth(const struct config *cfg)
 {
     char *id = evhttp_uriencode(cfg->x_client_id, -1, 1);
     char *secret = evhttp_uriencode(cfg->x_client_secret, -1, 1);
@@ -433,7 +433,7 @@ xv_basic_auth(const struct config *cfg)
 }
 
 static void
-xv_exchange(struct xv_op *op)
+xverify_exchange(struct xverify_op *op)
 {
     const struct config *cfg = op->app->cfg;
     char *form = NULL, *url = xasprintf("%s/2/oauth2/token", cfg->x_api_base), *auth = NULL;
@@ -452,13 +452,13 @@ xv_exchange(struct xv_op *op)
     hr.headers = headers;
     hr.nheaders = 2;
     if (*cfg->x_client_secret != '\0') {
-        auth = xv_basic_auth(cfg);
+        auth = xverify_basic_auth(cfg);
         headers[2] = auth;
         hr.nheaders = 3;
     }
     hr.body = form;
     hr.body_len = strlen(form);
-    httpc_request(op->app->httpc, &hr, xv_token_cb, op);
+    httpc_request(op->app->httpc, &hr, xverify_token_cb, op);
     seal_wipe_free(form);
     seal_wipe_free(auth);
     free(url);
@@ -471,15 +471,15 @@ static const char sql_state_spend[] =
     "  s.verifier_nonce FROM s";
 
 static void
-xv_state_spent(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+xverify_state_spent(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
 {
-    struct xv_op *op = arg;
+    struct xverify_op *op = arg;
     char ad[64];
 
     (void)err;
     if (outcome != DB_OK || PQntuples(res) != 1) {
         PQclear(res);
-        xv_back(op, outcome != DB_OK ? "failed" : "invalid"); /* unknown, or already spent */
+        xverify_back(op, outcome != DB_OK ? "failed" : "invalid"); /* unknown, or already spent */
         return;
     }
     snprintf(op->member_id, sizeof(op->member_id), "%s", PQgetvalue(res, 0, 0));
@@ -490,24 +490,24 @@ xv_state_spent(enum db_outcome outcome, PGresult *res, const char *err, void *ar
                                                                     : "denied";
 
         PQclear(res);
-        xv_back(op, why);
+        xverify_back(op, why);
         return;
     }
-    xv_state_ad(op->member_id, ad, sizeof(ad));
+    xverify_state_ad(op->member_id, ad, sizeof(ad));
     op->verifier = seal_from_bytea(op->app->seal, ad, PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4));
     PQclear(res);
     if (op->verifier == NULL) {
         log_error("x_verify_unseal_failed", "member=%s", op->member_id);
-        xv_back(op, "failed");
+        xverify_back(op, "failed");
         return;
     }
-    xv_exchange(op);
+    xverify_exchange(op);
 }
 
 void
 xverify_callback(struct app *app, struct evhttp_request *req, const char *path)
 {
-    struct xv_op *op = xv_new(app, req);
+    struct xverify_op *op = xverify_new(app, req);
     char *state = reply_req_param(req, "state");
     char *code = reply_req_param(req, "code");
     char *error = reply_req_param(req, "error");
@@ -520,7 +520,7 @@ xverify_callback(struct app *app, struct evhttp_request *req, const char *path)
         free(state);
         seal_wipe_free(code);
         free(error);
-        xv_back(op, !app_x_verify_offered(app) ? "off" : "invalid");
+        xverify_back(op, !app_x_verify_offered(app) ? "off" : "invalid");
         return;
     }
     /* A refusal (error=access_denied) comes without a code: the state is spent all the same. */
@@ -533,5 +533,5 @@ xverify_callback(struct app *app, struct evhttp_request *req, const char *path)
     free(state);
     params[0] = hash;
     params[1] = *op->session_hash != '\0' ? op->session_hash : "\\x";
-    db_query(app->db, sql_state_spend, 2, params, xv_state_spent, op);
+    db_query(app->db, sql_state_spend, 2, params, xverify_state_spent, op);
 }
