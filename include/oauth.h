@@ -43,6 +43,15 @@ void oauth_app_ad(const char *host, char *out, size_t outlen);
 /* The PKCE S256 code challenge of verifier (RFC 7636 4.2): base64url, no padding. */
 void oauth_challenge(const char *verifier, char out[48]);
 
+/*
+ * Answers a page's "start" request, once: 200 {"authorize_url": endpoint?response_type=code,
+ * client_id, redirect_uri, scope, state, code_challenge (S256 of verifier) and its method},
+ * not to be cached. Any OAuth 2.0 server with PKCE: members' servers and X alike.
+ */
+void oauth_authorize_reply(struct evhttp_request *req, const char *endpoint, const char *client_id,
+                           const char *redirect_uri, const char *scope, const char *state,
+                           const char *verifier);
+
 /* A non-empty string member of o no longer than max, or NULL (borrowed from o). */
 const char *oauth_str(struct json_object *o, const char *key, size_t max);
 

@@ -107,8 +107,6 @@ static void
 xverify_state_stored(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
 {
     struct xverify_op *op = arg;
-    char challenge[48], *url, *q = NULL;
-    struct json_object *o;
 
     PQclear(res);
     if (outcome != DB_OK) {
@@ -118,22 +116,9 @@ xverify_state_stored(enum db_outcome outcome, PGresult *res, const char *err, vo
         xverify_free(op);
         return;
     }
-    oauth_challenge(op->verifier, challenge);
-    mastoapi_form_add(&q, "response_type", "code");
-    mastoapi_form_add(&q, "client_id", op->app->cfg->x_client_id);
-    mastoapi_form_add(&q, "redirect_uri", op->callback);
-    mastoapi_form_add(&q, "scope", XVERIFY_SCOPES);
-    mastoapi_form_add(&q, "state", op->state);
-    mastoapi_form_add(&q, "code_challenge", challenge);
-    mastoapi_form_add(&q, "code_challenge_method", "S256");
-    url = xasprintf("%s?%s", op->app->cfg->x_authorize_url, q);
-    free(q);
-    o = json_object_new_object();
-    json_object_object_add(o, "authorize_url", json_object_new_string(url));
-    free(url);
     log_info("x_verify_start", "member=%s", op->member_id);
-    evhttp_add_header(evhttp_request_get_output_headers(op->req), "Cache-Control", "no-store");
-    reply_json(op->req, 200, "application/json", o);
+    oauth_authorize_reply(op->req, op->app->cfg->x_authorize_url, op->app->cfg->x_client_id,
+                          op->callback, XVERIFY_SCOPES, op->state, op->verifier);
     xverify_free(op);
 }
 

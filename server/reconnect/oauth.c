@@ -234,13 +234,36 @@ static const char sql_state_store[] =
     "  expires_at) VALUES ($1::bytea, $2::bigint, $3::bytea, $4, $5::bytea, $6::bytea,"
     "  now() + $7::int * interval '1 second')";
 
+void
+oauth_authorize_reply(struct evhttp_request *req, const char *endpoint, const char *client_id,
+                      const char *redirect_uri, const char *scope, const char *state,
+                      const char *verifier)
+{
+    char challenge[48], *url, *q = NULL;
+    struct json_object *o;
+
+    oauth_challenge(verifier, challenge);
+    mastoapi_form_add(&q, "response_type", "code");
+    mastoapi_form_add(&q, "client_id", client_id);
+    mastoapi_form_add(&q, "redirect_uri", redirect_uri);
+    mastoapi_form_add(&q, "scope", scope);
+    mastoapi_form_add(&q, "state", state);
+    mastoapi_form_add(&q, "code_challenge", challenge);
+    mastoapi_form_add(&q, "code_challenge_method", "S256");
+    url = xasprintf("%s?%s", endpoint, q);
+    free(q);
+    o = json_object_new_object();
+    json_object_object_add(o, "authorize_url", json_object_new_string(url));
+    free(url);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+    reply_json(req, 200, "application/json", o);
+}
+
 static void
 oauth_state_stored(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
 {
     struct oauth_op *op = arg;
-    char challenge[48];
-    struct json_object *o;
-    char *url, *q = NULL;
+    char *endpoint;
 
     PQclear(res);
     if (outcome != DB_OK) {
@@ -249,22 +272,11 @@ oauth_state_stored(enum db_outcome outcome, PGresult *res, const char *err, void
         oauth_fail(op, REPLY_ERR_UNAVAILABLE, "page.db_unavailable");
         return;
     }
-    oauth_challenge(op->verifier, challenge);
-    mastoapi_form_add(&q, "response_type", "code");
-    mastoapi_form_add(&q, "client_id", op->client_id);
-    mastoapi_form_add(&q, "redirect_uri", op->callback);
-    mastoapi_form_add(&q, "scope", OAUTH_SCOPES);
-    mastoapi_form_add(&q, "state", op->state);
-    mastoapi_form_add(&q, "code_challenge", challenge);
-    mastoapi_form_add(&q, "code_challenge_method", "S256");
-    url = xasprintf("%s/oauth/authorize?%s", op->origin, q);
-    free(q);
-    o = json_object_new_object();
-    json_object_object_add(o, "authorize_url", json_object_new_string(url));
-    free(url);
+    endpoint = xasprintf("%s/oauth/authorize", op->origin);
     log_info("oauth_start", "member=%s host=%s", op->member_id, op->host);
-    evhttp_add_header(evhttp_request_get_output_headers(op->req), "Cache-Control", "no-store");
-    reply_json(op->req, 200, "application/json", o);
+    oauth_authorize_reply(op->req, endpoint, op->client_id, op->callback, OAUTH_SCOPES, op->state,
+                          op->verifier);
+    free(endpoint);
     oauth_op_free(op);
 }
 
