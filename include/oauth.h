@@ -44,6 +44,14 @@ void oauth_app_ad(const char *host, char *out, size_t outlen);
 void oauth_challenge(const char *verifier, char out[48]);
 
 /*
+ * Reads an OAuth 2.0 redirect's query, for a callback: the state's SHA-256 (bytea text) into
+ * state_hash, and into *code the code (malloc'd, to be wiped) or NULL when the server refused
+ * (error=...) or the code is empty or longer than max. -1 when the state is missing or not 64
+ * characters: there is nothing to spend, and *code is NULL.
+ */
+int oauth_callback_read(struct evhttp_request *req, size_t max, char state_hash[67], char **code);
+
+/*
  * Answers a page's "start" request, once: 200 {"authorize_url": endpoint?response_type=code,
  * client_id, redirect_uri, scope, state, code_challenge (S256 of verifier) and its method},
  * not to be cached. Any OAuth 2.0 server with PKCE: members' servers and X alike.

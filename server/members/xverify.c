@@ -493,29 +493,16 @@ void
 xverify_callback(struct app *app, struct evhttp_request *req, const char *path)
 {
     struct xverify_op *op = xverify_new(app, req);
-    char *state = reply_req_param(req, "state");
-    char *code = reply_req_param(req, "code");
-    char *error = reply_req_param(req, "error");
     char hash[67];
     const char *params[2];
 
     (void)path;
     oauth_session_hash(app, req, op->session_hash);
-    if (!app_x_verify_offered(app) || state == NULL || strlen(state) != 64) {
-        free(state);
-        seal_wipe_free(code);
-        free(error);
+    if (!app_x_verify_offered(app) ||
+        oauth_callback_read(req, XV_MAX_SECRET, hash, &op->code) < 0) {
         xverify_back(op, !app_x_verify_offered(app) ? "off" : "invalid");
         return;
     }
-    /* A refusal (error=access_denied) comes without a code: the state is spent all the same. */
-    if (error == NULL && code != NULL && *code != '\0' && strlen(code) <= XV_MAX_SECRET)
-        op->code = code;
-    else
-        seal_wipe_free(code);
-    free(error);
-    token_sha256_bytea(state, hash);
-    free(state);
     params[0] = hash;
     params[1] = *op->session_hash != '\0' ? op->session_hash : "\\x";
     db_query(app->db, sql_state_spend, 2, params, xverify_state_spent, op);

@@ -638,33 +638,44 @@ oauth_state_spent(enum db_outcome outcome, PGresult *res, const char *err, void 
     oauth_post_form(op, "/oauth/token", form, oauth_token_cb);
 }
 
+int
+oauth_callback_read(struct evhttp_request *req, size_t max, char state_hash[67], char **code)
+{
+    char *state = reply_req_param(req, "state");
+    char *c = reply_req_param(req, "code");
+    char *error = reply_req_param(req, "error");
+
+    *code = NULL;
+    if (state == NULL || strlen(state) != 64) {
+        free(state);
+        seal_wipe_free(c);
+        free(error);
+        return -1;
+    }
+    /* A refusal (error=access_denied) comes without a code: the state is spent all the same. */
+    if (error == NULL && c != NULL && *c != '\0' && strlen(c) <= max)
+        *code = c;
+    else
+        seal_wipe_free(c);
+    free(error);
+    token_sha256_bytea(state, state_hash);
+    free(state);
+    return 0;
+}
+
 void
 oauth_callback(struct app *app, struct evhttp_request *req, const char *path)
 {
     struct oauth_op *op = oauth_op_new(app, req);
-    char *state = reply_req_param(req, "state");
-    char *code = reply_req_param(req, "code");
-    char *error = reply_req_param(req, "error");
     char hash[67];
     const char *params[2];
 
     (void)path;
     oauth_session_hash(app, req, op->session_hash);
-    if (app->seal == NULL || state == NULL || strlen(state) != 64) {
-        free(state);
-        seal_wipe_free(code);
-        free(error);
+    if (app->seal == NULL || oauth_callback_read(req, OAUTH_MAX_SECRET, hash, &op->code) < 0) {
         oauth_back(op, app->seal == NULL ? "off" : "invalid");
         return;
     }
-    /* A refusal (error=access_denied) comes without a code: the state is spent all the same. */
-    if (error == NULL && code != NULL && *code != '\0' && strlen(code) <= OAUTH_MAX_SECRET)
-        op->code = code;
-    else
-        seal_wipe_free(code);
-    free(error);
-    token_sha256_bytea(state, hash);
-    free(state);
     params[0] = hash;
     params[1] = *op->session_hash != '\0' ? op->session_hash : "\\x";
     db_query(app->db, sql_state_spend, 2, params, oauth_state_spent, op);
