@@ -6,7 +6,7 @@
 // and each member may upload archive_uploads_per_hour archives (429 with Retry-After beyond).
 import assert from "node:assert/strict";
 import { createHmac, randomBytes } from "node:crypto";
-import { test, setup, teardown, eventually } from "../lib/harness.mjs";
+import { test, setup, teardown, eventually, VALGRIND } from "../lib/harness.mjs";
 import { startServer } from "../lib/server.mjs";
 import { startActorHost } from "../lib/actorhost.mjs";
 import { joinMember, linkArchive } from "../lib/members.mjs";
@@ -22,6 +22,10 @@ const M = {};
 setup(async () => {
   s = await startServer({
     config: { allow_private_fetch: "true", queue_poll_ms: "100", queue_backoff_unit_ms: "10", archive_parsers: "1", archive_parse_queue: "0", archive_uploads_per_hour: String(PER_HOUR) },
+    // Under AddressSanitizer (make check) freed buffers wait in a quarantine of up to 256 MiB,
+    // which RSS counts: without it, what this file measures is the server's own memory. A
+    // binary built without ASan ignores the variable.
+    env: { ASAN_OPTIONS: [process.env.ASAN_OPTIONS, "quarantine_size_mb=0"].filter(Boolean).join(":") },
   });
   h = await startActorHost({ actors: ["ann", "ben", "cid", "dan"].map((name) => ({ name })) });
   for (const name of ["ann", "ben", "cid", "dan"]) M[name] = await joinMember(s, h, name);
@@ -72,7 +76,10 @@ test("a made-up session streaming 64 MiB: 401, then the body is dropped as it co
   assert.ok(r.closed, "the connection was closed");
   // The rest of the body is read and dropped (a lingering close: the answer is not lost to a
   // reset), never kept: memory stays flat.
-  assert.ok(r.peakKb - before < 4096, `RSS grew by ${r.peakKb - before} KiB`);
+  // Under valgrind its allocator keeps freed blocks (--freelist-vol, 20 MB) for a while: the
+  // bound there is that the 64 MiB body was never held.
+  const bound = VALGRIND ? 32768 : 4096;
+  assert.ok(r.peakKb - before < bound, `RSS grew by ${r.peakKb - before} KiB (bound ${bound})`);
   const m = parseMetrics((await request(`${s.url}/metrics`)).body);
   assert.ok(metricSum(m, "passerelle_http_connections_closed_total", (l) => l.reason === "upload_refused") >= 1);
 });
