@@ -28,6 +28,8 @@ export const TEST_PG = process.env.PASSERELLE_TEST_PG ?? "";
 export const TEST_PGDIR = process.env.PASSERELLE_TEST_PGDIR ?? "";
 const VALGRIND_ARGS = [
   "--error-exitcode=99",
+  // Without it one busy thread holds valgrind's lock for long stretches and the loop stalls.
+  "--fair-sched=yes",
   "--leak-check=full",
   "--errors-for-leak-kinds=definite,indirect",
   "--show-leak-kinds=definite,indirect",
