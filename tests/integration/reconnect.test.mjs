@@ -186,6 +186,32 @@ test("pause undoes what is planned in the member's name; resume plans the same r
   assert.equal(await q(`SELECT id FROM follow_actions WHERE follower_id = ${M.ben.id} AND followee_id = ${M.ann.id}`), rowId);
 });
 
+test("an excluded contact (ignored, blocked or muted) is never planned, from either side; restored, the same row comes back", async () => {
+  const due = (name) => q(`UPDATE members SET match_due_at = now() WHERE id = ${M[name].id}`);
+  const rowId = await q(`SELECT id FROM follow_actions WHERE follower_id = ${M.ben.id} AND followee_id = ${M.ann.id}`);
+  await q(`INSERT INTO member_excludes (member_id, x_id, reason) VALUES (${M.ben.id}, ${X.ann}, 'ignored')`);
+  await due("ben");
+  await settled();
+  assert.equal(await pair("ben", "ann"), "api undone excluded by follower");
+  assert.equal(await pair("ann", "ben"), "notice undone excluded by followee", "either direction: ann is not told about ben");
+  await q(`DELETE FROM member_excludes WHERE member_id = ${M.ben.id}`);
+  await due("ben");
+  await settled();
+  assert.equal(await pair("ben", "ann"), "api planned");
+  assert.equal(await pair("ann", "ben"), "notice planned");
+  // From the other side: ann blocked ben on X, so ben does not follow her through the bridge
+  // (ann's matching judges the pair too).
+  await q(`INSERT INTO member_excludes (member_id, x_id, reason) VALUES (${M.ann.id}, ${X.ben}, 'blocked')`);
+  await due("ann");
+  await settled();
+  assert.equal(await pair("ben", "ann"), "api undone excluded by followee");
+  await q(`DELETE FROM member_excludes WHERE member_id = ${M.ann.id}`);
+  await due("ann");
+  await settled();
+  assert.equal(await pair("ben", "ann"), "api planned");
+  assert.equal(await q(`SELECT id FROM follow_actions WHERE follower_id = ${M.ben.id} AND followee_id = ${M.ann.id}`), rowId);
+});
+
 test("withdrawal: findable off undoes the rows toward the member, autofollow off turns api into notice; both come back", async () => {
   await setConsents(s, M.ann, { findable: false });
   await settled();
