@@ -41,7 +41,7 @@ ALL_CFLAGS   = $(P_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS  = $(P_LDFLAGS) $(LDFLAGS)
 
 # Every .c under the four source folders, in their rooms (README: the map).
-SRCS      := $(sort $(shell find server activitypub webfinger db -name '*.c'))
+SRCS      := $(sort $(shell find server activitypub atproto webfinger db -name '*.c'))
 MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
 GEN_MIG   := $(BUILD)/gen/migrations.c
 ASSETS    := $(sort $(wildcard server/site/assets/*))

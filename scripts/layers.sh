@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 # path pattern (shell glob, first match wins) and its layer.
 #   0 core: what everything uses, including the process context and the option table
 #   1 transport and storage: the database, the HTTP listener, replies and client
-#   2 protocol pieces: signatures, actors, activities, keys, remote actors, delivery
+#   2 protocol pieces: signatures, actors, activities, keys, remote actors, delivery; the AT
+#     Protocol's pieces (atproto/: JOSE, identity, XRPC, OAuth client)
 #   3 features: the inbox and what activities do, the bridge, stand-ins, discovery (WebFinger
 #     answers for stand-ins too), the targeted relay, members, reconnection, the site
 #   4 composition: the route table, the program's entry, the operator's commands
@@ -29,6 +30,7 @@ activitypub/keys.c            2
 activitypub/apsign.c          2
 activitypub/remote.c          2
 activitypub/htmltext.c        2
+atproto/*                     2
 server/delivery/*             2
 activitypub/inbox.c           3
 activitypub/dispatch.c        3
@@ -52,7 +54,7 @@ never activitypub/dispatch.c reply.h
 never activitypub/dispatch.c inbox.h
 '
 
-srcs=$(find server activitypub webfinger db -name '*.c' | sort)
+srcs=$(find server activitypub atproto webfinger db -name '*.c' | sort)
 hdrs=$(find include -name '*.h' | sort)
 
 # Every file with its layer; then every quoted include, header to file through the .c names.

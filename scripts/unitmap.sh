@@ -43,7 +43,7 @@ say() {
 row() { printf '%s\n' "$table" | awk -v f="$1" '$1 == f { print $2 }'; }
 owes() { printf '%s\n' "$owed" | awk -v f="$1" '$1 == f { n++ } END { exit n ? 0 : 1 }'; }
 
-for f in $(find server activitypub webfinger db -name '*.c' | sort); do
+for f in $(find server activitypub atproto webfinger db -name '*.c' | sort); do
     t=tests/unit/test_$(basename "$f" .c).c
     r=$(row "$f")
     if [ -f "$t" ]; then
