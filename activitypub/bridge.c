@@ -361,12 +361,11 @@ static const char sql_code_insert[] =
 
 /*
  * A new one-time link for the member, earlier unused ones cancelled so that only the last
- * message sent works, and the message that carries it.
+ * message sent works, and the message that carries it: tmpl with {link} and {hours} filled.
  */
 static int
-bridge_push_link(struct dbtx *tx, struct app *app, const char *member_id, const char *actor,
-                 const char *acct, const char *inbox, const char *lang, int welcome,
-                 const char *origin)
+bridge_push_link_tmpl(struct dbtx *tx, struct app *app, const char *member_id, const char *actor,
+                      const char *acct, const char *inbox, const char *tmpl, const char *origin)
 {
     char code[BRIDGE_CODE_HEX + 1], hash[67], ttl[16], hours[16];
     char *link, *text;
@@ -384,16 +383,32 @@ bridge_push_link(struct dbtx *tx, struct app *app, const char *member_id, const 
 
     link = xasprintf("%s/link/%s", app->cfg->base_url, code);
     snprintf(hours, sizeof(hours), "%d", BRIDGE_LINK_TTL_SECONDS / 3600);
-    text = texts_format(lang, welcome ? "bridge.welcome" : "bridge.new_link", "link", link, "hours",
-                        hours, NULL);
+    text = texts_format_text(tmpl, "link", link, "hours", hours, NULL);
     n = bridge_push_text(tx, app, actor, acct, inbox, text, origin);
     OPENSSL_cleanse(text, strlen(text));
     OPENSSL_cleanse(link, strlen(link));
     OPENSSL_cleanse(code, sizeof(code));
     free(text);
     free(link);
-    log_info("bridge_link_queued", "member=%s welcome=%d", member_id, welcome);
     return n;
+}
+
+static int
+bridge_push_link(struct dbtx *tx, struct app *app, const char *member_id, const char *actor,
+                 const char *acct, const char *inbox, const char *lang, int welcome,
+                 const char *origin)
+{
+    log_info("bridge_link_queued", "member=%s welcome=%d", member_id, welcome);
+    return bridge_push_link_tmpl(tx, app, member_id, actor, acct, inbox,
+                                 texts_get(lang, welcome ? "bridge.welcome" : "bridge.new_link"),
+                                 origin);
+}
+
+int
+bridge_push_link_text(struct dbtx *tx, struct app *app, const char *member_id, const char *actor,
+                      const char *acct, const char *inbox, const char *tmpl)
+{
+    return bridge_push_link_tmpl(tx, app, member_id, actor, acct, inbox, tmpl, NULL);
 }
 
 int

@@ -12,6 +12,7 @@
 #include "db.h"
 #include "dbtx.h"
 #include "log.h"
+#include "move.h"
 #include "outbox.h"
 #include "queue.h"
 #include "dispatch.h"
@@ -368,11 +369,17 @@ dispatch_done(enum db_outcome outcome, const char *err, void *arg)
 void
 dispatch_activity(struct activity_in *a, dispatch_done_fn done, void *arg)
 {
-    struct dispatch_ctx *rc = xcalloc(1, sizeof(*rc));
+    struct dispatch_ctx *rc;
     struct app *app = a->app;
     struct json_object *obj = NULL;
     struct dbtx *tx;
 
+    /* A member's move fetches its target first, then runs its own transaction (move.c). */
+    if (strcmp(a->type, "Move") == 0) {
+        move_activity(a, done, arg);
+        return;
+    }
+    rc = xcalloc(1, sizeof(*rc));
     rc->a = a;
     rc->done = done;
     rc->done_arg = arg;

@@ -29,6 +29,7 @@
 #define REMOTE_MAX_ATTEMPTS 1024  /* keys remembered for the refresh floor */
 #define REMOTE_PKEYS        64    /* parsed public keys kept, by their PEM */
 #define REMOTE_MAX_HOSTS    4096  /* key hosts remembered while idle, for their back-off */
+#define REMOTE_MAX_ALIASES  16    /* alsoKnownAs entries kept (Mastodon lets a user set 10) */
 #define REMOTE_ACCEPT                                                                              \
     "application/activity+json, application/ld+json; "                                             \
     "profile=\"https://www.w3.org/ns/activitystreams\""
@@ -52,6 +53,7 @@ struct remote_fetch {
     char *key_id;
     int force;
     int joinable; /* 0 for an invalid keyId: nobody shares its answer */
+    int fresh;    /* remote_actor_fetch: no cache either way, alsoKnownAs read, shared by none */
     int cache_done;
     int have_stale; /* the answer fields hold a cached row past its TTL */
     int pending;
@@ -75,6 +77,8 @@ struct remote_fetch {
     enum remote_result result;
     int from_cache;
     char *actor_id, *kid, *pem, *inbox, *shared_inbox, *type, *username;
+    char *aka[REMOTE_MAX_ALIASES]; /* fresh: the document's alsoKnownAs */
+    size_t naka;
     TAILQ_ENTRY(remote_fetch) link;
 };
 
@@ -166,6 +170,7 @@ static struct json_object *remote_find_key(struct json_object *doc, const char *
 static int remote_content_type_ok(const char *ct);
 static struct json_object *remote_parse(const char *body, size_t len);
 static void remote_set(char **dst, const char *src);
+static void remote_aliases(struct remote_fetch *f, struct json_object *doc);
 static EVP_PKEY *remote_parsed(struct remote *r, const char *pem);
 
 const char *
@@ -281,7 +286,7 @@ remote_key_lookup(struct remote *r, const char *key_id, int force_refresh, remot
         return;
     }
     TAILQ_FOREACH(f, &r->fetches, link) {
-        if (f->joinable && strcmp(f->key_id, key_id) == 0)
+        if (f->joinable && !f->fresh && strcmp(f->key_id, key_id) == 0)
             break;
     }
     if (f != NULL) {
@@ -307,6 +312,28 @@ remote_key_lookup(struct remote *r, const char *key_id, int force_refresh, remot
     }
     f->pending = 1;
     db_query(r->db, sql, 1, (const char *const *)&f->key_id, remote_cache_cb, f);
+}
+
+void
+remote_actor_fetch(struct remote *r, const char *actor_id, remote_key_fn cb, void *arg)
+{
+    struct remote_waiter *w = xcalloc(1, sizeof(*w));
+    int ok = actor_id != NULL && strlen(actor_id) <= REMOTE_MAX_URL && remote_is_http(actor_id) &&
+             strchr(actor_id, '#') == NULL;
+    struct remote_fetch *f = remote_fetch_new(r, ok ? actor_id : "", 1);
+
+    w->cb = cb;
+    w->arg = arg;
+    *f->tail = w;
+    f->tail = &w->next;
+    f->fresh = 1;
+    f->cache_done = 1;
+    if (!ok) {
+        f->joinable = 0;
+        remote_fetch_fail(f, REMOTE_INVALID, "bad_actor_id");
+        return;
+    }
+    remote_start_net(f);
 }
 
 void
@@ -372,6 +399,8 @@ remote_fetch_free(struct remote_fetch *f)
     free(f->shared_inbox);
     free(f->type);
     free(f->username);
+    for (size_t i = 0; i < f->naka; i++)
+        free(f->aka[i]);
     free(f);
 }
 
@@ -436,6 +465,8 @@ remote_fetch_answer(struct remote_fetch *f)
     key.type = f->type;
     key.preferred_username = f->username;
     key.from_cache = f->from_cache;
+    key.also_known_as = (const char *const *)f->aka;
+    key.n_also_known_as = f->naka;
     if (f->result == REMOTE_OK && f->r != NULL)
         key.pkey = remote_parsed(f->r, f->pem);
     if (f->r != NULL)
@@ -747,6 +778,10 @@ remote_net_cb(const struct httpc_response *resp, void *arg)
             return;
         }
         remote_get(f);
+    } else if (f->fresh) {
+        /* Stored by the keyId that found it, an actor URL would take the row's place. */
+        f->result = REMOTE_OK;
+        remote_fetch_done(f);
     } else {
         f->result = REMOTE_OK;
         remote_store(f);
@@ -869,7 +904,31 @@ remote_examine(struct remote_fetch *f, struct json_object *doc, const char *eff_
     remote_set(&f->shared_inbox, shared);
     remote_set(&f->type, type);
     remote_set(&f->username, name);
+    if (f->fresh)
+        remote_aliases(f, doc);
     return 0;
+}
+
+/* The http(s) ids doc's alsoKnownAs names (a string, or an array of strings or objects). */
+static void
+remote_aliases(struct remote_fetch *f, struct json_object *doc)
+{
+    struct json_object *v, *e, *id;
+    size_t n;
+
+    if (!json_object_object_get_ex(doc, "alsoKnownAs", &v))
+        return;
+    n = json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 1;
+    for (size_t i = 0; i < n && i < 64 && f->naka < REMOTE_MAX_ALIASES; i++) {
+        e = json_object_is_type(v, json_type_array) ? json_object_array_get_idx(v, i) : v;
+        if (json_object_is_type(e, json_type_object) && json_object_object_get_ex(e, "id", &id))
+            e = id;
+        if (!json_object_is_type(e, json_type_string) ||
+            (size_t)json_object_get_string_len(e) > REMOTE_MAX_URL ||
+            !remote_is_http(json_object_get_string(e)))
+            continue;
+        f->aka[f->naka++] = xstrdup(json_object_get_string(e));
+    }
 }
 
 static void

@@ -25,6 +25,15 @@ int bridge_push_welcome(struct dbtx *tx, struct app *app, const char *member_id,
                         const char *acct, const char *inbox, const char *lang, const char *origin);
 
 /*
+ * Inside tx: a new one-time link for the member (earlier unused ones cancelled, as the
+ * welcome's) and a direct message carrying it, sent on the bridge's own initiative (not an
+ * answer). tmpl is the message's text, its {link} and {hours} still to fill. Returns the
+ * number of deliveries listed (0 or 1).
+ */
+int bridge_push_link_text(struct dbtx *tx, struct app *app, const char *member_id,
+                          const char *actor, const char *acct, const char *inbox, const char *tmpl);
+
+/*
  * 1 when activity is a message to the bridge account: a Create of a Note whose to or cc
  * (string or array) holds bridge_id and not the public collection.
  */

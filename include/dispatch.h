@@ -10,7 +10,8 @@ struct json_object;
 /*
  * How a dispatch ended. DB_OK once what must be remembered is committed (result is then the
  * metric label: "accepted", "duplicate", "pending", "publication", "ignored",
- * "standin_follow", "refused": a relay Follow by another actor than the domain's subscriber);
+ * "standin_follow", "refused": a relay Follow by another actor than the domain's subscriber;
+ * a Move goes to move_activity: "moved", "move_refused");
  * DB_UNAVAILABLE when the database could not be reached ("unavailable");
  * DB_ERROR when a statement failed ("error"). result is static.
  */

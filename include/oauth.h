@@ -4,8 +4,11 @@
 
 #include <stddef.h>
 
+#include <libpq-fe.h>
+
 struct app;
 struct evhttp_request;
+struct oauth_op;
 
 /* What we ask for: whose account the token is, find an account by URL, follow it. Nothing else. */
 #define OAUTH_SCOPES "read:accounts read:search write:follows"
@@ -36,6 +39,25 @@ void oauth_callback(struct app *app, struct evhttp_request *req, const char *pat
  * to revoke the token (POST /oauth/revoke), best effort.
  */
 void oauth_revoke(struct app *app, struct evhttp_request *req, const char *path);
+
+/*
+ * Deletes the grant of member $1 (a decimal id) and returns, in one row (none when there was
+ * no grant), what oauth_dropped_new needs to revoke its token at its server: the host, the
+ * sealed token, the app's credentials and the member's actor_uri as it stands (the grant's
+ * server is that actor's origin: run it before the actor changes).
+ */
+extern const char oauth_grant_delete_sql[];
+
+/*
+ * From oauth_grant_delete_sql's result (borrowed): the revocation of the deleted token, its
+ * secrets unsealed and held until oauth_dropped_revoke (after the deletion is committed)
+ * or oauth_dropped_free. NULL when there was no grant, no token key, or it does not open.
+ */
+struct oauth_op *oauth_dropped_new(struct app *app, const char *member_id, const PGresult *res);
+/* Asks the grant's server to revoke the token (POST /oauth/revoke), best effort; op goes. */
+void oauth_dropped_revoke(struct oauth_op *op);
+/* Forgets it without asking anyone (the deletion was rolled back). NULL-safe. */
+void oauth_dropped_free(struct oauth_op *op);
 
 /* The associated data binding a sealed app secret to its row. out needs 300 bytes. */
 void oauth_app_ad(const char *host, char *out, size_t outlen);

@@ -36,6 +36,9 @@ struct remote_key {
     const char *type;         /* Application, Group, Organization, Person or Service */
     const char *preferred_username;
     int from_cache; /* 1 when no request was made */
+    /* remote_actor_fetch only: the document's alsoKnownAs ids (http(s), at most 16). */
+    const char *const *also_known_as;
+    size_t n_also_known_as;
     /*
      * public_key_pem parsed, or NULL if it does not parse as RSA. The resolver keeps the
      * keys it parsed last (OpenSSL 3's PEM decoder costs more than the RSA verification),
@@ -94,6 +97,15 @@ struct remote *remote_new(struct event_base *base, struct db *db, struct httpc *
  */
 void remote_key_lookup(struct remote *r, const char *key_id, int force_refresh, remote_key_fn cb,
                        void *arg);
+
+/*
+ * Fetches the actor document actor_id (an http(s) URL without a fragment) from the network
+ * whatever the cache holds, checked as remote_key_lookup checks it with actor_id as the
+ * keyId (its first key), and answers with its alsoKnownAs too. Its id may differ from
+ * actor_id after Mastodon's refetch by id: the caller compares. Shares no fetch with key
+ * lookups and stores nothing. cb is called exactly once, from the loop.
+ */
+void remote_actor_fetch(struct remote *r, const char *actor_id, remote_key_fn cb, void *arg);
 
 /* Drops the cached row of actor_id (Delete of an actor); cb may be NULL. */
 void remote_actor_forget(struct remote *r, const char *actor_id, remote_done_fn cb, void *arg);

@@ -36,6 +36,7 @@ activitypub/inbox.c           3
 activitypub/dispatch.c        3
 activitypub/bridge.c          3
 activitypub/standin.c         3
+activitypub/move.c            3
 webfinger/*                   3
 activitypub/relay/*           3
 server/members/*              3

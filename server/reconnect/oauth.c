@@ -683,18 +683,56 @@ oauth_callback(struct app *app, struct evhttp_request *req, const char *path)
 
 /* --- POST /link/oauth/revoke ----------------------------------------------------------------- */
 
-static const char sql_grant_delete[] =
+const char oauth_grant_delete_sql[] =
     "WITH g AS (DELETE FROM oauth_grants WHERE member_id = $1::bigint RETURNING *)"
     " SELECT g.host, g.ciphertext, g.nonce, a.client_id, a.client_secret, a.client_secret_nonce,"
     "  m.actor_uri"
     " FROM g JOIN oauth_apps a ON a.host = g.host JOIN members m ON m.id = g.member_id";
 
+struct oauth_op *
+oauth_dropped_new(struct app *app, const char *member_id, const PGresult *res)
+{
+    struct oauth_op *op;
+    char ad[300], host[256];
+
+    if (PQntuples(res) != 1 || app->seal == NULL)
+        return NULL;
+    op = oauth_op_new(app, NULL);
+    snprintf(op->member_id, sizeof(op->member_id), "%s", member_id);
+    snprintf(op->host, sizeof(op->host), "%s", PQgetvalue(res, 0, 0));
+    mastoapi_grant_ad(op->member_id, op->host, ad, sizeof(ad));
+    op->token = seal_from_bytea(app->seal, ad, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+    oauth_app_ad(op->host, ad, sizeof(ad));
+    op->client_secret =
+        seal_from_bytea(app->seal, ad, PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5));
+    op->client_id = xstrdup(PQgetvalue(res, 0, 3));
+    if (op->token == NULL || op->client_secret == NULL ||
+        mastoapi_home(app->cfg, PQgetvalue(res, 0, 6), op->origin, sizeof(op->origin), host,
+                      sizeof(host)) < 0) {
+        oauth_op_free(op);
+        return NULL;
+    }
+    return op;
+}
+
+void
+oauth_dropped_revoke(struct oauth_op *op)
+{
+    oauth_revoke_remote(op);
+}
+
+void
+oauth_dropped_free(struct oauth_op *op)
+{
+    if (op != NULL)
+        oauth_op_free(op);
+}
+
 static void
 oauth_grant_deleted(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
 {
-    struct oauth_op *op = arg;
+    struct oauth_op *op = arg, *dropped;
     struct json_object *o;
-    char ad[300], host[256];
     int had;
 
     (void)err;
@@ -710,28 +748,12 @@ oauth_grant_deleted(enum db_outcome outcome, PGresult *res, const char *err, voi
     reply_json(op->req, 200, "application/json", o);
     op->req = NULL;
     log_info("oauth_revoked", "member=%s had_grant=%s", op->member_id, had ? "yes" : "no");
-    if (!had || op->app->seal == NULL) {
-        PQclear(res);
-        oauth_op_free(op);
-        return;
-    }
     /* Then, best effort, the member's server forgets the token too. */
-    snprintf(op->host, sizeof(op->host), "%s", PQgetvalue(res, 0, 0));
-    mastoapi_grant_ad(op->member_id, op->host, ad, sizeof(ad));
-    op->token = seal_from_bytea(op->app->seal, ad, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
-    oauth_app_ad(op->host, ad, sizeof(ad));
-    op->client_secret =
-        seal_from_bytea(op->app->seal, ad, PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5));
-    op->client_id = xstrdup(PQgetvalue(res, 0, 3));
-    if (op->token == NULL || op->client_secret == NULL ||
-        mastoapi_home(op->app->cfg, PQgetvalue(res, 0, 6), op->origin, sizeof(op->origin), host,
-                      sizeof(host)) < 0) {
-        PQclear(res);
-        oauth_op_free(op);
-        return;
-    }
+    dropped = oauth_dropped_new(op->app, op->member_id, res);
     PQclear(res);
-    oauth_revoke_remote(op);
+    oauth_op_free(op);
+    if (dropped != NULL)
+        oauth_revoke_remote(dropped);
 }
 
 static void
@@ -742,7 +764,7 @@ oauth_revoke_session(struct app *app, struct evhttp_request *req, const char *me
 
     (void)arg;
     snprintf(op->member_id, sizeof(op->member_id), "%s", member_id);
-    db_query(app->db, sql_grant_delete, 1, params, oauth_grant_deleted, op);
+    db_query(app->db, oauth_grant_delete_sql, 1, params, oauth_grant_deleted, op);
 }
 
 void

@@ -48,6 +48,8 @@ struct lres {
     int from_cache;
     char actor[256], kid[256], inbox[256], shared[256], type[32], user[64];
     char *pem;
+    int naka;
+    char aka[4][256];
 };
 
 static int port;
@@ -338,6 +340,9 @@ key_cb(enum remote_result result, const struct remote_key *key, void *arg)
         copy(lr->user, sizeof(lr->user), key->preferred_username);
         free(lr->pem);
         lr->pem = strdup(key->public_key_pem);
+        lr->naka = (int)key->n_also_known_as;
+        for (size_t i = 0; i < key->n_also_known_as && i < 4; i++)
+            copy(lr->aka[i], sizeof(lr->aka[i]), key->also_known_as[i]);
     }
     if (++done_count >= want_count)
         event_base_loopbreak(pgt_base);
@@ -445,6 +450,86 @@ test_mastodon(struct remote *r)
     lookup(r, url("/users/plain"), 0, &lr);
     ok(lr.result == REMOTE_OK && lr.from_cache == 0, "plain actor URL keyId fetched (ld+json)");
     is_str(lr.pem, pem_a, "plain actor URL keyId: pem");
+    free(lr.pem);
+}
+
+/* masto() with alsoKnownAs set to aka (JSON text). */
+static char *
+masto_aka(const char *path, const char *pem, const char *aka)
+{
+    char *doc = masto(path, pem), *out;
+    struct json_object *o = json_tokener_parse(doc);
+
+    json_object_object_add(o, "alsoKnownAs", json_tokener_parse(aka));
+    out = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    free(doc);
+    return out;
+}
+
+/* remote_actor_fetch: always the network, alsoKnownAs read, the cache left as it was. */
+static void
+test_fresh(struct remote *r)
+{
+    struct lres lr = { 0 };
+    char aka[512];
+
+    snprintf(aka, sizeof(aka), "[\"%s\", {\"id\": \"%s\"}, \"acct:x@y\", 7]", url("/users/alice"),
+             url("/users/old2"));
+    serve("/users/moved", 200, "application/activity+json", masto_aka("/users/moved", pem_b, aka));
+    lookup(r, url("/users/moved#main-key"), 0, &lr);
+    ok(lr.result == REMOTE_OK && lr.from_cache == 0 && lr.naka == 0,
+       "fresh: a key lookup fetches, and says nothing of alsoKnownAs");
+    is_int(hits("/users/moved"), 1, "fresh: one request so far");
+
+    done_count = 0;
+    free(lr.pem);
+    memset(&lr, 0, sizeof(lr));
+    in_api = 1;
+    remote_actor_fetch(r, url("/users/moved"), key_cb, &lr);
+    in_api = 0;
+    wait_done(1, 5000);
+    is_int(lr.calls, 1, "fresh: answered once");
+    is_int(lr.sync, 0, "fresh: not from inside remote_actor_fetch");
+    ok(lr.result == REMOTE_OK && lr.from_cache == 0, "fresh: fetched although the cache is fresh");
+    is_int(hits("/users/moved"), 2, "fresh: a second request");
+    is_str(lr.actor, url("/users/moved"), "fresh: actor id");
+    is_str(lr.inbox, url("/inbox-of-actor"), "fresh: inbox");
+    is_str(lr.user, "moved", "fresh: preferredUsername");
+    is_int(lr.naka, 2,
+           "fresh: two http(s) aliases (a string and an object's id; acct: and 7 left out)");
+    is_str(lr.aka[0], url("/users/alice"), "fresh: first alias");
+    is_str(lr.aka[1], url("/users/old2"), "fresh: second alias");
+    ok(sql_is("SELECT key_id FROM remote_actors WHERE uri = $1", url("/users/moved"),
+              url("/users/moved#main-key")),
+       "fresh: the cached row keeps its key id (nothing stored)");
+
+    serve("/users/moved", 200, "application/activity+json",
+          masto_aka("/users/moved", pem_b, "\"https://elsewhere.example/users/x\""));
+    done_count = 0;
+    free(lr.pem);
+    memset(&lr, 0, sizeof(lr));
+    remote_actor_fetch(r, url("/users/moved"), key_cb, &lr);
+    wait_done(1, 5000);
+    ok(lr.result == REMOTE_OK && lr.naka == 1 &&
+           strcmp(lr.aka[0], "https://elsewhere.example/users/x") == 0,
+       "fresh: alsoKnownAs as one string, read again at once");
+
+    done_count = 0;
+    free(lr.pem);
+    memset(&lr, 0, sizeof(lr));
+    remote_actor_fetch(r, url("/users/nobody-here"), key_cb, &lr);
+    wait_done(1, 5000);
+    is_int(lr.result, REMOTE_NOT_FOUND, "fresh: 404 is not found");
+
+    done_count = 0;
+    memset(&lr, 0, sizeof(lr));
+    in_api = 1;
+    remote_actor_fetch(r, "https://x.example/users/a#main-key", key_cb, &lr);
+    in_api = 0;
+    wait_done(1, 5000);
+    ok(lr.result == REMOTE_INVALID && lr.sync == 0,
+       "fresh: an id with a fragment is refused, later");
     free(lr.pem);
 }
 
@@ -975,6 +1060,7 @@ main(void)
     strict = remote_new(pgt_base, db, hs, &ro);
 
     test_mastodon(r);
+    test_fresh(r);
     test_gts(r);
     test_key_array(r);
     test_refusals(r);
