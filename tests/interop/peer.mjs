@@ -24,9 +24,12 @@
 //                                      status Fedify answered (an inbox POST that failed
 //                                      verification gets 401), scheme and keyId of its signature
 //   POST /_peer/send {inbox, activity} signs and POSTs an activity as this peer's actor
-//   POST /_peer/config {autoAccept}    autoAccept: answer a verified Follow of our actor with
+//   POST /_peer/config {autoAccept, aliases}
+//                                      autoAccept: answer a verified Follow of our actor with
 //                                      an Accept embedding it (as Pleroma answers a relay's
-//                                      follow back); the Accept's outcome lands in events' accepted
+//                                      follow back); the Accept's outcome lands in events' accepted.
+//                                      aliases: the actor ids our actor's alsoKnownAs names (as
+//                                      Mastodon's "Moving from a different account" sets them)
 //   GET  /_peer/mastodon               (PEER_MASTODON) the API's snapshot: apps, tokens, codes,
 //                                      searches, follows (with the Follow sent for each)
 //   POST /_peer/mastodon {...}         (PEER_MASTODON) its control: loggedIn, deny, limits,
@@ -141,12 +144,13 @@ federation
       url: ctx.getActorUri(identifier),
       publicKey: keys[0].cryptographicKey,
       assertionMethods: keys.map((k) => k.multikey),
+      aliases: settings.aliases.map((u) => new URL(u)),
     });
   })
   .setKeyPairsDispatcher(async (_ctx, identifier) => (identifier === USER ? keyPairs : []));
 
 const events = [];
-const settings = { autoAccept: false };
+const settings = { autoAccept: false, aliases: [] };
 
 // The Mastodon client API on this origin (PEER_MASTODON=1).
 const sentFollows = []; // {target, id, ok, error}
@@ -372,6 +376,7 @@ async function handleControl(req, res, url) {
   }
   if (path === "/_peer/config") {
     if (typeof input.autoAccept === "boolean") settings.autoAccept = input.autoAccept;
+    if (Array.isArray(input.aliases)) settings.aliases = input.aliases.map(String);
     return json(res, 200, { ...settings });
   }
   if (path === "/_peer/send") {
