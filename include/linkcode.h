@@ -4,6 +4,7 @@
 #define PASSERELLE_LINKCODE_H
 
 struct app;
+struct dbtx;
 struct evhttp_request;
 
 /*
@@ -25,5 +26,13 @@ void linkcode_post(struct app *app, struct evhttp_request *req, const char *path
  * aside). Neither header: 0. Pure.
  */
 int linkcode_same_origin(const char *base_url, const char *sec_fetch_site, const char *origin);
+
+/*
+ * Opens a link page session for member_id inside tx: a fresh token (64 hex digits, for
+ * linkpage_cookie_header) into token, its row (hashes only) pushed, lasting
+ * LINKPAGE_SESSION_TTL. -1 without randomness: nothing pushed. The one-time link and the web
+ * sign-ins open sessions with it.
+ */
+int linkcode_session_push(struct dbtx *tx, const char *member_id, char token[65]);
 
 #endif

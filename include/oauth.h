@@ -7,8 +7,10 @@
 #include <libpq-fe.h>
 
 struct app;
+struct dbtx;
 struct evhttp_request;
 struct oauth_op;
+struct json_object;
 
 /* What we ask for: whose account the token is, find an account by URL, follow it. Nothing else. */
 #define OAUTH_SCOPES "read:accounts read:search write:follows"
@@ -66,12 +68,63 @@ void oauth_app_ad(const char *host, char *out, size_t outlen);
 void oauth_challenge(const char *verifier, char out[48]);
 
 /*
- * Reads an OAuth 2.0 redirect's query, for a callback: the state's SHA-256 (bytea text) into
- * state_hash, and into *code the code (malloc'd, to be wiped) or NULL when the server refused
- * (error=...) or the code is empty or longer than max. -1 when the state is missing or not 64
- * characters: there is nothing to spend, and *code is NULL.
+ * Reads an OAuth 2.0 redirect's query, for a callback: the state is prefix then 64 characters,
+ * whose SHA-256 (bytea text) goes into state_hash; into *code the code (malloc'd, to be wiped)
+ * or NULL when the server refused (error=...) or the code is empty or longer than max. -1 when
+ * the state is missing or not of that form: there is nothing to spend, and *code is NULL.
  */
-int oauth_callback_read(struct evhttp_request *req, size_t max, char state_hash[67], char **code);
+int oauth_callback_read(struct evhttp_request *req, const char *prefix, size_t max,
+                        char state_hash[67], char **code);
+
+/*
+ * passerelle's app on a member's server, registered once per host with OAUTH_SCOPES and the
+ * callback OAUTH_CALLBACK_PATH (POST <origin>/api/v1/apps when oauth_apps has no current row
+ * for host; the client secret sealed). cb runs once from the loop with the client id
+ * (borrowed for the call), or NULL and a texts key saying why (the server refused or did not
+ * answer, the database). The follow grant and the web sign-in share it.
+ */
+typedef void (*oauth_app_fn)(struct app *app, const char *client_id, const char *err_key,
+                             void *arg);
+void oauth_app_ensure(struct app *app, const char *origin, const char *host, oauth_app_fn cb,
+                      void *arg);
+
+/* The authorization URL itself (a new string in *url): as oauth_authorize_reply puts it. */
+void oauth_authorize_url(char **url, const char *endpoint, const char *client_id,
+                         const char *redirect_uri, const char *scope, const char *state,
+                         const char *verifier);
+
+/* A code to exchange, and whose account its token must act for; all borrowed for the call. */
+struct oauth_exchange {
+    const char *who; /* the member's id, or "-": for the logs */
+    const char *origin, *host;
+    const char *actor_uri, *acct; /* the account expected (mastoapi_account_whose) */
+    const char *client_id, *client_secret, *verifier, *code;
+    const char *scope; /* what was asked: the token's scopes when the answer does not say */
+};
+enum oauth_outcome {
+    OAUTH_OK,
+    OAUTH_FAILED,        /* no token, refused, no answer, not an account */
+    OAUTH_WRONG_ACCOUNT, /* another account's token: already asked to be revoked */
+};
+/*
+ * Exchanges the code at <origin>/oauth/token (PKCE verifier, client credentials, the
+ * OAUTH_CALLBACK_PATH redirect), then asks verify_credentials whose the token is. cb runs once
+ * from the loop; token and scope are set (borrowed for the call) only for OAUTH_OK. A token
+ * of another account is never handed over: its server is asked to revoke it.
+ */
+typedef void (*oauth_exchange_fn)(enum oauth_outcome outcome, const char *token, const char *scope,
+                                  void *arg);
+void oauth_exchange(struct app *app, const struct oauth_exchange *x, oauth_exchange_fn cb,
+                    void *arg);
+/* Asks x's server to revoke token (POST /oauth/revoke), best effort; nothing waits for it. */
+void oauth_revoke_token(struct app *app, const struct oauth_exchange *x, const char *token);
+
+/*
+ * Pushes onto tx the member's grant: token sealed to its row (mastoapi_grant_ad), scope as
+ * granted, replacing any earlier grant. -1 when sealing fails: nothing pushed.
+ */
+int oauth_grant_push(struct dbtx *tx, const struct app *app, const char *member_id,
+                     const char *host, const char *token, const char *scope);
 
 /*
  * Answers a page's "start" request, once: 200 {"authorize_url": endpoint?response_type=code,

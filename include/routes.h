@@ -19,4 +19,11 @@ reply_handler_fn routes_find(const struct app *app, int method, const char *path
  */
 void routes_dispatch(void *app, struct evhttp_request *req, const char *path);
 
+/*
+ * GET OAUTH_CALLBACK_PATH, the one redirect passerelle's app registers on members' servers:
+ * a sign-in's state (signin_owns_callback) goes to signin_callback, any other to
+ * oauth_callback (the follow grant).
+ */
+void routes_oauth_callback(struct app *app, struct evhttp_request *req, const char *path);
+
 #endif

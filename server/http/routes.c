@@ -16,6 +16,7 @@
 #include "nodeinfo.h"
 #include "oauth.h"
 #include "routes.h"
+#include "signin.h"
 #include "standin.h"
 #include "status.h"
 #include "token.h"
@@ -38,8 +39,18 @@ struct route {
     reply_handler_fn fn;
 };
 
+void
+routes_oauth_callback(struct app *app, struct evhttp_request *req, const char *path)
+{
+    if (signin_owns_callback(req))
+        signin_callback(app, req, path);
+    else
+        oauth_callback(app, req, path);
+}
+
 static const struct route routes[] = {
     { "/", ROUTE_EXACT, M_GET, status_get },
+    { "/signin", ROUTE_EXACT, M_POST, signin_post },
     { "/metrics", ROUTE_EXACT, M_GET, status_metrics },
     { "/actor", ROUTE_TREE, M_GET, actor_get_relay },
     /* Admins sometimes paste the actor URL instead of the inbox: take the POST there too. */
@@ -57,7 +68,7 @@ static const struct route routes[] = {
     { REPLY_UPLOAD_PATH, ROUTE_EXACT, M_POST, linkpage_archive },
     { "/link/consents", ROUTE_EXACT, M_POST, linkpage_consents },
     { "/link/oauth/start", ROUTE_EXACT, M_POST, oauth_start },
-    { OAUTH_CALLBACK_PATH, ROUTE_EXACT, M_GET, oauth_callback },
+    { OAUTH_CALLBACK_PATH, ROUTE_EXACT, M_GET, routes_oauth_callback },
     { "/link/oauth/revoke", ROUTE_EXACT, M_POST, oauth_revoke },
     { "/link/x/start", ROUTE_EXACT, M_POST, xverify_start },
     { XVERIFY_CALLBACK_PATH, ROUTE_EXACT, M_GET, xverify_callback },

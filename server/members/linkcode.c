@@ -162,6 +162,21 @@ static const char sql_session[] =
     "INSERT INTO sessions (hash, member_id, csrf_hash, expires_at)"
     " VALUES ($1::bytea, $2::bigint, $3::bytea, now() + $4::int * interval '1 second')";
 
+int
+linkcode_session_push(struct dbtx *tx, const char *member_id, char token[65])
+{
+    char hash[67], csrf[65], csrf_hash[67], ttl[16];
+
+    if (token_random_hex(32, token, 65) < 0)
+        return -1;
+    token_sha256_bytea(token, hash);
+    linkpage_csrf(token, csrf);
+    token_sha256_bytea(csrf, csrf_hash);
+    snprintf(ttl, sizeof(ttl), "%d", LINKPAGE_SESSION_TTL);
+    dbtx_push(tx, sql_session, NULL, NULL, 4, hash, member_id, csrf_hash, ttl);
+    return 0;
+}
+
 /* One POST spending its code; owns only itself. token is "" once the code was refused. */
 struct linkcode_spend {
     struct app *app;
@@ -173,18 +188,12 @@ static int
 linkcode_spent_cb(struct dbtx *tx, PGresult *res, void *arg)
 {
     struct linkcode_spend *s = arg;
-    char hash[67], csrf[65], csrf_hash[67], ttl[16];
 
     if (PQntuples(res) != 1) {
         s->token[0] = '\0'; /* expired, used or unknown: no session */
         return 1;
     }
-    token_sha256_bytea(s->token, hash);
-    linkpage_csrf(s->token, csrf);
-    token_sha256_bytea(csrf, csrf_hash);
-    snprintf(ttl, sizeof(ttl), "%d", LINKPAGE_SESSION_TTL);
-    dbtx_push(tx, sql_session, NULL, NULL, 4, hash, PQgetvalue(res, 0, 0), csrf_hash, ttl);
-    return 0;
+    return linkcode_session_push(tx, PQgetvalue(res, 0, 0), s->token);
 }
 
 static void
@@ -240,11 +249,6 @@ linkcode_post(struct app *app, struct evhttp_request *req, const char *path)
     s = xcalloc(1, sizeof(*s));
     s->app = app;
     s->req = req;
-    if (token_random_hex(32, s->token, sizeof(s->token)) < 0) {
-        free(s);
-        reply_fail(req, REPLY_ERR_INTERNAL, "no randomness");
-        return;
-    }
     token_sha256_bytea(code, hash);
     tx = dbtx_new(app->db, linkcode_spend_done, s);
     dbtx_push(tx, sql_spend, linkcode_spent_cb, s, 1, hash);

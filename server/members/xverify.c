@@ -499,7 +499,7 @@ xverify_callback(struct app *app, struct evhttp_request *req, const char *path)
     (void)path;
     oauth_session_hash(app, req, op->session_hash);
     if (!app_x_verify_offered(app) ||
-        oauth_callback_read(req, XV_MAX_SECRET, hash, &op->code) < 0) {
+        oauth_callback_read(req, "", XV_MAX_SECRET, hash, &op->code) < 0) {
         xverify_back(op, !app_x_verify_offered(app) ? "off" : "invalid");
         return;
     }

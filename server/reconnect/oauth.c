@@ -84,14 +84,17 @@ struct oauth_op {
     char host[256];
     char *actor_uri;
     char *client_id;
-    char *client_secret; /* plain: wiped when freed */
-    char *verifier;      /* plain: wiped when freed */
-    char *token;         /* plain: wiped when freed */
-    char *scope;         /* the token's scopes, as its server granted them */
-    char *acct;          /* callback: the member's user@host */
-    char *code;          /* plain: wiped when freed */
-    char *callback;      /* <base>/link/oauth/callback */
-    char state[65];      /* start: the state handed to the browser (only its hash is stored) */
+    char *client_secret;   /* plain: wiped when freed */
+    char *verifier;        /* plain: wiped when freed */
+    char *token;           /* plain: wiped when freed */
+    char *scope;           /* the token's scopes, as its server granted them */
+    char *acct;            /* callback: the member's user@host */
+    char *code;            /* plain: wiped when freed */
+    char *callback;        /* <base>/link/oauth/callback */
+    char state[65];        /* start: the state handed to the browser (only its hash is stored) */
+    oauth_app_fn app_done; /* oauth_app_ensure's caller, with its arg */
+    oauth_exchange_fn ex_done; /* oauth_exchange's caller, with its arg */
+    void *done_arg;
 };
 
 static struct oauth_op *
@@ -209,11 +212,10 @@ oauth_query_sealed(struct oauth_op *op, const char *sql, const char **params, in
     return 0;
 }
 
-/* --- POST /link/oauth/start ------------------------------------------------------------------ */
+/* --- passerelle's app on a member's server ------------------------------------------------- */
 
-static const char sql_start_member[] =
-    "SELECT m.actor_uri, m.autofollow, a.client_id, a.redirect_uri = $2 AND a.scopes = $3"
-    " FROM members m LEFT JOIN oauth_apps a ON a.host = m.host WHERE m.id = $1::bigint";
+static const char sql_app_current[] =
+    "SELECT client_id FROM oauth_apps WHERE host = $1 AND redirect_uri = $2 AND scopes = $3";
 
 /* One registration per host; a newer one (our base URL moved) replaces the old. */
 static const char sql_app_store[] =
@@ -227,6 +229,125 @@ static const char sql_app_store[] =
     "  OR oauth_apps.scopes <> EXCLUDED.scopes";
 static const char sql_app_client[] = "SELECT client_id FROM oauth_apps WHERE host = $1";
 
+/* The registration's outcome goes to its caller; op goes. */
+static void
+oauth_app_done(struct oauth_op *op, const char *client_id, const char *err_key)
+{
+    op->app_done(op->app, client_id, err_key, op->done_arg);
+    oauth_op_free(op);
+}
+
+static void
+oauth_app_read(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct oauth_op *op = arg;
+
+    (void)err;
+    if (outcome != DB_OK || PQntuples(res) != 1)
+        oauth_app_done(op, NULL, "page.db_unavailable");
+    else
+        oauth_app_done(op, PQgetvalue(res, 0, 0), NULL);
+    PQclear(res);
+}
+
+static void
+oauth_app_stored(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct oauth_op *op = arg;
+    const char *params[1] = { op->host };
+
+    PQclear(res);
+    (void)err;
+    if (outcome != DB_OK) {
+        oauth_app_done(op, NULL, "page.db_unavailable");
+        return;
+    }
+    /* Whoever registered first for this host wins; read back what is stored. */
+    db_query(op->app->db, sql_app_client, 1, params, oauth_app_read, op);
+}
+
+/* The answer to POST /api/v1/apps: an Application with client_id and client_secret. */
+static void
+oauth_app_registered(const struct httpc_response *resp, void *arg)
+{
+    struct oauth_op *op = arg;
+    struct json_object *o = NULL;
+    const char *id, *secret;
+    char ad[300];
+    const char *params[6];
+
+    if (resp->error != HTTPC_OK || resp->status != 200) {
+        log_warn("oauth_app_failed", "host=%s error=%s status=%ld", op->host,
+                 httpc_error_name(resp->error), resp->status);
+        oauth_app_done(op, NULL,
+                       resp->error == HTTPC_OK ? "oauth.register_refused" : "oauth.no_answer");
+        return;
+    }
+    o = mastoapi_parse_object(resp->body, resp->body_len);
+    id = o != NULL ? oauth_str(o, "client_id", OAUTH_MAX_SECRET) : NULL;
+    secret = o != NULL ? oauth_str(o, "client_secret", OAUTH_MAX_SECRET) : NULL;
+    oauth_app_ad(op->host, ad, sizeof(ad));
+    params[0] = op->host;
+    params[1] = id;
+    params[4] = op->callback;
+    params[5] = OAUTH_SCOPES;
+    if (id == NULL || secret == NULL ||
+        oauth_query_sealed(op, sql_app_store, params, 6, 2, ad, secret, oauth_app_stored) < 0) {
+        json_object_put(o);
+        log_warn("oauth_app_failed", "host=%s reason=no_client_credentials", op->host);
+        oauth_app_done(op, NULL, "oauth.no_credentials");
+        return;
+    }
+    log_info("oauth_app_registered", "host=%s", op->host);
+    json_object_put(o);
+}
+
+static void
+oauth_app_current(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
+{
+    struct oauth_op *op = arg;
+    char *form = NULL;
+
+    (void)err;
+    if (outcome != DB_OK) {
+        PQclear(res);
+        oauth_app_done(op, NULL, "page.db_unavailable");
+        return;
+    }
+    if (PQntuples(res) == 1) {
+        oauth_app_done(op, PQgetvalue(res, 0, 0), NULL);
+        PQclear(res);
+        return;
+    }
+    PQclear(res);
+    mastoapi_form_add(&form, "client_name", "passerelle");
+    mastoapi_form_add(&form, "redirect_uris", op->callback);
+    mastoapi_form_add(&form, "scopes", OAUTH_SCOPES);
+    mastoapi_form_add(&form, "website", op->app->cfg->base_url);
+    oauth_post_form(op, "/api/v1/apps", form, oauth_app_registered);
+}
+
+void
+oauth_app_ensure(struct app *app, const char *origin, const char *host, oauth_app_fn cb, void *arg)
+{
+    struct oauth_op *op = oauth_op_new(app, NULL);
+    const char *params[3];
+
+    snprintf(op->origin, sizeof(op->origin), "%s", origin);
+    snprintf(op->host, sizeof(op->host), "%s", host);
+    op->app_done = cb;
+    op->done_arg = arg;
+    params[0] = op->host;
+    params[1] = op->callback;
+    params[2] = OAUTH_SCOPES;
+    db_query(app->db, sql_app_current, 3, params, oauth_app_current, op);
+}
+
+/* --- POST /link/oauth/start ------------------------------------------------------------------ */
+
+static const char sql_start_member[] =
+    "SELECT m.actor_uri, m.autofollow FROM members m WHERE m.id = $1::bigint";
+
 /* Expired states go whenever a new one comes. */
 static const char sql_state_store[] =
     "WITH gc AS (DELETE FROM oauth_states WHERE expires_at < now())"
@@ -235,12 +356,11 @@ static const char sql_state_store[] =
     "  now() + $7::int * interval '1 second')";
 
 void
-oauth_authorize_reply(struct evhttp_request *req, const char *endpoint, const char *client_id,
-                      const char *redirect_uri, const char *scope, const char *state,
-                      const char *verifier)
+oauth_authorize_url(char **url, const char *endpoint, const char *client_id,
+                    const char *redirect_uri, const char *scope, const char *state,
+                    const char *verifier)
 {
-    char challenge[48], *url, *q = NULL;
-    struct json_object *o;
+    char challenge[48], *q = NULL;
 
     oauth_challenge(verifier, challenge);
     mastoapi_form_add(&q, "response_type", "code");
@@ -250,8 +370,19 @@ oauth_authorize_reply(struct evhttp_request *req, const char *endpoint, const ch
     mastoapi_form_add(&q, "state", state);
     mastoapi_form_add(&q, "code_challenge", challenge);
     mastoapi_form_add(&q, "code_challenge_method", "S256");
-    url = xasprintf("%s?%s", endpoint, q);
+    *url = xasprintf("%s?%s", endpoint, q);
     free(q);
+}
+
+void
+oauth_authorize_reply(struct evhttp_request *req, const char *endpoint, const char *client_id,
+                      const char *redirect_uri, const char *scope, const char *state,
+                      const char *verifier)
+{
+    char *url;
+    struct json_object *o;
+
+    oauth_authorize_url(&url, endpoint, client_id, redirect_uri, scope, state, verifier);
     o = json_object_new_object();
     json_object_object_add(o, "authorize_url", json_object_new_string(url));
     free(url);
@@ -282,11 +413,18 @@ oauth_state_stored(enum db_outcome outcome, PGresult *res, const char *err, void
 
 /* The app is known: a state and a verifier, the verifier sealed to the state's row. */
 static void
-oauth_start_authorize(struct oauth_op *op)
+oauth_start_authorize(struct app *app, const char *client_id, const char *err_key, void *arg)
 {
+    struct oauth_op *op = arg;
     char verifier[65], hash[67], ad[300], ttl[16];
     const char *params[7];
 
+    (void)app;
+    if (client_id == NULL) {
+        oauth_fail(op, REPLY_ERR_UNAVAILABLE, err_key);
+        return;
+    }
+    op->client_id = xstrdup(client_id);
     if (token_random_hex(32, op->state, sizeof(op->state)) < 0 ||
         token_random_hex(32, verifier, sizeof(verifier)) < 0) {
         oauth_fail(op, REPLY_ERR_INTERNAL, "page.no_randomness");
@@ -308,79 +446,9 @@ oauth_start_authorize(struct oauth_op *op)
 }
 
 static void
-oauth_app_read(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
-{
-    struct oauth_op *op = arg;
-
-    (void)err;
-    if (outcome != DB_OK || PQntuples(res) != 1) {
-        PQclear(res);
-        oauth_fail(op, REPLY_ERR_UNAVAILABLE, "page.db_unavailable");
-        return;
-    }
-    free(op->client_id);
-    op->client_id = xstrdup(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    oauth_start_authorize(op);
-}
-
-static void
-oauth_app_stored(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
-{
-    struct oauth_op *op = arg;
-    const char *params[1] = { op->host };
-
-    PQclear(res);
-    (void)err;
-    if (outcome != DB_OK) {
-        oauth_fail(op, REPLY_ERR_UNAVAILABLE, "page.db_unavailable");
-        return;
-    }
-    /* Whoever registered first for this host wins; read back what is stored. */
-    db_query(op->app->db, sql_app_client, 1, params, oauth_app_read, op);
-}
-
-/* The answer to POST /api/v1/apps: an Application with client_id and client_secret. */
-static void
-oauth_app_registered(const struct httpc_response *resp, void *arg)
-{
-    struct oauth_op *op = arg;
-    struct json_object *o = NULL;
-    const char *id, *secret;
-    char ad[300];
-    const char *params[6];
-
-    if (resp->error != HTTPC_OK || resp->status != 200) {
-        log_warn("oauth_app_failed", "host=%s error=%s status=%ld", op->host,
-                 httpc_error_name(resp->error), resp->status);
-        oauth_fail(op, REPLY_ERR_UNAVAILABLE,
-                   resp->error == HTTPC_OK ? "oauth.register_refused" : "oauth.no_answer");
-        return;
-    }
-    o = mastoapi_parse_object(resp->body, resp->body_len);
-    id = o != NULL ? oauth_str(o, "client_id", OAUTH_MAX_SECRET) : NULL;
-    secret = o != NULL ? oauth_str(o, "client_secret", OAUTH_MAX_SECRET) : NULL;
-    oauth_app_ad(op->host, ad, sizeof(ad));
-    params[0] = op->host;
-    params[1] = id;
-    params[4] = op->callback;
-    params[5] = OAUTH_SCOPES;
-    if (id == NULL || secret == NULL ||
-        oauth_query_sealed(op, sql_app_store, params, 6, 2, ad, secret, oauth_app_stored) < 0) {
-        json_object_put(o);
-        log_warn("oauth_app_failed", "host=%s reason=no_client_credentials", op->host);
-        oauth_fail(op, REPLY_ERR_UNAVAILABLE, "oauth.no_credentials");
-        return;
-    }
-    log_info("oauth_app_registered", "host=%s", op->host);
-    json_object_put(o);
-}
-
-static void
 oauth_start_member(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
 {
     struct oauth_op *op = arg;
-    char *form = NULL;
 
     (void)err;
     if (outcome != DB_OK || PQntuples(res) != 1) {
@@ -399,33 +467,20 @@ oauth_start_member(enum db_outcome outcome, PGresult *res, const char *err, void
         oauth_fail(op, REPLY_ERR_BAD_REQUEST, "oauth.https_only");
         return;
     }
-    if (!PQgetisnull(res, 0, 2) && strcmp(PQgetvalue(res, 0, 3), "t") == 0) {
-        op->client_id = xstrdup(PQgetvalue(res, 0, 2));
-        PQclear(res);
-        oauth_start_authorize(op);
-        return;
-    }
     PQclear(res);
-    mastoapi_form_add(&form, "client_name", "passerelle");
-    mastoapi_form_add(&form, "redirect_uris", op->callback);
-    mastoapi_form_add(&form, "scopes", OAUTH_SCOPES);
-    mastoapi_form_add(&form, "website", op->app->cfg->base_url);
-    oauth_post_form(op, "/api/v1/apps", form, oauth_app_registered);
+    oauth_app_ensure(op->app, op->origin, op->host, oauth_start_authorize, op);
 }
 
 static void
 oauth_start_session(struct app *app, struct evhttp_request *req, const char *member_id, void *arg)
 {
     struct oauth_op *op = oauth_op_new(app, req);
-    const char *params[3];
+    const char *params[1] = { op->member_id };
 
     (void)arg;
     snprintf(op->member_id, sizeof(op->member_id), "%s", member_id);
     oauth_session_hash(app, req, op->session_hash);
-    params[0] = op->member_id;
-    params[1] = op->callback;
-    params[2] = OAUTH_SCOPES;
-    db_query(app->db, sql_start_member, 3, params, oauth_start_member, op);
+    db_query(app->db, sql_start_member, 1, params, oauth_start_member, op);
 }
 
 void
@@ -459,6 +514,20 @@ static const char sql_grant_store[] =
     " ON CONFLICT (member_id) DO UPDATE SET host = EXCLUDED.host,"
     "  ciphertext = EXCLUDED.ciphertext, nonce = EXCLUDED.nonce, scopes = EXCLUDED.scopes,"
     "  rate_limited_until = NULL, busy_until = NULL, created_at = now()";
+
+int
+oauth_grant_push(struct dbtx *tx, const struct app *app, const char *member_id, const char *host,
+                 const char *token, const char *scope)
+{
+    char ad[300], nonce[SEAL_NONCE_BYTEA], *ct = NULL;
+
+    mastoapi_grant_ad(member_id, host, ad, sizeof(ad));
+    if (seal_to_bytea(app->seal, ad, token, &ct, nonce) < 0)
+        return -1;
+    dbtx_push(tx, sql_grant_store, NULL, NULL, 5, member_id, host, ct, nonce, scope);
+    free(ct);
+    return 0;
+}
 
 static void
 oauth_grant_stored(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
@@ -497,46 +566,62 @@ oauth_revoke_remote(struct oauth_op *op)
     oauth_post_form(op, "/oauth/revoke", form, oauth_revoked_remote);
 }
 
+void
+oauth_revoke_token(struct app *app, const struct oauth_exchange *x, const char *token)
+{
+    struct oauth_op *op = oauth_op_new(app, NULL);
+
+    snprintf(op->member_id, sizeof(op->member_id), "%s", x->who);
+    snprintf(op->origin, sizeof(op->origin), "%s", x->origin);
+    snprintf(op->host, sizeof(op->host), "%s", x->host);
+    op->client_id = xstrdup(x->client_id);
+    op->client_secret = xstrdup(x->client_secret);
+    op->token = xstrdup(token);
+    oauth_revoke_remote(op);
+}
+
+/* The exchange's outcome goes to its caller; then op goes, or asks its server to forget. */
+static void
+oauth_exchanged(struct oauth_op *op, enum oauth_outcome outcome)
+{
+    op->ex_done(outcome, outcome == OAUTH_OK ? op->token : NULL,
+                outcome == OAUTH_OK ? op->scope : NULL, op->done_arg);
+    if (outcome == OAUTH_WRONG_ACCOUNT && op->token != NULL)
+        oauth_revoke_remote(op); /* never kept; that account's server forgets it at once */
+    else
+        oauth_op_free(op);
+}
+
 /*
- * The account the token acts for, as its server says (verify_credentials): only the member's
- * own account is kept. Otherwise a browser signed in to another account on that server (the
+ * The account the token acts for, as its server says (verify_credentials): only the expected
+ * account is good. Otherwise a browser signed in to another account on that server (the
  * member's partner, or a victim lured onto an attacker's link page) would hand over a token
- * that makes follows in somebody else's name.
+ * that acts in somebody else's name.
  */
 static void
 oauth_verified_cb(const struct httpc_response *resp, struct json_object *account, void *arg)
 {
     struct oauth_op *op = arg;
-    char ad[300];
-    const char *params[5];
 
     if (account == NULL) {
         log_warn("oauth_verify_failed", "member=%s host=%s error=%s status=%ld", op->member_id,
                  op->host, httpc_error_name(resp->error), resp->status);
-        oauth_back(op, "failed");
+        oauth_exchanged(op, OAUTH_FAILED);
         return;
     }
     switch (mastoapi_account_whose(account, op->actor_uri, op->acct)) {
     case MASTOAPI_ACCOUNT_MEMBER:
-        break;
+        oauth_exchanged(op, OAUTH_OK);
+        return;
     case MASTOAPI_ACCOUNT_OTHER:
-        /* Never stored; and that account's server is asked to forget the token at once. */
-        oauth_answer(op, "wrong_account");
-        oauth_revoke_remote(op);
+        oauth_exchanged(op, OAUTH_WRONG_ACCOUNT);
         return;
     case MASTOAPI_ACCOUNT_MALFORMED:
         log_warn("oauth_verify_failed", "member=%s host=%s reason=not_an_account", op->member_id,
                  op->host);
-        oauth_back(op, "failed");
+        oauth_exchanged(op, OAUTH_FAILED);
         return;
     }
-    mastoapi_grant_ad(op->member_id, op->host, ad, sizeof(ad));
-    params[0] = op->member_id;
-    params[1] = op->host;
-    params[4] = op->scope;
-    if (oauth_query_sealed(op, sql_grant_store, params, 5, 2, ad, op->token, oauth_grant_stored) <
-        0)
-        oauth_back(op, "failed");
 }
 
 /* The answer to POST /oauth/token: a Token with access_token. */
@@ -550,7 +635,7 @@ oauth_token_cb(const struct httpc_response *resp, void *arg)
     if (resp->error != HTTPC_OK || resp->status != 200) {
         log_warn("oauth_token_failed", "member=%s host=%s error=%s status=%ld", op->member_id,
                  op->host, httpc_error_name(resp->error), resp->status);
-        oauth_back(op, "failed");
+        oauth_exchanged(op, OAUTH_FAILED);
         return;
     }
     o = mastoapi_parse_object(resp->body, resp->body_len);
@@ -563,25 +648,74 @@ oauth_token_cb(const struct httpc_response *resp, void *arg)
         json_object_put(o);
         log_warn("oauth_token_failed", "member=%s host=%s reason=no_bearer_token", op->member_id,
                  op->host);
-        oauth_back(op, "failed");
-        return;
-    }
-    if (me != NULL && strcmp(me, op->actor_uri) != 0) {
-        json_object_put(o);
-        oauth_back(op, "wrong_account");
+        oauth_exchanged(op, OAUTH_FAILED);
         return;
     }
     op->token = xstrdup(token);
-    op->scope = xstrdup(scope != NULL ? scope : OAUTH_SCOPES);
+    if (scope != NULL) {
+        free(op->scope);
+        op->scope = xstrdup(scope);
+    }
     json_object_put(o);
+    if (me != NULL && strcmp(me, op->actor_uri) != 0) {
+        oauth_exchanged(op, OAUTH_WRONG_ACCOUNT);
+        return;
+    }
     mastoapi_verify_credentials(op->app->httpc, op->origin, op->token, oauth_verified_cb, op);
+}
+
+void
+oauth_exchange(struct app *app, const struct oauth_exchange *x, oauth_exchange_fn cb, void *arg)
+{
+    struct oauth_op *op = oauth_op_new(app, NULL);
+    char *form = NULL;
+
+    snprintf(op->member_id, sizeof(op->member_id), "%s", x->who);
+    snprintf(op->origin, sizeof(op->origin), "%s", x->origin);
+    snprintf(op->host, sizeof(op->host), "%s", x->host);
+    op->actor_uri = xstrdup(x->actor_uri);
+    op->acct = xstrdup(x->acct);
+    op->client_id = xstrdup(x->client_id);
+    op->client_secret = xstrdup(x->client_secret);
+    op->scope = xstrdup(x->scope); /* what was asked, when the answer does not say */
+    op->ex_done = cb;
+    op->done_arg = arg;
+    mastoapi_form_add(&form, "grant_type", "authorization_code");
+    mastoapi_form_add(&form, "code", x->code);
+    mastoapi_form_add(&form, "redirect_uri", op->callback);
+    mastoapi_form_add(&form, "client_id", x->client_id);
+    mastoapi_form_add(&form, "client_secret", x->client_secret);
+    mastoapi_form_add(&form, "code_verifier", x->verifier);
+    oauth_post_form(op, "/oauth/token", form, oauth_token_cb);
+}
+
+/* The member's own token: sealed into their grant. */
+static void
+oauth_callback_exchanged(enum oauth_outcome outcome, const char *token, const char *scope,
+                         void *arg)
+{
+    struct oauth_op *op = arg;
+    char ad[300];
+    const char *params[5];
+
+    if (outcome != OAUTH_OK) {
+        oauth_back(op, outcome == OAUTH_WRONG_ACCOUNT ? "wrong_account" : "failed");
+        return;
+    }
+    mastoapi_grant_ad(op->member_id, op->host, ad, sizeof(ad));
+    params[0] = op->member_id;
+    params[1] = op->host;
+    params[4] = scope;
+    if (oauth_query_sealed(op, sql_grant_store, params, 5, 2, ad, token, oauth_grant_stored) < 0)
+        oauth_back(op, "failed");
 }
 
 static void
 oauth_state_spent(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
 {
     struct oauth_op *op = arg;
-    char ad[300], *form = NULL;
+    struct oauth_exchange x = { 0 };
+    char ad[300], host[256];
     int same_session, fresh;
 
     (void)err;
@@ -618,35 +752,37 @@ oauth_state_spent(enum db_outcome outcome, PGresult *res, const char *err, void 
         oauth_back(op, "failed");
         return;
     }
-    {
-        char host[256];
-
-        /* The member's server as it is now (an actor id does not change; this is a check). */
-        if (mastoapi_home(op->app->cfg, op->actor_uri, op->origin, sizeof(op->origin), host,
-                          sizeof(host)) < 0 ||
-            strcmp(host, op->host) != 0) {
-            oauth_back(op, "failed");
-            return;
-        }
+    /* The member's server as it is now (an actor id does not change; this is a check). */
+    if (mastoapi_home(op->app->cfg, op->actor_uri, op->origin, sizeof(op->origin), host,
+                      sizeof(host)) < 0 ||
+        strcmp(host, op->host) != 0) {
+        oauth_back(op, "failed");
+        return;
     }
-    mastoapi_form_add(&form, "grant_type", "authorization_code");
-    mastoapi_form_add(&form, "code", op->code);
-    mastoapi_form_add(&form, "redirect_uri", op->callback);
-    mastoapi_form_add(&form, "client_id", op->client_id);
-    mastoapi_form_add(&form, "client_secret", op->client_secret);
-    mastoapi_form_add(&form, "code_verifier", op->verifier);
-    oauth_post_form(op, "/oauth/token", form, oauth_token_cb);
+    x.who = op->member_id;
+    x.origin = op->origin;
+    x.host = op->host;
+    x.actor_uri = op->actor_uri;
+    x.acct = op->acct;
+    x.client_id = op->client_id;
+    x.client_secret = op->client_secret;
+    x.verifier = op->verifier;
+    x.code = op->code;
+    x.scope = OAUTH_SCOPES;
+    oauth_exchange(op->app, &x, oauth_callback_exchanged, op);
 }
 
 int
-oauth_callback_read(struct evhttp_request *req, size_t max, char state_hash[67], char **code)
+oauth_callback_read(struct evhttp_request *req, const char *prefix, size_t max, char state_hash[67],
+                    char **code)
 {
     char *state = reply_req_param(req, "state");
     char *c = reply_req_param(req, "code");
     char *error = reply_req_param(req, "error");
+    size_t n = strlen(prefix);
 
     *code = NULL;
-    if (state == NULL || strlen(state) != 64) {
+    if (state == NULL || strncmp(state, prefix, n) != 0 || strlen(state + n) != 64) {
         free(state);
         seal_wipe_free(c);
         free(error);
@@ -658,7 +794,7 @@ oauth_callback_read(struct evhttp_request *req, size_t max, char state_hash[67],
     else
         seal_wipe_free(c);
     free(error);
-    token_sha256_bytea(state, state_hash);
+    token_sha256_bytea(state + n, state_hash);
     free(state);
     return 0;
 }
@@ -672,7 +808,7 @@ oauth_callback(struct app *app, struct evhttp_request *req, const char *path)
 
     (void)path;
     oauth_session_hash(app, req, op->session_hash);
-    if (app->seal == NULL || oauth_callback_read(req, OAUTH_MAX_SECRET, hash, &op->code) < 0) {
+    if (app->seal == NULL || oauth_callback_read(req, "", OAUTH_MAX_SECRET, hash, &op->code) < 0) {
         oauth_back(op, app->seal == NULL ? "off" : "invalid");
         return;
     }

@@ -1,4 +1,4 @@
-/* GET /: a small public status page with counts from the database; GET /metrics for Prometheus. */
+/* GET /: the start page (the sign-in form) and public counts; GET /metrics for Prometheus. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,7 @@
 #include "reply.h"
 #include "metrics.h"
 #include "netguard.h"
+#include "signin.h"
 #include "status.h"
 #include "xmalloc.h"
 
@@ -63,7 +64,7 @@ status_count(struct evbuffer *out, const char *id, const char *label, const char
     evbuffer_add(out, "</dd>", 5);
 }
 
-/* Renders the page from sql_status's rows into the cache. */
+/* Renders the status (what follows the sign-in form) from sql_status's rows into the cache. */
 static void
 status_render(const struct config *cfg, PGresult *res)
 {
@@ -72,15 +73,7 @@ status_render(const struct config *cfg, PGresult *res)
     int n = PQntuples(res);
     struct chart_bar bars[STATUS_DAYS];
 
-    evbuffer_add_printf(out, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                             "<meta name=\"viewport\" content=\"width=device-width\">"
-                             "<title>");
-    chart_escape(out, cfg->instance_name);
-    evbuffer_add_printf(out, "</title></head><body><main><h1>");
-    chart_escape(out, cfg->instance_name);
-    evbuffer_add_printf(out, "</h1><p>");
-    chart_escape(out, cfg->instance_description);
-    evbuffer_add_printf(out, "</p><p>To join, follow <strong>@");
+    evbuffer_add_printf(out, "<section id=\"status\"><p>To join, follow <strong>@");
     chart_escape(out, cfg->bridge_username);
     evbuffer_add_printf(out, "@");
     chart_escape(out, cfg->host);
@@ -105,7 +98,7 @@ status_render(const struct config *cfg, PGresult *res)
         bars[i].value = strtol(PQgetvalue(res, i, 1), NULL, 10);
     }
     chart_svg_bars(out, "Members who joined each day, last 30 days (UTC)", bars, (size_t)n);
-    evbuffer_add_printf(out, "</figure><p>passerelle %s</p></main></body></html>\n",
+    evbuffer_add_printf(out, "</figure></section><p>passerelle %s</p></main></body></html>\n",
                         PASSERELLE_VERSION);
     free(status_cache.html);
     status_cache.len = evbuffer_get_length(out);
@@ -115,13 +108,37 @@ status_render(const struct config *cfg, PGresult *res)
     evbuffer_free(out);
 }
 
+/* The page: the sign-in form in the visitor's language on top, the cached status below. */
 static void
-status_send(struct evhttp_request *req)
+status_send(const struct config *cfg, struct evhttp_request *req)
 {
-    /* The chart is inline SVG with presentation attributes only: no style or script needed. */
+    struct evbuffer *out = evbuffer_new();
+
+    evbuffer_add_printf(out, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                             "<meta name=\"viewport\" content=\"width=device-width\">"
+                             "<title>");
+    chart_escape(out, cfg->instance_name);
+    evbuffer_add_printf(out, "</title><link rel=\"icon\" href=\"data:,\">"
+                             "<link rel=\"stylesheet\" href=\"/link/assets/link.css\">"
+                             "</head><body><main id=\"main\"><h1>");
+    chart_escape(out, cfg->instance_name);
+    evbuffer_add_printf(out, "</h1><p>");
+    chart_escape(out, cfg->instance_description);
+    evbuffer_add_printf(out, "</p>");
+    signin_form(out, reply_req_lang(req));
+    evbuffer_add(out, status_cache.html, status_cache.len);
+    /*
+     * The chart is inline SVG with presentation attributes only: no style or script needed.
+     * The form's POST answers with a redirect to the person's own server, so form-action is
+     * left open (Chromium applies it to the redirect too).
+     */
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Security-Policy",
-                      "default-src 'none'; img-src 'self'");
-    reply_send(req, 200, "text/html; charset=utf-8", status_cache.html, status_cache.len);
+                      "default-src 'none'; img-src 'self' data:; style-src 'self'; "
+                      "base-uri 'none'; frame-ancestors 'none'");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Vary", "Accept-Language");
+    reply_send(req, 200, "text/html; charset=utf-8", (const char *)evbuffer_pullup(out, -1),
+               evbuffer_get_length(out));
+    evbuffer_free(out);
 }
 
 static void
@@ -134,7 +151,7 @@ status_counts_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
     (void)err;
     if (outcome == DB_OK && PQresultStatus(res) == PGRES_TUPLES_OK) {
         status_render(sr->app->cfg, res);
-        status_send(sr->req);
+        status_send(sr->app->cfg, sr->req);
     } else if (outcome == DB_UNAVAILABLE) {
         reply_send(sr->req, 503, "text/html; charset=utf-8", unavailable, strlen(unavailable));
     } else {
@@ -153,7 +170,7 @@ status_get(struct app *app, struct evhttp_request *req, const char *path)
     (void)path;
     if (status_cache.html != NULL && now >= status_cache.at &&
         now - status_cache.at < STATUS_CACHE_SECONDS && db_is_up(app->db)) {
-        status_send(req);
+        status_send(app->cfg, req);
         return;
     }
     sr = xcalloc(1, sizeof(*sr));

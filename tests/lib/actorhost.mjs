@@ -1,6 +1,7 @@
 // A small ActivityPub actor host for the integration tests: our own test code standing in
 // for a remote server (plain node:http on 127.0.0.1, a random port). It
 //   - serves actors at /users/<name> (Person or Application) with inbox /users/<name>/inbox,
+//     and their WebFinger (acct:<name>@<host:port>, Mastodon's JRD),
 //     endpoints.sharedInbox /inbox and publicKey {id, owner, publicKeyPem}; the keyId is
 //     <actor>#main-key, or GoToSocial's <actor>/main-key (served as a key document);
 //   - can rotate an actor's key (the old one stays available to sign with);
@@ -449,6 +450,7 @@ export async function startActorHost({ actors = [], record = true, answers = {},
     }
     if (host.mastodon && (await host.mastodon.handle(req, res, u, body))) return;
 
+    if ((req.method === "GET" || req.method === "HEAD") && u.pathname === "/.well-known/webfinger") return webfinger(req, res, u);
     if (req.method === "GET" || req.method === "HEAD") {
       const m = /^\/users\/([^/]+)(\/main-key)?$/.exec(u.pathname);
       const a = m ? actorsByName.get(decodeURIComponent(m[1])) : null;
@@ -493,6 +495,26 @@ export async function startActorHost({ actors = [], record = true, answers = {},
       return;
     }
     return send(res, ans.status ?? 202, ans.headers ?? {}, ans.body ?? "");
+  }
+
+  // Mastodon's JRD (WebfingerSerializer) for acct:<name>@<domain> of a known, visible actor;
+  // 400 without a resource, 404 for anyone else (as Mastodon answers).
+  function webfinger(req, res, u) {
+    const resource = u.searchParams.get("resource");
+    if (!resource) return send(res, 400, { "content-type": "application/json" }, '{"error":"resource parameter missing"}');
+    const m = /^(?:acct:)?@?([^@]+)@(.+)$/.exec(resource);
+    const a = m && m[2].toLowerCase() === host.domain ? actorsByName.get(m[1]) : null;
+    if (!a || a.hidden || a.gone) return send(res, 404, {}, "");
+    const jrd = {
+      subject: `acct:${a.name}@${host.domain}`,
+      aliases: [`${url}/@${a.name}`, a.id],
+      links: [
+        { rel: "http://webfinger.net/rel/profile-page", type: "text/html", href: `${url}/@${a.name}` },
+        { rel: "self", type: "application/activity+json", href: a.id },
+        { rel: "http://ostatus.org/schema/1.0/subscribe", template: `${url}/authorize_interaction?uri={uri}` },
+      ],
+    };
+    return send(res, 200, { "content-type": "application/jrd+json; charset=utf-8" }, req.method === "HEAD" ? "" : JSON.stringify(jrd));
   }
 
   function fetchKey(keyId) {

@@ -1,5 +1,6 @@
 // A test double of a Mastodon instance's client API, speaking the real protocol: app
-// registration, OAuth 2 authorization with PKCE (S256), token exchange and revocation,
+// registration, OAuth 2 authorization with PKCE (S256) (at once, or through Mastodon's consent
+// screen with its Authorize and Deny forms), token exchange and revocation,
 // whose token it is (verify_credentials), search with resolve, follow. JSON shapes, status
 // codes and rate-limit headers are Mastodon's (4.3): Application, Token, Account,
 // CredentialAccount, Relationship, {"error": ...} bodies,
@@ -19,7 +20,7 @@
 //
 //   const api = createMastodonApi({ origin, localUser, resolve, follow });
 //   if (await api.handle(req, res, url, bodyBuffer)) return;    // in the host's handler
-//   api.control({loggedIn: "alice", deny: false, limits: {...}, failNext: [...], clearFailNext})
+//   api.control({loggedIn: "alice", deny: false, consentPage: false, limits: {...}, failNext: [...], clearFailNext})
 //   api.snapshot()  -> {apps, tokens (hashes only), follows, searches, requests}
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 
@@ -82,11 +83,13 @@ export function createMastodonApi({ origin, localUser, resolve, follow, software
   const follows = []; // {user, accountId, actorId, at}
   const searches = []; // {user, q, resolve, type, limit, found}
   const requests = []; // {method, path, status, at, auth}
+  const authorizations = []; // {user, clientId, scopes}: each consent given (one code each)
   const windows = new Map(); // "token:<t>" or "follows:<user>" -> {start, count}
   let nextId = 109000000000000000n;
   const settings = {
     loggedIn: null, // the user signed in to the web UI, who approves authorizations
     deny: false, // the user refuses instead (error=access_denied)
+    consentPage: false, // GET /oauth/authorize shows Mastodon's consent screen (else approves at once)
     limits: { perToken: 300, period: 300, followsPerDay: 400 },
     failNext: [], // [{path: regexp source, method, status, headers, body, times}]
   };
@@ -242,13 +245,20 @@ export function createMastodonApi({ origin, localUser, resolve, follow, software
     });
   }
 
-  function authorize(req, res, url) {
-    const q = url.searchParams;
+  // The checks Doorkeeper makes of an authorization request (GET shows it, POST answers it):
+  // {app, redirectUri, scopes, challenge, method, state, back} or null once it has answered.
+  function authorizeRequest(res, q) {
     const app = apps.get(q.get("client_id") ?? "");
     const redirectUri = q.get("redirect_uri") ?? "";
     // Doorkeeper shows an error page (no redirect) when the client or the redirect is wrong.
-    if (!app) return send(res, 401, { error: "invalid_client", error_description: "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method." });
-    if (!app.redirectUris.includes(redirectUri)) return send(res, 400, { error: "invalid_redirect_uri", error_description: "The requested redirect uri is malformed or doesn't match client redirect URI." });
+    if (!app) {
+      send(res, 401, { error: "invalid_client", error_description: "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method." });
+      return null;
+    }
+    if (!app.redirectUris.includes(redirectUri)) {
+      send(res, 400, { error: "invalid_redirect_uri", error_description: "The requested redirect uri is malformed or doesn't match client redirect URI." });
+      return null;
+    }
     const back = (params) => {
       const to = new URL(redirectUri);
       for (const [k, v] of Object.entries(params)) if (v != null) to.searchParams.set(k, v);
@@ -257,22 +267,73 @@ export function createMastodonApi({ origin, localUser, resolve, follow, software
       return 302;
     };
     const state = q.get("state");
-    if (q.get("response_type") !== "code") return back({ error: "unsupported_response_type", error_description: "The authorization server does not support this response type.", state });
+    if (q.get("response_type") !== "code") {
+      back({ error: "unsupported_response_type", error_description: "The authorization server does not support this response type.", state });
+      return null;
+    }
     // Mastodon's default when scope is left out is "read" (GoToSocial's too).
     const scopes = (q.get("scope") ?? "read").split(/[\s+]+/).filter(Boolean);
-    if (scopes.some((s) => !app.scopes.includes(s))) return back({ error: "invalid_scope", error_description: "The requested scope is invalid, unknown, or malformed.", state });
+    if (scopes.some((s) => !app.scopes.includes(s))) {
+      back({ error: "invalid_scope", error_description: "The requested scope is invalid, unknown, or malformed.", state });
+      return null;
+    }
     const challenge = q.get("code_challenge");
     const method = q.get("code_challenge_method") ?? (challenge ? "plain" : null);
-    if (challenge != null && method !== "S256") return back({ error: "invalid_request", error_description: "Code challenge method must be S256.", state });
+    if (challenge != null && method !== "S256") {
+      back({ error: "invalid_request", error_description: "Code challenge method must be S256.", state });
+      return null;
+    }
     if (!settings.loggedIn) {
       res.writeHead(302, { location: `${origin}/auth/sign_in`, "cache-control": "no-store" });
       res.end();
-      return 302;
+      return null;
     }
-    if (settings.deny) return back({ error: "access_denied", error_description: "The resource owner or authorization server denied the request.", state });
+    return { app, clientId: q.get("client_id"), redirectUri, scopes, challenge, method, state, back };
+  }
+
+  function approve(a) {
     const code = token();
-    codes.set(code, { clientId: q.get("client_id"), user: settings.loggedIn, redirectUri, scopes, challenge, method, expires: Date.now() + 600000, used: false });
-    return back({ code, state });
+    codes.set(code, { clientId: a.clientId, user: settings.loggedIn, redirectUri: a.redirectUri, scopes: a.scopes, challenge: a.challenge, method: a.method, expires: Date.now() + 600000, used: false });
+    authorizations.push({ user: settings.loggedIn, clientId: a.clientId, scopes: a.scopes });
+    return a.back({ code, state: a.state });
+  }
+
+  const deny = (a) => a.back({ error: "access_denied", error_description: "The resource owner or authorization server denied the request.", state: a.state });
+
+  const esc = (v) => String(v).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+  // Mastodon's consent screen (app/views/oauth/authorizations/new): the app's name, the
+  // scopes asked, "Authorize" (POST /oauth/authorize) and "Deny" (the same with _method=delete),
+  // each form carrying the request's parameters.
+  function consentPage(res, a, q) {
+    const hidden = [...q.entries()].map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`).join("");
+    const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Authorization required</title></head><body>
+<h1>Authorization required</h1><p><strong>${esc(a.app.name)}</strong> would like permission to access your account <strong>@${esc(settings.loggedIn)}</strong>. It is a third-party application.</p>
+<h2>Review permissions</h2><ul id="scopes">${a.scopes.map((s) => `<li>${esc(s)}</li>`).join("")}</ul>
+<form method="post" action="/oauth/authorize">${hidden}<button type="submit">Authorize</button></form>
+<form method="post" action="/oauth/authorize"><input type="hidden" name="_method" value="delete">${hidden}<button type="submit">Deny</button></form>
+</body></html>`;
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+    res.end(html);
+    return 200;
+  }
+
+  function authorize(req, res, url) {
+    const q = url.searchParams;
+    const a = authorizeRequest(res, q);
+    if (!a) return res.statusCode;
+    if (settings.deny) return deny(a);
+    if (settings.consentPage) return consentPage(res, a, q);
+    return approve(a);
+  }
+
+  // The consent screen's answer: approve, or deny with _method=delete.
+  function authorizePost(req, res, p) {
+    if (p === null) return send(res, 400, { error: "invalid_request" });
+    const q = new URLSearchParams(Object.entries(p).filter(([k]) => k !== "_method"));
+    const a = authorizeRequest(res, q);
+    if (!a) return res.statusCode;
+    return p._method === "delete" || settings.deny ? deny(a) : approve(a);
   }
 
   function clientOf(req, p) {
@@ -407,6 +468,7 @@ export function createMastodonApi({ origin, localUser, resolve, follow, software
     }
     if (req.method === "POST" && path === "/api/v1/apps") rec.status = createApp(req, res, parseBody(req, body));
     else if (req.method === "GET" && path === "/oauth/authorize") rec.status = authorize(req, res, url);
+    else if (req.method === "POST" && path === "/oauth/authorize") rec.status = authorizePost(req, res, parseBody(req, body));
     else if (req.method === "POST" && path === "/oauth/token") rec.status = tokenExchange(req, res, parseBody(req, body));
     else if (req.method === "POST" && path === "/oauth/revoke") rec.status = revoke(req, res, parseBody(req, body));
     else if (req.method === "GET" && path === "/auth/sign_in") rec.status = send(res, 200, { page: "sign in" });
@@ -424,18 +486,20 @@ export function createMastodonApi({ origin, localUser, resolve, follow, software
     control(input = {}) {
       if ("loggedIn" in input) settings.loggedIn = input.loggedIn;
       if ("deny" in input) settings.deny = Boolean(input.deny);
+      if ("consentPage" in input) settings.consentPage = Boolean(input.consentPage);
       if (input.limits) settings.limits = { ...settings.limits, ...input.limits };
       if (input.clearFailNext) settings.failNext.length = 0;
       if (Array.isArray(input.failNext)) settings.failNext.push(...input.failNext);
       if (input.revokeAll) for (const t of tokens.values()) t.revoked = true;
-      return { loggedIn: settings.loggedIn, deny: settings.deny, limits: settings.limits, failNext: settings.failNext };
+      return { loggedIn: settings.loggedIn, deny: settings.deny, consentPage: settings.consentPage, limits: settings.limits, failNext: settings.failNext };
     },
     // What happened, for assertions (secrets included: the tests look for them elsewhere).
     snapshot() {
       return {
         apps: [...apps.entries()].map(([clientId, a]) => ({ clientId, secret: a.secret, name: a.name, website: a.website, scopes: a.scopes, redirectUris: a.redirectUris })),
         tokens: [...tokens.entries()].map(([t, x]) => ({ token: t, user: x.user, scopes: x.scopes, revoked: x.revoked, clientId: x.clientId })),
-        codes: [...codes.values()].map((c) => ({ user: c.user, used: c.used, pkce: c.challenge != null, method: c.method })),
+        codes: [...codes.values()].map((c) => ({ user: c.user, used: c.used, pkce: c.challenge != null, method: c.method, scopes: c.scopes })),
+        authorizations: [...authorizations],
         follows: [...follows],
         searches: [...searches],
         requests: [...requests],

@@ -20,6 +20,7 @@
 #include "nodeinfo.h"
 #include "oauth.h"
 #include "routes.h"
+#include "signin.h"
 #include "standin.h"
 #include "status.h"
 #include "tap.h"
@@ -60,7 +61,9 @@ static const struct found_case found[] = {
     { POST, REPLY_UPLOAD_PATH, linkpage_archive, M_POST, "linkpage_archive" },
     { POST, "/link/consents", linkpage_consents, M_POST, "linkpage_consents" },
     { POST, "/link/oauth/start", oauth_start, M_POST, "oauth_start" },
-    { GET, OAUTH_CALLBACK_PATH, oauth_callback, M_GET, "oauth_callback" },
+    /* The grant's and the web sign-in's: one registered redirect, the state says whose. */
+    { GET, OAUTH_CALLBACK_PATH, routes_oauth_callback, M_GET, "routes_oauth_callback" },
+    { POST, "/signin", signin_post, M_POST, "signin_post" },
     { POST, "/link/oauth/revoke", oauth_revoke, M_POST, "oauth_revoke" },
     { POST, "/link/x/start", xverify_start, M_POST, "xverify_start" },
     { GET, XVERIFY_CALLBACK_PATH, xverify_callback, M_GET, "xverify_callback" },
@@ -75,6 +78,7 @@ static const struct found_case found[] = {
     { POST, "/users/passerelle/inbox", inbox_post, M_POST, "inbox_post" },
     /* Known paths, wrong method: no handler, and the methods the path takes. */
     { POST, "/", NULL, M_GET, "405" },
+    { GET, "/signin", NULL, M_POST, "405: the start page's form posts there" },
     { GET, "/inbox", NULL, M_POST, "405" },
     { EVHTTP_REQ_DELETE, "/actor", NULL, M_GET | M_POST, "405" },
     { POST, "/actor/outbox", NULL, M_GET, "405" },
