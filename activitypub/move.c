@@ -242,7 +242,11 @@ move_rows(struct dbtx *tx, PGresult *res, void *arg)
              new_id == NULL          ? ""
              : c->plan == MOVE_CARRY ? new_id
                                      : old_id);
-    /* The new actor's Follow of the bridge stays matched to its Undo. */
+    /*
+     * The new actor's Follow of the bridge stays matched to its Undo. The row that goes holds
+     * no claim, so it is not linked and the relay does not follow it (relayfollow.c undoes
+     * what it had): nothing of the relay's is carried from it.
+     */
     if (c->plan == MOVE_CARRY && newrow >= 0 && !PQgetisnull(res, newrow, 4))
         c->drop_follow = xstrdup(PQgetvalue(res, newrow, 4));
 

@@ -3,7 +3,8 @@
 // with the Mastodon client-API test double on the same origin), join the bridge, link
 // archives that follow each other, choose different consents, and are reconnected exactly
 // as those consents say; an admin's instance subscribes to the relay and receives a
-// member's public post; an old X handle looks up to its new home.
+// member's public post; an old X handle looks up to its new home; Alice moves to another
+// account and her membership follows her.
 //
 // Run through scripts/demo.sh (which starts a throwaway PostgreSQL under var/demo/); it
 // prints "ok N - ..." for each expectation, so tests/run.sh runs it as a test too.
@@ -232,6 +233,25 @@ async function main() {
   say(`members ${dd("members")}, linked ${dd("linked")}, instances ${dd("instances")}, follows made ${dd("follows")}, contacts found ${dd("contacts")}`);
   expect(dd("members") === "3" && dd("instances") === "2" && dd("follows") === "2", "it counts 3 members, 2 subscribed instances and 2 follows made");
   expect(/<svg[^>]*>[\s\S]*<rect class="bar"[^>]*data-value="3"/.test(page.body), "its server-drawn chart shows today's 3 arrivals");
+
+  step("12. Alice moves to another server; her membership follows her");
+  peers.alice2 = await startPeer({ user: "alice2", firstKnock: "rfc9421" });
+  const moved = peers.alice2;
+  // As Mastodon's "Moving from a different account": the new account names the old one first.
+  await moved.configure({ aliases: [peers.alice.actorId], autoAccept: true });
+  say(`alice's new account: ${moved.actorId} (alsoKnownAs ${peers.alice.actorId})`);
+  const mv = await peers.alice.send(`${s.url}/inbox`, { type: "Move", object: peers.alice.actorId, target: moved.actorId }, `${s.url}/actor`);
+  expect(mv.ok, "Alice's old server sent the Move (signed by Fedify)", mv.error);
+  const row = await s.psql(`SELECT acct || ' ' || x_id FROM members WHERE actor_uri = '${moved.actorId}'`);
+  expect(row === `alice2@127.0.0.1:${moved.port} ${X.alice.id}`, "the new account holds her membership, X claim included", row);
+  const told = await waitFor(async () => (await moved.events()).find((e) => e.type === "Create" && /\/link\/[0-9a-f]{32}/.test(String(e.raw?.object?.content))), "the notice at the new account");
+  if (told) say(`to alice2: "${plain(told.raw.object.content).replace(/\n/g, " / ").slice(0, 200)}..."`);
+  expect(told, "the new account is told, with a link to connect its server");
+  const relayed = await waitFor(async () => (await moved.events()).find((e) => e.type === "Follow" && e.actor === `${s.url}/actor`), "the relay's follow of the new account");
+  expect(relayed, "the relay follows the new account (she allowed relaying)");
+  const again = await admin.lookup(`@${X.alice.handle}@${host}`);
+  say(`@${X.alice.handle}@${host} -> movedTo ${again.actor?.movedTo}`);
+  expect(again.actor?.movedTo === moved.actorId, "her old X handle now points to the new account", JSON.stringify(again).slice(0, 300));
 
   exitCode = failed === 0 ? 0 : 1;
 }
