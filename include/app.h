@@ -18,12 +18,14 @@ struct match;
 struct notice;
 struct ratelimit;
 struct workpool;
+struct domains;
 
 struct app {
     struct event_base *base;
     struct config *cfg;
     struct httpd *httpd;
     struct db *db;             /* NULL only in unit tests that need no database */
+    struct domains *domains;   /* the admin's blocks and allows in memory; NULL: ask db */
     EVP_PKEY *key;             /* the server's RSA-2048 key, shared by its actors */
     char *public_pem;          /* SPKI PEM of key */
     char *relay_id;            /* <base>/actor */

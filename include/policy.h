@@ -38,6 +38,23 @@ int policy_config_blocked(const struct config *cfg, const char *domain);
 /* The configuration's relay_allow lists domain and relay_block does not. */
 int policy_config_allowed(const struct config *cfg, const char *domain);
 
+/* One candidate of policy_candidates: len bytes at s (not NUL-terminated). */
+struct policy_span {
+    const char *s;
+    size_t len;
+};
+
+/* Enough for any domain policy_domain_normalize accepts (a label is at least one byte). */
+#define POLICY_CANDIDATES_MAX 136
+
+/*
+ * The entries that would list domain under policy_listed's rules, as spans into domain:
+ * domain as written when it has a port, its host, and every parent name of a host that is
+ * not an IP address ("a.b.c:1" gives "a.b.c:1", "a.b.c", "b.c", "c"). At most max; returns
+ * how many (0 for an empty domain).
+ */
+int policy_candidates(const char *domain, struct policy_span *out, int max);
+
 /*
  * The entries that would list domain under policy_listed's rules (domain as written, its
  * host without the port, and every parent name of a host that is not an IP address), as a

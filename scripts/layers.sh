@@ -29,6 +29,7 @@ activitypub/actor.c           2
 activitypub/keys.c            2
 activitypub/apsign.c          2
 activitypub/remote.c          2
+activitypub/domains.c         2
 activitypub/htmltext.c        2
 atproto/*                     2
 server/delivery/*             2

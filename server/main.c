@@ -14,6 +14,7 @@
 #include "app.h"
 #include "config.h"
 #include "db.h"
+#include "domains.h"
 #include "follow.h"
 #include "httpc.h"
 #include "httpd.h"
@@ -324,6 +325,7 @@ cmd_serve(const char *config_path)
     }
     app.db =
         db_new(app.base, cfg.database_url, cfg.db_pool_size, migrate_latest(), serve_db_fatal, &st);
+    app.domains = domains_new(app.base, app.db, cfg.database_url);
     if (serve_federation(&app, err, sizeof(err)) < 0) {
         fprintf(stderr, "passerelle: %s\n", err);
         log_error("start_failed", "reason=%s", log_q(err));
@@ -377,6 +379,7 @@ out:
     follow_free(app.follow);
     queue_free(app.queue);
     httpc_free(app.httpc);
+    domains_free(app.domains);
     db_free(app.db);
     app.db = NULL;
     httpd_free(app.httpd);

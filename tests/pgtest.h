@@ -273,6 +273,15 @@ pgt_str(const char *fmt, ...)
     return out;
 }
 
+/* The pid of a session to the test database with that application_name; 0 when none. */
+static inline long
+pgt_backend_pid(const char *application_name)
+{
+    return pgt_num("SELECT coalesce(max(pid), 0) FROM pg_stat_activity"
+                   " WHERE application_name = '%s' AND datname = '%s'",
+                   application_name, pgt_dbname);
+}
+
 static inline void
 pgt_fatal_cb(const char *why, void *arg)
 {

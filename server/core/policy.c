@@ -203,23 +203,38 @@ policy_pg_append(char *out, size_t outlen, size_t *used, const char *s, size_t n
 }
 
 int
+policy_candidates(const char *domain, struct policy_span *out, int max)
+{
+    size_t len = strlen(domain), host = policy_host_len(domain, len);
+    int n = 0;
+
+    if (len == 0)
+        return 0;
+    /* Exactly as written (a host:port entry), then the host, then each parent name. */
+    if (host < len && n < max)
+        out[n++] = (struct policy_span){ domain, len };
+    if (n < max)
+        out[n++] = (struct policy_span){ domain, host };
+    if (!policy_ip_literal(domain, host))
+        for (size_t i = 0; i < host && n < max; i++)
+            if (domain[i] == '.' && i + 1 < host)
+                out[n++] = (struct policy_span){ domain + i + 1, host - i - 1 };
+    return n;
+}
+
+int
 policy_candidates_pg(const char *domain, char *out, size_t outlen)
 {
-    size_t len = strlen(domain), host = policy_host_len(domain, len), used = 1;
+    struct policy_span c[POLICY_CANDIDATES_MAX];
+    int n = policy_candidates(domain, c, POLICY_CANDIDATES_MAX);
+    size_t used = 1;
 
-    if (outlen < 3 || len == 0)
+    if (outlen < 3 || n == 0)
         return -1;
     out[0] = '{';
-    /* Exactly as written (a host:port entry), then the host, then each parent name. */
-    if (host < len && policy_pg_append(out, outlen, &used, domain, len) < 0)
-        return -1;
-    if (policy_pg_append(out, outlen, &used, domain, host) < 0)
-        return -1;
-    if (!policy_ip_literal(domain, host))
-        for (size_t i = 0; i < host; i++)
-            if (domain[i] == '.' && i + 1 < host &&
-                policy_pg_append(out, outlen, &used, domain + i + 1, host - i - 1) < 0)
-                return -1;
+    for (int i = 0; i < n; i++)
+        if (policy_pg_append(out, outlen, &used, c[i].s, c[i].len) < 0)
+            return -1;
     out[used - 1] = '}';
     out[used] = '\0';
     return 0;

@@ -15,6 +15,7 @@
 #include "activity.h"
 #include "apsign.h"
 #include "app.h"
+#include "domains.h"
 #include "config.h"
 #include "db.h"
 #include "httpc.h"
@@ -238,6 +239,8 @@ test_policy(void)
 {
     struct pgt_answer a;
     char kid[128], actor[128];
+    struct domains *keep;
+    unsigned long n;
 
     snprintf(kid, sizeof(kid), "%s/users/alice#main-key", actors);
     post_signed(key_a, kid, NULL, like("https://blocked.example/users/x", 1), NULL,
@@ -246,11 +249,23 @@ test_policy(void)
     post_signed(key_a, kid, NULL, like("https://sub.dbblocked.example/users/x", 1), NULL,
                 "application/activity+json", &a);
     is_int(a.status, 403, "a subdomain of a domain the admin blocked: 403");
+    /* The policy is held in memory: a block is seen once its NOTIFY has been read. */
+    n = domains_loads(app.domains);
     pgt_exec("UPDATE instances SET blocked = true WHERE domain = '127.0.0.1'");
+    PGT_SPIN(domains_loads(app.domains) > n, 5);
     snprintf(actor, sizeof(actor), "%s/users/alice", actors);
     post_signed(key_a, kid, NULL, like(actor, 3), NULL, "application/activity+json", &a);
     is_int(a.status, 403, "the signer's host blocked by the admin: 403");
+    n = domains_loads(app.domains);
     pgt_exec("UPDATE instances SET blocked = false WHERE domain = '127.0.0.1'");
+    PGT_SPIN(domains_loads(app.domains) > n, 5);
+    /* Without the copy (not current), the same judgement comes from the database. */
+    keep = app.domains;
+    app.domains = NULL;
+    post_signed(key_a, kid, NULL, like("https://sub.dbblocked.example/users/x", 4), NULL,
+                "application/activity+json", &a);
+    is_int(a.status, 403, "no copy in memory: the database's block still gives 403");
+    app.domains = keep;
 }
 
 static void
@@ -282,7 +297,9 @@ test_no_database(void)
     struct pgt_answer a;
     char kid[128], actor[128];
     struct db *db = app.db;
+    struct domains *keep = app.domains;
 
+    app.domains = NULL; /* the policy too comes from the database that is not there */
     app.db = db_new(pgt_base, "host=127.0.0.1 port=1 connect_timeout=1", 1, 1, pgt_fatal_cb, NULL);
     snprintf(kid, sizeof(kid), "%s/users/alice#main-key", actors);
     snprintf(actor, sizeof(actor), "%s/users/alice", actors);
@@ -290,6 +307,7 @@ test_no_database(void)
     is_int(a.status, 503, "no database for the policy: 503");
     db_free(app.db);
     app.db = db;
+    app.domains = keep;
 }
 
 static EVP_PKEY *
@@ -349,6 +367,10 @@ main(void)
     if (app.httpc == NULL)
         pgt_bail("httpc_new: %s", err);
     app.remote = remote_new(pgt_base, app.db, app.httpc, NULL);
+    app.domains = domains_new(pgt_base, app.db, pgt_conninfo);
+    PGT_SPIN(domains_loads(app.domains) > 0, 5);
+    if (domains_loads(app.domains) == 0)
+        pgt_bail("the domain policy was not read");
     inbox_metrics_describe();
     /* What httpd_new declares, for reply_send's count (no listener of httpd's here). */
     metrics_describe("passerelle_http_responses_total", METRICS_COUNTER, "HTTP responses.");
@@ -361,6 +383,7 @@ main(void)
 
     remote_free(app.remote);
     httpc_free(app.httpc);
+    domains_free(app.domains);
     db_free(app.db);
     app_free_ids(&app);
     config_free(&cfg);
