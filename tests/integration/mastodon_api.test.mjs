@@ -231,3 +231,52 @@ test("software pleroma: the Token says whose it is (me), the Account has no uri 
   assert.equal("uri" in me, false);
   assert.equal(me.url, pl.actor("pia").id);
 });
+
+test("the consent screen: GET shows the app and scopes with Authorize and Deny forms; POST answers them", async () => {
+  const app = await registerApp("read:accounts read:search write:follows");
+  const v = b64url(randomBytes(32));
+  const q = new URLSearchParams({ response_type: "code", client_id: app.client_id, redirect_uri: REDIRECT, scope: "read:accounts", state: "s1", code_challenge: challengeOf(v), code_challenge_method: "S256" });
+  h.mastodon.control({ consentPage: true });
+  try {
+    const before = h.mastodon.snapshot().authorizations.length;
+    const page = await request(`${h.url}/oauth/authorize?${q}`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers["content-type"], /^text\/html/);
+    assert.match(page.body, /<strong>passerelle<\/strong> would like permission to access your account <strong>@alice<\/strong>/);
+    assert.match(page.body, /<ul id="scopes"><li>read:accounts<\/li><\/ul>/);
+    assert.equal((page.body.match(/<form method="post" action="\/oauth\/authorize">/g) ?? []).length, 2, "Authorize and Deny");
+    assert.equal(h.mastodon.snapshot().authorizations.length, before, "showing the screen consents to nothing");
+    // Deny: back to the client with access_denied, no code.
+    let r = await post("/oauth/authorize", { _method: "delete", ...Object.fromEntries(q) });
+    assert.equal(r.status, 302);
+    let back = new URL(r.headers.location);
+    assert.equal(back.searchParams.get("error"), "access_denied");
+    assert.equal(back.searchParams.get("code"), null);
+    // Authorize: a code for the logged-in user, bound to the PKCE challenge.
+    r = await post("/oauth/authorize", Object.fromEntries(q));
+    assert.equal(r.status, 302);
+    back = new URL(r.headers.location);
+    assert.equal(back.searchParams.get("state"), "s1");
+    const t = await exchange(app, back.searchParams.get("code"), { code_verifier: v });
+    assert.equal(t.status, 200, t.body);
+    assert.equal(t.json().scope, "read:accounts");
+    assert.equal(h.mastodon.snapshot().authorizations.length, before + 1);
+    // The form's parameters are checked again: a redirect the app does not have is refused.
+    r = await post("/oauth/authorize", { ...Object.fromEntries(q), redirect_uri: "https://evil.example/cb" });
+    assert.equal(r.status, 400);
+  } finally {
+    h.mastodon.control({ consentPage: false });
+  }
+});
+
+test("WebFinger on the actor host: Mastodon's JRD for a known actor, 404 otherwise, 400 without a resource", async () => {
+  const r = await request(`${h.url}/.well-known/webfinger?resource=${encodeURIComponent(`acct:alice@${h.domain}`)}`);
+  assert.equal(r.status, 200);
+  assert.match(r.headers["content-type"], /^application\/jrd\+json/);
+  const jrd = r.json();
+  assert.equal(jrd.subject, `acct:alice@${h.domain}`);
+  assert.deepEqual(jrd.links.find((l) => l.rel === "self"), { rel: "self", type: "application/activity+json", href: h.actor("alice").id });
+  assert.equal((await request(`${h.url}/.well-known/webfinger?resource=acct:nobody@${h.domain}`)).status, 404);
+  assert.equal((await request(`${h.url}/.well-known/webfinger?resource=acct:alice@other.example`)).status, 404);
+  assert.equal((await request(`${h.url}/.well-known/webfinger`)).status, 400);
+});

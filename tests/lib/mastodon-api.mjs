@@ -307,7 +307,7 @@ export function createMastodonApi({ origin, localUser, resolve, follow, software
   // each form carrying the request's parameters.
   function consentPage(res, a, q) {
     const hidden = [...q.entries()].map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`).join("");
-    const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Authorization required</title></head><body>
+    const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Authorization required</title></head><body>
 <h1>Authorization required</h1><p><strong>${esc(a.app.name)}</strong> would like permission to access your account <strong>@${esc(settings.loggedIn)}</strong>. It is a third-party application.</p>
 <h2>Review permissions</h2><ul id="scopes">${a.scopes.map((s) => `<li>${esc(s)}</li>`).join("")}</ul>
 <form method="post" action="/oauth/authorize">${hidden}<button type="submit">Authorize</button></form>
