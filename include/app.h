@@ -19,6 +19,7 @@ struct notice;
 struct ratelimit;
 struct workpool;
 struct domains;
+struct atclient;
 
 struct app {
     struct event_base *base;
@@ -42,6 +43,7 @@ struct app {
     struct notice *notice;     /* daily direct messages about them; NULL outside serve */
     struct workpool *parses;   /* archive uploads are parsed here; NULL outside serve */
     struct ratelimit *uploads; /* archive uploads per member per hour; NULL outside serve */
+    struct atclient *atclient; /* the atproto OAuth client's key once loaded (atclient_load) */
     time_t started;
     int exit_code; /* what main returns once the loop ends */
 };

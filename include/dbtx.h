@@ -28,7 +28,7 @@ struct dbtx *dbtx_new(struct db *db, dbtx_done_fn done, void *arg);
  * Lists a statement with n text parameters (copied; NULL is SQL NULL). then may be NULL.
  * At most DBTX_MAX_PARAMS parameters.
  */
-#define DBTX_MAX_PARAMS 12
+#define DBTX_MAX_PARAMS 16
 void dbtx_push(struct dbtx *tx, const char *sql, dbtx_then_fn then, void *then_arg, int n, ...);
 /* The same with an array of parameters. */
 void dbtx_pushv(struct dbtx *tx, const char *sql, dbtx_then_fn then, void *then_arg, int n,

@@ -12,6 +12,7 @@
 #include "admin.h"
 #include "cli_import.h"
 #include "app.h"
+#include "atclient.h"
 #include "config.h"
 #include "db.h"
 #include "domains.h"
@@ -393,6 +394,7 @@ out:
         event_free(st.sweep);
     event_base_free(app.base);
     seal_free(app.seal);
+    atclient_free(app.atclient);
     app_free_ids(&app);
     config_free(&cfg);
     metrics_free();

@@ -6,6 +6,7 @@
 #include "actor.h"
 #include "app.h"
 #include "assets.h"
+#include "atclient.h"
 #include "config.h"
 #include "export.h"
 #include "hostmeta.h"
@@ -77,6 +78,8 @@ static const struct route routes[] = {
     { "/link", ROUTE_CODE, M_POST, linkcode_post },
     { "/x", ROUTE_TREE, M_GET, standin_get }, /* /x/<x id>: an old X account */
     { "/me/following.csv", ROUTE_EXACT, M_GET, export_following },
+    /* passerelle's atproto OAuth client: its client_id is this document's URL. */
+    { ATCLIENT_METADATA_PATH, ROUTE_EXACT, M_GET, atclient_metadata_get },
 };
 
 static int

@@ -11,6 +11,8 @@
 
 #include "config.h"
 #include "httpc.h"
+#include "form.h"
+#include "jsonobj.h"
 #include "mastoapi.h"
 #include "queue.h"
 #include "retry.h"
@@ -48,20 +50,7 @@ mastoapi_grant_ad(const char *member_id, const char *host, char *out, size_t out
 struct json_object *
 mastoapi_parse_object(const char *body, size_t len)
 {
-    struct json_tokener *tok;
-    struct json_object *o;
-
-    if (body == NULL || len == 0 || len > MASTOAPI_MAX_BODY)
-        return NULL;
-    tok = json_tokener_new_ex(MASTOAPI_MAX_DEPTH);
-    o = json_tokener_parse_ex(tok, body, (int)len);
-    if (json_tokener_get_error(tok) != json_tokener_success ||
-        !json_object_is_type(o, json_type_object)) {
-        json_object_put(o);
-        o = NULL;
-    }
-    json_tokener_free(tok);
-    return o;
+    return jsonobj_parse(body, len, MASTOAPI_MAX_BODY, MASTOAPI_MAX_DEPTH);
 }
 
 /* "2024-05-01T12:05:00.000000Z", "...+02:00" or without the fraction; -1 otherwise. */
@@ -127,14 +116,7 @@ mastoapi_reset_time(const char *ratelimit_reset, const char *retry_after, long l
 void
 mastoapi_form_add(char **buf, const char *name, const char *value)
 {
-    char *enc = evhttp_uriencode(value, -1, 1);
-    char *next = xasprintf("%s%s%s=%s", *buf != NULL ? *buf : "",
-                           *buf != NULL && **buf != '\0' ? "&" : "", name, enc);
-
-    free(enc);
-    if (*buf != NULL)
-        seal_wipe_free(*buf); /* forms carry secrets: leave no copy behind */
-    *buf = next;
+    form_add(buf, name, value);
 }
 
 /* A string member of o no longer than max, or NULL. */
