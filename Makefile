@@ -59,14 +59,17 @@ UNITS     := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # Each fuzz target also runs as a unit test over its committed corpus (no libFuzzer needed).
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 REPLAYS   := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/tests/test_%)
+# Small programs the Node tests drive (tests/tools/*.c): the atproto pieces against a real PDS.
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOLS     := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
 BENCH_SRCS := $(wildcard bench/bench_*.c)
 BENCHES   := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
-FMT_SRCS  := $(SRCS) $(wildcard include/*.h tests/*.h tests/*.c tests/unit/*.c bench/*.c fuzz/*.c fuzz/*.h)
+FMT_SRCS  := $(SRCS) $(wildcard include/*.h tests/*.h tests/*.c tests/unit/*.c tests/tools/*.c bench/*.c fuzz/*.c fuzz/*.h)
 
 .PHONY: all run test check bench install uninstall clean deps format format-check lint \
         units print-cpp valgrind fuzz fuzz-smoke bench-quick demo cycles
 
-all: $(BIN) $(UNITS) $(REPLAYS) $(BENCHES)
+all: $(BIN) $(UNITS) $(REPLAYS) $(BENCHES) $(TOOLS)
 
 $(BIN): $(MAIN_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -107,6 +110,10 @@ $(BUILD)/tests/test_fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h tests/fuzz_replay.c
 	@mkdir -p $(@D)
 	$(CC) $(filter-out -MMD -MP,$(ALL_CPPFLAGS)) -Itests -Ifuzz -DFUZZ_TARGET='"fuzz_$*"' \
 	    $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< tests/fuzz_replay.c $(LIB) $(PKG_LIBS)
+
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(PKG_LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(@D)

@@ -62,8 +62,11 @@ struct config {
     char *x_client_secret;     /* x_client_secret: a confidential client's secret ("" = public) */
     char *x_authorize_url;     /* x_authorize_url: X's OAuth 2.0 authorization page */
     char *x_api_base;          /* x_api_base: X's API origin (token and users/me) */
-    int claims_per_member;     /* claims_per_member: new X ids one member may claim per day */
-    int claims_per_instance;   /* claims_per_instance: new claims from one home host per day */
+    char *plc_url;             /* plc_url: the PLC directory (did:plc documents) */
+    char *atproto_dns_server;  /* atproto_dns_server: IP[:port] for _atproto TXT; "" = system */
+    char *atproto_handle_origin; /* atproto_handle_origin: tests only, see identity.h */
+    int claims_per_member;       /* claims_per_member: new X ids one member may claim per day */
+    int claims_per_instance;     /* claims_per_instance: new claims from one home host per day */
     int standin_requires_verification; /* only claims verified with X show a stand-in */
     int report_hold_threshold; /* report_hold_threshold: distinct reporters that hold a member */
 };

@@ -142,6 +142,14 @@ static const struct config_key config_keys[] = {
       "X's OAuth 2.0 authorization page" },
     { "x_api_base", CONFIG_STR, OFF(x_api_base), "https://api.x.com", 0, 0,
       "X's API origin: /2/oauth2/token and /2/users/me" },
+    { "plc_url", CONFIG_STR, OFF(plc_url), "https://plc.directory", 0, 0,
+      "the PLC directory that resolves did:plc identities (Bluesky)" },
+    { "atproto_dns_server", CONFIG_STR, OFF(atproto_dns_server), "", 0, 0,
+      "IP[:port] of the DNS server asked for _atproto.<handle> TXT records (none: the first "
+      "nameserver of /etc/resolv.conf)" },
+    { "atproto_handle_origin", CONFIG_STR, OFF(atproto_handle_origin), "", 0, 0,
+      "tests only (needs allow_private_fetch): fetch https://HANDLE/.well-known/atproto-did "
+      "from this origin, with Host: HANDLE" },
     { "claims_per_member", CONFIG_INT, OFF(claims_per_member), "3", 1, 1000,
       "X ids one member may newly claim in any 24 hours (a re-upload of the same one is free)" },
     { "claims_per_instance", CONFIG_INT, OFF(claims_per_instance), "200", 1, 1000000,
@@ -375,6 +383,15 @@ config_validate_x(struct config *cfg, char *err, size_t errlen)
             snprintf(err, errlen, "%s: not a plain URL", names[i]);
             return -1;
         }
+    }
+    if (strncmp(cfg->plc_url, "https://", 8) != 0 &&
+        !(cfg->allow_private_fetch && strncmp(cfg->plc_url, "http://", 7) == 0)) {
+        snprintf(err, errlen, "plc_url: must start with https://");
+        return -1;
+    }
+    if (*cfg->atproto_handle_origin != '\0' && !cfg->allow_private_fetch) {
+        snprintf(err, errlen, "atproto_handle_origin: for tests only, with allow_private_fetch");
+        return -1;
     }
     if (*cfg->x_client_secret != '\0' && *cfg->x_client_id == '\0') {
         snprintf(err, errlen, "x_client_secret: set x_client_id too");
