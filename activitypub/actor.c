@@ -7,6 +7,7 @@
 
 #include "activity.h"
 #include "actor.h"
+#include "bridgefed.h"
 #include "app.h"
 #include "config.h"
 #include "reply.h"
@@ -140,19 +141,50 @@ actor_term(const char *iri)
     return t;
 }
 
+/* The summary's first sentence: where the person went, linked. */
+static char *
+actor_standin_where(const char *handle_html, const char *actor_uri, const char *acct,
+                    const char *bluesky)
+{
+    char *who = acct != NULL ? xasprintf("@%s", acct) : xstrdup(actor_uri != NULL ? actor_uri : "");
+    char *who_html = activity_html_escape(who, 0);
+    char *href_html = activity_html_escape(actor_uri != NULL ? actor_uri : "", 0);
+    char *out;
+
+    if (bluesky == NULL) {
+        out = xasprintf("%s left X for the fediverse and is now <a href=\"%s\">%s</a>.",
+                        handle_html, href_html, who_html);
+    } else {
+        char *profile = bridgefed_profile_url(bluesky);
+        char *profile_html = activity_html_escape(profile, 0);
+        char *bsky_html = activity_html_escape(bluesky, 0);
+
+        out = actor_uri != NULL
+                  ? xasprintf("%s left X for Bluesky and is now <a href=\"%s\">@%s</a> there, "
+                              "and <a href=\"%s\">%s</a> on the fediverse through a bridge.",
+                              handle_html, profile_html, bsky_html, href_html, who_html)
+                  : xasprintf("%s left X for Bluesky and is now <a href=\"%s\">@%s</a> there.",
+                              handle_html, profile_html, bsky_html);
+        free(profile);
+        free(profile_html);
+        free(bsky_html);
+    }
+    free(who);
+    free(who_html);
+    free(href_html);
+    return out;
+}
+
 struct json_object *
 actor_standin_new(const struct app *app, const char *x_id, const char *x_handle,
-                  const char *actor_uri, const char *acct, int verified)
+                  const char *actor_uri, const char *acct, const char *bluesky, int verified)
 {
     const char *base = app->cfg->base_url;
     struct json_object *doc = json_object_new_object();
-    struct json_object *aka = json_object_new_array();
     char *id = xasprintf("%s%s", app->standin_prefix, x_id);
     char *inbox = xasprintf("%s/inbox", base);
-    char *who = acct != NULL ? xasprintf("@%s", acct) : xstrdup(actor_uri);
     char *handle_html = activity_html_escape(x_handle, 0);
-    char *who_html = activity_html_escape(who, 0);
-    char *href_html = activity_html_escape(actor_uri, 0);
+    char *where = actor_standin_where(handle_html, actor_uri, acct, bluesky);
 
     json_object_object_add(doc, "@context", actor_context_new(1));
     actor_add_str(doc, "id", id);
@@ -163,19 +195,27 @@ actor_standin_new(const struct app *app, const char *x_id, const char *x_handle,
                       xasprintf("%s (moved%s)", x_handle, verified ? "" : ", not verified"));
     /* An archive is unsigned: without X's word the claim may be anyone's. */
     actor_add_fmt_str(doc, "summary",
-                      xasprintf("<p>%s left X for the fediverse and is now <a href=\"%s\">%s</a>. "
-                                "This is only a pointer kept by %s: follow them there.</p>%s",
-                                handle_html, href_html, who_html, app->cfg->host,
+                      xasprintf("<p>%s This is only a pointer kept by %s: follow them there.</p>%s",
+                                where, app->cfg->host,
                                 verified ? ""
                                          : "<p>Not verified: this X account was claimed with "
                                            "an uploaded archive, which X does not sign.</p>"));
-    /* Mastodon keeps a url only on the actor's own host; browsers are sent on from there. */
-    actor_add_str(doc, "url", id);
+    if (actor_uri == NULL && bluesky != NULL) {
+        /* Nothing to move to on the fediverse: the profile is where people find them. */
+        actor_add_fmt_str(doc, "url", bridgefed_profile_url(bluesky));
+    } else {
+        /* Mastodon keeps a url only on the actor's own host; browsers are sent on from there. */
+        actor_add_str(doc, "url", id);
+    }
     /* Follows come to the shared inbox and are refused there (a moved account takes none). */
     actor_add_boxes(doc, id, inbox, base);
-    actor_add_str(doc, "movedTo", actor_uri);
-    json_object_array_add(aka, json_object_new_string(actor_uri));
-    json_object_object_add(doc, "alsoKnownAs", aka);
+    if (actor_uri != NULL) {
+        struct json_object *aka = json_object_new_array();
+
+        actor_add_str(doc, "movedTo", actor_uri);
+        json_object_array_add(aka, json_object_new_string(actor_uri));
+        json_object_object_add(doc, "alsoKnownAs", aka);
+    }
     json_object_object_add(doc, "manuallyApprovesFollowers", json_object_new_boolean(0));
     /* Not for directories or search indexes: it is a signpost, not a person. */
     json_object_object_add(doc, "discoverable", json_object_new_boolean(0));
@@ -183,10 +223,8 @@ actor_standin_new(const struct app *app, const char *x_id, const char *x_handle,
     json_object_object_add(doc, "publicKey", actor_public_key_new(id, app->public_pem));
     free(id);
     free(inbox);
-    free(who);
     free(handle_html);
-    free(who_html);
-    free(href_html);
+    free(where);
     return doc;
 }
 

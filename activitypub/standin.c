@@ -10,6 +10,7 @@
 
 #include "actor.h"
 #include "app.h"
+#include "bridgefed.h"
 #include "config.h"
 #include "db.h"
 #include "reply.h"
@@ -20,8 +21,12 @@
 
 #define STANDIN_HANDLE_MAX 50 /* X allows 15; older and odd archives stay well under this */
 
+/* A Bluesky member's actor and address on the fediverse are their bridged ones, if any. */
 #define STANDIN_COLUMNS                                                                            \
-    "SELECT m.x_id, m.x_handle, m.actor_uri, m.acct, m.host, m.x_verified_at IS NOT NULL"          \
+    "SELECT m.x_id, m.x_handle,"                                                                   \
+    " CASE WHEN m.network = 'atproto' THEN m.bridged_id ELSE m.actor_uri END,"                     \
+    " CASE WHEN m.network = 'atproto' THEN m.bridged_handle ELSE m.acct END,"                      \
+    " m.host, m.x_verified_at IS NOT NULL, CASE WHEN m.network = 'atproto' THEN m.acct END"        \
     " FROM members m"
 
 /* LIMIT 2: a second row means two members show this handle, which answers nothing. */
@@ -166,14 +171,23 @@ standin_found_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
     if (PQntuples(res) == 1 && standin_host_ok(f->app, PQgetvalue(res, 0, 4))) {
         s.x_id = PQgetvalue(res, 0, 0);
         s.x_handle = PQgetvalue(res, 0, 1);
-        s.actor_uri = PQgetvalue(res, 0, 2);
+        s.actor_uri = PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2);
         s.acct = PQgetisnull(res, 0, 3) ? NULL : PQgetvalue(res, 0, 3);
         s.verified = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
-        r = STANDIN_FOUND;
+        s.bluesky = PQgetisnull(res, 0, 6) ? NULL : PQgetvalue(res, 0, 6);
+        r = s.actor_uri != NULL || s.bluesky != NULL ? STANDIN_FOUND : STANDIN_NONE;
     }
     f->cb(r, r == STANDIN_FOUND ? &s : NULL, f->arg);
     PQclear(res);
     free(f);
+}
+
+char *
+standin_home(const struct standin *s, int want_page)
+{
+    if (s->bluesky != NULL && (want_page || s->actor_uri == NULL))
+        return bridgefed_profile_url(s->bluesky);
+    return xstrdup(s->actor_uri);
 }
 
 void
@@ -213,11 +227,14 @@ standin_get_cb(enum standin_result res, const struct standin *s, void *arg)
     } else if (*r->rest == '\0' && accept != NULL && strstr(accept, "text/html") != NULL &&
                !reply_wants_activity_json(r->req)) {
         /* A person following the profile link: the new account is what they came for. */
-        evhttp_add_header(out, "Location", s->actor_uri);
+        char *home = standin_home(s, 1);
+
+        evhttp_add_header(out, "Location", home);
         reply_send(r->req, 302, "text/plain; charset=utf-8", "", 0);
+        free(home);
     } else if (*r->rest == '\0') {
         actor_reply(r->req, actor_standin_new(r->app, s->x_id, s->x_handle, s->actor_uri, s->acct,
-                                              s->verified));
+                                              s->bluesky, s->verified));
     } else {
         id = xasprintf("%s%s", r->app->standin_prefix, s->x_id);
         actor_get_sub(r->req, id, r->rest, 0);

@@ -13,11 +13,15 @@ struct json_object *actor_bridge_new(const struct app *app);
 /*
  * The stand-in of a findable member's old X account (standin.h): Person, x_handle as
  * preferredUsername, movedTo and alsoKnownAs the member's actor_uri, the server's key under
- * the stand-in's own key id. acct (user@host of the member) may be NULL. Unless verified
- * (X confirmed the claim), its name and summary say "not verified".
+ * the stand-in's own key id. acct (user@host of the member) may be NULL. For a Bluesky
+ * member, bluesky is their handle, and actor_uri and acct their bridged actor and address
+ * (Bridgy Fed), or NULL when they are not bridged: then there is no movedTo, and the url is
+ * their Bluesky profile; the summary links that profile either way. Unless verified (X
+ * confirmed the claim), its name and summary say "not verified".
  */
 struct json_object *actor_standin_new(const struct app *app, const char *x_id, const char *x_handle,
-                                      const char *actor_uri, const char *acct, int verified);
+                                      const char *actor_uri, const char *acct, const char *bluesky,
+                                      int verified);
 
 /* GET /actor, /actor/{followers,following,outbox} */
 void actor_get_relay(struct app *app, struct evhttp_request *req, const char *path);

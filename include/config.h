@@ -69,6 +69,9 @@ struct config {
     int claims_per_instance;     /* claims_per_instance: new claims from one home host per day */
     int standin_requires_verification; /* only claims verified with X show a stand-in */
     int report_hold_threshold; /* report_hold_threshold: distinct reporters that hold a member */
+    char *bridge_bsky_domain;  /* bridge_bsky_domain: Bridgy Fed's <handle>@DOMAIN ("" = none) */
+    char *bridge_ap_domain;    /* bridge_ap_domain: Bridgy Fed's user.host.DOMAIN ("" = none) */
+    int bridge_poll_ms;        /* bridge_poll_ms: look for bridged identities to look up */
 };
 
 /* Fills cfg with defaults. */

@@ -14,7 +14,10 @@ struct notice;
  * Starts the notice worker on app's loop: every notice_poll_ms (and at once while it finds
  * work) it claims one member of notice_due whose time has come (SKIP LOCKED). A member with
  * notify off, or not linked, gets nothing (the entry goes); one told less than
- * notice_interval_hours ago waits until then; otherwise one direct message from the bridge
+ * notice_interval_hours ago waits until then; one with an untold row whose followee is on
+ * the other network and not yet answered for by the bridge worker (bridge_checked_at NULL, or
+ * in bridge_due) waits bridge_poll_ms, so that one message says where everyone is; otherwise
+ * one direct message from the bridge
  * account lists the rows not yet told (notified_at IS NULL), and notified_at, the member's
  * last_notified_at and the message's delivery are committed together.
  */
@@ -32,6 +35,8 @@ struct notice_item {
     int done;               /* ... and it has */
     int held;               /* the claim is new: automatic follows wait (hold_until) */
     const char *hold_until; /* "YYYY-MM-DD HH:MM" (UTC) when held */
+    const char *bluesky;    /* on Bluesky with no bridge to the member's network: their profile
+                               page (acct is their handle, actor unused); else NULL */
 };
 
 /* Who the message is for. */

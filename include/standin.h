@@ -38,7 +38,15 @@ struct standin {
     const char *actor_uri; /* the member's actor: movedTo */
     const char *acct;      /* user@host of the member, or NULL */
     int verified;          /* X confirmed the claim (else the stand-in says "not verified") */
+    const char *bluesky;   /* a Bluesky member's handle, else NULL; actor_uri and acct are then
+                              their bridged actor and address, NULL when not bridged */
 };
+
+/*
+ * Where a stand-in sends people: the member's actor, or a Bluesky member's profile page when
+ * no bridge reaches them (or for a browser: want_page). A new string.
+ */
+char *standin_home(const struct standin *s, int want_page);
 
 enum standin_result {
     STANDIN_FOUND,       /* s is set */

@@ -156,6 +156,14 @@ static const struct config_key config_keys[] = {
       "X ids the members of one home instance may newly claim in any 24 hours" },
     { "standin_requires_verification", CONFIG_BOOL, OFF(standin_requires_verification), "false", 0,
       0, "only claims verified with X show a stand-in (@old_handle@bridge)" },
+    { "bridge_bsky_domain", CONFIG_STR, OFF(bridge_bsky_domain), "bsky.brid.gy", 0, 0,
+      "Bridgy Fed's domain for Bluesky accounts seen from the fediverse (<handle>@DOMAIN): "
+      "fediverse members follow bridged Bluesky members there; empty: no bridge that way" },
+    { "bridge_ap_domain", CONFIG_STR, OFF(bridge_ap_domain), "ap.brid.gy", 0, 0,
+      "Bridgy Fed's domain for fediverse accounts seen from Bluesky (user.host.DOMAIN); empty: "
+      "no bridge that way" },
+    { "bridge_poll_ms", CONFIG_INT, OFF(bridge_poll_ms), "5000", 10, 3600000,
+      "milliseconds between looks for members whose bridged identity must be looked up" },
     { "report_hold_threshold", CONFIG_INT, OFF(report_hold_threshold), "3", 1, 1000,
       "reports from this many distinct members hold a member's follows and stand-in until an "
       "admin decides" },

@@ -24,6 +24,7 @@
 #include "linkpage.h"
 #include "ratelimit.h"
 #include "keys.h"
+#include "bridgecheck.h"
 #include "log.h"
 #include "metrics.h"
 #include "match.h"
@@ -42,6 +43,7 @@
 struct serve_state {
     struct app *app;
     struct relayfollow *relayfollow; /* the relay actor's follows of members */
+    struct bridgecheck *bridgecheck; /* members' bridged identities (Bridgy Fed) */
     struct event *sigterm, *sigint, *drain, *sweep;
     time_t stop_deadline;
     int stopping;
@@ -337,6 +339,7 @@ cmd_serve(const char *config_path)
     relayfollow_start(st.relayfollow);
     app.match = match_new(&app);
     app.notice = notice_new(&app);
+    st.bridgecheck = bridgecheck_new(&app);
     app.parses =
         workpool_new(app.base, cfg.archive_parsers, cfg.archive_parse_queue, err, sizeof(err));
     if (app.parses == NULL) {
@@ -374,6 +377,7 @@ out:
     ratelimit_free(app.uploads);
     match_free(app.match);
     notice_free(app.notice);
+    bridgecheck_free(st.bridgecheck);
     status_shutdown();
     relayfollow_free(st.relayfollow);
     remote_free(app.remote);

@@ -214,13 +214,17 @@ webfinger_standin_cb(enum standin_result r, const struct standin *s, void *arg)
     } else if (r == STANDIN_NONE) {
         webfinger_unknown(c->req, c->resource, "no findable member");
     } else {
+        char *alias = standin_home(s, 0), *page = s->bluesky != NULL ? standin_home(s, 1) : NULL;
+
         self = xasprintf("%s%s", c->app->standin_prefix, s->x_id);
         /* Consents change: a findable member may turn it off, so caches keep it briefly. */
         evhttp_add_header(evhttp_request_get_output_headers(c->req), "Cache-Control",
                           "public, max-age=60");
         reply_json(c->req, 200, WEBFINGER_JRD_CTYPE,
-                   webfinger_doc_new(c->app, s->x_handle, s->actor_uri, self, NULL));
+                   webfinger_doc_new(c->app, s->x_handle, alias, self, page));
         free(self);
+        free(alias);
+        free(page);
     }
     free(c->resource);
     free(c);

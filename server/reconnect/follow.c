@@ -123,18 +123,24 @@ static const char sql_claim[] =
     "  FROM ok WHERE fa.id = ok.id"
     "  RETURNING fa.id, fa.follower_id, fa.followee_id, fa.attempts)"
     " SELECT c.id, c.follower_id, c.attempts, bm.actor_uri, gr.host, gr.ciphertext, gr.nonce,"
-    "  am.actor_uri, am.acct, am.host, bm.host,"
+    "  CASE WHEN am.network = 'atproto' THEN am.bridged_id ELSE am.actor_uri END,"
+    "  CASE WHEN am.network = 'atproto' THEN am.bridged_handle ELSE am.acct END, am.host, bm.host,"
     "  (SELECT count(*) FROM day_wait), (SELECT count(*) FROM api_wait),"
     "  (SELECT count(*) FROM lease)"
     " FROM (SELECT 1) one LEFT JOIN claimed c ON true"
     " LEFT JOIN members bm ON bm.id = c.follower_id LEFT JOIN members am ON am.id = c.followee_id"
     " LEFT JOIN oauth_grants gr ON gr.member_id = c.follower_id";
 
-/* Just before the follow: is the pair still allowed, the grant still there, the row open? */
+/*
+ * Just before the follow: is the pair still allowed, the grant still there, the row open, and a
+ * Bluesky followee still bridged?
+ */
 static const char sql_recheck[] =
     "SELECT 1 FROM follow_actions_allowed ok"
     " JOIN follow_actions fa ON fa.id = ok.id AND fa.state IN ('planned', 'held')"
     " JOIN oauth_grants g ON g.member_id = ok.follower_id AND g.host = $2"
+    " JOIN members a ON a.id = ok.followee_id"
+    "  AND (a.network <> 'atproto' OR a.bridged_id IS NOT NULL)"
     " WHERE ok.id = $1::bigint";
 
 /*
@@ -587,6 +593,11 @@ follow_job_start(struct follow *f, PGresult *res, int i)
     job->followee_uri = xstrdup(PQgetvalue(res, i, 7));
     job->followee_acct = xstrdup(PQgetvalue(res, i, 8));
     snprintf(job->host, sizeof(job->host), "%s", PQgetvalue(res, i, 4));
+    if (PQgetisnull(res, i, 7)) {
+        /* A Bluesky followee no longer bridged: the matcher plans the pair again (a notice). */
+        follow_finish(job, "undone", "the followee is no longer bridged", 0, -1, 0);
+        return;
+    }
     if (policy_config_blocked(f->app->cfg, PQgetvalue(res, i, 10)) ||
         policy_config_blocked(f->app->cfg, PQgetvalue(res, i, 9))) {
         follow_finish(job, "undone", "a home server is blocked by relay_block", 0, -1, 0);

@@ -57,12 +57,14 @@ const char match_sql[] =
     "   ON f.follower_id = c.follower_id AND f.followee_id = c.followee_id),"
     " others AS ("
     "  SELECT o.id, o.x_id, o.state, o.findable, o.autofollow, o.notify, o.paused, o.linked_at,"
-    "   o.host, o.x_verified_at IS NOT NULL AS verified, o.reports_held_at IS NOT NULL AS reported"
+    "   o.host, o.x_verified_at IS NOT NULL AS verified, o.reports_held_at IS NOT NULL AS reported,"
+    "   o.network, o.bridged_id IS NOT NULL AS bridged, o.bridge_checked_at"
     "  FROM members o WHERE o.id IN (SELECT other_id FROM pairs)"
     "  FOR SHARE OF o SKIP LOCKED),"
     " base AS ("
     "  SELECT id, x_id, state, findable, autofollow, notify, paused, linked_at, host,"
-    "   x_verified_at IS NOT NULL AS verified, reports_held_at IS NOT NULL AS reported"
+    "   x_verified_at IS NOT NULL AS verified, reports_held_at IS NOT NULL AS reported,"
+    "   network, bridged_id IS NOT NULL AS bridged, bridge_checked_at"
     "  FROM members WHERE id = $1::bigint UNION ALL SELECT * FROM others),"
     " hosts AS MATERIALIZED ("
     "  SELECT n.host, n.names && $3::text[]"
@@ -90,13 +92,18 @@ const char match_sql[] =
     "    WHEN b.paused THEN 'follower paused'"
     "    WHEN b.blocked THEN 'follower instance blocked'"
     "    WHEN a.blocked THEN 'followee instance blocked' END AS why_not,"
-    "   CASE WHEN b.autofollow THEN 'api' ELSE 'notice' END AS method,"
+    "   CASE WHEN NOT b.autofollow THEN 'notice'"
+    "    WHEN b.network = a.network OR a.bridged THEN"
+    "     CASE WHEN b.network = 'atproto' THEN 'atproto' ELSE 'api' END"
+    "    ELSE 'notice' END AS method,"
+    "   b.network <> a.network AND (a.bridge_checked_at IS NULL"
+    "    OR a.bridge_checked_at < now() - interval '1 day') AS look_up_bridge,"
     "   CASE WHEN NOT a.verified AND a.linked_at + $2::int * interval '1 second' > now()"
     "    THEN a.linked_at + $2::int * interval '1 second' END AS hold_until"
     "  FROM pairs p JOIN people b ON b.id = p.follower_id JOIN people a ON a.id = p.followee_id),"
     " want AS ("
     "  SELECT j.*, CASE WHEN j.hold_until IS NULL THEN 'planned' ELSE 'held' END AS state,"
-    "   CASE WHEN j.method = 'api' THEN greatest(now(), j.hold_until) END AS next_at"
+    "   CASE WHEN j.method IN ('api', 'atproto') THEN greatest(now(), j.hold_until) END AS next_at"
     "  FROM judged j WHERE j.why_not IS NULL),"
     " ins AS ("
     "  INSERT INTO follow_actions"
@@ -121,6 +128,10 @@ const char match_sql[] =
     "  INSERT INTO notice_due (member_id)"
     "  SELECT DISTINCT follower_id FROM want WHERE follower_notify AND notified_at IS NULL"
     "  ORDER BY 1 ON CONFLICT (member_id) DO NOTHING RETURNING 1),"
+    " bridges AS ("
+    "  INSERT INTO bridge_due (member_id)"
+    "  SELECT DISTINCT followee_id FROM want WHERE look_up_bridge"
+    "  ORDER BY 1 ON CONFLICT (member_id) DO NOTHING RETURNING 1),"
     " skipped AS ("
     "  SELECT count(*) AS n FROM pairs p"
     "  WHERE NOT EXISTS (SELECT 1 FROM others o WHERE o.id = p.other_id)),"
@@ -129,7 +140,8 @@ const char match_sql[] =
     "   THEN now() + $4::int * interval '1 millisecond' END"
     "  WHERE id = $1::bigint RETURNING 1)"
     " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM rep), (SELECT count(*) FROM und),"
-    "  (SELECT n FROM skipped), (SELECT count(*) FROM news), (SELECT count(*) FROM done)";
+    "  (SELECT n FROM skipped), (SELECT count(*) FROM news), (SELECT count(*) FROM done),"
+    "  (SELECT count(*) FROM bridges)";
 
 /* The oldest due member, held until the commit; the others go to other workers. */
 static const char sql_claim[] = "SELECT id FROM members WHERE match_due_at <= now()"
@@ -190,7 +202,7 @@ match_result_cb(struct dbtx *tx, PGresult *res, void *arg)
     struct match_step *s = arg;
 
     (void)tx;
-    if (PQntuples(res) != 1 || PQnfields(res) != 6)
+    if (PQntuples(res) != 1 || PQnfields(res) != 7)
         return -1;
     for (int i = 0; i < 5; i++)
         snprintf(s->counts[i], sizeof(s->counts[i]), "%s", PQgetvalue(res, 0, i));

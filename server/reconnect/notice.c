@@ -8,6 +8,7 @@
 
 #include "app.h"
 #include "bridge.h"
+#include "bridgefed.h"
 #include "config.h"
 #include "db.h"
 #include "dbtx.h"
@@ -101,6 +102,8 @@ notice_item_text(FILE *f, const struct notice_member *m, const struct notice_ite
                             NULL);
         else if (!m->has_grant)
             notice_sentence(f, l, "notice.connect", NULL, NULL, NULL, NULL);
+    } else if (it->bluesky != NULL) {
+        notice_sentence(f, l, "notice.on_bluesky", "link", it->bluesky, NULL, NULL);
     } else {
         char *link = notice_follow_link(m->actor, it->actor);
 
@@ -156,18 +159,28 @@ static const char sql_claim[] =
     " m.notify AND m.state = 'linked',"
     " coalesce(m.last_notified_at > now() - $1::int * interval '1 hour', false),"
     " m.last_notified_at + $1::int * interval '1 hour',"
-    " EXISTS (SELECT 1 FROM oauth_grants g WHERE g.member_id = m.id)"
+    " EXISTS (SELECT 1 FROM oauth_grants g WHERE g.member_id = m.id),"
+    /* Across the networks what to say depends on the bridge: its answers come first. */
+    " EXISTS (SELECT 1 FROM follow_actions f JOIN members a ON a.id = f.followee_id"
+    "  WHERE f.follower_id = m.id AND f.notified_at IS NULL AND a.network <> m.network"
+    "   AND (a.bridge_checked_at IS NULL"
+    "    OR EXISTS (SELECT 1 FROM bridge_due d WHERE d.member_id = a.id)))"
     " FROM notice_due n JOIN members m ON m.id = n.member_id"
     " WHERE n.due_at <= now() ORDER BY n.due_at LIMIT 1"
     " FOR UPDATE OF n, m SKIP LOCKED";
 
 /*
  * Every row the member was not told about (a followee still linked and findable), marked
- * told in the same statement; the first $2 for the message, each with the total.
+ * told in the same statement; the first $2
+ * for the message, each with the total.
  */
 static const char sql_rows[] =
     "WITH r AS (SELECT f.id, f.created_at, f.method, f.state, f.hold_until,"
-    "  coalesce(a.acct, a.actor_uri) AS acct, a.actor_uri, a.x_handle"
+    "  CASE WHEN a.network = 'atproto' THEN coalesce(a.bridged_handle, a.acct)"
+    "   ELSE coalesce(a.acct, a.actor_uri) END AS acct,"
+    "  CASE WHEN a.network = 'atproto' THEN a.bridged_id ELSE a.actor_uri END AS actor_uri,"
+    "  a.x_handle, CASE WHEN a.network = 'atproto' AND a.bridged_id IS NULL THEN a.acct END"
+    "   AS bluesky"
     "  FROM follow_actions f JOIN members a ON a.id = f.followee_id"
     "  WHERE f.follower_id = $1::bigint AND f.notified_at IS NULL"
     "   AND f.state IN ('planned', 'held', 'done', 'failed')"
@@ -176,19 +189,22 @@ static const char sql_rows[] =
     "  RETURNING 1)"
     " SELECT r.acct, r.actor_uri, r.x_handle, r.method = 'api' AND r.state <> 'failed',"
     "  r.state = 'done', r.state = 'held' AND r.hold_until > now(),"
-    "  to_char(r.hold_until AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), (SELECT count(*) FROM mark)"
+    "  to_char(r.hold_until AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), (SELECT count(*) FROM mark),"
+    "  r.bluesky"
     " FROM r ORDER BY r.created_at, r.id LIMIT $2::int";
 
 static const char sql_forget[] = "DELETE FROM notice_due WHERE member_id = $1::bigint";
 static const char sql_later[] =
     "UPDATE notice_due SET due_at = $2::timestamptz WHERE member_id = $1::bigint";
+static const char sql_wait[] = "UPDATE notice_due SET due_at = now() + $2::int * interval"
+                               " '1 millisecond' WHERE member_id = $1::bigint";
 static const char sql_sent[] = "WITH d AS (DELETE FROM notice_due WHERE member_id = $1::bigint)"
                                " UPDATE members SET last_notified_at = now() WHERE id = $1::bigint";
 
 struct notice {
     struct app *app;
     struct worker *w;
-    char interval[16], cap[16];
+    char interval[16], cap[16], bridge_wait[16];
 };
 
 /* One claimed member; owned by the transaction until notice_done_cb. */
@@ -210,6 +226,7 @@ notice_rows_cb(struct dbtx *tx, PGresult *res, void *arg)
     struct app *app;
     int n = PQntuples(res);
     struct notice_item items[NOTICE_MAX_NAMES];
+    char *profiles[NOTICE_MAX_NAMES] = { NULL };
     struct notice_member m;
     char *bridge, *text;
 
@@ -231,6 +248,9 @@ notice_rows_cb(struct dbtx *tx, PGresult *res, void *arg)
         items[i].done = strcmp(PQgetvalue(res, i, 4), "t") == 0;
         items[i].held = strcmp(PQgetvalue(res, i, 5), "t") == 0;
         items[i].hold_until = PQgetisnull(res, i, 6) ? NULL : PQgetvalue(res, i, 6);
+        if (!PQgetisnull(res, i, 8))
+            profiles[i] = bridgefed_profile_url(PQgetvalue(res, i, 8));
+        items[i].bluesky = profiles[i];
     }
     s->total = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
     s->listed = n;
@@ -246,6 +266,8 @@ notice_rows_cb(struct dbtx *tx, PGresult *res, void *arg)
     dbtx_push(tx, sql_sent, NULL, NULL, 1, s->member);
     free(text);
     free(bridge);
+    for (int i = 0; i < n; i++)
+        free(profiles[i]);
     return 0;
 }
 
@@ -265,6 +287,11 @@ notice_claimed_cb(struct dbtx *tx, PGresult *res, void *arg)
     if (strcmp(PQgetvalue(res, 0, 6), "t") == 0) {
         s->outcome = "later"; /* batched into the next message */
         dbtx_push(tx, sql_later, NULL, NULL, 2, s->member, PQgetvalue(res, 0, 7));
+        return 0;
+    }
+    if (strcmp(PQgetvalue(res, 0, 9), "t") == 0) {
+        s->outcome = "bridge_wait"; /* a contact on the other network is being looked up */
+        dbtx_push(tx, sql_wait, NULL, NULL, 2, s->member, s->n->bridge_wait);
         return 0;
     }
     s->actor = xstrdup(PQgetvalue(res, 0, 1));
@@ -325,8 +352,10 @@ notice_new(struct app *app)
     n->app = app;
     snprintf(n->interval, sizeof(n->interval), "%d", app->cfg->notice_interval_hours);
     snprintf(n->cap, sizeof(n->cap), "%d", NOTICE_MAX_NAMES);
+    snprintf(n->bridge_wait, sizeof(n->bridge_wait), "%d", app->cfg->bridge_poll_ms);
     metrics_describe(M_NOTICES, METRICS_COUNTER,
-                     "Members whose notice came due, by result (sent, later, empty, notify_off).");
+                     "Members whose notice came due, by result (sent, later, empty, notify_off, "
+                     "bridge_wait).");
     n->w = worker_new(app->base, app->cfg->notice_poll_ms, notice_step, n);
     worker_start(n->w);
     return n;

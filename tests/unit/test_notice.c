@@ -116,6 +116,31 @@ test_text_variants(void)
     free(t);
 }
 
+/* A contact on Bluesky whom no bridge brings to the fediverse: where to find them, no follow link.
+ */
+static void
+test_text_bluesky(void)
+{
+    struct notice_member m = en;
+    struct notice_item it = { .acct = "al.bsky.social",
+                              .actor = "",
+                              .x_handle = "al_x",
+                              .bluesky = "https://bsky.app/profile/al.bsky.social" };
+    char *t = notice_text(&m, &it, 1, 1);
+
+    is_str(t,
+           "Someone you followed on X is on the fediverse now:\n"
+           "\n- @al_x on X is @al.bsky.social now. They are on Bluesky, not bridged to the "
+           "fediverse yet: https://bsky.app/profile/al.bsky.social",
+           "a Bluesky contact without a bridge: their profile, no follow link");
+    free(t);
+    m.lang = "fr";
+    t = notice_text(&m, &it, 1, 1);
+    ok(strstr(t, "pas encore reliée au fédivers : https://bsky.app/profile/al.bsky.social") != NULL,
+       "in the member's language");
+    free(t);
+}
+
 static void
 test_text_fr(void)
 {
@@ -177,6 +202,7 @@ main(void)
     test_follow_link();
     test_text_en();
     test_text_variants();
+    test_text_bluesky();
     test_text_fr();
     test_text_data_not_format();
     return done_testing();

@@ -64,7 +64,7 @@ test_uri_and_doc(void)
     struct config cfg;
     struct app app;
     struct standin s = { "42", "OldName", "https://masto.example/users/new", "new@masto.example",
-                         1 };
+                         1,    NULL };
     struct json_object *doc, *v, *key;
     char x[STANDIN_XID_MAX];
     const char *summary;
@@ -86,7 +86,7 @@ test_uri_and_doc(void)
     ok(standin_host_ok(&app, "masto.example"), "a host relay_block does not name");
     ok(!standin_host_ok(&app, "a.bad.example"), "a subdomain of a relay_block entry");
 
-    doc = actor_standin_new(&app, s.x_id, s.x_handle, s.actor_uri, s.acct, s.verified);
+    doc = actor_standin_new(&app, s.x_id, s.x_handle, s.actor_uri, s.acct, s.bluesky, s.verified);
     is_str(str_at(doc, "id"), BASE "/x/42", "id");
     is_str(str_at(doc, "type"), "Person", "type");
     is_str(str_at(doc, "preferredUsername"), "OldName", "preferredUsername is the X handle");
@@ -116,7 +116,7 @@ test_uri_and_doc(void)
 
     /* A claim X did not confirm says so, in the name and the summary. */
     s.verified = 0;
-    doc = actor_standin_new(&app, s.x_id, s.x_handle, s.actor_uri, s.acct, s.verified);
+    doc = actor_standin_new(&app, s.x_id, s.x_handle, s.actor_uri, s.acct, s.bluesky, s.verified);
     is_str(str_at(doc, "name"), "OldName (moved, not verified)", "name says not verified");
     summary = str_at(doc, "summary");
     ok(summary != NULL && strstr(summary, "Not verified") != NULL, "summary says not verified");
@@ -126,7 +126,7 @@ test_uri_and_doc(void)
     s.x_handle = "a<b>";
     s.acct = NULL;
     s.actor_uri = "https://masto.example/u/\"x\"";
-    doc = actor_standin_new(&app, s.x_id, s.x_handle, s.actor_uri, s.acct, s.verified);
+    doc = actor_standin_new(&app, s.x_id, s.x_handle, s.actor_uri, s.acct, s.bluesky, s.verified);
     summary = str_at(doc, "summary");
     ok(summary != NULL && strstr(summary, "a&lt;b&gt;") != NULL &&
            strstr(summary, "&quot;x&quot;") != NULL && strstr(summary, "<b>") == NULL,
@@ -140,10 +140,81 @@ test_uri_and_doc(void)
     free(app.public_pem);
 }
 
+/* A Bluesky member: movedTo their Bridgy Fed actor when bridged, else their profile as url. */
+static void
+test_bluesky(void)
+{
+    struct config cfg;
+    struct app app;
+    struct standin s = {
+        "43", "Sky",           "https://bsky.brid.gy/ap/did:plc:abc", "al.bsky.social@bsky.brid.gy",
+        1,    "al.bsky.social"
+    };
+    struct json_object *doc, *v;
+    const char *summary;
+    char *home;
+
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&app, 0, sizeof(app));
+    cfg.base_url = xstrdup(BASE);
+    cfg.host = xstrdup("bridge.example");
+    app.cfg = &cfg;
+    app.standin_prefix = xstrdup(BASE "/x/");
+    app.public_pem = xstrdup("-----BEGIN PUBLIC KEY-----\nTEST\n-----END PUBLIC KEY-----\n");
+
+    doc = actor_standin_new(&app, s.x_id, s.x_handle, s.actor_uri, s.acct, s.bluesky, s.verified);
+    is_str(str_at(doc, "movedTo"), "https://bsky.brid.gy/ap/did:plc:abc",
+           "bridged: movedTo is the Bridgy Fed actor");
+    ok(json_object_object_get_ex(doc, "alsoKnownAs", &v) && json_object_array_length(v) == 1,
+       "bridged: alsoKnownAs");
+    is_str(str_at(doc, "url"), BASE "/x/43", "bridged: url on our host");
+    summary = str_at(doc, "summary");
+    ok(summary != NULL && strstr(summary, "href=\"https://bsky.app/profile/al.bsky.social\"") &&
+           strstr(summary, "@al.bsky.social@bsky.brid.gy") &&
+           strstr(summary, "href=\"https://bsky.brid.gy/ap/did:plc:abc\""),
+       "bridged: the summary links the profile and the bridged actor: %s", summary);
+    home = standin_home(&s, 0);
+    is_str(home, "https://bsky.brid.gy/ap/did:plc:abc", "bridged: WebFinger alias is the actor");
+    free(home);
+    home = standin_home(&s, 1);
+    is_str(home, "https://bsky.app/profile/al.bsky.social", "a browser goes to the profile");
+    free(home);
+    json_object_put(doc);
+
+    s.actor_uri = NULL;
+    s.acct = NULL;
+    doc = actor_standin_new(&app, s.x_id, s.x_handle, s.actor_uri, s.acct, s.bluesky, s.verified);
+    ok(!json_object_object_get_ex(doc, "movedTo", NULL), "not bridged: no movedTo");
+    ok(!json_object_object_get_ex(doc, "alsoKnownAs", NULL), "not bridged: no alsoKnownAs");
+    is_str(str_at(doc, "url"), "https://bsky.app/profile/al.bsky.social",
+           "not bridged: url is the Bluesky profile");
+    summary = str_at(doc, "summary");
+    ok(summary != NULL &&
+           strstr(summary, "left X for Bluesky and is now <a href=\"https://bsky.app/profile/"
+                           "al.bsky.social\">@al.bsky.social</a>") != NULL,
+       "not bridged: the summary links the profile: %s", summary);
+    home = standin_home(&s, 0);
+    is_str(home, "https://bsky.app/profile/al.bsky.social", "not bridged: alias is the profile");
+    free(home);
+    json_object_put(doc);
+
+    s.bluesky = NULL;
+    s.actor_uri = "https://masto.example/users/new";
+    home = standin_home(&s, 1);
+    is_str(home, "https://masto.example/users/new", "a fediverse member: their actor");
+    free(home);
+
+    free(cfg.base_url);
+    free(cfg.host);
+    free(app.standin_prefix);
+    free(app.public_pem);
+}
+
 int
 main(void)
 {
     test_ids();
     test_uri_and_doc();
+    test_bluesky();
     return done_testing();
 }
