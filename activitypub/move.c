@@ -353,6 +353,7 @@ move_member_cb(enum db_outcome outcome, PGresult *res, const char *err, void *ar
     struct move_ctx *c = arg;
     struct activity_in *a = c->a;
     const char *why = NULL;
+    char ours[URL_AUTHORITY_MAX];
     int member, blocked;
 
     (void)err;
@@ -377,6 +378,12 @@ move_member_cb(enum db_outcome outcome, PGresult *res, const char *err, void *ar
     }
     if (url_authority(c->target, c->target_host, sizeof(c->target_host)) < 0) {
         move_refuse(c, "no_target");
+        return;
+    }
+    /* Our stand-ins name their member in alsoKnownAs: a member never moves into one of ours. */
+    if (url_authority(a->app->cfg->base_url, ours, sizeof(ours)) < 0 ||
+        strcmp(ours, c->target_host) == 0) {
+        move_refuse(c, "target_is_ours");
         return;
     }
     if (blocked || policy_config_blocked(a->app->cfg, c->target_host)) {

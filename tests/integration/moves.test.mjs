@@ -121,6 +121,8 @@ test("a Move that fails a check changes nothing, and says why in the log", async
     ["an unfetchable target", move(a, N.actor("gone").id), a, 202, "target_not_found"],
     ["a target on a blocked instance", move(a, B.actor("annb").id), a, 202, "target_blocked"],
     ["no target", move(a, undefined), a, 202, "no_target"],
+    // Her own stand-in names her in alsoKnownAs: still never a home.
+    ["a target on the bridge itself (her stand-in)", move(a, `${s.url}/x/${XID.ann}`), a, 202, "target_is_ours"],
   ];
   for (const [what, activity, signer, status, reason] of cases) {
     const r = await post(activity, signer);
