@@ -4,7 +4,7 @@
 // archives that follow each other, choose different consents, and are reconnected exactly
 // as those consents say; an admin's instance subscribes to the relay and receives a
 // member's public post; an old X handle looks up to its new home; Alice moves to another
-// account and her membership follows her.
+// account and her membership follows her; Dora joins from the web, signing in on her own server.
 //
 // Run through scripts/demo.sh (which starts a throwaway PostgreSQL under var/demo/); it
 // prints "ok N - ..." for each expectation, so tests/run.sh runs it as a test too.
@@ -16,6 +16,7 @@ import { request } from "../tests/lib/http.mjs";
 import { openLink } from "../tests/lib/linkcode.mjs";
 import { xArchive, zipBuffer } from "../tests/lib/xarchive.mjs";
 import { connect } from "../tests/lib/oauthflow.mjs";
+import { signIn } from "../tests/lib/signin.mjs";
 
 const PUBLIC = "https://www.w3.org/ns/activitystreams#Public";
 const tty = process.stdout.isTTY;
@@ -252,6 +253,16 @@ async function main() {
   const again = await admin.lookup(`@${X.alice.handle}@${host}`);
   say(`@${X.alice.handle}@${host} -> movedTo ${again.actor?.movedTo}`);
   expect(again.actor?.movedTo === moved.actorId, "her old X handle now points to the new account", JSON.stringify(again).slice(0, 300));
+
+  step("13. Dora joins from the web: her address on the start page, one consent on her own server");
+  peers.dora = await startPeer({ user: "dora", mastodon: true, firstKnock: "rfc9421" });
+  await peers.dora.mastodonControl({ loggedIn: "dora" });
+  const home = await request(`${s.url}/`);
+  expect(home.body.includes('<form method="post" action="/signin">'), "the start page offers \"Start with your account\"");
+  const web = await signIn(s, peers.dora, "dora", { follows: true });
+  say(`dora@127.0.0.1:${peers.dora.port} -> ${web.authorizeUrl.origin}/oauth/authorize (scope ${web.authorizeUrl.searchParams.get("scope")}) -> ${web.callback.headers.location}`);
+  const drow = await s.psql(`SELECT m.acct || ' ' || m.autofollow || ' ' || (g.member_id IS NOT NULL) FROM members m LEFT JOIN oauth_grants g ON g.member_id = m.id WHERE m.actor_uri = '${peers.dora.actorId}'`);
+  expect(drow === `dora@127.0.0.1:${peers.dora.port} true true`, "she is a member, signed in on her page, autofollow on and her server connected, from one consent", drow);
 
   exitCode = failed === 0 ? 0 : 1;
 }

@@ -242,3 +242,21 @@ test("bad input: another site's form, a malformed address, an unknown account; n
   assert.equal(r.status, 303, "fred himself is fine");
   assert.equal(await written(), before);
 });
+
+test("a Pleroma or Akkoma home: the Token's me and the Account without uri are checked the same way", async () => {
+  const pl = await startActorHost({ actors: [{ name: "pia" }, { name: "paul" }], mastodon: { software: "pleroma" } });
+  try {
+    pl.mastodon.control({ loggedIn: "pia" });
+    const x = await signIn(s, pl, "pia");
+    assert.equal((await state(x.session)).member, `acct:pia@${pl.domain}`);
+    const before = await written();
+    pl.mastodon.control({ loggedIn: "paul" }); // pia typed, paul signed in there
+    const b = await begin(s, pl, "pia");
+    const cb = await callback(s, b.back.search.slice(1), `passerelle_signin=${b.presession}`);
+    assert.equal(cb.status, 403, "the Token's me names paul");
+    assert.equal(await written(), before, "nothing written");
+    await eventually(() => pl.mastodon.snapshot().tokens.find((t) => t.user === "paul")?.revoked, { what: "paul's token revoked" });
+  } finally {
+    await pl.stop();
+  }
+});

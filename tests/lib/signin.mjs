@@ -37,7 +37,7 @@ export function callback(s, query, cookie) {
 // POST /signin for name@<h's host>, then the authorize step: {start, presession, authorizeUrl,
 // authorize, back (the redirect to our callback)}.
 export async function begin(s, h, name, { follows = false, headers = {} } = {}) {
-  const start = await post(s, `${name}@${h.domain}`, { follows, headers });
+  const start = await post(s, `${name}@${h.domain ?? new URL(h.url).host}`, { follows, headers });
   assert.equal(start.status, 303, `POST /signin: ${start.status} ${start.body.slice(0, 300)}`);
   const presession = setCookie(start, "passerelle_signin");
   assert.match(presession ?? "", /^[0-9a-f]{64}$/, "POST /signin sets the pre-session cookie");
