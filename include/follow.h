@@ -24,6 +24,21 @@ struct follow_options {
                                   plus 60 s) */
 };
 
+/* out = opt with each zero field given its default (above); the lease from the timeout. */
+void follow_options_defaults(struct follow_options *out, const struct follow_options *opt);
+
+/*
+ * The end of an outcome statement, after a CTE that changed the row: the grant ($7, the
+ * member) is freed and paused for $8 ms when $8 is not NULL, or deleted when $9 is true (a
+ * 401), in CTEs gr and del. The follow and unfollow workers both end with it.
+ */
+#define FOLLOW_SQL_GRANT_AFTER                                                                     \
+    " gr AS (UPDATE oauth_grants SET busy_until = now(),"                                          \
+    "  rate_limited_until = CASE WHEN $8::bigint IS NULL THEN rate_limited_until"                  \
+    "   ELSE now() + $8::bigint * interval '1 millisecond' END"                                    \
+    "  WHERE member_id = $7::bigint AND NOT $9::boolean RETURNING 1),"                             \
+    " del AS (DELETE FROM oauth_grants WHERE member_id = $7::bigint AND $9::boolean RETURNING 1)"
+
 /*
  * Creates the worker for app (loop, database, configuration, seal: all borrowed and
  * outliving it). Nothing runs before follow_start. NULL with a message in err when the
@@ -66,6 +81,9 @@ enum follow_outcome follow_classify(enum httpc_error error, long status);
  * the followee lives on home_host) must name them. NULL when no account does, or its id is
  * not a plain token. Borrowed from result.
  */
+/* An account id fit for a path: 1 to 128 letters, digits, '-' and '_'. */
+int follow_plain_id(const char *id);
+
 const char *follow_pick_account(struct json_object *result, const char *actor_uri, const char *acct,
                                 const char *home_host);
 

@@ -36,6 +36,22 @@ struct json_object *mastoapi_parse_object(const char *body, size_t len);
  */
 long long mastoapi_reset_time(const char *ratelimit_reset, const char *retry_after, long long now);
 
+/*
+ * A Bearer request to a member's server, as the follow and unfollow workers make them:
+ * <origin><path><value percent-encoded><rest>, Accept JSON; a POST carries "{}" as JSON. The
+ * Authorization header line is wiped once httpc has copied it; token is not kept.
+ */
+void mastoapi_bearer(struct httpc *h, const char *origin, const char *token, const char *method,
+                     const char *path, const char *value, const char *rest,
+                     void (*cb)(const struct httpc_response *resp, void *arg), void *arg);
+
+/*
+ * How long to wait after a 429: until the server's reset (mastoapi_reset_time) or, without
+ * one, fallback_ms; at least a second, at most max_ms.
+ */
+long long mastoapi_limited_wait_ms(const struct httpc_response *resp, long long fallback_ms,
+                                   long long max_ms);
+
 /* Appends "&name=value" (no "&" when *buf is empty) to a form body, percent-encoding value. */
 void mastoapi_form_add(char **buf, const char *name, const char *value);
 

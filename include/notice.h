@@ -46,11 +46,16 @@ struct notice_member {
     const char *bridge;   /* the bridge account, "name@host", for "report" */
     const char *base_url; /* the bridge's origin, for the CSV */
     int has_grant;        /* the member connected their server (automatic follows can run) */
+    /* Who came back: former X followers here, how many follow again; said when back_news. */
+    long long back_here, back_again;
+    int back_news; /* some arrived since the last message */
 };
 
 /*
  * Pure: the message's plain text for items[0..n) out of total rows (n <= total; the rest are
- * counted), in the member's language. A new string.
+ * counted), then, when m->back_news, who came back ("12 of your former X followers are here.
+ * 9 of them follow you again."), in the member's language. n and total may be 0 then. A new
+ * string.
  */
 char *notice_text(const struct notice_member *m, const struct notice_item *items, size_t n,
                   size_t total);

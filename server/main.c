@@ -17,6 +17,7 @@
 #include "db.h"
 #include "domains.h"
 #include "follow.h"
+#include "unfollow.h"
 #include "httpc.h"
 #include "httpd.h"
 #include "inbox.h"
@@ -253,6 +254,12 @@ serve_federation(struct app *app, char *err, size_t errlen)
             return -1;
         }
         follow_start(app->follow);
+        app->unfollow = unfollow_new(app, &fo, err, errlen);
+        if (app->unfollow == NULL) {
+            free(ua);
+            return -1;
+        }
+        unfollow_start(app->unfollow);
     }
     free(ua);
     inbox_metrics_describe();
@@ -381,6 +388,7 @@ out:
     status_shutdown();
     relayfollow_free(st.relayfollow);
     remote_free(app.remote);
+    unfollow_free(app.unfollow);
     follow_free(app.follow);
     queue_free(app.queue);
     httpc_free(app.httpc);

@@ -8,6 +8,7 @@
 #include "assets.h"
 #include "atclient.h"
 #include "config.h"
+#include "contacts.h"
 #include "export.h"
 #include "hostmeta.h"
 #include "reply.h"
@@ -68,6 +69,11 @@ static const struct route routes[] = {
     { "/link/state", ROUTE_EXACT, M_GET, linkpage_state },
     { REPLY_UPLOAD_PATH, ROUTE_EXACT, M_POST, linkpage_archive },
     { "/link/consents", ROUTE_EXACT, M_POST, linkpage_consents },
+    { "/link/contacts", ROUTE_EXACT, M_GET, contacts_list },
+    { "/link/contacts/counts", ROUTE_EXACT, M_GET, contacts_counts },
+    { "/link/contacts/ignore", ROUTE_EXACT, M_POST, contacts_ignore },
+    { "/link/contacts/restore", ROUTE_EXACT, M_POST, contacts_restore },
+    { "/link/contacts/undo", ROUTE_EXACT, M_POST, contacts_undo },
     { "/link/oauth/start", ROUTE_EXACT, M_POST, oauth_start },
     { OAUTH_CALLBACK_PATH, ROUTE_EXACT, M_GET, routes_oauth_callback },
     { "/link/oauth/revoke", ROUTE_EXACT, M_POST, oauth_revoke },

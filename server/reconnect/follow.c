@@ -160,13 +160,8 @@ static const char sql_finish[] =
     "   WHEN $2::text = 'retry' AND attempts >= $6::int THEN NULL"
     "   ELSE now() + $5::bigint * interval '1 millisecond' END,"
     "  updated_at = now()"
-    "  WHERE id = $1::bigint AND state IN ('planned', 'held') RETURNING state),"
-    " gr AS (UPDATE oauth_grants SET busy_until = now(),"
-    "  rate_limited_until = CASE WHEN $8::bigint IS NULL THEN rate_limited_until"
-    "   ELSE now() + $8::bigint * interval '1 millisecond' END"
-    "  WHERE member_id = $7::bigint AND NOT $9::boolean RETURNING 1),"
-    " del AS (DELETE FROM oauth_grants WHERE member_id = $7::bigint AND $9::boolean RETURNING 1)"
-    " SELECT (SELECT state FROM fa), (SELECT count(*) FROM del)";
+    "  WHERE id = $1::bigint AND state IN ('planned', 'held') RETURNING "
+    "state)," FOLLOW_SQL_GRANT_AFTER " SELECT (SELECT state FROM fa), (SELECT count(*) FROM del)";
 
 /* --- pure parts ------------------------------------------------------------------------------ */
 
@@ -199,8 +194,7 @@ follow_jstr(struct json_object *o, const char *key)
     return json_object_get_string(v);
 }
 
-/* An account id we put in a path: letters, digits, '-' and '_' only. */
-static int
+int
 follow_plain_id(const char *id)
 {
     size_t n = id != NULL ? strlen(id) : 0;
@@ -259,13 +253,35 @@ follow_pick_account(struct json_object *result, const char *actor_uri, const cha
 
 /* --- the worker ------------------------------------------------------------------------------ */
 
+void
+follow_options_defaults(struct follow_options *out, const struct follow_options *opt)
+{
+    long total = opt->http.total_timeout_ms > 0 ? opt->http.total_timeout_ms : 30000;
+
+    *out = *opt;
+    if (out->poll_ms <= 0)
+        out->poll_ms = 5000;
+    if (out->daily_limit <= 0)
+        out->daily_limit = 400;
+    if (out->api_limit < 2)
+        out->api_limit = 300;
+    if (out->backoff_unit_ms <= 0)
+        out->backoff_unit_ms = 1000;
+    if (out->max_attempts <= 0)
+        out->max_attempts = 10;
+    if (out->batch <= 0)
+        out->batch = 20;
+    /* Longer than a search and a follow together, or a slow answer would meet a second try. */
+    if (out->lease_ms <= 0)
+        out->lease_ms = 2 * total + 60000;
+}
+
 struct follow *
 follow_new(struct app *app, const struct follow_options *opt, char *err, size_t errlen)
 {
     struct follow *f = xcalloc(1, sizeof(*f));
-    long total = opt->http.total_timeout_ms > 0 ? opt->http.total_timeout_ms : 30000;
 
-    f->o = *opt;
+    follow_options_defaults(&f->o, opt);
     f->http = httpc_new(app->base, &opt->http, err, errlen);
     if (f->http == NULL) {
         free(f);
@@ -274,21 +290,6 @@ follow_new(struct app *app, const struct follow_options *opt, char *err, size_t 
     f->o.http.user_agent = NULL; /* copied by httpc; ours would dangle */
     f->o.http.extra_ca_file = NULL;
     f->app = app;
-    if (f->o.poll_ms <= 0)
-        f->o.poll_ms = 5000;
-    if (f->o.daily_limit <= 0)
-        f->o.daily_limit = 400;
-    if (f->o.api_limit < 2)
-        f->o.api_limit = 300;
-    if (f->o.backoff_unit_ms <= 0)
-        f->o.backoff_unit_ms = 1000;
-    if (f->o.max_attempts <= 0)
-        f->o.max_attempts = 10;
-    if (f->o.batch <= 0)
-        f->o.batch = 20;
-    /* Longer than a search and a follow together, or a slow answer would meet a second try. */
-    if (f->o.lease_ms <= 0)
-        f->o.lease_ms = 2 * total + 60000;
     f->w = worker_new(app->base, f->o.poll_ms, follow_step, f);
     TAILQ_INIT(&f->jobs);
     metrics_describe(M_FOLLOWS, METRICS_COUNTER,
@@ -429,17 +430,10 @@ follow_not_ok(struct follow_job *job, const char *what, const struct httpc_respo
         snprintf(why, sizeof(why), "%s: HTTP %ld", what, resp->status);
     switch (oc) {
     case FOLLOW_LIMITED: {
-        long long now = (long long)time(NULL);
-        long long reset = mastoapi_reset_time(httpc_response_header(resp, "X-RateLimit-Reset"),
-                                              httpc_response_header(resp, "Retry-After"), now);
-        long long wait =
-            reset >= 0 ? (reset - now) * 1000
-                       : retry_backoff_ms(job->attempts, job->f->o.backoff_unit_ms, retry_jitter());
+        long long wait = mastoapi_limited_wait_ms(
+            resp, retry_backoff_ms(job->attempts, job->f->o.backoff_unit_ms, retry_jitter()),
+            FOLLOW_MAX_WAIT_MS);
 
-        if (wait < 1000)
-            wait = 1000;
-        if (wait > FOLLOW_MAX_WAIT_MS)
-            wait = FOLLOW_MAX_WAIT_MS;
         job->f->st.limited++;
         metrics_add(M_FOLLOWS, "result=\"limited\"", 1);
         snprintf(why, sizeof(why), "%s: rate limited (429)", what);
@@ -464,31 +458,12 @@ follow_not_ok(struct follow_job *job, const char *what, const struct httpc_respo
                   0);
 }
 
-/*
- * A Bearer request to the member's server: origin, path, value percent-encoded, rest. The
- * header line is wiped once httpc has copied it.
- */
+/* A Bearer request to the member's server: origin, path, value percent-encoded, rest. */
 static void
 follow_call(struct follow_job *job, const char *method, const char *path, const char *value,
             const char *rest, httpc_done_fn cb)
 {
-    char *auth = xasprintf("Authorization: Bearer %s", job->token);
-    char *enc = evhttp_uriencode(value, -1, 0);
-    char *url = xasprintf("%s%s%s%s", job->origin, path, enc, rest);
-    const char *headers[3] = { auth, "Accept: application/json", "Content-Type: application/json" };
-    struct httpc_req hr = { 0 };
-    int post = strcmp(method, "POST") == 0;
-
-    hr.method = method;
-    hr.url = url;
-    hr.headers = headers;
-    hr.nheaders = post ? 3 : 2;
-    hr.body = post ? "{}" : NULL;
-    hr.body_len = post ? 2 : 0;
-    httpc_request(job->f->http, &hr, cb, job);
-    seal_wipe_free(auth);
-    free(enc);
-    free(url);
+    mastoapi_bearer(job->f->http, job->origin, job->token, method, path, value, rest, cb, job);
 }
 
 static void

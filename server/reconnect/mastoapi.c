@@ -114,6 +114,45 @@ mastoapi_reset_time(const char *ratelimit_reset, const char *retry_after, long l
 }
 
 void
+mastoapi_bearer(struct httpc *h, const char *origin, const char *token, const char *method,
+                const char *path, const char *value, const char *rest,
+                void (*cb)(const struct httpc_response *resp, void *arg), void *arg)
+{
+    char *auth = xasprintf("Authorization: Bearer %s", token);
+    char *enc = evhttp_uriencode(value, -1, 0);
+    char *url = xasprintf("%s%s%s%s", origin, path, enc, rest);
+    const char *headers[3] = { auth, "Accept: application/json", "Content-Type: application/json" };
+    struct httpc_req hr = { 0 };
+    int post = strcmp(method, "POST") == 0;
+
+    hr.method = method;
+    hr.url = url;
+    hr.headers = headers;
+    hr.nheaders = post ? 3 : 2;
+    hr.body = post ? "{}" : NULL;
+    hr.body_len = post ? 2 : 0;
+    httpc_request(h, &hr, cb, arg);
+    seal_wipe_free(auth);
+    free(enc);
+    free(url);
+}
+
+long long
+mastoapi_limited_wait_ms(const struct httpc_response *resp, long long fallback_ms, long long max_ms)
+{
+    long long now = (long long)time(NULL);
+    long long reset = mastoapi_reset_time(httpc_response_header(resp, "X-RateLimit-Reset"),
+                                          httpc_response_header(resp, "Retry-After"), now);
+    long long wait = reset >= 0 ? (reset - now) * 1000 : fallback_ms;
+
+    if (wait < 1000)
+        wait = 1000;
+    if (wait > max_ms)
+        wait = max_ms;
+    return wait;
+}
+
+void
 mastoapi_form_add(char **buf, const char *name, const char *value)
 {
     form_add(buf, name, value);

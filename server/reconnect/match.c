@@ -10,6 +10,7 @@
 #include "config.h"
 #include "db.h"
 #include "dbtx.h"
+#include "found.h"
 #include "log.h"
 #include "match.h"
 #include "metrics.h"
@@ -226,6 +227,8 @@ match_claimed_cb(struct dbtx *tx, PGresult *res, void *arg)
     dbtx_push(tx, "SET LOCAL plan_cache_mode = force_custom_plan", NULL, NULL, 0);
     dbtx_push(tx, match_sql, match_result_cb, s, 4, s->member, s->m->hold, s->m->blocked,
               s->m->retry);
+    /* The page's list of found contacts, around the same member, in the same transaction. */
+    dbtx_push(tx, found_sql, NULL, NULL, 2, s->member, s->m->retry);
     return 0;
 }
 

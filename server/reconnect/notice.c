@@ -113,6 +113,25 @@ notice_item_text(FILE *f, const struct notice_member *m, const struct notice_ite
     }
 }
 
+/* "12 of your former X followers are here. 9 of them follow you again. Your link page..." */
+static void
+notice_came_back(FILE *f, const struct notice_member *m, int after)
+{
+    char num[24];
+
+    if (after)
+        fputs("\n\n", f);
+    snprintf(num, sizeof(num), "%lld", m->back_here);
+    notice_put(f, m->lang, m->back_here == 1 ? "notice.came_back_one" : "notice.came_back_many",
+               "count", num, NULL, NULL);
+    if (m->back_again > 0) {
+        snprintf(num, sizeof(num), "%lld", m->back_again);
+        notice_sentence(f, m->lang, m->back_again == 1 ? "notice.again_one" : "notice.again_many",
+                        "count", num, NULL, NULL);
+    }
+    notice_sentence(f, m->lang, "notice.came_back_page", NULL, NULL, NULL, NULL);
+}
+
 char *
 notice_text(const struct notice_member *m, const struct notice_item *items, size_t n, size_t total)
 {
@@ -126,9 +145,11 @@ notice_text(const struct notice_member *m, const struct notice_item *items, size
         abort(); /* out of memory, as in xmalloc */
     if (total < n)
         total = n;
-    snprintf(num, sizeof(num), "%zu", total);
-    notice_put(f, m->lang, total == 1 ? "notice.one" : "notice.many", "count", num, NULL, NULL);
-    fputc('\n', f);
+    if (total > 0) {
+        snprintf(num, sizeof(num), "%zu", total);
+        notice_put(f, m->lang, total == 1 ? "notice.one" : "notice.many", "count", num, NULL, NULL);
+        fputc('\n', f);
+    }
     for (size_t i = 0; i < n; i++) {
         notice_item_text(f, m, &items[i]);
         automatic |= items[i].automatic;
@@ -142,6 +163,8 @@ notice_text(const struct notice_member *m, const struct notice_item *items, size
         fputs("\n\n", f);
         notice_put(f, m->lang, "notice.undo", NULL, NULL, NULL, NULL);
     }
+    if (m->back_news && m->back_here > 0)
+        notice_came_back(f, m, total > 0);
     if (fclose(f) != 0)
         abort();
     return s;
@@ -193,6 +216,18 @@ static const char sql_rows[] =
     "  r.bluesky"
     " FROM r ORDER BY r.created_at, r.id LIMIT $2::int";
 
+/*
+ * Who came back (contacts_came_back): former followers here, those following the member
+ * again, and those not told yet, marked told in the same statement.
+ */
+static const char sql_back[] =
+    "WITH b AS (SELECT contact_id, told_at, again FROM contacts_came_back"
+    "  WHERE member_id = $1::bigint),"
+    " mark AS (UPDATE contacts c SET told_at = now() FROM b"
+    "  WHERE c.member_id = $1::bigint AND c.dir = 'followers' AND c.contact_id = b.contact_id"
+    "   AND b.told_at IS NULL RETURNING 1)"
+    " SELECT count(*), count(*) FILTER (WHERE again), (SELECT count(*) FROM mark) FROM b";
+
 static const char sql_forget[] = "DELETE FROM notice_due WHERE member_id = $1::bigint";
 static const char sql_later[] =
     "UPDATE notice_due SET due_at = $2::timestamptz WHERE member_id = $1::bigint";
@@ -214,6 +249,7 @@ struct notice_step {
     char member[24];
     char *actor, *acct, *inbox, *lang;
     int has_grant;
+    long long back_here, back_again, back_news;
     const char *outcome; /* for the log: sent, empty, notify_off, later */
     int queued, listed;
     long long total;
@@ -233,7 +269,7 @@ notice_rows_cb(struct dbtx *tx, PGresult *res, void *arg)
     if (!worker_run_live(s->run))
         return -1; /* stopping: the rows stay untold for the next start */
     app = s->n->app;
-    if (n == 0) {
+    if (n == 0 && s->back_news == 0) {
         s->outcome = "empty"; /* every row was undone since it was planned */
         dbtx_push(tx, sql_forget, NULL, NULL, 1, s->member);
         return 0;
@@ -252,7 +288,7 @@ notice_rows_cb(struct dbtx *tx, PGresult *res, void *arg)
             profiles[i] = bridgefed_profile_url(PQgetvalue(res, i, 8));
         items[i].bluesky = profiles[i];
     }
-    s->total = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
+    s->total = n > 0 ? strtoll(PQgetvalue(res, 0, 7), NULL, 10) : 0;
     s->listed = n;
     bridge = xasprintf("%s@%s", app->cfg->bridge_username, app->cfg->host);
     m.lang = s->lang;
@@ -260,6 +296,9 @@ notice_rows_cb(struct dbtx *tx, PGresult *res, void *arg)
     m.bridge = bridge;
     m.base_url = app->cfg->base_url;
     m.has_grant = s->has_grant;
+    m.back_here = s->back_here;
+    m.back_again = s->back_again;
+    m.back_news = s->back_news > 0;
     text = notice_text(&m, items, (size_t)n, (size_t)s->total);
     s->queued = bridge_push_notice(tx, app, s->actor, s->acct, s->inbox, text);
     s->outcome = "sent";
@@ -268,6 +307,20 @@ notice_rows_cb(struct dbtx *tx, PGresult *res, void *arg)
     free(bridge);
     for (int i = 0; i < n; i++)
         free(profiles[i]);
+    return 0;
+}
+
+static int
+notice_back_cb(struct dbtx *tx, PGresult *res, void *arg)
+{
+    struct notice_step *s = arg;
+
+    (void)tx;
+    if (PQntuples(res) != 1)
+        return -1;
+    s->back_here = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    s->back_again = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    s->back_news = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
     return 0;
 }
 
@@ -299,6 +352,7 @@ notice_claimed_cb(struct dbtx *tx, PGresult *res, void *arg)
     s->inbox = PQgetisnull(res, 0, 3) ? NULL : xstrdup(PQgetvalue(res, 0, 3));
     s->lang = xstrdup(PQgetvalue(res, 0, 4));
     s->has_grant = strcmp(PQgetvalue(res, 0, 8), "t") == 0;
+    dbtx_push(tx, sql_back, notice_back_cb, s, 1, s->member);
     dbtx_push(tx, sql_rows, notice_rows_cb, s, 2, s->member, s->n->cap);
     return 0;
 }
@@ -317,8 +371,10 @@ notice_done_cb(enum db_outcome outcome, const char *err, void *arg)
 
         snprintf(labels, sizeof(labels), "result=\"%s\"", s->outcome);
         metrics_add(M_NOTICES, labels, 1);
-        log_info("notice", "member=%s result=%s listed=%d total=%lld queued=%d", s->member,
-                 s->outcome, s->listed, s->total, s->queued);
+        log_info("notice",
+                 "member=%s result=%s listed=%d total=%lld came_back=%lld new=%lld"
+                 " queued=%d",
+                 s->member, s->outcome, s->listed, s->total, s->back_here, s->back_news, s->queued);
         if (s->queued > 0 && worker_run_live(s->run))
             queue_kick(s->n->app->queue);
     }

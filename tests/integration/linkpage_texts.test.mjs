@@ -1,4 +1,5 @@
-// The link page's own texts (the T and XT tables of server/site/assets/link.js): every
+// The link page's own texts (the T and XT tables of server/site/assets/link.js, CT of
+// contacts.js): every
 // language the page offers has every key of English, each with the same {placeholders}, no
 // empty text, and a button of the language switch in link.html. The tables are read from the
 // file as served (no export needed: they are plain object literals).
@@ -10,20 +11,20 @@ import { fileURLToPath } from "node:url";
 import { test } from "../lib/harness.mjs";
 
 const ASSETS = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../server/site/assets");
-const js = readFileSync(path.join(ASSETS, "link.js"), "utf8");
+const js = readFileSync(path.join(ASSETS, "link.js"), "utf8") + readFileSync(path.join(ASSETS, "contacts.js"), "utf8");
 const html = readFileSync(path.join(ASSETS, "link.html"), "utf8");
 const OFFERED = ["en", "fr", "de", "es", "it", "pt", "nl"];
 
 // The object literal "const NAME = {...};" of link.js, evaluated on its own.
 function table(name) {
   const start = js.indexOf(`\nconst ${name} = {\n`);
-  assert.ok(start >= 0, `link.js declares ${name}`);
+  assert.ok(start >= 0, `link.js or contacts.js declares ${name}`);
   const end = js.indexOf("\n};\n", start);
   return vm.runInNewContext(`(${js.slice(js.indexOf("{", start), end + 2)})`);
 }
 const placeholders = (text) => [...text.matchAll(/\{([a-z_]+)\}/g)].map((m) => m[1]).sort();
 
-for (const name of ["T", "XT"]) {
+for (const name of ["T", "XT", "CT"]) {
   test(`${name}: the seven languages, every English key with its placeholders`, () => {
     const t = table(name);
     assert.deepEqual(Object.keys(t).sort(), [...OFFERED].sort(), "exactly the languages offered");

@@ -1,7 +1,7 @@
 // A test double of a Mastodon instance's client API, speaking the real protocol: app
 // registration, OAuth 2 authorization with PKCE (S256) (at once, or through Mastodon's consent
 // screen with its Authorize and Deny forms), token exchange and revocation,
-// whose token it is (verify_credentials), search with resolve, follow. JSON shapes, status
+// whose token it is (verify_credentials), search with resolve, follow, unfollow. JSON shapes, status
 // codes and rate-limit headers are Mastodon's (4.3): Application, Token, Account,
 // CredentialAccount, Relationship, {"error": ...} bodies,
 // X-RateLimit-Limit/Remaining/Reset (ISO 8601, windows aligned on the epoch as Rack::Attack
@@ -14,6 +14,7 @@
 //   resolve(url)          -> Promise<actor JSON object or null>: a remote account by URL
 //   follow(user, account) -> Promise<void>: what the server does when `user` follows
 //                            `account` (the Fedify peer sends a real ActivityPub Follow)
+//   unfollow(user, account) -> Promise<void>, optional: the same for an unfollow (Undo)
 //
 //   software: "mastodon" (default) or "pleroma": Pleroma's and Akkoma's Account has no "uri"
 //             (its "url" is the actor id), and their Token names its owner in "me".
@@ -21,7 +22,7 @@
 //   const api = createMastodonApi({ origin, localUser, resolve, follow });
 //   if (await api.handle(req, res, url, bodyBuffer)) return;    // in the host's handler
 //   api.control({loggedIn: "alice", deny: false, consentPage: false, limits: {...}, failNext: [...], clearFailNext})
-//   api.snapshot()  -> {apps, tokens (hashes only), follows, searches, requests}
+//   api.snapshot()  -> {apps, tokens (hashes only), follows, unfollows, following, searches, requests}
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 
 // Mastodon's scope list (config/initializers/doorkeeper.rb), enough to refuse unknown ones.
@@ -73,14 +74,16 @@ function parseBody(req, body) {
   return Object.fromEntries(new URLSearchParams(text));
 }
 
-export function createMastodonApi({ origin, localUser, resolve, follow, software = "mastodon" }) {
+export function createMastodonApi({ origin, localUser, resolve, follow, unfollow = async () => {}, software = "mastodon" }) {
   const host = new URL(origin).host;
   const apps = new Map(); // client_id -> {id, name, website, scopes[], redirectUris[], secret}
   const codes = new Map(); // code -> {clientId, user, redirectUri, scopes, challenge, method, expires, used}
   const tokens = new Map(); // token -> {clientId, user, scopes[], revoked, created}
   const accounts = new Map(); // id -> {account JSON, actorId, local}
   const byActor = new Map(); // actor id -> account id
-  const follows = []; // {user, accountId, actorId, at}
+  const follows = []; // {user, accountId, actorId, at}: every follow made, in order
+  const unfollows = []; // {user, accountId, actorId, at}: every unfollow that ended a follow
+  const following = new Set(); // "user accountId" while user follows the account
   const searches = []; // {user, q, resolve, type, limit, found}
   const requests = []; // {method, path, status, at, auth}
   const authorizations = []; // {user, clientId, scopes}: each consent given (one code each)
@@ -429,13 +432,27 @@ export function createMastodonApi({ origin, localUser, resolve, follow, software
     const fl = count(`follows:${t.user}`, settings.limits.followsPerDay, 86400);
     if (fl.over) return send(res, 429, { error: "Too many requests" }, fl.headers);
     if (a.actorId === localUser(t.user)?.id) return send(res, 403, { error: "This action is not allowed" }, rl);
-    const already = follows.some((f) => f.user === t.user && f.accountId === id);
-    if (!already) {
+    if (!following.has(`${t.user} ${id}`)) {
       await follow(t.user, { id: a.actorId, account: a.json });
       follows.push({ user: t.user, accountId: id, actorId: a.actorId, at: new Date().toISOString() });
+      following.add(`${t.user} ${id}`);
     }
     // A remote account is a follow request until its server accepts (Mastodon's own answer).
     return send(res, 200, relationship(a), { ...rl, ...fl.headers });
+  }
+
+  // POST /api/v1/accounts/:id/unfollow (Api::V1::AccountsController#unfollow): the same
+  // scopes as follow, no :follows rate limit (Mastodon counts follows made, not ended), and
+  // the Relationship afterwards, following and requested false, also when nothing was followed.
+  async function unfollowAccount(req, res, id, t, rl) {
+    if (!allows(t, "write", "write:follows", "follow")) return send(res, 403, { error: "This action is outside the authorized scopes" }, rl);
+    const a = accounts.get(id);
+    if (!a) return send(res, 404, { error: "Record not found" }, rl);
+    if (following.delete(`${t.user} ${id}`)) {
+      await unfollow(t.user, { id: a.actorId, account: a.json });
+      unfollows.push({ user: t.user, accountId: id, actorId: a.actorId, at: new Date().toISOString() });
+    }
+    return send(res, 200, { ...relationship(a), following: false, requested: false, showing_reblogs: false }, rl);
   }
 
   async function api(req, res, url, body) {
@@ -446,10 +463,10 @@ export function createMastodonApi({ origin, localUser, resolve, follow, software
     const rl = perToken.headers;
     if (req.method === "GET" && url.pathname === "/api/v2/search") return search(req, res, url, t, rl);
     if (req.method === "GET" && url.pathname === "/api/v1/accounts/verify_credentials") return verifyCredentials(req, res, t, rl);
-    const m = /^\/api\/v1\/accounts\/([^/]+)\/follow$/.exec(url.pathname);
+    const m = /^\/api\/v1\/accounts\/([^/]+)\/(follow|unfollow)$/.exec(url.pathname);
     if (req.method === "POST" && m) {
       if (parseBody(req, body) === null) return send(res, 400, { error: "Invalid JSON" }, rl);
-      return followAccount(req, res, decodeURIComponent(m[1]), t, rl);
+      return (m[2] === "follow" ? followAccount : unfollowAccount)(req, res, decodeURIComponent(m[1]), t, rl);
     }
     return send(res, 404, { error: "Record not found" }, rl);
   }
@@ -501,6 +518,8 @@ export function createMastodonApi({ origin, localUser, resolve, follow, software
         codes: [...codes.values()].map((c) => ({ user: c.user, used: c.used, pkce: c.challenge != null, method: c.method, scopes: c.scopes })),
         authorizations: [...authorizations],
         follows: [...follows],
+        unfollows: [...unfollows],
+        following: [...following],
         searches: [...searches],
         requests: [...requests],
       };

@@ -196,9 +196,43 @@ test_text_data_not_format(void)
     free(t);
 }
 
+static void
+test_came_back(void)
+{
+    struct notice_member m = en;
+    struct notice_item one = { .acct = "al@a.example", .actor = "https://a.example/u/al" };
+    char *t;
+
+    m.back_here = 12;
+    m.back_again = 9;
+    t = notice_text(&m, &one, 1, 1);
+    ok(strstr(t, "former X followers") == NULL, "came back: nothing without news");
+    free(t);
+    m.back_news = 1;
+    t = notice_text(&m, NULL, 0, 0);
+    is_str(t,
+           "12 of your former X followers are here. 9 of them follow you again. Your link page "
+           "lists them.",
+           "came back alone: no list, no header");
+    free(t);
+    t = notice_text(&m, &one, 1, 1);
+    ok(strncmp(t, "Someone you followed on X", 25) == 0 &&
+           strstr(t, "\n\n12 of your former X followers are here.") != NULL,
+       "came back after the arrivals, a paragraph of its own");
+    free(t);
+    m.back_here = 1;
+    m.back_again = 0;
+    m.lang = "fr";
+    t = notice_text(&m, NULL, 0, 0);
+    is_str(t, "Une personne qui vous suivait sur X est ici. Votre page de lien les énumère.",
+           "one came back, nobody follows again yet, in French");
+    free(t);
+}
+
 int
 main(void)
 {
+    test_came_back();
     test_follow_link();
     test_text_en();
     test_text_variants();

@@ -1303,6 +1303,7 @@ async function loadState() {
   showFollows();
   showOauthResult();
   showXVerify();
+  if (typeof showContacts === "function") showContacts(); // contacts.js
   render();
 }
 

@@ -1,0 +1,57 @@
+/* Found contacts: the statement the matcher runs to keep each member's found contacts. */
+#include "found.h"
+
+/*
+ * See found.h. cand: the four ways a pair involves M, with the other member of each; fresh:
+ * those without a row yet (a member matched again locks and writes nothing for what it has);
+ * others: their other members not held FOR UPDATE elsewhere; then the deletes, the inserts
+ * (sorted, as notice_due's), the notice bookkeeping and M's due mark.
+ */
+const char found_sql[] =
+    "WITH me AS (SELECT id, x_id FROM members WHERE id = $1::bigint AND x_id IS NOT NULL),"
+    " cand AS ("
+    "  SELECT me.id AS member_id, 'following'::text AS dir, o.id AS contact_id, o.id AS other_id"
+    "  FROM me JOIN x_edges e ON e.follower_x_id = me.x_id AND e.member_id = me.id"
+    "  JOIN members o ON o.x_id = e.followee_x_id"
+    "  UNION ALL"
+    "  SELECT me.id, 'followers', o.id, o.id"
+    "  FROM me JOIN x_edges e ON e.followee_x_id = me.x_id AND e.member_id = me.id"
+    "  JOIN members o ON o.x_id = e.follower_x_id"
+    "  UNION ALL"
+    "  SELECT o.id, 'following', me.id, o.id"
+    "  FROM me JOIN x_edges e ON e.followee_x_id = me.x_id"
+    "  JOIN members o ON o.x_id = e.follower_x_id AND o.id = e.member_id"
+    "  UNION ALL"
+    "  SELECT o.id, 'followers', me.id, o.id"
+    "  FROM me JOIN x_edges e ON e.follower_x_id = me.x_id"
+    "  JOIN members o ON o.x_id = e.followee_x_id AND o.id = e.member_id),"
+    " fresh AS ("
+    "  SELECT cand.* FROM cand WHERE NOT EXISTS (SELECT 1 FROM contacts c"
+    "   WHERE c.member_id = cand.member_id AND c.dir = cand.dir AND c.contact_id = "
+    "cand.contact_id)),"
+    " others AS ("
+    "  SELECT o.id FROM members o WHERE o.id IN (SELECT other_id FROM fresh)"
+    "  FOR KEY SHARE OF o SKIP LOCKED),"
+    " gone AS ("
+    "  DELETE FROM contacts c USING me WHERE c.member_id = me.id AND NOT EXISTS ("
+    "   SELECT 1 FROM cand WHERE cand.member_id = c.member_id AND cand.dir = c.dir"
+    "    AND cand.contact_id = c.contact_id)"
+    "  RETURNING 1),"
+    " ins AS ("
+    "  INSERT INTO contacts (member_id, dir, contact_id)"
+    "  SELECT DISTINCT fresh.member_id, fresh.dir, fresh.contact_id"
+    "  FROM fresh JOIN others ON others.id = fresh.other_id ORDER BY 1, 2, 3"
+    "  ON CONFLICT (member_id, dir, contact_id) DO NOTHING RETURNING member_id, dir),"
+    " news AS ("
+    "  INSERT INTO notice_due (member_id)"
+    "  SELECT DISTINCT i.member_id FROM ins i JOIN members m ON m.id = i.member_id"
+    "  WHERE i.dir = 'followers' AND m.notify AND m.state = 'linked'"
+    "  ORDER BY 1 ON CONFLICT (member_id) DO NOTHING RETURNING 1),"
+    " skipped AS ("
+    "  SELECT count(*) AS n FROM fresh"
+    "  WHERE NOT EXISTS (SELECT 1 FROM others WHERE others.id = fresh.other_id)),"
+    " again AS ("
+    "  UPDATE members SET match_due_at = now() + $2::int * interval '1 millisecond'"
+    "  WHERE id = $1::bigint AND (SELECT n FROM skipped) > 0 RETURNING 1)"
+    " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM gone), (SELECT count(*) FROM news),"
+    "  (SELECT n FROM skipped)";
