@@ -16,6 +16,7 @@
 #include "app.h"
 #include "atclient.h"
 #include "atoauth.h"
+#include "attest.h"
 #include "config.h"
 #include "httpc.h"
 #include "jose.h"
@@ -29,17 +30,6 @@ static char origin[64];
 static int par_calls, xrpc_calls;
 static char last_dpop[2][4096], last_form[2][8192], last_auth[2][4096];
 static int md_mode; /* 0 good, 1 other issuer */
-
-static void
-send_json(struct evhttp_request *req, int status, const char *body)
-{
-    struct evbuffer *b = evbuffer_new();
-
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-    evbuffer_add(b, body, strlen(body));
-    evhttp_send_reply(req, status, NULL, b);
-    evbuffer_free(b);
-}
 
 static void
 copy_header(struct evhttp_request *req, const char *name, char *out, size_t len)
@@ -62,7 +52,7 @@ double_cb(struct evhttp_request *req, void *arg)
                  "{\"resource\":\"%s\",\"authorization_servers\":[\"%s\"],"
                  "\"scopes_supported\":[],\"bearer_methods_supported\":[\"header\"]}",
                  origin, origin);
-        send_json(req, 200, body);
+        attest_json(req, 200, body);
     } else if (strcmp(path, "/.well-known/oauth-authorization-server") == 0) {
         snprintf(
             body, sizeof(body),
@@ -76,7 +66,7 @@ double_cb(struct evhttp_request *req, void *arg)
             "\"code_challenge_methods_supported\":[\"S256\"],"
             "\"client_id_metadata_document_supported\":true}",
             origin, md_mode == 1 ? "/other" : "", origin, origin, origin, origin);
-        send_json(req, 200, body);
+        attest_json(req, 200, body);
     } else if (strcmp(path, "/oauth/par") == 0) {
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
         size_t n = evbuffer_get_length(in);
@@ -90,11 +80,11 @@ double_cb(struct evhttp_request *req, void *arg)
         par_calls++;
         evhttp_add_header(out, "DPoP-Nonce", par_calls == 1 ? "nonce-as-1" : "nonce-as-2");
         if (par_calls == 1)
-            send_json(req, 400, "{\"error\":\"use_dpop_nonce\",\"error_description\":\"nonce\"}");
+            attest_json(req, 400, "{\"error\":\"use_dpop_nonce\",\"error_description\":\"nonce\"}");
         else
-            send_json(req, 201,
-                      "{\"request_uri\":\"urn:ietf:params:oauth:request_uri:req-1\","
-                      "\"expires_in\":299}");
+            attest_json(req, 201,
+                        "{\"request_uri\":\"urn:ietf:params:oauth:request_uri:req-1\","
+                        "\"expires_in\":299}");
     } else if (strncmp(path, "/xrpc/", 6) == 0) {
         int i = xrpc_calls < 2 ? xrpc_calls : 1;
 
@@ -105,12 +95,12 @@ double_cb(struct evhttp_request *req, void *arg)
         if (xrpc_calls == 1) {
             evhttp_add_header(out, "WWW-Authenticate",
                               "DPoP error=\"use_dpop_nonce\", error_description=\"nonce\"");
-            send_json(req, 401, "{\"error\":\"use_dpop_nonce\",\"message\":\"nonce\"}");
+            attest_json(req, 401, "{\"error\":\"use_dpop_nonce\",\"message\":\"nonce\"}");
         } else {
-            send_json(req, 200, "{\"did\":\"did:plc:alice\",\"handle\":\"alice.test\"}");
+            attest_json(req, 200, "{\"did\":\"did:plc:alice\",\"handle\":\"alice.test\"}");
         }
     } else {
-        send_json(req, 404, "{}");
+        attest_json(req, 404, "{}");
     }
 }
 
