@@ -656,11 +656,13 @@ oauth_token_cb(const struct httpc_response *resp, void *arg)
         free(op->scope);
         op->scope = xstrdup(scope);
     }
-    json_object_put(o);
+    /* me is borrowed from o: compared before o goes. */
     if (me != NULL && strcmp(me, op->actor_uri) != 0) {
+        json_object_put(o);
         oauth_exchanged(op, OAUTH_WRONG_ACCOUNT);
         return;
     }
+    json_object_put(o);
     mastoapi_verify_credentials(op->app->httpc, op->origin, op->token, oauth_verified_cb, op);
 }
 
