@@ -4,7 +4,7 @@
 //
 //   node serve.mjs [--rate-limits]
 //
-// Prints one JSON line when both listen: {"pdsUrl","plcUrl","startMs"}. Stops (and removes
+// Prints one JSON line when both listen: {"pdsUrl","plcUrl","jwtSecret","startMs"}. Stops (and removes
 // its data folder) when stdin closes, on SIGTERM/SIGINT, or when its parent goes away.
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -35,6 +35,8 @@ await plcServer.start();
 const plcUrl = `http://localhost:${plcPort}`;
 
 const pdsPort = await freePort();
+// Printed in the ready line: a test signs an already expired access token with it.
+const jwtSecret = crypto.randomBytes(16).toString("hex");
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "passerelle-pds-"));
 const pds = await PDS.fromEnv({
   // devMode: the public URL and OAuth issuer are http://localhost:PORT, SSRF protection off.
@@ -47,7 +49,7 @@ const pds = await PDS.fromEnv({
   serviceHandleDomains: [".test"],
   inviteRequired: false,
   adminPassword: crypto.randomBytes(12).toString("hex"),
-  jwtSecret: crypto.randomBytes(16).toString("hex"),
+  jwtSecret,
   plcRotationKeyK256PrivateKeyHex: crypto.randomBytes(32).toString("hex"),
   // No AppView nor moderation service runs: app.bsky.* reads fail, com.atproto.* all work.
   bskyAppViewUrl: "https://appview.invalid",
@@ -81,4 +83,4 @@ setInterval(() => {
   if (process.ppid !== parent) stop();
 }, 1000).unref();
 
-console.log(JSON.stringify({ pdsUrl: `http://localhost:${pdsPort}`, plcUrl, startMs: Math.round(performance.now() - t0) }));
+console.log(JSON.stringify({ pdsUrl: `http://localhost:${pdsPort}`, plcUrl, jwtSecret, startMs: Math.round(performance.now() - t0) }));

@@ -7,11 +7,12 @@
 //   const alice = await pds.createAccount("alice");   // handle "alice.test"
 //     // { did, handle, password, accessJwt, refreshJwt }
 //   await pds.xrpc("com.atproto.repo.listRecords", { query: {...} } | { body: {...}, token })
+//   pds.expiredAccessJwt(alice.accessJwt)   // the same token, expired (ExpiredToken)
 //   await pds.stop();
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { onExit, trackServer, SLOW } from "./harness.mjs";
 
 const dir = path.resolve(new URL("../atproto", import.meta.url).pathname);
@@ -87,6 +88,18 @@ export async function startPds({ rateLimits = false, timeout = 60000 } = {}) {
     return { did, handle: r.json.handle, password, accessJwt, refreshJwt };
   }
 
+  // The same access token, expired a minute ago, signed as the PDS signs (HS256 with its
+  // jwtSecret): what a session holds after two hours.
+  function expiredAccessJwt(accessJwt) {
+    const [h, p] = accessJwt.split(".");
+    const claims = JSON.parse(Buffer.from(p, "base64url").toString());
+    const now = Math.floor(Date.now() / 1000);
+    claims.iat = now - 7200;
+    claims.exp = now - 60;
+    const input = `${h}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}`;
+    return `${input}.${createHmac("sha256", ready.jwtSecret).update(input).digest("base64url")}`;
+  }
+
   async function stop() {
     if (alive) {
       child.stdin.end();
@@ -97,5 +110,5 @@ export async function startPds({ rateLimits = false, timeout = 60000 } = {}) {
     kill();
   }
 
-  return { url, plcUrl: ready.plcUrl, startMs: ready.startMs, createAccount, xrpc, stop, stderr: () => stderr };
+  return { url, plcUrl: ready.plcUrl, startMs: ready.startMs, createAccount, xrpc, expiredAccessJwt, stop, stderr: () => stderr };
 }
