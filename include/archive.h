@@ -18,6 +18,8 @@ enum archive_kind {
     ARCHIVE_MANIFEST,  /* manifest.js: window.__THAR_CONFIG, with the expected counts */
     ARCHIVE_FOLLOWER,  /* follower.js, follower-partN.js: accounts that follow the owner */
     ARCHIVE_FOLLOWING, /* following.js, following-partN.js: accounts the owner follows */
+    ARCHIVE_BLOCK,     /* block.js, block-partN.js: accounts the owner blocked ("blocking") */
+    ARCHIVE_MUTE,      /* mute.js, mute-partN.js: accounts the owner muted ("muting") */
 };
 
 /* Memory caps: one element is held at a time, never a whole file. */
@@ -44,6 +46,10 @@ struct archive_manifest {
     uint64_t follower_count; /* sum of dataTypes.follower.files[].count */
     int has_following_count;
     uint64_t following_count;
+    int has_block_count;
+    uint64_t block_count;
+    int has_mute_count;
+    uint64_t mute_count;
 };
 
 /*
@@ -54,7 +60,10 @@ struct archive_callbacks {
     void *ctx;
     /* account.js was read. archive_read_zip and archive_read_files call it before any edge. */
     int (*account)(void *ctx, const struct archive_account *account, char *err, size_t errlen);
-    /* One edge: kind ARCHIVE_FOLLOWER (account_id follows the owner) or ARCHIVE_FOLLOWING. */
+    /*
+     * One edge: kind ARCHIVE_FOLLOWER (account_id follows the owner), ARCHIVE_FOLLOWING, or
+     * ARCHIVE_BLOCK / ARCHIVE_MUTE (the owner blocked / muted account_id).
+     */
     int (*edge)(void *ctx, enum archive_kind kind, uint64_t account_id, char *err, size_t errlen);
 };
 
@@ -66,6 +75,10 @@ struct archive_result {
     uint64_t following; /* following edges handed to cb->edge */
     unsigned follower_files;
     unsigned following_files;
+    uint64_t blocks; /* block and mute entries handed to cb->edge */
+    uint64_t mutes;
+    unsigned block_files; /* 0: the archive said nothing of blocks (not "none") */
+    unsigned mute_files;
 };
 
 /*
@@ -75,8 +88,16 @@ struct archive_result {
  */
 enum archive_kind archive_classify(const char *name, unsigned *part);
 
-/* "account", "manifest", "follower", "following" or "other". */
+/* "account", "manifest", "follower", "following", "block", "mute" or "other": the file's stem. */
 const char *archive_kind_name(enum archive_kind kind);
+
+/* The key wrapping each element: the name, except "blocking" and "muting". */
+const char *archive_kind_key(enum archive_kind kind);
+
+/* The files read, as messages list them. */
+#define ARCHIVE_FILES_READ                                                                         \
+    "account.js, manifest.js, follower*.js, following*.js, block*.js, mute*.js"
+
 
 /* A file's name as messages and logs show it: printable ASCII only ('?' for the rest), cut. */
 void archive_label(char out[ARCHIVE_MAX_LABEL + 1], const char *name);
@@ -113,7 +134,8 @@ void archive_stream_free(struct archive_stream *s);
  * callback must come before the edges): begin(name), feed(...)*, end(), for each file, then
  * finish(), which checks that account.js and at least one follower or following list were
  * read, that account.js and manifest.js name the same account, and that the counts match the
- * manifest's. A file kind given twice (the same part of the same list) is refused.
+ * manifest's (block and mute lists are optional: their counts are checked when they are
+ * there). A file kind given twice (the same part of the same list) is refused.
  */
 struct archive_reader;
 struct archive_reader *archive_reader_new(const struct archive_callbacks *cb);
@@ -126,8 +148,8 @@ int archive_reader_finish(struct archive_reader *r, struct archive_result *out, 
 void archive_reader_free(struct archive_reader *r);
 
 /*
- * Reads an X archive zip: account.js, manifest.js, then every follower and following part in
- * order, streamed out of the zip (media entries are never read). out may be NULL.
+ * Reads an X archive zip: account.js, manifest.js, then every follower, following, block and
+ * mute part in order, streamed out of the zip (media entries are never read). out may be NULL.
  */
 int archive_read_zipread(struct zipread *z, const struct archive_callbacks *cb,
                          struct archive_result *out, char *err, size_t errlen);

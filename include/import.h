@@ -22,6 +22,12 @@ struct import_data {
     size_t nfollowers;
     uint64_t *following; /* X ids the owner follows */
     size_t nfollowing;
+    /* X ids the owner blocked, muted: kept out of reach (member_excludes) when the archive
+       had the list at all (result.block_files, result.mute_files). */
+    uint64_t *blocked;
+    size_t nblocked;
+    uint64_t *muted;
+    size_t nmuted;
     /* Optional: called as the edges are copied (the command line's progress bar). */
     void (*progress)(size_t done, size_t total, void *arg);
     void *progress_arg;
@@ -64,7 +70,9 @@ typedef void (*import_done_fn)(enum import_status status, const struct import_da
  * member holds the X id with a settled claim (verified with X, or older than the hold) the
  * new claim is refused and the holder told; when others claim it within the hold, all are
  * frozen ("disputed") and told; otherwise the member's previous archive's rows are replaced
- * by these (COPY), and its x_id, X handle and state are set. A disputed member may not claim
+ * by these (COPY), and its x_id, X handle and state are set; its 'blocked' ('muted')
+ * member_excludes rows are replaced too when the archive had a block (mute) list, while
+ * the 'ignored' ones, set on the page, stay. A disputed member may not claim
  * another X id, nor a verified one another than its own. data (malloc'd) is taken: freed,
  * lists and struct, after cb. app's db, cfg and actor ids are used; the queue is kicked when
  * messages were queued (if app->queue is set).

@@ -15,10 +15,25 @@ archive_kind_name(enum archive_kind kind)
         return "follower";
     case ARCHIVE_FOLLOWING:
         return "following";
+    case ARCHIVE_BLOCK:
+        return "block";
+    case ARCHIVE_MUTE:
+        return "mute";
     case ARCHIVE_OTHER:
         break;
     }
     return "other";
+}
+
+/* X names the files by the list ("block") and wraps each element by the relation ("blocking"). */
+const char *
+archive_kind_key(enum archive_kind kind)
+{
+    if (kind == ARCHIVE_BLOCK)
+        return "blocking";
+    if (kind == ARCHIVE_MUTE)
+        return "muting";
+    return archive_kind_name(kind);
 }
 
 /* dir includes its trailing slash: "", "data/", or "TOP/data/" (one folder above). */
@@ -58,10 +73,9 @@ archive_classify(const char *name, unsigned *part)
         enum archive_kind kind;
         int parts;
     } files[] = {
-        { "account", ARCHIVE_ACCOUNT, 0 },
-        { "manifest", ARCHIVE_MANIFEST, 0 },
-        { "follower", ARCHIVE_FOLLOWER, 1 },
-        { "following", ARCHIVE_FOLLOWING, 1 },
+        { "account", ARCHIVE_ACCOUNT, 0 },   { "manifest", ARCHIVE_MANIFEST, 0 },
+        { "follower", ARCHIVE_FOLLOWER, 1 }, { "following", ARCHIVE_FOLLOWING, 1 },
+        { "block", ARCHIVE_BLOCK, 1 },       { "mute", ARCHIVE_MUTE, 1 },
     };
     const char *slash = strrchr(name, '/');
     const char *base = slash != NULL ? slash + 1 : name;

@@ -60,9 +60,7 @@ archive_reader_begin(struct archive_reader *r, const char *name, char *err, size
         return err_set(err, errlen, "%s: the previous file was not ended", shown);
     if (kind == ARCHIVE_OTHER)
         return err_set(err, errlen,
-                       "%s: not one of the files passerelle reads (account.js, "
-                       "manifest.js, follower*.js, following*.js)",
-                       shown);
+                       "%s: not one of the files passerelle reads (" ARCHIVE_FILES_READ ")", shown);
     for (i = 0; i < r->nseen; i++)
         if (r->seen[i].kind == kind && r->seen[i].part == part)
             return err_set(err, errlen, "%s: %s part %u was already read", shown,
@@ -113,9 +111,15 @@ archive_reader_end(struct archive_reader *r, char *err, size_t errlen)
     } else if (kind == ARCHIVE_FOLLOWER) {
         r->res.followers += archive_stream_elements(s);
         r->res.follower_files++;
-    } else {
+    } else if (kind == ARCHIVE_FOLLOWING) {
         r->res.following += archive_stream_elements(s);
         r->res.following_files++;
+    } else if (kind == ARCHIVE_BLOCK) {
+        r->res.blocks += archive_stream_elements(s);
+        r->res.block_files++;
+    } else {
+        r->res.mutes += archive_stream_elements(s);
+        r->res.mute_files++;
     }
     archive_stream_free(s);
     return 0;
@@ -157,10 +161,15 @@ archive_reader_finish(struct archive_reader *r, struct archive_result *out, char
         return err_set(
             err, errlen, "account.js and manifest.js name different accounts (%llu and %llu)",
             (unsigned long long)r->res.account.account_id, (unsigned long long)m->account_id);
+    /* Block and mute lists are optional (loose files may leave them out): checked if there. */
     if (archive_read_check_count("follower", m->has_follower_count, m->follower_count,
                                  r->res.followers, err, errlen) < 0 ||
         archive_read_check_count("following", m->has_following_count, m->following_count,
-                                 r->res.following, err, errlen) < 0)
+                                 r->res.following, err, errlen) < 0 ||
+        archive_read_check_count("block", m->has_block_count && r->res.block_files > 0,
+                                 m->block_count, r->res.blocks, err, errlen) < 0 ||
+        archive_read_check_count("mute", m->has_mute_count && r->res.mute_files > 0, m->mute_count,
+                                 r->res.mutes, err, errlen) < 0)
         return -1;
     if (out != NULL)
         *out = r->res;
@@ -196,12 +205,14 @@ archive_read_items(struct archive_read_item *items, size_t n, archive_read_item_
 {
     struct archive_reader *r;
     size_t i;
-    int rc = -1;
+    int rc = -1, lists = 0;
 
     if (n > 1) /* items is NULL for a zip with none of the files */
         qsort(items, n, sizeof(*items), archive_read_cmp_item);
-    if (archive_read_check_present(n > 0 && items[0].kind == ARCHIVE_ACCOUNT,
-                                   n > 0 && items[n - 1].kind >= ARCHIVE_FOLLOWER, err, errlen) < 0)
+    for (i = 0; i < n; i++)
+        lists |= items[i].kind == ARCHIVE_FOLLOWER || items[i].kind == ARCHIVE_FOLLOWING;
+    if (archive_read_check_present(n > 0 && items[0].kind == ARCHIVE_ACCOUNT, lists, err, errlen) <
+        0)
         return -1;
     r = archive_reader_new(cb);
     for (i = 0; i < n; i++) {
@@ -326,8 +337,7 @@ archive_read_files(const char *const *paths, size_t n, const struct archive_call
         items[i].ref = paths[i];
         if (items[i].kind == ARCHIVE_OTHER) {
             rc = err_set(err, errlen,
-                         "%s: not one of the files passerelle reads (account.js, "
-                         "manifest.js, follower*.js, following*.js)",
+                         "%s: not one of the files passerelle reads (" ARCHIVE_FILES_READ ")",
                          items[i].name);
             free(items);
             return rc;

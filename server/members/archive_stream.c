@@ -265,7 +265,7 @@ static int
 archive_stream_inner(struct archive_stream *s, const struct archive_stream_elem *e, size_t *inner,
                      char *err, size_t errlen)
 {
-    const char *key = archive_kind_name(s->kind);
+    const char *key = archive_kind_key(s->kind);
     int r = e->k.escaped ? jscan_member(e->b, e->n, 0, key, inner)
                          : archive_stream_noted(e->k.kinds, e->k.kind_at, inner);
 
@@ -431,7 +431,11 @@ archive_stream_manifest_element(struct archive_stream *s, const struct archive_s
         (archive_stream_manifest_count(s, e, types, "follower", &m->has_follower_count,
                                        &m->follower_count, err, errlen) < 0 ||
          archive_stream_manifest_count(s, e, types, "following", &m->has_following_count,
-                                       &m->following_count, err, errlen) < 0))
+                                       &m->following_count, err, errlen) < 0 ||
+         archive_stream_manifest_count(s, e, types, "block", &m->has_block_count, &m->block_count,
+                                       err, errlen) < 0 ||
+         archive_stream_manifest_count(s, e, types, "mute", &m->has_mute_count, &m->mute_count, err,
+                                       errlen) < 0))
         return -1;
     m->present = 1;
     return 0;
@@ -449,6 +453,8 @@ archive_stream_dispatch(struct archive_stream *s, const struct archive_stream_el
         return archive_stream_manifest_element(s, e, err, errlen);
     case ARCHIVE_FOLLOWER:
     case ARCHIVE_FOLLOWING:
+    case ARCHIVE_BLOCK:
+    case ARCHIVE_MUTE:
         return archive_stream_edge(s, e, err, errlen);
     case ARCHIVE_OTHER:
         break;
@@ -464,7 +470,7 @@ archive_stream_element(struct archive_stream *s, char *err, size_t errlen)
     size_t end;
 
     s->elements++;
-    jscan_keys_init(&e.k, archive_kind_name(s->kind));
+    jscan_keys_init(&e.k, archive_kind_key(s->kind));
     if (jscan_validate(s->buf, s->len, &end, &e.k) < 0 || end != s->len) {
         if (s->kind == ARCHIVE_MANIFEST)
             return archive_stream_fail(s, err, errlen, "not valid JSON");
@@ -487,7 +493,7 @@ archive_stream_in_place(struct archive_stream *s, const unsigned char *p, size_t
     struct archive_stream_elem e;
     size_t avail = n - *i < s->max ? n - *i : s->max;
 
-    jscan_keys_init(&e.k, archive_kind_name(s->kind));
+    jscan_keys_init(&e.k, archive_kind_key(s->kind));
     e.b = (const char *)p + *i;
     if (jscan_validate(e.b, avail, &e.n, &e.k) < 0)
         return 0;

@@ -23,7 +23,7 @@
 
 struct import_lists {
     struct import_data *d;
-    size_t cap_followers, cap_following;
+    size_t cap_followers, cap_following, cap_blocked, cap_muted;
 };
 
 static int
@@ -53,6 +53,10 @@ import_edge_cb(void *ctx, enum archive_kind kind, uint64_t id, char *err, size_t
     }
     if (kind == ARCHIVE_FOLLOWER)
         return import_push(&l->d->followers, &l->d->nfollowers, &l->cap_followers, id, err, errlen);
+    if (kind == ARCHIVE_BLOCK)
+        return import_push(&l->d->blocked, &l->d->nblocked, &l->cap_blocked, id, err, errlen);
+    if (kind == ARCHIVE_MUTE)
+        return import_push(&l->d->muted, &l->d->nmuted, &l->cap_muted, id, err, errlen);
     return import_push(&l->d->following, &l->d->nfollowing, &l->cap_following, id, err, errlen);
 }
 
@@ -85,7 +89,7 @@ static int
 import_parse(enum import_source src, const void *buf, size_t len, const char *const *paths,
              size_t n, struct import_data *out, char *err, size_t errlen)
 {
-    struct import_lists l = { out, 0, 0 };
+    struct import_lists l = { out, 0, 0, 0, 0 };
     struct archive_callbacks cb = { &l, NULL, import_edge_cb };
     int rc;
 
@@ -112,6 +116,8 @@ import_parse(enum import_source src, const void *buf, size_t len, const char *co
     }
     import_normalise(out->followers, &out->nfollowers, out->result.account.account_id);
     import_normalise(out->following, &out->nfollowing, out->result.account.account_id);
+    import_normalise(out->blocked, &out->nblocked, out->result.account.account_id);
+    import_normalise(out->muted, &out->nmuted, out->result.account.account_id);
     return 0;
 }
 
@@ -141,8 +147,10 @@ import_data_free(struct import_data *d)
         return;
     free(d->followers);
     free(d->following);
-    d->followers = d->following = NULL;
-    d->nfollowers = d->nfollowing = 0;
+    free(d->blocked);
+    free(d->muted);
+    d->followers = d->following = d->blocked = d->muted = NULL;
+    d->nfollowers = d->nfollowing = d->nblocked = d->nmuted = 0;
 }
 
 const char *
@@ -171,8 +179,8 @@ struct import_job {
     /* The member, from the lock, for messages and the claim log. */
     char *actor, *acct, *inbox, *host, *lang;
     int queued;
-    /* COPY position: the followers list first, then the following list. */
-    size_t pos;
+    /* COPY positions: the followers list first, then the following list; blocked, muted. */
+    size_t pos, xpos;
     char buf[IMPORT_COPY_ROWS * 64]; /* two X ids, the member id, tabs and newline */
 };
 
@@ -215,6 +223,11 @@ static const char sql_forget_edges[] =
 static const char sql_forget_claims[] =
     "DELETE FROM x_claims WHERE member_id = $1::bigint AND x_id <> $2::bigint";
 static const char sql_copy[] = "COPY x_edges (follower_x_id, followee_x_id, member_id) FROM STDIN";
+/* Blocks and mutes are the uploader's own, replaced per list the archive holds ($2, $3). */
+static const char sql_forget_excludes[] =
+    "DELETE FROM member_excludes WHERE member_id = $1::bigint"
+    " AND ((reason = 'blocked' AND $2::boolean) OR (reason = 'muted' AND $3::boolean))";
+static const char sql_copy_excludes[] = "COPY member_excludes (member_id, x_id, reason) FROM STDIN";
 /* A newer archive of the same X id keeps the claim's time: its hold does not start over. */
 static const char sql_link[] =
     "UPDATE members SET linked_at = CASE WHEN x_id = $2::bigint AND linked_at IS NOT NULL"
@@ -250,6 +263,28 @@ import_fill(void *arg, const char **data, size_t *len)
     return 1;
 }
 
+/* The blocked ids, then the muted ones, as member_excludes rows. */
+static int
+import_fill_excludes(void *arg, const char **data, size_t *len)
+{
+    struct import_job *j = arg;
+    const struct import_data *d = j->data;
+    size_t total = d->nblocked + d->nmuted, n = 0;
+
+    if (j->xpos >= total)
+        return 0;
+    for (int i = 0; i < IMPORT_COPY_ROWS && j->xpos < total; i++, j->xpos++) {
+        int blocked = j->xpos < d->nblocked;
+        uint64_t id = blocked ? d->blocked[j->xpos] : d->muted[j->xpos - d->nblocked];
+
+        n += (size_t)snprintf(j->buf + n, sizeof(j->buf) - n, "%s\t%" PRIu64 "\t%s\n", j->member_id,
+                              id, blocked ? "blocked" : "muted");
+    }
+    *data = j->buf;
+    *len = n;
+    return 1;
+}
+
 /* key's text, in the language of the person told, with the claimed handle and who claims it. */
 static void
 import_tell(struct dbtx *tx, struct import_job *j, const char *actor, const char *acct,
@@ -280,6 +315,12 @@ import_link(struct dbtx *tx, struct import_job *j)
     dbtx_push(tx, sql_forget_claims, NULL, NULL, 2, j->member_id, j->x_id);
     dbtx_push(tx, sql_claim, NULL, NULL, 2, j->member_id, j->x_id);
     dbtx_push_copy(tx, sql_copy, import_fill, j, NULL, NULL);
+    if (j->data->result.block_files > 0 || j->data->result.mute_files > 0) {
+        dbtx_push(tx, sql_forget_excludes, NULL, NULL, 3, j->member_id,
+                  j->data->result.block_files > 0 ? "true" : "false",
+                  j->data->result.mute_files > 0 ? "true" : "false");
+        dbtx_push_copy(tx, sql_copy_excludes, import_fill_excludes, j, NULL, NULL);
+    }
     dbtx_push(tx, sql_link, NULL, NULL, 3, j->member_id, j->x_id, j->data->result.account.username);
     import_log(tx, j, "linked", NULL);
 }
@@ -401,9 +442,10 @@ import_done_cb(enum db_outcome outcome, const char *err, void *arg)
         queue_kick(j->app->queue);
     if (outcome == DB_OK)
         match_kick(j->app->match); /* the member (or a frozen pair) is due for matching */
-    log_info("import_stored", "member=%s status=%s followers=%zu following=%zu error=%s",
+    log_info("import_stored",
+             "member=%s status=%s followers=%zu following=%zu blocked=%zu muted=%zu error=%s",
              j->member_id, import_status_name(st), j->data->nfollowers, j->data->nfollowing,
-             log_q(err));
+             j->data->nblocked, j->data->nmuted, log_q(err));
     j->cb(st, j->data, j->arg);
     import_data_free(j->data);
     free(j->data); /* taken by import_store, struct and lists */

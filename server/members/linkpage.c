@@ -151,7 +151,10 @@ static const char sql_member[] =
     /* The grant for follows in the member's name, and how those follows stand. */
     " g.host, to_char(g.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
     " f.done, f.waiting, f.failed,"
-    " m.x_verified_at IS NOT NULL" /* 17: X confirmed the claim */
+    " m.x_verified_at IS NOT NULL," /* 17: X confirmed the claim */
+    /* 18, 19: the X blocks and mutes of the member's archive, kept out of reach. */
+    " (SELECT count(*) FROM member_excludes x WHERE x.member_id = m.id AND x.reason = 'blocked'),"
+    " (SELECT count(*) FROM member_excludes x WHERE x.member_id = m.id AND x.reason = 'muted')"
     " FROM sessions s JOIN members m ON m.id = s.member_id"
     " LEFT JOIN oauth_grants g ON g.member_id = m.id"
     " LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE fa.state = 'done') AS done,"
@@ -319,6 +322,10 @@ linkpage_state_json(struct linkpage_req *r, PGresult *res)
                            json_object_new_int64(strtoll(PQgetvalue(res, 0, 10), NULL, 10)));
     json_object_object_add(o, "following",
                            json_object_new_int64(strtoll(PQgetvalue(res, 0, 11), NULL, 10)));
+    json_object_object_add(o, "blocked",
+                           json_object_new_int64(strtoll(PQgetvalue(res, 0, 18), NULL, 10)));
+    json_object_object_add(o, "muted",
+                           json_object_new_int64(strtoll(PQgetvalue(res, 0, 19), NULL, 10)));
     for (int i = 0; i < 4; i++)
         json_object_object_add(
             c, names[i], json_object_new_boolean(strcmp(PQgetvalue(res, 0, 4 + i), "t") == 0));
@@ -403,6 +410,8 @@ linkpage_stored_cb(enum import_status st, const struct import_data *d, void *arg
         json_object_object_add(o, "x_id", json_object_new_string(id));
         json_object_object_add(o, "followers", json_object_new_int64((int64_t)d->nfollowers));
         json_object_object_add(o, "following", json_object_new_int64((int64_t)d->nfollowing));
+        json_object_object_add(o, "blocked", json_object_new_int64((int64_t)d->nblocked));
+        json_object_object_add(o, "muted", json_object_new_int64((int64_t)d->nmuted));
         reply_json(r->req, 200, "application/json", o);
         break;
     case IMPORT_DISPUTED:

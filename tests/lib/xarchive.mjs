@@ -6,6 +6,8 @@
 //   xArchive({ username: "bob", accountId: "12", followerIds: ["11"], followingIds: ["11", "13"] })
 //   a.entries            [{name: "data/account.js", data: Buffer}, ...]
 //   a.followers, a.following   the account ids in the lists (strings, above 2^53)
+//   xArchive({ blockIds: ["5"], muteIds: [] })  also data/block.js and data/mute.js (and their
+//                        manifest entries); without them the archive has neither file
 //   zipBuffer(a.entries, { zip64: true })       -> Buffer
 //   writeZip(path, [...a.entries, { name: "data/tweets_media/1.mp4", size: 5e9 }])
 //   looseFiles(a.entries)  -> [{name, mimeType, buffer}] for Playwright's setInputFiles
@@ -50,6 +52,8 @@ export function xArchive({
   manifestOwner = accountId,
   followerIds, // explicit lists (strings) instead of generated ones
   followingIds,
+  blockIds, // accounts blocked / muted on X (strings); undefined: no block.js / mute.js
+  muteIds,
 } = {}) {
   const ids = {
     follower: followerIds ?? xIds(followers, 1600000000000000000n),
@@ -85,6 +89,14 @@ export function xArchive({
     });
     if (manifestCounts[kind] !== undefined) files[0].count = String(Number(files[0].count) + manifestCounts[kind] - ids[kind].length);
     dataTypes[kind] = { files };
+  }
+  for (const [kind, key, list] of [["block", "blocking", blockIds], ["mute", "muting", muteIds]]) {
+    if (list === undefined) continue;
+    const items = list.map((id) => ({
+      [key]: userLink ? { accountId: id, userLink: `https://twitter.com/intent/user?user_id=${id}` } : { accountId: id },
+    }));
+    entries.push({ name: `data/${kind}.js`, data: Buffer.from(ytd(kind, 0, items)) });
+    dataTypes[kind] = { files: [{ fileName: `data/${kind}.js`, globalName: `YTD.${kind}.part0`, count: String(list.length) }] };
   }
   entries.push({ name: "data/tweets.js", data: Buffer.from(ytd("tweets", 0, [{ tweet: { id_str: "1", full_text: "hello" } }])) });
   dataTypes.tweets = { files: [{ fileName: "data/tweets.js", globalName: "YTD.tweets.part0", count: "1" }] };

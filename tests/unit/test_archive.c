@@ -137,6 +137,13 @@ test_classify(void)
         { "follower.js", ARCHIVE_FOLLOWER, 0 },
         { "account.js", ARCHIVE_ACCOUNT, 0 },
         { "twitter-2024-11-16-abc/data/follower-part3.js", ARCHIVE_FOLLOWER, 3 },
+        { "data/block.js", ARCHIVE_BLOCK, 0 },
+        { "data/block-part2.js", ARCHIVE_BLOCK, 2 },
+        { "mute.js", ARCHIVE_MUTE, 0 },
+        { "twitter-2024/data/mute-part1.js", ARCHIVE_MUTE, 1 },
+        { "data/blocks.js", ARCHIVE_OTHER, 0 },
+        { "data/muting.js", ARCHIVE_OTHER, 0 },
+        { "data/block-part0.js", ARCHIVE_OTHER, 0 },
         { "data/tweets.js", ARCHIVE_OTHER, 0 },
         { "data/account-label.js", ARCHIVE_OTHER, 0 },
         { "data/follower-part0.js", ARCHIVE_OTHER, 0 },
@@ -1006,7 +1013,7 @@ test_files(void)
            "an unknown file is refused");
     is_str(err,
            "tweets.js: not one of the files passerelle reads (account.js, manifest.js, "
-           "follower*.js, following*.js)",
+           "follower*.js, following*.js, block*.js, mute*.js)",
            "and named");
     is_int(archive_read_files(paths, 2, &cb, &res, err, sizeof(err)), -1, "no account.js");
     is_str(err, "not an X archive (no data/account.js)", "no account.js: message");
@@ -1092,6 +1099,90 @@ test_two_million(void)
     free(chunk);
 }
 
+/* block.js and mute.js: the list's name outside, the relation ("blocking", "muting") inside. */
+static void
+test_blocks_mutes(void)
+{
+    static const char block0[] =
+        "window.YTD.block.part0 = [\n"
+        "  { \"blocking\" : { \"accountId\" : \"31\",\n"
+        "      \"userLink\" : \"https://twitter.com/intent/user?user_id=31\" } },\n"
+        "  { \"blocking\" : { \"accountId\" : \"9007199254740993\" } }\n"
+        "]";
+    static const char mute0[] = "window.YTD.mute.part0 = [{\"muting\":{\"accountId\":\"41\"}}]";
+    static const char manifest_bm[] =
+        "window.__THAR_CONFIG = { \"userInfo\" : { \"accountId\" : \"52338276\" },"
+        " \"dataTypes\" : { \"follower\" : { \"files\" : [ { \"count\" : \"2\" } ] },"
+        " \"block\" : { \"files\" : [ { \"fileName\" : \"data/block.js\", \"count\" : \"2\" } ] },"
+        " \"mute\" : { \"files\" : [ { \"fileName\" : \"data/mute.js\", \"count\" : \"3\" } ] } } "
+        "}";
+    struct archive_manifest m;
+    struct archive_result res;
+    struct got g = { 0 };
+    char err[512];
+
+    is_str(archive_kind_name(ARCHIVE_BLOCK), "block", "block.js's kind name");
+    is_str(archive_kind_key(ARCHIVE_BLOCK), "blocking", "its elements' key");
+    is_str(archive_kind_key(ARCHIVE_MUTE), "muting", "mute.js's elements' key");
+    is_str(archive_kind_key(ARCHIVE_FOLLOWER), "follower", "the follower list's key is its name");
+    is_int(parse(ARCHIVE_BLOCK, block0, &g, err, sizeof(err)), 0, "block.js parses (%s)", err);
+    ok(g.n == 2 && g.ids[0] == 31 && g.ids[1] == 9007199254740993ULL && g.kinds[0] == ARCHIVE_BLOCK,
+       "its ids exact, with their kind");
+    memset(&g, 0, sizeof(g));
+    is_int(parse_split(ARCHIVE_MUTE, "mute.js", mute0, strlen(mute0), 1, &g, NULL, NULL, err,
+                       sizeof(err)),
+           0, "mute.js one byte at a time (%s)", err);
+    ok(g.n == 1 && g.ids[0] == 41 && g.kinds[0] == ARCHIVE_MUTE, "its id");
+    is_str(file_error(ARCHIVE_BLOCK, "data/block.js", mute0, NULL, NULL),
+           "data/block.js: expected window.YTD.block.partN, found window.YTD.mute.part0",
+           "a mute list in block.js");
+    is_str(file_error(ARCHIVE_BLOCK, "data/block.js",
+                      "window.YTD.block.part0 = [{\"blocking\":{\"accountId\":\"7\"}},"
+                      "{\"blocking\":\"7\"}]",
+                      NULL, NULL),
+           "data/block.js: element 2: \"blocking\" is not an object",
+           "a wrapper that is no object");
+    is_str(file_error(ARCHIVE_MUTE, "data/mute.js",
+                      "window.YTD.mute.part0 = [{\"muting\":{\"accountId\":\"0x1\"}}]", NULL, NULL),
+           "data/mute.js: element 1: accountId is not a number", "a bad id in mute.js");
+    is_str(file_error(ARCHIVE_MANIFEST, "data/manifest.js", manifest_bm, NULL, &m), "",
+           "a manifest with block and mute counts");
+    ok(m.has_block_count && m.block_count == 2 && m.has_mute_count && m.mute_count == 3,
+       "both counts read");
+
+    static const char *const with_lists[] = {
+        "data/mute.js",    mute0,      "data/block.js",    block0,
+        "data/account.js", account_js, "data/follower.js", follower0,
+    };
+    memset(&g, 0, sizeof(g));
+    is_str(zip_error(with_lists, 4, &g, &res), "", "an archive with block.js and mute.js");
+    ok(res.blocks == 2 && res.mutes == 1 && res.block_files == 1 && res.mute_files == 1 &&
+           res.followers == 2,
+       "counted apart from the followers");
+    ok(g.n == 5 && g.kinds[1] == ARCHIVE_FOLLOWER && g.kinds[2] == ARCHIVE_BLOCK &&
+           g.kinds[4] == ARCHIVE_MUTE,
+       "after the follower lists, blocks then mutes");
+    static const char *const counted[] = {
+        "data/manifest.js", manifest_bm, "data/block.js",    block0,
+        "data/account.js",  account_js,  "data/follower.js", follower0,
+    };
+    is_str(zip_error(counted, 4, &g, &res), "", "the block count matches; mute.js is not there");
+    ok(res.mute_files == 0 && res.block_files == 1, "an absent list is not an empty one");
+    static const char *const miscounted[] = {
+        "data/manifest.js", manifest_bm, "data/mute.js",     mute0,
+        "data/account.js",  account_js,  "data/follower.js", follower0,
+    };
+    is_str(zip_error(miscounted, 4, &g, &res),
+           "the mute lists hold 1 accounts but manifest.js says 3", "a mute count mismatch");
+    static const char *const only_blocks[] = { "data/account.js", account_js, "data/block.js",
+                                               block0 };
+    is_str(zip_error(only_blocks, 2, &g, &res), "no follower or following lists in the archive",
+           "blocks alone are no archive");
+    is_int(g.count, 0, "and nothing was handed out");
+    snprintf(err, sizeof(err), "%s/zip.zip", tmpdir);
+    unlink(err);
+}
+
 int
 main(void)
 {
@@ -1113,6 +1204,7 @@ main(void)
     test_manifest();
     test_zip();
     test_zip_failures();
+    test_blocks_mutes();
     test_files();
     test_reader();
     test_two_million();

@@ -226,6 +226,67 @@ test_refusals_that_change_nothing(void)
            "rate limited: a newer archive of the X id it holds still goes through");
 }
 
+/* Blocked and muted ids: kept when the list was in the archive, replaced by the next one. */
+static enum import_status
+store_excludes(long member, uint64_t x_id, const uint64_t *blocked, size_t nb, int has_block,
+               const uint64_t *muted, size_t nm, int has_mute)
+{
+    static const uint64_t fg[] = { 91 };
+    struct import_data *d = calloc(1, sizeof(*d));
+    struct got g = { 0 };
+    char id[24];
+
+    d->result.account.account_id = x_id;
+    snprintf(d->result.account.username, sizeof(d->result.account.username), "dee");
+    d->following = ids(fg, 1);
+    d->nfollowing = 1;
+    d->blocked = ids(blocked, nb);
+    d->nblocked = nb;
+    d->result.block_files = has_block;
+    d->muted = ids(muted, nm);
+    d->nmuted = nm;
+    d->result.mute_files = has_mute;
+    snprintf(id, sizeof(id), "%ld", member);
+    import_store(&app, id, d, done_cb, &g);
+    PGT_SPIN(g.called > 0, 5);
+    pgt_spin_once();
+    return g.called == 1 ? g.status : (enum import_status) - 1;
+}
+
+static const char *
+excludes(long m)
+{
+    return pgt_str("SELECT coalesce(string_agg(reason || ':' || x_id, ' ' ORDER BY reason, x_id),"
+                   " '') FROM member_excludes WHERE member_id = %ld",
+                   m);
+}
+
+static void
+test_blocks_and_mutes(void)
+{
+    static const uint64_t b1[] = { 71, 72 }, m1[] = { 73 }, b2[] = { 74 };
+    long dee = member("dee", "d.example"), eve = member("eve", "e.example");
+
+    pgt_exec("INSERT INTO member_excludes (member_id, x_id, reason) VALUES (%ld, 79, 'ignored')",
+             dee);
+    is_int(store_excludes(dee, 7001, b1, 2, 1, m1, 1, 1), IMPORT_LINKED,
+           "blocks and mutes: linked");
+    is_str(excludes(dee), "blocked:71 blocked:72 ignored:79 muted:73",
+           "blocked and muted rows for the uploader; 'ignored' stays");
+    is_int(store_excludes(eve, 7002, b2, 1, 1, NULL, 0, 1), IMPORT_LINKED, "eve linked");
+    is_str(excludes(dee), "blocked:71 blocked:72 ignored:79 muted:73",
+           "another member's archive changes none of them");
+    is_int(store_excludes(dee, 7001, b2, 1, 1, NULL, 0, 0), IMPORT_LINKED, "a newer archive");
+    is_str(excludes(dee), "blocked:74 ignored:79 muted:73",
+           "its block list replaces the blocked rows; without a mute list the muted stay");
+    is_int(store_excludes(dee, 7001, NULL, 0, 1, NULL, 0, 1), IMPORT_LINKED, "empty lists");
+    is_str(excludes(dee), "ignored:79", "empty lists leave none");
+    is_str(excludes(eve), "blocked:74", "eve's own rows");
+    pgt_exec("UPDATE members SET state = 'suspended' WHERE id = %ld", eve);
+    is_int(store_excludes(eve, 7002, b1, 2, 1, NULL, 0, 0), IMPORT_SUSPENDED, "eve suspended");
+    is_str(excludes(eve), "blocked:74", "a refused archive changes no row");
+}
+
 static void
 test_no_database(void)
 {
@@ -258,6 +319,7 @@ main(void)
     test_edges_of_others_kept();
     test_refused_and_disputed();
     test_refusals_that_change_nothing();
+    test_blocks_and_mutes();
     test_no_database();
 
     db_free(app.db);

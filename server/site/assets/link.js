@@ -1,5 +1,6 @@
 // The link page: opens an X archive in the browser, shows what it holds, sends only the
-// lists passerelle needs (account, manifest, followers, following), and saves the consents.
+// lists passerelle needs (account, manifest, followers, following, and the ids of blocked and
+// muted accounts), and saves the consents.
 // Plain JS, no library, no build step; every string is in T (and XT), in English, French,
 // German, Spanish, Italian, Portuguese and Dutch.
 "use strict";
@@ -853,8 +854,8 @@ const T = {
 };
 
 // The files passerelle needs, wherever the archive keeps its data/ folder.
-const ZIP_NAME = /(?:^|\/)data\/((?:account|manifest|follower|following)(?:-part\d+)?\.js)$/;
-const LOOSE_NAME = /^((?:account|manifest|follower|following)(?:-part\d+)?\.js)$/;
+const ZIP_NAME = /(?:^|\/)data\/((?:account|manifest|follower|following|block|mute)(?:-part\d+)?\.js)$/;
+const LOOSE_NAME = /^((?:account|manifest|follower|following|block|mute)(?:-part\d+)?\.js)$/;
 // Large enough for a few million edges; the media (gigabytes) are never read.
 const LIMIT_SEND = 512 * 1024 * 1024;
 const LIMIT_DIRECTORY = 64 * 1024 * 1024;
@@ -1147,6 +1148,7 @@ function examine(found) {
       throw new PageError("incomplete", { files: `${kind}.js` });
     }
   }
+  const excludes = slimExcludes(found);
   // account.js also holds the e-mail address and more: only what passerelle uses is sent.
   const slim = { accountId: account.accountId, username: account.username };
   if (typeof account.accountDisplayName === "string") {
@@ -1157,7 +1159,7 @@ function examine(found) {
   );
   found.set("account.js", { method: 0, crc: crc32(accountJs), raw: accountJs, data: accountJs });
   const entries = [...found].map(([name, e]) => ({ ...e, name: `data/${name}` }));
-  return { handle: `@${account.username}`, counts, checked, entries };
+  return { handle: `@${account.username}`, counts, checked, entries, excludes };
 }
 
 // ---- zip writing -------------------------------------------------------------------------
@@ -1242,6 +1244,7 @@ function showSummary(r) {
   say($("s-followers"), "count", { n: r.counts.follower });
   say($("s-following"), "count", { n: r.counts.following });
   say($("s-check"), r.checked ? "manifestOk" : "manifestNone");
+  showExcludes($("s-excludes"), r.excludes.block, r.excludes.mute);
   $("s-check").classList.toggle("warn", !r.checked);
   $("send").disabled = false;
   $("progress").hidden = true;
@@ -1296,6 +1299,7 @@ async function loadState() {
   if (s.handle) {
     say($("linked"), "linked", linkedParams(s));
     $("linked").hidden = false;
+    showExcludes($("excludes"), Number(s.blocked) || 0, Number(s.muted) || 0);
   }
   for (const k of CONSENTS) {
     if (typeof s.consents?.[k] === "boolean") $(`c-${k}`).checked = s.consents[k];
@@ -1469,6 +1473,94 @@ function showOauthResult() {
   el.classList.toggle("ok", oauthResult === "granted");
   say(el, `oauth_${oauthResult}`, { member: () => String(state?.member ?? "").replace(/^acct:/, "@") });
   history.replaceState(null, "", location.pathname);
+}
+
+// ---- X blocks and mutes ------------------------------------------------------------------
+
+// Their words, kept beside them; T reads them like the others.
+const BT = {
+  en: {
+    excludes:
+      "Blocked on X: {blocked}; muted: {muted}. Their accounts will never be followed or told about you, and you will never be told about them.",
+    excludesPrivacy:
+      "The account numbers of the accounts you blocked or muted are sent too (nothing else of those lists), so that passerelle keeps them away from you.",
+  },
+  fr: {
+    excludes:
+      "Bloqués sur X\u00a0: {blocked}\u00a0; masqués\u00a0: {muted}. Leurs comptes ne seront jamais suivis ni informés de votre arrivée, et vous ne serez jamais informé de la leur.",
+    excludesPrivacy:
+      "Les numéros des comptes que vous avez bloqués ou masqués sont aussi envoyés (rien d'autre de ces listes), pour que passerelle les tienne à l'écart de vous.",
+  },
+  de: {
+    excludes:
+      "Auf X blockiert: {blocked}; stummgeschaltet: {muted}. Ihren Accounts wird nie gefolgt, sie erfahren nie von Ihnen, und Sie erfahren nie von ihnen.",
+    excludesPrivacy:
+      "Die Nummern der Accounts, die Sie blockiert oder stummgeschaltet haben, werden auch gesendet (sonst nichts aus diesen Listen), damit passerelle sie von Ihnen fernhält.",
+  },
+  es: {
+    excludes:
+      "Bloqueadas en X: {blocked}; silenciadas: {muted}. Sus cuentas nunca serán seguidas ni sabrán de usted, y usted nunca sabrá de ellas.",
+    excludesPrivacy:
+      "También se envían los números de las cuentas que bloqueó o silenció (nada más de esas listas), para que passerelle las mantenga lejos de usted.",
+  },
+  it: {
+    excludes:
+      "Bloccati su X: {blocked}; silenziati: {muted}. I loro account non saranno mai seguiti né informati di Lei, e Lei non sarà mai informato di loro.",
+    excludesPrivacy:
+      "Vengono inviati anche i numeri degli account che ha bloccato o silenziato (nient'altro di quelle liste), perché passerelle li tenga lontani da Lei.",
+  },
+  pt: {
+    excludes:
+      "Bloqueadas no X: {blocked}; silenciadas: {muted}. As contas delas nunca serão seguidas nem avisadas sobre você, e você nunca será avisado sobre elas.",
+    excludesPrivacy:
+      "Os números das contas que você bloqueou ou silenciou também são enviados (nada mais dessas listas), para que o passerelle as mantenha longe de você.",
+  },
+  nl: {
+    excludes:
+      "Geblokkeerd op X: {blocked}; genegeerd: {muted}. Hun accounts worden nooit gevolgd of over u ingelicht, en u wordt nooit over hen ingelicht.",
+    excludesPrivacy:
+      "De nummers van de accounts die u blokkeerde of negeerde worden ook verstuurd (verder niets uit die lijsten), zodat passerelle ze bij u weghoudt.",
+  },
+};
+for (const l of Object.keys(BT)) Object.assign(T[l], BT[l]);
+
+// block.js and mute.js ({"blocking": {"accountId", "userLink"}}, {"muting": ...}), all parts:
+// checked as strictly as the follower lists, then sent as one file each holding only the
+// ids. Returns how many of each.
+function slimExcludes(found) {
+  const manifest = found.has("manifest.js") ? unwrap(found.get("manifest.js").data) : null;
+  const out = { block: 0, mute: 0 };
+  for (const [kind, key] of [["block", "blocking"], ["mute", "muting"]]) {
+    const names = [...found.keys()].filter((n) => n.replace(/(?:-part\d+)?\.js$/, "") === kind);
+    if (names.length === 0) continue; // an archive without the list says nothing of it
+    const ids = [];
+    const part = (n) => Number(/-part(\d+)\.js$/.exec(n)?.[1] ?? 0);
+    for (const name of names.sort((x, y) => part(x) - part(y))) {
+      const list = unwrap(found.get(name).data);
+      if (!Array.isArray(list) || !list.every((x) => isId(x?.[key]?.accountId))) {
+        throw new PageError("damaged");
+      }
+      for (const x of list) ids.push(x[key].accountId);
+      found.delete(name);
+    }
+    const files = manifest?.dataTypes?.[kind]?.files;
+    if (Array.isArray(files)) {
+      const expected = files.reduce((sum, f) => sum + Number(f?.count), 0);
+      if (Number.isFinite(expected) && expected !== ids.length) throw new PageError("damaged");
+    }
+    const slim = ids.map((accountId) => ({ [key]: { accountId } }));
+    const data = new TextEncoder().encode(`window.YTD.${kind}.part0 = ${JSON.stringify(slim)}\n`);
+    found.set(`${kind}.js`, { method: 0, crc: crc32(data), raw: data, data });
+    out[kind] = ids.length;
+  }
+  return out;
+}
+
+// The counts and what they mean, when there are any.
+function showExcludes(el, blocked, muted) {
+  el.hidden = blocked + muted === 0;
+  if (el.id === "s-excludes") $("s-excludes-privacy").hidden = el.hidden;
+  if (!el.hidden) say(el, "excludes", { blocked, muted });
 }
 
 // ---- verify with X -----------------------------------------------------------------------
