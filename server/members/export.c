@@ -14,13 +14,16 @@
 #include "log.h"
 
 /*
- * The rows the matcher planned for this follower (undone ones aside) whose followee still
- * qualifies as found; oldest first, as they were told. $2 caps the file.
+ * The rows the matcher planned for this follower whose followee still qualifies as found;
+ * oldest first, as they were told. Not the undone ones, nor those the member undid or ignored
+ * on their page: importing the file would follow them again. $2 caps the file.
  */
 static const char sql_following[] =
     "SELECT coalesce(a.acct, '') FROM follow_actions f JOIN members a ON a.id = f.followee_id"
-    " WHERE f.follower_id = $1::bigint AND f.state <> 'undone'"
+    " WHERE f.follower_id = $1::bigint AND f.state NOT IN ('undone', 'unfollow', 'unfollowed')"
     "  AND a.state = 'linked' AND a.findable AND a.acct IS NOT NULL"
+    "  AND NOT EXISTS (SELECT 1 FROM member_excludes x WHERE x.member_id = f.follower_id"
+    "   AND x.x_id = a.x_id)"
     " ORDER BY f.created_at, f.id LIMIT $2::int";
 
 void

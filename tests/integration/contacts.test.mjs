@@ -164,6 +164,8 @@ test("ignore: the held contact is never followed, even once the hold ends; resto
   await settled();
   assert.equal(await row("f5"), "undone excluded by follower");
   assert.equal((await all(mia, "following")).f5_x, "ignored", "shown as ignored, so that she can restore it");
+  const csv = await request(`${s.url}/me/following.csv`, { headers: { cookie: mia.cookie } });
+  assert.ok(!csv.body.includes(`f5@${far.domain}`), "an ignored contact is not in the CSV");
   // The hold ends: the pair would be due now, but it stays out.
   await q(`UPDATE members SET linked_at = now() - interval '2 days', match_due_at = now() WHERE id IN (${C.f5.id}, ${mia.id})`);
   await settled();
@@ -218,6 +220,10 @@ test("undo one: her server unfollows f0 with the same grant, and the matcher nev
   assert.equal(await row("f0"), "unfollowed");
   assert.equal(followsOf("f0").length, 1, "never followed again");
   assert.equal((await counts(mia)).followed, 5, "f1..f5");
+  const csv = await request(`${s.url}/me/following.csv`, { headers: { cookie: mia.cookie } });
+  assert.equal(csv.status, 200);
+  assert.ok(!csv.body.includes(`f0@${far.domain}`), "nor offered for import in the CSV");
+  assert.ok(csv.body.includes(`f1@${far.domain}`));
   assert.ok(s.events("unfollow").some((e) => e.result === "unfollowed" && e.member === mia.id));
   assert.equal(s.stderr().includes(token), false, "the token is never logged");
 });

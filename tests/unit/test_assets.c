@@ -25,9 +25,9 @@ test_expected_etag(const unsigned char *data, size_t len, char *out, size_t outl
 static void
 test_embedded(void)
 {
-    const char *names[] = { "link.html", "link.css", "link.js" };
+    const char *names[] = { "link.html", "link.css", "link.js", "contacts.js" };
 
-    is_int(assets_count, 3, "three files embedded");
+    is_int(assets_count, 4, "four files embedded");
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         const struct asset *a = assets_find(names[i]);
         char want[40];
