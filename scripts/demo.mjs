@@ -4,7 +4,8 @@
 // archives that follow each other, choose different consents, and are reconnected exactly
 // as those consents say; an admin's instance subscribes to the relay and receives a
 // member's public post; an old X handle looks up to its new home; Alice moves to another
-// account and her membership follows her; Dora joins from the web, signing in on her own server.
+// account and her membership follows her; Dora joins from the web, signing in on her own server;
+// Carol undoes the follow made for her and Bob ignores Alice, from their pages.
 //
 // Run through scripts/demo.sh (which starts a throwaway PostgreSQL under var/demo/); it
 // prints "ok N - ..." for each expectation, so tests/run.sh runs it as a test too.
@@ -263,6 +264,25 @@ async function main() {
   say(`dora@127.0.0.1:${peers.dora.port} -> ${web.authorizeUrl.origin}/oauth/authorize (scope ${web.authorizeUrl.searchParams.get("scope")}) -> ${web.callback.headers.location}`);
   const drow = await s.psql(`SELECT m.acct || ' ' || m.autofollow || ' ' || (g.member_id IS NOT NULL) FROM members m LEFT JOIN oauth_grants g ON g.member_id = m.id WHERE m.actor_uri = '${peers.dora.actorId}'`);
   expect(drow === `dora@127.0.0.1:${peers.dora.port} true true`, "she is a member, signed in on her page, autofollow on and her server connected, from one consent", drow);
+
+  step("14. From their pages: Carol undoes the follow made for her, Bob ignores Alice");
+  const post = (who, path, body) =>
+    request(`${s.url}/link/contacts/${path}`, { method: "POST", headers: { cookie: sessions[who].cookie, "content-type": "application/json", "x-csrf-token": sessions[who].csrf }, body: JSON.stringify(body) });
+  const list = await request(`${s.url}/link/contacts?dir=following`, { headers: { cookie: sessions.carol.cookie } });
+  const listed = list.json()?.contacts ?? [];
+  say(`carol's contacts: ${listed.map((c) => `@${c.handle} on X is @${c.acct} (${c.status})`).join(", ")}`);
+  expect(listed.length === 1 && listed[0].handle === X.alice.handle && listed[0].status === "followed", "Carol's page lists Alice by her X handle, where she is now, followed for Carol", list.body?.slice(0, 200));
+  const undo = await post("carol", "undo", { all: true });
+  expect(undo.status === 200 && undo.json().queued === 1, '"Undo every follow made for me" is one request that queues the work', undo.body);
+  const undone = await waitFor(async () => (await peers.alice.events()).find((e) => e.type === "Undo" && e.actor === peers.carol.actorId), "carol's Undo at alice");
+  expect(undone, "Carol's own server unfollowed Alice (its client API, her grant), and sent the signed Undo");
+  const ignored = await post("bob", "ignore", { x_id: X.alice.id });
+  expect(ignored.status === 200 && ignored.json().changed === 1, "Bob ignores Alice on his page", ignored.body);
+  const bobAlice = await waitFor(
+    async () => (await s.psql(`SELECT fa.state || ' ' || fa.last_error FROM follow_actions fa JOIN members b ON b.id = fa.follower_id JOIN members a ON a.id = fa.followee_id WHERE b.acct = 'bob@127.0.0.1:${peers.bob.port}' AND a.x_id = ${X.alice.id}`)).includes("excluded"),
+    "bob's pair toward alice undone",
+  );
+  expect(bobAlice, "the matcher undid his pair toward her: she is never followed, named or told about him again, until he restores her");
 
   exitCode = failed === 0 ? 0 : 1;
 }

@@ -43,6 +43,7 @@ import {
   Endpoints,
   Follow,
   Person,
+  Undo,
   getActorTypeName,
   isActor,
 } from "@fedify/fedify/vocab";
@@ -192,6 +193,18 @@ if (process.env.PEER_MASTODON === "1") {
         rec.error = String(e?.message ?? e);
         throw e;
       }
+    },
+    // As Mastodon's UnfollowService for a remote account: an Undo of that Follow, signed, to its inbox.
+    async unfollow(_user, account) {
+      const rec = sentFollows.findLast((f) => f.target === account.id && f.ok);
+      if (rec == null) return;
+      const ctx = requestContext();
+      const documentLoader = await ctx.getDocumentLoader({ identifier: USER });
+      const target = await ctx.lookupObject(account.id, { documentLoader });
+      if (target == null || !isActor(target)) throw new Error(`cannot look up ${account.id}`);
+      const follow = new Follow({ id: new URL(rec.id), actor: ctx.getActorUri(USER), object: target.id });
+      const undo = new Undo({ id: new URL(`${ORIGIN}/undos/${crypto.randomUUID()}`), actor: ctx.getActorUri(USER), object: follow });
+      await ctx.sendActivity({ identifier: USER }, target, undo, { immediate: true });
     },
   });
 }
