@@ -3,8 +3,8 @@
 // follows and connected her server, and her server followed her former X contacts. The page
 // lists them both ways with where they are and what was done; "Ignore" keeps one out,
 // "Restore" lets it back, "Undo the follow" and "Undo every follow made for me" (pressed twice)
-// have her server unfollow them, as the double sees. In French too; nothing leaves the origin,
-// no CSP violation.
+// have her server unfollow them, as the double sees. In French too; past 100 contacts, "Show
+// more" brings the next page. Nothing leaves the origin, no CSP violation.
 import assert from "node:assert/strict";
 import { test, setup, teardown, eventually } from "../lib/harness.mjs";
 import { startServer } from "../lib/server.mjs";
@@ -138,5 +138,25 @@ test("in French", async (t) => {
   await page.locator("#contacts h2", { hasText: "Vos anciens contacts X qui sont ici" }).waitFor();
   await row(page, "f0").locator(".what", { hasText: "suivi annulé" }).waitFor();
   assert.deepEqual(await row(page, "f0").getByRole("button").allInnerTexts(), ["Rétablir"]);
+  await assertNoProblems(p);
+});
+
+test("more than a page: the first 100, then the rest with Show more, none twice", async (t) => {
+  const miaId = await s.psql(`SELECT id FROM members WHERE actor_uri = ${sq(h.actor("mia").id)}`);
+  await s.psql(`INSERT INTO members (actor_uri, acct, host, x_id, x_handle, state, linked_at)
+                SELECT 'https://many.example/users/m' || i, 'm' || i || '@many.example', 'many.example', 9100 + i, 'many' || i, 'linked', now() - interval '2 days'
+                FROM generate_series(1, 105) i;
+                INSERT INTO x_edges SELECT 8000, 9100 + i, ${miaId} FROM generate_series(1, 105) i;
+                INSERT INTO contacts (member_id, dir, contact_id) SELECT ${miaId}, 'following', id FROM members WHERE host = 'many.example'`);
+  const p = await open(t);
+  const { page } = p;
+  await page.locator("#contacts-counts", { hasText: "Found: 108 you followed on X" }).waitFor();
+  assert.equal(await page.locator("#contact-list li").count(), 100, "a page of 100");
+  await page.getByRole("button", { name: "Show more" }).click();
+  await page.locator("#contact-list li").nth(107).waitFor();
+  assert.equal(await page.locator("#contact-list li").count(), 108);
+  const ids = await page.locator("#contact-list li").evaluateAll((els) => els.map((e) => e.dataset.xId));
+  assert.equal(new Set(ids).size, 108, "none twice");
+  assert.equal(await page.locator("#contacts-more").isVisible(), false, "no more after the last page");
   await assertNoProblems(p);
 });
