@@ -38,6 +38,7 @@
 #define SIGNIN_USER_MAX    128
 #define SIGNIN_HOST_MAX    256
 #define SIGNIN_HANDLE_MAX  320
+#define SIGNIN_AD_MAX      2600 /* "signin:", a host, ":", an actor id (remote.c takes 2048) */
 #define SIGNIN_BLUESKY_URL "/signin/bluesky/start?handle="
 
 /*
@@ -392,16 +393,19 @@ static void
 signin_app_ready(struct app *app, const char *client_id, const char *err_key, void *arg)
 {
     struct signin_op *op = arg;
-    char verifier[65], hash[67], presession_hash[67], ad[600], ttl[16], nonce[SEAL_NONCE_BYTEA];
+    char verifier[65], hash[67], presession_hash[67], ad[SIGNIN_AD_MAX], ttl[16],
+        nonce[SEAL_NONCE_BYTEA];
     char *ct = NULL;
     const char *params[11];
 
     if (client_id == NULL) {
-        signin_refuse(op,
-                      strcmp(err_key, "page.db_unavailable") == 0 ? REPLY_ERR_UNAVAILABLE
-                                                                  : REPLY_ERR_BAD_REQUEST,
-                      strcmp(err_key, "page.db_unavailable") == 0 ? "signin.db_unavailable"
-                                                                  : "signin.register_failed",
+        int db = strcmp(err_key, "page.db_unavailable") == 0;
+        int silent = strcmp(err_key, "oauth.no_answer") == 0;
+
+        signin_refuse(op, db || silent ? REPLY_ERR_UNAVAILABLE : REPLY_ERR_BAD_REQUEST,
+                      db       ? "signin.db_unavailable"
+                      : silent ? "signin.unreachable"
+                               : "signin.register_failed",
                       "no_app");
         return;
     }
@@ -708,7 +712,7 @@ signin_state_spent(enum db_outcome outcome, PGresult *res, const char *err, void
 {
     struct signin_op *op = arg;
     struct oauth_exchange x;
-    char ad[600], host[256];
+    char ad[SIGNIN_AD_MAX], host[256];
     int same, fresh;
 
     (void)err;
