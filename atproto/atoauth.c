@@ -381,22 +381,25 @@ atoauth_send_form(struct app *app, const struct atclient *client, void *arg)
 static void
 atoauth_send_xrpc(struct atoauth_call *c)
 {
-    char why[160], *proof, *dpop_header, *auth;
+    char why[160], *proof = NULL, *dpop_header = NULL, *auth;
     const char *headers[4];
     struct httpc_req hr = { 0 };
     size_t n = 0;
 
-    proof = dpop_proof(c->dpop, c->method, c->url, c->nonce, c->access_token, why, sizeof(why));
-    if (proof == NULL) {
+    /* Without a DPoP key the token is an app password session's bearer JWT. */
+    if (c->dpop != NULL && (proof = dpop_proof(c->dpop, c->method, c->url, c->nonce,
+                                               c->access_token, why, sizeof(why))) == NULL) {
         log_error("atoauth_sign_failed", "reason=%s", log_q(why));
         atoauth_fail(c, HTTPC_ERR_OTHER);
         return;
     }
-    dpop_header = xasprintf("DPoP: %s", proof);
-    auth = xasprintf("Authorization: DPoP %s", c->access_token);
+    auth = xasprintf("Authorization: %s %s", c->dpop != NULL ? "DPoP" : "Bearer", c->access_token);
     headers[n++] = "Accept: application/json";
     headers[n++] = auth;
-    headers[n++] = dpop_header;
+    if (proof != NULL) {
+        dpop_header = xasprintf("DPoP: %s", proof);
+        headers[n++] = dpop_header;
+    }
     if (c->body != NULL)
         headers[n++] = "Content-Type: application/json";
     hr.method = c->method;

@@ -21,6 +21,7 @@ struct ratelimit;
 struct workpool;
 struct domains;
 struct atclient;
+struct identity;
 
 struct app {
     struct event_base *base;
@@ -46,6 +47,7 @@ struct app {
     struct workpool *parses;   /* archive uploads are parsed here; NULL outside serve */
     struct ratelimit *uploads; /* archive uploads per member per hour; NULL outside serve */
     struct atclient *atclient; /* the atproto OAuth client's key once loaded (atclient_load) */
+    struct identity *identity; /* handles and DIDs (Bluesky sign-in); NULL without seal */
     time_t started;
     int exit_code; /* what main returns once the loop ends */
 };

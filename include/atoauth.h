@@ -65,6 +65,7 @@ void atoauth_post(struct app *app, const struct jose_key *dpop, const char *issu
  * An XRPC request to the member's PDS with a DPoP-bound access token (Authorization: DPoP,
  * and a proof with "ath"), method "GET" (url with its query) or "POST" (json_body). A 401
  * whose WWW-Authenticate says use_dpop_nonce is retried once with the DPoP-Nonce it gave.
+ * dpop NULL: an app password session's token, sent as "Authorization: Bearer" without a proof.
  */
 void atoauth_xrpc(struct app *app, const struct jose_key *dpop, const char *access_token,
                   const char *method, const char *url, const char *json_body, const char *nonce,

@@ -5,6 +5,8 @@
 #include <stddef.h>
 
 struct app;
+struct config;
+struct dbtx;
 struct evbuffer;
 struct evhttp_request;
 
@@ -67,5 +69,21 @@ int signin_owns_callback(struct evhttp_request *req);
  * (other browser 403, another account 403, expired 400...) write nothing.
  */
 void signin_callback(struct app *app, struct evhttp_request *req, const char *path);
+
+/*
+ * What the web sign-ins share (the fediverse's here, Bluesky's in atsignin.c): the pre-session
+ * cookie a state is bound to (its name: "__Host-" SIGNIN_COOKIE under https; set with value
+ * and max_age, or cleared with "" and 0), the refusal page (status, reason already in lang,
+ * a link back to the start page), and a new member's default consents, each in the ledger.
+ */
+const char *signin_cookie_name(const struct config *cfg);
+void signin_set_cookie(struct evhttp_request *req, const struct config *cfg, const char *value,
+                       int max_age);
+void signin_page(struct evhttp_request *req, int status, const char *lang, const char *reason);
+void signin_defaults_push(struct dbtx *tx, const char *member_id);
+/* The pre-session cookie's SHA-256 (bytea text) from req, or "\\x" (matches nothing). */
+void signin_presession_hash(struct evhttp_request *req, const struct config *cfg, char out[67]);
+/* A sign-in's end: the page session's cookie set, the pre-session one cleared, 303 to /link. */
+void signin_finish(struct evhttp_request *req, const struct config *cfg, const char *session);
 
 #endif

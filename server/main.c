@@ -20,6 +20,7 @@
 #include "unfollow.h"
 #include "httpc.h"
 #include "httpd.h"
+#include "identity.h"
 #include "inbox.h"
 #include "linkhold.h"
 #include "linkpage.h"
@@ -242,6 +243,19 @@ serve_federation(struct app *app, char *err, size_t errlen)
     }
     if (app->seal != NULL) {
         struct follow_options fo = { 0 };
+        struct identity_options io = { 0 };
+
+        /* Bluesky sign-in: handles and DIDs resolved both ways before anyone is redirected. */
+        io.plc_url = cfg->plc_url;
+        io.dns_server = cfg->atproto_dns_server;
+        io.handle_origin = cfg->atproto_handle_origin;
+        io.user_agent = ua;
+        io.allow_private = cfg->allow_private_fetch;
+        app->identity = identity_new(app->base, &io, err, errlen);
+        if (app->identity == NULL) {
+            free(ua);
+            return -1;
+        }
 
         fo.http = ho;
         fo.poll_ms = cfg->follow_poll_ms;
@@ -391,6 +405,7 @@ out:
     unfollow_free(app.unfollow);
     follow_free(app.follow);
     queue_free(app.queue);
+    identity_free(app.identity);
     httpc_free(app.httpc);
     domains_free(app.domains);
     db_free(app.db);

@@ -7,6 +7,8 @@
 #include "app.h"
 #include "assets.h"
 #include "atclient.h"
+#include "atlink.h"
+#include "atsignin.h"
 #include "config.h"
 #include "contacts.h"
 #include "export.h"
@@ -86,6 +88,10 @@ static const struct route routes[] = {
     { "/me/following.csv", ROUTE_EXACT, M_GET, export_following },
     /* passerelle's atproto OAuth client: its client_id is this document's URL. */
     { ATCLIENT_METADATA_PATH, ROUTE_EXACT, M_GET, atclient_metadata_get },
+    { "/signin/bluesky/start", ROUTE_EXACT, M_GET, atsignin_start },
+    { ATCLIENT_CALLBACK_PATH, ROUTE_EXACT, M_GET, atsignin_callback },
+    { "/link/bluesky", ROUTE_EXACT, M_GET, atlink_check },
+    { "/link/leave", ROUTE_EXACT, M_POST, atlink_leave },
 };
 
 static int

@@ -176,13 +176,13 @@ signin_https(const struct config *cfg)
 }
 
 /* As the session's: __Host- under https, so that no sibling subdomain can plant one. */
-static const char *
+const char *
 signin_cookie_name(const struct config *cfg)
 {
     return signin_https(cfg) ? "__Host-" SIGNIN_COOKIE : SIGNIN_COOKIE;
 }
 
-static void
+void
 signin_set_cookie(struct evhttp_request *req, const struct config *cfg, const char *value,
                   int max_age)
 {
@@ -288,8 +288,36 @@ signin_op_free(struct signin_op *op)
     free(op);
 }
 
+void
+signin_finish(struct evhttp_request *req, const struct config *cfg, const char *session)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    char *cookie = linkpage_cookie_header(cfg, session);
+
+    evhttp_add_header(out, "Set-Cookie", cookie);
+    free(cookie);
+    signin_set_cookie(req, cfg, "", 0);
+    evhttp_add_header(out, "Location", "/link");
+    evhttp_add_header(out, "Cache-Control", "no-store");
+    evhttp_add_header(out, "Referrer-Policy", "no-referrer");
+    reply_send(req, 303, "text/plain; charset=utf-8", "", 0);
+}
+
+void
+signin_presession_hash(struct evhttp_request *req, const struct config *cfg, char out[67])
+{
+    const char *h = reply_req_header(req, "Cookie");
+    char cookie[65];
+
+    snprintf(out, 67, "\\x");
+    if (h != NULL && linkpage_cookie(h, signin_cookie_name(cfg), cookie, sizeof(cookie)) == 0 &&
+        token_is_hex(cookie, 64))
+        token_sha256_bytea(cookie, out);
+    OPENSSL_cleanse(cookie, sizeof(cookie));
+}
+
 /* A small page: the reason (already in the person's language) and the way back. */
-static void
+void
 signin_page(struct evhttp_request *req, int status, const char *lang, const char *reason)
 {
     struct evbuffer *b = evbuffer_new();
@@ -602,6 +630,12 @@ static const char sql_default_consents[] =
     " VALUES ($1::bigint, 'findable', true, 'default'), ($1::bigint, 'notify', true, 'default'),"
     "  ($1::bigint, 'autofollow', false, 'default'), ($1::bigint, 'relay', false, 'default')";
 
+void
+signin_defaults_push(struct dbtx *tx, const char *member_id)
+{
+    dbtx_push(tx, sql_default_consents, NULL, NULL, 1, member_id);
+}
+
 /* "Follow for me" was chosen on the start page: autofollow on, in the ledger if it changed. */
 static const char sql_autofollow[] =
     "WITH old AS (SELECT autofollow FROM members WHERE id = $1::bigint),"
@@ -637,7 +671,7 @@ signin_member_cb(struct dbtx *tx, PGresult *res, void *arg)
     snprintf(op->member_id, sizeof(op->member_id), "%s", PQgetvalue(res, 0, 0));
     op->created = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
     if (op->created)
-        dbtx_push(tx, sql_default_consents, NULL, NULL, 1, op->member_id);
+        signin_defaults_push(tx, op->member_id);
     if (op->grant) {
         if (oauth_grant_push(tx, op->app, op->member_id, op->host, op->token, op->scope) < 0)
             return -1;
@@ -652,8 +686,6 @@ signin_done(enum db_outcome outcome, const char *err, void *arg)
 {
     struct signin_op *op = arg;
     struct oauth_exchange x;
-    struct evkeyvalq *out = evhttp_request_get_output_headers(op->req);
-    char *cookie;
 
     signin_exchange_of(op, &x);
     if (outcome != DB_OK) {
@@ -662,14 +694,7 @@ signin_done(enum db_outcome outcome, const char *err, void *arg)
         signin_refuse(op, REPLY_ERR_UNAVAILABLE, "signin.db_unavailable", "db_unavailable");
         return;
     }
-    cookie = linkpage_cookie_header(op->app->cfg, op->session);
-    evhttp_add_header(out, "Set-Cookie", cookie);
-    free(cookie);
-    signin_set_cookie(op->req, op->app->cfg, "", 0);
-    evhttp_add_header(out, "Location", "/link");
-    evhttp_add_header(out, "Cache-Control", "no-store");
-    evhttp_add_header(out, "Referrer-Policy", "no-referrer");
-    reply_send(op->req, 303, "text/plain; charset=utf-8", "", 0);
+    signin_finish(op->req, op->app->cfg, op->session);
     op->req = NULL;
     log_info("signin", "result=signed_in member=%s created=%s host=%s grant=%s", op->member_id,
              op->created ? "yes" : "no", op->host, op->grant ? "yes" : "no");
@@ -771,8 +796,7 @@ void
 signin_callback(struct app *app, struct evhttp_request *req, const char *path)
 {
     struct signin_op *op = signin_op_new(app, req);
-    const char *h = reply_req_header(req, "Cookie");
-    char hash[67], cookie[65], presession_hash[67] = "\\x";
+    char hash[67], presession_hash[67];
     const char *params[2] = { hash, presession_hash };
 
     (void)path;
@@ -785,9 +809,6 @@ signin_callback(struct app *app, struct evhttp_request *req, const char *path)
         signin_refuse(op, REPLY_ERR_BAD_REQUEST, "signin.invalid", "bad_state");
         return;
     }
-    if (h != NULL &&
-        linkpage_cookie(h, signin_cookie_name(app->cfg), cookie, sizeof(cookie)) == 0 &&
-        token_is_hex(cookie, 64))
-        token_sha256_bytea(cookie, presession_hash);
+    signin_presession_hash(req, app->cfg, presession_hash);
     db_query(app->db, sql_state_spend, 2, params, signin_state_spent, op);
 }

