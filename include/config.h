@@ -68,10 +68,14 @@ struct config {
     int claims_per_member;       /* claims_per_member: new X ids one member may claim per day */
     int claims_per_instance;     /* claims_per_instance: new claims from one home host per day */
     int standin_requires_verification; /* only claims verified with X show a stand-in */
-    int report_hold_threshold; /* report_hold_threshold: distinct reporters that hold a member */
-    char *bridge_bsky_domain;  /* bridge_bsky_domain: Bridgy Fed's <handle>@DOMAIN ("" = none) */
-    char *bridge_ap_domain;    /* bridge_ap_domain: Bridgy Fed's user.host.DOMAIN ("" = none) */
-    int bridge_poll_ms;        /* bridge_poll_ms: look for bridged identities to look up */
+    int report_hold_threshold;  /* report_hold_threshold: distinct reporters that hold a member */
+    char *bridge_bsky_domain;   /* bridge_bsky_domain: Bridgy Fed's <handle>@DOMAIN ("" = none) */
+    char *bridge_ap_domain;     /* bridge_ap_domain: Bridgy Fed's user.host.DOMAIN ("" = none) */
+    int bridge_poll_ms;         /* bridge_poll_ms: look for bridged identities to look up */
+    int atproto_follow_poll_ms; /* atproto_follow_poll_ms: look for Bluesky follows due */
+    int atproto_follow_batch;   /* atproto_follow_batch: records per applyWrites (<= 200) */
+    int atproto_follow_hour_points; /* atproto_follow_hour_points: write points per hour */
+    int atproto_follow_day_points;  /* atproto_follow_day_points: write points per day */
 };
 
 /* Fills cfg with defaults. */

@@ -26,6 +26,7 @@
 #include "linkpage.h"
 #include "ratelimit.h"
 #include "keys.h"
+#include "atfollow.h"
 #include "bridgecheck.h"
 #include "log.h"
 #include "metrics.h"
@@ -46,6 +47,7 @@ struct serve_state {
     struct app *app;
     struct relayfollow *relayfollow; /* the relay actor's follows of members */
     struct bridgecheck *bridgecheck; /* members' bridged identities (Bridgy Fed) */
+    struct atfollow *atfollow;       /* follows on Bluesky in members' names; NULL without seal */
     struct event *sigterm, *sigint, *drain, *sweep;
     time_t stop_deadline;
     int stopping;
@@ -361,6 +363,8 @@ cmd_serve(const char *config_path)
     app.match = match_new(&app);
     app.notice = notice_new(&app);
     st.bridgecheck = bridgecheck_new(&app);
+    if (app.seal != NULL)
+        st.atfollow = atfollow_new(&app);
     app.parses =
         workpool_new(app.base, cfg.archive_parsers, cfg.archive_parse_queue, err, sizeof(err));
     if (app.parses == NULL) {
@@ -399,6 +403,7 @@ out:
     match_free(app.match);
     notice_free(app.notice);
     bridgecheck_free(st.bridgecheck);
+    atfollow_free(st.atfollow);
     status_shutdown();
     relayfollow_free(st.relayfollow);
     remote_free(app.remote);

@@ -98,7 +98,8 @@ out:
 const char *
 contacts_status(const char *dir, int ignored, const char *state, const char *method, int notified)
 {
-    int api = method != NULL && strcmp(method, "api") == 0;
+    /* Automatic: through the fediverse member's server, or written in a Bluesky repository. */
+    int api = method != NULL && (strcmp(method, "api") == 0 || strcmp(method, "atproto") == 0);
 
     if (ignored)
         return "ignored";

@@ -142,3 +142,19 @@ test("a member who stops being bridged is looked up again a day later and loses 
   assert.equal(bob.json().url, "https://bsky.app/profile/bob.bsky.test");
   assert.equal(await pair("alice", "bob"), "api done", "a follow made stays done");
 });
+
+test("a Bluesky member with autofollow: 'atproto' toward a Bluesky contact, a notice toward a fediverse one without a bridge", async () => {
+  const xId = "8800000099";
+  const id = await s.psql(
+    `INSERT INTO members (network, actor_uri, acct, host, x_id, x_handle, state, linked_at, findable, notify, autofollow)
+     VALUES ('atproto', 'did:plc:erinerinerinerinerinerin', 'erin.bsky.test', 'pds.test', ${xId}, 'erin_x', 'linked', now() - interval '2 days', true, false, true)
+     RETURNING id`,
+  );
+  M.erin = { id, xId };
+  for (const name of ["carol", "alice"]) await s.psql(`INSERT INTO x_edges VALUES (${xId}, ${M[name].xId}, ${id})`);
+  await s.psql(`UPDATE members SET match_due_at = now() WHERE id = ${id}`);
+  await eventually(async () => (await pair("erin", "alice")) !== "" && (await pair("erin", "carol")) !== "", { timeout: 10000, what: "erin matched" });
+  assert.equal(await pair("erin", "carol"), "atproto planned", "Bluesky to Bluesky: written in her repository");
+  assert.equal(await pair("erin", "alice"), "notice planned", "toward the fediverse without a bridged identity: told, not followed");
+  assert.equal(await q(`SELECT next_attempt_at IS NOT NULL FROM follow_actions WHERE follower_id = ${id} AND followee_id = ${M.carol.id}`), "t", "due for the Bluesky follow worker");
+});

@@ -61,6 +61,8 @@ test_status(void)
     is_str(contacts_status("following", 0, "done", "api", 1), "followed", "done for them");
     is_str(contacts_status("following", 0, "planned", "api", 0), "waiting", "planned");
     is_str(contacts_status("following", 0, "held", "api", 1), "held", "held");
+    is_str(contacts_status("following", 0, "planned", "atproto", 1), "waiting",
+           "a Bluesky follow planned: waiting, like one through a fediverse server");
     is_str(contacts_status("following", 0, "planned", "notice", 1), "told", "a notice told");
     is_str(contacts_status("following", 0, "planned", "notice", 0), "found", "not told yet");
     is_str(contacts_status("following", 0, "unfollow", "api", 1), "undoing", "queued undo");
