@@ -47,7 +47,8 @@ function watchCsp() {
   });
 }
 
-export async function launchBrowser() {
+// extraArgs: more Chromium flags (the Bluesky test maps its public-looking name to loopback).
+export async function launchBrowser({ extraArgs = [] } = {}) {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`Chromium is missing at ${CHROMIUM}: install it with scripts/deps.sh (make deps), package "chromium"`);
   }
@@ -56,7 +57,7 @@ export async function launchBrowser() {
     executablePath: CHROMIUM,
     headless: true,
     // Chromium's sandbox cannot start as root (CI containers).
-    args: process.getuid?.() === 0 ? ["--no-sandbox"] : [],
+    args: [...(process.getuid?.() === 0 ? ["--no-sandbox"] : []), ...extraArgs],
     timeout: 30000 * SLOW,
   });
   return {
