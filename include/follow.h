@@ -2,6 +2,9 @@
 #ifndef PASSERELLE_FOLLOW_H
 #define PASSERELLE_FOLLOW_H
 
+#include <libpq-fe.h>
+
+#include "db.h"
 #include "httpc.h"
 
 struct app;
@@ -83,6 +86,50 @@ enum follow_outcome follow_classify(enum httpc_error error, long status);
  */
 /* An account id fit for a path: 1 to 128 letters, digits, '-' and '_'. */
 int follow_plain_id(const char *id);
+
+/* Account ids: Mastodon's digits, Pleroma's flakes, GoToSocial's ULIDs. */
+#define FOLLOW_MAX_ID 128
+
+/*
+ * One call in a member's name through their grant, as the follow and the unfollow workers
+ * make it: the row, the member, their server, the followee and the token, opened.
+ */
+struct follow_call {
+    char id[24];        /* follow_actions.id */
+    char member_id[24]; /* the follower */
+    char origin[300];   /* their server */
+    char host[256];
+    char account_id[FOLLOW_MAX_ID + 1];
+    char *followee_uri, *followee_acct;
+    char *token; /* plain: wiped by follow_call_clear */
+    int attempts;
+    long long t0;
+};
+
+/* What follow_call_open found wrong, if anything. */
+enum follow_call_open {
+    FOLLOW_CALL_OK,
+    FOLLOW_CALL_NO_HOME,  /* the member's server is not reachable over https */
+    FOLLOW_CALL_NO_TOKEN, /* the grant cannot be opened with token_key_file */
+};
+
+/*
+ * Fills c from row i of a claim whose first nine columns are follow_actions.id, follower_id,
+ * attempts, the follower's actor id, the grant's host, ciphertext and nonce, the followee's
+ * actor id and acct (NULL reads as ""). c is to be cleared in every case.
+ */
+void follow_call_fill(struct follow_call *c, PGresult *res, int i);
+/* Then finds the member's server from their actor id and opens the token with app's seal. */
+enum follow_call_open follow_call_open(struct follow_call *c, struct app *app, PGresult *res,
+                                       int i);
+/* Frees what c holds, the token wiped. */
+void follow_call_clear(struct follow_call *c);
+/*
+ * The answer to an outcome statement ending with FOLLOW_SQL_GRANT_AFTER (its second column
+ * counts the grants deleted): logs a failure (event) or the grant dropped, clears res.
+ */
+void follow_call_finished(const struct follow_call *c, enum db_outcome outcome, PGresult *res,
+                          const char *err, const char *event);
 
 const char *follow_pick_account(struct json_object *result, const char *actor_uri, const char *acct,
                                 const char *home_host);

@@ -26,8 +26,6 @@
 #include "xmalloc.h"
 
 #define M_FOLLOWS "passerelle_follows_total"
-/* Account ids: Mastodon's digits, Pleroma's flakes, GoToSocial's ULIDs. */
-#define FOLLOW_MAX_ID 128
 /* A rate-limit reset further away than two days is not believed. */
 #define FOLLOW_MAX_WAIT_MS (2LL * 86400 * 1000)
 /* A token we cannot open (token_key_file changed?): look again in an hour. */
@@ -37,15 +35,7 @@
 struct follow_job {
     TAILQ_ENTRY(follow_job) link; /* in f->jobs while f is alive */
     struct follow *f;             /* NULL once follow_free let go of it */
-    char id[24];                  /* follow_actions.id */
-    char member_id[24];           /* the follower */
-    char origin[300];             /* their server */
-    char host[256];
-    char account_id[FOLLOW_MAX_ID + 1];
-    char *followee_uri, *followee_acct;
-    char *token; /* plain: wiped when freed */
-    int attempts;
-    long long t0;
+    struct follow_call c;
 };
 
 /* The claim statement in flight: the worker's step. */
@@ -329,9 +319,7 @@ follow_job_free(struct follow_job *job)
 {
     if (job->f != NULL)
         TAILQ_REMOVE(&job->f->jobs, job, link);
-    free(job->followee_uri);
-    free(job->followee_acct);
-    seal_wipe_free(job->token);
+    follow_call_clear(&job->c);
     free(job);
 }
 
@@ -357,12 +345,7 @@ follow_finished_cb(enum db_outcome outcome, PGresult *res, const char *err, void
 {
     struct follow_job *job = arg;
 
-    if (outcome != DB_OK)
-        log_warn("follow_finish_failed", "pair=%s error=%s", job->id, log_q(err));
-    else if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "0") != 0)
-        log_info("follow_grant_dropped", "member=%s host=%s reason=unauthorized", job->member_id,
-                 job->host);
-    PQclear(res);
+    follow_call_finished(&job->c, outcome, res, err, "follow_finish_failed");
     /* The grant's next row waits for the next look: follow_poll_ms paces each member. */
     follow_job_free(job);
 }
@@ -382,33 +365,34 @@ follow_finish(struct follow_job *job, const char *kind, const char *error, long 
     snprintf(delay, sizeof(delay), "%lld", delay_ms < 0 ? 0 : delay_ms);
     snprintf(maxa, sizeof(maxa), "%d", job->f->o.max_attempts);
     snprintf(gwait, sizeof(gwait), "%lld", grant_wait_ms);
-    params[0] = job->id;
+    params[0] = job->c.id;
     params[1] = kind;
-    params[2] = *job->account_id != '\0' ? job->account_id : NULL;
+    params[2] = *job->c.account_id != '\0' ? job->c.account_id : NULL;
     params[3] = error;
     params[4] = delay;
     params[5] = maxa;
-    params[6] = job->member_id;
+    params[6] = job->c.member_id;
     params[7] = grant_wait_ms >= 0 ? gwait : NULL;
     params[8] = drop_grant ? "true" : "false";
     if (strcmp(kind, "done") == 0) {
         job->f->st.done++;
         metrics_add(M_FOLLOWS, "result=\"done\"", 1);
-        log_info("follow_done", "pair=%s member=%s host=%s account=%s ms=%lld", job->id,
-                 job->member_id, job->host, log_q(job->account_id), monotime_ms() - job->t0);
+        log_info("follow_done", "pair=%s member=%s host=%s account=%s ms=%lld", job->c.id,
+                 job->c.member_id, job->c.host, log_q(job->c.account_id),
+                 monotime_ms() - job->c.t0);
     } else if (strcmp(kind, "failed") == 0 || strcmp(kind, "undone") == 0) {
         job->f->st.failed++;
         metrics_add(M_FOLLOWS, "result=\"failed\"", 1);
-        log_info("follow_failed", "pair=%s member=%s host=%s state=%s reason=%s", job->id,
-                 job->member_id, job->host, kind, log_q(error));
+        log_info("follow_failed", "pair=%s member=%s host=%s state=%s reason=%s", job->c.id,
+                 job->c.member_id, job->c.host, kind, log_q(error));
     } else if (strcmp(kind, "retry") == 0) {
         job->f->st.retried++;
         metrics_add(M_FOLLOWS, "result=\"retry\"", 1);
         log_info("follow_retry", "pair=%s member=%s host=%s attempts=%d delay_ms=%lld reason=%s",
-                 job->id, job->member_id, job->host, job->attempts, delay_ms, log_q(error));
+                 job->c.id, job->c.member_id, job->c.host, job->c.attempts, delay_ms, log_q(error));
     } else {
-        log_info("follow_wait", "pair=%s member=%s host=%s delay_ms=%lld reason=%s", job->id,
-                 job->member_id, job->host, delay_ms, log_q(error));
+        log_info("follow_wait", "pair=%s member=%s host=%s delay_ms=%lld reason=%s", job->c.id,
+                 job->c.member_id, job->c.host, delay_ms, log_q(error));
     }
     db_query(job->f->app->db, sql_finish, 9, params, follow_finished_cb, job);
 }
@@ -431,7 +415,7 @@ follow_not_ok(struct follow_job *job, const char *what, const struct httpc_respo
     switch (oc) {
     case FOLLOW_LIMITED: {
         long long wait = mastoapi_limited_wait_ms(
-            resp, retry_backoff_ms(job->attempts, job->f->o.backoff_unit_ms, retry_jitter()),
+            resp, retry_backoff_ms(job->c.attempts, job->f->o.backoff_unit_ms, retry_jitter()),
             FOLLOW_MAX_WAIT_MS);
 
         job->f->st.limited++;
@@ -454,7 +438,7 @@ follow_not_ok(struct follow_job *job, const char *what, const struct httpc_respo
         break;
     }
     follow_finish(job, "retry", why,
-                  retry_backoff_ms(job->attempts, job->f->o.backoff_unit_ms, retry_jitter()), -1,
+                  retry_backoff_ms(job->c.attempts, job->f->o.backoff_unit_ms, retry_jitter()), -1,
                   0);
 }
 
@@ -463,7 +447,7 @@ static void
 follow_call(struct follow_job *job, const char *method, const char *path, const char *value,
             const char *rest, httpc_done_fn cb)
 {
-    mastoapi_bearer(job->f->http, job->origin, job->token, method, path, value, rest, cb, job);
+    mastoapi_bearer(job->f->http, job->c.origin, job->c.token, method, path, value, rest, cb, job);
 }
 
 static void
@@ -517,7 +501,7 @@ follow_rechecked_cb(enum db_outcome outcome, PGresult *res, const char *err, voi
         follow_finish(job, "wait", "no longer allowed when the follow was due", 0, -1, 0);
         return;
     }
-    follow_call(job, "POST", "/api/v1/accounts/", job->account_id, "/follow", follow_followed_cb);
+    follow_call(job, "POST", "/api/v1/accounts/", job->c.account_id, "/follow", follow_followed_cb);
 }
 
 static void
@@ -538,17 +522,71 @@ follow_searched_cb(const struct httpc_response *resp, void *arg)
         return;
     }
     o = mastoapi_parse_object(resp->body, resp->body_len);
-    id = follow_pick_account(o, job->followee_uri, job->followee_acct, job->host);
+    id = follow_pick_account(o, job->c.followee_uri, job->c.followee_acct, job->c.host);
     if (id == NULL) {
         json_object_put(o);
         follow_finish(job, "failed", "account not found after resolve", 0, -1, 0);
         return;
     }
-    snprintf(job->account_id, sizeof(job->account_id), "%s", id);
+    snprintf(job->c.account_id, sizeof(job->c.account_id), "%s", id);
     json_object_put(o);
-    params[0] = job->id;
-    params[1] = job->host;
+    params[0] = job->c.id;
+    params[1] = job->c.host;
     db_query(job->f->app->db, sql_recheck, 2, params, follow_rechecked_cb, job);
+}
+
+void
+follow_call_fill(struct follow_call *c, PGresult *res, int i)
+{
+    c->t0 = monotime_ms();
+    snprintf(c->id, sizeof(c->id), "%s", PQgetvalue(res, i, 0));
+    snprintf(c->member_id, sizeof(c->member_id), "%s", PQgetvalue(res, i, 1));
+    c->attempts = (int)strtol(PQgetvalue(res, i, 2), NULL, 10);
+    snprintf(c->host, sizeof(c->host), "%s", PQgetvalue(res, i, 4));
+    c->followee_uri = xstrdup(PQgetvalue(res, i, 7));
+    c->followee_acct = xstrdup(PQgetvalue(res, i, 8));
+}
+
+enum follow_call_open
+follow_call_open(struct follow_call *c, struct app *app, PGresult *res, int i)
+{
+    char ad[300], host[256];
+
+    if (mastoapi_home(app->cfg, PQgetvalue(res, i, 3), c->origin, sizeof(c->origin), host,
+                      sizeof(host)) < 0 ||
+        strcmp(host, c->host) != 0)
+        return FOLLOW_CALL_NO_HOME;
+    mastoapi_grant_ad(c->member_id, c->host, ad, sizeof(ad));
+    c->token = app->seal != NULL
+                   ? seal_from_bytea(app->seal, ad, PQgetvalue(res, i, 5), PQgetvalue(res, i, 6))
+                   : NULL;
+    if (c->token == NULL) {
+        log_error("follow_token_unreadable", "member=%s host=%s (token_key_file changed?)",
+                  c->member_id, c->host);
+        return FOLLOW_CALL_NO_TOKEN;
+    }
+    return FOLLOW_CALL_OK;
+}
+
+void
+follow_call_clear(struct follow_call *c)
+{
+    free(c->followee_uri);
+    free(c->followee_acct);
+    seal_wipe_free(c->token);
+    c->followee_uri = c->followee_acct = c->token = NULL;
+}
+
+void
+follow_call_finished(const struct follow_call *c, enum db_outcome outcome, PGresult *res,
+                     const char *err, const char *event)
+{
+    if (outcome != DB_OK)
+        log_warn(event, "pair=%s error=%s", c->id, log_q(err));
+    else if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "0") != 0)
+        log_info("follow_grant_dropped", "member=%s host=%s reason=unauthorized", c->member_id,
+                 c->host);
+    PQclear(res);
 }
 
 /* One claimed row: checks that need no network, then the search. */
@@ -556,18 +594,11 @@ static void
 follow_job_start(struct follow *f, PGresult *res, int i)
 {
     struct follow_job *job = xcalloc(1, sizeof(*job));
-    char ad[300], host[256];
 
     job->f = f;
-    job->t0 = monotime_ms();
     TAILQ_INSERT_TAIL(&f->jobs, job, link);
     f->st.claimed++;
-    snprintf(job->id, sizeof(job->id), "%s", PQgetvalue(res, i, 0));
-    snprintf(job->member_id, sizeof(job->member_id), "%s", PQgetvalue(res, i, 1));
-    job->attempts = (int)strtol(PQgetvalue(res, i, 2), NULL, 10);
-    job->followee_uri = xstrdup(PQgetvalue(res, i, 7));
-    job->followee_acct = xstrdup(PQgetvalue(res, i, 8));
-    snprintf(job->host, sizeof(job->host), "%s", PQgetvalue(res, i, 4));
+    follow_call_fill(&job->c, res, i);
     if (PQgetisnull(res, i, 7)) {
         /* A Bluesky followee no longer bridged: the matcher plans the pair again (a notice). */
         follow_finish(job, "undone", "the followee is no longer bridged", 0, -1, 0);
@@ -578,24 +609,18 @@ follow_job_start(struct follow *f, PGresult *res, int i)
         follow_finish(job, "undone", "a home server is blocked by relay_block", 0, -1, 0);
         return;
     }
-    if (mastoapi_home(f->app->cfg, PQgetvalue(res, i, 3), job->origin, sizeof(job->origin), host,
-                      sizeof(host)) < 0 ||
-        strcmp(host, job->host) != 0) {
+    switch (follow_call_open(&job->c, f->app, res, i)) {
+    case FOLLOW_CALL_NO_HOME:
         follow_finish(job, "failed", "the member's server is not reachable over https", 0, -1, 0);
         return;
-    }
-    mastoapi_grant_ad(job->member_id, job->host, ad, sizeof(ad));
-    job->token = f->app->seal != NULL ? seal_from_bytea(f->app->seal, ad, PQgetvalue(res, i, 5),
-                                                        PQgetvalue(res, i, 6))
-                                      : NULL;
-    if (job->token == NULL) {
-        log_error("follow_token_unreadable", "member=%s host=%s (token_key_file changed?)",
-                  job->member_id, job->host);
+    case FOLLOW_CALL_NO_TOKEN:
         follow_finish(job, "wait", "the grant cannot be opened with token_key_file",
                       FOLLOW_PAUSE_MS, FOLLOW_PAUSE_MS, 0);
         return;
+    case FOLLOW_CALL_OK:
+        break;
     }
-    follow_call(job, "GET", "/api/v2/search?q=", job->followee_uri,
+    follow_call(job, "GET", "/api/v2/search?q=", job->c.followee_uri,
                 "&resolve=true&type=accounts&limit=1", follow_searched_cb);
 }
 

@@ -30,13 +30,7 @@
 struct unfollow_job {
     TAILQ_ENTRY(unfollow_job) link; /* in u->jobs while u is alive */
     struct unfollow *u;             /* NULL once unfollow_free let go of it */
-    char id[24], member_id[24];
-    char origin[300], host[256];
-    char account_id[UNFOLLOW_MAX_ID + 1];
-    char *followee_uri, *followee_acct;
-    char *token; /* plain: wiped when freed */
-    int attempts;
-    long long t0;
+    struct follow_call c;
 };
 
 struct unfollow_claim {
@@ -180,9 +174,7 @@ unfollow_job_free(struct unfollow_job *job)
 {
     if (job->u != NULL)
         TAILQ_REMOVE(&job->u->jobs, job, link);
-    free(job->followee_uri);
-    free(job->followee_acct);
-    seal_wipe_free(job->token);
+    follow_call_clear(&job->c);
     free(job);
 }
 
@@ -207,12 +199,7 @@ unfollow_finished_cb(enum db_outcome outcome, PGresult *res, const char *err, vo
 {
     struct unfollow_job *job = arg;
 
-    if (outcome != DB_OK)
-        log_warn("unfollow_finish_failed", "pair=%s error=%s", job->id, log_q(err));
-    else if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "0") != 0)
-        log_info("follow_grant_dropped", "member=%s host=%s reason=unauthorized", job->member_id,
-                 job->host);
-    PQclear(res);
+    follow_call_finished(&job->c, outcome, res, err, "unfollow_finish_failed");
     unfollow_job_free(job);
 }
 
@@ -227,13 +214,13 @@ unfollow_finish(struct unfollow_job *job, const char *kind, const char *error, l
     snprintf(delay, sizeof(delay), "%lld", delay_ms < 0 ? 0 : delay_ms);
     snprintf(maxa, sizeof(maxa), "%d", job->u->o.max_attempts);
     snprintf(gwait, sizeof(gwait), "%lld", grant_wait_ms);
-    params[0] = job->id;
+    params[0] = job->c.id;
     params[1] = kind;
-    params[2] = *job->account_id != '\0' ? job->account_id : NULL;
+    params[2] = *job->c.account_id != '\0' ? job->c.account_id : NULL;
     params[3] = error;
     params[4] = delay;
     params[5] = maxa;
-    params[6] = job->member_id;
+    params[6] = job->c.member_id;
     params[7] = grant_wait_ms >= 0 ? gwait : NULL;
     params[8] = drop_grant ? "true" : "false";
     snprintf(labels, sizeof(labels), "result=\"%s\"", kind);
@@ -241,8 +228,8 @@ unfollow_finish(struct unfollow_job *job, const char *kind, const char *error, l
     log_info("unfollow",
              "pair=%s member=%s host=%s result=%s attempts=%d delay_ms=%lld ms=%lld"
              " reason=%s",
-             job->id, job->member_id, job->host, kind, job->attempts, delay_ms,
-             monotime_ms() - job->t0, log_q(error));
+             job->c.id, job->c.member_id, job->c.host, kind, job->c.attempts, delay_ms,
+             monotime_ms() - job->c.t0, log_q(error));
     db_query(job->u->app->db, sql_finish, 9, params, unfollow_finished_cb, job);
 }
 
@@ -252,7 +239,8 @@ unfollow_not_ok(struct unfollow_job *job, const char *what, const struct httpc_r
                 enum follow_outcome oc)
 {
     char why[160];
-    long long backoff = retry_backoff_ms(job->attempts, job->u->o.backoff_unit_ms, retry_jitter());
+    long long backoff =
+        retry_backoff_ms(job->c.attempts, job->u->o.backoff_unit_ms, retry_jitter());
 
     if (resp->error != HTTPC_OK)
         snprintf(why, sizeof(why), "%s: %s", what, httpc_error_name(resp->error));
@@ -300,17 +288,17 @@ unfollow_done_cb(const struct httpc_response *resp, void *arg)
         unfollow_finish(job, "kept", "unfollow: the server still follows", 0, -1, 0);
         break;
     default:
-        unfollow_finish(job, "retry", "unfollow: not a Relationship",
-                        retry_backoff_ms(job->attempts, job->u->o.backoff_unit_ms, retry_jitter()),
-                        -1, 0);
+        unfollow_finish(
+            job, "retry", "unfollow: not a Relationship",
+            retry_backoff_ms(job->c.attempts, job->u->o.backoff_unit_ms, retry_jitter()), -1, 0);
     }
 }
 
 static void
 unfollow_call(struct unfollow_job *job)
 {
-    mastoapi_bearer(job->u->http, job->origin, job->token, "POST", "/api/v1/accounts/",
-                    job->account_id, "/unfollow", unfollow_done_cb, job);
+    mastoapi_bearer(job->u->http, job->c.origin, job->c.token, "POST", "/api/v1/accounts/",
+                    job->c.account_id, "/unfollow", unfollow_done_cb, job);
 }
 
 /* No account id was stored with the follow: found as the follow worker finds it. */
@@ -331,13 +319,13 @@ unfollow_searched_cb(const struct httpc_response *resp, void *arg)
         return;
     }
     o = mastoapi_parse_object(resp->body, resp->body_len);
-    id = follow_pick_account(o, job->followee_uri, job->followee_acct, job->host);
+    id = follow_pick_account(o, job->c.followee_uri, job->c.followee_acct, job->c.host);
     if (id == NULL) {
         json_object_put(o);
         unfollow_finish(job, "kept", "account not found after resolve", 0, -1, 0);
         return;
     }
-    snprintf(job->account_id, sizeof(job->account_id), "%s", id);
+    snprintf(job->c.account_id, sizeof(job->c.account_id), "%s", id);
     json_object_put(o);
     unfollow_call(job);
 }
@@ -346,42 +334,30 @@ static void
 unfollow_job_start(struct unfollow *u, PGresult *res, int i)
 {
     struct unfollow_job *job = xcalloc(1, sizeof(*job));
-    char ad[300], host[256];
     const char *stored = PQgetisnull(res, i, 9) ? "" : PQgetvalue(res, i, 9);
 
     job->u = u;
-    job->t0 = monotime_ms();
     TAILQ_INSERT_TAIL(&u->jobs, job, link);
-    snprintf(job->id, sizeof(job->id), "%s", PQgetvalue(res, i, 0));
-    snprintf(job->member_id, sizeof(job->member_id), "%s", PQgetvalue(res, i, 1));
-    job->attempts = (int)strtol(PQgetvalue(res, i, 2), NULL, 10);
-    snprintf(job->host, sizeof(job->host), "%s", PQgetvalue(res, i, 4));
-    job->followee_uri = xstrdup(PQgetvalue(res, i, 7));
-    job->followee_acct = xstrdup(PQgetvalue(res, i, 8));
-    if (mastoapi_home(u->app->cfg, PQgetvalue(res, i, 3), job->origin, sizeof(job->origin), host,
-                      sizeof(host)) < 0 ||
-        strcmp(host, job->host) != 0) {
+    follow_call_fill(&job->c, res, i);
+    switch (follow_call_open(&job->c, u->app, res, i)) {
+    case FOLLOW_CALL_NO_HOME:
         unfollow_finish(job, "kept", "the member's server is not reachable over https", 0, -1, 0);
         return;
-    }
-    mastoapi_grant_ad(job->member_id, job->host, ad, sizeof(ad));
-    job->token = u->app->seal != NULL ? seal_from_bytea(u->app->seal, ad, PQgetvalue(res, i, 5),
-                                                        PQgetvalue(res, i, 6))
-                                      : NULL;
-    if (job->token == NULL) {
-        log_error("follow_token_unreadable", "member=%s host=%s (token_key_file changed?)",
-                  job->member_id, job->host);
+    case FOLLOW_CALL_NO_TOKEN:
         unfollow_finish(job, "wait", "the grant cannot be opened with token_key_file",
                         UNFOLLOW_PAUSE_MS, UNFOLLOW_PAUSE_MS, 0);
         return;
+    case FOLLOW_CALL_OK:
+        break;
     }
     if (follow_plain_id(stored)) {
-        snprintf(job->account_id, sizeof(job->account_id), "%s", stored);
+        snprintf(job->c.account_id, sizeof(job->c.account_id), "%s", stored);
         unfollow_call(job);
         return;
     }
-    mastoapi_bearer(u->http, job->origin, job->token, "GET", "/api/v2/search?q=", job->followee_uri,
-                    "&resolve=true&type=accounts&limit=1", unfollow_searched_cb, job);
+    mastoapi_bearer(u->http, job->c.origin, job->c.token, "GET",
+                    "/api/v2/search?q=", job->c.followee_uri, "&resolve=true&type=accounts&limit=1",
+                    unfollow_searched_cb, job);
 }
 
 static void
