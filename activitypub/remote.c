@@ -30,6 +30,7 @@
 #define REMOTE_PKEYS        64    /* parsed public keys kept, by their PEM */
 #define REMOTE_MAX_HOSTS    4096  /* key hosts remembered while idle, for their back-off */
 #define REMOTE_MAX_ALIASES  16    /* alsoKnownAs entries kept (Mastodon lets a user set 10) */
+#define REMOTE_MAX_REFUSALS 4096  /* keyIds whose fetch failed, remembered for refusal_ttl */
 #define REMOTE_ACCEPT                                                                              \
     "application/activity+json, application/ld+json; "                                             \
     "profile=\"https://www.w3.org/ns/activitystreams\""
@@ -67,6 +68,7 @@ struct remote_fetch {
     int runs_on;              /* abandoned while fetching: one unit of its host's budget */
     struct remote_waiter *waiters, **tail;
     struct timespec started;
+    long long deadline_at; /* monotime_ms(): its fetches end there too (httpc_req.deadline_ms) */
     /* Network state. */
     char *url; /* document being fetched */
     int hops;
@@ -87,6 +89,18 @@ struct remote_attempt {
     char *key_id;
     time_t at; /* CLOCK_MONOTONIC seconds */
     TAILQ_ENTRY(remote_attempt) link;
+};
+
+/*
+ * A keyId whose fetch was refused or found nothing reachable (transport error, 5xx, 401,
+ * 403, 429, a private address): asked again only after refusal_ttl, so that a stream of
+ * POSTs naming a dead keyId costs one fetch, not one each.
+ */
+struct remote_refusal {
+    char *key_id;
+    enum remote_result result;
+    time_t until; /* CLOCK_MONOTONIC seconds */
+    TAILQ_ENTRY(remote_refusal) link;
 };
 
 /*
@@ -115,7 +129,7 @@ struct remote {
     EVP_PKEY *key;
     char *key_id;
     long ttl, floor;
-    long deadline_ms, backoff;
+    long deadline_ms, backoff, refusal_ttl;
     int max_per_host, max_total, held;
     TAILQ_HEAD(, remote_fetch) fetches;
     TAILQ_HEAD(, remote_fetch) abandoned; /* answered, their httpc or db callback pending */
@@ -123,6 +137,8 @@ struct remote {
     size_t nhosts;
     TAILQ_HEAD(, remote_attempt) attempts; /* oldest first */
     size_t nattempts;
+    TAILQ_HEAD(, remote_refusal) refusals; /* oldest first */
+    size_t nrefusals;
     struct remote_pkey pkeys[REMOTE_PKEYS];
 };
 
@@ -149,6 +165,9 @@ static struct remote_host *remote_host_of(struct remote *r, const char *key_id);
 static int remote_hold(struct remote_fetch *f, int n);
 static void remote_release(struct remote_fetch *f);
 static void remote_host_slow(struct remote_fetch *f);
+static const struct remote_refusal *remote_refused(struct remote *r, const char *key_id);
+static void remote_note_refusal(struct remote_fetch *f);
+static void remote_refusal_free(struct remote *r, struct remote_refusal *x);
 static void remote_busy(struct remote *r, struct remote_waiter *w, const char *why);
 static void remote_prune(struct remote *r, time_t now);
 static void remote_deferred_cb(evutil_socket_t fd, short what, void *arg);
@@ -210,12 +229,14 @@ remote_new(struct event_base *base, struct db *db, struct httpc *h,
     r->max_per_host = opt != NULL && opt->max_per_host > 0 ? opt->max_per_host : 128;
     r->max_total = opt != NULL && opt->max_total > 0 ? opt->max_total : 1024;
     r->backoff = opt != NULL && opt->backoff_seconds > 0 ? opt->backoff_seconds : 60;
+    r->refusal_ttl = opt != NULL && opt->refusal_ttl_seconds > 0 ? opt->refusal_ttl_seconds : 30;
     if (r->key_id == NULL)
         r->key = NULL; /* a signature without a keyId helps nobody */
     TAILQ_INIT(&r->fetches);
     TAILQ_INIT(&r->abandoned);
     TAILQ_INIT(&r->hosts);
     TAILQ_INIT(&r->attempts);
+    TAILQ_INIT(&r->refusals);
     metrics_describe("passerelle_remote_key_lookups_total", METRICS_COUNTER,
                      "Remote key lookups answered, by result and source (cache or fetch).");
     return r;
@@ -251,6 +272,8 @@ remote_free(struct remote *r)
         free(a->key_id);
         free(a);
     }
+    while (!TAILQ_EMPTY(&r->refusals))
+        remote_refusal_free(r, TAILQ_FIRST(&r->refusals));
     while ((hh = TAILQ_FIRST(&r->hosts)) != NULL) {
         TAILQ_REMOVE(&r->hosts, hh, link);
         free(hh->name);
@@ -367,6 +390,7 @@ remote_fetch_new(struct remote *r, const char *key_id, int force)
     f->joinable = 1;
     f->tail = &f->waiters;
     clock_gettime(CLOCK_MONOTONIC, &f->started);
+    f->deadline_at = monotime_ms() + r->deadline_ms;
     TAILQ_INSERT_TAIL(&r->fetches, f, link);
     if (f->joinable && *key_id != '\0') {
         struct timeval tv = { r->deadline_ms / 1000, (r->deadline_ms % 1000) * 1000 };
@@ -640,8 +664,14 @@ remote_cache_cb(enum db_outcome outcome, PGresult *res, const char *err, void *a
 static void
 remote_start_net(struct remote_fetch *f)
 {
+    const struct remote_refusal *x;
     int n = 0;
 
+    /* Asked and refused a moment ago: the same answer, with no fetch (a stale key may win). */
+    if (!f->fresh && (x = remote_refused(f->r, f->key_id)) != NULL) {
+        remote_fetch_fail(f, x->result, "refused_recently");
+        return;
+    }
     for (struct remote_waiter *w = f->waiters; w != NULL; w = w->next)
         n++;
     f->host = remote_host_of(f->r, f->key_id);
@@ -683,6 +713,8 @@ remote_get(struct remote_fetch *f)
     req.nheaders = 1;
     req.sign = remote_sign_cb;
     req.sign_arg = f;
+    /* Its callers stop waiting at the deadline: the fetch, queued or running, stops too. */
+    req.deadline_ms = f->deadline_at;
     f->pending = 1;
     f->fetching = 1;
     httpc_request(f->r->h, &req, remote_net_cb, f);
@@ -735,6 +767,7 @@ remote_net_cb(const struct httpc_response *resp, void *arg)
             f->result = REMOTE_UNREACHABLE;
             break;
         }
+        remote_note_refusal(f);
         remote_fetch_done(f);
         return;
     }
@@ -749,6 +782,7 @@ remote_net_cb(const struct httpc_response *resp, void *arg)
         else
             f->result = REMOTE_UNREACHABLE;
         log_info("remote_fetch_status", "url=%s status=%ld", log_q(f->url), resp->status);
+        remote_note_refusal(f);
         remote_fetch_done(f);
         return;
     }
@@ -1050,6 +1084,60 @@ remote_note_fetch(struct remote *r, const char *key_id)
     TAILQ_INSERT_TAIL(&r->attempts, a, link);
     r->nattempts++;
     remote_prune(r, a->at);
+}
+
+/* --- keyIds refused a moment ago --------------------------------------------------------- */
+
+static void
+remote_refusal_free(struct remote *r, struct remote_refusal *x)
+{
+    TAILQ_REMOVE(&r->refusals, x, link);
+    r->nrefusals--;
+    free(x->key_id);
+    free(x);
+}
+
+/* key_id's refusal while it holds, or NULL; the expired ones at the head go on the way. */
+static const struct remote_refusal *
+remote_refused(struct remote *r, const char *key_id)
+{
+    struct remote_refusal *x, *next;
+    time_t now = remote_now();
+
+    for (x = TAILQ_FIRST(&r->refusals); x != NULL; x = next) {
+        next = TAILQ_NEXT(x, link);
+        if (x->until <= now)
+            remote_refusal_free(r, x); /* all entries share one ttl: the oldest end first */
+        else if (strcmp(x->key_id, key_id) == 0)
+            return x;
+    }
+    return NULL;
+}
+
+/*
+ * Remembers f's refusal (unreachable or refused; not a timeout, which backs its whole host
+ * off, nor anything fetched fresh) for refusal_ttl; the oldest goes beyond
+ * REMOTE_MAX_REFUSALS.
+ */
+static void
+remote_note_refusal(struct remote_fetch *f)
+{
+    struct remote *r = f->r;
+    struct remote_refusal *x;
+
+    if (r == NULL || f->fresh || !f->joinable ||
+        (f->result != REMOTE_UNREACHABLE && f->result != REMOTE_REFUSED))
+        return;
+    if (remote_refused(r, f->key_id) != NULL)
+        return;
+    while (r->nrefusals >= REMOTE_MAX_REFUSALS)
+        remote_refusal_free(r, TAILQ_FIRST(&r->refusals));
+    x = xcalloc(1, sizeof(*x));
+    x->key_id = xstrdup(f->key_id);
+    x->result = f->result;
+    x->until = remote_now() + r->refusal_ttl;
+    TAILQ_INSERT_TAIL(&r->refusals, x, link);
+    r->nrefusals++;
 }
 
 /* --- the fetch budget and back-off of key hosts ------------------------------------------ */

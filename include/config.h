@@ -42,6 +42,7 @@ struct config {
     int key_fetch_max_per_host; /* key_fetch_max_per_host: requests waiting on one key host */
     int key_fetch_max;          /* key_fetch_max: requests waiting on the network for keys */
     int key_fetch_backoff;      /* key_fetch_backoff: seconds a timed-out key host is skipped */
+    int key_fetch_refusal_ttl;  /* key_fetch_refusal_ttl: seconds a refused keyId is not asked */
     int queue_max_per_host;     /* queue_max_per_host: concurrent deliveries to one host */
     int queue_max_in_flight;    /* queue_max_in_flight: concurrent deliveries in all */
     int queue_max_answers_per_host; /* queue_max_answers_per_host: answers one host's

@@ -99,6 +99,12 @@ struct httpc_req {
     size_t body_len;
     httpc_sign_fn sign; /* optional per-hop hook */
     void *sign_arg;
+    /*
+     * 0: none. A monotime_ms() instant the call ends at (HTTPC_ERR_TIMEOUT) if the total
+     * timeout has not ended it before, queued or running: a caller that stops waiting
+     * at its own deadline does not leave the request holding a slot beyond it.
+     */
+    long long deadline_ms;
 };
 
 /*

@@ -54,6 +54,7 @@ struct httpc_call {
     int redirects;
     int started;
     int64_t start_ms, deadline_ms;
+    int64_t req_deadline_ms; /* the caller's (httpc_req.deadline_ms), 0: none */
 
     CURL *easy;
     struct curl_slist *slist;

@@ -74,6 +74,12 @@ struct remote_options {
      */
     int max_per_host, max_total;
     long backoff_seconds; /* 0: 60. After a key host timed out, it is not asked for this long */
+    /*
+     * 0: 30. After a keyId's fetch was refused (a private address) or reached nothing usable
+     * (transport error, 5xx, 401, 403, 429), it is not fetched again for this long: its
+     * lookups get the same answer at once. At most 4096 keyIds are remembered.
+     */
+    long refusal_ttl_seconds;
 };
 
 /*

@@ -99,6 +99,8 @@ static const struct config_key config_keys[] = {
       "over half of max_connections)" },
     { "key_fetch_backoff", CONFIG_INT, OFF(key_fetch_backoff), "60", 1, 86400,
       "seconds a key host that timed out is not asked again (its keys get 503)" },
+    { "key_fetch_refusal_ttl", CONFIG_INT, OFF(key_fetch_refusal_ttl), "30", 1, 86400,
+      "seconds a keyId whose fetch was refused or unreachable is not fetched again" },
     { "queue_max_per_host", CONFIG_INT, OFF(queue_max_per_host), "8", 1, 1000,
       "concurrent deliveries to one host" },
     { "queue_max_in_flight", CONFIG_INT, OFF(queue_max_in_flight), "200", 1, 100000,

@@ -228,6 +228,7 @@ serve_federation(struct app *app, char *err, size_t errlen)
     ro.max_total = cfg->key_fetch_max < cfg->max_connections / 2 ? cfg->key_fetch_max
                                                                  : cfg->max_connections / 2;
     ro.backoff_seconds = cfg->key_fetch_backoff;
+    ro.refusal_ttl_seconds = cfg->key_fetch_refusal_ttl;
     app->remote = remote_new(app->base, app->db, app->httpc, &ro);
     qo.http = ho;
     qo.http.max_per_host = cfg->queue_max_per_host;

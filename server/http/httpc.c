@@ -137,6 +137,7 @@ httpc_request(struct httpc *h, const struct httpc_req *req, httpc_done_fn cb, vo
     }
     c->sign = req->sign;
     c->sign_arg = req->sign_arg;
+    c->req_deadline_ms = req->deadline_ms > 0 ? (int64_t)req->deadline_ms : 0;
     c->method = xstrndup(req->method, 16);
     c->url = xstrndup(req->url, HTTPC_MAX_URL + 1);
     if (strcmp(c->method, "GET") != 0 && strcmp(c->method, "POST") != 0) {
@@ -529,6 +530,8 @@ httpc_hop_start(struct httpc_call *c)
         c->started = 1;
         c->start_ms = monotime_ms();
         c->deadline_ms = c->start_ms + h->total_ms;
+        if (c->req_deadline_ms > 0 && c->req_deadline_ms < c->deadline_ms)
+            c->deadline_ms = c->req_deadline_ms;
     }
     left = c->deadline_ms - monotime_ms();
     if (left <= 0) {

@@ -3,7 +3,9 @@
 // for their key, then get 503 with Retry-After; past key_fetch_max_per_host waiting on one
 // key host, or key_fetch_max in all, they get 503 at once; a key host that timed out is not
 // asked again for key_fetch_backoff seconds. Meanwhile every other endpoint answers, and a
-// signer whose key is cached is accepted as usual.
+// signer whose key is cached is accepted as usual. A keyId whose fetch was refused or
+// unreachable is not fetched again for key_fetch_refusal_ttl seconds, and a fetch whose
+// request stopped waiting at key_fetch_timeout stops then too, not at httpc's 30 s.
 import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
@@ -13,6 +15,7 @@ import { request } from "../lib/http.mjs";
 import { startActorHost, signedPost, AS, PUBLIC } from "../lib/actorhost.mjs";
 
 const TIMEOUT_S = 4 * SLOW; // key_fetch_timeout
+const REFUSAL_TTL_S = 2; // key_fetch_refusal_ttl
 // threats.md's recipe: max_connections 64, the caps left at their defaults, which stay
 // under a quarter (one host) and half (all) of it.
 const PER_HOST = 16;
@@ -43,6 +46,7 @@ setup(async () => {
       max_connections: "64",
       key_fetch_timeout: String(TIMEOUT_S),
       key_fetch_backoff: "600",
+      key_fetch_refusal_ttl: String(REFUSAL_TTL_S),
     },
   });
   h = await startActorHost({ actors: [{ name: "x" }, { name: "alice" }] });
@@ -161,6 +165,54 @@ test("a key host that timed out is not asked again for a while: 503 at once, not
     for (const res of held) res.destroy();
     srv.close();
   }
+});
+
+test("a dead keyId is fetched once: the next POST naming it answers at once, until key_fetch_refusal_ttl ends", async () => {
+  // Answers every GET with a 503, as a server that is down behind its proxy.
+  const seen = [];
+  const srv = http.createServer((req, res) => {
+    seen.push(req.url);
+    res.writeHead(503, { "content-type": "text/plain" }).end("down");
+  });
+  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${srv.address().port}`;
+  try {
+    const sign = () =>
+      signedPost(`${s.url}/inbox`, create(`${url}/u/dead`, url), { keyId: `${url}/u/dead#k`, privateKey: h.actor("x").privateKey, timeout: (TIMEOUT_S + 10) * 1000 });
+    const r1 = await sign();
+    assert.equal(r1.status, 503, r1.body);
+    assert.deepEqual(seen, ["/u/dead"]);
+    const t0 = Date.now();
+    const r2 = await sign();
+    assert.equal(r2.status, 503, r2.body);
+    assert.ok(Number(r2.headers["retry-after"]) > 0);
+    assert.ok(Date.now() - t0 < 1000 * SLOW, `the second POST waited ${Date.now() - t0} ms`);
+    assert.deepEqual(seen, ["/u/dead"], "the dead keyId was fetched a second time");
+    await sleep(REFUSAL_TTL_S * 1000 + 1200);
+    const r3 = await sign();
+    assert.equal(r3.status, 503, r3.body);
+    assert.deepEqual(seen, ["/u/dead", "/u/dead"], "once key_fetch_refusal_ttl ended, it is asked again");
+  } finally {
+    srv.close();
+  }
+});
+
+test("a key fetch ends at key_fetch_timeout with the POST that waited for it, not at httpc's 30 s", async () => {
+  const t = await tarpit();
+  const closed = [];
+  t.server.on("connection", (sock) => {
+    const t0 = Date.now();
+    sock.resume(); // reads, so that the peer's FIN is seen
+    sock.on("close", () => closed.push(Date.now() - t0));
+  });
+  const r = await onTarpit(t, "deadline");
+  assert.equal(r.status, 503);
+  // The fetch's connection is closed by passerelle within moments of the deadline.
+  const until = Date.now() + 6000 * SLOW;
+  while (closed.length === 0 && Date.now() < until) await sleep(100);
+  assert.equal(t.conns, 1, "one fetch");
+  assert.equal(closed.length, 1, "the fetch still holds its connection well after the POST's 503");
+  assert.ok(closed[0] < (TIMEOUT_S + 3) * 1000, `the fetch's connection lived ${closed[0]} ms`);
 });
 
 test("metrics: the refusals are counted as unreachable keys", async () => {

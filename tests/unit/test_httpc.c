@@ -147,7 +147,7 @@ static void
 start(struct httpc *h, const char *method, const char *url, const char *const *hdrs, size_t nh,
       const char *body, size_t blen, httpc_sign_fn sign, void *sarg, struct result *r)
 {
-    struct httpc_req req = { method, url, hdrs, nh, body, blen, sign, sarg };
+    struct httpc_req req = { method, url, hdrs, nh, body, blen, sign, sarg, 0 };
 
     r->ms = mono_ms();
     in_request = 1;
@@ -501,6 +501,36 @@ test_timeouts(void)
     httpc_free(h);
 }
 
+/* A caller's deadline ends a call before the client's total timeout, queued or running. */
+static void
+test_deadline(void)
+{
+    struct httpc *h = client(5000, 1, 1);
+    struct result r[2] = { { 0 } };
+    struct httpc_req req = { 0 };
+    char url[128];
+    long long t0 = mono_ms();
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/", never_port);
+    done_count = 0;
+    req.method = "GET";
+    req.url = url;
+    req.deadline_ms = t0 + 300;
+    r[0].ms = r[1].ms = t0;
+    httpc_request(h, &req, done_cb, &r[0]);
+    httpc_request(h, &req, done_cb, &r[1]); /* waits for the host's only slot */
+    wait_done(2, 3000);
+    is_int(r[0].error, HTTPC_ERR_TIMEOUT, "deadline: the running call times out");
+    ok(r[0].ms >= 250 && r[0].ms < 1500, "deadline: at about 300 ms, not 5 s (%lld)",
+       (long long)r[0].ms);
+    is_int(r[1].error, HTTPC_ERR_TIMEOUT, "deadline: the queued call times out");
+    ok(r[1].ms >= 250 && r[1].ms < 1500, "deadline: queued, at about 300 ms too (%lld)",
+       (long long)r[1].ms);
+    result_clear(&r[0]);
+    result_clear(&r[1]);
+    httpc_free(h);
+}
+
 struct hop_log {
     char urls[8][256];
     int n;
@@ -761,6 +791,7 @@ main(void)
     test_bad_requests(h);
     httpc_free(h);
     test_timeouts();
+    test_deadline();
     test_refused();
     test_concurrency();
     test_free_in_flight();
