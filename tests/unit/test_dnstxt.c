@@ -191,7 +191,10 @@ on_query(evutil_socket_t fd, short what, void *arg)
     if (r->mode == SILENT || (r->mode == DROP_FIRST && r->seen == 1))
         return;
     if (r->mode == FORGE_FIRST && r->seen == 1) {
-        len = reply(out, (uint16_t)(id + 1), name, 0, 1, ans, txt_rr(ans, one, 1));
+        static const char *const forged[] = { "did=did:plc:aaaaaaaaaaaaaaaaaaaaaaaa" };
+
+        /* Another id, another DID: taken, it would name the wrong account. */
+        len = reply(out, (uint16_t)(id + 1), name, 0, 1, ans, txt_rr(ans, forged, 1));
         sendto(fd, out, len, 0, (struct sockaddr *)&from, fl);
     }
     if (r->mode == NXDOMAIN)
