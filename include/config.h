@@ -77,6 +77,11 @@ struct config {
     int atproto_follow_batch;   /* atproto_follow_batch: records per applyWrites (<= 200) */
     int atproto_follow_hour_points; /* atproto_follow_hour_points: write points per hour */
     int atproto_follow_day_points;  /* atproto_follow_day_points: write points per day */
+    char *bluesky_dm_handle; /* bluesky_dm_handle: the bridge's Bluesky account ("" = no DMs) */
+    char *bluesky_dm_password_file; /* bluesky_dm_password_file: its app password, in a file */
+    char *bluesky_dm_pds;           /* bluesky_dm_pds: its PDS's origin */
+    char *bluesky_chat_service;     /* bluesky_chat_service: atproto-proxy for chat.bsky.* */
+    int bluesky_dm_poll_ms;         /* bluesky_dm_poll_ms: look for direct messages to send */
 };
 
 /* Fills cfg with defaults. */

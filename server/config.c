@@ -174,6 +174,18 @@ static const struct config_key config_keys[] = {
       10000000, "write points per member in any hour, 3 a follow (Bluesky's PDSes allow 5000)" },
     { "atproto_follow_day_points", CONFIG_INT, OFF(atproto_follow_day_points), "35000", 3,
       100000000, "write points per member in any day, 3 a follow (Bluesky's PDSes allow 35000)" },
+    { "bluesky_dm_handle", CONFIG_STR, OFF(bluesky_dm_handle), "", 0, 0,
+      "the bridge's own Bluesky account (handle or DID): notices to Bluesky members go as its "
+      "direct messages; empty: Bluesky members get no notice" },
+    { "bluesky_dm_password_file", CONFIG_STR, OFF(bluesky_dm_password_file), "", 0, 0,
+      "file holding that account's app password (made with access to direct messages)" },
+    { "bluesky_dm_pds", CONFIG_STR, OFF(bluesky_dm_pds), "", 0, 0,
+      "that account's PDS (its origin, e.g. https://bsky.social's entryway or its own PDS)" },
+    { "bluesky_chat_service", CONFIG_STR, OFF(bluesky_chat_service),
+      "did:web:api.bsky.chat#bsky_chat", 0, 0,
+      "the chat service the PDS proxies chat.bsky.* calls to (its atproto-proxy header)" },
+    { "bluesky_dm_poll_ms", CONFIG_INT, OFF(bluesky_dm_poll_ms), "5000", 10, 3600000,
+      "milliseconds between looks for Bluesky direct messages to send" },
     { "report_hold_threshold", CONFIG_INT, OFF(report_hold_threshold), "3", 1, 1000,
       "reports from this many distinct members hold a member's follows and stand-in until an "
       "admin decides" },

@@ -26,6 +26,7 @@
 #include "linkpage.h"
 #include "ratelimit.h"
 #include "keys.h"
+#include "atdm.h"
 #include "atfollow.h"
 #include "bridgecheck.h"
 #include "log.h"
@@ -48,6 +49,7 @@ struct serve_state {
     struct relayfollow *relayfollow; /* the relay actor's follows of members */
     struct bridgecheck *bridgecheck; /* members' bridged identities (Bridgy Fed) */
     struct atfollow *atfollow;       /* follows on Bluesky in members' names; NULL without seal */
+    struct atdm *atdm;               /* Bluesky direct messages; NULL unless configured */
     struct event *sigterm, *sigint, *drain, *sweep;
     time_t stop_deadline;
     int stopping;
@@ -366,6 +368,7 @@ cmd_serve(const char *config_path)
     st.bridgecheck = bridgecheck_new(&app);
     if (app.seal != NULL)
         st.atfollow = atfollow_new(&app);
+    st.atdm = atdm_new(&app);
     app.parses =
         workpool_new(app.base, cfg.archive_parsers, cfg.archive_parse_queue, err, sizeof(err));
     if (app.parses == NULL) {
@@ -405,6 +408,7 @@ out:
     notice_free(app.notice);
     bridgecheck_free(st.bridgecheck);
     atfollow_free(st.atfollow);
+    atdm_free(st.atdm);
     status_shutdown();
     relayfollow_free(st.relayfollow);
     remote_free(app.remote);

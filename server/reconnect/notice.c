@@ -182,12 +182,14 @@ static const char sql_claim[] =
     " m.notify AND m.state = 'linked',"
     " coalesce(m.last_notified_at > now() - $1::int * interval '1 hour', false),"
     " m.last_notified_at + $1::int * interval '1 hour',"
-    " EXISTS (SELECT 1 FROM oauth_grants g WHERE g.member_id = m.id),"
+    " EXISTS (SELECT 1 FROM oauth_grants g WHERE g.member_id = m.id)"
+    "  OR EXISTS (SELECT 1 FROM atproto_grants g WHERE g.member_id = m.id),"
     /* Across the networks what to say depends on the bridge: its answers come first. */
     " EXISTS (SELECT 1 FROM follow_actions f JOIN members a ON a.id = f.followee_id"
     "  WHERE f.follower_id = m.id AND f.notified_at IS NULL AND a.network <> m.network"
     "   AND (a.bridge_checked_at IS NULL"
-    "    OR EXISTS (SELECT 1 FROM bridge_due d WHERE d.member_id = a.id)))"
+    "    OR EXISTS (SELECT 1 FROM bridge_due d WHERE d.member_id = a.id))),"
+    " m.network = 'atproto'"
     " FROM notice_due n JOIN members m ON m.id = n.member_id"
     " WHERE n.due_at <= now() ORDER BY n.due_at LIMIT 1"
     " FOR UPDATE OF n, m SKIP LOCKED";
@@ -228,6 +230,8 @@ static const char sql_back[] =
     "   AND b.told_at IS NULL RETURNING 1)"
     " SELECT count(*), count(*) FILTER (WHERE again), (SELECT count(*) FROM mark) FROM b";
 
+static const char sql_dm[] =
+    "INSERT INTO atproto_dms (member_id, did, body) VALUES ($1::bigint, $2, $3)";
 static const char sql_forget[] = "DELETE FROM notice_due WHERE member_id = $1::bigint";
 static const char sql_later[] =
     "UPDATE notice_due SET due_at = $2::timestamptz WHERE member_id = $1::bigint";
@@ -248,7 +252,7 @@ struct notice_step {
     struct worker_run *run;
     char member[24];
     char *actor, *acct, *inbox, *lang;
-    int has_grant;
+    int has_grant, bluesky;
     long long back_here, back_again, back_news;
     const char *outcome; /* for the log: sent, empty, notify_off, later */
     int queued, listed;
@@ -300,7 +304,13 @@ notice_rows_cb(struct dbtx *tx, PGresult *res, void *arg)
     m.back_again = s->back_again;
     m.back_news = s->back_news > 0;
     text = notice_text(&m, items, (size_t)n, (size_t)s->total);
-    s->queued = bridge_push_notice(tx, app, s->actor, s->acct, s->inbox, text);
+    if (s->bluesky) {
+        /* A direct message on Bluesky, sent by atdm.c from the bridge's Bluesky account. */
+        dbtx_push(tx, sql_dm, NULL, NULL, 3, s->member, s->actor, text);
+        s->queued = 1;
+    } else {
+        s->queued = bridge_push_notice(tx, app, s->actor, s->acct, s->inbox, text);
+    }
     s->outcome = "sent";
     dbtx_push(tx, sql_sent, NULL, NULL, 1, s->member);
     free(text);
@@ -345,6 +355,13 @@ notice_claimed_cb(struct dbtx *tx, PGresult *res, void *arg)
     if (strcmp(PQgetvalue(res, 0, 9), "t") == 0) {
         s->outcome = "bridge_wait"; /* a contact on the other network is being looked up */
         dbtx_push(tx, sql_wait, NULL, NULL, 2, s->member, s->n->bridge_wait);
+        return 0;
+    }
+    s->bluesky = strcmp(PQgetvalue(res, 0, 10), "t") == 0;
+    if (s->bluesky && *s->n->app->cfg->bluesky_dm_handle == '\0') {
+        /* No way to write to a Bluesky member: their page lists everyone, rows stay untold. */
+        s->outcome = "no_channel";
+        dbtx_push(tx, sql_forget, NULL, NULL, 1, s->member);
         return 0;
     }
     s->actor = xstrdup(PQgetvalue(res, 0, 1));
@@ -411,7 +428,7 @@ notice_new(struct app *app)
     snprintf(n->bridge_wait, sizeof(n->bridge_wait), "%d", app->cfg->bridge_poll_ms);
     metrics_describe(M_NOTICES, METRICS_COUNTER,
                      "Members whose notice came due, by result (sent, later, empty, notify_off, "
-                     "bridge_wait).");
+                     "bridge_wait, no_channel).");
     n->w = worker_new(app->base, app->cfg->notice_poll_ms, notice_step, n);
     worker_start(n->w);
     return n;
