@@ -183,7 +183,7 @@ test("an archive links the member: X id, handle, edges by COPY, claim; a newer o
   const a = xArchive({ username: "alice_x", accountId: "9223372036854775000", followers: 5, following: 3, followerParts: 2 });
   const r = await upload(sessions.alice, zipBuffer(a.entries));
   assert.equal(r.status, 200, r.body);
-  assert.deepEqual(r.json(), { status: "linked", handle: "alice_x", x_id: "9223372036854775000", followers: 5, following: 3 });
+  assert.deepEqual(r.json(), { status: "linked", handle: "alice_x", x_id: "9223372036854775000", followers: 5, following: 3, blocked: 0, muted: 0 });
   const id = await q(`SELECT id FROM members WHERE actor_uri = '${h.actor("alice").id}'`);
   assert.equal(await q(`SELECT x_id || ':' || x_handle || ':' || state FROM members WHERE id = ${id}`), "9223372036854775000:alice_x:linked");
   assert.equal(await q("SELECT count(*) FROM x_edges WHERE followee_x_id = 9223372036854775000"), "5");

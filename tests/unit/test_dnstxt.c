@@ -23,7 +23,8 @@ reply(unsigned char *out, uint16_t id, const char *name, unsigned flags, unsigne
     out[2] = (unsigned char)(flags >> 8);
     out[3] = (unsigned char)(flags & 0xff);
     out[7] = (unsigned char)an;
-    memcpy(out + q, answers, alen);
+    if (alen > 0)
+        memcpy(out + q, answers, alen);
     return (size_t)q + alen;
 }
 
