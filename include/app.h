@@ -15,6 +15,7 @@ struct queue;
 struct seal;
 struct follow;
 struct unfollow;
+struct followlist;
 struct match;
 struct notice;
 struct ratelimit;
@@ -42,6 +43,7 @@ struct app {
     struct seal *seal;         /* token_key_file: seals OAuth secrets; NULL when not configured */
     struct follow *follow;     /* follows in members' names; NULL without seal or in unit tests */
     struct unfollow *unfollow; /* follows the members undid; NULL as follow is */
+    struct followlist *lists;  /* those follows' list on the member's server; NULL likewise */
     struct match *match;       /* re-plans members' former contacts; NULL outside serve */
     struct notice *notice;     /* daily direct messages about them; NULL outside serve */
     struct workpool *parses;   /* archive uploads are parsed here; NULL outside serve */

@@ -1,4 +1,4 @@
-/* A JSON object from a body that came over the network: size and depth bounded. */
+/* A JSON object (or array) from a body that came over the network: size and depth bounded. */
 #ifndef PASSERELLE_JSONOBJ_H
 #define PASSERELLE_JSONOBJ_H
 
@@ -12,5 +12,8 @@ struct json_object;
  * NULL, empty or over max bytes.
  */
 struct json_object *jsonobj_parse(const char *body, size_t len, size_t max, int depth);
+
+/* The same for a body that must be a JSON array (a list of things, as GET /api/v1/lists). */
+struct json_object *jsonobj_parse_array(const char *body, size_t len, size_t max, int depth);
 
 #endif

@@ -28,6 +28,11 @@ void mastoapi_grant_ad(const char *member_id, const char *host, char *out, size_
  * a JSON object. The caller puts it.
  */
 struct json_object *mastoapi_parse_object(const char *body, size_t len);
+/* The same for an answer that is a JSON array (GET /api/v1/lists). */
+struct json_object *mastoapi_parse_array(const char *body, size_t len);
+
+/* A string member of o (which may be NULL) no longer than max bytes, or NULL. Borrowed. */
+const char *mastoapi_str(struct json_object *o, const char *key, size_t max);
 
 /*
  * Reads a rate-limit reset: X-RateLimit-Reset as ISO 8601 (Mastodon, GoToSocial) or Unix

@@ -12,8 +12,11 @@ struct evhttp_request;
 struct oauth_op;
 struct json_object;
 
-/* What we ask for: whose account the token is, find an account by URL, follow it. Nothing else. */
-#define OAUTH_SCOPES "read:accounts read:search write:follows"
+/*
+ * What we ask for: whose account the token is, find an account by URL, follow it, and keep
+ * whom we followed in a list (followlist.c). Nothing else.
+ */
+#define OAUTH_SCOPES "read:accounts read:search write:follows read:lists write:lists"
 /* The callback lives under /link so that the page's session cookie comes with it. */
 #define OAUTH_CALLBACK_PATH "/link/oauth/callback"
 /* Seconds an authorization may take between "connect" and the callback. */

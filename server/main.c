@@ -17,6 +17,7 @@
 #include "db.h"
 #include "domains.h"
 #include "follow.h"
+#include "followlist.h"
 #include "unfollow.h"
 #include "httpc.h"
 #include "httpd.h"
@@ -199,6 +200,22 @@ serve_db_fatal(const char *why, void *arg)
     serve_stop(st, "schema");
 }
 
+/* The list worker beside the follow worker: same grants, same poll and request budget. */
+static int
+serve_lists(struct app *app, const struct httpc_options *ho, char *err, size_t errlen)
+{
+    struct followlist_options lo = { 0 };
+
+    lo.http = *ho;
+    lo.poll_ms = app->cfg->follow_poll_ms;
+    lo.api_limit = app->cfg->follow_api_limit;
+    app->lists = followlist_new(app, &lo, err, errlen);
+    if (app->lists == NULL)
+        return -1;
+    followlist_start(app->lists);
+    return 0;
+}
+
 /*
  * The outbound side: one HTTP client for fetching remote actors, the resolver on it, and
  * the delivery queue (which has its own client, so deliveries never wait behind fetches).
@@ -279,6 +296,10 @@ serve_federation(struct app *app, char *err, size_t errlen)
             return -1;
         }
         unfollow_start(app->unfollow);
+        if (serve_lists(app, &ho, err, errlen) < 0) {
+            free(ua);
+            return -1;
+        }
     }
     free(ua);
     inbox_metrics_describe();
@@ -413,6 +434,7 @@ out:
     relayfollow_free(st.relayfollow);
     remote_free(app.remote);
     unfollow_free(app.unfollow);
+    followlist_free(app.lists);
     follow_free(app.follow);
     queue_free(app.queue);
     identity_free(app.identity);

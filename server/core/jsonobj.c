@@ -1,12 +1,12 @@
-/* A JSON object from a body that came over the network: size and depth bounded. */
+/* A JSON object (or array) from a body that came over the network: size and depth bounded. */
 #include <string.h>
 
 #include <json-c/json.h>
 
 #include "jsonobj.h"
 
-struct json_object *
-jsonobj_parse(const char *body, size_t len, size_t max, int depth)
+static struct json_object *
+jsonobj_parse_type(const char *body, size_t len, size_t max, int depth, enum json_type type)
 {
     struct json_tokener *tok;
     struct json_object *o;
@@ -17,8 +17,7 @@ jsonobj_parse(const char *body, size_t len, size_t max, int depth)
     if (tok == NULL)
         return NULL;
     o = json_tokener_parse_ex(tok, body, (int)len);
-    if (json_tokener_get_error(tok) != json_tokener_success ||
-        !json_object_is_type(o, json_type_object) ||
+    if (json_tokener_get_error(tok) != json_tokener_success || !json_object_is_type(o, type) ||
         strspn(body + json_tokener_get_parse_end(tok), " \t\r\n") !=
             len - json_tokener_get_parse_end(tok)) {
         json_object_put(o);
@@ -26,4 +25,16 @@ jsonobj_parse(const char *body, size_t len, size_t max, int depth)
     }
     json_tokener_free(tok);
     return o;
+}
+
+struct json_object *
+jsonobj_parse(const char *body, size_t len, size_t max, int depth)
+{
+    return jsonobj_parse_type(body, len, max, depth, json_type_object);
+}
+
+struct json_object *
+jsonobj_parse_array(const char *body, size_t len, size_t max, int depth)
+{
+    return jsonobj_parse_type(body, len, max, depth, json_type_array);
 }

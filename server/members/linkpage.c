@@ -13,6 +13,7 @@
 #include "config.h"
 #include "db.h"
 #include "dbtx.h"
+#include "followlist.h"
 #include "reply.h"
 #include "import.h"
 #include "linkpage.h"
@@ -154,7 +155,12 @@ static const char sql_member[] =
     " m.x_verified_at IS NOT NULL," /* 17: X confirmed the claim */
     /* 18, 19: the X blocks and mutes of the member's archive, kept out of reach. */
     " (SELECT count(*) FROM member_excludes x WHERE x.member_id = m.id AND x.reason = 'blocked'),"
-    " (SELECT count(*) FROM member_excludes x WHERE x.member_id = m.id AND x.reason = 'muted')"
+    " (SELECT count(*) FROM member_excludes x WHERE x.member_id = m.id AND x.reason = 'muted'),"
+    /* 20: the grant allows the list (older grants do not); 21, 22: the list and its size. */
+    " " FOLLOWLIST_GRANT_SCOPES ","
+    " (SELECT l.state FROM member_lists l WHERE l.member_id = m.id AND l.host = g.host),"
+    " (SELECT count(*) FROM follow_actions fa WHERE fa.follower_id = m.id"
+    "  AND fa.listed_at IS NOT NULL AND fa.list_error IS NULL)"
     " FROM sessions s JOIN members m ON m.id = s.member_id"
     " LEFT JOIN oauth_grants g ON g.member_id = m.id"
     " LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE fa.state = 'done') AS done,"
@@ -274,6 +280,13 @@ linkpage_state_oauth(struct linkpage_req *r, PGresult *res, struct json_object *
                            granted ? json_object_new_string(PQgetvalue(res, 0, 12)) : NULL);
     json_object_object_add(g, "since",
                            granted ? json_object_new_string(PQgetvalue(res, 0, 13)) : NULL);
+    /* The list: false for a grant from before it was asked (the page says to connect again). */
+    json_object_object_add(
+        g, "lists", json_object_new_boolean(granted && strcmp(PQgetvalue(res, 0, 20), "t") == 0));
+    json_object_object_add(
+        g, "list", PQgetisnull(res, 0, 21) ? NULL : json_object_new_string(PQgetvalue(res, 0, 21)));
+    json_object_object_add(g, "listed",
+                           json_object_new_int64(strtoll(PQgetvalue(res, 0, 22), NULL, 10)));
     json_object_object_add(o, "oauth", g);
     for (int i = 0; i < 3; i++)
         json_object_object_add(

@@ -53,6 +53,12 @@ mastoapi_parse_object(const char *body, size_t len)
     return jsonobj_parse(body, len, MASTOAPI_MAX_BODY, MASTOAPI_MAX_DEPTH);
 }
 
+struct json_object *
+mastoapi_parse_array(const char *body, size_t len)
+{
+    return jsonobj_parse_array(body, len, MASTOAPI_MAX_BODY, MASTOAPI_MAX_DEPTH);
+}
+
 /* "2024-05-01T12:05:00.000000Z", "...+02:00" or without the fraction; -1 otherwise. */
 static long long
 mastoapi_iso8601(const char *s)
@@ -158,13 +164,13 @@ mastoapi_form_add(char **buf, const char *name, const char *value)
     form_add(buf, name, value);
 }
 
-/* A string member of o no longer than max, or NULL. */
-static const char *
+const char *
 mastoapi_str(struct json_object *o, const char *key, size_t max)
 {
     struct json_object *v = NULL;
 
-    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+    if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
+        !json_object_is_type(v, json_type_string))
         return NULL;
     return (size_t)json_object_get_string_len(v) <= max ? json_object_get_string(v) : NULL;
 }

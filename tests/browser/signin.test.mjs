@@ -70,7 +70,7 @@ test("follow my former contacts: one consent screen signs in and connects the se
   await page.getByLabel("Follow my former X contacts for me").check();
   await page.getByRole("button", { name: "Continue" }).click();
   await page.waitForURL(`${h.url}/oauth/authorize?**`);
-  assert.deepEqual(await page.locator("#scopes li").allInnerTexts(), ["read:accounts", "read:search", "write:follows"]);
+  assert.deepEqual(await page.locator("#scopes li").allInnerTexts(), ["read:accounts", "read:search", "write:follows", "read:lists", "write:lists"]);
   await page.getByRole("button", { name: "Authorize" }).click();
   await page.waitForURL(`${s.url}/link`);
   await page.locator("#follows:not([hidden])").waitFor();

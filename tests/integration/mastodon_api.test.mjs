@@ -2,8 +2,9 @@
 // it must refuse what Mastodon refuses, or the tests that use it prove nothing. PKCE S256
 // (a wrong, missing or plain verifier fails), codes spent once and bound to client and
 // redirect, scopes, Bearer tokens and revocation, the shapes of Application, Token,
-// Account, CredentialAccount (verify_credentials, Mastodon's and Pleroma's) and Relationship,
-// rate-limit headers and 429.
+// Account, CredentialAccount (verify_credentials, Mastodon's and Pleroma's), Relationship and
+// List, lists and their accounts (a followed or requested account only, a batch all or
+// nothing), rate-limit headers and 429.
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { test, setup, teardown } from "../lib/harness.mjs";
@@ -18,7 +19,7 @@ const challengeOf = (v) => b64url(createHash("sha256").update(v).digest());
 
 setup(async () => {
   h = await startActorHost({ actors: [{ name: "alice" }], mastodon: true });
-  far = await startActorHost({ actors: [{ name: "bob" }] });
+  far = await startActorHost({ actors: [{ name: "bob" }, { name: "cy" }] });
   pl = await startActorHost({ actors: [{ name: "pia" }], mastodon: { software: "pleroma" } });
   h.mastodon.control({ loggedIn: "alice" });
   pl.mastodon.control({ loggedIn: "pia" });
@@ -178,6 +179,68 @@ test("search with resolve, follow, shapes, rate-limit headers, 429, revocation",
   assert.deepEqual(r.json(), {});
   r = await request(`${h.url}/api/v2/search?q=x`, { headers: auth });
   assert.equal(r.status, 401, "a revoked token is refused");
+});
+
+test("lists: List's shape, made and read with the list scopes, followed accounts added once, all or nothing", async () => {
+  const app = await registerApp("read:search write:follows read:lists write:lists");
+  const v = randomBytes(32).toString("hex");
+  const back = await authorize(app, { challenge: challengeOf(v), scope: "read:search write:follows read:lists write:lists" });
+  const token = (await exchange(app, back.searchParams.get("code"), { code_verifier: v })).json().access_token;
+  const auth = { authorization: `Bearer ${token}` };
+  const cy = far.actor("cy").id; // nobody here follows cy yet
+  const acct = (await request(`${h.url}/api/v2/search?q=${encodeURIComponent(cy)}&resolve=true&type=accounts`, { headers: auth })).json().accounts[0];
+
+  let r = await request(`${h.url}/api/v1/lists`, { headers: auth });
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.json(), [], "no list yet: an empty array");
+  r = await post("/api/v1/lists", { title: "" }, auth);
+  assert.equal(r.status, 422);
+  assert.equal(r.json().error, "Validation failed: Title can't be blank");
+  r = await post("/api/v1/lists", { title: "Old friends", replies_policy: "everyone" }, auth);
+  assert.equal(r.status, 422, "an unknown replies_policy");
+  r = await post("/api/v1/lists", { title: "Old friends", replies_policy: "list" }, auth);
+  assert.equal(r.status, 200);
+  const list = r.json();
+  assert.deepEqual(Object.keys(list).sort(), ["exclusive", "id", "replies_policy", "title"], "Mastodon's List");
+  assert.match(list.id, /^\d+$/);
+  assert.equal(list.title, "Old friends");
+  assert.equal(list.exclusive, false);
+  assert.deepEqual((await request(`${h.url}/api/v1/lists`, { headers: auth })).json(), [list]);
+
+  const add = (ids, id = list.id) => post(`/api/v1/lists/${id}/accounts`, ids.map((x) => ["account_ids[]", x]), auth);
+  r = await add([acct.id]);
+  assert.equal(r.status, 422, "not followed yet");
+  assert.equal(r.json().error, "Validation failed: Account must be a followed account");
+  r = await request(`${h.url}/api/v1/accounts/${acct.id}/follow`, { method: "POST", headers: auth });
+  assert.equal(r.json().requested, true, "a follow request");
+  r = await add(["999999"]);
+  assert.equal(r.status, 404, "an unknown account");
+  r = await add([acct.id], "424242");
+  assert.equal(r.status, 404, "an unknown list");
+  assert.equal(r.json().error, "Record not found");
+  r = await add([acct.id]);
+  assert.equal(r.status, 200, "a requested account may go in a list");
+  assert.deepEqual(r.json(), {});
+  r = await add([acct.id]);
+  assert.equal(r.status, 422);
+  assert.equal(r.json().error, "Validation failed: Account has already been taken");
+  assert.deepEqual(h.mastodon.snapshot().lists.find((l) => l.id === list.id).accounts, [acct.id]);
+  r = await request(`${h.url}/api/v1/accounts/${acct.id}/unfollow`, { method: "POST", headers: auth });
+  assert.equal(r.status, 200);
+  assert.deepEqual(h.mastodon.snapshot().lists.find((l) => l.id === list.id).accounts, [], "an unfollow takes the account out of the list, as Mastodon does");
+
+  // Scopes: a token without the list scopes may neither read nor write lists.
+  const narrow = await registerApp("read:search write:follows");
+  const nb = await authorize(narrow, {});
+  const nt = (await exchange(narrow, nb.searchParams.get("code"))).json().access_token;
+  r = await request(`${h.url}/api/v1/lists`, { headers: { authorization: `Bearer ${nt}` } });
+  assert.equal(r.status, 403);
+  assert.equal(r.json().error, "This action is outside the authorized scopes");
+  r = await post("/api/v1/lists", { title: "x" }, { authorization: `Bearer ${nt}` });
+  assert.equal(r.status, 403);
+  r = await request(`${h.url}/api/v1/lists/${list.id}`, { method: "DELETE", headers: auth });
+  assert.equal(r.status, 200);
+  assert.deepEqual((await request(`${h.url}/api/v1/lists`, { headers: auth })).json(), [], "deleted");
 });
 
 test("scopes are enforced: a read-only token cannot follow", async () => {

@@ -52,7 +52,7 @@ test("connect: the app is registered once, the member authorizes with PKCE, the 
   const q = u.searchParams;
   assert.equal(q.get("response_type"), "code");
   assert.equal(q.get("redirect_uri"), `${s.url}/link/oauth/callback`);
-  assert.equal(q.get("scope"), "read:accounts read:search write:follows");
+  assert.equal(q.get("scope"), "read:accounts read:search write:follows read:lists write:lists");
   assert.match(q.get("state"), /^[0-9a-f]{64}$/);
   assert.match(q.get("code_challenge"), /^[A-Za-z0-9_-]{43}$/, "S256 challenge: 43 base64url characters");
   assert.equal(q.get("code_challenge_method"), "S256");
@@ -61,7 +61,7 @@ test("connect: the app is registered once, the member authorizes with PKCE, the 
   assert.equal(snap.apps.length, 1, "one app registered");
   const app = snap.apps[0];
   assert.equal(app.name, "passerelle");
-  assert.deepEqual(app.scopes, ["read:accounts", "read:search", "write:follows"]);
+  assert.deepEqual(app.scopes, ["read:accounts", "read:search", "write:follows", "read:lists", "write:lists"]);
   assert.deepEqual(app.redirectUris, [`${s.url}/link/oauth/callback`]);
   assert.equal(app.website, s.url);
   assert.equal(q.get("client_id"), app.clientId);
@@ -82,7 +82,7 @@ test("connect: the app is registered once, the member authorizes with PKCE, the 
   const id = await memberId("alice");
   const [ghost, scopes, ct, nonce] = (await grantRow("alice")).split("|");
   assert.equal(ghost, h.domain);
-  assert.equal(scopes, "read:accounts read:search write:follows");
+  assert.equal(scopes, "read:accounts read:search write:follows read:lists write:lists");
   // Before keeping the token, whose account it acts for was asked with the token itself.
   const asked = h.mastodon.snapshot().requests.filter((x) => x.path === "/api/v1/accounts/verify_credentials");
   assert.equal(asked.length, 1, "verify_credentials once");

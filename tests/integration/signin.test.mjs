@@ -70,7 +70,7 @@ test("a fediverse address: WebFinger, the app registered, PKCE with read:account
 
   const apps = h.mastodon.snapshot().apps;
   assert.equal(apps.length, 1);
-  assert.deepEqual(apps[0].scopes, ["read:accounts", "read:search", "write:follows"], "one registration for sign-in and follows");
+  assert.deepEqual(apps[0].scopes, ["read:accounts", "read:search", "write:follows", "read:lists", "write:lists"], "one registration for sign-in and follows");
   assert.deepEqual(apps[0].redirectUris, [`${s.url}/link/oauth/callback`]);
   assert.equal(q.get("client_id"), apps[0].clientId);
   const form = new URLSearchParams(h.posts("/oauth/token").at(-1).body);
@@ -190,13 +190,13 @@ test("follow my former contacts: one consent for both, the grant sealed, autofol
   h.mastodon.control({ loggedIn: "erin" });
   const before = h.mastodon.snapshot().authorizations.length;
   const x = await signIn(s, h, "erin", { follows: true });
-  assert.equal(x.authorizeUrl.searchParams.get("scope"), "read:accounts read:search write:follows");
+  assert.equal(x.authorizeUrl.searchParams.get("scope"), "read:accounts read:search write:follows read:lists write:lists");
   assert.equal(h.mastodon.snapshot().authorizations.length, before + 1, "one authorization did both");
   const [id, , , , , autofollow] = (await memberOf("erin")).split("|");
   assert.equal(autofollow, "t");
   const [gHost, scopes, ct, nonce] = (await s.psql(`SELECT host, scopes, ciphertext, nonce FROM oauth_grants WHERE member_id = ${id}`)).split("|");
   assert.equal(gHost, h.domain);
-  assert.equal(scopes, "read:accounts read:search write:follows");
+  assert.equal(scopes, "read:accounts read:search write:follows read:lists write:lists");
   const token = tokenOf("erin");
   assert.equal(openSealed(s, `grant:${id}:${h.domain}`, ct, nonce), token.token, "sealed as the follow grant seals it");
   assert.equal(await s.psql(`SELECT value, source, client_addr IS NOT NULL FROM consent_ledger WHERE member_id = ${id} AND consent = 'autofollow' ORDER BY id DESC LIMIT 1`), "t|page|t");

@@ -1,9 +1,10 @@
 // A test double of a Mastodon instance's client API, speaking the real protocol: app
 // registration, OAuth 2 authorization with PKCE (S256) (at once, or through Mastodon's consent
 // screen with its Authorize and Deny forms), token exchange and revocation,
-// whose token it is (verify_credentials), search with resolve, follow, unfollow. JSON shapes, status
-// codes and rate-limit headers are Mastodon's (4.3): Application, Token, Account,
-// CredentialAccount, Relationship, {"error": ...} bodies,
+// whose token it is (verify_credentials), search with resolve, follow, unfollow, lists (GET and
+// POST /api/v1/lists, DELETE /api/v1/lists/:id, POST /api/v1/lists/:id/accounts). JSON shapes,
+// status codes and rate-limit headers are Mastodon's (4.3): Application, Token, Account,
+// CredentialAccount, Relationship, List, {"error": ...} bodies,
 // X-RateLimit-Limit/Remaining/Reset (ISO 8601, windows aligned on the epoch as Rack::Attack
 // counts them) on authenticated API answers, 429 "Too many requests" over a limit.
 //
@@ -22,7 +23,8 @@
 //   const api = createMastodonApi({ origin, localUser, resolve, follow });
 //   if (await api.handle(req, res, url, bodyBuffer)) return;    // in the host's handler
 //   api.control({loggedIn: "alice", deny: false, consentPage: false, limits: {...}, failNext: [...], clearFailNext})
-//   api.snapshot()  -> {apps, tokens (hashes only), follows, unfollows, following, searches, requests}
+//   api.snapshot()  -> {apps, tokens (hashes only), follows, unfollows, following, searches, requests, lists}
+//   api.deleteList(user, id)  the member deletes a list in their client
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 
 // Mastodon's scope list (config/initializers/doorkeeper.rb), enough to refuse unknown ones.
@@ -86,6 +88,8 @@ export function createMastodonApi({ origin, localUser, resolve, follow, unfollow
   const following = new Set(); // "user accountId" while user follows the account
   const searches = []; // {user, q, resolve, type, limit, found}
   const requests = []; // {method, path, status, at, auth}
+  const lists = new Map(); // id -> {id, user, title, replies_policy, exclusive, accounts: [account id]}
+  let nextListId = 1;
   const authorizations = []; // {user, clientId, scopes}: each consent given (one code each)
   const windows = new Map(); // "token:<t>" or "follows:<user>" -> {start, count}
   let nextId = 109000000000000000n;
@@ -449,10 +453,75 @@ export function createMastodonApi({ origin, localUser, resolve, follow, unfollow
     const a = accounts.get(id);
     if (!a) return send(res, 404, { error: "Record not found" }, rl);
     if (following.delete(`${t.user} ${id}`)) {
+      // Mastodon destroys the ListAccount rows with the Follow: the account leaves every list.
+      for (const l of lists.values()) if (l.user === t.user) l.accounts = l.accounts.filter((x) => x !== id);
       await unfollow(t.user, { id: a.actorId, account: a.json });
       unfollows.push({ user: t.user, accountId: id, actorId: a.actorId, at: new Date().toISOString() });
     }
     return send(res, 200, { ...relationship(a), following: false, requested: false, showing_reblogs: false }, rl);
+  }
+
+  // --- lists (app/controllers/api/v1/lists_controller.rb, lists/accounts_controller.rb) ---
+
+  const LIST_LIMIT = 50; // List::PER_ACCOUNT_LIMIT
+  const listJson = (l) => ({ id: l.id, title: l.title, replies_policy: l.replies_policy, exclusive: l.exclusive });
+  const listOf = (t, id) => {
+    const l = lists.get(id);
+    return l && l.user === t.user ? l : null;
+  };
+
+  function getLists(req, res, t, rl) {
+    if (!allows(t, "read", "read:lists")) return send(res, 403, { error: "This action is outside the authorized scopes" }, rl);
+    return send(res, 200, [...lists.values()].filter((l) => l.user === t.user).map(listJson), rl);
+  }
+
+  function createList(req, res, p, t, rl) {
+    if (!allows(t, "write", "write:lists")) return send(res, 403, { error: "This action is outside the authorized scopes" }, rl);
+    if (p === null) return send(res, 400, { error: "Invalid JSON" }, rl);
+    const title = String(p.title ?? "").trim();
+    const policy = p.replies_policy ?? "list";
+    if (!title) return send(res, 422, { error: "Validation failed: Title can't be blank" }, rl);
+    if (!["list", "followed", "none"].includes(policy)) return send(res, 422, { error: "Validation failed: Replies policy is not included in the list" }, rl);
+    if ([...lists.values()].filter((l) => l.user === t.user).length >= LIST_LIMIT) {
+      return send(res, 422, { error: "Validation failed: You have reached the maximum number of lists" }, rl);
+    }
+    const l = { id: String(nextListId++), user: t.user, title, replies_policy: policy, exclusive: ["true", "1", true].includes(p.exclusive), accounts: [] };
+    lists.set(l.id, l);
+    return send(res, 200, listJson(l), rl);
+  }
+
+  function deleteListCall(req, res, id, t, rl) {
+    if (!allows(t, "write", "write:lists")) return send(res, 403, { error: "This action is outside the authorized scopes" }, rl);
+    if (!listOf(t, id)) return send(res, 404, { error: "Record not found" }, rl);
+    lists.delete(id);
+    return send(res, 200, {}, rl);
+  }
+
+  // account_ids[] from a form (repeated) or a JSON array; the whole batch in one transaction.
+  function addToList(req, res, id, body, t, rl) {
+    if (!allows(t, "write", "write:lists")) return send(res, 403, { error: "This action is outside the authorized scopes" }, rl);
+    const l = listOf(t, id);
+    if (!l) return send(res, 404, { error: "Record not found" }, rl);
+    const type = String(req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
+    let ids;
+    if (type === "application/json") {
+      const p = parseBody(req, body);
+      if (p === null) return send(res, 400, { error: "Invalid JSON" }, rl);
+      ids = Array.isArray(p.account_ids) ? p.account_ids.map(String) : [];
+    } else {
+      ids = new URLSearchParams(body?.toString("utf8") ?? "").getAll("account_ids[]");
+    }
+    // Account.find(ids): one unknown id is a 404 for all.
+    if (ids.some((a) => !accounts.has(a))) return send(res, 404, { error: "Record not found" }, rl);
+    for (const a of ids) {
+      if (l.accounts.includes(a)) return send(res, 422, { error: "Validation failed: Account has already been taken" }, rl);
+      // A follow or a follow request (Mastodon 4.1 and later) must exist.
+      if (!following.has(`${t.user} ${a}`)) {
+        return send(res, 422, { error: "Validation failed: Account must be a followed account" }, rl);
+      }
+    }
+    l.accounts.push(...ids);
+    return send(res, 200, {}, rl);
   }
 
   async function api(req, res, url, body) {
@@ -463,6 +532,13 @@ export function createMastodonApi({ origin, localUser, resolve, follow, unfollow
     const rl = perToken.headers;
     if (req.method === "GET" && url.pathname === "/api/v2/search") return search(req, res, url, t, rl);
     if (req.method === "GET" && url.pathname === "/api/v1/accounts/verify_credentials") return verifyCredentials(req, res, t, rl);
+    if (url.pathname === "/api/v1/lists") {
+      if (req.method === "GET") return getLists(req, res, t, rl);
+      if (req.method === "POST") return createList(req, res, parseBody(req, body), t, rl);
+    }
+    const lm = /^\/api\/v1\/lists\/([^/]+)(\/accounts)?$/.exec(url.pathname);
+    if (lm && req.method === "POST" && lm[2]) return addToList(req, res, decodeURIComponent(lm[1]), body, t, rl);
+    if (lm && req.method === "DELETE" && !lm[2]) return deleteListCall(req, res, decodeURIComponent(lm[1]), t, rl);
     const m = /^\/api\/v1\/accounts\/([^/]+)\/(follow|unfollow)$/.exec(url.pathname);
     if (req.method === "POST" && m) {
       if (parseBody(req, body) === null) return send(res, 400, { error: "Invalid JSON" }, rl);
@@ -522,7 +598,12 @@ export function createMastodonApi({ origin, localUser, resolve, follow, unfollow
         following: [...following],
         searches: [...searches],
         requests: [...requests],
+        lists: [...lists.values()].map((l) => ({ ...listJson(l), user: l.user, accounts: [...l.accounts] })),
       };
+    },
+    deleteList(user, id) {
+      const l = lists.get(id);
+      if (l && l.user === user) lists.delete(id);
     },
   };
 }

@@ -1,4 +1,4 @@
-/* Unit tests for jsonobj.c: objects only, within the size and depth given. */
+/* Unit tests for jsonobj.c: objects (or arrays when asked), within the size and depth given. */
 #include <string.h>
 
 #include <json-c/json.h>
@@ -29,5 +29,14 @@ main(void)
     ok(!parses("{\"a\":{\"b\":{\"c\":{}}}}", 100, 3), "one level deeper refused");
     ok(!parses(NULL, 100, 4), "NULL");
     ok(!parses("", 100, 4), "empty");
+    {
+        struct json_object *a = jsonobj_parse_array("[{\"id\":\"1\"}] ", 13, 100, 4);
+
+        ok(a != NULL && json_object_array_length(a) == 1, "an array, as an array");
+        json_object_put(a);
+        ok(jsonobj_parse_array("{}", 2, 100, 4) == NULL, "an object is not an array");
+        ok(jsonobj_parse_array("[[[[1]]]]", 9, 100, 3) == NULL, "an array too deep");
+        ok(jsonobj_parse_array("[1] [2]", 7, 100, 4) == NULL, "two values");
+    }
     return done_testing();
 }

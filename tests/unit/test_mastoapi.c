@@ -78,7 +78,8 @@ test_form(void)
     mastoapi_form_add(&f, "redirect_uri", "https://b.example/link/oauth/callback");
     mastoapi_form_add(&f, "x", "a&b=c+d");
     is_str(f,
-           "scope=read%3Aaccounts+read%3Asearch+write%3Afollows&redirect_uri=https%3A%2F%2Fb."
+           "scope=read%3Aaccounts+read%3Asearch+write%3Afollows+read%3Alists+write%3Alists&"
+           "redirect_uri=https%3A%2F%2Fb."
            "example%2F"
            "link%2F"
            "oauth%2Fcallback&x=a%26b%3Dc%2Bd",
@@ -97,6 +98,16 @@ test_json(void)
     ok(mastoapi_parse_object("[1]", 3) == NULL, "an array is refused");
     ok(mastoapi_parse_object("{\"a\":", 5) == NULL, "a truncated object is refused");
     ok(mastoapi_parse_object("", 0) == NULL, "empty is refused");
+    o = mastoapi_parse_array("[{\"id\":\"1\"}]", 12);
+    ok(o != NULL && json_object_array_length(o) == 1, "an array parses as an array");
+    json_object_put(o);
+    ok(mastoapi_parse_array("{}", 2) == NULL, "an object is not an array");
+    o = mastoapi_parse_object("{\"id\":\"5\",\"n\":5}", 16);
+    is_str(mastoapi_str(o, "id", 1), "5", "a short string member");
+    ok(mastoapi_str(o, "id", 0) == NULL && mastoapi_str(o, "n", 9) == NULL &&
+           mastoapi_str(NULL, "id", 9) == NULL,
+       "too long, not a string, no object: NULL");
+    json_object_put(o);
     {
         char deep[200];
         size_t n = 0;

@@ -1400,7 +1400,7 @@ function showFollows() {
   const auto = state.consents?.autofollow === true;
   $("follows").hidden = false;
   $("connect").hidden = !auto;
-  $("connect-btn").hidden = !(auto && o.available && !o.granted);
+  $("connect-btn").hidden = !(auto && o.available && (!o.granted || o.lists === false));
   $("revoke-btn").hidden = !o.granted;
   if (!o.available) say($("connect-state"), "connectOff");
   else if (o.granted) {
@@ -1411,6 +1411,7 @@ function showFollows() {
       failed: Number(f.failed) || 0,
     });
   } else say($("connect-state"), "notConnected");
+  showList(o);
   if (typeof state.following_csv === "string") $("csv-link").href = state.following_csv;
 }
 
@@ -1484,42 +1485,91 @@ const BT = {
       "Blocked on X: {blocked}; muted: {muted}. Their accounts will never be followed or told about you, and you will never be told about them.",
     excludesPrivacy:
       "The account numbers of the accounts you blocked or muted are sent too (nothing else of those lists), so that passerelle keeps them away from you.",
+    listTitle: "Former X contacts",
+    listReconnect:
+      "Your server was connected before passerelle could also put the people it follows for you in a list, “{title}”. Connect it again to allow that; the follows go on meanwhile.",
+    listed: "The people followed for you are also in the list “{title}” on your server ({n} so far).",
+    listGone:
+      "You deleted the list “{title}” on your server, so passerelle no longer fills it. Connect your server again to have it made anew.",
+    listRefused: "Your server refused the list “{title}”; the follows go on without it.",
   },
   fr: {
     excludes:
       "Bloqués sur X\u00a0: {blocked}\u00a0; masqués\u00a0: {muted}. Leurs comptes ne seront jamais suivis ni informés de votre arrivée, et vous ne serez jamais informé de la leur.",
     excludesPrivacy:
       "Les numéros des comptes que vous avez bloqués ou masqués sont aussi envoyés (rien d'autre de ces listes), pour que passerelle les tienne à l'écart de vous.",
+    listTitle: "Anciens contacts X",
+    listReconnect:
+      "Votre serveur a été connecté avant que passerelle puisse aussi mettre les personnes qu'il suit pour vous dans une liste, «\u00a0{title}\u00a0». Connectez-le à nouveau pour le permettre\u00a0; les abonnements continuent en attendant.",
+    listed: "Les personnes suivies pour vous sont aussi dans la liste «\u00a0{title}\u00a0» de votre serveur ({n} pour l'instant).",
+    listGone:
+      "Vous avez supprimé la liste «\u00a0{title}\u00a0» de votre serveur\u00a0: passerelle ne la remplit plus. Connectez votre serveur à nouveau pour qu'elle soit recréée.",
+    listRefused: "Votre serveur a refusé la liste «\u00a0{title}\u00a0»\u00a0; les abonnements continuent sans elle.",
   },
   de: {
     excludes:
       "Auf X blockiert: {blocked}; stummgeschaltet: {muted}. Ihren Accounts wird nie gefolgt, sie erfahren nie von Ihnen, und Sie erfahren nie von ihnen.",
     excludesPrivacy:
       "Die Nummern der Accounts, die Sie blockiert oder stummgeschaltet haben, werden auch gesendet (sonst nichts aus diesen Listen), damit passerelle sie von Ihnen fernhält.",
+    listTitle: "Frühere X-Kontakte",
+    listReconnect:
+      "Ihr Server wurde verbunden, bevor passerelle die Menschen, denen es für Sie folgt, auch in eine Liste „{title}“ eintragen konnte. Verbinden Sie ihn erneut, um das zu erlauben; das Folgen geht inzwischen weiter.",
+    listed: "Die Menschen, denen für Sie gefolgt wird, stehen auch in der Liste „{title}“ auf Ihrem Server (bisher {n}).",
+    listGone:
+      "Sie haben die Liste „{title}“ auf Ihrem Server gelöscht, daher füllt passerelle sie nicht mehr. Verbinden Sie Ihren Server erneut, damit sie neu angelegt wird.",
+    listRefused: "Ihr Server hat die Liste „{title}“ abgelehnt; das Folgen geht ohne sie weiter.",
   },
   es: {
     excludes:
       "Bloqueadas en X: {blocked}; silenciadas: {muted}. Sus cuentas nunca serán seguidas ni sabrán de usted, y usted nunca sabrá de ellas.",
     excludesPrivacy:
       "También se envían los números de las cuentas que bloqueó o silenció (nada más de esas listas), para que passerelle las mantenga lejos de usted.",
+    listTitle: "Antiguos contactos de X",
+    listReconnect:
+      "Su servidor se conectó antes de que passerelle pudiera poner también en una lista, «{title}», a las personas que sigue por usted. Conéctelo de nuevo para permitirlo; mientras tanto, los seguimientos continúan.",
+    listed: "Las personas seguidas por usted también están en la lista «{title}» de su servidor ({n} por ahora).",
+    listGone:
+      "Eliminó la lista «{title}» de su servidor, así que passerelle ya no la llena. Conecte su servidor de nuevo para que se cree otra vez.",
+    listRefused: "Su servidor rechazó la lista «{title}»; los seguimientos continúan sin ella.",
   },
   it: {
     excludes:
       "Bloccati su X: {blocked}; silenziati: {muted}. I loro account non saranno mai seguiti né informati di Lei, e Lei non sarà mai informato di loro.",
     excludesPrivacy:
       "Vengono inviati anche i numeri degli account che ha bloccato o silenziato (nient'altro di quelle liste), perché passerelle li tenga lontani da Lei.",
+    listTitle: "Ex contatti di X",
+    listReconnect:
+      "Il Suo server è stato collegato prima che passerelle potesse mettere anche in una lista, «{title}», le persone che segue per Lei. Lo colleghi di nuovo per permetterlo; nel frattempo i follow continuano.",
+    listed: "Le persone seguite per Lei sono anche nella lista «{title}» del Suo server ({n} finora).",
+    listGone:
+      "Ha eliminato la lista «{title}» dal Suo server, quindi passerelle non la riempie più. Colleghi di nuovo il Suo server perché venga ricreata.",
+    listRefused: "Il Suo server ha rifiutato la lista «{title}»; i follow continuano senza di essa.",
   },
   pt: {
     excludes:
       "Bloqueadas no X: {blocked}; silenciadas: {muted}. As contas delas nunca serão seguidas nem avisadas sobre você, e você nunca será avisado sobre elas.",
     excludesPrivacy:
       "Os números das contas que você bloqueou ou silenciou também são enviados (nada mais dessas listas), para que o passerelle as mantenha longe de você.",
+    listTitle: "Antigos contatos do X",
+    listReconnect:
+      "O seu servidor foi conectado antes de o passerelle poder pôr também numa lista, “{title}”, as pessoas que ele segue por você. Conecte-o de novo para permitir isso; enquanto isso, os seguimentos continuam.",
+    listed: "As pessoas seguidas por você também estão na lista “{title}” do seu servidor ({n} até agora).",
+    listGone:
+      "Você apagou a lista “{title}” do seu servidor, então o passerelle não a preenche mais. Conecte o seu servidor de novo para que ela seja criada outra vez.",
+    listRefused: "O seu servidor recusou a lista “{title}”; os seguimentos continuam sem ela.",
   },
   nl: {
     excludes:
       "Geblokkeerd op X: {blocked}; genegeerd: {muted}. Hun accounts worden nooit gevolgd of over u ingelicht, en u wordt nooit over hen ingelicht.",
     excludesPrivacy:
       "De nummers van de accounts die u blokkeerde of negeerde worden ook verstuurd (verder niets uit die lijsten), zodat passerelle ze bij u weghoudt.",
+    listTitle: "Voormalige X-contacten",
+    listReconnect:
+      "Uw server werd verbonden voordat passerelle de mensen die het voor u volgt ook in een lijst, ‘{title}’, kon zetten. Verbind hem opnieuw om dat toe te staan; het volgen gaat intussen door.",
+    listed: "De mensen die voor u gevolgd worden staan ook in de lijst ‘{title}’ op uw server (tot nu toe {n}).",
+    listGone:
+      "U hebt de lijst ‘{title}’ op uw server verwijderd, dus passerelle vult die niet meer. Verbind uw server opnieuw om hem opnieuw te laten maken.",
+    listRefused: "Uw server weigerde de lijst ‘{title}’; het volgen gaat zonder door.",
   },
 };
 for (const l of Object.keys(BT)) Object.assign(T[l], BT[l]);
@@ -1561,6 +1611,19 @@ function showExcludes(el, blocked, muted) {
   el.hidden = blocked + muted === 0;
   if (el.id === "s-excludes") $("s-excludes-privacy").hidden = el.hidden;
   if (!el.hidden) say(el, "excludes", { blocked, muted });
+}
+
+// The list on the member's server: a grant from before lists asks to connect again.
+function showList(o) {
+  const el = $("list-state");
+  const title = () => t("listTitle");
+  let key = null;
+  if (o.granted && o.lists === false) key = "listReconnect";
+  else if (o.granted && o.list === "gone") key = "listGone";
+  else if (o.granted && o.list === "refused") key = "listRefused";
+  else if (o.granted && Number(o.listed) > 0) key = "listed";
+  el.hidden = key === null;
+  say(el, key, { title, n: Number(o.listed) || 0 });
 }
 
 // ---- verify with X -----------------------------------------------------------------------
