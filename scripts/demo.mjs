@@ -159,7 +159,7 @@ async function main() {
   step("6. Alice and Carol let the bridge follow for them: OAuth with PKCE on their own servers");
   for (const u of names.filter((n) => people[n].grant)) {
     const r = await connect(s, sessions[u]);
-    expect(r.result === "granted", `${u}'s server granted read:search write:follows (token stored sealed)`, `result=${r.result}`);
+    expect(r.result === "granted", `${u}'s server granted the follow and list scopes (token stored sealed)`, `result=${r.result}`);
   }
 
   step("7. The bridge matches former contacts and acts on each pair as both sides allow");
