@@ -5,7 +5,10 @@
 // as those consents say; an admin's instance subscribes to the relay and receives a
 // member's public post; an old X handle looks up to its new home; Alice moves to another
 // account and her membership follows her; Dora joins from the web, signing in on her own server;
-// Carol undoes the follow made for her and Bob ignores Alice, from their pages.
+// Carol undoes the follow made for her and Bob ignores Alice, from their pages; then across
+// the networks: Erin, on Bluesky (the reference PDS), follows her former X contact Frank there
+// in her own repository, and Dora, on the fediverse, follows Erin through Bridgy Fed (its test
+// double) from her own server.
 //
 // Run through scripts/demo.sh (which starts a throwaway PostgreSQL under var/demo/); it
 // prints "ok N - ..." for each expectation, so tests/run.sh runs it as a test too.
@@ -14,10 +17,13 @@ import { startServer } from "../tests/lib/server.mjs";
 import { startPeer } from "../tests/lib/peer.mjs";
 import { eventually, sleep } from "../tests/lib/harness.mjs";
 import { request } from "../tests/lib/http.mjs";
-import { openLink } from "../tests/lib/linkcode.mjs";
+import { openLink, sqlSession } from "../tests/lib/linkcode.mjs";
 import { xArchive, zipBuffer } from "../tests/lib/xarchive.mjs";
 import { connect } from "../tests/lib/oauthflow.mjs";
 import { signIn } from "../tests/lib/signin.mjs";
+import { startPds } from "../tests/lib/pds.mjs";
+import { startBridgyFed } from "../tests/lib/bridgyfed.mjs";
+import { blueskyMember, signedInBluesky, followsOf } from "../tests/lib/atmembers.mjs";
 
 const PUBLIC = "https://www.w3.org/ns/activitystreams#Public";
 const tty = process.stdout.isTTY;
@@ -58,6 +64,8 @@ const X = {
   alice: { handle: "alice_x", id: "1580000000000000101" },
   bob: { handle: "Bob_X", id: "1580000000000000102" },
   carol: { handle: "carol_x", id: "1580000000000000103" },
+  dora: { handle: "dora_x", id: "1580000000000000104" },
+  erin: { handle: "erin_x", id: "1580000000000000105" },
 };
 const people = {
   // Alice followed Bob and Carol on X; she lets the bridge follow for her and relay her posts.
@@ -69,6 +77,8 @@ const people = {
 };
 
 let s;
+let pds; // the reference atproto PDS with its PLC directory, where Erin and Frank live
+let bridgy; // Bridgy Fed's test double (bsky.brid.gy): who on Bluesky is bridged to the fediverse
 const peers = {};
 let admin; // an instance admin's server, subscribed to the relay; no former X contact there
 let exitCode = 1;
@@ -88,8 +98,26 @@ async function bridgeMessages(p) {
   return (await p.events()).filter((e) => e.type === "Create" && e.actor === `${s.url}/users/passerelle`);
 }
 
+// A person's page: their X archive dropped in, then their consents (as the page's buttons do).
+async function linkArchive(u, session, person) {
+  const { cookie, csrf } = session;
+  const zip = zipBuffer(xArchive({ username: X[u].handle, accountId: X[u].id, displayName: u, followerIds: person.followers, followingIds: person.following }).entries);
+  const up = await request(`${s.url}/link/archive`, { method: "POST", headers: { cookie, "content-type": "application/zip", "x-csrf-token": csrf }, body: zip });
+  expect(up.status === 200 && up.json().status === "linked", `${u} linked @${X[u].handle} (${person.following.length} followed, ${person.followers.length} followers)`, `${up.status} ${up.body}`);
+  const c = await request(`${s.url}/link/consents`, { method: "POST", headers: { cookie, "content-type": "application/json", "x-csrf-token": csrf }, body: JSON.stringify(person.consents) });
+  expect(c.status === 200, `${u}'s consents saved: ${Object.entries(person.consents).map(([k, v]) => `${k}=${v ? "yes" : "no"}`).join(" ")}`, c.body);
+}
+
 async function main() {
-  step("1. The bridge starts: PostgreSQL, migrations, passerelle serve on loopback");
+  step("1. The bridge starts: PostgreSQL, migrations, passerelle serve on loopback (beside a Bluesky PDS and Bridgy Fed)");
+  // The fediverse servers of step 2 start meanwhile: loading the PDS takes seconds.
+  const names = Object.keys(people);
+  const starting = Promise.all([
+    ...names.map((u, i) => startPeer({ user: u, mastodon: true, firstKnock: i % 2 ? "rfc9421" : "draft-cavage-http-signatures-12" })),
+    startPeer({ user: "admin", firstKnock: "draft-cavage-http-signatures-12" }),
+  ]);
+  starting.catch(() => {}); // step 2 awaits it; a failure before that is the PDS's to report
+  [pds, bridgy] = await Promise.all([startPds(), startBridgyFed()]);
   s = await startServer({
     name: "passerelle",
     config: {
@@ -101,16 +129,17 @@ async function main() {
       follow_poll_ms: 200,
       follow_hold_hours: 0,
       relay_follow_poll_ms: 200,
+      plc_url: pds.plcUrl,
+      atproto_follow_poll_ms: 200,
+      bridge_bsky_domain: bridgy.domain,
+      bridge_poll_ms: 200,
     },
   });
   say(`passerelle at ${s.url} (bridge account @passerelle@${new URL(s.url).host})`);
+  say(`a Bluesky PDS at ${pds.url} (PLC directory ${pds.plcUrl}); Bridgy Fed's double at ${bridgy.url}`);
 
   step("2. Four fediverse servers start (Fedify, with the Mastodon client API on the same origin)");
-  const names = Object.keys(people);
-  const started = await Promise.all([
-    ...names.map((u, i) => startPeer({ user: u, mastodon: true, firstKnock: i % 2 ? "rfc9421" : "draft-cavage-http-signatures-12" })),
-    startPeer({ user: "admin", firstKnock: "draft-cavage-http-signatures-12" }),
-  ]);
+  const started = await starting;
   names.forEach((u, i) => (peers[u] = started[i]));
   admin = started[names.length];
   for (const u of names) {
@@ -149,11 +178,7 @@ async function main() {
     const cookie = await openLink(s, links[u]);
     const st = await request(`${s.url}/link/state`, { headers: { cookie } });
     sessions[u] = { cookie, csrf: st.json().csrf };
-    const zip = zipBuffer(xArchive({ username: X[u].handle, accountId: X[u].id, displayName: u, followerIds: people[u].followers, followingIds: people[u].following }).entries);
-    const up = await request(`${s.url}/link/archive`, { method: "POST", headers: { cookie, "content-type": "application/zip", "x-csrf-token": sessions[u].csrf }, body: zip });
-    expect(up.status === 200 && up.json().status === "linked", `${u} linked @${X[u].handle} (${people[u].following.length} followed, ${people[u].followers.length} followers)`, `${up.status} ${up.body}`);
-    const c = await request(`${s.url}/link/consents`, { method: "POST", headers: { cookie, "content-type": "application/json", "x-csrf-token": sessions[u].csrf }, body: JSON.stringify(people[u].consents) });
-    expect(c.status === 200, `${u}'s consents saved: ${Object.entries(people[u].consents).map(([k, v]) => `${k}=${v ? "yes" : "no"}`).join(" ")}`, c.body);
+    await linkArchive(u, sessions[u], people[u]);
   }
 
   step("6. Alice and Carol let the bridge follow for them: OAuth with PKCE on their own servers");
@@ -284,6 +309,49 @@ async function main() {
   );
   expect(bobAlice, "the matcher undid his pair toward her: she is never followed, named or told about him again, until he restores her");
 
+  step("15. Across the networks: Erin joins from Bluesky; Frank is there already; Dora links her archive");
+  const [erinAt, frankAt] = await Promise.all([pds.createAccount("erin"), pds.createAccount("frank")]);
+  bridgy.bridge(erinAt.handle, erinAt.did); // Erin opted in to Bridgy Fed; Dora is not bridged to Bluesky
+  const frank = await blueskyMember(s, pds, "frank", frankAt); // linked, findable, autofollow
+  const erin = await signedInBluesky(s, pds, erinAt); // her PDS session (an app password's), sealed
+  say(`erin: ${erinAt.handle} (${erinAt.did}) on ${pds.url}, bridged as @${erinAt.handle}@${bridgy.domain}; frank: ${frankAt.handle}, on X @frank_x`);
+  const doraPage = await request(`${s.url}/link/state`, { headers: { cookie: web.session } });
+  sessions.dora = { cookie: web.session, csrf: doraPage.json()?.csrf };
+  sessions.erin = await sqlSession(s, erin.id);
+  // Erin followed Dora and Frank on X; Dora followed Erin. Both let the bridge follow for them.
+  const both = { findable: true, autofollow: true, notify: true, relay: false };
+  await linkArchive("erin", sessions.erin, { following: [X.dora.id, frank.xId], followers: [X.dora.id], consents: both });
+  await linkArchive("dora", sessions.dora, { following: [X.erin.id], followers: [X.erin.id], consents: both });
+
+  step("16. Erin follows Frank on Bluesky, in her own repository; Dora's server follows Erin's Bridgy Fed actor");
+  const pairOf = (b, a) => s.psql(`SELECT fa.method || ' ' || fa.state || ' ' || coalesce(fa.record_uri, '') FROM follow_actions fa WHERE fa.follower_id = ${b} AND fa.followee_id = ${a}`);
+  const written = await waitFor(async () => (await followsOf(pds, erinAt))[frankAt.did], "erin's follow record for frank", 30000);
+  expect(written?.length === 1, "Erin's PDS holds one app.bsky.graph.follow record for Frank's DID (listRecords, read back from her repository)", JSON.stringify(written));
+  const ef = await waitFor(async () => ((await pairOf(erin.id, frank.id)).startsWith("atproto done") ? pairOf(erin.id, frank.id) : null), "erin's pair toward frank done");
+  if (ef) say(`erin -> frank: ${ef}`);
+  expect(ef === `atproto done ${written?.[0]}`, "her pair is done, with that record's at:// uri kept (an undo can name it)", ef);
+  const erinActor = bridgy.actorId(erinAt.did);
+  const bridged = await waitFor(async () => (await s.psql(`SELECT bridged_handle FROM members WHERE id = ${erin.id}`)) || null, "erin looked up at Bridgy Fed");
+  expect(bridged === `${erinAt.handle}@${bridgy.domain}`, `the bridge found Erin bridged by Bridgy Fed (WebFinger acct:${erinAt.handle}@${bridgy.domain}, self link ${erinActor})`, bridged);
+  const doraFollow = await waitFor(async () => (await peers.dora.mastodon()).follows?.find((f) => f.user === "dora" && f.actorId === erinActor), "dora's follow of erin's bridged actor", 30000);
+  expect(doraFollow, "Dora's own server followed Erin's Bridgy Fed actor, through its client API (search with resolve, then follow)");
+  const delivered = await waitFor(() => bridgy.requests.find((r) => r.method === "POST" && r.path === `/ap/${erinAt.did}/inbox`), "the Follow at bridgy fed");
+  expect(delivered && /signature/i.test(JSON.stringify(delivered.headers)), "and her server delivered its signed Follow to that actor's inbox at Bridgy Fed, which carries it to Bluesky");
+  const doraId = await s.psql(`SELECT id FROM members WHERE actor_uri = '${peers.dora.actorId}'`);
+  const ed = await pairOf(erin.id, doraId);
+  say(`erin -> dora: ${ed}`);
+  expect(ed.startsWith("notice "), "Erin toward Dora: not followed, since Bluesky members do not yet follow fediverse accounts through Bridgy Fed (ap.brid.gy)", ed);
+  const elist = await request(`${s.url}/link/contacts?dir=following`, { headers: { cookie: sessions.erin.cookie } });
+  const econtacts = elist.json()?.contacts ?? [];
+  say(`erin's page: ${econtacts.map((c) => `@${c.handle} on X is ${c.acct} (${c.status})`).join(", ")}`);
+  expect(
+    econtacts.length === 2 && econtacts.some((c) => c.handle === X.dora.handle && c.acct === `dora@127.0.0.1:${peers.dora.port}`) && econtacts.some((c) => c.handle === "frank_x" && c.status === "followed"),
+    "her page lists both: Frank followed for her, and Dora by her fediverse address, to follow herself",
+    elist.body?.slice(0, 300),
+  );
+  const everything = await followsOf(pds, erinAt);
+  expect(Object.keys(everything).length === 1, "nobody else is followed in Erin's repository", JSON.stringify(everything));
+
   exitCode = failed === 0 ? 0 : 1;
 }
 
@@ -293,7 +361,7 @@ try {
   failed++;
   console.log(`not ok ${++checked} - the demo stopped: ${e?.stack ?? e}`);
 }
-for (const p of [...Object.values(peers), admin]) await p?.stop().catch(() => {});
+for (const p of [...Object.values(peers), admin, bridgy, pds]) await p?.stop().catch(() => {});
 if (s) {
   const code = await s.stop();
   expect(code === 0, "passerelle stopped cleanly (exit 0)");
