@@ -1,11 +1,13 @@
 /* Bar charts drawn as SVG by the server: no script, no external file, readable as text. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 
 #include "chart.h"
 #include "htmltext.h"
+#include "texts.h"
 
 /* Geometry in SVG user units; the viewBox lets the page scale it to any width. */
 #define CHART_W      600
@@ -29,8 +31,10 @@ chart_escape(struct evbuffer *out, const char *s)
 }
 
 void
-chart_svg_bars(struct evbuffer *out, const char *title, const struct chart_bar *bars, size_t n)
+chart_svg_bars(struct evbuffer *out, const struct chart_words *words, const struct chart_bar *bars,
+               size_t n)
 {
+    char total_s[24], days_s[24], *desc;
     const int plot_w = CHART_W - CHART_LEFT - CHART_RIGHT;
     const int plot_h = CHART_H - CHART_TOP - CHART_BOTTOM;
     long max = 0, total = 0;
@@ -46,14 +50,15 @@ chart_svg_bars(struct evbuffer *out, const char *title, const struct chart_bar *
                         "role=\"img\" aria-labelledby=\"chart-title chart-desc\" "
                         "class=\"chart\"><title id=\"chart-title\">",
                         CHART_W, CHART_H);
-    chart_escape(out, title);
-    evbuffer_add_printf(out, "</title><desc id=\"chart-desc\">%ld in all over %zu days", total, n);
-    if (n > 0) {
-        evbuffer_add(out, ", from ", 7);
-        chart_escape(out, bars[0].label);
-        evbuffer_add(out, " to ", 4);
-        chart_escape(out, bars[n - 1].label);
-    }
+    chart_escape(out, words->title);
+    evbuffer_add_printf(out, "</title><desc id=\"chart-desc\">");
+    snprintf(total_s, sizeof(total_s), "%ld", total);
+    snprintf(days_s, sizeof(days_s), "%zu", n);
+    desc = texts_format_text(words->desc, "total", total_s, "days", days_s, "from",
+                             n > 0 ? bars[0].label : "", "to", n > 0 ? bars[n - 1].label : "",
+                             (const char *)NULL);
+    chart_escape(out, desc);
+    free(desc);
     evbuffer_add_printf(out,
                         "</desc><line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
                         "stroke=\"#888\" stroke-width=\"1\"/>",
@@ -75,10 +80,12 @@ chart_svg_bars(struct evbuffer *out, const char *title, const struct chart_bar *
         chart_escape(out, bars[i].label);
         evbuffer_add_printf(out, ": %ld</title></rect>", v);
     }
-    if (max > 0)
-        evbuffer_add_printf(out,
-                            "<text x=\"%d\" y=\"%d\" font-size=\"12\" fill=\"#444\">max %ld</text>",
-                            CHART_LEFT, CHART_TOP - 8, max);
+    if (max > 0) {
+        evbuffer_add_printf(out, "<text x=\"%d\" y=\"%d\" font-size=\"12\" fill=\"#444\">",
+                            CHART_LEFT, CHART_TOP - 8);
+        chart_escape(out, words->max);
+        evbuffer_add_printf(out, " %ld</text>", max);
+    }
     if (n > 0) {
         evbuffer_add_printf(out, "<text x=\"%d\" y=\"%d\" font-size=\"12\" fill=\"#444\">",
                             CHART_LEFT, CHART_H - 6);

@@ -1,4 +1,5 @@
 /* GET /: the start page (the sign-in form) and public counts; GET /metrics for Prometheus. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "netguard.h"
 #include "signin.h"
 #include "status.h"
+#include "texts.h"
 #include "xmalloc.h"
 
 struct status_req {
@@ -32,12 +34,28 @@ struct status_req {
  */
 #define STATUS_CACHE_SECONDS 5
 
+/*
+ * What the last query found; each request renders it in its own language. counts[] follow
+ * status_labels[]' order, days[] are oldest first.
+ */
 static struct {
-    time_t at;
-    char *html;
-    size_t len;
+    time_t at; /* 0: nothing cached */
+    char counts[5][24];
+    char days[STATUS_DAYS][16];
+    long arrivals[STATUS_DAYS];
+    int ndays;
 } status_cache;
 
+/* The page's counts: their element id, their label's text key, their column in sql_status. */
+static const struct {
+    const char *id;
+    const char *key;
+    int column;
+} status_labels[] = {
+    { "members", "status.members", 2 },     { "linked", "status.linked", 3 },
+    { "instances", "status.instances", 4 }, { "follows", "status.follows", 5 },
+    { "contacts", "status.contacts", 6 },
+};
 /*
  * One row per day, oldest first: the day, its arrivals (members who joined that day and are
  * still members), then the same totals on every row (computed once, as init plans).
@@ -56,67 +74,129 @@ static const char sql_status[] =
     "  (SELECT count(*) FROM follow_actions WHERE state <> 'undone')"
     " FROM days LEFT JOIN arr ON arr.d = days.d ORDER BY days.d";
 
+/* Appends a catalogue text, escaped; {name} placeholders take the HTML fragments given. */
 static void
-status_count(struct evbuffer *out, const char *id, const char *label, const char *value)
+status_put(struct evbuffer *out, const char *lang, const char *key, ...)
 {
-    evbuffer_add_printf(out, "<dt>%s</dt><dd id=\"%s\">", label, id);
-    chart_escape(out, value);
-    evbuffer_add(out, "</dd>", 5);
+    struct evbuffer *esc = evbuffer_new();
+    const char *names[3] = { NULL, NULL, NULL }, *html[3] = { NULL, NULL, NULL };
+    char *tmpl, *text;
+    va_list ap;
+
+    /* Escaping leaves "{name}" as it is, so the fragments go in after it, unescaped. */
+    chart_escape(esc, texts_get(lang, key));
+    evbuffer_add(esc, "", 1);
+    tmpl = (char *)evbuffer_pullup(esc, -1);
+    va_start(ap, key);
+    for (int i = 0; i < 3 && (names[i] = va_arg(ap, const char *)) != NULL; i++)
+        html[i] = va_arg(ap, const char *);
+    va_end(ap);
+    text = texts_format_text(tmpl, names[0] ? names[0] : "", html[0], names[1] ? names[1] : "",
+                             html[1], names[2] ? names[2] : "", html[2], (const char *)NULL);
+    evbuffer_add(out, text, strlen(text));
+    free(text);
+    evbuffer_free(esc);
 }
 
-/* Renders the status (what follows the sign-in form) from sql_status's rows into the cache. */
-static void
-status_render(const struct config *cfg, PGresult *res)
-{
-    static const char *const zero = "0";
-    struct evbuffer *out = evbuffer_new();
-    int n = PQntuples(res);
-    struct chart_bar bars[STATUS_DAYS];
+static char *status_wrap(const char *tag, ...) __attribute__((sentinel));
+static void status_put(struct evbuffer *out, const char *lang, const char *key, ...)
+    __attribute__((sentinel));
 
-    evbuffer_add_printf(out, "<section id=\"status\"><p>To join, follow <strong>@");
-    chart_escape(out, cfg->bridge_username);
-    evbuffer_add_printf(out, "@");
-    chart_escape(out, cfg->host);
-    evbuffer_add_printf(out, "</strong> from your fediverse account. Anyone can look up "
-                             "<code>@old_x_handle@");
-    chart_escape(out, cfg->host);
-    evbuffer_add_printf(out, "</code> to find where a member moved. Instance admins can add "
-                             "<code>");
-    chart_escape(out, cfg->base_url);
-    evbuffer_add_printf(out, "/inbox</code> as a relay.</p><dl>");
-    status_count(out, "members", "Members", n > 0 ? PQgetvalue(res, 0, 2) : zero);
-    status_count(out, "linked", "Members who linked their X archive",
-                 n > 0 ? PQgetvalue(res, 0, 3) : zero);
-    status_count(out, "instances", "Subscribed instances", n > 0 ? PQgetvalue(res, 0, 4) : zero);
-    status_count(out, "follows", "Follows made", n > 0 ? PQgetvalue(res, 0, 5) : zero);
-    status_count(out, "contacts", "Former contacts found", n > 0 ? PQgetvalue(res, 0, 6) : zero);
-    evbuffer_add_printf(out, "</dl><h2>Arrivals per day</h2><figure>");
+/* The parts (up to a NULL) each escaped, inside <tag>...</tag>: a new string. */
+static char *
+status_wrap(const char *tag, ...)
+{
+    struct evbuffer *buf = evbuffer_new();
+    const char *part;
+    char *s;
+    size_t len;
+    va_list ap;
+
+    evbuffer_add_printf(buf, "<%s>", tag);
+    va_start(ap, tag);
+    while ((part = va_arg(ap, const char *)) != NULL)
+        chart_escape(buf, part);
+    va_end(ap);
+    evbuffer_add_printf(buf, "</%s>", tag);
+    len = evbuffer_get_length(buf);
+    s = xmalloc(len + 1);
+    evbuffer_remove(buf, s, len);
+    s[len] = '\0';
+    evbuffer_free(buf);
+    return s;
+}
+
+/* Keeps what sql_status found, for STATUS_CACHE_SECONDS. */
+static void
+status_keep(PGresult *res)
+{
+    int n = PQntuples(res);
+
     if (n > STATUS_DAYS)
         n = STATUS_DAYS;
+    for (size_t i = 0; i < sizeof(status_labels) / sizeof(status_labels[0]); i++)
+        snprintf(status_cache.counts[i], sizeof(status_cache.counts[i]), "%s",
+                 n > 0 ? PQgetvalue(res, 0, status_labels[i].column) : "0");
     for (int i = 0; i < n; i++) {
-        bars[i].label = PQgetvalue(res, i, 0);
-        bars[i].value = strtol(PQgetvalue(res, i, 1), NULL, 10);
+        snprintf(status_cache.days[i], sizeof(status_cache.days[i]), "%s", PQgetvalue(res, i, 0));
+        status_cache.arrivals[i] = strtol(PQgetvalue(res, i, 1), NULL, 10);
     }
-    chart_svg_bars(out, "Members who joined each day, last 30 days (UTC)", bars, (size_t)n);
-    evbuffer_add_printf(out, "</figure></section><p>passerelle %s</p></main></body></html>\n",
-                        PASSERELLE_VERSION);
-    free(status_cache.html);
-    status_cache.len = evbuffer_get_length(out);
-    status_cache.html = xmalloc(status_cache.len);
-    evbuffer_remove(out, status_cache.html, status_cache.len);
+    status_cache.ndays = n;
     status_cache.at = time(NULL);
-    evbuffer_free(out);
 }
 
-/* The page: the sign-in form in the visitor's language on top, the cached status below. */
+/* The status (what follows the sign-in form) in lang, from the cache. */
+static void
+status_render(struct evbuffer *out, const struct config *cfg, const char *lang)
+{
+    struct chart_bar bars[STATUS_DAYS];
+    struct chart_words words;
+    char *bridge =
+        status_wrap("strong", "@", cfg->bridge_username, "@", cfg->host, (const char *)NULL);
+    char *lookup = status_wrap("code", "@old_x_handle@", cfg->host, (const char *)NULL);
+    char *relay = status_wrap("code", cfg->base_url, "/inbox", (const char *)NULL);
+
+    evbuffer_add_printf(out, "<section id=\"status\"><p>");
+    status_put(out, lang, "status.join", "bridge", bridge, "lookup", lookup, "relay", relay,
+               (const char *)NULL);
+    evbuffer_add_printf(out, "</p><dl>");
+    for (size_t i = 0; i < sizeof(status_labels) / sizeof(status_labels[0]); i++) {
+        evbuffer_add_printf(out, "<dt>");
+        status_put(out, lang, status_labels[i].key, (const char *)NULL);
+        evbuffer_add_printf(out, "</dt><dd id=\"%s\">", status_labels[i].id);
+        chart_escape(out, status_cache.counts[i]);
+        evbuffer_add(out, "</dd>", 5);
+    }
+    evbuffer_add_printf(out, "</dl><h2>");
+    status_put(out, lang, "status.arrivals", (const char *)NULL);
+    evbuffer_add_printf(out, "</h2><figure>");
+    for (int i = 0; i < status_cache.ndays; i++) {
+        bars[i].label = status_cache.days[i];
+        bars[i].value = status_cache.arrivals[i];
+    }
+    words.title = texts_get(lang, "status.chart");
+    words.desc = texts_get(lang, "status.chart_desc");
+    words.max = texts_get(lang, "status.chart_max");
+    chart_svg_bars(out, &words, bars, (size_t)status_cache.ndays);
+    evbuffer_add_printf(out, "</figure></section><p>passerelle %s</p></main></body></html>\n",
+                        PASSERELLE_VERSION);
+    free(bridge);
+    free(lookup);
+    free(relay);
+}
+
+/* The page in the visitor's language: the sign-in form on top, the cached status below. */
 static void
 status_send(const struct config *cfg, struct evhttp_request *req)
 {
     struct evbuffer *out = evbuffer_new();
+    const char *lang = reply_req_lang(req);
 
-    evbuffer_add_printf(out, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                             "<meta name=\"viewport\" content=\"width=device-width\">"
-                             "<title>");
+    evbuffer_add_printf(out,
+                        "<!doctype html>\n<html lang=\"%s\"><head><meta charset=\"utf-8\">"
+                        "<meta name=\"viewport\" content=\"width=device-width\">"
+                        "<title>",
+                        lang);
     chart_escape(out, cfg->instance_name);
     evbuffer_add_printf(out, "</title><link rel=\"icon\" href=\"data:,\">"
                              "<link rel=\"stylesheet\" href=\"/link/assets/link.css\">"
@@ -125,8 +205,8 @@ status_send(const struct config *cfg, struct evhttp_request *req)
     evbuffer_add_printf(out, "</h1><p>");
     chart_escape(out, cfg->instance_description);
     evbuffer_add_printf(out, "</p>");
-    signin_form(out, reply_req_lang(req));
-    evbuffer_add(out, status_cache.html, status_cache.len);
+    signin_form(out, lang);
+    status_render(out, cfg, lang);
     /*
      * The chart is inline SVG with presentation attributes only: no style or script needed.
      * The form's POST answers with a redirect to the person's own server, so form-action is
@@ -144,16 +224,24 @@ status_send(const struct config *cfg, struct evhttp_request *req)
 static void
 status_counts_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
 {
-    static const char unavailable[] = "<!doctype html><title>Unavailable</title><p>The database "
-                                      "is unavailable; try again in a moment.</p>\n";
     struct status_req *sr = arg;
 
     (void)err;
     if (outcome == DB_OK && PQresultStatus(res) == PGRES_TUPLES_OK) {
-        status_render(sr->app->cfg, res);
+        status_keep(res);
         status_send(sr->app->cfg, sr->req);
     } else if (outcome == DB_UNAVAILABLE) {
-        reply_send(sr->req, 503, "text/html; charset=utf-8", unavailable, strlen(unavailable));
+        const char *lang = reply_req_lang(sr->req);
+        struct evbuffer *out = evbuffer_new();
+
+        evbuffer_add_printf(out, "<!doctype html><html lang=\"%s\"><title>", lang);
+        status_put(out, lang, "status.unavailable_title", (const char *)NULL);
+        evbuffer_add_printf(out, "</title><p>");
+        status_put(out, lang, "status.unavailable", (const char *)NULL);
+        evbuffer_add_printf(out, "</p>\n");
+        reply_send(sr->req, 503, "text/html; charset=utf-8", (const char *)evbuffer_pullup(out, -1),
+                   evbuffer_get_length(out));
+        evbuffer_free(out);
     } else {
         reply_fail(sr->req, REPLY_ERR_INTERNAL, "status query failed");
     }
@@ -168,7 +256,7 @@ status_get(struct app *app, struct evhttp_request *req, const char *path)
     time_t now = time(NULL);
 
     (void)path;
-    if (status_cache.html != NULL && now >= status_cache.at &&
+    if (status_cache.at != 0 && now >= status_cache.at &&
         now - status_cache.at < STATUS_CACHE_SECONDS && db_is_up(app->db)) {
         status_send(app->cfg, req);
         return;
@@ -182,9 +270,7 @@ status_get(struct app *app, struct evhttp_request *req, const char *path)
 void
 status_shutdown(void)
 {
-    free(status_cache.html);
-    status_cache.html = NULL;
-    status_cache.len = 0;
+    memset(&status_cache, 0, sizeof(status_cache));
 }
 
 /*

@@ -93,6 +93,29 @@ test("counts and arrivals come from the database, drawn to scale", async () => {
   assert.match(r.body, /4 in all over 30 days/, "the text alternative sums the chart");
 });
 
+test("the page speaks the visitor's language: labels, sentence, chart and lang attribute", async () => {
+  const en = await get(`${s.url}/`);
+  for (const [lang, members, arrivals, desc] of [
+    ["fr", "Membres", "Arrivées par jour", /\d+ en tout sur 30 jours, du \d{4}-\d\d-\d\d au \d{4}-\d\d-\d\d/],
+    ["de", "Mitglieder", "Neue Mitglieder pro Tag", /\d+ insgesamt in 30 Tagen/],
+    ["nl", "Leden", "Aankomsten per dag", /\d+ in totaal over 30 dagen/],
+  ]) {
+    const r = await get(`${s.url}/`, { "accept-language": `${lang};q=0.9, en;q=0.1` });
+    assert.equal(r.status, 200);
+    assert.match(r.body, new RegExp(`<html lang="${lang}">`), lang);
+    assert.match(r.body, new RegExp(`<dt>${members}</dt><dd id="members">`), `${lang}: the count's label`);
+    assert.ok(r.body.includes(`<h2>${arrivals}</h2>`), `${lang}: the chart's heading`);
+    assert.match(r.body, desc, `${lang}: the chart's text alternative`);
+    assert.ok(!r.body.includes("Former contacts found") && !r.body.includes("To join"), `${lang}: no English left`);
+    // The sentence keeps the bridge's address and the relay's inbox as markup, in any language.
+    assert.match(r.body, /<strong>@[^<]+@[^<]+<\/strong>/, `${lang}: the bridge account`);
+    assert.match(r.body, /<code>https?:\/\/[^<]+\/inbox<\/code>/, `${lang}: the relay inbox`);
+  }
+  assert.match(en.body, /<html lang="en">/);
+  assert.match(en.body, /<dt>Members<\/dt>/);
+  assert.match(en.body, /To join, sign in above or follow <strong>@/);
+});
+
 test("hostile configuration text is escaped on the page", async () => {
   const t = await startServer({ config: { instance_name: "<script>x</script>", instance_description: "a & b" } });
   try {

@@ -17,7 +17,9 @@ render(const char *title, const struct chart_bar *bars, size_t n)
     size_t len;
     char *s;
 
-    chart_svg_bars(b, title, bars, n);
+    struct chart_words w = { title, "{total} in all over {days} days, from {from} to {to}", "max" };
+
+    chart_svg_bars(b, &w, bars, n);
     len = evbuffer_get_length(b);
     s = malloc(len + 1);
     evbuffer_remove(b, s, len);
