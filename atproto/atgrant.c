@@ -16,6 +16,7 @@
 #include "jose.h"
 #include "log.h"
 #include "seal.h"
+#include "session.h"
 #include "token.h"
 #include "xmalloc.h"
 
@@ -365,63 +366,25 @@ atgrant_oauth_refreshed(const struct atoauth_answer *a, void *arg)
                        op->t.expires_in > 0 ? op->t.expires_in : 0, a->nonce, op->t.scope);
 }
 
-/* The exp claim of a JWT (not verified: it only says when to refresh), or -1. */
-static long long
-atgrant_jwt_exp(const char *jwt)
-{
-    const char *a = strchr(jwt, '.'), *b = a != NULL ? strchr(a + 1, '.') : NULL;
-    unsigned char *payload;
-    struct json_object *o, *v = NULL;
-    long long exp = -1;
-    size_t n;
-
-    if (b == NULL || (payload = jose_b64url_decode(a + 1, (size_t)(b - a - 1), &n)) == NULL)
-        return -1;
-    o = atoauth_json((const char *)payload, n);
-    if (o != NULL && json_object_object_get_ex(o, "exp", &v) &&
-        json_object_is_type(v, json_type_int))
-        exp = json_object_get_int64(v);
-    json_object_put(o);
-    free(payload);
-    return exp;
-}
-
+/* An app password's refreshSession answered. */
 static void
-atgrant_session_refreshed(const struct httpc_response *resp, void *arg)
+atgrant_session_refreshed(const struct session_result *r, void *arg)
 {
     struct atgrant_op *op = arg;
-    struct json_object *o =
-        resp->error == HTTPC_OK ? atoauth_json(resp->body, resp->body_len) : NULL;
-    struct json_object *v = NULL;
-    const char *access = NULL, *refresh = NULL, *did = NULL, *error = NULL;
-    long long exp;
+    long long now = (long long)time(NULL), ttl;
 
-    if (o != NULL) {
-        if (json_object_object_get_ex(o, "accessJwt", &v) &&
-            json_object_is_type(v, json_type_string))
-            access = json_object_get_string(v);
-        if (json_object_object_get_ex(o, "refreshJwt", &v) &&
-            json_object_is_type(v, json_type_string))
-            refresh = json_object_get_string(v);
-        if (json_object_object_get_ex(o, "did", &v) && json_object_is_type(v, json_type_string))
-            did = json_object_get_string(v);
-        if (json_object_object_get_ex(o, "error", &v) && json_object_is_type(v, json_type_string))
-            error = json_object_get_string(v);
-    }
-    if (resp->error != HTTPC_OK || resp->status != 200 || access == NULL || refresh == NULL ||
-        did == NULL || strcmp(did, op->g->did) != 0) {
-        /* ExpiredToken, InvalidToken, AuthenticationRequired: the password was revoked. */
-        int refused = resp->error == HTTPC_OK && (resp->status == 400 || resp->status == 401) &&
-                      error != NULL;
+    if (r->status != SESSION_OK || strcmp(r->did, op->g->did) != 0) {
+        /* Expired, revoked or refused: only a new app password brings the member back. */
+        int refused =
+            r->status == SESSION_EXPIRED || r->status == SESSION_REFUSED || r->status == SESSION_OK;
 
-        atgrant_refresh_failed(op, refused, NULL, error != NULL ? error : "refreshSession failed");
-        json_object_put(o);
+        atgrant_refresh_failed(op, refused, NULL,
+                               r->status == SESSION_OK ? "another DID"
+                                                       : session_status_name(r->status));
         return;
     }
-    exp = atgrant_jwt_exp(access);
-    exp = exp > (long long)time(NULL) ? exp - (long long)time(NULL) : ATGRANT_JWT_FALLBACK;
-    atgrant_store_pair(op, access, refresh, exp, NULL, NULL);
-    json_object_put(o);
+    ttl = r->access_exp > now ? r->access_exp - now : ATGRANT_JWT_FALLBACK;
+    atgrant_store_pair(op, r->access_jwt, r->refresh_jwt, ttl, NULL, NULL);
 }
 
 static void
@@ -436,18 +399,7 @@ atgrant_refresh(struct atgrant_op *op)
                      atgrant_oauth_refreshed, op);
         seal_wipe_free(form);
     } else {
-        char *url = xasprintf("%s/xrpc/com.atproto.server.refreshSession", op->g->pds_url);
-        char *auth = xasprintf("Authorization: Bearer %s", op->refresh);
-        const char *headers[2] = { "Accept: application/json", auth };
-        struct httpc_req hr = { 0 };
-
-        hr.method = "POST";
-        hr.url = url;
-        hr.headers = headers;
-        hr.nheaders = 2;
-        httpc_request(op->app->httpc, &hr, atgrant_session_refreshed, op);
-        free(url);
-        seal_wipe_free(auth);
+        session_refresh(op->app->httpc, op->g->pds_url, op->refresh, atgrant_session_refreshed, op);
     }
 }
 

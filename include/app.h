@@ -48,6 +48,7 @@ struct app {
     struct notice *notice;     /* daily direct messages about them; NULL outside serve */
     struct workpool *parses;   /* archive uploads are parsed here; NULL outside serve */
     struct ratelimit *uploads; /* archive uploads per member per hour; NULL outside serve */
+    struct ratelimit *app_password_tries; /* per address per hour; NULL outside serve */
     struct atclient *atclient; /* the atproto OAuth client's key once loaded (atclient_load) */
     struct identity *identity; /* handles and DIDs (Bluesky sign-in); NULL without seal */
     time_t started;

@@ -41,4 +41,16 @@ void atsignin_start(struct app *app, struct evhttp_request *req, const char *pat
  */
 void atsignin_callback(struct app *app, struct evhttp_request *req, const char *path);
 
+/*
+ * The app password, a fallback the person chooses (when their server's OAuth does not work).
+ * GET /signin/bluesky/app-password[?handle=]: the form (handle, app password). POST
+ * /signin/bluesky/app-password (same origin only, 403 otherwise): the handle resolved both
+ * ways, the password exchanged once for a session on the DID's PDS (createSession), never
+ * kept; the member found or made as by the OAuth callback, the grant stored as its sealed
+ * refresh token only (kind app_password), a page session: 303 to /link. A refused password:
+ * 403 and nothing written.
+ */
+void atsignin_app_form(struct app *app, struct evhttp_request *req, const char *path);
+void atsignin_app_post(struct app *app, struct evhttp_request *req, const char *path);
+
 #endif

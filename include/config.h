@@ -5,25 +5,26 @@
 #include <stddef.h>
 
 struct config {
-    char *listen_addr;            /* listen_addr: IP to bind */
-    int listen_port;              /* listen_port */
-    int reuse_port;               /* reuse_port: SO_REUSEPORT, several processes on one port */
-    char *base_url;               /* base_url: public origin, no trailing slash */
-    char *host;                   /* derived: host[:port] of base_url, for acct: */
-    char *database_url;           /* database_url, or DATABASE_URL */
-    int db_pool_size;             /* db_pool_size */
-    char *key_file;               /* key_file: RSA private key (PEM), created on first start */
-    char *bridge_username;        /* bridge_username: the bridge account's name */
-    char *bridge_display_name;    /* bridge_display_name */
-    char *tls_cert;               /* tls_cert: PEM certificate chain (optional) */
-    char *tls_key;                /* tls_key: PEM private key (optional) */
-    size_t max_body_bytes;        /* max_body_bytes */
-    size_t max_archive_bytes;     /* max_archive_bytes: POST /link/archive only */
-    int archive_parsers;          /* archive_parsers: threads parsing uploaded archives */
-    int archive_parse_queue;      /* archive_parse_queue: uploads waiting for a parser */
-    int archive_uploads_per_hour; /* archive_uploads_per_hour: per member */
-    size_t max_header_bytes;      /* max_header_bytes */
-    int max_headers;              /* max_headers */
+    char *listen_addr;                 /* listen_addr: IP to bind */
+    int listen_port;                   /* listen_port */
+    int reuse_port;                    /* reuse_port: SO_REUSEPORT, several processes on one port */
+    char *base_url;                    /* base_url: public origin, no trailing slash */
+    char *host;                        /* derived: host[:port] of base_url, for acct: */
+    char *database_url;                /* database_url, or DATABASE_URL */
+    int db_pool_size;                  /* db_pool_size */
+    char *key_file;                    /* key_file: RSA private key (PEM), created on first start */
+    char *bridge_username;             /* bridge_username: the bridge account's name */
+    char *bridge_display_name;         /* bridge_display_name */
+    char *tls_cert;                    /* tls_cert: PEM certificate chain (optional) */
+    char *tls_key;                     /* tls_key: PEM private key (optional) */
+    size_t max_body_bytes;             /* max_body_bytes */
+    size_t max_archive_bytes;          /* max_archive_bytes: POST /link/archive only */
+    int archive_parsers;               /* archive_parsers: threads parsing uploaded archives */
+    int archive_parse_queue;           /* archive_parse_queue: uploads waiting for a parser */
+    int archive_uploads_per_hour;      /* archive_uploads_per_hour: per member */
+    int app_password_signins_per_hour; /* per peer address (IPv6: per /64) */
+    size_t max_header_bytes;           /* max_header_bytes */
+    int max_headers;                   /* max_headers */
     int request_timeout;        /* request_timeout: seconds of silence before a connection is cut */
     int header_timeout;         /* header_timeout: seconds for a request head, first byte to end */
     int body_timeout;           /* body_timeout: seconds for a body, end of head to end */

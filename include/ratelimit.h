@@ -18,6 +18,12 @@ long ratelimit_take(struct ratelimit *rl, long long key, time_t now);
 /* Takes back one event of key counted in its current window (the work was refused after all). */
 void ratelimit_refund(struct ratelimit *rl, long long key);
 
+/*
+ * A key for a peer's address as text: an IPv4 address, or an IPv6 address's /64 (a mapped IPv4
+ * counts as that IPv4); 0 for anything else, never 0 for an address.
+ */
+long long ratelimit_addr_key(const char *addr);
+
 /* NULL-safe. */
 void ratelimit_free(struct ratelimit *rl);
 

@@ -59,6 +59,8 @@ static const struct config_key config_keys[] = {
       "uploads that may wait for a parser; beyond, 503 with Retry-After" },
     { "archive_uploads_per_hour", CONFIG_INT, OFF(archive_uploads_per_hour), "6", 0, 1000,
       "archives a member may upload per hour; beyond, 429 with Retry-After" },
+    { "app_password_signins_per_hour", CONFIG_INT, OFF(app_password_signins_per_hour), "10", 0,
+      1000, "Bluesky app password sign-ins tried per address (IPv6: per /64) per hour" },
     { "max_header_bytes", CONFIG_SIZE, OFF(max_header_bytes), "16384", 1024, 1048576,
       "largest request head (request line and headers)" },
     { "max_headers", CONFIG_INT, OFF(max_headers), "64", 8, 1000, "most request headers" },

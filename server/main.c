@@ -399,6 +399,7 @@ cmd_serve(const char *config_path)
         goto out;
     }
     app.uploads = ratelimit_new(cfg.archive_uploads_per_hour, 3600);
+    app.app_password_tries = ratelimit_new(cfg.app_password_signins_per_hour, 3600);
     httpd_set_upload_hold(app.httpd, linkhold_check, &app);
     linkpage_metrics_describe();
     st.sigterm = evsignal_new(app.base, SIGTERM, serve_signal_cb, &st);
@@ -425,6 +426,7 @@ out:
      */
     workpool_free(app.parses); /* parses still running end; their requests are dropped */
     ratelimit_free(app.uploads);
+    ratelimit_free(app.app_password_tries);
     match_free(app.match);
     notice_free(app.notice);
     bridgecheck_free(st.bridgecheck);

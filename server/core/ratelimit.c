@@ -1,5 +1,7 @@
 /* A fixed-window counter per key (a member id): at most limit events per window, in memory. */
+#include <arpa/inet.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ratelimit.h"
 #include "xmalloc.h"
@@ -81,4 +83,25 @@ ratelimit_free(struct ratelimit *rl)
         return;
     free(rl->e);
     free(rl);
+}
+
+long long
+ratelimit_addr_key(const char *addr)
+{
+    unsigned char a[16];
+    const unsigned char *p = a;
+    unsigned long long h = 1469598103934665603ULL; /* FNV-1a */
+    size_t n;
+
+    if (inet_pton(AF_INET, addr, a) == 1)
+        n = 4;
+    else if (inet_pton(AF_INET6, addr, a) != 1)
+        return 0;
+    else if (memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0)
+        p = a + 12, n = 4; /* an IPv4 address seen through an IPv6 socket: the same peer */
+    else
+        n = 8; /* one site gets a /64 to itself: its addresses share one count */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    return (long long)(h >> 1) | 1; /* never 0, the unknown peer's key */
 }

@@ -90,6 +90,8 @@ static const struct route routes[] = {
     { ATCLIENT_METADATA_PATH, ROUTE_EXACT, M_GET, atclient_metadata_get },
     { "/signin/bluesky/start", ROUTE_EXACT, M_GET, atsignin_start },
     { ATCLIENT_CALLBACK_PATH, ROUTE_EXACT, M_GET, atsignin_callback },
+    { "/signin/bluesky/app-password", ROUTE_EXACT, M_GET, atsignin_app_form },
+    { "/signin/bluesky/app-password", ROUTE_EXACT, M_POST, atsignin_app_post },
     { "/link/bluesky", ROUTE_EXACT, M_GET, atlink_check },
     { "/link/leave", ROUTE_EXACT, M_POST, atlink_leave },
 };

@@ -3,11 +3,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <sys/queue.h>
 
+#include <event2/buffer.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <json-c/json.h>
 #include <openssl/crypto.h>
 
+#include "activity.h"
 #include "app.h"
 #include "atclient.h"
 #include "atgrant.h"
@@ -23,8 +29,10 @@
 #include "linkpage.h"
 #include "log.h"
 #include "oauth.h"
+#include "ratelimit.h"
 #include "reply.h"
 #include "seal.h"
+#include "session.h"
 #include "signin.h"
 #include "texts.h"
 #include "token.h"
@@ -95,7 +103,7 @@ struct atsignin_op {
     struct jose_key *dpop;
     char *dpop_jwk; /* plain: wiped */
     char *as_nonce;
-    char *code; /* plain: wiped */
+    char *code; /* plain: wiped (the app password on that path) */
     struct atoauth_tokens t;
 };
 
@@ -566,4 +574,230 @@ atsignin_callback(struct app *app, struct evhttp_request *req, const char *path)
     }
     signin_presession_hash(req, app->cfg, browser_hash);
     db_query(app->db, sql_state_spend, 2, params, atsignin_state_spent, op);
+}
+
+/* --- the app password, chosen by the person ------------------------------------------------ */
+
+#define ATSIGNIN_CSP                                                                               \
+    "default-src 'none'; style-src 'self'; img-src data:; form-action 'self'; base-uri 'none'; "   \
+    "frame-ancestors 'none'"
+#define ATSIGNIN_MAX_FORM 2048
+
+/* key's text in lang, made safe for HTML, appended to out. */
+static void
+atsignin_put(struct evbuffer *out, const char *lang, const char *key)
+{
+    char *html = activity_html_escape(texts_get(lang, key), 0);
+
+    evbuffer_add_printf(out, "%s", html);
+    free(html);
+}
+
+void
+atsignin_app_form(struct app *app, struct evhttp_request *req, const char *path)
+{
+    const char *lang = reply_req_lang(req);
+    char *typed = reply_req_param(req, "handle"), handle[254] = "";
+    struct evbuffer *b = evbuffer_new();
+    struct evkeyvalq *hdr = evhttp_request_get_output_headers(req);
+
+    (void)app;
+    (void)path;
+    if (typed != NULL && !atsignin_handle(typed, handle))
+        handle[0] = '\0';
+    free(typed);
+    evbuffer_add_printf(b,
+                        "<!doctype html>\n<html lang=\"%s\">\n<head>\n<meta charset=\"utf-8\">\n"
+                        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                        "<title>",
+                        lang);
+    atsignin_put(b, lang, "atsignin.app_title");
+    evbuffer_add_printf(b, " \u00b7 passerelle</title>\n<link rel=\"icon\" href=\"data:,\">\n"
+                           "<link rel=\"stylesheet\" href=\"/link/assets/link.css\">\n</head>\n"
+                           "<body>\n<main id=\"main\">\n<h1>");
+    atsignin_put(b, lang, "atsignin.app_title");
+    evbuffer_add_printf(b, "</h1>\n<p class=\"intro\">");
+    atsignin_put(b, lang, "atsignin.app_intro");
+    evbuffer_add_printf(b, "</p>\n<section class=\"card\">\n<form method=\"post\" "
+                           "action=\"/signin/bluesky/app-password\" id=\"app-password\">\n"
+                           "<p><label for=\"app-handle\">");
+    atsignin_put(b, lang, "atsignin.app_handle");
+    /* handle passed atsignin_handle: letters, digits, dots and hyphens only. */
+    evbuffer_add_printf(b,
+                        "</label>\n<input id=\"app-handle\" name=\"handle\" type=\"text\" "
+                        "autocomplete=\"username\" required value=\"%s\"></p>\n"
+                        "<p><label for=\"app-secret\">",
+                        handle);
+    atsignin_put(b, lang, "atsignin.app_password");
+    evbuffer_add_printf(b, "</label>\n<input id=\"app-secret\" name=\"password\" type=\"password\" "
+                           "autocomplete=\"current-password\" required></p>\n"
+                           "<button type=\"submit\" class=\"primary\" id=\"app-go\">");
+    atsignin_put(b, lang, "atsignin.app_button");
+    evbuffer_add_printf(b, "</button>\n</form>\n</section>\n</main>\n</body>\n</html>\n");
+    evhttp_add_header(hdr, "Content-Security-Policy", ATSIGNIN_CSP);
+    evhttp_add_header(hdr, "Cache-Control", "no-store");
+    evhttp_add_header(hdr, "Referrer-Policy", "same-origin");
+    evhttp_add_header(hdr, "X-Frame-Options", "DENY");
+    reply_send(req, 200, "text/html; charset=utf-8", (const char *)evbuffer_pullup(b, -1),
+               evbuffer_get_length(b));
+    evbuffer_free(b);
+}
+
+static const char sql_app_grant_clear[] =
+    "DELETE FROM atproto_grants WHERE did = $1 AND member_id <> $2::bigint";
+/* Only the refresh token is kept: the first use refreshes it into an access token. */
+static const char sql_app_grant[] =
+    "INSERT INTO atproto_grants (member_id, did, kind, pds_url, refresh_token, refresh_nonce)"
+    " VALUES ($1::bigint, $2, 'app_password', $3, $4::bytea, $5::bytea)"
+    " ON CONFLICT (member_id) DO UPDATE SET did = EXCLUDED.did, kind = EXCLUDED.kind,"
+    "  pds_url = EXCLUDED.pds_url, issuer = NULL, token_endpoint = NULL,"
+    "  revocation_endpoint = NULL, scope = NULL, access_token = NULL, access_nonce = NULL,"
+    "  access_expires_at = NULL, refresh_token = EXCLUDED.refresh_token,"
+    "  refresh_nonce = EXCLUDED.refresh_nonce, dpop_key = NULL, dpop_key_nonce = NULL,"
+    "  as_dpop_nonce = NULL, pds_dpop_nonce = NULL, refresh_lease = NULL, refresh_until = NULL,"
+    "  refreshed_at = NULL, created_at = now()";
+
+static int
+atsignin_app_member_cb(struct dbtx *tx, PGresult *res, void *arg)
+{
+    struct atsignin_op *op = arg;
+    char ad[400], nonce[SEAL_NONCE_BYTEA], *ct = NULL;
+
+    if (PQntuples(res) != 1)
+        return -1;
+    snprintf(op->member_id, sizeof(op->member_id), "%s", PQgetvalue(res, 0, 0));
+    if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+        signin_defaults_push(tx, op->member_id);
+    atgrant_ad(op->member_id, op->did, "refresh", ad, sizeof(ad));
+    if (seal_to_bytea(op->app->seal, ad, op->t.refresh_token, &ct, nonce) < 0)
+        return -1;
+    dbtx_push(tx, sql_app_grant_clear, NULL, NULL, 2, op->did, op->member_id);
+    dbtx_push(tx, sql_app_grant, NULL, NULL, 5, op->member_id, op->did, op->pds_url, ct, nonce);
+    free(ct);
+    return linkcode_session_push(tx, op->member_id, op->session);
+}
+
+static void
+atsignin_app_done(enum db_outcome outcome, const char *err, void *arg)
+{
+    struct atsignin_op *op = arg;
+
+    if (outcome != DB_OK) {
+        log_warn("atsignin_store_failed", "reason=%s", log_q(err));
+        atsignin_refuse(op, REPLY_ERR_UNAVAILABLE, "signin.db_unavailable", "db_unavailable");
+        return;
+    }
+    signin_finish(op->req, op->app->cfg, op->session);
+    op->req = NULL;
+    log_info("atsignin", "result=signed_in member=%s pds=%s kind=app_password", op->member_id,
+             op->pds_host);
+    atsignin_op_free(op);
+}
+
+static void
+atsignin_app_session(const struct session_result *r, void *arg)
+{
+    struct atsignin_op *op = arg;
+    struct dbtx *tx;
+
+    seal_wipe_free(op->code); /* the app password: used once, never kept */
+    op->code = NULL;
+    if (r->status != SESSION_OK || strcmp(r->did, op->did) != 0) {
+        int down = r->status == SESSION_UNAVAILABLE || r->status == SESSION_RATE_LIMITED;
+
+        log_info("atsignin", "result=refused reason=app_password status=%s handle=%s",
+                 session_status_name(r->status), log_q(op->handle));
+        atsignin_refuse(op, down ? REPLY_ERR_UNAVAILABLE : REPLY_ERR_FORBIDDEN,
+                        down ? "signin.unreachable" : "atsignin.app_refused", "app_password");
+        return;
+    }
+    op->t.refresh_token = xstrdup(r->refresh_jwt);
+    tx = dbtx_new(op->app->db, atsignin_app_done, op);
+    dbtx_push(tx, sql_member, atsignin_app_member_cb, op, 4, op->did, op->handle, op->pds_host,
+              op->lang);
+    dbtx_run(tx);
+}
+
+static void
+atsignin_app_resolved(const struct identity_result *r, void *arg)
+{
+    struct atsignin_op *op = arg;
+
+    if (r->status != IDENTITY_OK || r->handle == NULL) {
+        int down = r->status == IDENTITY_UNAVAILABLE;
+
+        seal_wipe_free(op->code);
+        op->code = NULL;
+        atsignin_refuse(op, down ? REPLY_ERR_UNAVAILABLE : REPLY_ERR_NOT_FOUND,
+                        down ? "signin.unreachable" : "signin.not_found", "identity");
+        return;
+    }
+    op->did = xstrdup(r->did);
+    op->pds_url = xstrdup(r->pds);
+    if (url_authority(op->pds_url, op->pds_host, sizeof(op->pds_host)) < 0) {
+        atsignin_refuse(op, REPLY_ERR_BAD_REQUEST, "signin.not_found", "bad_pds");
+        return;
+    }
+    /* The DID, not the handle: the session must be the account resolved here. */
+    session_create(op->app->httpc, op->pds_url, op->did, op->code, atsignin_app_session, op);
+}
+
+void
+atsignin_app_post(struct app *app, struct evhttp_request *req, const char *path)
+{
+    struct atsignin_op *op = atsignin_op_new(app, req);
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const char *ct = reply_req_header(req, "Content-Type"), *h, *pw;
+    struct evkeyvalq kv;
+    char *body, peer[64], secs[24];
+    long wait;
+    int ok = 0;
+
+    (void)path;
+    if (!linkcode_same_origin(app->cfg->base_url, reply_req_header(req, "Sec-Fetch-Site"),
+                              reply_req_header(req, "Origin"))) {
+        atsignin_refuse(op, REPLY_ERR_FORBIDDEN, "signin.cross_site", "cross_site");
+        return;
+    }
+    if (ct == NULL || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0 || len == 0 ||
+        len > ATSIGNIN_MAX_FORM) {
+        atsignin_refuse(op, REPLY_ERR_BAD_REQUEST, "signin.bad_address", "bad_form");
+        return;
+    }
+    body = xmalloc(len + 1);
+    evbuffer_copyout(in, body, len);
+    body[len] = '\0';
+    TAILQ_INIT(&kv);
+    if (strlen(body) == len && evhttp_parse_query_str(body, &kv) == 0 &&
+        (h = evhttp_find_header(&kv, "handle")) != NULL && atsignin_handle(h, op->handle) &&
+        (pw = evhttp_find_header(&kv, "password")) != NULL && *pw != '\0' && strlen(pw) < 256) {
+        op->code = xstrdup(pw);
+        ok = 1;
+    }
+    /* The parsed copy held the password too. */
+    for (struct evkeyval *e = TAILQ_FIRST(&kv); e != NULL; e = TAILQ_NEXT(e, next))
+        OPENSSL_cleanse(e->value, strlen(e->value));
+    evhttp_clear_headers(&kv);
+    OPENSSL_cleanse(body, len);
+    free(body);
+    if (!ok) {
+        atsignin_refuse(op, REPLY_ERR_BAD_REQUEST, "signin.bad_address", "bad_form");
+        return;
+    }
+    /* Each try costs the person's PDS a password check: guessing is slowed here too. */
+    reply_req_peer(req, peer, sizeof(peer));
+    if (app->app_password_tries != NULL &&
+        (wait = ratelimit_take(app->app_password_tries, ratelimit_addr_key(peer), time(NULL))) >
+            0) {
+        snprintf(secs, sizeof(secs), "%ld", wait);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", secs);
+        atsignin_refuse(op, REPLY_ERR_RATE_LIMITED, "atsignin.app_rate_limited", "rate_limited");
+        return;
+    }
+    if (app->seal == NULL || app->db == NULL || app->identity == NULL) {
+        atsignin_refuse(op, REPLY_ERR_UNAVAILABLE, "signin.not_set_up", "not_set_up");
+        return;
+    }
+    identity_resolve_handle(app->identity, op->handle, atsignin_app_resolved, op);
 }

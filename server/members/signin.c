@@ -227,7 +227,11 @@ signin_form(struct evbuffer *out, const char *lang)
     signin_put(out, lang, "signin.follows_help");
     evbuffer_add_printf(out, "</p>\n<button type=\"submit\" class=\"primary\" id=\"signin-go\">");
     signin_put(out, lang, "signin.button");
-    evbuffer_add_printf(out, "</button>\n</form>\n</section>\n");
+    evbuffer_add_printf(out, "</button>\n</form>\n<p class=\"help\"><a id=\"signin-app-password\" "
+                             "href=\"/signin/bluesky/app-password\">");
+    /* Bluesky's fallback, when the person's server's OAuth does not work for them. */
+    signin_put(out, lang, "atsignin.app_link");
+    evbuffer_add_printf(out, "</a></p>\n</section>\n");
 }
 
 /* --- one sign-in's context ------------------------------------------------------------------- */

@@ -215,6 +215,50 @@ test("a member leaving: forgotten here, the grant revoked at the PDS", async () 
   await eventually(async () => (await pdsSession(g)) === 401, { what: "the PDS refuses the token once revoked" });
 });
 
+test("an app password, chosen by the person: exchanged once, only its session kept, revoked on leaving", async () => {
+  const dave = await pds.createAccount("dave");
+  const made = await pds.xrpc("com.atproto.server.createAppPassword", { body: { name: "passerelle" }, token: dave.accessJwt });
+  assert.equal(made.status, 200, JSON.stringify(made.json));
+  const start = await bridge(s, ca, "/");
+  assert.match(start.body, /<a id="signin-app-password" href="\/signin\/bluesky\/app-password">/, "the start page offers it");
+  const form = await bridge(s, ca, "/signin/bluesky/app-password?handle=dave.test");
+  assert.equal(form.status, 200);
+  assert.match(form.body, /id="app-secret"[^>]*type="password"/);
+  const post = (password, headers = { origin: s.url }) =>
+    bridge(s, ca, "/signin/bluesky/app-password", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+      body: new URLSearchParams({ handle: "dave.test", password }).toString(),
+    });
+  assert.equal((await post(made.json.password, { origin: "https://elsewhere.example" })).status, 403, "another site's form");
+  const wrong = await post("aaaa-bbbb-cccc-dddd");
+  assert.equal(wrong.status, 403, wrong.body);
+  assert.match(wrong.body, /signin-error/);
+  assert.equal(await q(`SELECT (SELECT count(*) FROM members WHERE actor_uri = '${dave.did}') + (SELECT count(*) FROM atproto_grants WHERE did = '${dave.did}')`), "0", "a refused password writes nothing");
+  const r = await post(made.json.password);
+  assert.equal(r.status, 303, r.body);
+  assert.equal(r.headers.location, "/link");
+  const session = `__Host-passerelle_link=${setCookie(r, "passerelle_link")}`;
+  const id = await q(`SELECT id FROM members WHERE actor_uri = '${dave.did}'`);
+  assert.equal(await q(`SELECT kind || ' ' || (access_token IS NULL) || ' ' || (dpop_key IS NULL) FROM atproto_grants WHERE member_id = ${id}`), "app_password true true", "only the refresh token is kept");
+  const [rt, rn] = (await q(`SELECT refresh_token, refresh_nonce FROM atproto_grants WHERE member_id = ${id}`)).split("|");
+  assert.match(unseal(rt, rn, `atgrant:${id}:${dave.did}:refresh`), /^ey/, "a refresh JWT, sealed");
+  const password = made.json.password;
+  const rows = await q(`SELECT g::text FROM atproto_grants g WHERE member_id = ${id} UNION ALL SELECT m::text FROM members m WHERE id = ${id}`);
+  assert.ok(rows.length > 0 && !rows.includes(password), "the password is in no column of the grant or the member");
+  assert.ok(!s.stderr().includes(password), "nor in the log");
+  const c = await bridge(s, ca, "/link/bluesky", { cookie: session });
+  assert.deepEqual({ ...c.json(), refreshed: undefined }, { connected: true, kind: "app_password", did: dave.did, handle: "dave.test", refreshed: undefined });
+  const [rt2, rn2] = (await q(`SELECT refresh_token, refresh_nonce FROM atproto_grants WHERE member_id = ${id}`)).split("|");
+  const refresh = unseal(rt2, rn2, `atgrant:${id}:${dave.did}:refresh`);
+  assert.notEqual(refresh, unseal(rt, rn, `atgrant:${id}:${dave.did}:refresh`), "used: refreshed with refreshSession, the new refresh token kept");
+  assert.equal(await q(`SELECT access_token IS NOT NULL FROM atproto_grants WHERE member_id = ${id}`), "t", "and an access token, sealed");
+  const csrf = (await bridge(s, ca, "/link/state", { cookie: session })).json().csrf;
+  const left = await bridge(s, ca, "/link/leave", { method: "POST", cookie: session, headers: { "x-csrf-token": csrf } });
+  assert.equal(left.status, 200, left.body);
+  await eventually(async () => (await pds.xrpc("com.atproto.server.refreshSession", { method: "POST", token: refresh })).status !== 200, { what: "the session deleted at the PDS" });
+});
+
 // What the PDS does when the person removes the app in their account settings: the session's
 // tokens are deleted. Here through the revocation endpoint, authenticated as passerelle's
 // client (its key opened from the database) with the grant's DPoP key.

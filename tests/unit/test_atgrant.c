@@ -28,7 +28,7 @@
 #include "tap.h"
 #include "xmalloc.h"
 
-#define DID "did:plc:alice0000000000000000000"
+#define DID "did:plc:aliceaaaaaaaaaaaaaaaaaaa"
 
 static struct app app;
 static char origin[64];

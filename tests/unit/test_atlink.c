@@ -26,7 +26,7 @@
 #include "xmalloc.h"
 
 #define TOKEN "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-#define DID   "did:plc:alice0000000000000000000"
+#define DID   "did:plc:aliceaaaaaaaaaaaaaaaaaaa"
 
 static struct app app;
 static char origin[64];
@@ -160,6 +160,9 @@ test_check(void)
        "connected, as the PDS says (%s)", a.body);
     is_str(last_auth, "DPoP access-1", "the access token, DPoP-bound");
     ok(strlen(last_dpop) > 100, "with a proof");
+    PGT_SPIN(pgt_num("SELECT count(*) FROM atproto_grants WHERE pds_dpop_nonce = 'pds-nonce-9'") ==
+                 1,
+             5);
     is_str(pgt_str("SELECT pds_dpop_nonce FROM atproto_grants"), "pds-nonce-9",
            "the PDS's nonce kept for the next request");
 

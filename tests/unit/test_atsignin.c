@@ -1,8 +1,9 @@
 /*
- * Tests of atsignin.c on a real PostgreSQL: the handle as typed, and the refusals of the start
- * and of the callback, none of which writes anything or reaches the network: a malformed
- * handle, no token key, an unknown or spent state, another browser, an expired state, a refusal
- * at the server, an answer naming another issuer. (The whole way through the reference PDS:
+ * Tests of atsignin.c on a real PostgreSQL: the handle as typed, and the refusals of the start,
+ * of the callback and of the app password form, none of which writes anything or reaches the
+ * network: a malformed handle, no token key, an unknown or spent state, another browser, an
+ * expired state, a refusal at the server, an answer naming another issuer, another site's form,
+ * too many tries from one address. (The whole way through the reference PDS:
  * integration/atsignin.)
  */
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "attest.h"
 #include "jose.h"
 #include "pgtest.h"
+#include "ratelimit.h"
 #include "seal.h"
 #include "tap.h"
 #include "token.h"
@@ -23,7 +25,7 @@
 
 #define STATE   "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"
 #define BROWSER "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"
-#define DID     "did:plc:alice0000000000000000000"
+#define DID     "did:plc:aliceaaaaaaaaaaaaaaaaaaa"
 
 static struct app app;
 static char origin[64];
@@ -45,6 +47,11 @@ route_cb(struct evhttp_request *req, void *arg)
     (void)arg;
     if (strcmp(path, "/signin/bluesky/start") == 0)
         atsignin_start(&app, req, path);
+    else if (strcmp(path, "/signin/bluesky/app-password") == 0 &&
+             evhttp_request_get_command(req) == EVHTTP_REQ_GET)
+        atsignin_app_form(&app, req, path);
+    else if (strcmp(path, "/signin/bluesky/app-password") == 0)
+        atsignin_app_post(&app, req, path);
     else
         atsignin_callback(&app, req, path);
 }
@@ -197,6 +204,60 @@ test_refusals(void)
     is_int(network_calls, 0, "no code was sent anywhere");
 }
 
+static void
+test_app_password(void)
+{
+    static const char *const same[] = { "Origin: https://bridge.example",
+                                        "Content-Type: application/x-www-form-urlencoded", NULL };
+    static const char *const other[] = { "Origin: https://elsewhere.example",
+                                         "Content-Type: application/x-www-form-urlencoded", NULL };
+    static const char *const json[] = { "Origin: https://bridge.example",
+                                        "Content-Type: application/json", NULL };
+    static const char form[] = "handle=alice.test&password=abcd-efgh-ijkl-mnop";
+    struct pgt_answer a;
+
+    pgt_ask(port, EVHTTP_REQ_GET, "/signin/bluesky/app-password?handle=Alice.Test", NULL, NULL, 0,
+            &a);
+    is_int(a.status, 200, "the form");
+    ok(strstr(a.body, "value=\"alice.test\"") != NULL, "the handle filled in, lowercased");
+    ok(strstr(a.body, "type=\"password\"") != NULL, "a password field");
+    pgt_ask(port, EVHTTP_REQ_GET, "/signin/bluesky/app-password?handle=%22%3E%3Cscript%3E", NULL,
+            NULL, 0, &a);
+    ok(a.status == 200 && strstr(a.body, "<script>") == NULL &&
+           strstr(a.body, "value=\"\"") != NULL,
+       "anything but a handle is left out");
+
+    pgt_ask(port, EVHTTP_REQ_POST, "/signin/bluesky/app-password", other, form, strlen(form), &a);
+    is_int(a.status, 403, "another site's form: 403");
+    pgt_ask(port, EVHTTP_REQ_POST, "/signin/bluesky/app-password", json, form, strlen(form), &a);
+    is_int(a.status, 400, "not a form: 400");
+    pgt_ask(port, EVHTTP_REQ_POST, "/signin/bluesky/app-password", same, "handle=alice.test", 17,
+            &a);
+    is_int(a.status, 400, "no password: 400");
+    pgt_ask(port, EVHTTP_REQ_POST, "/signin/bluesky/app-password", same, "handle=x&password=y", 19,
+            &a);
+    is_int(a.status, 400, "not a handle: 400");
+    ok(nothing_written(), "nothing written");
+    is_int(network_calls, 0, "no password was sent anywhere");
+
+    /* Two tries an hour from this address: the third is refused before anything is asked. */
+    app.app_password_tries = ratelimit_new(2, 3600);
+    pgt_ask(port, EVHTTP_REQ_POST, "/signin/bluesky/app-password", same, form, strlen(form), &a);
+    is_int(a.status, 503, "a first try (here: no identity resolver, 503)");
+    pgt_ask(port, EVHTTP_REQ_POST, "/signin/bluesky/app-password", same, form, strlen(form), &a);
+    is_int(a.status, 503, "a second try");
+    pgt_ask(port, EVHTTP_REQ_POST, "/signin/bluesky/app-password", same, form, strlen(form), &a);
+    is_int(a.status, 429, "a third try from the same address within the hour: 429");
+    ok(strstr(a.body, "signin-error") != NULL, "the refusal page");
+    pgt_ask(port, EVHTTP_REQ_POST, "/signin/bluesky/app-password", same, "handle=x&password=y", 19,
+            &a);
+    is_int(a.status, 400, "a malformed form is refused before it is counted");
+    ok(nothing_written(), "nothing written");
+    is_int(network_calls, 0, "nothing asked");
+    ratelimit_free(app.app_password_tries);
+    app.app_password_tries = NULL;
+}
+
 int
 main(void)
 {
@@ -208,6 +269,7 @@ main(void)
         pgt_bail("cannot listen");
     test_handles();
     test_refusals();
+    test_app_password();
     evhttp_free(http);
     attest_teardown(&app);
     return done_testing();

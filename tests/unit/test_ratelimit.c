@@ -1,4 +1,5 @@
-/* Unit tests for server/core/ratelimit.c: a fixed window per key, Retry-After seconds. */
+/* Unit tests for server/core/ratelimit.c: a fixed window per key, Retry-After seconds, keys of
+ * addresses. */
 #include "ratelimit.h"
 #include "tap.h"
 
@@ -26,6 +27,17 @@ main(void)
     is_int(ratelimit_take(rl, 150, 5004), 3596, "only one");
     ratelimit_refund(rl, 999);
     is_int(ratelimit_take(none, 1, 10), 60, "limit 0: nothing at all");
+    is_int(ratelimit_addr_key("not an address"), 0, "not an address: 0");
+    is_int(ratelimit_addr_key(""), 0, "an unknown peer: 0");
+    ok(ratelimit_addr_key("192.0.2.1") != 0, "an IPv4 address has a key");
+    ok(ratelimit_addr_key("192.0.2.1") != ratelimit_addr_key("192.0.2.2"), "each its own");
+    is_int(ratelimit_addr_key("::ffff:192.0.2.1"), ratelimit_addr_key("192.0.2.1"),
+           "an IPv4 address mapped into IPv6 is that address");
+    is_int(ratelimit_addr_key("2001:db8:1:2::1"), ratelimit_addr_key("2001:db8:1:2:ffff::9"),
+           "one /64 shares one key");
+    ok(ratelimit_addr_key("2001:db8:1:2::1") != ratelimit_addr_key("2001:db8:1:3::1"),
+       "another /64 has its own");
+    ok(ratelimit_addr_key("2001:db8:1:2::1") != 0, "an IPv6 address has a key");
     ratelimit_free(rl);
     ratelimit_free(none);
     ratelimit_free(NULL);
