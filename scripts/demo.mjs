@@ -110,11 +110,13 @@ async function linkArchive(u, session, person) {
 
 async function main() {
   step("1. The bridge starts: PostgreSQL, migrations, passerelle serve on loopback (beside a Bluesky PDS and Bridgy Fed)");
-  // The fediverse servers of step 2 start meanwhile: loading the PDS takes seconds.
+  // The fediverse servers of step 2 start meanwhile: loading the PDS takes seconds. Both load
+  // modules at once on a loaded machine, so the peers get more than their usual 15 s.
   const names = Object.keys(people);
+  const timeout = 60000;
   const starting = Promise.all([
-    ...names.map((u, i) => startPeer({ user: u, mastodon: true, firstKnock: i % 2 ? "rfc9421" : "draft-cavage-http-signatures-12" })),
-    startPeer({ user: "admin", firstKnock: "draft-cavage-http-signatures-12" }),
+    ...names.map((u, i) => startPeer({ user: u, mastodon: true, firstKnock: i % 2 ? "rfc9421" : "draft-cavage-http-signatures-12", timeout })),
+    startPeer({ user: "admin", firstKnock: "draft-cavage-http-signatures-12", timeout }),
   ]);
   starting.catch(() => {}); // step 2 awaits it; a failure before that is the PDS's to report
   [pds, bridgy] = await Promise.all([startPds(), startBridgyFed()]);
