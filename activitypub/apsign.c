@@ -32,28 +32,18 @@ apsign_header(void *ctx, const char *name)
     return NULL;
 }
 
-static int
-apsign_add(struct httpc_hop_headers *out, const char *name, const char *value)
-{
-    char *line = xasprintf("%s: %s", name, value);
-    int rc = httpc_hop_add_header(out, line);
-
-    free(line);
-    return rc;
-}
-
 int
-apsign_hop(EVP_PKEY *key, const char *key_id, const char *method, const char *url, const char *body,
-           size_t body_len, const char *accept_or_ctype, struct httpc_hop_headers *out, char *err,
-           size_t errlen)
+apsign_lines(EVP_PKEY *key, const char *key_id, const char *method, const char *url,
+             const char *body, size_t body_len, const char *accept_or_ctype,
+             struct apsign_lines *out, char *err, size_t errlen)
 {
     int post = strcmp(method, "POST") == 0;
     char host[URL_AUTHORITY_MAX], date[32], digest[64];
     struct apsign_values v = { host, date, post ? digest : NULL, accept_or_ctype };
     struct httpsig_request req;
     char *target, *sig;
-    int rc;
 
+    memset(out, 0, sizeof(*out));
     /* The signed host is the authority the request goes to, as url_authority names it. */
     if (url_authority(url, host, sizeof(host)) < 0 || (target = url_target(url)) == NULL)
         return err_set(err, errlen, "not an absolute http(s) URL");
@@ -78,15 +68,47 @@ apsign_hop(EVP_PKEY *key, const char *key_id, const char *method, const char *ur
     free(target);
     if (sig == NULL)
         return -1;
-    rc = apsign_add(out, "Host", host);
-    rc |= apsign_add(out, "Date", date);
+    out->line[out->n++] = xasprintf("Host: %s", host);
+    out->line[out->n++] = xasprintf("Date: %s", date);
     if (post)
-        rc |= apsign_add(out, "Digest", digest);
-    rc |= apsign_add(out, "Signature", sig);
+        out->line[out->n++] = xasprintf("Digest: %s", digest);
+    out->line[out->n++] = xasprintf("Signature: %s", sig);
     free(sig);
-    if (rc < 0) {
-        snprintf(err, errlen, "cannot add the signed headers");
-        return -1;
-    }
     return 0;
+}
+
+int
+apsign_lines_add(const struct apsign_lines *lines, struct httpc_hop_headers *out, char *err,
+                 size_t errlen)
+{
+    for (int i = 0; i < lines->n; i++)
+        if (httpc_hop_add_header(out, lines->line[i]) < 0) {
+            snprintf(err, errlen, "cannot add the signed headers");
+            return -1;
+        }
+    return 0;
+}
+
+void
+apsign_lines_free(struct apsign_lines *lines)
+{
+    for (int i = 0; i < lines->n; i++)
+        free(lines->line[i]);
+    lines->n = 0;
+}
+
+int
+apsign_hop(EVP_PKEY *key, const char *key_id, const char *method, const char *url, const char *body,
+           size_t body_len, const char *accept_or_ctype, struct httpc_hop_headers *out, char *err,
+           size_t errlen)
+{
+    struct apsign_lines lines;
+    int rc;
+
+    if (apsign_lines(key, key_id, method, url, body, body_len, accept_or_ctype, &lines, err,
+                     errlen) < 0)
+        return -1;
+    rc = apsign_lines_add(&lines, out, err, errlen);
+    apsign_lines_free(&lines);
+    return rc;
 }

@@ -46,6 +46,7 @@ struct config {
     int key_fetch_refusal_ttl;  /* key_fetch_refusal_ttl: seconds a refused keyId is not asked */
     int queue_max_per_host;     /* queue_max_per_host: concurrent deliveries to one host */
     int queue_max_in_flight;    /* queue_max_in_flight: concurrent deliveries in all */
+    int sign_threads;           /* sign_threads: threads signing deliveries (0: one per core) */
     int queue_max_answers_per_host; /* queue_max_answers_per_host: answers one host's
                                        activities may have stored at once */
     int queue_poll_ms;              /* queue_poll_ms: claim tick while idle */

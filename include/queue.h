@@ -25,6 +25,7 @@ struct queue_options {
     const char *standin_key_prefix;
     int batch;               /* rows claimed per statement (50) */
     int max_in_flight;       /* deliveries running at once in this process (200) */
+    int sign_threads;        /* threads that sign deliveries (one per core online) */
     long poll_ms;            /* claim tick while idle (1000) */
     long claim_ms;           /* lease on a claimed row (http total timeout + 60 s); a
                                 shorter one caps each POST at half of it */
@@ -87,6 +88,7 @@ void queue_host_alive(struct queue *q, const char *host);
 /* This process's counters, for tests and logs; they only grow (in_flight aside). */
 struct queue_stats {
     unsigned long long claimed, delivered, dropped, retried, dead;
+    unsigned long long signed_off_loop; /* first hops signed by a pool thread */
     int in_flight;
 };
 void queue_get_stats(const struct queue *q, struct queue_stats *out);

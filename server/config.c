@@ -107,6 +107,8 @@ static const struct config_key config_keys[] = {
       "concurrent deliveries to one host" },
     { "queue_max_in_flight", CONFIG_INT, OFF(queue_max_in_flight), "200", 1, 100000,
       "concurrent deliveries in all" },
+    { "sign_threads", CONFIG_INT, OFF(sign_threads), "0", 0, 64,
+      "threads that sign deliveries off the event loop; 0: one per core" },
     { "queue_max_answers_per_host", CONFIG_INT, OFF(queue_max_answers_per_host), "1000", 1, 1000000,
       "answers (Accepts, Rejects, welcomes, replies) to one host's actors stored at once: "
       "beyond it what they send is still recorded, but not answered" },

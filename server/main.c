@@ -255,6 +255,7 @@ serve_federation(struct app *app, char *err, size_t errlen)
     qo.bridge_key_id = app->bridge_key_id;
     qo.standin_key_prefix = app->standin_prefix;
     qo.max_in_flight = cfg->queue_max_in_flight;
+    qo.sign_threads = cfg->sign_threads;
     qo.poll_ms = cfg->queue_poll_ms;
     qo.backoff_unit_ms = cfg->queue_backoff_unit_ms;
     qo.claim_ms = cfg->queue_claim_ms;

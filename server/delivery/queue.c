@@ -22,6 +22,7 @@
 #include "queue.h"
 #include "retry.h"
 #include "worker.h"
+#include "workpool.h"
 #include "xmalloc.h"
 
 #define QUEUE_CTYPE       "application/activity+json"
@@ -45,6 +46,15 @@ struct queue_job {
     char signer[32]; /* activities.signer: "relay", "bridge" or "x:<x id>" (a stand-in) */
     long long t0;    /* ms, for the log line */
     int lost_claim;  /* set when the outcome statement found the row no longer ours */
+    /*
+     * Signing: key_id is whom it is signed as (NULL: an unknown signer). A pool thread
+     * signs the first hop into lines before the POST starts (presigned); a redirect's hop,
+     * or a job the pool had no room for, is signed on the loop when httpc asks.
+     */
+    char *key_id;
+    EVP_PKEY *key; /* borrowed from the queue, for the thread */
+    struct apsign_lines lines;
+    int presigned;
 };
 
 /* A statement whose answer the queue only logs (host alive, unref). */
@@ -97,6 +107,7 @@ struct queue {
     struct db *db;
     EVP_PKEY *key;
     struct httpc *http;
+    struct workpool *signers; /* threads that sign deliveries, so the loop never does */
     struct queue_options o;
     char *relay_key_id, *bridge_key_id;
     char *standin_key_prefix; /* "<base>/x/": stand-in key ids are this, the x id, "#main-key" */
@@ -131,6 +142,9 @@ static void queue_claim_step(struct worker_run *run, void *arg);
 static void queue_house_step(struct worker_run *run, void *arg);
 static void queue_claimed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
 static void queue_sent_cb(const struct httpc_response *resp, void *arg);
+static char *queue_key_id(const struct queue *q, const char *signer);
+static void queue_sign(struct queue *q, struct queue_job *job);
+static void queue_post(struct queue *q, struct queue_job *job);
 static int queue_sign_cb(const char *method, const char *url, const char *body, size_t body_len,
                          struct httpc_hop_headers *out, void *arg);
 static void queue_written_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
@@ -360,6 +374,21 @@ queue_new(struct event_base *base, struct db *db, EVP_PKEY *key, const struct qu
         memset(rnd, 0, sizeof(rnd));
     snprintf(q->worker, sizeof(q->worker), "%d-%02x%02x%02x%02x%02x%02x%02x%02x", (int)getpid(),
              rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+    if (q->o.sign_threads <= 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+        q->o.sign_threads = cores > 0 ? (cores > 64 ? 64 : (int)cores) : 1;
+    }
+    /* Every claimed row may wait for a signature at once: the queue never refuses one. */
+    q->signers = workpool_new(base, q->o.sign_threads, q->o.max_in_flight, err, errlen);
+    if (q->signers == NULL) {
+        httpc_free(q->http);
+        free(q->relay_key_id);
+        free(q->bridge_key_id);
+        free(q->standin_key_prefix);
+        free(q);
+        return NULL;
+    }
     q->claimer = worker_new(base, q->o.poll_ms, queue_claim_step, q);
     q->housekeeper = worker_new(base, q->o.housekeeping_ms, queue_house_step, q);
     TAILQ_INIT(&q->jobs);
@@ -485,6 +514,9 @@ queue_free(struct queue *q)
     worker_free(q->claimer);
     worker_free(q->housekeeper);
     q->claimer = q->housekeeper = NULL;
+    /* Signatures still running end; the rows waiting for one are dropped (their leases). */
+    workpool_free(q->signers);
+    q->signers = NULL;
     /* Cancels every POST: queue_sent_cb sees closing and frees the job without a statement. */
     httpc_free(q->http);
     q->http = NULL;
@@ -661,8 +693,6 @@ queue_claimed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
     n = PQntuples(res);
     for (int i = 0; i < n; i++) {
         struct queue_job *job = xcalloc(1, sizeof(*job));
-        const char *hdrs[1] = { "Content-Type: " QUEUE_CTYPE };
-        struct httpc_req req = { 0 };
 
         job->q = q;
         snprintf(job->id, sizeof(job->id), "%s", PQgetvalue(res, i, 0));
@@ -673,19 +703,13 @@ queue_claimed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
         job->len = (size_t)PQgetlength(res, i, 5);
         job->payload = xstrndup(PQgetvalue(res, i, 5), job->len);
         job->t0 = monotime_ms();
+        job->key = q->key;
+        job->key_id = queue_key_id(q, job->signer);
         TAILQ_INSERT_TAIL(&q->jobs, job, link);
         q->in_flight++;
         queue_busy_take(q, job->host);
         q->st.claimed++;
-        req.method = "POST";
-        req.url = job->inbox;
-        req.headers = hdrs;
-        req.nheaders = 1;
-        req.body = job->payload;
-        req.body_len = job->len;
-        req.sign = queue_sign_cb;
-        req.sign_arg = job;
-        httpc_request(q->http, &req, queue_sent_cb, job);
+        queue_sign(q, job);
     }
     PQclear(res);
     metrics_set(M_IN_FLIGHT, "", q->in_flight);
@@ -695,7 +719,82 @@ queue_claimed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
     queue_step_done(st, n >= q->o.batch);
 }
 
-/* Signs each hop, so a 307/308 to another URL carries a signature for that URL. */
+/* The key id signer ("relay", "bridge", "x:<x id>") signs with, or NULL for none we have. */
+static char *
+queue_key_id(const struct queue *q, const char *signer)
+{
+    if (strcmp(signer, "bridge") == 0)
+        return xstrdup(q->bridge_key_id);
+    /* A stand-in signs as itself: the peer matches the key's owner to the actor. */
+    if (strncmp(signer, "x:", 2) == 0 && q->standin_key_prefix != NULL)
+        return xasprintf("%s%s#main-key", q->standin_key_prefix, signer + 2);
+    if (strcmp(signer, "relay") == 0)
+        return xstrdup(q->relay_key_id);
+    return NULL;
+}
+
+/* On a pool thread: the first hop's signature (RSA, most of a delivery's CPU). */
+static void
+queue_sign_run(void *arg)
+{
+    struct queue_job *job = arg;
+    char err[160];
+
+    job->presigned = job->key_id != NULL &&
+                     apsign_lines(job->key, job->key_id, "POST", job->inbox, job->payload, job->len,
+                                  QUEUE_CTYPE, &job->lines, err, sizeof(err)) == 0;
+}
+
+/* Back on the loop: the POST, signed. */
+static void
+queue_sign_done(void *arg)
+{
+    struct queue_job *job = arg;
+
+    queue_post(job->q, job);
+}
+
+/* queue_free came while it waited for a thread: its lease brings the row back. */
+static void
+queue_sign_drop(void *arg)
+{
+    struct queue_job *job = arg;
+
+    TAILQ_REMOVE(&job->q->jobs, job, link);
+    queue_job_free(job);
+}
+
+/* Has a thread sign job, then POSTs it; signed here when the pool has no room. */
+static void
+queue_sign(struct queue *q, struct queue_job *job)
+{
+    struct workpool_job w = { queue_sign_run, queue_sign_done, queue_sign_drop, job };
+
+    if (workpool_submit(q->signers, &w) < 0)
+        queue_post(q, job);
+}
+
+static void
+queue_post(struct queue *q, struct queue_job *job)
+{
+    const char *hdrs[1] = { "Content-Type: " QUEUE_CTYPE };
+    struct httpc_req req = { 0 };
+
+    req.method = "POST";
+    req.url = job->inbox;
+    req.headers = hdrs;
+    req.nheaders = 1;
+    req.body = job->payload;
+    req.body_len = job->len;
+    req.sign = queue_sign_cb;
+    req.sign_arg = job;
+    httpc_request(q->http, &req, queue_sent_cb, job);
+}
+
+/*
+ * Signs each hop, so a 307/308 to another URL carries a signature for that URL: the first
+ * with what a pool thread made for it, the others here.
+ */
 static int
 queue_sign_cb(const char *method, const char *url, const char *body, size_t body_len,
               struct httpc_hop_headers *out, void *arg)
@@ -703,30 +802,25 @@ queue_sign_cb(const char *method, const char *url, const char *body, size_t body
     struct queue_job *job = arg;
     struct queue *q = job->q;
     char err[160];
-    char *standin = NULL;
-    const char *key_id;
-    int rc = 0;
+    int rc;
 
     if (q == NULL)
         return -1;
-    if (strcmp(job->signer, "bridge") == 0) {
-        key_id = q->bridge_key_id;
-    } else if (strncmp(job->signer, "x:", 2) == 0 && q->standin_key_prefix != NULL) {
-        /* A stand-in signs as itself: the peer matches the key's owner to the actor. */
-        standin = xasprintf("%s%s#main-key", q->standin_key_prefix, job->signer + 2);
-        key_id = standin;
-    } else if (strcmp(job->signer, "relay") == 0) {
-        key_id = q->relay_key_id;
-    } else {
+    if (job->key_id == NULL) {
         log_error("queue_sign_failed", "id=%s error=unknown_signer", job->id);
         return -1;
     }
-    if (apsign_hop(q->key, key_id, method, url, body, body_len, QUEUE_CTYPE, out, err,
-                   sizeof(err)) < 0) {
-        log_error("queue_sign_failed", "id=%s error=%s", job->id, log_q(err));
-        rc = -1;
+    if (job->presigned && strcmp(method, "POST") == 0 && strcmp(url, job->inbox) == 0) {
+        job->presigned = 0; /* a hop of its own: a redirect back here is signed anew */
+        q->st.signed_off_loop++;
+        rc = apsign_lines_add(&job->lines, out, err, sizeof(err));
+        apsign_lines_free(&job->lines);
+    } else {
+        rc = apsign_hop(q->key, job->key_id, method, url, body, body_len, QUEUE_CTYPE, out, err,
+                        sizeof(err));
     }
-    free(standin);
+    if (rc < 0)
+        log_error("queue_sign_failed", "id=%s error=%s", job->id, log_q(err));
     return rc;
 }
 
@@ -1060,5 +1154,7 @@ queue_job_free(struct queue_job *job)
     free(job->inbox);
     free(job->host);
     free(job->payload);
+    free(job->key_id);
+    apsign_lines_free(&job->lines);
     free(job);
 }

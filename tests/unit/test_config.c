@@ -45,6 +45,7 @@ main(void)
     is_str(cfg.relay_block, "", "relay_block empty by default");
     is_int(cfg.queue_max_per_host, 8, "queue_max_per_host default");
     is_int(cfg.queue_max_in_flight, 200, "queue_max_in_flight default");
+    is_int(cfg.sign_threads, 0, "sign_threads default: one per core");
     is_int(cfg.queue_max_answers_per_host, 1000, "queue_max_answers_per_host default");
     is_int(cfg.queue_poll_ms, 1000, "queue_poll_ms default");
     is_int(cfg.queue_backoff_unit_ms, 1000, "queue_backoff_unit_ms default");
@@ -145,6 +146,7 @@ main(void)
         { "relay_block = a.example:99999\n", "relay_block" },
         { "queue_max_per_host = 0\n", "queue_max_per_host" },
         { "queue_max_in_flight = 0\n", "queue_max_in_flight" },
+        { "sign_threads = 65\n", "sign_threads" },
         { "queue_poll_ms = 1\n", "queue_poll_ms" },
         { "queue_backoff_unit_ms = 0\n", "queue_backoff_unit_ms" },
         { "follow_poll_ms = 5\n", "follow_poll_ms" },

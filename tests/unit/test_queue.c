@@ -263,6 +263,7 @@ test_deliver(struct queue *q, struct sink *a)
 {
     const char *in[1] = { url(a, "/bridge") };
     struct enq e;
+    struct queue_stats st;
 
     queue_start(q);
     PGT_SPIN(a->count >= 2, 5);
@@ -270,6 +271,8 @@ test_deliver(struct queue *q, struct sink *a)
     is_int(a->bad, 0, "signatures verify against the public key, digests match");
     is_str(a->last_ctype, "application/activity+json", "content type");
     is_str(a->last_keyid, RELAY_KEY, "relay key id");
+    queue_get_stats(q, &st);
+    is_int((int)st.signed_off_loop, 2, "both signed by the pool's threads, not on the loop");
     PGT_SPIN(pgt_num("SELECT count(*) FROM deliveries") == 0, 3);
     is_int(pgt_num("SELECT count(*) FROM deliveries"), 0, "2xx removes the rows");
     PGT_SPIN(pgt_num("SELECT count(*) FROM activities WHERE payload LIKE '%%/a/1\"%%'") == 0, 2);
@@ -600,6 +603,31 @@ test_free_in_flight(struct db *db, struct queue *q, struct sink *a)
     is_int(counts[200] + counts[201], 4, "re-delivered after the lease expired");
     PGT_SPIN(pgt_num("SELECT count(*) FROM deliveries") == 0, 3);
     is_int(pgt_num("SELECT count(*) FROM deliveries"), 0, "then done");
+    /* And with rows claimed and waiting for the signing threads. */
+    {
+        const char *many[40];
+        char paths[40][64];
+        struct queue_stats st;
+
+        for (int i = 0; i < 40; i++) {
+            snprintf(paths[i], sizeof(paths[i]), "http://127.0.0.1:%d/free/%d", a->port, i);
+            many[i] = paths[i];
+        }
+        queue_free(q2);
+        q2 = make_queue(db);
+        enqueue(q2, RELAY_KEY, 300, many, 40, &e);
+        queue_start(q2);
+        do {
+            pgt_spin_once();
+            queue_get_stats(q2, &st);
+        } while (st.claimed == 0);
+        queue_free(q2); /* ASan: the jobs waiting for a thread are freed, none twice */
+        ok(1, "queue_free with signatures pending returns");
+        q2 = make_queue(db);
+        queue_start(q2);
+        PGT_SPIN(pgt_num("SELECT count(*) FROM deliveries") == 0, 10);
+        is_int(pgt_num("SELECT count(*) FROM deliveries"), 0, "their rows were delivered later");
+    }
     /* And once more with the claim statement itself still unanswered. */
     queue_free(q2);
     q2 = make_queue(db);
