@@ -314,8 +314,16 @@ inbox_post(struct app *app, struct evhttp_request *req, const char *path)
         inbox_refuse(c, REPLY_ERR_BAD_REQUEST, "bad_request", "host name too long");
         return;
     }
-    /* The admin's blocks as last notified; the database only while that copy may be old. */
-    if (domains_judge(app->domains, c->key_domain, c->a.domain, &blocked, &allowed) == 0) {
+    /*
+     * The admin's blocks as last notified. The database is asked while that copy may be old,
+     * and to confirm what it refuses (a block, or an allowlist's missing allow of a Follow):
+     * an unblock or an allow then counts at once, before its NOTIFY is read, and a block
+     * within the time that takes.
+     */
+    if (domains_judge(app->domains, c->key_domain, c->a.domain, &blocked, &allowed) == 0 &&
+        !blocked &&
+        (allowed || strcmp(app->cfg->relay_mode, "allowlist") != 0 ||
+         strcmp(c->a.type, "Follow") != 0)) {
         inbox_judged(c, blocked, allowed);
         return;
     }
