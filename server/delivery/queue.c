@@ -38,6 +38,7 @@
 /* One claimed row, from the claim through the POST to the statement recording its outcome. */
 struct queue_job {
     TAILQ_ENTRY(queue_job) link; /* in q->jobs while q is alive */
+    TAILQ_ENTRY(queue_job) wait; /* in q->to_sign while it waits for a place in the pool */
     struct queue *q;             /* NULL once queue_free has let go of it */
     char id[24];
     char *inbox, *host, *payload;
@@ -108,6 +109,7 @@ struct queue {
     EVP_PKEY *key;
     struct httpc *http;
     struct workpool *signers; /* threads that sign deliveries, so the loop never does */
+    int sign_window;          /* signatures given to the pool at once */
     struct queue_options o;
     char *relay_key_id, *bridge_key_id;
     char *standin_key_prefix; /* "<base>/x/": stand-in key ids are this, the x id, "#main-key" */
@@ -125,6 +127,7 @@ struct queue {
     size_t nbusy, busycap;
     struct queue_stats st;
     TAILQ_HEAD(, queue_job) jobs;
+    TAILQ_HEAD(, queue_job) to_sign; /* claimed, waiting for the pool: signed just in time */
     TAILQ_HEAD(, queue_op) ops;
     TAILQ_HEAD(, queue_enq) early;
     /* Delivered, waiting for the next flush (still in jobs); flush is the one in flight. */
@@ -379,8 +382,13 @@ queue_new(struct event_base *base, struct db *db, EVP_PKEY *key, const struct qu
 
         q->o.sign_threads = cores > 0 ? (cores > 64 ? 64 : (int)cores) : 1;
     }
-    /* Every claimed row may wait for a signature at once: the queue never refuses one. */
-    q->signers = workpool_new(base, q->o.sign_threads, q->o.max_in_flight, err, errlen);
+    /*
+     * A few signatures per thread at once, the rest waiting here: a row is signed shortly
+     * before its POST (its Date fresh, its lease not spent waiting behind a long line of
+     * signatures when the cores are busy).
+     */
+    q->sign_window = 2 * q->o.sign_threads;
+    q->signers = workpool_new(base, q->o.sign_threads, q->sign_window, err, errlen);
     if (q->signers == NULL) {
         httpc_free(q->http);
         free(q->relay_key_id);
@@ -392,6 +400,7 @@ queue_new(struct event_base *base, struct db *db, EVP_PKEY *key, const struct qu
     q->claimer = worker_new(base, q->o.poll_ms, queue_claim_step, q);
     q->housekeeper = worker_new(base, q->o.housekeeping_ms, queue_house_step, q);
     TAILQ_INIT(&q->jobs);
+    TAILQ_INIT(&q->to_sign);
     TAILQ_INIT(&q->ops);
     TAILQ_INIT(&q->early);
 
@@ -517,6 +526,11 @@ queue_free(struct queue *q)
     /* Signatures still running end; the rows waiting for one are dropped (their leases). */
     workpool_free(q->signers);
     q->signers = NULL;
+    while ((job = TAILQ_FIRST(&q->to_sign)) != NULL) {
+        TAILQ_REMOVE(&q->to_sign, job, wait);
+        TAILQ_REMOVE(&q->jobs, job, link);
+        queue_job_free(job);
+    }
     /* Cancels every POST: queue_sent_cb sees closing and frees the job without a statement. */
     httpc_free(q->http);
     q->http = NULL;
@@ -745,13 +759,20 @@ queue_sign_run(void *arg)
                                   QUEUE_CTYPE, &job->lines, err, sizeof(err)) == 0;
 }
 
-/* Back on the loop: the POST, signed. */
+/* Back on the loop: the POST, signed; the next row waiting takes the freed place. */
 static void
 queue_sign_done(void *arg)
 {
     struct queue_job *job = arg;
+    struct queue *q = job->q;
+    struct queue_job *next;
 
-    queue_post(job->q, job);
+    queue_post(q, job);
+    while (workpool_inflight(q->signers) < q->sign_window &&
+           (next = TAILQ_FIRST(&q->to_sign)) != NULL) {
+        TAILQ_REMOVE(&q->to_sign, next, wait);
+        queue_sign(q, next);
+    }
 }
 
 /* queue_free came while it waited for a thread: its lease brings the row back. */
@@ -770,7 +791,9 @@ queue_sign(struct queue *q, struct queue_job *job)
 {
     struct workpool_job w = { queue_sign_run, queue_sign_done, queue_sign_drop, job };
 
-    if (workpool_submit(q->signers, &w) < 0)
+    if (workpool_inflight(q->signers) >= q->sign_window)
+        TAILQ_INSERT_TAIL(&q->to_sign, job, wait);
+    else if (workpool_submit(q->signers, &w) < 0)
         queue_post(q, job);
 }
 
