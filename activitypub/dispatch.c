@@ -16,6 +16,7 @@
 #include "outbox.h"
 #include "queue.h"
 #include "dispatch.h"
+#include "dispatch_internal.h"
 #include "standin.h"
 #include "xmalloc.h"
 
@@ -30,7 +31,8 @@ struct dispatch_ctx {
     void *done_arg;
     enum dispatch_action action;
     int queued;
-    const char *result; /* the metric label on success */
+    const char *result;  /* the metric label on success */
+    const char *result0; /* ... as it was before the transaction (group commit may retry it) */
     /* From the activity: the object (Follow) or the inner activity's id and object (Undo). */
     const char *object;
     const char *inner_id;
@@ -279,13 +281,21 @@ static int
 dispatch_seen(struct dbtx *tx, PGresult *res, void *arg)
 {
     struct dispatch_ctx *rc = arg;
+
+    if (PQntuples(res) == 0) {
+        dispatch_duplicate(rc);
+        return 1;
+    }
+    dispatch_act(tx, rc, NULL);
+    return 0;
+}
+
+void
+dispatch_act(struct dbtx *tx, struct dispatch_ctx *rc, struct announce_batch *pubs)
+{
     struct activity_in *a = rc->a;
     struct app *app = a->app;
 
-    if (PQntuples(res) == 0) {
-        rc->result = "duplicate";
-        return 1;
-    }
     switch (rc->action) {
     case DISPATCH_SUBSCRIBE:
     case DISPATCH_SUBSCRIBE_LP:
@@ -338,24 +348,23 @@ dispatch_seen(struct dbtx *tx, PGresult *res, void *arg)
         /* A member's public post goes on to their former followers' instances. */
         rc->an.a = a;
         rc->an.queued = &rc->queued;
-        announce_push(tx, &rc->an);
+        if (pubs != NULL)
+            pubs->ans[pubs->n++] = &rc->an; /* one statement for all of a batch's posts */
+        else
+            announce_push(tx, &rc->an);
         break;
     case DISPATCH_IGNORE:
         break;
     }
-    return 0;
 }
 
 /* --- the end ----------------------------------------------------------------------------- */
 
-static void
-dispatch_done(enum db_outcome outcome, const char *err, void *arg)
+void
+dispatch_end(struct dispatch_ctx *rc, enum db_outcome outcome)
 {
-    struct dispatch_ctx *rc = arg;
-    struct activity_in *a = rc->a;
-    struct app *app = a->app;
+    struct app *app = rc->a->app;
 
-    (void)err; /* dbtx logged it */
     if (outcome == DB_OK && rc->queued > 0)
         queue_kick(app->queue);
     rc->done(outcome,
@@ -366,20 +375,20 @@ dispatch_done(enum db_outcome outcome, const char *err, void *arg)
     free(rc);
 }
 
-void
-dispatch_activity(struct activity_in *a, dispatch_done_fn done, void *arg)
+static void
+dispatch_done(enum db_outcome outcome, const char *err, void *arg)
 {
-    struct dispatch_ctx *rc;
+    (void)err; /* dbtx logged it */
+    dispatch_end(arg, outcome);
+}
+
+struct dispatch_ctx *
+dispatch_ctx_new(struct activity_in *a, dispatch_done_fn done, void *arg)
+{
+    struct dispatch_ctx *rc = xcalloc(1, sizeof(*rc));
     struct app *app = a->app;
     struct json_object *obj = NULL;
-    struct dbtx *tx;
 
-    /* A member's move fetches its target first, then runs its own transaction (move.c). */
-    if (strcmp(a->type, "Move") == 0) {
-        move_activity(a, done, arg);
-        return;
-    }
-    rc = xcalloc(1, sizeof(*rc));
     rc->a = a;
     rc->done = done;
     rc->done_arg = arg;
@@ -398,9 +407,44 @@ dispatch_activity(struct activity_in *a, dispatch_done_fn done, void *arg)
         rc->result = rc->action == DISPATCH_PUBLICATION ? "publication" : "ignored";
     else if (rc->action == DISPATCH_FOLLOW_STANDIN)
         rc->result = "standin_follow";
-    tx = dbtx_new(app->db, dispatch_done, rc);
+    rc->result0 = rc->result;
+    return rc;
+}
+
+const char *
+dispatch_ctx_id(const struct dispatch_ctx *rc)
+{
+    return rc->a->id;
+}
+
+void
+dispatch_duplicate(struct dispatch_ctx *rc)
+{
+    rc->result = "duplicate";
+}
+
+void
+dispatch_run(struct dispatch_ctx *rc)
+{
+    struct dbtx *tx;
+
+    rc->queued = 0;
+    rc->result = rc->result0;
+    memset(&rc->an, 0, sizeof(rc->an));
+    tx = dbtx_new(rc->a->app->db, dispatch_done, rc);
     dbtx_push(tx,
               "INSERT INTO seen_activity_ids (id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1",
-              dispatch_seen, rc, 1, a->id);
+              dispatch_seen, rc, 1, rc->a->id);
     dbtx_run(tx);
+}
+
+void
+dispatch_activity(struct activity_in *a, dispatch_done_fn done, void *arg)
+{
+    /* A member's move fetches its target first, then runs its own transaction (move.c). */
+    if (strcmp(a->type, "Move") == 0) {
+        move_activity(a, done, arg);
+        return;
+    }
+    dispatch_run(dispatch_ctx_new(a, done, arg));
 }

@@ -21,6 +21,7 @@
 #include "queue.h"
 #include "dispatch.h"
 #include "domains.h"
+#include "groupcommit.h"
 #include "remote.h"
 #include "url.h"
 #include "utf8.h"
@@ -408,7 +409,7 @@ inbox_key_cb(enum remote_result result, const struct remote_key *key, void *arg)
          * Its own server says the actor is gone (410, as Mastodon's deletions answer):
          * forgetting it needs no signature. A 404 may be passing, so it is not enough.
          */
-        dispatch_activity(&c->a, inbox_dispatched_cb, c);
+        groupcommit_add(app->group, &c->a, inbox_dispatched_cb, c);
         return;
     }
     if (result != REMOTE_OK) {
@@ -463,5 +464,5 @@ inbox_key_cb(enum remote_result result, const struct remote_key *key, void *arg)
                      "'-' between them, at most 64)");
         return;
     }
-    dispatch_activity(&c->a, inbox_dispatched_cb, c);
+    groupcommit_add(app->group, &c->a, inbox_dispatched_cb, c);
 }

@@ -6,6 +6,14 @@ struct dbtx;
 struct activity_in;
 struct json_object;
 
+struct announce;
+
+/* Posts relayed by one statement; the caller owns it until the transaction ends. */
+struct announce_batch {
+    struct announce **ans;
+    int n;
+};
+
 /*
  * What relaying one incoming activity needs; the caller owns it (inside its own context)
  * until its transaction ends. queued counts the delivery statements listed.
@@ -14,6 +22,8 @@ struct announce {
     struct activity_in *a;
     const char *object_id; /* set by announce_push: borrowed from a->json */
     int *queued;
+    struct announce *self; /* announce_push's batch of one */
+    struct announce_batch one;
 };
 
 /*
@@ -37,5 +47,12 @@ int announce_eligible(struct json_object *activity, const char *type, const char
  * tied to the member so that their leaving drops it. Returns 1 when a statement was listed.
  */
 int announce_push(struct dbtx *tx, struct announce *an);
+
+/*
+ * The same for the posts of b at once (group commit): those not eligible are taken out of b
+ * (logged), and one statement relays the others; each post relayed gets its own Announce.
+ * Returns 1 when the statement was listed.
+ */
+int announce_push_batch(struct dbtx *tx, struct announce_batch *b);
 
 #endif

@@ -23,6 +23,7 @@ struct workpool;
 struct domains;
 struct atclient;
 struct identity;
+struct groupcommit;
 
 struct app {
     struct event_base *base;
@@ -30,6 +31,7 @@ struct app {
     struct httpd *httpd;
     struct db *db;             /* NULL only in unit tests that need no database */
     struct domains *domains;   /* the admin's blocks and allows in memory; NULL: ask db */
+    struct groupcommit *group; /* verified activities share transactions; NULL: one each */
     EVP_PKEY *key;             /* the server's RSA-2048 key, shared by its actors */
     char *public_pem;          /* SPKI PEM of key */
     char *relay_id;            /* <base>/actor */

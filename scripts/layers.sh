@@ -35,6 +35,7 @@ atproto/*                     2
 server/delivery/*             2
 activitypub/inbox.c           3
 activitypub/dispatch.c        3
+activitypub/groupcommit.c     3
 activitypub/bridge.c          3
 activitypub/standin.c         3
 activitypub/move.c            3

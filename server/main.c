@@ -16,6 +16,7 @@
 #include "config.h"
 #include "db.h"
 #include "domains.h"
+#include "groupcommit.h"
 #include "follow.h"
 #include "followlist.h"
 #include "unfollow.h"
@@ -377,6 +378,7 @@ cmd_serve(const char *config_path)
     app.db =
         db_new(app.base, cfg.database_url, cfg.db_pool_size, migrate_latest(), serve_db_fatal, &st);
     app.domains = domains_new(app.base, app.db, cfg.database_url);
+    app.group = groupcommit_new(app.base, app.db);
     if (serve_federation(&app, err, sizeof(err)) < 0) {
         fprintf(stderr, "passerelle: %s\n", err);
         log_error("start_failed", "reason=%s", log_q(err));
@@ -443,6 +445,7 @@ out:
     identity_free(app.identity);
     httpc_free(app.httpc);
     domains_free(app.domains);
+    groupcommit_free(app.group); /* activities not yet in a transaction: 503 */
     db_free(app.db);
     app.db = NULL;
     httpd_free(app.httpd);
