@@ -128,6 +128,8 @@ struct queue {
     struct queue_stats st;
     TAILQ_HEAD(, queue_job) jobs;
     TAILQ_HEAD(, queue_job) to_sign; /* claimed, waiting for the pool: signed just in time */
+    int nto_sign;
+    int sign_starved; /* a claim was skipped for rows waiting to be signed */
     TAILQ_HEAD(, queue_op) ops;
     TAILQ_HEAD(, queue_enq) early;
     /* Delivered, waiting for the next flush (still in jobs); flush is the one in flight. */
@@ -656,6 +658,12 @@ queue_claim_step(struct worker_run *run, void *arg)
         worker_run_done(run, 0);
         return;
     }
+    if (q->nto_sign >= q->sign_window) {
+        /* Rows leased and not yet signed: no more until the threads catch up. */
+        q->sign_starved = 1; /* queue_sign_done kicks */
+        worker_run_done(run, 0);
+        return;
+    }
     hosts = xcalloc(q->nbusy + 1, sizeof(*hosts));
     carr = xmalloc(q->nbusy * 12 + 3);
     aarr = xmalloc(q->nbusy * 12 + 3);
@@ -771,7 +779,12 @@ queue_sign_done(void *arg)
     while (workpool_inflight(q->signers) < q->sign_window &&
            (next = TAILQ_FIRST(&q->to_sign)) != NULL) {
         TAILQ_REMOVE(&q->to_sign, next, wait);
+        q->nto_sign--;
         queue_sign(q, next);
+    }
+    if (q->sign_starved && q->nto_sign < q->sign_window) {
+        q->sign_starved = 0;
+        queue_kick(q);
     }
 }
 
@@ -791,8 +804,10 @@ queue_sign(struct queue *q, struct queue_job *job)
 {
     struct workpool_job w = { queue_sign_run, queue_sign_done, queue_sign_drop, job };
 
-    if (workpool_inflight(q->signers) >= q->sign_window)
+    if (workpool_inflight(q->signers) >= q->sign_window) {
         TAILQ_INSERT_TAIL(&q->to_sign, job, wait);
+        q->nto_sign++;
+    }
     else if (workpool_submit(q->signers, &w) < 0)
         queue_post(q, job);
 }
