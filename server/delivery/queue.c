@@ -807,8 +807,7 @@ queue_sign(struct queue *q, struct queue_job *job)
     if (workpool_inflight(q->signers) >= q->sign_window) {
         TAILQ_INSERT_TAIL(&q->to_sign, job, wait);
         q->nto_sign++;
-    }
-    else if (workpool_submit(q->signers, &w) < 0)
+    } else if (workpool_submit(q->signers, &w) < 0)
         queue_post(q, job);
 }
 
