@@ -122,6 +122,7 @@ struct queue {
     int closing;
     int starved;             /* a claim found every in-flight slot taken */
     int in_flight;           /* POSTs running */
+    int unwritten;           /* POSTs answered whose outcome is not yet written: still leased */
     int per_host;            /* the client's cap on POSTs to one host at once */
     struct queue_busy *busy; /* hosts with POSTs running, and how many */
     size_t nbusy, busycap;
@@ -154,6 +155,7 @@ static int queue_sign_cb(const char *method, const char *url, const char *body, 
                          struct httpc_hop_headers *out, void *arg);
 static void queue_written_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
 static void queue_flush_done(struct queue *q);
+static void queue_written(struct queue *q, size_t n);
 static void queue_flushed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
 static void queue_op_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
 static void queue_gauges_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
@@ -651,10 +653,11 @@ queue_claim_step(struct worker_run *run, void *arg)
     char **hosts, *harr, *carr, *aarr;
     const char *params[7] = { lim, lease, q->worker, NULL, NULL, cap, NULL };
     size_t len = 0, alen = 0;
-    int room = q->o.max_in_flight - q->in_flight;
+    /* A row holds its slot until its outcome is written: leases never exceed max_in_flight. */
+    int room = q->o.max_in_flight - q->in_flight - q->unwritten;
 
     if (room <= 0) {
-        q->starved = 1; /* queue_sent_cb kicks when a slot frees */
+        q->starved = 1; /* queue_written kicks when a slot frees */
         worker_run_done(run, 0);
         return;
     }
@@ -882,6 +885,7 @@ queue_sent_cb(const struct httpc_response *resp, void *arg)
         queue_job_free(job);
         return;
     }
+    q->unwritten++;
     metrics_set(M_IN_FLIGHT, "", q->in_flight);
     oc = retry_classify(resp->error, resp->status);
     if (resp->status > 0) {
@@ -947,6 +951,13 @@ queue_sent_cb(const struct httpc_response *resp, void *arg)
              "ms=%lld",
              job->id, log_q(job->host), log_q(job->inbox), result, resp->status,
              httpc_error_name(resp->error), job->attempts, ms, monotime_ms() - job->t0);
+}
+
+/* n rows' outcomes written (or given up to their leases): their slots are free. */
+static void
+queue_written(struct queue *q, size_t n)
+{
+    q->unwritten -= (int)n;
     if (q->starved) {
         q->starved = 0;
         queue_kick(q);
@@ -958,8 +969,10 @@ queue_written_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
 {
     struct queue_job *job = arg;
 
-    if (job->q != NULL)
+    if (job->q != NULL) {
         TAILQ_REMOVE(&job->q->jobs, job, link);
+        queue_written(job->q, 1);
+    }
     if (outcome != DB_OK) {
         /* The lease expires and the row is sent again: at least once, never lost. */
         log_warn("queue_outcome_failed", "id=%s error=%s", job->id, log_q(err));
@@ -1008,6 +1021,7 @@ queue_flushed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
     char **acts = xcalloc(fl->n + 1, sizeof(*acts));
     size_t nacts = 0;
     int rows = outcome == DB_OK ? PQntuples(res) : 0;
+    size_t nflushed = fl->n;
 
     if (outcome != DB_OK)
         /* The leases expire and the rows are sent again: at least once, never lost. */
@@ -1047,6 +1061,7 @@ queue_flushed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
     free(fl);
     if (q != NULL) {
         q->flush = NULL;
+        queue_written(q, nflushed);
         if (q->ndone > 0)
             queue_flush_done(q);
     }
