@@ -51,8 +51,10 @@ struct app {
     struct workpool *parses;   /* archive uploads are parsed here; NULL outside serve */
     struct ratelimit *uploads; /* archive uploads per member per hour; NULL outside serve */
     struct ratelimit *app_password_tries; /* per address per hour; NULL outside serve */
-    struct atclient *atclient; /* the atproto OAuth client's key once loaded (atclient_load) */
-    struct identity *identity; /* handles and DIDs (Bluesky sign-in); NULL without seal */
+    struct ratelimit *signin_addrs; /* web sign-ins per client address per minute; NULL: none */
+    struct ratelimit *signin_hosts; /* web sign-ins asking one server per minute; NULL: none */
+    struct atclient *atclient;      /* the atproto OAuth client's key once loaded (atclient_load) */
+    struct identity *identity;      /* handles and DIDs (Bluesky sign-in); NULL without seal */
     time_t started;
     int exit_code; /* what main returns once the loop ends */
 };

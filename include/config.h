@@ -23,6 +23,8 @@ struct config {
     int archive_parse_queue;           /* archive_parse_queue: uploads waiting for a parser */
     int archive_uploads_per_hour;      /* archive_uploads_per_hour: per member */
     int app_password_signins_per_hour; /* per peer address (IPv6: per /64) */
+    int signin_per_address;            /* signin_per_address: POST /signin per client per minute */
+    int signin_per_host;               /* signin_per_host: sign-ins asking one server per minute */
     size_t max_header_bytes;           /* max_header_bytes */
     int max_headers;                   /* max_headers */
     int request_timeout;        /* request_timeout: seconds of silence before a connection is cut */

@@ -1,4 +1,5 @@
-/* A fixed-window counter per key (a member id): at most limit events per window, in memory. */
+/* A fixed-window counter per key (a member, an address, a host): at most limit events per window.
+ */
 #ifndef PASSERELLE_RATELIMIT_H
 #define PASSERELLE_RATELIMIT_H
 
@@ -23,6 +24,8 @@ void ratelimit_refund(struct ratelimit *rl, long long key);
  * counts as that IPv4); 0 for anything else, never 0 for an address.
  */
 long long ratelimit_addr_key(const char *addr);
+/* A key for a text (a host name), case-insensitive: 64 bits of FNV-1a. */
+long long ratelimit_key_text(const char *s);
 
 /* NULL-safe. */
 void ratelimit_free(struct ratelimit *rl);

@@ -55,6 +55,12 @@ const char *reply_req_header(struct evhttp_request *req, const char *name);
 const char *reply_req_lang(struct evhttp_request *req);
 /* The peer's address as text (no port), "" when unknown. */
 void reply_req_peer(struct evhttp_request *req, char *out, size_t outlen);
+/*
+ * The client's address as text: the peer's, or, when the peer is loopback (nginx or Caddy
+ * in front, README), the last address of X-Forwarded-For (the one the proxy added), else
+ * X-Real-IP. "" when unknown. For per-client limits, never for trust.
+ */
+void reply_req_client(struct evhttp_request *req, char *out, size_t outlen);
 /* 1 when the request's Accept header asks for an ActivityPub or JSON representation. */
 int reply_wants_activity_json(struct evhttp_request *req);
 

@@ -403,6 +403,8 @@ cmd_serve(const char *config_path)
     }
     app.uploads = ratelimit_new(cfg.archive_uploads_per_hour, 3600);
     app.app_password_tries = ratelimit_new(cfg.app_password_signins_per_hour, 3600);
+    app.signin_addrs = ratelimit_new(cfg.signin_per_address, 60);
+    app.signin_hosts = ratelimit_new(cfg.signin_per_host, 60);
     httpd_set_upload_hold(app.httpd, linkhold_check, &app);
     linkpage_metrics_describe();
     st.sigterm = evsignal_new(app.base, SIGTERM, serve_signal_cb, &st);
@@ -430,6 +432,8 @@ out:
     workpool_free(app.parses); /* parses still running end; their requests are dropped */
     ratelimit_free(app.uploads);
     ratelimit_free(app.app_password_tries);
+    ratelimit_free(app.signin_addrs);
+    ratelimit_free(app.signin_hosts);
     match_free(app.match);
     notice_free(app.notice);
     bridgecheck_free(st.bridgecheck);

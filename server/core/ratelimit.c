@@ -1,10 +1,14 @@
-/* A fixed-window counter per key (a member id): at most limit events per window, in memory. */
+/* A fixed-window counter per key (a member, an address, a host): at most limit events per window.
+ */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ratelimit.h"
 #include "xmalloc.h"
+
+#define RATELIMIT_FNV_BASIS 14695981039346656037ULL /* FNV-1a, 64 bits */
 
 struct ratelimit_entry {
     long long key;
@@ -85,12 +89,19 @@ ratelimit_free(struct ratelimit *rl)
     free(rl);
 }
 
+static unsigned long long
+ratelimit_fnv(unsigned long long h, const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
 long long
 ratelimit_addr_key(const char *addr)
 {
     unsigned char a[16];
     const unsigned char *p = a;
-    unsigned long long h = 1469598103934665603ULL; /* FNV-1a */
     size_t n;
 
     if (inet_pton(AF_INET, addr, a) == 1)
@@ -101,7 +112,19 @@ ratelimit_addr_key(const char *addr)
         p = a + 12, n = 4; /* an IPv4 address seen through an IPv6 socket: the same peer */
     else
         n = 8; /* one site gets a /64 to itself: its addresses share one count */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ULL;
-    return (long long)(h >> 1) | 1; /* never 0, the unknown peer's key */
+    /* Never 0, the unknown peer's key. */
+    return (long long)(ratelimit_fnv(RATELIMIT_FNV_BASIS, p, n) >> 1) | 1;
+}
+
+long long
+ratelimit_key_text(const char *s)
+{
+    unsigned long long h = RATELIMIT_FNV_BASIS;
+
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)tolower((unsigned char)*s);
+
+        h = ratelimit_fnv(h, &c, 1);
+    }
+    return (long long)(h >> 1);
 }

@@ -185,6 +185,34 @@ reply_req_peer(struct evhttp_request *req, char *out, size_t outlen)
     }
 }
 
+void
+reply_req_client(struct evhttp_request *req, char *out, size_t outlen)
+{
+    const char *xff = reply_req_header(req, "X-Forwarded-For");
+    const char *real = reply_req_header(req, "X-Real-IP");
+    const char *v = NULL;
+    size_t n;
+
+    reply_req_peer(req, out, outlen);
+    if (strcmp(out, "127.0.0.1") != 0 && strcmp(out, "::1") != 0)
+        return;
+    if (xff != NULL) {
+        v = strrchr(xff, ',');
+        v = v != NULL ? v + 1 : xff;
+    } else if (real != NULL) {
+        v = real;
+    }
+    if (v == NULL)
+        return;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    n = strcspn(v, " \t");
+    if (n > 0 && n < outlen && n <= 64) {
+        memcpy(out, v, n);
+        out[n] = '\0';
+    }
+}
+
 int
 reply_wants_activity_json(struct evhttp_request *req)
 {

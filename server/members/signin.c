@@ -22,13 +22,16 @@
 #include "log.h"
 #include "mastoapi.h"
 #include "match.h"
+#include "monotime.h"
 #include "oauth.h"
+#include "ratelimit.h"
 #include "remote.h"
 #include "reply.h"
 #include "seal.h"
 #include "signin.h"
 #include "texts.h"
 #include "token.h"
+#include "url.h"
 #include "wflookup.h"
 #include "xmalloc.h"
 
@@ -504,10 +507,46 @@ signin_actor_cb(enum remote_result result, const struct remote_key *key, void *a
     oauth_app_ensure(op->app, op->origin, op->host, signin_app_ready, op);
 }
 
+/*
+ * Takes one sign-in of host (and, unless addr is NULL, of the client's address) from the
+ * budgets, before anything is fetched there: 0, or -1 with the 429 answered (Retry-After,
+ * the reason in the visitor's language) and the op gone, nothing counted.
+ */
+static int
+signin_budget(struct signin_op *op, const char *host, const char *addr)
+{
+    long long hkey = ratelimit_key_text(host), akey = addr != NULL ? ratelimit_addr_key(addr) : 0;
+    long wait;
+    const char *why = "busy_host", *key = "signin.busy_host";
+    char secs[24];
+
+    wait = op->app->signin_hosts != NULL
+               ? ratelimit_take(op->app->signin_hosts, hkey, monotime_ms() / 1000)
+               : 0;
+    if (wait == 0 && addr != NULL && op->app->signin_addrs != NULL) {
+        wait = ratelimit_take(op->app->signin_addrs, akey, monotime_ms() / 1000);
+        if (wait > 0) {
+            if (op->app->signin_hosts != NULL)
+                ratelimit_refund(op->app->signin_hosts, hkey);
+            why = "busy_address";
+            key = "signin.busy_address";
+        }
+    }
+    if (wait == 0)
+        return 0;
+    snprintf(secs, sizeof(secs), "%ld", wait);
+    evhttp_add_header(evhttp_request_get_output_headers(op->req), "Retry-After", secs);
+    snprintf(op->host, sizeof(op->host), "%s", host);
+    signin_refuse(op, REPLY_ERR_RATE_LIMITED, key, why);
+    return -1;
+}
+
 static void
 signin_fingered(enum wflookup_result r, const char *actor_uri, void *arg)
 {
     struct signin_op *op = arg;
+    char scheme[8], host[URL_HOST_MAX + 1], name[URL_HOST_MAX + 8];
+    long port;
 
     if (r != WFLOOKUP_OK) {
         signin_refuse(op, r == WFLOOKUP_UNREACHABLE ? REPLY_ERR_UNAVAILABLE : REPLY_ERR_BAD_REQUEST,
@@ -517,6 +556,16 @@ signin_fingered(enum wflookup_result r, const char *actor_uri, void *arg)
                                                 : "signin.not_found",
                       wflookup_result_name(r));
         return;
+    }
+    /* An address on one server may name an actor on another: that one is asked too. */
+    if (url_origin(actor_uri, scheme, sizeof(scheme), host, sizeof(host), &port) == 0) {
+        if ((strcmp(scheme, "https") == 0 && port == 443) ||
+            (strcmp(scheme, "http") == 0 && port == 80))
+            snprintf(name, sizeof(name), "%s", host);
+        else
+            snprintf(name, sizeof(name), "%s:%ld", host, port);
+        if (strcasecmp(name, op->typed_host) != 0 && signin_budget(op, name, NULL) < 0)
+            return;
     }
     remote_key_lookup(op->app->remote, actor_uri, 0, signin_actor_cb, op);
 }
@@ -597,6 +646,10 @@ signin_post(struct app *app, struct evhttp_request *req, const char *path)
         signin_refuse(op, REPLY_ERR_UNAVAILABLE, "signin.not_set_up", "not_set_up");
         return;
     }
+    /* Each sign-in asks the server typed (WebFinger, the actor, maybe a registration). */
+    reply_req_client(req, op->addr, sizeof(op->addr));
+    if (signin_budget(op, op->typed_host, op->addr) < 0)
+        return;
     wflookup_acct(app, op->user, op->typed_host, signin_fingered, op);
 }
 

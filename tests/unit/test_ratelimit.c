@@ -38,6 +38,10 @@ main(void)
     ok(ratelimit_addr_key("2001:db8:1:2::1") != ratelimit_addr_key("2001:db8:1:3::1"),
        "another /64 has its own");
     ok(ratelimit_addr_key("2001:db8:1:2::1") != 0, "an IPv6 address has a key");
+    ok(ratelimit_key_text("Mastodon.Social") == ratelimit_key_text("mastodon.social"),
+       "a host's key ignores case");
+    ok(ratelimit_key_text("a.example") != ratelimit_key_text("b.example"), "hosts differ");
+    ok(ratelimit_key_text("x") >= 0, "a host's key is not negative");
     ratelimit_free(rl);
     ratelimit_free(none);
     ratelimit_free(NULL);
