@@ -113,6 +113,13 @@ const T = {
     connectFailed: "Your server could not be reached: {reason}",
     revoked: "Disconnected. Nothing more will be followed in your name.",
     revokeFailed: "Disconnecting failed (error {status}). Please try again.",
+    leaveTitle: "Leave passerelle",
+    leaveHelp: "Forget me: passerelle deletes your account here, the lists from your X archive and your choices, at once. This cannot be undone.",
+    leaveButton: "Forget me",
+    leaveSure: "Are you sure? Everything passerelle holds about you will be deleted.",
+    leaveConfirm: "Yes, forget me",
+    left: "Done: passerelle has forgotten you. You can close this page.",
+    leaveFailed: "Leaving failed (error {status}). Please try again.",
     oauth_granted: "Your server is connected: passerelle will follow for you.",
     oauth_denied: "You refused on your server, so nothing was connected.",
     oauth_invalid:
@@ -244,6 +251,13 @@ const T = {
     connectFailed: "Votre serveur n'a pas pu être joint\u00a0: {reason}",
     revoked: "Déconnecté. Plus rien ne sera suivi en votre nom.",
     revokeFailed: "La déconnexion a échoué (erreur {status}). Réessayez.",
+    leaveTitle: "Quitter passerelle",
+    leaveHelp: "M'oublier : passerelle supprime tout de suite votre compte ici, les listes de votre archive X et vos choix. C'est irréversible.",
+    leaveButton: "M'oublier",
+    leaveSure: "En êtes-vous sûr ? Tout ce que passerelle garde sur vous sera supprimé.",
+    leaveConfirm: "Oui, m'oublier",
+    left: "C'est fait : passerelle vous a oublié. Vous pouvez fermer cette page.",
+    leaveFailed: "Le départ a échoué (erreur {status}). Réessayez.",
     oauth_granted: "Votre serveur est connecté\u00a0: passerelle suivra pour vous.",
     oauth_denied: "Vous avez refusé sur votre serveur\u00a0: rien n'a été connecté.",
     oauth_invalid:
@@ -363,6 +377,13 @@ const T = {
     connectFailed: "Ihr Server war nicht erreichbar: {reason}",
     revoked: "Getrennt. Es wird nichts mehr in Ihrem Namen gefolgt.",
     revokeFailed: "Trennen fehlgeschlagen (Fehler {status}). Bitte versuchen Sie es erneut.",
+    leaveTitle: "passerelle verlassen",
+    leaveHelp: "Mich vergessen: passerelle löscht sofort Ihr Konto hier, die Listen aus Ihrem X-Archiv und Ihre Auswahl. Das lässt sich nicht rückgängig machen.",
+    leaveButton: "Mich vergessen",
+    leaveSure: "Sind Sie sicher? Alles, was passerelle über Sie speichert, wird gelöscht.",
+    leaveConfirm: "Ja, mich vergessen",
+    left: "Erledigt: passerelle hat Sie vergessen. Sie können diese Seite schließen.",
+    leaveFailed: "Verlassen fehlgeschlagen (Fehler {status}). Bitte versuchen Sie es erneut.",
     oauth_granted: "Ihr Server ist verbunden: passerelle folgt für Sie.",
     oauth_denied: "Sie haben auf Ihrem Server abgelehnt, daher wurde nichts verbunden.",
     oauth_invalid:
@@ -482,6 +503,13 @@ const T = {
     connectFailed: "No se pudo contactar con su servidor: {reason}",
     revoked: "Desconectado. Ya no se seguirá a nadie en su nombre.",
     revokeFailed: "La desconexión falló (error {status}). Inténtelo de nuevo.",
+    leaveTitle: "Salir de passerelle",
+    leaveHelp: "Olvidarme: passerelle borra de inmediato su cuenta aquí, las listas de su archivo de X y sus elecciones. No se puede deshacer.",
+    leaveButton: "Olvidarme",
+    leaveSure: "¿Está seguro? Se borrará todo lo que passerelle guarda sobre usted.",
+    leaveConfirm: "Sí, olvidarme",
+    left: "Hecho: passerelle le ha olvidado. Puede cerrar esta página.",
+    leaveFailed: "No se pudo salir (error {status}). Inténtelo de nuevo.",
     oauth_granted: "Su servidor está conectado: passerelle seguirá por usted.",
     oauth_denied: "Lo rechazó en su servidor, así que no se conectó nada.",
     oauth_invalid:
@@ -601,6 +629,13 @@ const T = {
     connectFailed: "Il Suo server non è raggiungibile: {reason}",
     revoked: "Scollegato. Non si seguirà più nessuno a Suo nome.",
     revokeFailed: "Scollegamento non riuscito (errore {status}). Riprovi.",
+    leaveTitle: "Lasciare passerelle",
+    leaveHelp: "Dimenticami: passerelle cancella subito il Suo account qui, le liste del Suo archivio X e le Sue scelte. Non si può annullare.",
+    leaveButton: "Dimenticami",
+    leaveSure: "È sicuro? Tutto ciò che passerelle conserva su di Lei sarà cancellato.",
+    leaveConfirm: "Sì, dimenticami",
+    left: "Fatto: passerelle L'ha dimenticata. Può chiudere questa pagina.",
+    leaveFailed: "Uscita non riuscita (errore {status}). Riprovi.",
     oauth_granted: "Il Suo server è collegato: passerelle seguirà per Lei.",
     oauth_denied: "Ha rifiutato sul Suo server, quindi non è stato collegato nulla.",
     oauth_invalid:
@@ -720,6 +755,13 @@ const T = {
     connectFailed: "Não foi possível contatar o seu servidor: {reason}",
     revoked: "Desconectado. Nada mais será seguido em seu nome.",
     revokeFailed: "A desconexão falhou (erro {status}). Tente de novo.",
+    leaveTitle: "Sair do passerelle",
+    leaveHelp: "Esquecer-me: o passerelle apaga de imediato a sua conta aqui, as listas do seu arquivo do X e as suas escolhas. Não pode ser desfeito.",
+    leaveButton: "Esquecer-me",
+    leaveSure: "Tem a certeza? Tudo o que o passerelle guarda sobre si será apagado.",
+    leaveConfirm: "Sim, esquecer-me",
+    left: "Feito: o passerelle esqueceu-o. Pode fechar esta página.",
+    leaveFailed: "A saída falhou (erro {status}). Tente de novo.",
     oauth_granted: "O seu servidor está conectado: o passerelle vai seguir por você.",
     oauth_denied: "Você recusou no seu servidor, então nada foi conectado.",
     oauth_invalid:
@@ -839,6 +881,13 @@ const T = {
     connectFailed: "Uw server was niet bereikbaar: {reason}",
     revoked: "Losgekoppeld. Er wordt niets meer namens u gevolgd.",
     revokeFailed: "Loskoppelen mislukt (fout {status}). Probeer het opnieuw.",
+    leaveTitle: "passerelle verlaten",
+    leaveHelp: "Vergeet mij: passerelle verwijdert meteen uw account hier, de lijsten uit uw X-archief en uw keuzes. Dit kan niet ongedaan worden gemaakt.",
+    leaveButton: "Vergeet mij",
+    leaveSure: "Weet u het zeker? Alles wat passerelle over u bewaart, wordt verwijderd.",
+    leaveConfirm: "Ja, vergeet mij",
+    left: "Klaar: passerelle is u vergeten. U kunt deze pagina sluiten.",
+    leaveFailed: "Vertrekken mislukt (fout {status}). Probeer het opnieuw.",
     oauth_granted: "Uw server is gekoppeld: passerelle volgt voor u.",
     oauth_denied: "U hebt op uw server geweigerd, dus er is niets gekoppeld.",
     oauth_invalid:
@@ -1307,6 +1356,7 @@ async function loadState() {
   showFollows();
   showOauthResult();
   showXVerify();
+  $("leave").hidden = false;
   if (typeof showContacts === "function") showContacts(); // contacts.js
   render();
 }
@@ -1392,6 +1442,28 @@ async function saveConsents(ev) {
 
 // ---- following for you -------------------------------------------------------------------
 
+// POST path with the page's CSRF token and an empty JSON body, button (if any) disabled
+// meanwhile: the response, or null once the problem (no session, no network) is said in err.
+async function postPage(path, err, button = null) {
+  if (!state?.csrf) {
+    say(err, "noSession", { bridge });
+    return null;
+  }
+  say(err, null);
+  if (button) button.disabled = true;
+  try {
+    return await fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": state.csrf },
+      body: "{}",
+    });
+  } catch {
+    if (button) button.disabled = false;
+    say(err, "network");
+    return null;
+  }
+}
+
 // The grant's part of the page, from state: shown once the saved choice is autofollow.
 function showFollows() {
   if (!state) return;
@@ -1417,21 +1489,9 @@ function showFollows() {
 
 async function connect() {
   const err = $("connect-error");
-  if (!state?.csrf) return say(err, "noSession", { bridge });
-  say(err, null);
   say($("connect-state"), "connecting");
-  $("connect-btn").disabled = true;
-  let r;
-  try {
-    r = await fetch("/link/oauth/start", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": state.csrf },
-      body: "{}",
-    });
-  } catch {
-    $("connect-btn").disabled = false;
-    return say(err, "network");
-  }
+  const r = await postPage("/link/oauth/start", err, $("connect-btn"));
+  if (!r) return;
   const j = await responseJson(r);
   if (r.status === 401) return expired(j);
   if (r.ok && typeof j?.authorize_url === "string" && /^https?:\/\//.test(j.authorize_url)) {
@@ -1446,18 +1506,8 @@ async function connect() {
 
 async function revoke() {
   const err = $("connect-error");
-  if (!state?.csrf) return say(err, "noSession", { bridge });
-  say(err, null);
-  let r;
-  try {
-    r = await fetch("/link/oauth/revoke", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": state.csrf },
-      body: "{}",
-    });
-  } catch {
-    return say(err, "network");
-  }
+  const r = await postPage("/link/oauth/revoke", err);
+  if (!r) return;
   if (r.status === 401) return expired(await responseJson(r));
   if (!r.ok) return say(err, "revokeFailed", { status: r.status });
   state = { ...state, oauth: { ...state.oauth, granted: false, host: null, since: null } };
@@ -1465,6 +1515,23 @@ async function revoke() {
   const result = $("oauth-result");
   result.classList.add("ok");
   say(result, "revoked");
+}
+
+// Forget me: asked twice (the first click only shows the question), then the member is gone
+// here and the page keeps only the answer.
+async function leave() {
+  const err = $("leave-error");
+  const r = await postPage("/link/leave", err, $("leave-confirm"));
+  if (!r) return;
+  if (r.status === 401) return expired(await responseJson(r));
+  if (!r.ok) {
+    $("leave-confirm").disabled = false;
+    return say(err, "leaveFailed", { status: r.status });
+  }
+  state = null;
+  for (const s of document.querySelectorAll("main section")) s.hidden = true;
+  $("member").hidden = true;
+  say($("notice"), "left");
 }
 
 // Says how the authorisation ended, once, and takes ?oauth= off the address.
@@ -1763,20 +1830,8 @@ function showXVerify() {
 
 async function verifyWithX() {
   const err = $("xverify-error");
-  if (!state?.csrf) return say(err, "noSession", { bridge });
-  say(err, null);
-  $("xverify-btn").disabled = true;
-  let r;
-  try {
-    r = await fetch("/link/x/start", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": state.csrf },
-      body: "{}",
-    });
-  } catch {
-    $("xverify-btn").disabled = false;
-    return say(err, "network");
-  }
+  const r = await postPage("/link/x/start", err, $("xverify-btn"));
+  if (!r) return;
   const j = await responseJson(r);
   if (r.status === 401) return expired(j);
   if (r.ok && typeof j?.authorize_url === "string" && /^https?:\/\//.test(j.authorize_url)) {
@@ -1816,6 +1871,11 @@ function start() {
   $("consent-form").addEventListener("submit", saveConsents);
   $("connect-btn").addEventListener("click", connect);
   $("revoke-btn").addEventListener("click", revoke);
+  $("leave-btn").addEventListener("click", () => {
+    $("leave-sure").hidden = false;
+    $("leave-confirm").focus();
+  });
+  $("leave-confirm").addEventListener("click", leave);
   $("xverify-btn").addEventListener("click", verifyWithX);
   $("archive").hidden = false;
   $("consents").hidden = false;
