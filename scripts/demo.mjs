@@ -6,9 +6,9 @@
 // member's public post; an old X handle looks up to its new home; Alice moves to another
 // account and her membership follows her; Dora joins from the web, signing in on her own server;
 // Carol undoes the follow made for her and Bob ignores Alice, from their pages; then across
-// the networks: Erin, on Bluesky (the reference PDS), follows her former X contact Frank there
-// in her own repository, and Dora, on the fediverse, follows Erin through Bridgy Fed (its test
-// double) from her own server.
+// the networks: Erin, on Bluesky (the reference PDS), signs in with an app password and
+// follows her former X contact Frank there in her own repository, and Dora, on the
+// fediverse, follows Erin through Bridgy Fed (its test double) from her own server.
 //
 // Run through scripts/demo.sh (which starts a throwaway PostgreSQL under var/demo/); it
 // prints "ok N - ..." for each expectation, so tests/run.sh runs it as a test too.
@@ -17,13 +17,13 @@ import { startServer } from "../tests/lib/server.mjs";
 import { startPeer } from "../tests/lib/peer.mjs";
 import { eventually, sleep } from "../tests/lib/harness.mjs";
 import { request } from "../tests/lib/http.mjs";
-import { openLink, sqlSession } from "../tests/lib/linkcode.mjs";
+import { openLink } from "../tests/lib/linkcode.mjs";
 import { xArchive, zipBuffer } from "../tests/lib/xarchive.mjs";
 import { connect } from "../tests/lib/oauthflow.mjs";
-import { signIn } from "../tests/lib/signin.mjs";
+import { signIn, setCookie } from "../tests/lib/signin.mjs";
 import { startPds } from "../tests/lib/pds.mjs";
 import { startBridgyFed } from "../tests/lib/bridgyfed.mjs";
-import { blueskyMember, signedInBluesky, followsOf } from "../tests/lib/atmembers.mjs";
+import { blueskyMember, followsOf } from "../tests/lib/atmembers.mjs";
 
 const PUBLIC = "https://www.w3.org/ns/activitystreams#Public";
 const tty = process.stdout.isTTY;
@@ -132,6 +132,7 @@ async function main() {
       follow_hold_hours: 0,
       relay_follow_poll_ms: 200,
       plc_url: pds.plcUrl,
+      atproto_handle_origin: pds.url, // the PDS answers its handles' /.well-known/atproto-did
       atproto_follow_poll_ms: 200,
       bridge_bsky_domain: bridgy.domain,
       bridge_poll_ms: 200,
@@ -311,15 +312,31 @@ async function main() {
   );
   expect(bobAlice, "the matcher undid his pair toward her: she is never followed, named or told about him again, until he restores her");
 
-  step("15. Across the networks: Erin joins from Bluesky; Frank is there already; Dora links her archive");
+  step("15. Across the networks: Erin joins from Bluesky with an app password; Frank is there already; Dora links her archive");
   const [erinAt, frankAt] = await Promise.all([pds.createAccount("erin"), pds.createAccount("frank")]);
   bridgy.bridge(erinAt.handle, erinAt.did); // Erin opted in to Bridgy Fed; Dora is not bridged to Bluesky
   const frank = await blueskyMember(s, pds, "frank", frankAt); // linked, findable, autofollow
-  const erin = await signedInBluesky(s, pds, erinAt); // her PDS session (an app password's), sealed
   say(`erin: ${erinAt.handle} (${erinAt.did}) on ${pds.url}, bridged as @${erinAt.handle}@${bridgy.domain}; frank: ${frankAt.handle}, on X @frank_x`);
+  // As in her Bluesky app's settings, then on the start page's "app password" form.
+  const appPassword = (await pds.xrpc("com.atproto.server.createAppPassword", { body: { name: "passerelle" }, token: erinAt.accessJwt })).json?.password;
+  const form = await request(`${s.url}/signin/bluesky/app-password?handle=${erinAt.handle}`);
+  const signedIn = await request(`${s.url}/signin/bluesky/app-password`, {
+    method: "POST",
+    headers: { origin: s.url, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ handle: erinAt.handle, password: appPassword ?? "" }).toString(),
+  });
+  const erinCookie = `passerelle_link=${setCookie(signedIn, "passerelle_link")}`;
+  const erinPage = await request(`${s.url}/link/state`, { headers: { cookie: erinCookie } });
+  const erin = { id: await s.psql(`SELECT id FROM members WHERE actor_uri = '${erinAt.did}'`) };
+  const grant = erin.id ? await s.psql(`SELECT kind || ' ' || (access_token IS NULL) || ' ' || (refresh_token IS NOT NULL) FROM atproto_grants WHERE member_id = ${erin.id}`) : "";
+  expect(
+    form.status === 200 && signedIn.status === 303 && erinPage.status === 200 && grant === "app_password true true",
+    "Erin signed in with her handle and an app password: her handle resolved, a session opened at her PDS, only its refresh token kept (sealed)",
+    `${form.status} ${signedIn.status} ${signedIn.body.slice(0, 200)} grant=${grant}`,
+  );
+  sessions.erin = { cookie: erinCookie, csrf: erinPage.json()?.csrf ?? "" };
   const doraPage = await request(`${s.url}/link/state`, { headers: { cookie: web.session } });
   sessions.dora = { cookie: web.session, csrf: doraPage.json()?.csrf };
-  sessions.erin = await sqlSession(s, erin.id);
   // Erin followed Dora and Frank on X; Dora followed Erin. Both let the bridge follow for them.
   const both = { findable: true, autofollow: true, notify: true, relay: false };
   await linkArchive("erin", sessions.erin, { following: [X.dora.id, frank.xId], followers: [X.dora.id], consents: both });

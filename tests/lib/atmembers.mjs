@@ -1,7 +1,6 @@
 // Bluesky members for the tests and the bench, made in SQL as sign-in and the matcher leave
 // them, against a PDS of tests/lib/pds.mjs:
 //   const m = await blueskyMember(s, pds, "alice", acct);   // {id, xId, did}
-//   const n = await signedInBluesky(s, pds, acct);         // {id, did}: no archive yet
 //   await sealedGrant(s, pds, m, acct);                    // an app-password session's tokens
 //   const pair = await plannedAtproto(s, follower, followee); // follow_actions id
 //   await followsOf(pds, acct)                             // subject -> [record uri...]
@@ -19,18 +18,6 @@ export async function blueskyMember(s, pds, name, acct, { autofollow = true } = 
      RETURNING id`,
   );
   return { id, xId, did: acct.did };
-}
-
-// A Bluesky member as sign-in leaves them (atsignin.c's row: their DID, handle and PDS host,
-// state 'joined', no X account yet), with their app-password session sealed: the archive
-// and consents then go through their page.
-export async function signedInBluesky(s, pds, acct) {
-  const id = await s.psql(
-    `INSERT INTO members (actor_uri, acct, host, network) VALUES (${sq(acct.did)}, ${sq(acct.handle)}, ${sq(new URL(pds.url).host)}, 'atproto') RETURNING id`,
-  );
-  const m = { id, did: acct.did };
-  await sealedGrant(s, pds, m, acct);
-  return m;
 }
 
 // The member's app-password session, sealed to its row as atgrant.c seals it
