@@ -3,7 +3,9 @@
  * of the callback and of the app password form, none of which writes anything or reaches the
  * network: a malformed handle, no token key, an unknown or spent state, another browser, an
  * expired state, a refusal at the server, an answer naming another issuer, another site's form,
- * too many tries from one address. (The whole way through the reference PDS:
+ * too many tries from one address; and an app password exchanged with a double of the handle
+ * host, PLC and PDS: the DID resolved asked for, only the sealed refresh token kept, and a
+ * session of another DID refused with nothing written. (The whole way through the reference PDS:
  * integration/atsignin.)
  */
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include "app.h"
 #include "atsignin.h"
 #include "attest.h"
+#include "identity.h"
 #include "jose.h"
 #include "pgtest.h"
 #include "ratelimit.h"
@@ -30,13 +33,51 @@
 static struct app app;
 static char origin[64];
 static int port, network_calls;
+static const char *session_did; /* set: the double is alice's handle host, PLC and PDS */
+static char session_body[512];
+
+/* The PDS's createSession, naming session_did whatever was asked. */
+static void
+double_session(struct evhttp_request *req)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t n = evbuffer_get_length(in) < sizeof(session_body) - 1 ? evbuffer_get_length(in)
+                                                                  : sizeof(session_body) - 1;
+    char body[512];
+
+    evbuffer_copyout(in, session_body, n);
+    session_body[n] = '\0';
+    snprintf(body, sizeof(body),
+             "{\"did\":\"%s\",\"handle\":\"alice.test\",\"accessJwt\":\"a.b.c\","
+             "\"refreshJwt\":\"r.e.f\"}",
+             session_did);
+    attest_json(req, 200, body);
+}
 
 static void
 double_cb(struct evhttp_request *req, void *arg)
 {
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    char doc[512];
+
     (void)arg;
     network_calls++;
-    attest_json(req, 500, "{}");
+    if (session_did == NULL) {
+        attest_json(req, 500, "{}");
+    } else if (strcmp(path, "/.well-known/atproto-did") == 0) {
+        attest_json(req, 200, DID);
+    } else if (strcmp(path, "/" DID) == 0) {
+        snprintf(doc, sizeof(doc),
+                 "{\"id\":\"" DID "\",\"alsoKnownAs\":[\"at://alice.test\"],\"service\":[{"
+                 "\"id\":\"#atproto_pds\",\"type\":\"AtprotoPersonalDataServer\","
+                 "\"serviceEndpoint\":\"%s\"}]}",
+                 origin);
+        attest_json(req, 200, doc);
+    } else if (strcmp(path, "/xrpc/com.atproto.server.createSession") == 0) {
+        double_session(req);
+    } else {
+        attest_json(req, 404, "{}");
+    }
 }
 
 static void
@@ -258,6 +299,46 @@ test_app_password(void)
     app.app_password_tries = NULL;
 }
 
+/* A PDS that answers with another account's session: refused, nothing kept. */
+static void
+test_app_password_other_did(void)
+{
+    static const char *const same[] = { "Origin: https://bridge.example",
+                                        "Content-Type: application/x-www-form-urlencoded", NULL };
+    static const char form[] = "handle=alice.test&password=abcd-efgh-ijkl-mnop";
+    struct identity_options o = { .dns_server = "127.0.0.1:9",
+                                  .plc_url = origin,
+                                  .handle_origin = origin,
+                                  .allow_private = 1,
+                                  .timeout_ms = 2000 };
+    struct pgt_answer a;
+    char err[200];
+
+    app.identity = identity_new(pgt_base, &o, err, sizeof(err));
+    ok(app.identity != NULL, "a resolver on the double (%s)", err);
+    session_did = DID;
+    pgt_ask(port, EVHTTP_REQ_POST, "/signin/bluesky/app-password", same, form, strlen(form), &a);
+    ok(strstr(session_body, "\"identifier\":\"" DID "\"") != NULL,
+       "createSession asked for the DID resolved (%s)", session_body);
+    is_int(a.status, 303, "its session: signed in");
+    is_int(pgt_num("SELECT count(*) FROM atproto_grants WHERE kind = 'app_password' AND"
+                   " access_token IS NULL AND refresh_token IS NOT NULL"),
+           1, "only the refresh token kept");
+    ok(strstr(pgt_str("SELECT encode(refresh_token, 'escape') FROM atproto_grants"), "r.e.f") ==
+           NULL,
+       "sealed");
+    pgt_exec("DELETE FROM members");
+    pgt_exec("DELETE FROM sessions");
+
+    session_did = "did:plc:mallorymmmmmmmmmmmmmmmmm";
+    pgt_ask(port, EVHTTP_REQ_POST, "/signin/bluesky/app-password", same, form, strlen(form), &a);
+    is_int(a.status, 403, "a session of another DID: 403");
+    ok(nothing_written(), "nothing written");
+    session_did = NULL;
+    identity_free(app.identity);
+    app.identity = NULL;
+}
+
 int
 main(void)
 {
@@ -270,6 +351,7 @@ main(void)
     test_handles();
     test_refusals();
     test_app_password();
+    test_app_password_other_did();
     evhttp_free(http);
     attest_teardown(&app);
     return done_testing();
