@@ -12,6 +12,7 @@
 #include "db.h"
 #include "dbtx.h"
 #include "log.h"
+#include "memberfollow.h"
 #include "move.h"
 #include "outbox.h"
 #include "queue.h"
@@ -255,12 +256,6 @@ static const char sql_leave[] =
     "DELETE FROM members WHERE actor_uri = $1 AND (follow_id = $2 OR $3::boolean)";
 static const char sql_answered[] = "UPDATE instances SET our_follow_state = $4, updated_at = now()"
                                    " WHERE domain = $1 AND actor_uri = $2 AND our_follow_id = $3";
-/* A member answers the relay's Follow (targeted relay); a Reject may also end an accepted one. */
-static const char sql_member_answered[] =
-    "UPDATE members SET relay_follow_state = $3, updated_at = now()"
-    " WHERE actor_uri = $1 AND relay_follow_id = $2"
-    "  AND (relay_follow_state = 'pending' OR ($3 = 'rejected' AND relay_follow_state = "
-    "'accepted'))";
 static const char sql_gone_instance[] =
     "UPDATE instances SET relay_state = 'unsubscribed', updated_at = now()"
     " WHERE actor_uri = $1 AND relay_state IN ('accepted', 'pending')";
@@ -329,7 +324,11 @@ dispatch_act(struct dbtx *tx, struct dispatch_ctx *rc, struct announce_batch *pu
         const char *st = strcmp(a->type, "Accept") == 0 ? "accepted" : "rejected";
 
         dbtx_push(tx, sql_answered, NULL, NULL, 4, a->domain, a->actor, rc->object, st);
-        dbtx_push(tx, sql_member_answered, NULL, NULL, 3, a->actor, rc->object, st);
+        /* A member answers the relay's Follow (targeted relay) or the bridge's (moves). */
+        dbtx_push(tx, memberfollow_answered_sql(MEMBERFOLLOW_RELAY), NULL, NULL, 3, a->actor,
+                  rc->object, st);
+        dbtx_push(tx, memberfollow_answered_sql(MEMBERFOLLOW_BRIDGE), NULL, NULL, 3, a->actor,
+                  rc->object, st);
         break;
     }
     case DISPATCH_ACTOR_DELETED:

@@ -134,15 +134,32 @@ static const char sql_ledger_copy[] =
     " WHERE member_id = $2::bigint ORDER BY created_at, id";
 static const char sql_drop[] = "DELETE FROM members WHERE id = $1::bigint";
 
-/* The relay's follow of the old actor is undone by the reconciler (migration 009's table). */
-static const char sql_relay_undo[] =
-    "INSERT INTO relay_unfollows (actor_uri, inbox, follow_id)"
-    " SELECT actor_uri, inbox, relay_follow_id FROM members WHERE id = $1::bigint"
-    "  AND relay_follow_state IN ('pending', 'accepted') AND relay_follow_id IS NOT NULL"
-    "  AND inbox IS NOT NULL";
+/*
+ * The relay's and the bridge's follows of the old actor are undone by their reconcilers
+ * (migrations 009 and 028's table, memberfollow.c), which then follow the new one.
+ */
+static const char sql_follows_undo[] =
+    "INSERT INTO relay_unfollows (actor_uri, inbox, follow_id, signer)"
+    " SELECT m.actor_uri, m.inbox, f.id, f.signer FROM members m,"
+    "  LATERAL (VALUES ('relay', m.relay_follow_id, m.relay_follow_state),"
+    "   ('bridge', m.bridge_follow_id, m.bridge_follow_state)) AS f (signer, id, state)"
+    " WHERE m.id = $1::bigint AND f.state IN ('pending', 'accepted') AND f.id IS NOT NULL"
+    "  AND m.inbox IS NOT NULL";
 static const char sql_carry[] =
     "UPDATE members SET actor_uri = $2, acct = $3, host = $4, inbox = $5, follow_id = $6,"
     " relay_follow_id = NULL, relay_follow_state = 'none', updated_at = now()"
+    " WHERE id = $1::bigint";
+/*
+ * The row kept takes the bridge's follow of the new actor when the new actor's row goes ($2),
+ * or none (the reconciler then follows the new actor); the row that goes leaves it to the
+ * kept one, so that its delete does not undo it (an Undo names no id Mastodon checks).
+ */
+static const char sql_bridge_take[] =
+    "UPDATE members SET bridge_follow_id = d.fid, bridge_follow_state = coalesce(d.st, 'none')"
+    " FROM (SELECT max(bridge_follow_id) AS fid, max(bridge_follow_state) AS st FROM members"
+    "  WHERE id = $2::bigint) d WHERE members.id = $1::bigint";
+static const char sql_bridge_leave[] =
+    "UPDATE members SET bridge_follow_id = NULL, bridge_follow_state = 'none'"
     " WHERE id = $1::bigint";
 /*
  * Account ids on the old server mean nothing on the new one (an undo there would name
@@ -244,20 +261,26 @@ move_rows(struct dbtx *tx, PGresult *res, void *arg)
                                      : old_id);
     /*
      * The new actor's Follow of the bridge stays matched to its Undo. The row that goes holds
-     * no claim, so it is not linked and the relay does not follow it (relayfollow.c undoes
-     * what it had): nothing of the relay's is carried from it.
+     * no claim, so it is not linked and the relay does not follow it (memberfollow.c undoes
+     * what it had): nothing of the relay's is carried from it; the bridge's follow of the new
+     * actor is.
      */
     if (c->plan == MOVE_CARRY && newrow >= 0 && !PQgetisnull(res, newrow, 4))
         c->drop_follow = xstrdup(PQgetvalue(res, newrow, 4));
 
     /* Before the old actor's row changes or goes: the grant names that actor's server. */
     dbtx_push(tx, oauth_grant_delete_sql, move_grant_dropped, c, 1, old_id);
+    if (c->plan == MOVE_CARRY) {
+        dbtx_push(tx, sql_follows_undo, NULL, NULL, 1, c->keep);
+        dbtx_push(tx, sql_bridge_take, NULL, NULL, 2, c->keep, *c->drop != '\0' ? c->drop : NULL);
+    }
     if (*c->drop != '\0') {
         dbtx_push(tx, sql_ledger_copy, NULL, NULL, 2, c->keep, c->drop);
+        if (c->plan == MOVE_CARRY)
+            dbtx_push(tx, sql_bridge_leave, NULL, NULL, 1, c->drop);
         dbtx_push(tx, sql_drop, NULL, NULL, 1, c->drop);
     }
     if (c->plan == MOVE_CARRY) {
-        dbtx_push(tx, sql_relay_undo, NULL, NULL, 1, c->keep);
         dbtx_push(tx, sql_carry, NULL, NULL, 6, c->keep, c->target, c->acct, c->target_host,
                   c->inbox, c->drop_follow);
         dbtx_push(tx, sql_forget_remote_ids, NULL, NULL, 1, c->keep);

@@ -53,7 +53,8 @@ struct config {
                                        activities may have stored at once */
     int queue_poll_ms;              /* queue_poll_ms: claim tick while idle */
     int queue_backoff_unit_ms; /* queue_backoff_unit_ms: retry delay unit (tests set it small) */
-    int relay_follow_poll_ms;  /* relay_follow_poll_ms: the relay follow reconciler's tick */
+    int relay_follow_poll_ms;  /* relay_follow_poll_ms: the member follow reconcilers' tick */
+    int follow_members;        /* follow_members: the bridge follows members to hear moves */
     int queue_claim_ms;        /* queue_claim_ms: lease on a claimed delivery row */
     char *token_key_file;      /* token_key_file: 64 hex digits sealing OAuth secrets; "" = off */
     int follow_poll_ms;        /* follow_poll_ms: how often the follow worker looks for due rows */

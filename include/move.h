@@ -43,8 +43,9 @@ enum move_plan move_plan(int old_claimed, long long old_id, int new_exists, int 
  * everything tied to it (consents and their ledger, claim, stand-in, follow_actions both
  * ways, reports, sessions), takes the new actor's id, acct, host and inbox; a ledger row per
  * consent notes the move and member_moves records it; the old server's OAuth grant is
- * deleted (and revoked there after the commit); the relay's follow of the old actor is
- * undone (relayfollow.c follows the new one when relaying is on); and a direct message to
+ * deleted (and revoked there after the commit); the relay's and the bridge's follows of the
+ * old actor are undone (memberfollow.c follows the new one: the bridge always, the relay when
+ * relaying is on; a merged row's bridge follow of the new actor is kept); and a message to
  * the new account, in the member's language, carries a one-time link to the page where they
  * connect their new server. A new actor that is a member already is merged (move_plan; the
  * row that goes gives its ledger to the one kept). Anything else changes nothing and is

@@ -39,6 +39,7 @@ activitypub/groupcommit.c     3
 activitypub/bridge.c          3
 activitypub/standin.c         3
 activitypub/move.c            3
+activitypub/memberfollow.c    3
 webfinger/*                   3
 activitypub/relay/*           3
 server/members/*              3

@@ -134,7 +134,10 @@ static const struct config_key config_keys[] = {
       "API requests per member in each 5 minutes (Mastodon allows 300 per token)" },
     { "relay_follow_poll_ms", CONFIG_INT, OFF(relay_follow_poll_ms), "10000", 10, 3600000,
       "milliseconds between looks for members whose relay consent the relay actor's follow "
-      "does not match yet (Follow or Undo to send)" },
+      "(or whose membership the bridge's follow) does not match yet (Follow or Undo to send)" },
+    { "follow_members", CONFIG_BOOL, OFF(follow_members), "true", 0, 0,
+      "the bridge follows each fediverse member so that it hears if they move (it reads "
+      "nothing else); false undoes those follows" },
     { "match_poll_ms", CONFIG_INT, OFF(match_poll_ms), "1000", 10, 3600000,
       "milliseconds between looks for members whose former contacts must be re-planned" },
     { "follow_hold_hours", CONFIG_INT, OFF(follow_hold_hours), "24", 0, 8760,

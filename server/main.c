@@ -39,7 +39,7 @@
 #include "queue.h"
 #include "status.h"
 #include "sweep.h"
-#include "relayfollow.h"
+#include "memberfollow.h"
 #include "routes.h"
 #include "remote.h"
 #include "seal.h"
@@ -48,10 +48,11 @@
 
 struct serve_state {
     struct app *app;
-    struct relayfollow *relayfollow; /* the relay actor's follows of members */
-    struct bridgecheck *bridgecheck; /* members' bridged identities (Bridgy Fed) */
-    struct atfollow *atfollow;       /* follows on Bluesky in members' names; NULL without seal */
-    struct atdm *atdm;               /* Bluesky direct messages; NULL unless configured */
+    struct memberfollow *relayfollow;  /* the relay actor's follows of members */
+    struct memberfollow *bridgefollow; /* the bridge's follows of members (their moves) */
+    struct bridgecheck *bridgecheck;   /* members' bridged identities (Bridgy Fed) */
+    struct atfollow *atfollow;         /* follows on Bluesky in members' names; NULL without seal */
+    struct atdm *atdm;                 /* Bluesky direct messages; NULL unless configured */
     struct event *sigterm, *sigint, *drain, *sweep;
     time_t stop_deadline;
     int stopping;
@@ -385,8 +386,10 @@ cmd_serve(const char *config_path)
         app.exit_code = 1;
         goto out;
     }
-    st.relayfollow = relayfollow_new(&app, cfg.relay_follow_poll_ms);
-    relayfollow_start(st.relayfollow);
+    st.relayfollow = memberfollow_new(&app, cfg.relay_follow_poll_ms, MEMBERFOLLOW_RELAY);
+    memberfollow_start(st.relayfollow);
+    st.bridgefollow = memberfollow_new(&app, cfg.relay_follow_poll_ms, MEMBERFOLLOW_BRIDGE);
+    memberfollow_start(st.bridgefollow);
     app.match = match_new(&app);
     app.notice = notice_new(&app);
     st.bridgecheck = bridgecheck_new(&app);
@@ -440,7 +443,8 @@ out:
     atfollow_free(st.atfollow);
     atdm_free(st.atdm);
     status_shutdown();
-    relayfollow_free(st.relayfollow);
+    memberfollow_free(st.relayfollow);
+    memberfollow_free(st.bridgefollow);
     remote_free(app.remote);
     unfollow_free(app.unfollow);
     followlist_free(app.lists);

@@ -4,14 +4,15 @@
 // their ledger (plus a row per consent noting the move), the follow_actions both ways in their
 // states, and the stand-in (now movedTo the new actor); actor_uri, acct, host and inbox become
 // the new actor's; the old server's grant is deleted and revoked there; the relay's follow of
-// the old actor is undone and the new one followed; the member is told on the new account, in
+// the old actor is undone and the new one followed, and so is the bridge account's (which follows
+// every member, to hear their Move); the member is told on the new account, in
 // their language, with a one-time link to connect the new server. A Move that fails a check
 // (no alsoKnownAs, another signer, another object, an unfetchable target, a blocked target)
 // changes nothing and is logged; a replayed Move does nothing; a Move of a non-member is
 // acknowledged and its target never fetched; a new actor that is a member already is merged
 // (the claimed row is kept, two claims are refused, the older membership wins otherwise).
 import assert from "node:assert/strict";
-import { test, setup, teardown, eventually } from "../lib/harness.mjs";
+import { test, setup, teardown, eventually, sleep } from "../lib/harness.mjs";
 import { startServer } from "../lib/server.mjs";
 import { get } from "../lib/http.mjs";
 import { startActorHost, signedPost, AS } from "../lib/actorhost.mjs";
@@ -110,6 +111,8 @@ teardown(async () => {
   if (s) assert.equal(await s.stop(), 0, "serve exit code after SIGTERM");
 });
 
+const BRIDGE = () => `${s.url}/users/passerelle`;
+const bridgeFollowOf = (id) => q(`SELECT coalesce(bridge_follow_id, '-') FROM members WHERE id = ${id}`);
 const refusals = (reason) => s.events("move_refused").filter((e) => e.reason === reason);
 
 test("a Move that fails a check changes nothing, and says why in the log", async () => {
@@ -127,6 +130,8 @@ test("a Move that fails a check changes nothing, and says why in the log", async
   for (const [what, activity, signer, status, reason] of cases) {
     const r = await post(activity, signer);
     assert.equal(r.status, status, `${what}: ${r.body}`);
+    // The log line may be read after the answer (two pipes): wait for it, then count it.
+    await eventually(() => refusals(reason).length > 0, { timeout: 5000, what: `${what}: move_refused reason=${reason} logged` });
     assert.equal(refusals(reason).length, 1, `${what}: logged once as move_refused reason=${reason}`);
   }
   // Signed by another actor (eve, on the same server): the inbox refuses it before anything.
@@ -141,7 +146,8 @@ test("a Move of somebody who is not a member is acknowledged, and its target nev
   const activity = move(O.actor("eve"), N.actor("eve2").id);
   const r = await post(activity, O.actor("eve"));
   assert.equal(r.status, 202, r.body);
-  assert.equal(s.events("inbox_accepted").find((e) => e.id === activity.id)?.result, "ignored", "acknowledged as ignored");
+  const seen = await eventually(() => s.events("inbox_accepted").find((e) => e.id === activity.id), { timeout: 5000, what: "its inbox_accepted line" });
+  assert.equal(seen.result, "ignored", "acknowledged as ignored");
   assert.equal(N.fetches("/users/eve2").length, 0);
   assert.equal(await snapshot(), before);
 });
@@ -153,6 +159,11 @@ test("a valid Move carries the membership over to the new account", async () => 
   const was = before.members.find((m) => m.id === Number(ann.id));
   const ledgerBefore = before.ledger.filter((l) => l.member_id === Number(ann.id));
   const fetchesBefore = N.fetches("/users/ann2").length;
+  // The bridge account follows her (memberfollow.c), so that her server sends it her Move.
+  const bridgeFollow = await eventually(
+    async () => (await q(`SELECT bridge_follow_id FROM members WHERE id = ${ann.id} AND bridge_follow_state = 'pending'`)) || null,
+    { what: "the bridge's follow of the old actor" },
+  );
   const mark = N.mark;
   const oMark = O.mark;
   const activity = move(a, n.id);
@@ -210,17 +221,31 @@ test("a valid Move carries the membership over to the new account", async () => 
   assert.ok((await N.verify(dm)).ok, "signed by the bridge");
   // The relay undoes its follow of the old actor and follows the new one.
   const undo = await eventually(
-    () => O.since(oMark).find((x) => x.path === "/users/ann/inbox" && x.json?.type === "Undo"),
+    () => O.since(oMark).find((x) => x.path === "/users/ann/inbox" && x.json?.type === "Undo" && x.json.actor === `${s.url}/actor`),
     { what: "the Undo of the relay's follow of the old actor" },
   );
   assert.equal(undo.json.object.id, `${s.url}/activities/oldfollow`);
   const follow = await eventually(
-    () => N.since(mark).find((x) => x.path === "/users/ann2/inbox" && x.json?.type === "Follow"),
+    () => N.since(mark).find((x) => x.path === "/users/ann2/inbox" && x.json?.type === "Follow" && x.json.actor === `${s.url}/actor`),
     { what: "the relay's Follow of the new actor" },
   );
   assert.equal(follow.json.actor, `${s.url}/actor`);
   assert.equal(follow.json.object, n.id);
   assert.equal(await q(`SELECT relay_follow_state || ' ' || relay_follow_id FROM members WHERE id = ${ann.id}`), `pending ${follow.json.id}`);
+  // The bridge's follow moves the same way: an Undo to the old inbox, a Follow of the new actor.
+  const bridgeUndo = await eventually(
+    () => O.since(oMark).find((x) => x.path === "/users/ann/inbox" && x.json?.type === "Undo" && x.json.actor === BRIDGE()),
+    { what: "the Undo of the bridge's follow of the old actor" },
+  );
+  assert.equal(bridgeUndo.json.object.id, bridgeFollow);
+  assert.ok((await O.verify(bridgeUndo)).ok, "signed by the bridge");
+  const bridgeNew = await eventually(
+    () => N.since(mark).find((x) => x.path === "/users/ann2/inbox" && x.json?.type === "Follow" && x.json.actor === BRIDGE()),
+    { what: "the bridge's Follow of the new actor" },
+  );
+  assert.equal(bridgeNew.json.object, n.id);
+  assert.ok((await N.verify(bridgeNew)).ok, "signed by the bridge");
+  assert.equal(await q(`SELECT bridge_follow_state || ' ' || bridge_follow_id FROM members WHERE id = ${ann.id}`), `pending ${bridgeNew.json.id}`);
   // The stand-in of her X account now points to the new account.
   const st = await get(`${s.url}/x/${XID.ann}`, { accept: "application/activity+json" });
   assert.equal(st.status, 200, st.body);
@@ -259,6 +284,14 @@ test("a new actor that is a member already: the claimed row is kept and the othe
   was.seen_moves = after.seen_moves;
   assert.deepEqual(after, was, "two claims: nothing changed");
 
+  // The bridge follows each of them (no Accept comes from these hosts: pending).
+  for (const id of [104, 105, 106, 107]) {
+    await eventually(async () => (await bridgeFollowOf(id)) !== "-", { what: `the bridge's follow of member ${id}` });
+  }
+  const bf = { 104: await bridgeFollowOf(104), 105: await bridgeFollowOf(105), 106: await bridgeFollowOf(106), 107: await bridgeFollowOf(107) };
+  const oMark = O.mark;
+  const nMark = N.mark;
+
   // dan (claimed) moves onto dan2 (joined, unclaimed): dan's row takes dan2's actor and ledger.
   const ledger105 = await q(`SELECT string_agg(consent || ':' || source, ',' ORDER BY id) FROM consent_ledger WHERE member_id = 105`);
   r = await post(move(O.actor("dan"), N.actor("dan2").id), O.actor("dan"));
@@ -277,4 +310,22 @@ test("a new actor that is a member already: the claimed row is kept and the othe
   assert.equal(await q(`SELECT id || ' ' || x_id FROM members WHERE actor_uri = '${N.actor("gus2").id}'`), `107 ${XID.gus2}`);
   assert.equal(await q("SELECT count(*) FROM consent_ledger WHERE member_id = 107 AND source = 'default'"), "4", "both ledgers, in the row kept");
   assert.equal(await q("SELECT from_actor || ' ' || merged_member_id FROM member_moves WHERE member_id = 107"), `${O.actor("gus").id} 106`);
+
+  // The bridge's follows: the kept row takes the new actor's (never undone nor asked twice),
+  // the old actors' are undone.
+  assert.equal(await bridgeFollowOf(104), bf[105], "dan's row took the bridge's follow of dan2");
+  assert.equal(await bridgeFollowOf(107), bf[107], "gus2's row kept its own");
+  for (const [name, id] of [["dan", 104], ["gus", 106]]) {
+    const undo = await eventually(
+      () => O.since(oMark).find((x) => x.path === `/users/${name}/inbox` && x.json?.type === "Undo" && x.json.actor === BRIDGE()),
+      { what: `the Undo of the bridge's follow of ${name}` },
+    );
+    assert.equal(undo.json.object.id, bf[id]);
+  }
+  await sleep(500); // several reconciler rounds
+  assert.deepEqual(
+    N.since(nMark).filter((x) => x.json?.actor === BRIDGE() && ["Follow", "Undo"].includes(x.json?.type)).map((x) => `${x.path} ${x.json.type}`),
+    [],
+    "nothing from the bridge to dan2 or gus2: their follows stand",
+  );
 });

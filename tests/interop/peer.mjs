@@ -24,6 +24,12 @@
 //                                      status Fedify answered (an inbox POST that failed
 //                                      verification gets 401), scheme and keyId of its signature
 //   POST /_peer/send {inbox, activity} signs and POSTs an activity as this peer's actor
+//   POST /_peer/send {followers: true, activity}
+//                                      sends it to our actor's followers, as Fedify does for
+//                                      sendActivity(..., "followers", ...): the inboxes (shared
+//                                      preferred) of the followers collection
+//   GET  /_peer/followers              our actor's followers: each one whose Follow we accepted
+//                                      (autoAccept), until its Undo
 //   POST /_peer/config {autoAccept, aliases}
 //                                      autoAccept: answer a verified Follow of our actor with
 //                                      an Accept embedding it (as Pleroma answers a relay's
@@ -146,9 +152,24 @@ federation
       publicKey: keys[0].cryptographicKey,
       assertionMethods: keys.map((k) => k.multikey),
       aliases: settings.aliases.map((u) => new URL(u)),
+      followers: ctx.getFollowersUri(identifier),
     });
   })
   .setKeyPairsDispatcher(async (_ctx, identifier) => (identifier === USER ? keyPairs : []));
+
+// Our actor's followers, as a server keeps them: added when we accept a Follow, gone on its
+// Undo. Fedify's sendActivity(..., "followers", ...) reads them through this dispatcher.
+const followers = new Map(); // follower id -> {id, inboxId, sharedInbox, follow}
+federation.setFollowersDispatcher("/users/{identifier}/followers", async (_ctx, identifier) => {
+  if (identifier !== USER) return null;
+  return {
+    items: [...followers.values()].map((f) => ({
+      id: new URL(f.id),
+      inboxId: new URL(f.inboxId),
+      endpoints: f.sharedInbox ? { sharedInbox: new URL(f.sharedInbox) } : null,
+    })),
+  };
+});
 
 const events = [];
 const settings = { autoAccept: false, aliases: [] };
@@ -221,6 +242,12 @@ function acceptLater(ctx, follow, ev) {
         object: follow,
       });
       await ctx.sendActivity({ identifier: USER }, follower, accept, { immediate: true });
+      followers.set(follower.id.href, {
+        id: follower.id.href,
+        inboxId: follower.inboxId.href,
+        sharedInbox: follower.endpoints?.sharedInbox?.href ?? null,
+        follow: follow.id?.href ?? null,
+      });
       ev.accepted = { ok: true, id: accept.id.href };
     } catch (e) {
       ev.accepted = { ok: false, error: String(e?.message ?? e) };
@@ -249,6 +276,12 @@ federation
       raw,
     };
     events.push(ev);
+    // An Undo of a Follow of ours ends that follower.
+    if (activity instanceof Undo && raw?.object?.type === "Follow") {
+      const f = followers.get(activity.actorId?.href);
+      const undone = activity.objectId?.href ?? null;
+      if (f && (undone === null || f.follow === null || f.follow === undone)) followers.delete(activity.actorId.href);
+    }
     if (settings.autoAccept && activity instanceof Follow && activity.objectId?.href === ctx.getActorUri(USER).href) {
       ev.accepted = { pending: true };
       acceptLater(ctx, activity, ev);
@@ -317,6 +350,7 @@ async function handleControl(req, res, url) {
     return json(res, 200, { ok: true, actor: `${ORIGIN}/users/${USER}`, firstKnock: FIRST_KNOCK });
   }
   if (req.method === "GET" && path === "/_peer/events") return json(res, 200, events);
+  if (req.method === "GET" && path === "/_peer/followers") return json(res, 200, [...followers.values()]);
   if (req.method === "GET" && path === "/_peer/requests") return json(res, 200, outgoing);
   if (req.method === "GET" && path === "/_peer/incoming") return json(res, 200, incoming);
   if (req.method === "GET" && path === "/_peer/mastodon") {
@@ -399,6 +433,10 @@ async function handleControl(req, res, url) {
       body.id ??= `${ORIGIN}/activities/${crypto.randomUUID()}`;
       body.actor ??= `${ORIGIN}/users/${USER}`;
       const activity = await Activity.fromJsonLd(body, { documentLoader: ctx.documentLoader, contextLoader: ctx.contextLoader });
+      if (input.followers === true) {
+        await ctx.sendActivity({ identifier: USER }, "followers", activity, { immediate: true, preferSharedInbox: true });
+        return json(res, 200, { ok: true, id: body.id, requests: outgoing.slice(since) });
+      }
       const inbox = new URL(input.inbox);
       await ctx.sendActivity({ identifier: USER }, { id: input.recipient ? new URL(input.recipient) : inbox, inboxId: inbox }, activity, { immediate: true });
       return json(res, 200, { ok: true, id: body.id, requests: outgoing.slice(since) });

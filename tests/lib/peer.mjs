@@ -61,6 +61,8 @@ export async function startPeer({ user = "alice", firstKnock = "draft-cavage-htt
     incoming: () => p.call("/_peer/incoming"),
     configure: (settings) => p.call("/_peer/config", settings),
     send: (inbox, activity, recipient) => p.call("/_peer/send", { inbox, activity, recipient }),
+    sendToFollowers: (activity) => p.call("/_peer/send", { followers: true, activity }),
+    followers: () => p.call("/_peer/followers"),
     mastodon: () => p.call("/_peer/mastodon"),
     mastodonControl: (settings) => p.call("/_peer/mastodon", settings),
     async stop() {
