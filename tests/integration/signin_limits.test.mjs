@@ -3,7 +3,10 @@
 // client address a minute (behind a proxy on loopback, the address X-Forwarded-For ends with)
 // and signin_per_host a minute asking one server. Beyond, 429 with Retry-After and the reason
 // in the visitor's language; nothing fetched, nothing written.
+// When WebFinger names an actor on another server, that server is counted too, before the actor
+// is fetched.
 import assert from "node:assert/strict";
+import http from "node:http";
 import { test, setup, teardown } from "../lib/harness.mjs";
 import { startServer } from "../lib/server.mjs";
 import { startActorHost } from "../lib/actorhost.mjs";
@@ -60,4 +63,24 @@ test("one target server: signin_per_host sign-ins a minute asking it, whatever t
   // still sign in on another server (which does not exist here: 400 after its WebFinger).
   const elsewhere = await post(s, "alice@other.invalid", from("203.0.113.9", "en"));
   assert.notEqual(elsewhere.status, 429, elsewhere.body.slice(0, 200));
+});
+
+test("an address whose WebFinger names an actor on another server: that server's budget is checked before the actor is fetched", async (t) => {
+  // A server that only answers WebFinger, pointing at alice on h (whose budget the test above spent).
+  const asked = [];
+  const finger = http.createServer((req, res) => {
+    asked.push(req.url);
+    const jrd = { subject: `acct:zed@127.0.0.1:${finger.address().port}`, links: [{ rel: "self", type: "application/activity+json", href: h.actor("alice").id }] };
+    res.writeHead(200, { "content-type": "application/jrd+json" }).end(JSON.stringify(jrd));
+  });
+  await new Promise((resolve) => finger.listen(0, "127.0.0.1", resolve));
+  t.defer(() => new Promise((resolve) => finger.close(resolve)));
+  const actorFetches = () => h.fetches("/users/alice").length;
+  const before = actorFetches();
+  const r = await post(s, `zed@127.0.0.1:${finger.address().port}`, from("203.0.113.10", "en"));
+  assert.equal(r.status, 429, r.body.slice(0, 300));
+  assert.ok(Number(r.headers["retry-after"]) > 0);
+  assert.ok(r.body.includes(`Too many sign-ins asked ${h.domain} just now`), r.body);
+  assert.equal(asked.filter((u) => u.startsWith("/.well-known/webfinger")).length, 1, "the server typed was asked");
+  assert.equal(actorFetches(), before, "the actor's server was not");
 });
