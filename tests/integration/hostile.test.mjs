@@ -42,7 +42,7 @@ setup(async () => {
       { name: "eve", document: (d) => ({ ...d, preferredUsername: "=HYPERLINK(\"https://evil.example\")" }) },
     ],
   });
-  const config = { metrics_token: TOKEN, max_archive_bytes: MAX_ARCHIVE, queue_poll_ms: 100, queue_backoff_unit_ms: 10, claims_per_member: 1 };
+  const config = { metrics_token: TOKEN, max_archive_bytes: MAX_ARCHIVE, queue_poll_ms: 100, queue_backoff_unit_ms: 10, claims_per_member: 1, relay_follow_poll_ms: 100 };
   s = await startServer({ config: { ...config, allow_private_fetch: "true", key_fetch_timeout: 2 * SLOW } });
   tarpit = net.createServer((sock) => {
     tarpitSockets.add(sock);
@@ -63,6 +63,14 @@ setup(async () => {
   }
   seenOnce = create(peer.actor("alice"));
   assert.equal((await signedPost(`${s.url}/inbox`, seenOnce, { actor: peer.actor("alice") })).status, 202);
+  // The bridge account follows every member (memberfollow.c): sent before the snapshots, so
+  // that nothing changes in the background while a row is checked.
+  await eventually(
+    async () =>
+      (await s.psql("SELECT count(*) FROM members WHERE bridge_follow_state = 'none' AND inbox IS NOT NULL")).trim() === "0" &&
+      (await s.psql("SELECT count(*) FROM deliveries WHERE state = 'pending'")).trim() === "0",
+    { timeout: 10000, what: "the bridge's follows of the members sent" },
+  );
 });
 
 teardown(async () => {
