@@ -197,33 +197,46 @@ url(const struct sink *s, const char *path)
     return b;
 }
 
-static struct queue *
-make_queue(struct db *db)
+/* The options every queue here starts from. */
+static void
+base_options(struct queue_options *o)
 {
-    struct queue_options o;
-    char err[256];
-    struct queue *q;
+    memset(o, 0, sizeof(*o));
+    o->http.allow_loopback = 1;
+    o->http.connect_timeout_ms = 1000;
+    o->http.total_timeout_ms = 1000;
+    o->relay_key_id = RELAY_KEY;
+    o->bridge_key_id = BRIDGE_KEY;
+    o->batch = 5;
+    o->poll_ms = 30;
+    o->claim_ms = 1500;
+    o->backoff_unit_ms = 20; /* first retry after 15 units = 300 ms */
+    o->breaker_failures = 3;
+    o->breaker_pause_ms = 60000;
+    o->dead_days = 2;
+    o->housekeeping_ms = 200;
+}
 
-    memset(&o, 0, sizeof(o));
-    o.http.allow_loopback = 1;
-    o.http.connect_timeout_ms = 1000;
-    o.http.total_timeout_ms = 1000;
-    o.relay_key_id = RELAY_KEY;
-    o.bridge_key_id = BRIDGE_KEY;
-    o.batch = 5;
-    o.poll_ms = 30;
-    o.claim_ms = 1500;
-    o.backoff_unit_ms = 20; /* first retry after 15 units = 300 ms */
-    o.breaker_failures = 3;
-    o.breaker_pause_ms = 60000;
-    o.dead_days = 2;
-    o.housekeeping_ms = 200;
-    q = queue_new(pgt_base, db, key, &o, err, sizeof(err));
+static struct queue *
+new_queue(struct db *db, const struct queue_options *o)
+{
+    char err[256];
+    struct queue *q = queue_new(pgt_base, db, key, o, err, sizeof(err));
+
     if (q == NULL) {
         printf("Bail out! queue_new: %s\n", err);
         exit(1);
     }
     return q;
+}
+
+static struct queue *
+make_queue(struct db *db)
+{
+    struct queue_options o;
+
+    base_options(&o);
+    return new_queue(db, &o);
 }
 
 /* --- tests -------------------------------------------------------------------------------- */
@@ -639,6 +652,49 @@ test_free_in_flight(struct db *db, struct queue *q, struct sink *a)
     ok(1, "queue_free with statements pending");
 }
 
+/*
+ * Rows answered but not yet written keep their slot: with the outcome statement held up (the
+ * sink host's instances row locked by another transaction), a queue allowed 3 in flight
+ * leases no more than 3 rows, so a process killed then leaves at most 3 to send twice.
+ */
+static void
+test_lease_bound(struct db *db, struct sink *a)
+{
+    const char *many[12];
+    char paths[12][64];
+    struct queue_options o;
+    struct queue *q;
+    struct enq e;
+    int leased;
+
+    sink_reset(a, 202);
+    base_options(&o);
+    o.claim_ms = 60000;
+    o.max_in_flight = 3;
+    q = new_queue(db, &o);
+    for (int i = 0; i < 12; i++) {
+        snprintf(paths[i], sizeof(paths[i]), "http://127.0.0.1:%d/bound/%d", a->port, i);
+        many[i] = paths[i];
+    }
+    enqueue(q, RELAY_KEY, 400, many, 12, &e);
+    /* A failure on record, so the outcome statement locks the host's row to clear it. */
+    pgt_exec("UPDATE instances SET consecutive_failures = 1 WHERE domain = '127.0.0.1:%d'",
+             a->port);
+    pgt_exec("BEGIN");
+    pgt_exec("SELECT 1 FROM instances WHERE domain = '127.0.0.1:%d' FOR UPDATE", a->port);
+    queue_start(q);
+    PGT_SPIN(a->count >= 3, 5);
+    PGT_SPIN(0, 1.0); /* time for more claims, were any allowed */
+    leased = pgt_num("SELECT count(*) FROM deliveries WHERE claimed_until > now()");
+    pgt_exec("COMMIT");
+    is_int(a->count, 3, "3 POSTs while their outcomes wait");
+    ok(leased <= 3, "no more rows leased than max_in_flight while the outcomes wait (%d)", leased);
+    PGT_SPIN(pgt_num("SELECT count(*) FROM deliveries") == 0, 10);
+    is_int(pgt_num("SELECT count(*) FROM deliveries"), 0, "all 12 delivered once the lock goes");
+    is_int(counts[400], 12, "each once");
+    queue_free(q);
+}
+
 int
 main(void)
 {
@@ -684,6 +740,7 @@ main(void)
            metrics_get("passerelle_deliveries_total", "result=\"retry\"") >= 1,
        "deliveries counted by result");
     test_free_in_flight(db, q, &a);
+    test_lease_bound(db, &a);
 
     db_free(db2);
     db_free(db);
