@@ -107,6 +107,27 @@ test("Ignore keeps a contact out, Restore lets it back; both through the page's 
   await assertNoProblems(p);
 });
 
+test("the list shows when contacts.js arrives after the state (deferred scripts run apart)", async (t) => {
+  const p = await browser.newPage(t);
+  await useSession(p, s, mia);
+  let stateSent = null;
+  p.page.on("requestfinished", (r) => {
+    if (new URL(r.url()).pathname === "/link/state") stateSent ??= Date.now();
+  });
+  // contacts.js is held until the state has been answered, as a slow network can do.
+  await p.page.route("**/link/assets/contacts.js", async (route) => {
+    const t0 = Date.now();
+    while (stateSent === null && Date.now() - t0 < 5000) await new Promise((ok) => setTimeout(ok, 20));
+    await new Promise((ok) => setTimeout(ok, 200));
+    await route.continue();
+  });
+  await p.page.goto(`${s.url}/link`);
+  await p.page.locator("#contacts:not([hidden])").waitFor({ timeout: 8000 });
+  await p.page.locator("#contact-list li").first().waitFor();
+  assert.ok(stateSent !== null, "the state was answered before contacts.js ran");
+  await assertNoProblems(p);
+});
+
 test("Undo the follow, then undo every follow: her server unfollows each once", async (t) => {
   const p = await open(t);
   const { page } = p;

@@ -391,4 +391,7 @@ for (const b of document.querySelectorAll("#contacts-tabs [data-dir]")) {
 }
 $("contacts-more").addEventListener("click", () => loadContacts(false));
 $("undo-all").addEventListener("click", undoAll);
+// Deferred scripts may run apart: link.js's state can arrive before this file has run, and
+// link.js then found no showContacts to call.
+if (state) showContacts();
 render();
