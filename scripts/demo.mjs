@@ -131,6 +131,7 @@ async function main() {
       follow_poll_ms: 200,
       follow_hold_hours: 0,
       relay_follow_poll_ms: 200,
+      follow_members: "true", // the product's default (the test harness turns it off)
       plc_url: pds.plcUrl,
       atproto_handle_origin: pds.url, // the PDS answers its handles' /.well-known/atproto-did
       atproto_follow_poll_ms: 200,

@@ -43,7 +43,7 @@ setup(async () => {
     ],
   });
   const config = { metrics_token: TOKEN, max_archive_bytes: MAX_ARCHIVE, queue_poll_ms: 100, queue_backoff_unit_ms: 10, claims_per_member: 1, relay_follow_poll_ms: 100 };
-  s = await startServer({ config: { ...config, allow_private_fetch: "true", key_fetch_timeout: 2 * SLOW } });
+  s = await startServer({ config: { ...config, allow_private_fetch: "true", key_fetch_timeout: 2 * SLOW, follow_members: "true" } });
   tarpit = net.createServer((sock) => {
     tarpitSockets.add(sock);
     sock.on("error", () => {});

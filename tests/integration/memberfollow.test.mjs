@@ -23,7 +23,7 @@ setup(async () => {
   O = await startActorHost({ actors: ["ann", "bob", "cid"].map((name) => ({ name })) });
   N = await startActorHost();
   N.addActor({ name: "ann2", document: (doc) => (ALIASES.ann2 ? { ...doc, alsoKnownAs: ALIASES.ann2 } : doc) });
-  s = await startServer({ config: { allow_private_fetch: "true", queue_poll_ms: 100, queue_backoff_unit_ms: 10, relay_follow_poll_ms: 100 } });
+  s = await startServer({ config: { allow_private_fetch: "true", queue_poll_ms: 100, queue_backoff_unit_ms: 10, relay_follow_poll_ms: 100, follow_members: "true" } });
 });
 
 teardown(async () => {

@@ -67,7 +67,7 @@ setup(async () => {
   ALIASES.eve2 = [O.actor("eve").id];
   N.hideActor("gone");
   s = await startServer({
-    config: { allow_private_fetch: "true", queue_poll_ms: 100, queue_backoff_unit_ms: 10, relay_follow_poll_ms: 100 },
+    config: { allow_private_fetch: "true", queue_poll_ms: 100, queue_backoff_unit_ms: 10, relay_follow_poll_ms: 100, follow_members: "true" },
   });
   await s.psql(`INSERT INTO instances (domain, blocked) VALUES ('${B.domain}', true)`);
 

@@ -47,7 +47,7 @@ setup(async () => {
     h[k] = await startActorHost({ actors: [{ name: "admin", type: "Application" }, ...names] });
   }
   s = await startServer({
-    config: { allow_private_fetch: "true", queue_poll_ms: 100, queue_backoff_unit_ms: 10, relay_follow_poll_ms: 100 },
+    config: { allow_private_fetch: "true", queue_poll_ms: 100, queue_backoff_unit_ms: 10, relay_follow_poll_ms: 100, follow_members: "true" },
   });
   // Subscriptions, as each admin makes them: a signed Follow of as:Public.
   for (const k of ["m", "a", "b", "c", "e", "f"]) {

@@ -20,7 +20,7 @@ const q = async (sql) => (await s.psql(sql)).trim();
 const bridge = () => `${s.url}/users/passerelle`;
 
 setup(async () => {
-  s = await startServer({ config: { allow_private_fetch: "true", queue_poll_ms: 100, queue_backoff_unit_ms: 10, relay_follow_poll_ms: 100 } });
+  s = await startServer({ config: { allow_private_fetch: "true", queue_poll_ms: 100, queue_backoff_unit_ms: 10, relay_follow_poll_ms: 100, follow_members: "true" } });
   [oldHome, newHome] = await Promise.all([
     startPeer({ user: "bea", firstKnock: "rfc9421" }),
     startPeer({ user: "bea2", firstKnock: "draft-cavage-http-signatures-12" }),

@@ -189,6 +189,10 @@ export async function createServer({ config = {}, env = {}, valgrind = VALGRIND,
         key_file: path.join(dir, "key.pem"),
         token_key_file: tokenKey,
         log_level: "info",
+        // The bridge account's follows of members (memberfollow.c) go out on their own tick,
+        // at any moment of a test that counts what reached an inbox or changed a row: off
+        // unless a test is about them (memberfollow, moves, relay, hostile, move_followers).
+        follow_members: "false",
         ...config,
       };
   const configFile = path.join(dir, "passerelle.conf");
