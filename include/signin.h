@@ -79,6 +79,10 @@ void signin_callback(struct app *app, struct evhttp_request *req, const char *pa
 const char *signin_cookie_name(const struct config *cfg);
 void signin_set_cookie(struct evhttp_request *req, const struct config *cfg, const char *value,
                        int max_age);
+/* key's text in lang, made safe for HTML, appended to out. */
+void signin_put(struct evbuffer *out, const char *lang, const char *key);
+/* A sign-in page's head, up to and inside its <h1>: title_key's text as title and heading. */
+void signin_page_head(struct evbuffer *b, const char *lang, const char *title_key);
 void signin_page(struct evhttp_request *req, int status, const char *lang, const char *reason);
 void signin_defaults_push(struct dbtx *tx, const char *member_id);
 /* The pre-session cookie's SHA-256 (bytea text) from req, or "\\x" (matches nothing). */

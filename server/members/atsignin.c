@@ -583,16 +583,6 @@ atsignin_callback(struct app *app, struct evhttp_request *req, const char *path)
     "frame-ancestors 'none'"
 #define ATSIGNIN_MAX_FORM 2048
 
-/* key's text in lang, made safe for HTML, appended to out. */
-static void
-atsignin_put(struct evbuffer *out, const char *lang, const char *key)
-{
-    char *html = activity_html_escape(texts_get(lang, key), 0);
-
-    evbuffer_add_printf(out, "%s", html);
-    free(html);
-}
-
 void
 atsignin_app_form(struct app *app, struct evhttp_request *req, const char *path)
 {
@@ -606,33 +596,24 @@ atsignin_app_form(struct app *app, struct evhttp_request *req, const char *path)
     if (typed != NULL && !atsignin_handle(typed, handle))
         handle[0] = '\0';
     free(typed);
-    evbuffer_add_printf(b,
-                        "<!doctype html>\n<html lang=\"%s\">\n<head>\n<meta charset=\"utf-8\">\n"
-                        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                        "<title>",
-                        lang);
-    atsignin_put(b, lang, "atsignin.app_title");
-    evbuffer_add_printf(b, " \u00b7 passerelle</title>\n<link rel=\"icon\" href=\"data:,\">\n"
-                           "<link rel=\"stylesheet\" href=\"/link/assets/link.css\">\n</head>\n"
-                           "<body>\n<main id=\"main\">\n<h1>");
-    atsignin_put(b, lang, "atsignin.app_title");
+    signin_page_head(b, lang, "atsignin.app_title");
     evbuffer_add_printf(b, "</h1>\n<p class=\"intro\">");
-    atsignin_put(b, lang, "atsignin.app_intro");
+    signin_put(b, lang, "atsignin.app_intro");
     evbuffer_add_printf(b, "</p>\n<section class=\"card\">\n<form method=\"post\" "
                            "action=\"/signin/bluesky/app-password\" id=\"app-password\">\n"
                            "<p><label for=\"app-handle\">");
-    atsignin_put(b, lang, "atsignin.app_handle");
+    signin_put(b, lang, "atsignin.app_handle");
     /* handle passed atsignin_handle: letters, digits, dots and hyphens only. */
     evbuffer_add_printf(b,
                         "</label>\n<input id=\"app-handle\" name=\"handle\" type=\"text\" "
                         "autocomplete=\"username\" required value=\"%s\"></p>\n"
                         "<p><label for=\"app-secret\">",
                         handle);
-    atsignin_put(b, lang, "atsignin.app_password");
+    signin_put(b, lang, "atsignin.app_password");
     evbuffer_add_printf(b, "</label>\n<input id=\"app-secret\" name=\"password\" type=\"password\" "
                            "autocomplete=\"current-password\" required></p>\n"
                            "<button type=\"submit\" class=\"primary\" id=\"app-go\">");
-    atsignin_put(b, lang, "atsignin.app_button");
+    signin_put(b, lang, "atsignin.app_button");
     evbuffer_add_printf(b, "</button>\n</form>\n</section>\n</main>\n</body>\n</html>\n");
     evhttp_add_header(hdr, "Content-Security-Policy", ATSIGNIN_CSP);
     evhttp_add_header(hdr, "Cache-Control", "no-store");

@@ -199,7 +199,7 @@ signin_set_cookie(struct evhttp_request *req, const struct config *cfg, const ch
 
 /* --- the form on the start page -------------------------------------------------------------- */
 
-static void
+void
 signin_put(struct evbuffer *out, const char *lang, const char *key)
 {
     char *h = activity_html_escape(texts_get(lang, key), 0);
@@ -323,6 +323,21 @@ signin_presession_hash(struct evhttp_request *req, const struct config *cfg, cha
     OPENSSL_cleanse(cookie, sizeof(cookie));
 }
 
+void
+signin_page_head(struct evbuffer *b, const char *lang, const char *title_key)
+{
+    evbuffer_add_printf(b,
+                        "<!doctype html>\n<html lang=\"%s\">\n<head>\n<meta charset=\"utf-8\">\n"
+                        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                        "<title>",
+                        lang);
+    signin_put(b, lang, title_key);
+    evbuffer_add_printf(b, " \u00b7 passerelle</title>\n<link rel=\"icon\" href=\"data:,\">\n"
+                           "<link rel=\"stylesheet\" href=\"/link/assets/link.css\">\n</head>\n"
+                           "<body>\n<main id=\"main\">\n<h1>");
+    signin_put(b, lang, title_key);
+}
+
 /* A small page: the reason (already in the person's language) and the way back. */
 void
 signin_page(struct evhttp_request *req, int status, const char *lang, const char *reason)
@@ -331,16 +346,7 @@ signin_page(struct evhttp_request *req, int status, const char *lang, const char
     struct evkeyvalq *hdr = evhttp_request_get_output_headers(req);
     char *why = activity_html_escape(reason, 0);
 
-    evbuffer_add_printf(b,
-                        "<!doctype html>\n<html lang=\"%s\">\n<head>\n<meta charset=\"utf-8\">\n"
-                        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                        "<title>",
-                        lang);
-    signin_put(b, lang, "signin.error_title");
-    evbuffer_add_printf(b, " \u00b7 passerelle</title>\n<link rel=\"icon\" href=\"data:,\">\n"
-                           "<link rel=\"stylesheet\" href=\"/link/assets/link.css\">\n</head>\n"
-                           "<body>\n<main id=\"main\">\n<h1>");
-    signin_put(b, lang, "signin.error_title");
+    signin_page_head(b, lang, "signin.error_title");
     evbuffer_add_printf(
         b, "</h1>\n<p class=\"error\" id=\"signin-error\">%s</p>\n<p><a href=\"/\">", why);
     signin_put(b, lang, "signin.back");
