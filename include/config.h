@@ -22,7 +22,7 @@ struct config {
     int archive_parsers;               /* archive_parsers: threads parsing uploaded archives */
     int archive_parse_queue;           /* archive_parse_queue: uploads waiting for a parser */
     int archive_uploads_per_hour;      /* archive_uploads_per_hour: per member */
-    int app_password_signins_per_hour; /* per peer address (IPv6: per /64) */
+    int app_password_signins_per_hour; /* per client address (IPv6: per /64) */
     int signin_per_address;            /* signin_per_address: POST /signin per client per minute */
     int signin_per_host;               /* signin_per_host: sign-ins asking one server per minute */
     size_t max_header_bytes;           /* max_header_bytes */

@@ -731,7 +731,7 @@ atsignin_app_post(struct app *app, struct evhttp_request *req, const char *path)
     size_t len = evbuffer_get_length(in);
     const char *ct = reply_req_header(req, "Content-Type"), *h, *pw;
     struct evkeyvalq kv;
-    char *body, peer[64], secs[24];
+    char *body, client[64], secs[24];
     long wait;
     int ok = 0;
 
@@ -766,10 +766,13 @@ atsignin_app_post(struct app *app, struct evhttp_request *req, const char *path)
         atsignin_refuse(op, REPLY_ERR_BAD_REQUEST, "signin.bad_address", "bad_form");
         return;
     }
-    /* Each try costs the person's PDS a password check: guessing is slowed here too. */
-    reply_req_peer(req, peer, sizeof(peer));
+    /*
+     * Each try costs the person's PDS a password check: guessing is slowed here too. Counted
+     * per client as /signin does: behind a proxy, the peer is the proxy for everyone.
+     */
+    reply_req_client(req, client, sizeof(client));
     if (app->app_password_tries != NULL &&
-        (wait = ratelimit_take(app->app_password_tries, ratelimit_addr_key(peer), time(NULL))) >
+        (wait = ratelimit_take(app->app_password_tries, ratelimit_addr_key(client), time(NULL))) >
             0) {
         snprintf(secs, sizeof(secs), "%ld", wait);
         evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", secs);

@@ -5,7 +5,7 @@ import https from "node:https";
 import net from "node:net";
 import tls from "node:tls";
 
-// request(url, {method, headers, body, ca, lookup, timeout, close}) -> {status, headers, body, json()}
+// request(url, {method, headers, body, ca, lookup, timeout, close, localAddress}) -> {status, headers, body, json()}
 // headers are lower-cased by node. body is a string (utf-8) or Buffer; the response body
 // is returned as a string (and as bodyBuffer).
 // Each request gets a new connection of its own. By default it is a keep-alive connection
@@ -26,6 +26,7 @@ export function request(url, opts = {}) {
         ca: opts.ca,
         servername: opts.servername,
         lookup: opts.lookup,
+        localAddress: opts.localAddress, // e.g. 127.0.0.2: a peer that is not the loopback proxy
         rejectUnauthorized: opts.rejectUnauthorized ?? true,
       },
       (res) => {
