@@ -279,13 +279,21 @@ identity_parse_doc(const char *json, size_t len, const char *did, int allow_priv
     }
     if (json_object_object_get_ex(doc, "alsoKnownAs", &arr) &&
         json_object_is_type(arr, json_type_array)) {
-        for (size_t i = 0; i < json_object_array_length(arr) && out->handle == NULL; i++) {
+        size_t n = json_object_array_length(arr);
+
+        out->also_known_as =
+            xcalloc(n < IDENTITY_AKA_MAX ? n + 1 : IDENTITY_AKA_MAX + 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++) {
             struct json_object *v = json_object_array_get_idx(arr, i);
+            const char *s = json_object_get_string(v);
             char norm[IDENTITY_HANDLE_MAX + 1];
 
-            if (json_object_is_type(v, json_type_string) &&
-                strncmp(json_object_get_string(v), "at://", 5) == 0 &&
-                identity_handle_normalize(json_object_get_string(v) + 5, norm, sizeof(norm)) == 0)
+            if (!json_object_is_type(v, json_type_string))
+                continue;
+            if (out->n_also_known_as < IDENTITY_AKA_MAX)
+                out->also_known_as[out->n_also_known_as++] = xstrdup(s);
+            if (out->handle == NULL && strncmp(s, "at://", 5) == 0 &&
+                identity_handle_normalize(s + 5, norm, sizeof(norm)) == 0)
                 out->handle = xstrdup(norm);
         }
     }
@@ -329,11 +337,25 @@ identity_parse_doc(const char *json, size_t len, const char *did, int allow_priv
 void
 identity_doc_clear(struct identity_doc *doc)
 {
+    for (size_t i = 0; i < doc->n_also_known_as; i++)
+        free(doc->also_known_as[i]);
+    free(doc->also_known_as);
     free(doc->did);
     free(doc->handle);
     free(doc->pds);
     free(doc->signing_key);
     memset(doc, 0, sizeof(*doc));
+}
+
+int
+identity_aka_has(const char *const *aka, size_t n, const char *uri)
+{
+    if (uri == NULL)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (aka[i] != NULL && strcmp(aka[i], uri) == 0)
+            return 1;
+    return 0;
 }
 
 struct identity *
@@ -423,6 +445,8 @@ identity_finish(struct identity_op *op, enum identity_status st, const char *fmt
         r.did = op->doc.did;
         r.pds = op->doc.pds;
         r.signing_key = op->doc.signing_key;
+        r.also_known_as = (const char *const *)op->doc.also_known_as;
+        r.n_also_known_as = op->doc.n_also_known_as;
         r.handle = op->lookup.decided && op->lookup.handle[0] != '\0' ? op->lookup.handle : NULL;
     }
     log_info("atproto_identity", "mode=%s subject=%s status=%s did=%s pds=%s",

@@ -12,6 +12,8 @@ struct identity;
 #define IDENTITY_DID_MAX    2048
 /* The largest DID document or atproto-did body read. */
 #define IDENTITY_DOC_MAX 65536
+/* alsoKnownAs entries kept from a document (PLC allows 10 and Bridgy Fed writes 2 or 3). */
+#define IDENTITY_AKA_MAX 32
 
 struct identity_options {
     const char *plc_url;    /* the PLC directory; NULL or "": https://plc.directory */
@@ -47,6 +49,12 @@ struct identity_result {
     const char *handle;
     const char *pds;         /* the #atproto_pds service endpoint, without a trailing "/" */
     const char *signing_key; /* the #atproto verification method's publicKeyMultibase, or NULL */
+    /*
+     * The document's alsoKnownAs strings as written (not lowercased), in order: at://<handle>
+     * and, for a bridged account, its native id (Bridgy Fed names the ActivityPub actor).
+     */
+    const char *const *also_known_as;
+    size_t n_also_known_as;
 };
 
 /* Called exactly once per resolution, from the loop, never inside the call that started it. */
@@ -114,6 +122,9 @@ struct identity_doc {
     char *handle; /* the first at:// alsoKnownAs that is a valid handle, lowercase; NULL */
     char *pds;
     char *signing_key; /* NULL when absent */
+    /* Every string of alsoKnownAs, as written, the first IDENTITY_AKA_MAX; others skipped. */
+    char **also_known_as;
+    size_t n_also_known_as;
 };
 
 /*
@@ -124,5 +135,8 @@ struct identity_doc {
 int identity_parse_doc(const char *json, size_t len, const char *did, int allow_private,
                        struct identity_doc *out, char *err, size_t errlen);
 void identity_doc_clear(struct identity_doc *doc);
+
+/* 1 when one of the n strings of aka is exactly uri (ids compare byte for byte). */
+int identity_aka_has(const char *const *aka, size_t n, const char *uri);
 
 #endif

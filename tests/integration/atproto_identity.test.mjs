@@ -58,6 +58,7 @@ test("identity: handle -> DID by DNS TXT, by HTTPS, -> document -> PDS, checked 
   assert.equal(a.handle, "alice.test", "lowercased");
   assert.equal(a.pds, pds.url, "the PDS comes from the PLC document");
   assert.match(a.signing_key, /^z/);
+  assert.deepEqual(a.also_known_as, ["at://alice.test"], "the document's alsoKnownAs, as the PLC directory has it");
   const b = out.find((o) => o.subject === "@bob.test");
   assert.equal(b.status, "ok", b.error);
   assert.equal(b.did, bob.did, "bob has no TXT record: the HTTPS well-known named him");

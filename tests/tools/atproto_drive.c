@@ -23,8 +23,8 @@
  *                 [body=JSON]
  * Options: --plc URL, --dns IP:PORT, --handle-origin URL, --allow-private, --timeout MS.
  * Prints one JSON object per resolution on stdout, in the order they end: {subject, status, error,
- * did, handle, pds, signing_key}. Exit 0 when every command ran (whatever it found), 2 on bad
- * usage.
+ * did, handle, pds, signing_key, also_known_as (when ok)}. Exit 0 when every command ran
+ * (whatever it found), 2 on bad usage.
  */
 
 struct drive {
@@ -68,6 +68,13 @@ on_identity(const struct identity_result *r, void *arg)
     put_str(o, "handle", r->handle);
     put_str(o, "pds", r->pds);
     put_str(o, "signing_key", r->signing_key);
+    if (r->status == IDENTITY_OK) {
+        struct json_object *aka = json_object_new_array();
+
+        for (size_t i = 0; i < r->n_also_known_as; i++)
+            json_object_array_add(aka, json_object_new_string(r->also_known_as[i]));
+        json_object_object_add(o, "also_known_as", aka);
+    }
     print_done(a->d, o);
 }
 

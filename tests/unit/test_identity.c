@@ -1,5 +1,6 @@
 /* Tests of identity: handle and DID syntax, document URLs, TXT records, DID documents, and the
  * resolver's contract on a loop (bad input answered from the loop, free ends what is pending). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,6 +128,57 @@ parse(const char *json, int allow_private, struct identity_doc *doc, char *err, 
     return identity_parse_doc(json, strlen(json), PLC_DID, allow_private, doc, err, errlen);
 }
 
+/* alsoKnownAs as Bridgy Fed writes it for a bridged fediverse account, and odd ones. */
+static void
+test_aka(void)
+{
+    static const char bridged[] =
+        "{\"id\":\"" PLC_DID "\",\"alsoKnownAs\":[\"at://gina.social.example.ap.brid.gy\","
+        "\"https://social.example/users/gina\"],\"service\":[{\"id\":\"#atproto_pds\","
+        "\"type\":\"AtprotoPersonalDataServer\",\"serviceEndpoint\":\"https://atproto.brid.gy\"}]}";
+    struct identity_doc doc;
+    char err[200], *json, *o;
+    size_t cap = 64 + 40 * (IDENTITY_AKA_MAX + 8);
+
+    ok(parse(bridged, 0, &doc, err, sizeof(err)) == 0, "a bridged account's document");
+    is_str(doc.handle, "gina.social.example.ap.brid.gy", "its handle");
+    ok(identity_aka_has((const char *const *)doc.also_known_as, doc.n_also_known_as,
+                        "https://social.example/users/gina"),
+       "alsoKnownAs names the fediverse actor");
+    identity_doc_clear(&doc);
+
+    ok(parse("{\"id\":\"" PLC_DID "\",\"alsoKnownAs\":[1,null,\"at://a.test\",{}],\"service\":"
+             "[{\"id\":\"#atproto_pds\",\"type\":\"AtprotoPersonalDataServer\","
+             "\"serviceEndpoint\":\"https://p.example\"}]}",
+             0, &doc, err, sizeof(err)) == 0 &&
+           doc.n_also_known_as == 1 && strcmp(doc.also_known_as[0], "at://a.test") == 0,
+       "entries that are not strings skipped");
+    identity_doc_clear(&doc);
+    ok(parse("{\"id\":\"" PLC_DID "\",\"alsoKnownAs\":\"at://a.test\",\"service\":"
+             "[{\"id\":\"#atproto_pds\",\"type\":\"AtprotoPersonalDataServer\","
+             "\"serviceEndpoint\":\"https://p.example\"}]}",
+             0, &doc, err, sizeof(err)) == 0 &&
+           doc.n_also_known_as == 0 && doc.handle == NULL,
+       "an alsoKnownAs that is not an array: none");
+    identity_doc_clear(&doc);
+
+    /* More entries than kept: the first IDENTITY_AKA_MAX, the handle still found after. */
+    json = malloc(cap);
+    if (json == NULL)
+        abort();
+    o = json + sprintf(json, "{\"id\":\"" PLC_DID "\",\"alsoKnownAs\":[");
+    for (int i = 0; i < IDENTITY_AKA_MAX + 2; i++)
+        o += sprintf(o, "\"https://e.example/%d\",", i);
+    o += sprintf(o, "\"at://late.test\"],\"service\":[{\"id\":\"#atproto_pds\",\"type\":"
+                    "\"AtprotoPersonalDataServer\",\"serviceEndpoint\":\"https://p.example\"}]}");
+    ok(parse(json, 0, &doc, err, sizeof(err)) == 0 && doc.n_also_known_as == IDENTITY_AKA_MAX &&
+           strcmp(doc.also_known_as[IDENTITY_AKA_MAX - 1], "https://e.example/31") == 0,
+       "at most IDENTITY_AKA_MAX entries kept");
+    is_str(doc.handle, "late.test", "the handle is looked for past them");
+    identity_doc_clear(&doc);
+    free(json);
+}
+
 static void
 test_docs(void)
 {
@@ -180,8 +232,22 @@ test_docs(void)
     is_str(doc.pds, "https://pds.example.com", "the #atproto_pds endpoint, no trailing /");
     is_str(doc.signing_key, "zQ3shXjHeiBuRCKmM36cuYnm7YEMzhGnCmCyW92sRJ9pribSF",
            "the #atproto key");
+    ok(doc.n_also_known_as == 2, "both alsoKnownAs kept");
+    is_str(doc.n_also_known_as == 2 ? doc.also_known_as[0] : NULL, "https://example.com",
+           "alsoKnownAs in order, a non-at:// one too");
+    is_str(doc.n_also_known_as == 2 ? doc.also_known_as[1] : NULL, "at://Alice.Test",
+           "alsoKnownAs as written, not lowercased");
+    ok(identity_aka_has((const char *const *)doc.also_known_as, doc.n_also_known_as,
+                        "https://example.com"),
+       "an id alsoKnownAs names");
+    ok(!identity_aka_has((const char *const *)doc.also_known_as, doc.n_also_known_as,
+                         "https://example.com/"),
+       "ids compare byte for byte");
+    ok(!identity_aka_has((const char *const *)doc.also_known_as, doc.n_also_known_as, NULL),
+       "no id");
     identity_doc_clear(&doc);
-    ok(doc.did == NULL && doc.pds == NULL, "cleared");
+    ok(doc.did == NULL && doc.pds == NULL && doc.also_known_as == NULL && doc.n_also_known_as == 0,
+       "cleared");
     ok(parse("{\"id\":\"" PLC_DID "\",\"alsoKnownAs\":[\"at://bad handle\"],\"service\":[{\"id\":"
              "\"" PLC_DID "#atproto_pds\",\"type\":\"AtprotoPersonalDataServer\","
              "\"serviceEndpoint\":\"http://localhost:2583\"}]}",
@@ -257,6 +323,7 @@ main(void)
     test_dids();
     test_txt();
     test_docs();
+    test_aka();
     test_resolver();
     return done_testing();
 }
