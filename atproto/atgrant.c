@@ -47,9 +47,14 @@ atgrant_free(struct atgrant *g)
 
 /* --- storing a new grant --------------------------------------------------------------------- */
 
-/* A DID names one member: a grant left by an earlier member of the same DID goes. */
+/*
+ * What a new grant replaces: the member's earlier one (OAuth or app password) and, since a DID
+ * names one member, one left by an earlier member of the same DID. Read as they go, to be
+ * revoked once the new one is stored.
+ */
 static const char sql_store_clear[] =
-    "DELETE FROM atproto_grants WHERE did = $1 AND member_id <> $2::bigint";
+    "DELETE FROM atproto_grants AS g WHERE g.did = $1 OR g.member_id = $2::bigint"
+    " RETURNING " ATGRANT_REVOKE_COLUMNS;
 static const char sql_store[] =
     "INSERT INTO atproto_grants (member_id, did, kind, pds_url, issuer, token_endpoint,"
     "  revocation_endpoint, scope, access_token, access_nonce, access_expires_at, refresh_token,"
@@ -89,8 +94,50 @@ atgrant_open(const struct app *app, const char *member_id, const char *did, cons
     return seal_from_bytea(app->seal, ad, ct, nonce);
 }
 
+/* The grants a new one replaces, copied out of their DELETE's result. */
+struct atgrant_replaced {
+    PGresult *rows;
+};
+
+static int
+atgrant_cleared_cb(struct dbtx *tx, PGresult *res, void *arg)
+{
+    struct atgrant_replaced *r = arg;
+
+    (void)tx;
+    if (PQntuples(res) > 0)
+        r->rows = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
+    return 0;
+}
+
+/* Pushes the clearing of what the new grant of member_id for did replaces. */
+static void
+atgrant_push_clear(struct dbtx *tx, const char *member_id, const char *did,
+                   struct atgrant_replaced **old)
+{
+    if (old != NULL)
+        *old = xcalloc(1, sizeof(**old));
+    dbtx_push(tx, sql_store_clear, old != NULL ? atgrant_cleared_cb : NULL,
+              old != NULL ? *old : NULL, 2, did, member_id);
+}
+
+void
+atgrant_replaced_end(struct app *app, struct atgrant_replaced *r, int committed)
+{
+    if (r == NULL)
+        return;
+    for (int i = 0; committed && r->rows != NULL && i < PQntuples(r->rows); i++) {
+        log_info("atgrant_replaced", "member=%s did=%s kind=%s", PQgetvalue(r->rows, i, 0),
+                 PQgetvalue(r->rows, i, 1), PQgetvalue(r->rows, i, 2));
+        atgrant_revoke_row(app, r->rows, i, 0);
+    }
+    PQclear(r->rows);
+    free(r);
+}
+
 int
-atgrant_push_oauth(struct dbtx *tx, const struct app *app, const struct atgrant_new *n)
+atgrant_push_oauth(struct dbtx *tx, const struct app *app, const struct atgrant_new *n,
+                   struct atgrant_replaced **old)
 {
     char an[SEAL_NONCE_BYTEA], rn[SEAL_NONCE_BYTEA], dn[SEAL_NONCE_BYTEA], ttl[24];
     char *act = NULL, *rct = NULL, *dct = NULL;
@@ -100,7 +147,7 @@ atgrant_push_oauth(struct dbtx *tx, const struct app *app, const struct atgrant_
         atgrant_seal(app, n->member_id, n->did, "refresh", n->refresh_token, &rct, rn) == 0 &&
         atgrant_seal(app, n->member_id, n->did, "dpop", n->dpop_jwk, &dct, dn) == 0) {
         snprintf(ttl, sizeof(ttl), "%lld", n->expires_in > 0 ? n->expires_in : 0LL);
-        dbtx_push(tx, sql_store_clear, NULL, NULL, 2, n->did, n->member_id);
+        atgrant_push_clear(tx, n->member_id, n->did, old);
         dbtx_push(tx, sql_store, NULL, NULL, 15, n->member_id, n->did, n->pds_url, n->issuer,
                   n->token_endpoint, n->revocation_endpoint, n->scope, act, an, ttl, rct, rn, dct,
                   dn, n->as_nonce);
@@ -110,6 +157,33 @@ atgrant_push_oauth(struct dbtx *tx, const struct app *app, const struct atgrant_
     free(rct);
     free(dct);
     return rc;
+}
+
+/* Only the refresh token is kept: the first use refreshes it into an access token. */
+static const char sql_store_app[] =
+    "INSERT INTO atproto_grants (member_id, did, kind, pds_url, refresh_token, refresh_nonce)"
+    " VALUES ($1::bigint, $2, 'app_password', $3, $4::bytea, $5::bytea)"
+    " ON CONFLICT (member_id) DO UPDATE SET did = EXCLUDED.did, kind = EXCLUDED.kind,"
+    "  pds_url = EXCLUDED.pds_url, issuer = NULL, token_endpoint = NULL,"
+    "  revocation_endpoint = NULL, scope = NULL, access_token = NULL, access_nonce = NULL,"
+    "  access_expires_at = NULL, refresh_token = EXCLUDED.refresh_token,"
+    "  refresh_nonce = EXCLUDED.refresh_nonce, dpop_key = NULL, dpop_key_nonce = NULL,"
+    "  as_dpop_nonce = NULL, pds_dpop_nonce = NULL, refresh_lease = NULL, refresh_until = NULL,"
+    "  refreshed_at = NULL, created_at = now()";
+
+int
+atgrant_push_app_password(struct dbtx *tx, const struct app *app, const char *member_id,
+                          const char *did, const char *pds_url, const char *refresh_token,
+                          struct atgrant_replaced **old)
+{
+    char nonce[SEAL_NONCE_BYTEA], *ct = NULL;
+
+    if (atgrant_seal(app, member_id, did, "refresh", refresh_token, &ct, nonce) < 0)
+        return -1;
+    atgrant_push_clear(tx, member_id, did, old);
+    dbtx_push(tx, sql_store_app, NULL, NULL, 5, member_id, did, pds_url, ct, nonce);
+    free(ct);
+    return 0;
 }
 
 /* --- using a grant --------------------------------------------------------------------------- */

@@ -44,10 +44,31 @@ struct atgrant_new {
 };
 
 /*
- * Pushes onto tx the member's grant, sealed to its row (atgrant_ad), replacing any earlier one
- * of the member (or of the DID). -1 when sealing fails: nothing pushed.
+ * The grants a new one replaces: the member's earlier one, OAuth or app password, and one an
+ * earlier member of the same DID left. Deleted in the new grant's transaction; their tokens
+ * still work at their servers until revoked.
  */
-int atgrant_push_oauth(struct dbtx *tx, const struct app *app, const struct atgrant_new *n);
+struct atgrant_replaced;
+
+/*
+ * Pushes onto tx the member's grant, sealed to its row (atgrant_ad), replacing any earlier one
+ * of the member (or of the DID). *old (when old is not NULL) gets what it replaces, for
+ * atgrant_replaced_end once tx has ended. -1 when sealing fails: nothing pushed, *old untouched.
+ */
+int atgrant_push_oauth(struct dbtx *tx, const struct app *app, const struct atgrant_new *n,
+                       struct atgrant_replaced **old);
+
+/* The same for an app password's session: only its refresh token is kept. */
+int atgrant_push_app_password(struct dbtx *tx, const struct app *app, const char *member_id,
+                              const char *did, const char *pds_url, const char *refresh_token,
+                              struct atgrant_replaced **old);
+
+/*
+ * Once the new grant's transaction has ended: when it committed, each replaced grant is logged
+ * and revoked as atgrant_revoke_row does (best effort, nothing to wait for: the sign-in is not
+ * held); after a rollback they are still stored and stay. Frees r (NULL: nothing).
+ */
+void atgrant_replaced_end(struct app *app, struct atgrant_replaced *r, int committed);
 
 /* The associated data binding sealed secret what ("access", "refresh", "dpop") to its row. */
 void atgrant_ad(const char *member_id, const char *did, const char *what, char *out, size_t outlen);

@@ -105,6 +105,7 @@ struct atsignin_op {
     char *as_nonce;
     char *code; /* plain: wiped (the app password on that path) */
     struct atoauth_tokens t;
+    struct atgrant_replaced *old; /* the member's grant the new one replaces, to revoke */
 };
 
 static struct atsignin_op *
@@ -133,6 +134,7 @@ atsignin_op_free(struct atsignin_op *op)
     free(op->as_nonce);
     seal_wipe_free(op->code);
     atoauth_tokens_free(&op->t);
+    atgrant_replaced_end(op->app, op->old, 0);
     OPENSSL_cleanse(op->state, sizeof(op->state));
     OPENSSL_cleanse(op->browser, sizeof(op->browser));
     OPENSSL_cleanse(op->verifier, sizeof(op->verifier));
@@ -406,7 +408,7 @@ atsignin_member_cb(struct dbtx *tx, PGresult *res, void *arg)
     n.expires_in = op->t.expires_in;
     n.dpop_jwk = op->dpop_jwk;
     n.as_nonce = op->as_nonce;
-    if (atgrant_push_oauth(tx, op->app, &n) < 0)
+    if (atgrant_push_oauth(tx, op->app, &n, &op->old) < 0)
         return -1;
     return linkcode_session_push(tx, op->member_id, op->session);
 }
@@ -421,6 +423,23 @@ atsignin_revoke_tokens(struct atsignin_op *op)
     op->dpop = NULL; /* atoauth_revoke frees it */
 }
 
+/*
+ * Stored: the page session goes to the browser. The grant the new one replaced (signed in
+ * before, with OAuth or an app password) would stay live at its server: it is revoked there
+ * after the answer, best effort. kind is for the log.
+ */
+static void
+atsignin_signed_in(struct atsignin_op *op, const char *kind)
+{
+    signin_finish(op->req, op->app->cfg, op->session);
+    op->req = NULL;
+    log_info("atsignin", "result=signed_in member=%s pds=%s kind=%s", op->member_id, op->pds_host,
+             kind);
+    atgrant_replaced_end(op->app, op->old, 1);
+    op->old = NULL;
+    atsignin_op_free(op);
+}
+
 static void
 atsignin_done(enum db_outcome outcome, const char *err, void *arg)
 {
@@ -432,10 +451,7 @@ atsignin_done(enum db_outcome outcome, const char *err, void *arg)
         atsignin_refuse(op, REPLY_ERR_UNAVAILABLE, "signin.db_unavailable", "db_unavailable");
         return;
     }
-    signin_finish(op->req, op->app->cfg, op->session);
-    op->req = NULL;
-    log_info("atsignin", "result=signed_in member=%s pds=%s", op->member_id, op->pds_host);
-    atsignin_op_free(op);
+    atsignin_signed_in(op, "oauth");
 }
 
 static void
@@ -624,37 +640,19 @@ atsignin_app_form(struct app *app, struct evhttp_request *req, const char *path)
     evbuffer_free(b);
 }
 
-static const char sql_app_grant_clear[] =
-    "DELETE FROM atproto_grants WHERE did = $1 AND member_id <> $2::bigint";
-/* Only the refresh token is kept: the first use refreshes it into an access token. */
-static const char sql_app_grant[] =
-    "INSERT INTO atproto_grants (member_id, did, kind, pds_url, refresh_token, refresh_nonce)"
-    " VALUES ($1::bigint, $2, 'app_password', $3, $4::bytea, $5::bytea)"
-    " ON CONFLICT (member_id) DO UPDATE SET did = EXCLUDED.did, kind = EXCLUDED.kind,"
-    "  pds_url = EXCLUDED.pds_url, issuer = NULL, token_endpoint = NULL,"
-    "  revocation_endpoint = NULL, scope = NULL, access_token = NULL, access_nonce = NULL,"
-    "  access_expires_at = NULL, refresh_token = EXCLUDED.refresh_token,"
-    "  refresh_nonce = EXCLUDED.refresh_nonce, dpop_key = NULL, dpop_key_nonce = NULL,"
-    "  as_dpop_nonce = NULL, pds_dpop_nonce = NULL, refresh_lease = NULL, refresh_until = NULL,"
-    "  refreshed_at = NULL, created_at = now()";
-
 static int
 atsignin_app_member_cb(struct dbtx *tx, PGresult *res, void *arg)
 {
     struct atsignin_op *op = arg;
-    char ad[400], nonce[SEAL_NONCE_BYTEA], *ct = NULL;
 
     if (PQntuples(res) != 1)
         return -1;
     snprintf(op->member_id, sizeof(op->member_id), "%s", PQgetvalue(res, 0, 0));
     if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
         signin_defaults_push(tx, op->member_id);
-    atgrant_ad(op->member_id, op->did, "refresh", ad, sizeof(ad));
-    if (seal_to_bytea(op->app->seal, ad, op->t.refresh_token, &ct, nonce) < 0)
+    if (atgrant_push_app_password(tx, op->app, op->member_id, op->did, op->pds_url,
+                                  op->t.refresh_token, &op->old) < 0)
         return -1;
-    dbtx_push(tx, sql_app_grant_clear, NULL, NULL, 2, op->did, op->member_id);
-    dbtx_push(tx, sql_app_grant, NULL, NULL, 5, op->member_id, op->did, op->pds_url, ct, nonce);
-    free(ct);
     return linkcode_session_push(tx, op->member_id, op->session);
 }
 
@@ -668,11 +666,7 @@ atsignin_app_done(enum db_outcome outcome, const char *err, void *arg)
         atsignin_refuse(op, REPLY_ERR_UNAVAILABLE, "signin.db_unavailable", "db_unavailable");
         return;
     }
-    signin_finish(op->req, op->app->cfg, op->session);
-    op->req = NULL;
-    log_info("atsignin", "result=signed_in member=%s pds=%s kind=app_password", op->member_id,
-             op->pds_host);
-    atsignin_op_free(op);
+    atsignin_signed_in(op, "app_password");
 }
 
 static void

@@ -224,12 +224,7 @@ test("an app password, chosen by the person: exchanged once, only its session ke
   const form = await bridge(s, ca, "/signin/bluesky/app-password?handle=dave.test");
   assert.equal(form.status, 200);
   assert.match(form.body, /id="app-secret"[^>]*type="password"/);
-  const post = (password, headers = { origin: s.url }) =>
-    bridge(s, ca, "/signin/bluesky/app-password", {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
-      body: new URLSearchParams({ handle: "dave.test", password }).toString(),
-    });
+  const post = (password, headers) => appPasswordPost("dave.test", password, headers);
   assert.equal((await post(made.json.password, { origin: "https://elsewhere.example" })).status, 403, "another site's form");
   const wrong = await post("aaaa-bbbb-cccc-dddd");
   assert.equal(wrong.status, 403, wrong.body);
@@ -259,10 +254,63 @@ test("an app password, chosen by the person: exchanged once, only its session ke
   await eventually(async () => (await pds.xrpc("com.atproto.server.refreshSession", { method: "POST", token: refresh })).status !== 200, { what: "the session deleted at the PDS" });
 });
 
-// What the PDS does when the person removes the app in their account settings: the session's
-// tokens are deleted. Here through the revocation endpoint, authenticated as passerelle's
-// client (its key opened from the database) with the grant's DPoP key.
-async function revokeAtPds(refresh, dpopJwk) {
+test("signing in again replaces the grant: the replaced one is revoked at the PDS, OAuth or app password", async () => {
+  const erin = await pds.createAccount("erin");
+  await signIn(s, pds, ca, erin);
+  const id = await q(`SELECT id FROM members WHERE actor_uri = '${erin.did}'`);
+  const storedRefresh = async () => {
+    const [rt, rn] = (await q(`SELECT refresh_token, refresh_nonce FROM atproto_grants WHERE member_id = ${id}`)).split("|");
+    return unseal(rt, rn, `atgrant:${id}:${erin.did}:refresh`);
+  };
+  const oauthRefresh = await storedRefresh();
+  const g = await storedGrant(id, erin.did);
+  assert.equal(await pdsSession(g), 200, "the OAuth grant works before");
+
+  // The same person now signs in with an app password: the OAuth grant is replaced here...
+  const made = await pds.xrpc("com.atproto.server.createAppPassword", { body: { name: "passerelle" }, token: erin.accessJwt });
+  assert.equal(made.status, 200, JSON.stringify(made.json));
+  const r = await appPasswordPost("erin.test", made.json.password);
+  assert.equal(r.status, 303, r.body);
+  const appIn = `__Host-passerelle_link=${setCookie(r, "passerelle_link")}`;
+  assert.equal(await q(`SELECT kind FROM atproto_grants WHERE member_id = ${id}`), "app_password");
+  // ...and revoked at the PDS: its access token is refused, then its refresh token (tried once:
+  // a refresh that worked would rotate it).
+  await eventually(async () => (await pdsSession(g)) === 401, { what: "the PDS refuses the replaced OAuth access token" });
+  const refreshed = await asPost("token_endpoint", { grant_type: "refresh_token", refresh_token: oauthRefresh }, g.jwk);
+  assert.equal(refreshed.status, 400, JSON.stringify(refreshed.body));
+  assert.equal(refreshed.body.error, "invalid_grant", "the replaced refresh token no longer works");
+  // s2 (still running) shares the port: either process may have answered.
+  const logs = () => s.stderr() + (s2?.stderr() ?? "");
+  assert.match(logs(), new RegExp(`event=atgrant_replaced member=${id} did=${erin.did} kind=oauth`), "the replacement is logged");
+  assert.ok(!logs().includes(oauthRefresh), "without its token");
+  const c = await check({ session: appIn });
+  assert.deepEqual({ ...c.json(), refreshed: undefined }, { connected: true, kind: "app_password", did: erin.did, handle: "erin.test", refreshed: undefined }, "the new grant works");
+
+  // The other way round: OAuth again ends the app password's session at the PDS.
+  const appRefresh = await storedRefresh();
+  const again = await signIn(s, pds, ca, erin);
+  assert.equal(await q(`SELECT kind FROM atproto_grants WHERE member_id = ${id}`), "oauth");
+  // (A refresh that worked would be answered again within the PDS's grace period: this waits
+  // for the session to be deleted, not for the token to be used up.)
+  await eventually(async () => (await pds.xrpc("com.atproto.server.refreshSession", { method: "POST", token: appRefresh })).status !== 200, { what: "the replaced app password's refresh token no longer works" });
+  const c2 = await check(again);
+  assert.equal(c2.json().connected, true, "the new OAuth grant works");
+  assert.equal(c2.json().kind, "oauth");
+});
+
+// POST /signin/bluesky/app-password as its form sends it (Origin: ours unless headers say).
+function appPasswordPost(handle, password, headers = { origin: s.url }) {
+  return bridge(s, ca, "/signin/bluesky/app-password", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+    body: new URLSearchParams({ handle, password }).toString(),
+  });
+}
+
+// A request to the PDS's authorization server as passerelle's client makes it: authenticated
+// with its key (opened from the database), with a DPoP proof of dpopJwk, the server's DPoP
+// nonce fetched when asked for. endpoint names it in the server's metadata. {status, body}.
+async function asPost(endpoint, params, dpopJwk) {
   const md = await (await fetch(`${pds.url}/.well-known/oauth-authorization-server`)).json();
   const [kid, ct, cn] = (await q(`SELECT kid, jwk, jwk_nonce FROM atproto_client_key`)).split("|");
   const clientKey = createPrivateKey({ key: JSON.parse(unseal(ct, cn, "atproto-client-key:1")), format: "jwk" });
@@ -278,17 +326,23 @@ async function revokeAtPds(refresh, dpopJwk) {
   for (let i = 0; i < 2; i++) {
     const assertion = jws({ alg: "ES256", kid }, { iss: clientId, sub: clientId, aud: md.issuer, jti: b64(randomBytes(16)), iat: now, exp: now + 60 }, clientKey);
     const pub = { kty: dpopJwk.kty, crv: dpopJwk.crv, x: dpopJwk.x, y: dpopJwk.y };
-    const proof = jws({ typ: "dpop+jwt", alg: "ES256", jwk: pub }, { jti: b64(randomBytes(16)), htm: "POST", htu: md.revocation_endpoint, iat: now, ...(nonce ? { nonce } : {}) }, dpopKey);
-    const res = await fetch(md.revocation_endpoint, {
+    const proof = jws({ typ: "dpop+jwt", alg: "ES256", jwk: pub }, { jti: b64(randomBytes(16)), htm: "POST", htu: md[endpoint], iat: now, ...(nonce ? { nonce } : {}) }, dpopKey);
+    const res = await fetch(md[endpoint], {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded", dpop: proof },
-      body: new URLSearchParams({ token: refresh, client_id: clientId, client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", client_assertion: assertion }),
+      body: new URLSearchParams({ ...params, client_id: clientId, client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", client_assertion: assertion }),
     });
     const body = await res.json();
     nonce = res.headers.get("dpop-nonce") ?? nonce;
     if (res.status === 400 && body.error === "use_dpop_nonce") continue;
-    assert.equal(res.status, 200, JSON.stringify(body));
-    return;
+    return { status: res.status, body };
   }
   assert.fail("the PDS kept asking for a DPoP nonce");
+}
+
+// What the PDS does when the person removes the app in their account settings: the session's
+// tokens are deleted. Here through the revocation endpoint.
+async function revokeAtPds(refresh, dpopJwk) {
+  const r = await asPost("revocation_endpoint", { token: refresh }, dpopJwk);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
 }

@@ -121,39 +121,57 @@ stored_cb(enum db_outcome outcome, const char *err, void *arg)
     *(int *)arg = outcome == DB_OK ? 1 : -1;
 }
 
-/* A new OAuth grant for the member: access-<gen>, refresh-<gen>, expiring in ttl seconds. */
+/*
+ * A new grant of member_id through a transaction: an OAuth grant (access-<gen>, refresh-<gen>,
+ * expiring in ttl seconds) or an app password's session; then, when fail, a statement that
+ * rolls it back. What it replaced is ended as the sign-in does, committed or not.
+ */
 static void
-store_grant(long long ttl)
+replace_grant(const char *member_id, int oauth, int fail, long long ttl)
 {
     struct jose_key *k = jose_key_generate(NULL, 0);
-    char *jwk = jose_key_jwk(k, 1), access[32], refresh[32], issuer_token[128], revoke[128];
-    struct atgrant_new n = { 0 };
+    char *jwk = jose_key_jwk(k, 1), access[32], refresh[32], token_ep[128], revoke[128];
+    struct atgrant_new n = { .member_id = member_id,
+                             .did = DID,
+                             .pds_url = origin,
+                             .issuer = origin,
+                             .token_endpoint = token_ep,
+                             .revocation_endpoint = revoke,
+                             .scope = "atproto repo:app.bsky.graph.follow",
+                             .access_token = access,
+                             .refresh_token = refresh,
+                             .expires_in = ttl,
+                             .dpop_jwk = jwk,
+                             .as_nonce = "as-nonce-1" };
+    struct atgrant_replaced *old = NULL;
     struct dbtx *tx;
     int done = 0;
 
     snprintf(access, sizeof(access), "access-%d", generation);
     snprintf(refresh, sizeof(refresh), "refresh-%d", generation);
-    snprintf(issuer_token, sizeof(issuer_token), "%s/oauth/token", origin);
+    snprintf(token_ep, sizeof(token_ep), "%s/oauth/token", origin);
     snprintf(revoke, sizeof(revoke), "%s/oauth/revoke", origin);
-    n.member_id = member;
-    n.did = DID;
-    n.pds_url = origin;
-    n.issuer = origin;
-    n.token_endpoint = issuer_token;
-    n.revocation_endpoint = revoke;
-    n.scope = "atproto repo:app.bsky.graph.follow";
-    n.access_token = access;
-    n.refresh_token = refresh;
-    n.expires_in = ttl;
-    n.dpop_jwk = jwk;
-    n.as_nonce = "as-nonce-1";
     tx = dbtx_new(app.db, stored_cb, &done);
-    ok(atgrant_push_oauth(tx, &app, &n) == 0, "grant sealed");
+    if (oauth)
+        ok(atgrant_push_oauth(tx, &app, &n, &old) == 0, "OAuth grant sealed");
+    else
+        ok(atgrant_push_app_password(tx, &app, member_id, DID, origin, "app-refresh-9", &old) == 0,
+           "app password sealed");
+    if (fail)
+        dbtx_push(tx, "SELECT 1 / 0", NULL, NULL, 0);
     dbtx_run(tx);
     PGT_SPIN(done != 0, 5);
-    is_int(done, 1, "grant stored");
+    is_int(done, fail ? -1 : 1, fail ? "rolled back" : "stored");
+    atgrant_replaced_end(&app, old, done == 1);
     seal_wipe_free(jwk);
     jose_key_free(k);
+}
+
+/* A new OAuth grant for the member (none before it). */
+static void
+store_grant(long long ttl)
+{
+    replace_grant(member, 1, 0, ttl);
 }
 
 struct use {
@@ -329,6 +347,57 @@ test_app_password(void)
     is_str(revoked_token, "Bearer app-refresh-2", "leaving ends the session (deleteSession)");
 }
 
+static void
+test_replaced(void)
+{
+    char want[32], other[24];
+
+    /* Signed in with OAuth, then with an app password: the OAuth grant is revoked there. */
+    store_grant(3600);
+    snprintf(want, sizeof(want), "refresh-%d", generation);
+    revoke_calls = 0;
+    replace_grant(member, 0, 0, 3600);
+    PGT_SPIN(revoke_calls == 1, 5);
+    is_int(revoke_calls, 1, "the replaced OAuth grant is revoked");
+    is_str(revoked_token, want, "its refresh token, at the revocation endpoint");
+    is_str(pgt_str("SELECT kind FROM atproto_grants WHERE member_id = %s", member), "app_password",
+           "the app password is stored");
+
+    /* A replacement that does not commit revokes nothing: the old grant is still the one. */
+    revoke_calls = 0;
+    replace_grant(member, 1, 1, 3600);
+    PGT_SPIN(0, 0.3);
+    is_int(revoke_calls, 0, "a rolled back replacement revokes nothing");
+    is_str(pgt_str("SELECT kind FROM atproto_grants WHERE member_id = %s", member), "app_password",
+           "and the old grant stays");
+
+    /* Then with OAuth again: the app password's session is deleted at the PDS. */
+    replace_grant(member, 1, 0, 3600);
+    PGT_SPIN(revoke_calls == 1, 5);
+    is_str(revoked_token, "Bearer app-refresh-9", "the replaced session ends (deleteSession)");
+
+    /* Another member of the same DID: the first one's grant goes, revoked too. */
+    snprintf(want, sizeof(want), "refresh-%d", generation);
+    snprintf(other, sizeof(other), "%lld",
+             pgt_num("INSERT INTO members (actor_uri, acct, host, network) VALUES"
+                     " ('did:plc:other', 'other.test', '127.0.0.1', 'atproto') RETURNING id"));
+    revoke_calls = 0;
+    replace_grant(other, 0, 0, 3600);
+    PGT_SPIN(revoke_calls == 1, 5);
+    is_str(revoked_token, want, "the grant another member of the DID held is revoked");
+    is_int(pgt_num("SELECT count(*) FROM atproto_grants WHERE member_id = %s", member), 0,
+           "and deleted");
+
+    /* Nothing replaced: nothing revoked. */
+    pgt_exec("DELETE FROM atproto_grants");
+    revoke_calls = 0;
+    replace_grant(member, 0, 0, 3600);
+    PGT_SPIN(0, 0.3);
+    is_int(revoke_calls, 0, "a first grant revokes nothing");
+    pgt_exec("DELETE FROM atproto_grants");
+    pgt_exec("DELETE FROM members WHERE id = %s", other);
+}
+
 int
 main(void)
 {
@@ -343,6 +412,7 @@ main(void)
     test_refused();
     test_drop();
     test_app_password();
+    test_replaced();
 
     attest_teardown(&app);
     return done_testing();

@@ -133,7 +133,7 @@ store_grant(void)
     n.expires_in = 3600;
     n.dpop_jwk = jwk;
     tx = dbtx_new(app.db, stored_cb, &done);
-    atgrant_push_oauth(tx, &app, &n);
+    atgrant_push_oauth(tx, &app, &n, NULL);
     dbtx_run(tx);
     PGT_SPIN(done != 0, 5);
     seal_wipe_free(jwk);
