@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bridgefed.h"
 #include "xmalloc.h"
@@ -70,6 +71,28 @@ bridgefed_ap_handle(const char *acct, const char *domain)
         return NULL;
     }
     return out;
+}
+
+char *
+bridgefed_acct_named(const char *acct, const char *names)
+{
+    const char *at = acct != NULL ? strchr(acct, '@') : NULL, *s = names;
+
+    if (acct == NULL)
+        return NULL;
+    while (at != NULL && s != NULL && *s != '\0') {
+        size_t n, eq;
+
+        s += strspn(s, " ");
+        n = strcspn(s, " ");
+        eq = strcspn(s, "=");
+        /* NAME=HOST: the entry's HOST is the acct's host, whole. */
+        if (eq > 0 && eq < n && n - eq - 1 == strlen(at + 1) &&
+            strncasecmp(s + eq + 1, at + 1, n - eq - 1) == 0)
+            return xasprintf("%.*s@%.*s", (int)(at - acct), acct, (int)eq, s);
+        s += n;
+    }
+    return xstrdup(acct);
 }
 
 char *

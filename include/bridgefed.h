@@ -31,6 +31,14 @@ char *bridgefed_bsky_acct(const char *handle, const char *domain);
 char *bridgefed_ap_handle(const char *acct, const char *domain);
 
 /*
+ * acct ("user@host") with its host replaced by NAME when names ("NAME=HOST ...", the test
+ * setting test_host_names) has an entry for that host (case-insensitive); else a copy of acct.
+ * Tests only: a loopback server always has a port, and a Bridgy Fed handle cannot. A new
+ * string; NULL when acct is NULL.
+ */
+char *bridgefed_acct_named(const char *acct, const char *names);
+
+/*
  * The id Bridgy Fed gives the ActivityPub actor of a bridged Bluesky account:
  * "<scheme>://<domain>/ap/<did>", https unless https is 0 (tests on loopback). A new string.
  */

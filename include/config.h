@@ -77,6 +77,7 @@ struct config {
     int report_hold_threshold;  /* report_hold_threshold: distinct reporters that hold a member */
     char *bridge_bsky_domain;   /* bridge_bsky_domain: Bridgy Fed's <handle>@DOMAIN ("" = none) */
     char *bridge_ap_domain;     /* bridge_ap_domain: Bridgy Fed's user.host.DOMAIN ("" = none) */
+    char *test_host_names;      /* test_host_names: tests only, NAME=HOST:PORT for loopback */
     int bridge_poll_ms;         /* bridge_poll_ms: look for bridged identities to look up */
     int atproto_follow_poll_ms; /* atproto_follow_poll_ms: look for Bluesky follows due */
     int atproto_follow_batch;   /* atproto_follow_batch: records per applyWrites (<= 200) */

@@ -175,6 +175,10 @@ static const struct config_key config_keys[] = {
     { "bridge_ap_domain", CONFIG_STR, OFF(bridge_ap_domain), "ap.brid.gy", 0, 0,
       "Bridgy Fed's domain for fediverse accounts seen from Bluesky (user.host.DOMAIN); empty: "
       "no bridge that way" },
+    { "test_host_names", CONFIG_STR, OFF(test_host_names), "", 0, 0,
+      "tests only (needs allow_private_fetch): NAME=HOST:PORT pairs, space separated; the "
+      "fediverse server at HOST:PORT (loopback) is called NAME where a name without a port is "
+      "needed (a fediverse member's Bridgy Fed handle)" },
     { "bridge_poll_ms", CONFIG_INT, OFF(bridge_poll_ms), "5000", 10, 3600000,
       "milliseconds between looks for members whose bridged identity must be looked up" },
     { "atproto_follow_poll_ms", CONFIG_INT, OFF(atproto_follow_poll_ms), "5000", 10, 3600000,
@@ -432,6 +436,10 @@ config_validate_x(struct config *cfg, char *err, size_t errlen)
     }
     if (*cfg->atproto_handle_origin != '\0' && !cfg->allow_private_fetch) {
         snprintf(err, errlen, "atproto_handle_origin: for tests only, with allow_private_fetch");
+        return -1;
+    }
+    if (*cfg->test_host_names != '\0' && !cfg->allow_private_fetch) {
+        snprintf(err, errlen, "test_host_names: for tests only, with allow_private_fetch");
         return -1;
     }
     if (*cfg->x_client_secret != '\0' && *cfg->x_client_id == '\0') {

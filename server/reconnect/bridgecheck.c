@@ -10,6 +10,7 @@
 #include "bridgefed.h"
 #include "config.h"
 #include "db.h"
+#include "identity.h"
 #include "log.h"
 #include "match.h"
 #include "metrics.h"
@@ -65,11 +66,16 @@ struct bridgecheck_step {
     int pending, claimed;
 };
 
-/* One member looked up. */
+/*
+ * One member looked up. want and acct are what is stored when bridged: for a Bluesky member
+ * the actor Bridgy Fed must give their DID and its address, set before the lookup; for a
+ * fediverse member (actor their actor id) the DID and handle of their bridged account, set
+ * once found.
+ */
 struct bridgecheck_job {
     struct bridgecheck_step *s;
     char member[24];
-    char *did, *handle, *want, *acct;
+    char *did, *handle, *want, *acct, *actor;
     int attempts;
 };
 
@@ -91,6 +97,7 @@ bridgecheck_job_free(struct bridgecheck_job *job)
     free(job->handle);
     free(job->want);
     free(job->acct);
+    free(job->actor);
     free(job);
     bridgecheck_step_unref(s);
 }
@@ -119,7 +126,7 @@ bridgecheck_finish(struct bridgecheck_job *job, const char *result, const char *
 
     snprintf(labels, sizeof(labels), "result=\"%s\"", result);
     metrics_add(M_BRIDGES, labels, 1);
-    log_info("bridge_lookup", "member=%s result=%s actor=%s reason=%s", job->member, result,
+    log_info("bridge_lookup", "member=%s result=%s bridged=%s reason=%s", job->member, result,
              log_q(bridged ? job->want : ""), log_q(why));
     db_query(job->s->b->app->db, sql_found, 4, params, bridgecheck_written_cb, job);
 }
@@ -143,16 +150,24 @@ bridgecheck_later(struct bridgecheck_job *job, const char *why)
     db_query(job->s->b->app->db, sql_later, 2, params, bridgecheck_written_cb, job);
 }
 
+/* 1 (job freed) when the worker stops: the lease ends and another start looks again. */
+static int
+bridgecheck_stopping(struct bridgecheck_job *job)
+{
+    if (worker_run_live(job->s->run))
+        return 0;
+    bridgecheck_job_free(job);
+    return 1;
+}
+
 static void
 bridgecheck_webfinger_cb(enum wflookup_result r, const char *actor_uri, void *arg)
 {
     struct bridgecheck_job *job = arg;
     char why[96];
 
-    if (!worker_run_live(job->s->run)) {
-        bridgecheck_job_free(job); /* stopping: the lease ends and another start looks again */
+    if (bridgecheck_stopping(job))
         return;
-    }
     snprintf(why, sizeof(why), "webfinger: %s", wflookup_result_name(r));
     switch (r) {
     case WFLOOKUP_OK:
@@ -175,6 +190,74 @@ bridgecheck_webfinger_cb(enum wflookup_result r, const char *actor_uri, void *ar
     bridgecheck_later(job, why);
 }
 
+static void
+bridgecheck_identity_cb(const struct identity_result *r, void *arg)
+{
+    struct bridgecheck_job *job = arg;
+    char why[240];
+
+    if (bridgecheck_stopping(job))
+        return;
+    snprintf(why, sizeof(why), "bridged handle: %s: %s", identity_status_name(r->status), r->error);
+    switch (r->status) {
+    case IDENTITY_OK:
+        /*
+         * Anyone can name a handle: only Bridgy Fed's own account for this actor names the
+         * actor in its alsoKnownAs (the native id it bridges), and the handle was checked both
+         * ways, so a forged or stale answer is no bridge.
+         */
+        if (r->handle == NULL ||
+            !identity_aka_has(r->also_known_as, r->n_also_known_as, job->actor)) {
+            bridgecheck_finish(job, "none",
+                               "the bridged account's alsoKnownAs names another actor");
+            return;
+        }
+        job->want = xstrdup(r->did);
+        job->acct = xstrdup(r->handle);
+        bridgecheck_finish(job, "bridged", "");
+        return;
+    case IDENTITY_INVALID:
+    case IDENTITY_NOT_FOUND:
+    case IDENTITY_MISMATCH:
+        bridgecheck_finish(job, "none", why);
+        return;
+    case IDENTITY_UNAVAILABLE:
+        break;
+    }
+    bridgecheck_later(job, why);
+}
+
+/*
+ * A fediverse member: the handle Bridgy Fed would give them (user.host.<bridge_ap_domain>),
+ * resolved as any handle (identity.c) and then checked against their actor.
+ */
+static void
+bridgecheck_ap_start(struct bridgecheck_job *job, const char *actor, const char *acct)
+{
+    struct app *app = job->s->b->app;
+    const struct config *cfg = app->cfg;
+    char *named, *handle;
+
+    if (*cfg->bridge_ap_domain == '\0') {
+        bridgecheck_finish(job, "none", "bridge_ap_domain is empty");
+        return;
+    }
+    if (app->identity == NULL) {
+        bridgecheck_finish(job, "none", "no atproto resolver (token_key_file is unset)");
+        return;
+    }
+    named = bridgefed_acct_named(acct, cfg->test_host_names);
+    handle = bridgefed_ap_handle(named, cfg->bridge_ap_domain);
+    free(named);
+    if (handle == NULL) {
+        bridgecheck_finish(job, "none", "no Bridgy Fed handle for this address");
+        return;
+    }
+    job->actor = xstrdup(actor);
+    identity_resolve_handle(app->identity, handle, bridgecheck_identity_cb, job);
+    free(handle);
+}
+
 /* One claimed member: what needs no network, then the WebFinger lookup. */
 static void
 bridgecheck_job_start(struct bridgecheck_step *s, PGresult *res, int i)
@@ -192,7 +275,7 @@ bridgecheck_job_start(struct bridgecheck_step *s, PGresult *res, int i)
         return;
     }
     if (strcmp(PQgetvalue(res, i, 1), "atproto") != 0) {
-        bridgecheck_finish(job, "none", "fediverse accounts are not looked up on Bluesky yet");
+        bridgecheck_ap_start(job, PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
         return;
     }
     job->did = xstrdup(PQgetvalue(res, i, 2));

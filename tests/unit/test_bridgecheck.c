@@ -2,7 +2,8 @@
  * Tests of the bridge worker on PostgreSQL with an evhttp double of Bridgy Fed's WebFinger:
  * a bridged Bluesky member gets the bridge's actor and address, an answer naming another DID
  * or a 404 gives none, a bridge that keeps failing is tried again with backoff and given up
- * (what was known stays), a fediverse member is not asked about, a row not yet due waits;
+ * (what was known stays), a fediverse member is not asked about here (no atproto resolver:
+ * integration/bridgefed_ap looks them up), a row not yet due waits;
  * a first answer or a changed one makes the member due for matching, an unchanged one not.
  */
 #include <stdio.h>
@@ -146,8 +147,9 @@ main(void)
     snprintf(want, sizeof(want), "http://127.0.0.1:%d/ap/did:plc:same same.test@%s true false",
              port, domain);
     is_str(state(same), want, "the same answer again: not due for matching");
-    is_str(state(ap), "- - true true", "a fediverse member: answered without the bridge");
-    is_int(asked_ap, 0, "no WebFinger for a fediverse member");
+    is_str(state(ap), "- - true true",
+           "a fediverse member without an atproto resolver: not bridged");
+    is_int(asked_ap, 0, "and no WebFinger for a fediverse member");
     is_str(state(later), "- - false false", "a row not yet due waits");
     is_int(asked_later, 0, "and is not asked about");
 

@@ -53,7 +53,7 @@ test_handles(void)
 static void
 test_names(void)
 {
-    char *s;
+    char *s, *named;
 
     s = bridgefed_bsky_acct("Alice.Bsky.Social", "bsky.brid.gy");
     is_str(s, "alice.bsky.social@bsky.brid.gy", "a Bluesky handle's fediverse address");
@@ -65,6 +65,25 @@ test_names(void)
     ok(bridgefed_ap_handle("joe@127.0.0.1:8080", "ap.brid.gy") == NULL, "a port makes no handle");
     ok(bridgefed_ap_handle("joe", "ap.brid.gy") == NULL, "no host");
     ok(bridgefed_ap_handle("@host.example", "ap.brid.gy") == NULL, "no user");
+    s = bridgefed_acct_named("dora@127.0.0.1:8080",
+                             "x.test=127.0.0.1:9 dora.example=127.0.0.1:8080");
+    is_str(s, "dora@dora.example", "a test name stands for a loopback server");
+    free(s);
+    named = bridgefed_acct_named("dora@127.0.0.1:8080", " dora.example=127.0.0.1:8080 ");
+    s = bridgefed_ap_handle(named, "ap.brid.gy");
+    is_str(s, "dora.dora.example.ap.brid.gy", "and makes a Bridgy Fed handle");
+    free(s);
+    free(named);
+    s = bridgefed_acct_named("dora@127.0.0.1:80800", "dora.example=127.0.0.1:8080");
+    is_str(s, "dora@127.0.0.1:80800", "only the whole host matches");
+    free(s);
+    s = bridgefed_acct_named("dora@social.example", "");
+    is_str(s, "dora@social.example", "no names: the same address");
+    free(s);
+    s = bridgefed_acct_named("dora", "dora.example=dora");
+    is_str(s, "dora", "no host: the same");
+    free(s);
+    ok(bridgefed_acct_named(NULL, "a=b") == NULL, "no address");
     s = bridgefed_actor_id("bsky.brid.gy", "did:plc:abc", 1);
     is_str(s, "https://bsky.brid.gy/ap/did:plc:abc", "bridged actor id");
     free(s);

@@ -53,6 +53,13 @@ main(void)
     is_int(cfg.follow_poll_ms, 5000, "follow_poll_ms default");
     is_int(cfg.follow_daily_limit, 400, "follow_daily_limit default: Mastodon's 400 a day");
     is_int(cfg.follow_api_limit, 300, "follow_api_limit default: Mastodon's 300 per 5 minutes");
+    is_str(cfg.bridge_ap_domain, "ap.brid.gy", "Bridgy Fed's domain for fediverse accounts");
+    ok(config_set(&cfg, "test_host_names", "dora.example=127.0.0.1:9", err, sizeof(err)) == 0 &&
+           config_validate(&cfg, err, sizeof(err)) < 0 && strstr(err, "test_host_names") != NULL,
+       "test_host_names refused without allow_private_fetch");
+    ok(config_set(&cfg, "allow_private_fetch", "true", err, sizeof(err)) == 0 &&
+           config_validate(&cfg, err, sizeof(err)) == 0,
+       "test_host_names with allow_private_fetch (tests)");
     config_free(&cfg);
 
     p = write_file("relay.conf", "relay_mode = allowlist\n"
