@@ -37,6 +37,13 @@ struct notice_item {
     const char *hold_until; /* "YYYY-MM-DD HH:MM" (UTC) when held */
     const char *bluesky;    /* on Bluesky with no bridge to the member's network: their profile
                                page (acct is their handle, actor unused); else NULL */
+    /*
+     * For a Bluesky member: a fediverse contact bridged to Bluesky by Bridgy Fed, the profile
+     * page of their bridged account (acct is its handle); with bridged_auto the member's
+     * Bluesky account follows that account for them (bridged_done: it has). Else NULL.
+     */
+    const char *bridged;
+    int bridged_auto, bridged_done;
 };
 
 /* Who the message is for. */

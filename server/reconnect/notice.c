@@ -94,7 +94,14 @@ notice_item_text(FILE *f, const struct notice_member *m, const struct notice_ite
             notice_sentence(f, l, "notice.waits", "until", it->hold_until, NULL, NULL);
         notice_sentence(f, l, "notice.report", "acct", it->acct, "bridge", m->bridge);
     }
-    if (it->automatic && it->done) {
+    if (it->bridged != NULL) {
+        /* Followed on Bluesky through the bridge, as the other way round (notice.done). */
+        notice_sentence(f, l,
+                        !it->bridged_auto  ? "notice.bridge_follow"
+                        : it->bridged_done ? "notice.bridge_done"
+                                           : "notice.bridge_soon",
+                        "link", it->bridged, NULL, NULL);
+    } else if (it->automatic && it->done) {
         notice_sentence(f, l, "notice.done", NULL, NULL, NULL, NULL);
     } else if (it->automatic) {
         if (!it->held)
@@ -202,11 +209,16 @@ static const char sql_claim[] =
 static const char sql_rows[] =
     "WITH r AS (SELECT f.id, f.created_at, f.method, f.state, f.hold_until,"
     "  CASE WHEN a.network = 'atproto' THEN coalesce(a.bridged_handle, a.acct)"
+    "   WHEN b.network = 'atproto' THEN coalesce(a.bridged_handle, a.acct, a.actor_uri)"
     "   ELSE coalesce(a.acct, a.actor_uri) END AS acct,"
     "  CASE WHEN a.network = 'atproto' THEN a.bridged_id ELSE a.actor_uri END AS actor_uri,"
     "  a.x_handle, CASE WHEN a.network = 'atproto' AND a.bridged_id IS NULL THEN a.acct END"
-    "   AS bluesky"
+    "   AS bluesky,"
+    /* A Bluesky member's fediverse contact with a bridged account: its handle. */
+    "  CASE WHEN a.network <> 'atproto' AND b.network = 'atproto' THEN a.bridged_handle END"
+    "   AS bridged"
     "  FROM follow_actions f JOIN members a ON a.id = f.followee_id"
+    "  JOIN members b ON b.id = f.follower_id"
     "  WHERE f.follower_id = $1::bigint AND f.notified_at IS NULL"
     "   AND f.state IN ('planned', 'held', 'done', 'failed')"
     "   AND a.state = 'linked' AND a.findable),"
@@ -215,7 +227,7 @@ static const char sql_rows[] =
     " SELECT r.acct, r.actor_uri, r.x_handle, r.method = 'api' AND r.state <> 'failed',"
     "  r.state = 'done', r.state = 'held' AND r.hold_until > now(),"
     "  to_char(r.hold_until AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), (SELECT count(*) FROM mark),"
-    "  r.bluesky"
+    "  r.bluesky, r.bridged, r.method = 'atproto' AND r.state <> 'failed'"
     " FROM r ORDER BY r.created_at, r.id LIMIT $2::int";
 
 /*
@@ -266,7 +278,7 @@ notice_rows_cb(struct dbtx *tx, PGresult *res, void *arg)
     struct app *app;
     int n = PQntuples(res);
     struct notice_item items[NOTICE_MAX_NAMES];
-    char *profiles[NOTICE_MAX_NAMES] = { NULL };
+    char *profiles[NOTICE_MAX_NAMES] = { NULL }, *bridged[NOTICE_MAX_NAMES] = { NULL };
     struct notice_member m;
     char *bridge, *text;
 
@@ -291,6 +303,11 @@ notice_rows_cb(struct dbtx *tx, PGresult *res, void *arg)
         if (!PQgetisnull(res, i, 8))
             profiles[i] = bridgefed_profile_url(PQgetvalue(res, i, 8));
         items[i].bluesky = profiles[i];
+        if (!PQgetisnull(res, i, 9))
+            bridged[i] = bridgefed_profile_url(PQgetvalue(res, i, 9));
+        items[i].bridged = bridged[i];
+        items[i].bridged_auto = strcmp(PQgetvalue(res, i, 10), "t") == 0;
+        items[i].bridged_done = items[i].done;
     }
     s->total = n > 0 ? strtoll(PQgetvalue(res, 0, 7), NULL, 10) : 0;
     s->listed = n;
@@ -315,8 +332,10 @@ notice_rows_cb(struct dbtx *tx, PGresult *res, void *arg)
     dbtx_push(tx, sql_sent, NULL, NULL, 1, s->member);
     free(text);
     free(bridge);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         free(profiles[i]);
+        free(bridged[i]);
+    }
     return 0;
 }
 

@@ -141,6 +141,45 @@ test_text_bluesky(void)
     free(t);
 }
 
+/* A Bluesky member's fediverse contact bridged to Bluesky: followed there, soon, or to follow. */
+static void
+test_text_bridged(void)
+{
+    struct notice_member m = en;
+    struct notice_item it = { .acct = "gi.social.example.ap.brid.gy",
+                              .actor = "https://social.example/users/gi",
+                              .x_handle = "gi_x",
+                              .bridged = "https://bsky.app/profile/gi.social.example.ap.brid.gy",
+                              .bridged_auto = 1,
+                              .bridged_done = 1 };
+    char *t;
+
+    m.actor = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
+    t = notice_text(&m, &it, 1, 1);
+    is_str(t,
+           "Someone you followed on X is on the fediverse now:\n"
+           "\n- @gi_x on X is @gi.social.example.ap.brid.gy now. They are on the fediverse; you "
+           "follow them on Bluesky now, through their account bridged by Bridgy Fed: "
+           "https://bsky.app/profile/gi.social.example.ap.brid.gy",
+           "followed through the bridge: said, with the bridged profile");
+    free(t);
+    it.bridged_done = 0;
+    t = notice_text(&m, &it, 1, 1);
+    ok(strstr(t, "they will be followed for you on Bluesky shortly") != NULL, "soon");
+    free(t);
+    it.bridged_auto = 0;
+    t = notice_text(&m, &it, 1, 1);
+    ok(strstr(t, "They are on the fediverse, bridged to Bluesky by Bridgy Fed: "
+                 "https://bsky.app/profile/gi.social.example.ap.brid.gy") != NULL &&
+           strstr(t, "Your server") == NULL,
+       "no automatic follows: where to follow them on Bluesky");
+    free(t);
+    m.lang = "de";
+    t = notice_text(&m, &it, 1, 1);
+    ok(strstr(t, "über Bridgy Fed mit Bluesky verbunden") != NULL, "in the member's language");
+    free(t);
+}
+
 static void
 test_text_fr(void)
 {
@@ -237,6 +276,7 @@ main(void)
     test_text_en();
     test_text_variants();
     test_text_bluesky();
+    test_text_bridged();
     test_text_fr();
     test_text_data_not_format();
     return done_testing();
