@@ -7,13 +7,14 @@
 // account and her membership follows her; Dora joins from the web, signing in on her own server;
 // Carol undoes the follow made for her and Bob ignores Alice, from their pages; then across
 // the networks: Erin, on Bluesky (the reference PDS), signs in with an app password and
-// follows her former X contact Frank there in her own repository, and Dora, on the
-// fediverse, follows Erin through Bridgy Fed (its test double) from her own server.
+// follows her former X contact Frank there in her own repository, Dora, on the fediverse,
+// follows Erin through Bridgy Fed (its test double) from her own server, and Erin follows
+// Dora's account bridged to Bluesky by Bridgy Fed, in her repository too.
 //
 // Run through scripts/demo.sh (which starts a throwaway PostgreSQL under var/demo/); it
 // prints "ok N - ..." for each expectation, so tests/run.sh runs it as a test too.
 import { randomUUID } from "node:crypto";
-import { startServer } from "../tests/lib/server.mjs";
+import { startServer, freePort } from "../tests/lib/server.mjs";
 import { startPeer } from "../tests/lib/peer.mjs";
 import { eventually, sleep } from "../tests/lib/harness.mjs";
 import { request } from "../tests/lib/http.mjs";
@@ -23,6 +24,7 @@ import { connect } from "../tests/lib/oauthflow.mjs";
 import { signIn, setCookie } from "../tests/lib/signin.mjs";
 import { startPds } from "../tests/lib/pds.mjs";
 import { startBridgyFed } from "../tests/lib/bridgyfed.mjs";
+import { startDns } from "../tests/lib/dns.mjs";
 import { blueskyMember, followsOf } from "../tests/lib/atmembers.mjs";
 
 const PUBLIC = "https://www.w3.org/ns/activitystreams#Public";
@@ -78,7 +80,13 @@ const people = {
 
 let s;
 let pds; // the reference atproto PDS with its PLC directory, where Erin and Frank live
-let bridgy; // Bridgy Fed's test double (bsky.brid.gy): who on Bluesky is bridged to the fediverse
+let bridgy; // Bridgy Fed's test double (bsky.brid.gy, ap.brid.gy): who is bridged to the other network
+let dns; // a DNS double: _atproto TXT records (Bridgy Fed's handles)
+// Dora's server is named dora.example where a name without a port is needed: Bridgy Fed gives
+// her the Bluesky handle dora.dora.example.<ap domain> (test_host_names; on loopback every
+// server has a port, and a handle cannot).
+let doraPort;
+const DORA_HOST = "dora.example";
 const peers = {};
 let admin; // an instance admin's server, subscribed to the relay; no former X contact there
 let exitCode = 1;
@@ -119,7 +127,8 @@ async function main() {
     startPeer({ user: "admin", firstKnock: "draft-cavage-http-signatures-12", timeout }),
   ]);
   starting.catch(() => {}); // step 2 awaits it; a failure before that is the PDS's to report
-  [pds, bridgy] = await Promise.all([startPds(), startBridgyFed()]);
+  [pds, dns, doraPort] = await Promise.all([startPds(), startDns({}), freePort()]);
+  bridgy = await startBridgyFed({ plcUrl: pds.plcUrl, apDomain: "ap.brid.test", dns });
   s = await startServer({
     name: "passerelle",
     config: {
@@ -135,7 +144,10 @@ async function main() {
       plc_url: pds.plcUrl,
       atproto_handle_origin: pds.url, // the PDS answers its handles' /.well-known/atproto-did
       atproto_follow_poll_ms: 200,
+      atproto_dns_server: dns.server, // Bridgy Fed's handles have _atproto TXT records there
       bridge_bsky_domain: bridgy.domain,
+      bridge_ap_domain: bridgy.apDomain,
+      test_host_names: `${DORA_HOST}=127.0.0.1:${doraPort}`,
       bridge_poll_ms: 200,
     },
   });
@@ -285,7 +297,7 @@ async function main() {
   expect(again.actor?.movedTo === moved.actorId, "her old X handle now points to the new account", JSON.stringify(again).slice(0, 300));
 
   step("13. Dora joins from the web: her address on the start page, one consent on her own server");
-  peers.dora = await startPeer({ user: "dora", mastodon: true, firstKnock: "rfc9421" });
+  peers.dora = await startPeer({ user: "dora", mastodon: true, firstKnock: "rfc9421", port: doraPort });
   await peers.dora.mastodonControl({ loggedIn: "dora" });
   const home = await request(`${s.url}/`);
   expect(home.body.includes('<form method="post" action="/signin">'), "the start page offers \"Start with your account\"");
@@ -315,9 +327,11 @@ async function main() {
 
   step("15. Across the networks: Erin joins from Bluesky with an app password; Frank is there already; Dora links her archive");
   const [erinAt, frankAt] = await Promise.all([pds.createAccount("erin"), pds.createAccount("frank")]);
-  bridgy.bridge(erinAt.handle, erinAt.did); // Erin opted in to Bridgy Fed; Dora is not bridged to Bluesky
+  bridgy.bridge(erinAt.handle, erinAt.did); // Erin opted in to Bridgy Fed, and so did Dora
+  const doraAt = await bridgy.bridgeFediverse(`dora@${DORA_HOST}`, peers.dora.actorId);
   const frank = await blueskyMember(s, pds, "frank", frankAt); // linked, findable, autofollow
   say(`erin: ${erinAt.handle} (${erinAt.did}) on ${pds.url}, bridged as @${erinAt.handle}@${bridgy.domain}; frank: ${frankAt.handle}, on X @frank_x`);
+  say(`dora: bridged to Bluesky as ${doraAt.handle} (${doraAt.did}, its alsoKnownAs naming ${peers.dora.actorId})`);
   // As in her Bluesky app's settings, then on the start page's "app password" form.
   const appPassword = (await pds.xrpc("com.atproto.server.createAppPassword", { body: { name: "passerelle" }, token: erinAt.accessJwt })).json?.password;
   const form = await request(`${s.url}/signin/bluesky/app-password?handle=${erinAt.handle}`);
@@ -343,7 +357,7 @@ async function main() {
   await linkArchive("erin", sessions.erin, { following: [X.dora.id, frank.xId], followers: [X.dora.id], consents: both });
   await linkArchive("dora", sessions.dora, { following: [X.erin.id], followers: [X.erin.id], consents: both });
 
-  step("16. Erin follows Frank on Bluesky, in her own repository; Dora's server follows Erin's Bridgy Fed actor");
+  step("16. Erin follows Frank on Bluesky, in her own repository; Dora's server follows Erin's Bridgy Fed actor; Erin follows Dora's bridged account");
   const pairOf = (b, a) => s.psql(`SELECT fa.method || ' ' || fa.state || ' ' || coalesce(fa.record_uri, '') FROM follow_actions fa WHERE fa.follower_id = ${b} AND fa.followee_id = ${a}`);
   const written = await waitFor(async () => (await followsOf(pds, erinAt))[frankAt.did], "erin's follow record for frank", 30000);
   expect(written?.length === 1, "Erin's PDS holds one app.bsky.graph.follow record for Frank's DID (listRecords, read back from her repository)", JSON.stringify(written));
@@ -358,19 +372,27 @@ async function main() {
   const delivered = await waitFor(() => bridgy.requests.find((r) => r.method === "POST" && r.path === `/ap/${erinAt.did}/inbox`), "the Follow at bridgy fed");
   expect(delivered && /signature/i.test(JSON.stringify(delivered.headers)), "and her server delivered its signed Follow to that actor's inbox at Bridgy Fed, which carries it to Bluesky");
   const doraId = await s.psql(`SELECT id FROM members WHERE actor_uri = '${peers.dora.actorId}'`);
-  const ed = await pairOf(erin.id, doraId);
+  const doraBridged = await waitFor(async () => (await s.psql(`SELECT bridged_id || ' ' || bridged_handle FROM members WHERE id = ${doraId}`)) || null, "dora looked up on Bluesky");
+  expect(
+    doraBridged === `${doraAt.did} ${doraAt.handle}`,
+    `the bridge found Dora bridged to Bluesky: ${doraAt.handle} resolved (DNS TXT, then the DID's document in the PLC directory, the handle checked both ways), and the document's alsoKnownAs names her actor`,
+    doraBridged,
+  );
+  const dw = await waitFor(async () => (await followsOf(pds, erinAt))[doraAt.did], "erin's follow record for dora's bridged account", 30000);
+  expect(dw?.length === 1, "Erin's PDS holds one app.bsky.graph.follow record for Dora's bridged DID (listRecords): she follows Dora on Bluesky through Bridgy Fed", JSON.stringify(dw));
+  const ed = await waitFor(async () => ((await pairOf(erin.id, doraId)).startsWith("atproto done") ? pairOf(erin.id, doraId) : null), "erin's pair toward dora done");
   say(`erin -> dora: ${ed}`);
-  expect(ed.startsWith("notice "), "Erin toward Dora: not followed, since Bluesky members do not yet follow fediverse accounts through Bridgy Fed (ap.brid.gy)", ed);
+  expect(ed === `atproto done ${dw?.[0]}`, "her pair toward Dora is done, with that record's uri kept", ed);
   const elist = await request(`${s.url}/link/contacts?dir=following`, { headers: { cookie: sessions.erin.cookie } });
   const econtacts = elist.json()?.contacts ?? [];
   say(`erin's page: ${econtacts.map((c) => `@${c.handle} on X is ${c.acct} (${c.status})`).join(", ")}`);
   expect(
-    econtacts.length === 2 && econtacts.some((c) => c.handle === X.dora.handle && c.acct === `dora@127.0.0.1:${peers.dora.port}`) && econtacts.some((c) => c.handle === "frank_x" && c.status === "followed"),
-    "her page lists both: Frank followed for her, and Dora by her fediverse address, to follow herself",
+    econtacts.length === 2 && econtacts.some((c) => c.handle === X.dora.handle && c.acct === `dora@127.0.0.1:${peers.dora.port}` && c.status === "followed") && econtacts.some((c) => c.handle === "frank_x" && c.status === "followed"),
+    "her page lists both as followed for her: Frank on Bluesky, and Dora by her fediverse address",
     elist.body?.slice(0, 300),
   );
   const everything = await followsOf(pds, erinAt);
-  expect(Object.keys(everything).length === 1, "nobody else is followed in Erin's repository", JSON.stringify(everything));
+  expect(Object.keys(everything).length === 2, "nobody else is followed in Erin's repository", JSON.stringify(everything));
 
   exitCode = failed === 0 ? 0 : 1;
 }
@@ -381,7 +403,7 @@ try {
   failed++;
   console.log(`not ok ${++checked} - the demo stopped: ${e?.stack ?? e}`);
 }
-for (const p of [...Object.values(peers), admin, bridgy, pds]) await p?.stop().catch(() => {});
+for (const p of [...Object.values(peers), admin, bridgy, dns, pds]) await p?.stop().catch(() => {});
 if (s) {
   const code = await s.stop();
   expect(code === 0, "passerelle stopped cleanly (exit 0)");

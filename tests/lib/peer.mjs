@@ -11,8 +11,9 @@ const PEER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../inte
 
 // mastodon: true serves the Mastodon client API test double on the peer's origin (see
 // tests/interop/peer.mjs, PEER_MASTODON): p.mastodon() snapshot, p.mastodonControl({...}).
-export async function startPeer({ user = "alice", firstKnock = "draft-cavage-http-signatures-12", env = {}, timeout = 15000, mastodon = false } = {}) {
-  const port = await freePort();
+// port: one chosen beforehand (freePort), when a server must know it before the peer starts.
+export async function startPeer({ user = "alice", firstKnock = "draft-cavage-http-signatures-12", env = {}, timeout = 15000, mastodon = false, port: chosen = null } = {}) {
+  const port = chosen ?? (await freePort());
   const log = [];
   const proc = spawn(process.execPath, [PEER], {
     env: { ...process.env, PEER_PORT: String(port), PEER_USER: user, PEER_FIRST_KNOCK: firstKnock, ...(mastodon ? { PEER_MASTODON: "1" } : {}), ...env },
