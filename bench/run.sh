@@ -7,7 +7,9 @@
 #
 # Environment: BENCH_SECONDS (load per figure, default 10), BENCH_CONNS (64),
 # BENCH_DATA (the matching database, default /work/benchdata), BENCH_MEMBERS (1000000),
-# BENCH_SKIP (sections left out, any of: fedify import matching; for a quicker look).
+# BENCH_SKIP (sections left out, any of: fedify import matching http; for a quicker look;
+# http is the GETs, the inbox, scale-out and RSS, so "fedify import matching http" leaves the
+# deliveries alone).
 set -eu
 BUILD=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -199,6 +201,7 @@ rps() {
     echo "$out" | grep -q "Non-2xx" && fail "non-2xx answers from $2: $out"
     echo "$out" | awk '/^Requests\/sec/ { printf "%d", $2 }'
 }
+if ! skipped http; then
 serve main
 mainpid=$spid
 lport=$(free_port)
@@ -322,6 +325,7 @@ row "RSS idle" "$(mib "$rss_idle") MiB" "-" "-" "<= 30 MiB" "$(verdict 30720 "$r
 row "RSS with $(num "$IDLE") open connections" "$(mib "$rss_conn") MiB" "-" "-" "<= 200 MiB" \
     "$(verdict 204800 "$rss_conn")"
 note "RSS after the GET and inbox loads (first process): $(mib "$rss_after") MiB"
+fi
 
 # --- delivery: a fan-out through the real queue to the loopback sink -------------------------------
 # fanout N: queues one notice to every subscriber (admin notice), starts N fresh serve
