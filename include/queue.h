@@ -89,6 +89,8 @@ void queue_host_alive(struct queue *q, const char *host);
 struct queue_stats {
     unsigned long long claimed, delivered, dropped, retried, dead;
     unsigned long long signed_off_loop; /* first hops signed by a pool thread */
+    unsigned long long flushes;         /* statements that removed delivered rows */
+    unsigned long long unrefs;          /* statements that removed finished activities */
     int in_flight;
 };
 void queue_get_stats(const struct queue *q, struct queue_stats *out);

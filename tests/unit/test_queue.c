@@ -556,6 +556,42 @@ test_host_cap(struct queue *q, struct sink *a, struct sink *b)
     PGT_SPIN(pgt_num("SELECT count(*) FROM deliveries") == 0, 3);
 }
 
+/*
+ * One activity to 60 inboxes: each flush removes the rows delivered meanwhile, but the
+ * activity is looked at (sql_unref) at most once a second, not after every flush, and still
+ * goes with its last row.
+ */
+static void
+test_fanout(struct queue *q, struct sink *a)
+{
+    char urls[60][64];
+    const char *in[60];
+    struct queue_stats s0, s1;
+    struct enq e;
+    time_t t0 = time(NULL);
+    long secs;
+
+    for (int i = 0; i < 60; i++) {
+        snprintf(urls[i], sizeof(urls[i]), "http://127.0.0.1:%d/fan/%d", a->port, i);
+        in[i] = urls[i];
+    }
+    sink_reset(a, 202);
+    queue_get_stats(q, &s0);
+    enqueue(q, RELAY_KEY, 410, in, 60, &e);
+    is_int((int)e.queued, 60, "60 rows of one activity");
+    PGT_SPIN(pgt_num("SELECT count(*) FROM activities WHERE payload LIKE '%%/a/410\"%%'") == 0, 10);
+    is_int(a->count, 60, "60 POSTs");
+    is_int(pgt_num("SELECT count(*) FROM activities WHERE payload LIKE '%%/a/410\"%%'"), 0,
+           "the payload goes with its last row");
+    queue_get_stats(q, &s1);
+    secs = (long)(time(NULL) - t0);
+    ok(s1.unrefs - s0.unrefs <= (unsigned long long)secs + 2,
+       "sql_unref at most once a second (%llu in %ld s, %llu flushes)", s1.unrefs - s0.unrefs, secs,
+       s1.flushes - s0.flushes);
+    ok(s1.flushes - s0.flushes >= 1 && s1.flushes - s0.flushes <= 60, "flushed in %llu statements",
+       s1.flushes - s0.flushes);
+}
+
 static void
 test_two_workers(struct queue *q1, struct db *db2, struct sink *a)
 {
@@ -734,6 +770,7 @@ main(void)
     test_expired_claim(q, &a);
     test_blocked(q, &a);
     test_host_cap(q, &a, &b);
+    test_fanout(q, &a);
     test_two_workers(q, db2, &a);
     ok(metrics_get("passerelle_deliveries_total", "result=\"delivered\"") > 0 &&
            metrics_get("passerelle_deliveries_total", "result=\"dropped\"") >= 1 &&
