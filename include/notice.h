@@ -44,6 +44,9 @@ struct notice_item {
      */
     const char *bridged;
     int bridged_auto, bridged_done;
+    /* For a Bluesky member: a fediverse contact with no bridge to Bluesky, their actor's URL
+       (where they are seen); else NULL. */
+    const char *fediverse;
 };
 
 /* Who the message is for. */

@@ -111,6 +111,8 @@ notice_item_text(FILE *f, const struct notice_member *m, const struct notice_ite
             notice_sentence(f, l, "notice.connect", NULL, NULL, NULL, NULL);
     } else if (it->bluesky != NULL) {
         notice_sentence(f, l, "notice.on_bluesky", "link", it->bluesky, NULL, NULL);
+    } else if (it->fediverse != NULL) {
+        notice_sentence(f, l, "notice.on_fediverse", "link", it->fediverse, NULL, NULL);
     } else {
         char *link = notice_follow_link(m->actor, it->actor);
 
@@ -216,7 +218,9 @@ static const char sql_rows[] =
     "   AS bluesky,"
     /* A Bluesky member's fediverse contact with a bridged account: its handle. */
     "  CASE WHEN a.network <> 'atproto' AND b.network = 'atproto' THEN a.bridged_handle END"
-    "   AS bridged"
+    "   AS bridged,"
+    "  CASE WHEN a.network <> 'atproto' AND b.network = 'atproto' AND a.bridged_id IS NULL"
+    "   THEN a.actor_uri END AS fediverse"
     "  FROM follow_actions f JOIN members a ON a.id = f.followee_id"
     "  JOIN members b ON b.id = f.follower_id"
     "  WHERE f.follower_id = $1::bigint AND f.notified_at IS NULL"
@@ -227,7 +231,7 @@ static const char sql_rows[] =
     " SELECT r.acct, r.actor_uri, r.x_handle, r.method = 'api' AND r.state <> 'failed',"
     "  r.state = 'done', r.state = 'held' AND r.hold_until > now(),"
     "  to_char(r.hold_until AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), (SELECT count(*) FROM mark),"
-    "  r.bluesky, r.bridged, r.method = 'atproto' AND r.state <> 'failed'"
+    "  r.bluesky, r.bridged, r.method = 'atproto' AND r.state <> 'failed', r.fediverse"
     " FROM r ORDER BY r.created_at, r.id LIMIT $2::int";
 
 /*
@@ -308,6 +312,7 @@ notice_rows_cb(struct dbtx *tx, PGresult *res, void *arg)
         items[i].bridged = bridged[i];
         items[i].bridged_auto = strcmp(PQgetvalue(res, i, 10), "t") == 0;
         items[i].bridged_done = items[i].done;
+        items[i].fediverse = PQgetisnull(res, i, 11) ? NULL : PQgetvalue(res, i, 11);
     }
     s->total = n > 0 ? strtoll(PQgetvalue(res, 0, 7), NULL, 10) : 0;
     s->listed = n;

@@ -130,7 +130,7 @@ test("a fediverse contact without a bridge: a notice with their fediverse addres
   assert.ok(asked("ivy"), "her Bridgy Fed handle was asked for, and not found");
   assert.equal(await pair("fiona", "ivy"), "notice planned");
   const dm = await eventually(async () => ((await dmsOf("fiona")).includes("ivy") ? dmsOf("fiona") : false), { timeout: 10000, what: "fiona's notice" });
-  assert.match(dm, /@ivy_x on X is @ivy@social\.example now\./, "ivy by her fediverse address");
+  assert.match(dm, /@ivy_x on X is @ivy@social\.example now\. They are on the fediverse, not bridged to Bluesky yet: https:\/\/social\.example\/users\/ivy/, "ivy by her fediverse address, with a link");
   assert.match(dm, /@gina_x on X is @gina\.social\.example\.ap\.brid\.test now\./, "gina by her bridged handle");
   assert.match(dm, /Bridgy Fed: https:\/\/bsky\.app\/profile\/gina\.social\.example\.ap\.brid\.test/, "with her bridged profile");
   assert.doesNotMatch(dm, /hana\.social\.example\.ap\.brid\.test/, "hana's forged identity is never named");

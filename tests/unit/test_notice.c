@@ -178,6 +178,16 @@ test_text_bridged(void)
     t = notice_text(&m, &it, 1, 1);
     ok(strstr(t, "über Bridgy Fed mit Bluesky verbunden") != NULL, "in the member's language");
     free(t);
+    /* Not bridged: where they are on the fediverse, as the other way round (on_bluesky). */
+    m.lang = "en";
+    it.acct = "gi@social.example";
+    it.bridged = NULL;
+    it.fediverse = "https://social.example/users/gi";
+    t = notice_text(&m, &it, 1, 1);
+    ok(strstr(t, "@gi_x on X is @gi@social.example now. They are on the fediverse, not bridged "
+                 "to Bluesky yet: https://social.example/users/gi") != NULL,
+       "not bridged: their fediverse address and where to see them");
+    free(t);
 }
 
 static void
