@@ -398,10 +398,19 @@ bridge_push_link(struct dbtx *tx, struct app *app, const char *member_id, const 
                  const char *acct, const char *inbox, const char *lang, int welcome,
                  const char *origin)
 {
+    char *tmpl;
+    int n;
+
     log_info("bridge_link_queued", "member=%s welcome=%d", member_id, welcome);
-    return bridge_push_link_tmpl(tx, app, member_id, actor, acct, inbox,
-                                 texts_get(lang, welcome ? "bridge.welcome" : "bridge.new_link"),
-                                 origin);
+    /* The bridge account follows the newcomer (memberfollow.c): they are told why, once. */
+    if (welcome && app->cfg->follow_members)
+        tmpl = xasprintf("%s\n\n%s", texts_get(lang, "bridge.welcome"),
+                         texts_get(lang, "bridge.follows_you"));
+    else
+        tmpl = xstrdup(texts_get(lang, welcome ? "bridge.welcome" : "bridge.new_link"));
+    n = bridge_push_link_tmpl(tx, app, member_id, actor, acct, inbox, tmpl, origin);
+    free(tmpl);
+    return n;
 }
 
 int

@@ -76,15 +76,21 @@ static const struct admin_cmd admin_cmds[] = {
       1, admin_check_notice, admin_instances_notice },
     { "members", "list", "members list [--state STATE]", "members: state, X handle, consents",
       "Lists members, one per line under a header: id, acct (the actor URL when no acct is\n"
-      "known), state, X handle, paused, consents, date joined (UTC). --state STATE lists\n"
-      "only joined, linked, disputed or suspended members. Then a line per claim refused\n"
-      "in the last 30 days (who tried, against whom) and per member held by reports.\n\n"
+      "known), state, X handle, paused, consents, the bridge account's follow, date joined\n"
+      "(UTC). --state STATE lists only joined, linked, disputed or suspended members. Then\n"
+      "a line per claim refused in the last 30 days (who tried, against whom) and per\n"
+      "member held by reports.\n\n"
       "CONSENTS has four places, the letter when the consent is given and - when not:\n"
-      "F findable, A autofollow, N notify, R relay. F-N- is where a new member starts.",
+      "F findable, A autofollow, N notify, R relay. F-N- is where a new member starts.\n\n"
+      "BRIDGE_FOLLOW is the bridge account's follow of the member, by which it hears their\n"
+      "Move (follow_members): none (not asked yet, a Bluesky member, or follow_members off),\n"
+      "pending (asked, not answered), accepted, or rejected (refused or removed by the\n"
+      "member; never asked again).",
       1, admin_check_mlist, admin_members_list },
     { "members", "show", "members show WHO", "everything about one member",
       "Shows one member: actor, acct, inbox, state, X id and handle, when linked and\n"
-      "joined, consents, paused, the X edges its archive gave (followers, following),\n"
+      "joined, consents, paused, the relay's and the bridge account's follows of it, the\n"
+      "X edges its archive gave (followers, following),\n"
       "whether X verified its claim, whether reports hold it, the claims refused\n"
       "against it, its claims and the other members claiming the same X id, open sessions, unused\n"
       "link codes, OAuth grant, follow actions, reports it filed and reports naming it,\n"

@@ -39,10 +39,11 @@ admin_members_list(struct admin_ctx *c, const struct admin_req *r, char *err, si
         " CASE WHEN paused THEN 'yes' ELSE 'no' END,"
         " CASE WHEN findable THEN 'F' ELSE '-' END || CASE WHEN autofollow THEN 'A' ELSE '-' END"
         " || CASE WHEN notify THEN 'N' ELSE '-' END || CASE WHEN relay THEN 'R' ELSE '-' END,"
-        " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+        /* The bridge account's follow of the member, by which it hears their Move. */
+        " bridge_follow_state, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
         " FROM members WHERE $1::text IS NULL OR state = $1 ORDER BY id";
-    static const char *const head[] = { "ID",     "ACCT",     "STATE", "X_HANDLE",
-                                        "PAUSED", "CONSENTS", "JOINED" };
+    static const char *const head[] = { "ID",     "ACCT",     "STATE",         "X_HANDLE",
+                                        "PAUSED", "CONSENTS", "BRIDGE_FOLLOW", "JOINED" };
     const char *params[1] = { r->state };
     PGresult *res = admin_sql_exec(c->pg, sql, 1, params, err, errlen);
 
@@ -77,7 +78,8 @@ admin_members_show(struct admin_ctx *c, const struct admin_req *r, char *err, si
         "  || ', autofollow ' || CASE WHEN autofollow THEN 'yes' ELSE 'no' END"
         "  || ', notify ' || CASE WHEN notify THEN 'yes' ELSE 'no' END"
         "  || ', relay ' || CASE WHEN relay THEN 'yes' ELSE 'no' END,"
-        " relay_follow_state, coalesce(to_char(delete_requested_at AT TIME ZONE 'UTC', $2), '-'),"
+        " relay_follow_state, bridge_follow_state,"
+        " coalesce(to_char(delete_requested_at AT TIME ZONE 'UTC', $2), '-'),"
         " (SELECT count(*) FROM sessions WHERE member_id = m.id AND expires_at > now())"
         "  || ' open',"
         " (SELECT count(*) FROM link_codes WHERE member_id = m.id AND used_at IS NULL"
@@ -96,10 +98,11 @@ admin_members_show(struct admin_ctx *c, const struct admin_req *r, char *err, si
         " FROM members m WHERE id = $1::bigint";
     /* The labels of sql_member's columns, in order; a leading '!' marks network text. */
     static const char *const labels[] = {
-        "!actor:",      "!acct:",          "!inbox:",        "state:",    "x_id:",
-        "!x_handle:",   "linked_at:",      "joined_at:",     "language:", "paused:",
-        "consents:",    "relay_follow:",   "delete_asked:",  "sessions:", "link_codes:",
-        "oauth_grant:", "follow_actions:", "reports_about:", "x_edges:",  "claims:",
+        "!actor:",     "!acct:",        "!inbox:",         "state:",         "x_id:",
+        "!x_handle:",  "linked_at:",    "joined_at:",      "language:",      "paused:",
+        "consents:",   "relay_follow:", "bridge_follow:",  "delete_asked:",  "sessions:",
+        "link_codes:", "oauth_grant:",  "follow_actions:", "reports_about:", "x_edges:",
+        "claims:",
     };
     static const char sql_reports[] =
         "SELECT to_char(created_at AT TIME ZONE 'UTC', $2), target FROM reports"

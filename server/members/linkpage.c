@@ -160,7 +160,9 @@ static const char sql_member[] =
     " " FOLLOWLIST_GRANT_SCOPES ","
     " (SELECT l.state FROM member_lists l WHERE l.member_id = m.id AND l.host = g.host),"
     " (SELECT count(*) FROM follow_actions fa WHERE fa.follower_id = m.id"
-    "  AND fa.listed_at IS NOT NULL AND fa.list_error IS NULL)"
+    "  AND fa.listed_at IS NOT NULL AND fa.list_error IS NULL),"
+    /* 23, 24: a fediverse home, which the bridge account follows (memberfollow.c), and how. */
+    " m.network = 'activitypub', m.bridge_follow_state"
     " FROM sessions s JOIN members m ON m.id = s.member_id"
     " LEFT JOIN oauth_grants g ON g.member_id = m.id"
     " LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE fa.state = 'done') AS done,"
@@ -345,6 +347,11 @@ linkpage_state_json(struct linkpage_req *r, PGresult *res)
     json_object_object_add(o, "consents", c);
     json_object_object_add(o, "lang",
                            json_object_new_string(texts_lang_pick(al, PQgetvalue(res, 0, 8))));
+    /* The bridge account's follow of the member (to hear a Move), for the page to explain. */
+    json_object_object_add(o, "bridge_follow",
+                           r->app->cfg->follow_members && strcmp(PQgetvalue(res, 0, 23), "t") == 0
+                               ? json_object_new_string(PQgetvalue(res, 0, 24))
+                               : NULL);
     linkpage_state_oauth(r, res, o);
     linkpage_state_x(r, res, o);
     return o;

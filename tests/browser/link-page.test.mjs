@@ -26,7 +26,9 @@ let tmp;
 let session;
 
 setup(async () => {
-  s = await startServer({ config: MEMBER_CONFIG });
+  // follow_members on, as the product's default: the page then says why the bridge account
+  // follows the member, one of the texts the languages test goes through.
+  s = await startServer({ config: { ...MEMBER_CONFIG, follow_members: "true" } });
   h = await startActorHost({ actors: [{ name: "reader" }] });
   browser = await launchBrowser();
   session = await member(s, h, "reader");
@@ -266,6 +268,8 @@ test("the switch goes through the seven languages; no English left, no placehold
   const { page } = p;
   const body = () => page.locator("main").innerText();
   const english = await body();
+  assert.ok(await page.locator("#bridge-follows").isVisible(), "the bridge's follow is explained");
+  assert.match(await page.locator("#bridge-follows").innerText(), /^@passerelle@\S+ follows your account only to hear it if you move to another one/);
   const titles = { fr: "Reliez votre archive X", de: "Ihr X-Archiv verknüpfen", es: "Vincular su archivo de X", it: "Colleghi il Suo archivio di X", pt: "Vincular o seu arquivo do X", nl: "Uw X-archief koppelen" };
   const own = { fr: "Français", de: "Deutsch", es: "Español", it: "Italiano", pt: "Português", nl: "Nederlands" };
   // Lines of the English page that stay the same in every language (names, numbers).
@@ -283,6 +287,14 @@ test("the switch goes through the seven languages; no English left, no placehold
   }
   await page.getByRole("button", { name: "English" }).click();
   assert.equal(await body(), english, "back to English, the same page");
+  await assertNoProblems(p);
+});
+
+test("once the member refused the bridge's follow, the page no longer says it follows them", async (t) => {
+  await s.psql("UPDATE members SET bridge_follow_state = 'rejected'");
+  t.defer(() => s.psql("UPDATE members SET bridge_follow_state = 'none', bridge_follow_id = NULL"));
+  const p = await openPage(t);
+  assert.equal(await p.page.locator("#bridge-follows").isVisible(), false);
   await assertNoProblems(p);
 });
 

@@ -156,6 +156,7 @@ test("admin --help at every level exits 0 and touches no database", async () => 
   assert.ok(!mem.stdout.includes("instances"), "members --help lists only members commands");
   const legend = await runBin(["admin", "members", "list", "--help"], { env });
   assert.match(legend.stdout, /F findable, A autofollow, N notify, R relay/, "list --help explains the consent letters");
+  assert.match(legend.stdout, /BRIDGE_FOLLOW is the bridge account.s follow of the member/, "and the bridge follow states");
   for (const cmd of [["instances", "list"], ["instances", "allow"], ["instances", "block"], ["instances", "unblock"], ["queue"], ["notice"], ["members", "list"], ["members", "show"], ["members", "block"], ["members", "unblock"], ["members", "delete"]]) {
     const r = await runBin(["admin", ...cmd, "--help"], { env });
     assert.equal(r.code, 0, `${cmd.join(" ")} --help: ${r.stderr}`);
@@ -513,24 +514,25 @@ const starts = (l) => [...l.matchAll(/(?:^|\s{2,})(\S+)/g)].map((m) => m.index +
 // The "label: value" lines of members show.
 const fields = (out) => Object.fromEntries(lines(out).filter((l) => /^[a-z_]+:\s/.test(l)).map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim()]));
 
-test("members list: header, aligned columns, consents as letters, --state, escaped network text", async (t) => {
+test("members list: header, aligned columns, consents as letters, the bridge's follow, --state, escaped network text", async (t) => {
   const s = await fresh(t);
   await s.psql(
-    memberSql(11, "alice", "a.example", { x_id: "100", x_handle: "alice_x", state: "linked", linked_at: "2026-03-02T08:00:00Z", autofollow: true, relay: true, created_at: "2026-03-01T12:00:00Z" }) +
-      memberSql(12, "bob", "b.example", { paused: true, findable: false, notify: false, created_at: "2026-03-04T23:30:00Z" }) +
-      memberSql(13, "carol", "c.example", { acct: null, state: "suspended" }) +
+    memberSql(11, "alice", "a.example", { x_id: "100", x_handle: "alice_x", state: "linked", linked_at: "2026-03-02T08:00:00Z", autofollow: true, relay: true, created_at: "2026-03-01T12:00:00Z", bridge_follow_id: "https://bridge.example/f/1", bridge_follow_state: "accepted" }) +
+      memberSql(12, "bob", "b.example", { paused: true, findable: false, notify: false, created_at: "2026-03-04T23:30:00Z", bridge_follow_id: "https://bridge.example/f/2", bridge_follow_state: "rejected" }) +
+      memberSql(13, "carol", "c.example", { acct: null, state: "suspended", bridge_follow_id: "https://bridge.example/f/3", bridge_follow_state: "pending" }) +
       memberSql(14, "dora", "d.example", { acct: "do ra\u001b[31m@d.example" }),
   );
   const r = await s.admin("members", "list");
   assert.equal(r.code, 0, r.stderr);
   const ls = lines(r.stdout);
-  assert.deepEqual(ls[0].split(/\s+/), ["ID", "ACCT", "STATE", "X_HANDLE", "PAUSED", "CONSENTS", "JOINED"]);
+  assert.deepEqual(ls[0].split(/\s+/), ["ID", "ACCT", "STATE", "X_HANDLE", "PAUSED", "CONSENTS", "BRIDGE_FOLLOW", "JOINED"]);
   assert.equal(ls.length, 5, r.stdout);
   for (const l of ls) assert.deepEqual(starts(l), starts(ls[0]), `misaligned line: ${l}`);
   const row = (id) => ls.find((l) => l.startsWith(`${id} `)).split(/\s{2,}/);
-  assert.deepEqual(row(11), ["11", "alice@a.example", "linked", "alice_x", "no", "FANR", "2026-03-01"]);
-  assert.deepEqual(row(12), ["12", "bob@b.example", "joined", "-", "yes", "----", "2026-03-04"]);
-  assert.deepEqual(row(13).slice(1, 6), ["https://c.example/users/carol", "suspended", "-", "no", "F-N-"], "the actor URL when no acct is known");
+  assert.deepEqual(row(11), ["11", "alice@a.example", "linked", "alice_x", "no", "FANR", "accepted", "2026-03-01"]);
+  assert.deepEqual(row(12), ["12", "bob@b.example", "joined", "-", "yes", "----", "rejected", "2026-03-04"]);
+  assert.deepEqual(row(13).slice(1, 7), ["https://c.example/users/carol", "suspended", "-", "no", "F-N-", "pending"], "the actor URL when no acct is known");
+  assert.equal(row(14)[6], "none", "not followed (yet)");
   // Text from the network can neither forge columns nor reach the terminal raw.
   assert.ok(!r.stdout.includes("\u001b"), "escape character printed raw");
   assert.equal(row(14)[1], '"do ra\\x1b[31m@d.example"');
@@ -548,7 +550,7 @@ test("members list: header, aligned columns, consents as letters, --state, escap
 test("members show: every field, competing claims, reports, ledger newest last, no secrets", async (t) => {
   const s = await fresh(t);
   await s.psql(
-    memberSql(11, "alice", "a.example", { x_id: "100", x_handle: "alice_x", state: "disputed", linked_at: "2026-03-02T08:00:00Z", autofollow: true, lang: "fr", created_at: "2026-03-01T12:00:00Z" }) +
+    memberSql(11, "alice", "a.example", { x_id: "100", x_handle: "alice_x", state: "disputed", linked_at: "2026-03-02T08:00:00Z", autofollow: true, lang: "fr", created_at: "2026-03-01T12:00:00Z", bridge_follow_id: "https://bridge.example/f/1", bridge_follow_state: "pending" }) +
       memberSql(12, "bob", "b.example", { state: "disputed" }) +
       memberSql(13, "carol", "c.example", { x_id: "300", state: "linked" }) +
       " INSERT INTO x_claims (x_id, member_id) VALUES (100, 11), (100, 12), (300, 13);" +
@@ -580,6 +582,7 @@ test("members show: every field, competing claims, reports, ledger newest last, 
     paused: "no",
     consents: "findable yes, autofollow yes, notify yes, relay no",
     relay_follow: "none",
+    bridge_follow: "pending",
     delete_asked: "-",
     sessions: "1 open",
     link_codes: "1 unused",

@@ -89,6 +89,10 @@ test("the welcome link opens a session once; the session shows the member and th
   assert.equal(j.handle, null);
   assert.deepEqual(j.consents, { findable: true, autofollow: false, notify: true, relay: false });
   assert.match(j.csrf, /^[0-9a-f]{64}$/);
+  // follow_members off (the tests' default): the bridge follows nobody, and says nothing of it.
+  assert.equal(j.bridge_follow, null);
+  const welcome = h.since(0).find((x) => x.method === "POST" && x.path === "/users/alice/inbox" && x.body.includes(code));
+  assert.ok(!welcome.body.includes("only to hear it if you move"), "the welcome says nothing of a follow");
   const setCookie = (await continueLink(s, await linkCode(s, h, "alice"))).headers["set-cookie"][0];
   assert.match(setCookie, /HttpOnly/);
   assert.match(setCookie, /SameSite=Lax/);

@@ -10,7 +10,9 @@ import assert from "node:assert/strict";
 import { test, setup, teardown, eventually, sleep } from "../lib/harness.mjs";
 import { startServer } from "../lib/server.mjs";
 import { startActorHost, signedPost, newId, AS } from "../lib/actorhost.mjs";
-import { welcomeCode } from "../lib/members.mjs";
+import { linkCode, welcomeCode } from "../lib/members.mjs";
+import { openLink } from "../lib/linkcode.mjs";
+import { request } from "../lib/http.mjs";
 
 let s, O, N; // O: the members' home, N: where one of them moves
 const q = async (sql) => (await s.psql(sql)).trim();
@@ -48,12 +50,23 @@ async function followed(name, answer) {
 }
 
 let annFollow;
+let annCode;
+// What the link page's state says of the bridge's follow (the page explains it when there is one).
+const pageSays = async (code) => (await request(`${s.url}/link/state`, { headers: { cookie: await openLink(s, code) } })).json().bridge_follow;
 
 test("a member who joins, relaying off, is followed by the bridge account; their Accept is recorded", async () => {
-  await welcomeCode(s, O, "ann");
+  annCode = await welcomeCode(s, O, "ann");
   annFollow = await followed("ann", "Accept");
   assert.equal(await state(O.actor("ann")), `accepted ${annFollow.id} none`, "accepted; the relay follows nobody");
   assert.equal(O.since(0).filter((x) => x.json?.actor === `${s.url}/actor`).length, 0, "nothing from the relay actor");
+});
+
+test("the welcome message and the link page say why the bridge follows the member, and what removing it does", async () => {
+  const welcome = O.since(0).find((x) => x.method === "POST" && x.path === "/users/ann/inbox" && x.body.includes(annCode));
+  const text = welcome.json.object.content;
+  assert.match(text, /I also follow you back, only to hear it if you move to another account, so that passerelle moves with you/);
+  assert.match(text, /you may remove me from your followers \(a move would then go unnoticed\), but unfollowing or blocking me makes passerelle forget you/);
+  assert.equal(await pageSays(annCode), "accepted", "the link page's state: the bridge's follow, accepted");
 });
 
 test("a Bluesky member is never followed by ActivityPub", async () => {
@@ -69,6 +82,7 @@ test("a refusal (Mastodon's \"remove follower\") is recorded and not asked again
   await sleep(600);
   assert.equal(fromBridge(O, 0, "bob", "Follow").length, 1, "one Follow only");
   assert.equal(fromBridge(O, 0, "bob", "Undo").length, 0, "and no Undo of a refused one");
+  assert.equal(await pageSays(await linkCode(s, O, "bob")), "rejected", "the page knows it was refused (and says nothing of it)");
 });
 
 test("a Move delivered to the bridge account's inbox is checked by move.c; the bridge's follow goes to the new account", async () => {

@@ -12,6 +12,10 @@ const T = {
       "passerelle helps you find the people you knew on X once they are on the fediverse too. " +
       "Your archive is opened here, on your own device: only your follower lists are sent.",
     member: "Fediverse account: {member}",
+    bridgeFollows:
+      "{bridge} follows your account only to hear it if you move to another one, so that passerelle moves with you: " +
+      "removing it from your followers is fine (a move would then go unnoticed), but if you follow it, unfollowing or " +
+      "blocking it makes passerelle forget you.",
     langLabel: "Language",
     step1: "Your X archive",
     pickHelp:
@@ -139,6 +143,10 @@ const T = {
       "arrivent elles aussi sur le fédivers. Votre archive est ouverte ici, sur votre appareil\u00a0: " +
       "seules vos listes d'abonnements sont envoyées.",
     member: "Compte du fédivers\u00a0: {member}",
+    bridgeFollows:
+      "{bridge} s'abonne à votre compte uniquement pour apprendre si vous déménagez vers un autre, afin que passerelle " +
+      "déménage avec vous\u00a0: vous pouvez le retirer de vos abonnés (un déménagement passerait alors inaperçu), mais " +
+      "si vous êtes abonné à ce compte, vous en désabonner ou le bloquer fait que passerelle vous oublie.",
     langLabel: "Langue",
     step1: "Votre archive X",
     pickHelp:
@@ -276,6 +284,10 @@ const T = {
       "passerelle hilft Ihnen, die Menschen wiederzufinden, die Sie von X kannten, sobald sie auch im Fediverse sind. " +
       "Ihr Archiv wird hier geöffnet, auf Ihrem eigenen Gerät: nur Ihre Follower-Listen werden gesendet.",
     member: "Fediverse-Account: {member}",
+    bridgeFollows:
+      "{bridge} folgt Ihrem Konto nur, um zu erfahren, wenn Sie zu einem anderen umziehen, damit passerelle mit Ihnen " +
+      "umzieht: Sie können es aus Ihren Followern entfernen (ein Umzug bliebe dann unbemerkt), aber wenn Sie ihm folgen, " +
+      "führt Entfolgen oder Blockieren dazu, dass passerelle Sie vergisst.",
     langLabel: "Sprache",
     step1: "Ihr X-Archiv",
     pickHelp:
@@ -402,6 +414,10 @@ const T = {
       "passerelle le ayuda a encontrar a las personas que conocía en X cuando también estén en el fediverso. " +
       "Su archivo se abre aquí, en su propio dispositivo: solo se envían sus listas de seguidores.",
     member: "Cuenta del fediverso: {member}",
+    bridgeFollows:
+      "{bridge} sigue su cuenta solo para enterarse si se muda a otra, de modo que passerelle se mude con usted: puede " +
+      "quitarla de sus seguidores (una mudanza pasaría entonces desapercibida), pero si usted la sigue, dejar de seguirla " +
+      "o bloquearla hace que passerelle le olvide.",
     langLabel: "Idioma",
     step1: "Su archivo de X",
     pickHelp:
@@ -528,6 +544,10 @@ const T = {
       "passerelle La aiuta a ritrovare le persone che conosceva su X quando arrivano anche loro nel fediverso. " +
       "Il Suo archivio viene aperto qui, sul Suo dispositivo: vengono inviate solo le Sue liste di follower.",
     member: "Account del fediverso: {member}",
+    bridgeFollows:
+      "{bridge} segue il Suo account solo per sapere se si trasferisce su un altro, così che passerelle si trasferisca " +
+      "con Lei: può rimuoverlo dai Suoi follower (un trasferimento passerebbe allora inosservato), ma se Lei lo segue, " +
+      "smettere di seguirlo o bloccarlo fa sì che passerelle La dimentichi.",
     langLabel: "Lingua",
     step1: "Il Suo archivio di X",
     pickHelp:
@@ -654,6 +674,10 @@ const T = {
       "O passerelle ajuda você a reencontrar as pessoas que conhecia no X quando elas também estiverem no fediverso. " +
       "O seu arquivo é aberto aqui, no seu próprio aparelho: só as suas listas de seguidores são enviadas.",
     member: "Conta do fediverso: {member}",
+    bridgeFollows:
+      "{bridge} segue a sua conta apenas para saber se se mudar para outra, para que o passerelle se mude consigo: pode " +
+      "removê-la dos seus seguidores (uma mudança passaria então despercebida), mas se a seguir, deixar de a seguir ou " +
+      "bloqueá-la faz com que o passerelle se esqueça de si.",
     langLabel: "Idioma",
     step1: "O seu arquivo do X",
     pickHelp:
@@ -780,6 +804,10 @@ const T = {
       "passerelle helpt u de mensen terug te vinden die u van X kende, zodra ook zij op de fediverse zijn. " +
       "Uw archief wordt hier geopend, op uw eigen apparaat: alleen uw volgerslijsten worden verstuurd.",
     member: "Fediverse-account: {member}",
+    bridgeFollows:
+      "{bridge} volgt uw account alleen om te horen wanneer u naar een ander verhuist, zodat passerelle met u " +
+      "meeverhuist: u kunt het uit uw volgers verwijderen (een verhuizing blijft dan onopgemerkt), maar als u het volgt, " +
+      "zorgt ontvolgen of blokkeren ervoor dat passerelle u vergeet.",
     langLabel: "Taal",
     step1: "Uw X-archief",
     pickHelp:
@@ -1345,6 +1373,10 @@ async function loadState() {
     say($("member"), "member", { member: String(s.member).replace(/^acct:/, "@") });
     $("member").hidden = false;
   }
+  // The bridge account follows fediverse members to hear their Move; not said once refused.
+  const follows = typeof s.bridge_follow === "string" && s.bridge_follow !== "rejected";
+  if (follows) say($("bridge-follows"), "bridgeFollows", { bridge });
+  $("bridge-follows").hidden = !follows;
   if (s.handle) {
     say($("linked"), "linked", linkedParams(s));
     $("linked").hidden = false;
@@ -1531,6 +1563,7 @@ async function leave() {
   state = null;
   for (const s of document.querySelectorAll("main section")) s.hidden = true;
   $("member").hidden = true;
+  $("bridge-follows").hidden = true;
   say($("notice"), "left");
 }
 
