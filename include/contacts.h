@@ -14,8 +14,9 @@ struct evhttp_request;
  * GET /link/contacts?dir=following|followers[&after=CURSOR][&limit=N]: one page (N, default
  * and at most CONTACTS_PAGE_MAX) of the contacts_visible rows of the session's member, by
  * the contact's member id after CURSOR (keyset: one range of the contacts primary key):
- * {"dir", "contacts": [{"x_id", "handle", "acct", "url", "network", "status"}], "next"},
- * next being the cursor of the following page or null.
+ * {"dir", "contacts": [{"x_id", "handle", "acct", "url", "network", "status", "bridged"}],
+ * "next"}, next being the cursor of the following page or null; bridged: the pair's follow
+ * (made or being undone, in the tab's direction) crossed the networks through Bridgy Fed.
  */
 void contacts_list(struct app *app, struct evhttp_request *req, const char *path);
 /*

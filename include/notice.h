@@ -47,6 +47,12 @@ struct notice_item {
     /* For a Bluesky member: a fediverse contact with no bridge to Bluesky, their actor's URL
        (where they are seen); else NULL. */
     const char *fediverse;
+    /*
+     * For a Bluesky member: a Bluesky contact's profile page (acct is their handle); automatic,
+     * done and held then say what the member's own repository has (a follow record written in
+     * their name, or to be). Else NULL.
+     */
+    const char *profile;
 };
 
 /* Who the message is for. */
@@ -56,6 +62,7 @@ struct notice_member {
     const char *bridge;   /* the bridge account, "name@host", for "report" */
     const char *base_url; /* the bridge's origin, for the CSV */
     int has_grant;        /* the member connected their server (automatic follows can run) */
+    int bluesky;          /* a Bluesky home: the texts speak Bluesky (no server, no commands) */
     /* Who came back: former X followers here, how many follow again; said when back_news. */
     long long back_here, back_again;
     int back_news; /* some arrived since the last message */

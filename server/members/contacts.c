@@ -197,7 +197,10 @@ contacts_num(PGresult *res, int row, int col)
  */
 static const char sql_page[] =
     "SELECT v.contact_id, v.x_id, v.x_handle, coalesce(v.acct, v.actor_uri), v.actor_uri,"
-    " v.network, v.ignored, f.state, f.method, f.notified_at IS NOT NULL"
+    " v.network, v.ignored, f.state, f.method, f.notified_at IS NOT NULL,"
+    /* Made across the networks, so through Bridgy Fed (the matcher plans no other). */
+    " coalesce(f.method IN ('api', 'atproto') AND f.state IN ('done', 'unfollow')"
+    "  AND v.network <> (SELECT m.network FROM members m WHERE m.id = $1::bigint), false)"
     " FROM contacts c"
     " CROSS JOIN LATERAL (SELECT * FROM contacts_visible v WHERE v.member_id = c.member_id"
     "  AND v.dir = c.dir AND v.contact_id = c.contact_id OFFSET 0) v"
@@ -224,6 +227,8 @@ contacts_row_json(PGresult *res, int i, const char *dir)
     json_object_object_add(o, "url", json_object_new_string(url));
     json_object_object_add(o, "network", json_object_new_string(PQgetvalue(res, i, 5)));
     json_object_object_add(o, "status", json_object_new_string(status));
+    json_object_object_add(o, "bridged",
+                           json_object_new_boolean(strcmp(PQgetvalue(res, i, 10), "t") == 0));
     free(url);
     return o;
 }

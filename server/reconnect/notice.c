@@ -74,6 +74,25 @@ notice_sentence(FILE *f, const char *lang, const char *key, const char *n1, cons
     notice_put(f, lang, key, n1, v1, n2, v2);
 }
 
+/* A Bluesky member's Bluesky contact: what their repository has, with the contact's profile. */
+static void
+notice_bsky_item(FILE *f, const struct notice_member *m, const struct notice_item *it)
+{
+    const char *key;
+
+    if (!it->automatic)
+        key = "notice.bsky_follow";
+    else if (it->done)
+        key = "notice.bsky_done";
+    else if (!m->has_grant)
+        key = "notice.bsky_connect";
+    else if (it->held)
+        key = "notice.bsky_held"; /* the sentence before says until when */
+    else
+        key = "notice.bsky_soon";
+    notice_sentence(f, m->lang, key, "link", it->profile, "base", m->base_url);
+}
+
 static void
 notice_item_text(FILE *f, const struct notice_member *m, const struct notice_item *it)
 {
@@ -92,9 +111,15 @@ notice_item_text(FILE *f, const struct notice_member *m, const struct notice_ite
     if (it->held) {
         if (it->automatic && it->hold_until != NULL)
             notice_sentence(f, l, "notice.waits", "until", it->hold_until, NULL, NULL);
-        notice_sentence(f, l, "notice.report", "acct", it->acct, "bridge", m->bridge);
+        /* A Bluesky member sends the bridge no commands: their page ignores the contact. */
+        if (m->bluesky)
+            notice_sentence(f, l, "notice.report_bsky", "base", m->base_url, NULL, NULL);
+        else
+            notice_sentence(f, l, "notice.report", "acct", it->acct, "bridge", m->bridge);
     }
-    if (it->bridged != NULL) {
+    if (it->profile != NULL) {
+        notice_bsky_item(f, m, it);
+    } else if (it->bridged != NULL) {
         /* Followed on Bluesky through the bridge, as the other way round (notice.done). */
         notice_sentence(f, l,
                         !it->bridged_auto  ? "notice.bridge_follow"
@@ -156,21 +181,29 @@ notice_text(const struct notice_member *m, const struct notice_item *items, size
         total = n;
     if (total > 0) {
         snprintf(num, sizeof(num), "%zu", total);
-        notice_put(f, m->lang, total == 1 ? "notice.one" : "notice.many", "count", num, NULL, NULL);
+        if (m->bluesky)
+            notice_put(f, m->lang, total == 1 ? "notice.one_bsky" : "notice.many_bsky", "count",
+                       num, NULL, NULL);
+        else
+            notice_put(f, m->lang, total == 1 ? "notice.one" : "notice.many", "count", num, NULL,
+                       NULL);
         fputc('\n', f);
     }
     for (size_t i = 0; i < n; i++) {
         notice_item_text(f, m, &items[i]);
-        automatic |= items[i].automatic;
+        /* On Bluesky, follows through the bridge are written in the member's repository too. */
+        automatic |= items[i].automatic || (m->bluesky && items[i].bridged_auto);
     }
     if (total > n) {
         snprintf(num, sizeof(num), "%zu", total - n);
         fputs("\n\n", f);
-        notice_put(f, m->lang, "notice.more", "count", num, "base", m->base_url);
+        notice_put(f, m->lang, m->bluesky ? "notice.more_bsky" : "notice.more", "count", num,
+                   "base", m->base_url);
     }
     if (automatic) {
         fputs("\n\n", f);
-        notice_put(f, m->lang, "notice.undo", NULL, NULL, NULL, NULL);
+        notice_put(f, m->lang, m->bluesky ? "notice.undo_bsky" : "notice.undo", NULL, NULL, NULL,
+                   NULL);
     }
     if (m->back_news && m->back_here > 0)
         notice_came_back(f, m, total > 0);
@@ -210,12 +243,15 @@ static const char sql_claim[] =
  */
 static const char sql_rows[] =
     "WITH r AS (SELECT f.id, f.created_at, f.method, f.state, f.hold_until,"
-    "  CASE WHEN a.network = 'atproto' THEN coalesce(a.bridged_handle, a.acct)"
+    "  CASE WHEN a.network = 'atproto' AND b.network = 'atproto' THEN a.acct"
+    "   WHEN a.network = 'atproto' THEN coalesce(a.bridged_handle, a.acct)"
     "   WHEN b.network = 'atproto' THEN coalesce(a.bridged_handle, a.acct, a.actor_uri)"
     "   ELSE coalesce(a.acct, a.actor_uri) END AS acct,"
     "  CASE WHEN a.network = 'atproto' THEN a.bridged_id ELSE a.actor_uri END AS actor_uri,"
-    "  a.x_handle, CASE WHEN a.network = 'atproto' AND a.bridged_id IS NULL THEN a.acct END"
-    "   AS bluesky,"
+    "  a.x_handle, CASE WHEN a.network = 'atproto' AND b.network <> 'atproto'"
+    "   AND a.bridged_id IS NULL THEN a.acct END AS bluesky,"
+    /* Both on Bluesky: the contact's handle, for their profile. */
+    "  CASE WHEN a.network = 'atproto' AND b.network = 'atproto' THEN a.acct END AS own,"
     /* A Bluesky member's fediverse contact with a bridged account: its handle. */
     "  CASE WHEN a.network <> 'atproto' AND b.network = 'atproto' THEN a.bridged_handle END"
     "   AS bridged,"
@@ -231,7 +267,7 @@ static const char sql_rows[] =
     " SELECT r.acct, r.actor_uri, r.x_handle, r.method = 'api' AND r.state <> 'failed',"
     "  r.state = 'done', r.state = 'held' AND r.hold_until > now(),"
     "  to_char(r.hold_until AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), (SELECT count(*) FROM mark),"
-    "  r.bluesky, r.bridged, r.method = 'atproto' AND r.state <> 'failed', r.fediverse"
+    "  r.bluesky, r.bridged, r.method = 'atproto' AND r.state <> 'failed', r.fediverse, r.own"
     " FROM r ORDER BY r.created_at, r.id LIMIT $2::int";
 
 /*
@@ -283,6 +319,7 @@ notice_rows_cb(struct dbtx *tx, PGresult *res, void *arg)
     int n = PQntuples(res);
     struct notice_item items[NOTICE_MAX_NAMES];
     char *profiles[NOTICE_MAX_NAMES] = { NULL }, *bridged[NOTICE_MAX_NAMES] = { NULL };
+    char *own[NOTICE_MAX_NAMES] = { NULL };
     struct notice_member m;
     char *bridge, *text;
 
@@ -313,6 +350,14 @@ notice_rows_cb(struct dbtx *tx, PGresult *res, void *arg)
         items[i].bridged_auto = strcmp(PQgetvalue(res, i, 10), "t") == 0;
         items[i].bridged_done = items[i].done;
         items[i].fediverse = PQgetisnull(res, i, 11) ? NULL : PQgetvalue(res, i, 11);
+        items[i].profile = NULL;
+        if (!PQgetisnull(res, i, 12)) {
+            /* Both on Bluesky: automatic means written in the member's repository. */
+            own[i] = bridgefed_profile_url(PQgetvalue(res, i, 12));
+            items[i].profile = own[i];
+            items[i].automatic = items[i].bridged_auto;
+            items[i].bridged_auto = 0;
+        }
     }
     s->total = n > 0 ? strtoll(PQgetvalue(res, 0, 7), NULL, 10) : 0;
     s->listed = n;
@@ -322,6 +367,7 @@ notice_rows_cb(struct dbtx *tx, PGresult *res, void *arg)
     m.bridge = bridge;
     m.base_url = app->cfg->base_url;
     m.has_grant = s->has_grant;
+    m.bluesky = s->bluesky;
     m.back_here = s->back_here;
     m.back_again = s->back_again;
     m.back_news = s->back_news > 0;
@@ -340,6 +386,7 @@ notice_rows_cb(struct dbtx *tx, PGresult *res, void *arg)
     for (int i = 0; i < n; i++) {
         free(profiles[i]);
         free(bridged[i]);
+        free(own[i]);
     }
     return 0;
 }

@@ -11,7 +11,7 @@ import { startServer } from "../lib/server.mjs";
 import { startPds } from "../lib/pds.mjs";
 import { startChatDouble } from "../lib/chatdouble.mjs";
 import { MEMBER_CONFIG } from "../lib/browser.mjs";
-import { blueskyMember } from "../lib/atmembers.mjs";
+import { blueskyMember, sealedGrant, followsOf } from "../lib/atmembers.mjs";
 
 let s, pds, chat;
 const A = {};
@@ -19,7 +19,7 @@ const M = {};
 
 setup(async () => {
   [pds, chat] = await Promise.all([startPds({ rateLimits: false }), startChatDouble()]);
-  const names = ["bridge", "carol", "dan", "bob"];
+  const names = ["bridge", "carol", "dan", "bob", "erin"];
   const made = await Promise.all(names.map((n) => pds.createAccount(n)));
   names.forEach((n, i) => (A[n] = made[i]));
   const file = `${process.env.TMPDIR ?? "/tmp"}/passerelle-dm-${process.pid}`;
@@ -35,9 +35,10 @@ setup(async () => {
       bluesky_dm_poll_ms: "50",
       notice_poll_ms: "100",
       match_poll_ms: "50",
+      atproto_follow_poll_ms: "50",
     },
   });
-  for (const n of ["carol", "dan", "bob"]) M[n] = await blueskyMember(s, pds, n, A[n], { autofollow: false });
+  for (const n of ["carol", "dan", "bob", "erin"]) M[n] = await blueskyMember(s, pds, n, A[n], { autofollow: false });
   await s.psql(`UPDATE members SET notify = true WHERE id IN (${M.carol.id}, ${M.dan.id})`);
 });
 teardown(async () => {
@@ -57,6 +58,10 @@ test("a Bluesky member's notice goes as a direct message from the bridge's Blues
   assert.equal(m.from, A.bridge.did, "from the bridge's account (the PDS's service auth says so)");
   assert.deepEqual(m.members, [A.bridge.did, A.carol.did].sort(), "in a conversation of the bridge and carol");
   assert.match(m.text, /@bob_x on X is @bob\.test now\./, "the notice: who arrived");
+  // In Bluesky's words: her network named, bob's profile to follow him (no automatic follows).
+  assert.match(m.text, /^Someone you followed on X is on Bluesky or the fediverse now:\n/);
+  assert.match(m.text, /now\. Follow them on Bluesky: https:\/\/bsky\.app\/profile\/bob\.test$/);
+  assert.doesNotMatch(m.text, /server|report @|following\.csv/, "no fediverse server, command or CSV");
   const convo = chat.requests.find((r) => r.path === "/xrpc/chat.bsky.convo.getConvoForMembers");
   assert.equal(convo.query.members, A.carol.did, "the conversation asked for carol");
   assert.equal(await s.psql(`SELECT notified_at IS NOT NULL FROM follow_actions WHERE follower_id = ${M.carol.id}`), "t", "the row told");
@@ -73,4 +78,20 @@ test("a member who takes no messages from the bridge: the message fails, final, 
   const asked = chat.requests.filter((x) => x.query.members === A.dan.did).length;
   await new Promise((res) => setTimeout(res, 400));
   assert.equal(chat.requests.filter((x) => x.query.members === A.dan.did).length, asked, "not asked again");
+});
+
+test("a follow written in the member's repository: the message says so, with the contact's profile", async () => {
+  // erin follows automatically with her grant; told once her follow of bob is written.
+  await s.psql(`UPDATE members SET autofollow = true WHERE id = ${M.erin.id}`);
+  await sealedGrant(s, pds, M.erin, A.erin);
+  await s.psql(`INSERT INTO x_edges VALUES (${M.erin.xId}, ${M.bob.xId}, ${M.erin.id})`);
+  await s.psql(`UPDATE members SET match_due_at = now() WHERE id = ${M.erin.id}`);
+  await eventually(async () => (await s.psql(`SELECT state FROM follow_actions WHERE follower_id = ${M.erin.id}`)) === "done", { timeout: 15000, what: "erin's follow of bob written" });
+  assert.equal((await followsOf(pds, A.erin))[A.bob.did]?.length, 1, "the record is in her repository");
+  await s.psql(`UPDATE members SET notify = true WHERE id = ${M.erin.id}; INSERT INTO notice_due (member_id) VALUES (${M.erin.id})`);
+  await eventually(async () => (await dm(M.erin)).startsWith("sent|"), { timeout: 15000, what: "erin's message sent" });
+  const m = chat.messages.find((x) => x.members.includes(A.erin.did));
+  assert.match(m.text, /@bob_x on X is @bob\.test now\. You follow them on Bluesky now, followed in your name: https:\/\/bsky\.app\/profile\/bob\.test\n/);
+  assert.match(m.text, /\n\nAutomatic follows are written in your Bluesky account in your name: /);
+  assert.doesNotMatch(m.text, /server/, "no fediverse server");
 });

@@ -13,7 +13,7 @@ import { startServer } from "../lib/server.mjs";
 import { startActorHost } from "../lib/actorhost.mjs";
 import { startBridgyFed } from "../lib/bridgyfed.mjs";
 import { MEMBER_CONFIG } from "../lib/browser.mjs";
-import { get } from "../lib/http.mjs";
+import { get, request } from "../lib/http.mjs";
 import { connect, linkedMember, sq } from "../lib/oauthflow.mjs";
 import { sqlSession } from "../lib/linkcode.mjs";
 
@@ -96,6 +96,23 @@ test("a bridged Bluesky contact is followed through the member's own server, as 
   assert.ok(b.requests.some((r) => r.path === `/ap/${SKY.bob.did}`), "her server fetched the bridged actor from the bridge");
   assert.equal(await pair("alice", "carol"), "notice planned", "carol, not bridged: a notice, no follow");
   assert.equal(await pair("alice", "dave"), "notice planned", "dave, whose handle the bridge gives another DID: a notice, no follow");
+});
+
+test("the pages say which follows went through Bridgy Fed, both ways", async () => {
+  // bob's own archive says alice followed him: she is one of his found followers.
+  await s.psql(`INSERT INTO x_edges VALUES (${M.alice.xId}, ${M.bob.xId}, ${M.bob.id}); UPDATE members SET match_due_at = now() WHERE id = ${M.bob.id}`);
+  const list = async (name, dir) => {
+    const r = await request(`${s.url}/link/contacts?dir=${dir}`, { headers: { cookie: (await sqlSession(s, M[name].id)).cookie } });
+    assert.equal(r.status, 200, r.body);
+    return Object.fromEntries(r.json().contacts.map((c) => [c.handle, c]));
+  };
+  const mine = await list("alice", "following");
+  assert.equal(mine.bob_x.status, "followed");
+  assert.equal(mine.bob_x.bridged, true, "alice followed bob through his bridged actor");
+  assert.equal(mine.carol_x.bridged, false, "carol, not bridged: not followed, no label");
+  const his = await eventually(async () => (await list("bob", "followers")).alice_x, { timeout: 10000, what: "alice among bob's found followers" });
+  assert.equal(his.status, "follows_you");
+  assert.equal(his.bridged, true, "bob's page: alice follows him through Bridgy Fed");
 });
 
 test("the notice says where a contact without a bridge is: their Bluesky profile", async () => {

@@ -19,6 +19,8 @@ import { startChatDouble } from "../lib/chatdouble.mjs";
 import { MEMBER_CONFIG } from "../lib/browser.mjs";
 import { blueskyMember, sealedGrant, followsOf } from "../lib/atmembers.mjs";
 import { sq } from "../lib/oauthflow.mjs";
+import { sqlSession } from "../lib/linkcode.mjs";
+import { request } from "../lib/http.mjs";
 
 let pds, dns, b, s, chat;
 const A = {}; // PDS accounts of the Bluesky members
@@ -114,6 +116,14 @@ test("a bridged fediverse contact is followed on Bluesky: the bridged DID, writt
     f[M.gina.did][0],
     "the record's at:// uri kept on the pair",
   );
+  // fiona's page says the follow went through Bridgy Fed; ivy, not bridged, was not followed.
+  const sess = await sqlSession(s, M.fiona.id);
+  const r = await request(`${s.url}/link/contacts?dir=following`, { headers: { cookie: sess.cookie } });
+  assert.equal(r.status, 200, r.body);
+  const by = Object.fromEntries(r.json().contacts.map((c) => [c.handle, c]));
+  assert.equal(by.gina_x.status, "followed");
+  assert.equal(by.gina_x.bridged, true, "gina: through Bridgy Fed");
+  assert.equal(by.ivy_x?.bridged ?? false, false, "ivy: no bridge");
 });
 
 test("a bridged identity whose alsoKnownAs names another actor is no bridge: not followed, a notice", async () => {

@@ -107,7 +107,8 @@ test("both ways: the contacts of mia's own archive who are members, each with wh
   assert.deepEqual(await all(mia, "following"), { f0_x: "followed", f1_x: "followed", f2_x: "followed", f3_x: "followed", f4_x: "followed", f5_x: "held" });
   assert.deepEqual(await all(mia, "followers"), { b0_x: "here", b1_x: "here", b2_x: "here" });
   const one = (await page(mia, "dir=following&limit=1")).json().contacts[0];
-  assert.deepEqual(Object.keys(one).sort(), ["acct", "handle", "network", "status", "url", "x_id"]);
+  assert.deepEqual(Object.keys(one).sort(), ["acct", "bridged", "handle", "network", "status", "url", "x_id"]);
+  assert.equal(one.bridged, false, "followed on her own network: no bridge");
   assert.equal(one.acct, `f0@${far.domain}`);
   assert.equal(one.url, C.f0.actor, "where they are now: their actor");
   assert.equal(one.x_id, X("f0"));

@@ -190,6 +190,95 @@ test_text_bridged(void)
     free(t);
 }
 
+/* A Bluesky member's message speaks Bluesky: followed in their repository, soon, or to follow. */
+static void
+test_text_bsky_member(void)
+{
+    struct notice_member m = en;
+    struct notice_item items[3] = {
+        { .acct = "al.bsky.social",
+          .actor = "",
+          .x_handle = "al_x",
+          .automatic = 1,
+          .done = 1,
+          .profile = "https://bsky.app/profile/al.bsky.social" },
+        { .acct = "bo.bsky.social",
+          .actor = "",
+          .x_handle = "bo_x",
+          .automatic = 1,
+          .profile = "https://bsky.app/profile/bo.bsky.social" },
+        { .acct = "cy.bsky.social",
+          .actor = "",
+          .x_handle = "cy_x",
+          .automatic = 1,
+          .held = 1,
+          .hold_until = "2030-01-02 03:04",
+          .profile = "https://bsky.app/profile/cy.bsky.social" },
+    };
+    char *t;
+
+    m.actor = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
+    m.bluesky = 1;
+    m.has_grant = 1;
+    t = notice_text(&m, items, 3, 4);
+    is_str(t,
+           "4 people you followed on X are on Bluesky or the fediverse now:\n"
+           "\n- @al_x on X is @al.bsky.social now. You follow them on Bluesky now, followed in "
+           "your name: https://bsky.app/profile/al.bsky.social"
+           "\n- @bo_x on X is @bo.bsky.social now. They will be followed on Bluesky in your name "
+           "shortly: https://bsky.app/profile/bo.bsky.social"
+           "\n- @cy_x on X is claimed by @cy.bsky.social, who arrived recently. The automatic "
+           "follow waits until 2030-01-02 03:04 UTC. If that is not the person you knew, ignore "
+           "them on your passerelle page (https://bridge.example): nothing will be done toward "
+           "them. Their Bluesky profile: https://bsky.app/profile/cy.bsky.social"
+           "\n\n...and 1 more: your passerelle page lists them all (https://bridge.example)."
+           "\n\nAutomatic follows are written in your Bluesky account in your name: to undo one, "
+           "unfollow the account in your Bluesky app; to stop them, turn off automatic follows on "
+           "your passerelle page.",
+           "Bluesky member: followed, soon, held; no server, no command, no CSV");
+    free(t);
+    t = notice_text(&m, items, 1, 1);
+    ok(strncmp(t, "Someone you followed on X is on Bluesky or the fediverse now:", 61) == 0,
+       "one: the Bluesky header");
+    free(t);
+    m.has_grant = 0;
+    t = notice_text(&m, items + 1, 1, 1);
+    ok(strstr(t, "Sign in with Bluesky again on https://bridge.example and passerelle will "
+                 "follow them in your name: https://bsky.app/profile/bo.bsky.social") != NULL,
+       "no grant: sign in again");
+    free(t);
+    items[1].automatic = 0;
+    t = notice_text(&m, items + 1, 1, 1);
+    ok(strstr(t, "Follow them on Bluesky: https://bsky.app/profile/bo.bsky.social") != NULL &&
+           strstr(t, "Automatic follows") == NULL && strstr(t, "server") == NULL,
+       "no automatic follows: their profile to follow, no footer");
+    free(t);
+    /* A fediverse contact followed through the bridge: the Bluesky footer too. */
+    {
+        struct notice_item br = { .acct = "gi.social.example.ap.brid.gy",
+                                  .actor = "https://social.example/users/gi",
+                                  .x_handle = "gi_x",
+                                  .bridged =
+                                      "https://bsky.app/profile/gi.social.example.ap.brid.gy",
+                                  .bridged_auto = 1 };
+
+        t = notice_text(&m, &br, 1, 1);
+        ok(strstr(t, "\n\nAutomatic follows are written in your Bluesky account") != NULL,
+           "through the bridge: the Bluesky footer");
+        free(t);
+    }
+    m.lang = "fr";
+    items[1].automatic = 1;
+    m.has_grant = 1;
+    t = notice_text(&m, items, 2, 2);
+    ok(strncmp(t, "2 personnes que vous suiviez sur X sont maintenant sur Bluesky ou le fédivers",
+               77) == 0 &&
+           strstr(t, "Vous la suivez maintenant sur Bluesky, suivie en votre nom : "
+                     "https://bsky.app/profile/al.bsky.social") != NULL,
+       "in the member's language");
+    free(t);
+}
+
 static void
 test_text_fr(void)
 {
@@ -287,6 +376,7 @@ main(void)
     test_text_variants();
     test_text_bluesky();
     test_text_bridged();
+    test_text_bsky_member();
     test_text_fr();
     test_text_data_not_format();
     return done_testing();

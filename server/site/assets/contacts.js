@@ -34,6 +34,7 @@ const CT = {
     st_ignored: "ignored",
     st_follows_you: "follows you again",
     st_here: "here",
+    viaBridge: "through Bridgy Fed",
   },
   fr: {
     contactsTitle: "Vos anciens contacts X qui sont ici",
@@ -64,6 +65,7 @@ const CT = {
     st_ignored: "ignoré",
     st_follows_you: "vous suit de nouveau",
     st_here: "ici",
+    viaBridge: "par Bridgy Fed",
   },
   de: {
     contactsTitle: "Ihre früheren X-Kontakte, die hier sind",
@@ -94,6 +96,7 @@ const CT = {
     st_ignored: "ignoriert",
     st_follows_you: "folgt Ihnen wieder",
     st_here: "hier",
+    viaBridge: "über Bridgy Fed",
   },
   es: {
     contactsTitle: "Sus antiguos contactos de X que están aquí",
@@ -124,6 +127,7 @@ const CT = {
     st_ignored: "ignorado",
     st_follows_you: "vuelve a seguirle",
     st_here: "aquí",
+    viaBridge: "a través de Bridgy Fed",
   },
   it: {
     contactsTitle: "I Suoi ex contatti di X che sono qui",
@@ -154,6 +158,7 @@ const CT = {
     st_ignored: "ignorato",
     st_follows_you: "La segue di nuovo",
     st_here: "qui",
+    viaBridge: "tramite Bridgy Fed",
   },
   pt: {
     contactsTitle: "Os seus antigos contactos do X que estão aqui",
@@ -184,6 +189,7 @@ const CT = {
     st_ignored: "ignorado",
     st_follows_you: "voltou a segui-lo",
     st_here: "aqui",
+    viaBridge: "através do Bridgy Fed",
   },
   nl: {
     contactsTitle: "Uw vroegere X-contacten die hier zijn",
@@ -214,6 +220,7 @@ const CT = {
     st_ignored: "genegeerd",
     st_follows_you: "volgt u weer",
     st_here: "hier",
+    viaBridge: "via Bridgy Fed",
   },
 };
 for (const l of Object.keys(CT)) Object.assign(T[l], CT[l]);
@@ -325,7 +332,15 @@ function contactItem(c) {
   what.className = "what";
   const actions = document.createElement("span");
   actions.className = "actions";
-  li.append(who, " → ", now, " ", what, actions);
+  li.append(who, " → ", now, " ", what);
+  // The follow crossed the networks: through the person's account bridged by Bridgy Fed.
+  if (c.bridged === true) {
+    const via = document.createElement("span");
+    via.className = "via";
+    say(via, "viaBridge");
+    li.append(" ", via);
+  }
+  li.append(actions);
   contactActions(li, c);
   return li;
 }
