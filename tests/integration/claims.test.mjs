@@ -11,7 +11,7 @@ import { startServer, runBin } from "../lib/server.mjs";
 import { startActorHost } from "../lib/actorhost.mjs";
 import { request } from "../lib/http.mjs";
 import { joinMember, linkArchive, sendCommand } from "../lib/members.mjs";
-import { snapshot, closeSessions } from "../lib/dbsnap.mjs";
+import { snapshot, closeSessions, QUEUE_SETTLED_SQL } from "../lib/dbsnap.mjs";
 import { startXApi } from "../lib/xapi.mjs";
 
 const NAMES = ["alice", "bob", "carol", "dan", "erin", "fay", "gus", "mallory", "mal2", "mal3", "r1", "r2", "r3"];
@@ -47,7 +47,7 @@ const acctOf = (name) => `${name}@${h.domain}`;
 const finger = (handle, srv = s) => request(`${srv.url}/.well-known/webfinger?resource=acct:${handle}@${new URL(srv.url).host}`);
 // Which tables differ between two snapshots (tests/lib/dbsnap.mjs), for a readable failure.
 const changed = (a, b) => Object.keys(b).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
-const quiet = () => eventually(async () => (await q("SELECT count(*) FROM deliveries WHERE state = 'pending'")) === "0", { timeout: 10000, what: "the queue to drain" });
+const quiet = () => eventually(async () => (await q(QUEUE_SETTLED_SQL)) === "t", { timeout: 10000, what: "the queue to drain" });
 
 // The page's "Verify with X": start, X's authorize page (the double approves for its
 // signed-in user), the browser back to our callback. Returns the result and what was seen.

@@ -19,7 +19,7 @@ import { request, rawExchange } from "../lib/http.mjs";
 import { mediaType } from "../lib/http.mjs";
 import net from "node:net";
 import { startActorHost, signedPost, newId, newKeyPair, rsaKeyPair, bigExponentKeyPair, AS, PUBLIC } from "../lib/actorhost.mjs";
-import { snapshot, closeSessions } from "../lib/dbsnap.mjs";
+import { snapshot, closeSessions, queueSettled } from "../lib/dbsnap.mjs";
 import { joinMember, welcomeCode, linkArchive } from "../lib/members.mjs";
 import { xArchive, zipBuffer } from "../lib/xarchive.mjs";
 
@@ -372,7 +372,7 @@ async function quiet() {
     async () => {
       const snap = await snapshot(s.db);
       const t = JSON.stringify(snap);
-      const ok = !snap.deliveries.some((d) => d.state === "pending") && t === (text ?? last);
+      const ok = queueSettled(snap) && t === (text ?? last);
       text = t;
       return ok;
     },

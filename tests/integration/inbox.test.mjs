@@ -10,7 +10,7 @@ import { startServer, freePort, runBin } from "../lib/server.mjs";
 import { get, request } from "../lib/http.mjs";
 import { assertJsonError, parseMetrics, metricSum } from "../lib/checks.mjs";
 import { startActorHost, signedPost, newKeyPair, PUBLIC, AS, newId } from "../lib/actorhost.mjs";
-import { snapshot as dbSnapshot, closeSessions } from "../lib/dbsnap.mjs";
+import { snapshot as dbSnapshot, closeSessions, queueSettled } from "../lib/dbsnap.mjs";
 
 const CFG = { allow_private_fetch: "true", queue_poll_ms: 100, queue_backoff_unit_ms: 10 };
 
@@ -102,7 +102,7 @@ async function quiesce(srv = s) {
     async () => {
       snap = await snapshot(srv);
       const text = JSON.stringify(snap);
-      const same = !snap.deliveries.some((d) => d.state === "pending") && text === last;
+      const same = queueSettled(snap) && text === last;
       last = text;
       return same;
     },

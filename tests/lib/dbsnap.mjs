@@ -96,3 +96,17 @@ export async function snapshot(conninfo, { tables = null, drop = VOLATILE } = {}
   for (let i = 0; i < parts.length; i += 50) chunks.push(`jsonb_build_object(${parts.slice(i, i + 50).join(", ")})`);
   return JSON.parse(await sess.query(`SELECT ${chunks.join(" || ")}`));
 }
+
+// True when a snapshot holding "activities" and "deliveries" shows the delivery queue at
+// rest: nothing pending, and no activity left without a row. The queue removes an activity
+// whose last row went at most a second after that row (queue.c, QUEUE_UNREF_MS), so two
+// equal snapshots a few milliseconds apart are not enough to call the database quiet.
+export function queueSettled(snap) {
+  const held = new Set(snap.deliveries.map((d) => d.activity_id));
+  return !snap.deliveries.some((d) => d.state === "pending") && snap.activities.every((a) => held.has(a.id));
+}
+
+// The same, asked of the database directly (for tests that do not take snapshots).
+export const QUEUE_SETTLED_SQL =
+  "SELECT NOT EXISTS (SELECT 1 FROM deliveries WHERE state = 'pending')" +
+  " AND NOT EXISTS (SELECT 1 FROM activities a WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.activity_id = a.id))";
