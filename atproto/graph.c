@@ -50,6 +50,40 @@ graph_apply_writes(const char *repo, const char *const *subjects, size_t n, cons
     return out;
 }
 
+int
+graph_follow_rkey(const char *uri, const char *repo, char *rkey, size_t rkeylen)
+{
+    static const char coll[] = "/" GRAPH_FOLLOW "/";
+    size_t rl = repo != NULL ? strlen(repo) : 0, n;
+    const char *k;
+
+    if (uri == NULL || rl == 0 || strncmp(uri, "at://", 5) != 0 ||
+        strncmp(uri + 5, repo, rl) != 0 || strncmp(uri + 5 + rl, coll, sizeof(coll) - 1) != 0)
+        return -1;
+    k = uri + 5 + rl + sizeof(coll) - 1;
+    n = strlen(k);
+    if (n == 0 || n > 512 || n >= rkeylen || strcmp(k, ".") == 0 || strcmp(k, "..") == 0 ||
+        strspn(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_:~") != n)
+        return -1;
+    memcpy(rkey, k, n + 1);
+    return 0;
+}
+
+char *
+graph_delete_record(const char *repo, const char *rkey)
+{
+    struct json_object *o = json_object_new_object();
+    char *out;
+
+    json_object_object_add(o, "repo", json_object_new_string(repo));
+    json_object_object_add(o, "collection", json_object_new_string(GRAPH_FOLLOW));
+    json_object_object_add(o, "rkey", json_object_new_string(rkey));
+    out = xstrdup(
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+    return out;
+}
+
 static const char *
 graph_str(struct json_object *o, const char *key)
 {

@@ -34,6 +34,20 @@ struct xrpc_ctx {
 };
 
 long long
+xrpc_limited_wait_ms(const struct xrpc_result *r, long long now, long long fallback_ms)
+{
+    long long wait_ms;
+
+    if (r->retry_after >= 0)
+        wait_ms = r->retry_after * 1000LL;
+    else if (r->ratelimit_reset > now)
+        wait_ms = (r->ratelimit_reset - now) * 1000LL;
+    else
+        wait_ms = fallback_ms;
+    return wait_ms < 1000 ? 1000 : wait_ms;
+}
+
+long long
 xrpc_header_number(const char *value)
 {
     char *end;

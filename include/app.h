@@ -15,6 +15,7 @@ struct queue;
 struct seal;
 struct follow;
 struct unfollow;
+struct atunfollow;
 struct followlist;
 struct match;
 struct notice;
@@ -45,11 +46,12 @@ struct app {
     struct seal *seal;         /* token_key_file: seals OAuth secrets; NULL when not configured */
     struct follow *follow;     /* follows in members' names; NULL without seal or in unit tests */
     struct unfollow *unfollow; /* follows the members undid; NULL as follow is */
-    struct followlist *lists;  /* those follows' list on the member's server; NULL likewise */
-    struct match *match;       /* re-plans members' former contacts; NULL outside serve */
-    struct notice *notice;     /* daily direct messages about them; NULL outside serve */
-    struct workpool *parses;   /* archive uploads are parsed here; NULL outside serve */
-    struct ratelimit *uploads; /* archive uploads per member per hour; NULL outside serve */
+    struct atunfollow *atunfollow; /* Bluesky follows the members undid; NULL without seal */
+    struct followlist *lists;      /* those follows' list on the member's server; NULL likewise */
+    struct match *match;           /* re-plans members' former contacts; NULL outside serve */
+    struct notice *notice;         /* daily direct messages about them; NULL outside serve */
+    struct workpool *parses;       /* archive uploads are parsed here; NULL outside serve */
+    struct ratelimit *uploads;     /* archive uploads per member per hour; NULL outside serve */
     struct ratelimit *app_password_tries; /* per address per hour; NULL outside serve */
     struct ratelimit *signin_addrs; /* web sign-ins per client address per minute; NULL: none */
     struct ratelimit *signin_hosts; /* web sign-ins asking one server per minute; NULL: none */

@@ -14,9 +14,11 @@ struct evhttp_request;
  * GET /link/contacts?dir=following|followers[&after=CURSOR][&limit=N]: one page (N, default
  * and at most CONTACTS_PAGE_MAX) of the contacts_visible rows of the session's member, by
  * the contact's member id after CURSOR (keyset: one range of the contacts primary key):
- * {"dir", "contacts": [{"x_id", "handle", "acct", "url", "network", "status", "bridged"}],
- * "next"}, next being the cursor of the following page or null; bridged: the pair's follow
- * (made or being undone, in the tab's direction) crossed the networks through Bridgy Fed.
+ * {"dir", "contacts": [{"x_id", "handle", "acct", "url", "network", "status", "bridged",
+ * "undo"}], "next"}, next being the cursor of the following page or null; bridged: the pair's
+ * follow (made or being undone, in the tab's direction) crossed the networks through Bridgy
+ * Fed; undo: POST /link/contacts/undo can undo it (a follow made for the member: on Bluesky,
+ * a record passerelle wrote, never one the member made themselves).
  */
 void contacts_list(struct app *app, struct evhttp_request *req, const char *path);
 /*
@@ -35,8 +37,11 @@ void contacts_ignore(struct app *app, struct evhttp_request *req, const char *pa
 void contacts_restore(struct app *app, struct evhttp_request *req, const char *path);
 /*
  * POST /link/contacts/undo, {"x_id": "<digits>"} or {"all": true}, CSRF header: the follows
- * made for the member (method 'api', state 'done') toward that contact, or all of them, are
- * queued for the unfollow worker ('unfollow'). Answers {"queued": n}; 409 when none was done.
+ * made for the member (state 'done') toward that contact, or all of them, are queued
+ * ('unfollow'): a fediverse home's (method 'api') for the unfollow worker, a Bluesky home's
+ * (method 'atproto') for atunfollow when passerelle wrote the record (record_written) and the
+ * member has a grant. Answers {"queued": n, "bluesky": those on Bluesky}; 409 with the reason
+ * when none is queued (nothing done, only the member's own Bluesky records, no grant).
  */
 void contacts_undo(struct app *app, struct evhttp_request *req, const char *path);
 

@@ -11,6 +11,7 @@ struct json_object;
 #define GRAPH_BATCH_MAX 200
 /* What a record creation costs in the PDS's write budget (an update 2, a delete 1). */
 #define GRAPH_CREATE_POINTS 3
+#define GRAPH_DELETE_POINTS 1
 
 /* createdAt as atproto writes datetimes: "2026-12-07T01:36:40.123Z" (out: 32 bytes). */
 void graph_created_at(long long now_ms, char *out, size_t outlen);
@@ -23,6 +24,17 @@ void graph_created_at(long long now_ms, char *out, size_t outlen);
  */
 char *graph_apply_writes(const char *repo, const char *const *subjects, size_t n,
                          const char *created_at);
+
+/*
+ * The record key of uri when it names a follow record in repo's own repository,
+ * "at://<repo>/app.bsky.graph.follow/<rkey>" (rkey: 1 to 512 of A-Z a-z 0-9 . - _ : ~, not
+ * "." nor ".."), into rkey (512 bytes + 1): 0, or -1 for anything else (another repository,
+ * another collection, a query or fragment), which is never deleted.
+ */
+int graph_follow_rkey(const char *uri, const char *repo, char *rkey, size_t rkeylen);
+
+/* The body of com.atproto.repo.deleteRecord of that follow record in repo. A new string. */
+char *graph_delete_record(const char *repo, const char *rkey);
 
 /*
  * The record URIs an applyWrites answer gives, in the order of the writes: uris[i] is

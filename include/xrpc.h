@@ -73,6 +73,12 @@ void xrpc_call(struct httpc *h, const struct xrpc_call *c, xrpc_done_fn cb, void
  * InvalidToken): refresh the session, or ask the member again when refreshing fails so. */
 int xrpc_token_refused(const struct xrpc_result *r);
 
+/*
+ * How long a 429 asks to wait, in ms: its Retry-After, else until its RateLimit-Reset (now:
+ * epoch seconds), else fallback_ms; at least a second. Pure.
+ */
+long long xrpc_limited_wait_ms(const struct xrpc_result *r, long long now, long long fallback_ms);
+
 /* Reads a numeric header value (RateLimit-*, Retry-After in seconds); -1 when absent or not
  * a plain non-negative number. */
 long long xrpc_header_number(const char *value);

@@ -30,6 +30,7 @@
 #include "keys.h"
 #include "atdm.h"
 #include "atfollow.h"
+#include "atunfollow.h"
 #include "bridgecheck.h"
 #include "log.h"
 #include "metrics.h"
@@ -393,8 +394,10 @@ cmd_serve(const char *config_path)
     app.match = match_new(&app);
     app.notice = notice_new(&app);
     st.bridgecheck = bridgecheck_new(&app);
-    if (app.seal != NULL)
+    if (app.seal != NULL) {
         st.atfollow = atfollow_new(&app);
+        app.atunfollow = atunfollow_new(&app);
+    }
     st.atdm = atdm_new(&app);
     app.parses =
         workpool_new(app.base, cfg.archive_parsers, cfg.archive_parse_queue, err, sizeof(err));
@@ -441,6 +444,7 @@ out:
     notice_free(app.notice);
     bridgecheck_free(st.bridgecheck);
     atfollow_free(st.atfollow);
+    atunfollow_free(app.atunfollow);
     atdm_free(st.atdm);
     status_shutdown();
     memberfollow_free(st.relayfollow);

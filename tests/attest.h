@@ -10,6 +10,7 @@
 
 #include "app.h"
 #include "atclient.h"
+#include "atgrant.h"
 #include "config.h"
 #include "httpc.h"
 #include "pgtest.h"
@@ -73,6 +74,29 @@ attest_setup(struct app *app, const char *name, void (*double_cb)(struct evhttp_
     PGT_SPIN(done, 5);
     if (app->atclient == NULL)
         pgt_bail("no client key");
+}
+
+/*
+ * An app-password grant of member (did) at the PDS http://127.0.0.1:<port>, sealed as atgrant.c
+ * seals it: access token "access-token-1" for an hour, refresh token "refresh-token-1".
+ */
+static inline void
+attest_app_password_grant(struct app *app, long member, const char *did, int port)
+{
+    char ad[200], *ct[2], nonce[2][40], id[24];
+
+    snprintf(id, sizeof(id), "%ld", member);
+    atgrant_ad(id, did, "access", ad, sizeof(ad));
+    seal_to_bytea(app->seal, ad, "access-token-1", &ct[0], nonce[0]);
+    atgrant_ad(id, did, "refresh", ad, sizeof(ad));
+    seal_to_bytea(app->seal, ad, "refresh-token-1", &ct[1], nonce[1]);
+    pgt_exec("INSERT INTO atproto_grants (member_id, did, kind, pds_url, access_token,"
+             " access_nonce, access_expires_at, refresh_token, refresh_nonce) VALUES (%ld, '%s',"
+             " 'app_password', 'http://127.0.0.1:%d', '%s', '%s', now() + interval '1 hour',"
+             " '%s', '%s')",
+             member, did, port, ct[0], nonce[0], ct[1], nonce[1]);
+    free(ct[0]);
+    free(ct[1]);
 }
 
 /* Frees what attest_setup made, then pgt_teardown. */

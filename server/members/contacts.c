@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include "app.h"
+#include "atunfollow.h"
 #include "contacts.h"
 #include "db.h"
 #include "linkpage.h"
@@ -200,11 +201,15 @@ static const char sql_page[] =
     " v.network, v.ignored, f.state, f.method, f.notified_at IS NOT NULL,"
     /* Made across the networks, so through Bridgy Fed (the matcher plans no other). */
     " coalesce(f.method IN ('api', 'atproto') AND f.state IN ('done', 'unfollow')"
-    "  AND v.network <> (SELECT m.network FROM members m WHERE m.id = $1::bigint), false)"
+    "  AND v.network <> (SELECT m.network FROM members m WHERE m.id = $1::bigint), false),"
+    /* Undo is offered for a follow made for the member; on Bluesky, a record passerelle wrote. */
+    " coalesce(v.dir = 'following' AND f.state = 'done'"
+    "  AND (f.method = 'api' OR (f.method = 'atproto' AND f.record_written)), false)"
     " FROM contacts c"
     " CROSS JOIN LATERAL (SELECT * FROM contacts_visible v WHERE v.member_id = c.member_id"
     "  AND v.dir = c.dir AND v.contact_id = c.contact_id OFFSET 0) v"
-    " LEFT JOIN LATERAL (SELECT f.state, f.method, f.notified_at FROM follow_actions f"
+    " LEFT JOIN LATERAL (SELECT f.state, f.method, f.notified_at, f.record_written"
+    "  FROM follow_actions f"
     "  WHERE" CONTACTS_SQL_PAIR_WHERE " OFFSET 0) f ON true"
     " WHERE c.member_id = $1::bigint AND c.dir = $2 AND c.contact_id > $3::bigint"
     " ORDER BY c.contact_id LIMIT $4::int + 1";
@@ -229,6 +234,8 @@ contacts_row_json(PGresult *res, int i, const char *dir)
     json_object_object_add(o, "status", json_object_new_string(status));
     json_object_object_add(o, "bridged",
                            json_object_new_boolean(strcmp(PQgetvalue(res, i, 10), "t") == 0));
+    json_object_object_add(o, "undo",
+                           json_object_new_boolean(strcmp(PQgetvalue(res, i, 11), "t") == 0));
     free(url);
     return o;
 }
@@ -481,21 +488,33 @@ contacts_restore(struct app *app, struct evhttp_request *req, const char *path)
 
 /*
  * The follows made for the member toward $2 (NULL: every one) are queued for the unfollow
- * worker, counted afresh. Only fediverse homes: their server's client API unfollows.
+ * workers, counted afresh: a fediverse home's through their server's client API (unfollow.c),
+ * a Bluesky home's only when passerelle wrote the record in their repository and they have a
+ * grant to delete it with (atunfollow.c). Also counted, for the answer when nothing is queued:
+ * Bluesky follows whose record the member made themselves, and whether a grant is missing.
  */
 static const char sql_undo[] =
-    "WITH m AS (SELECT id FROM members WHERE id = $1::bigint AND network = 'activitypub'),"
+    "WITH m AS (SELECT id, network, network = 'activitypub'"
+    "   OR EXISTS (SELECT 1 FROM atproto_grants g WHERE g.member_id = members.id) AS granted"
+    "  FROM members WHERE id = $1::bigint),"
+    " t AS (SELECT f.id, f.method, f.record_written FROM follow_actions f, m"
+    "  WHERE f.follower_id = m.id AND f.state = 'done'"
+    "   AND f.method = CASE m.network WHEN 'atproto' THEN 'atproto' ELSE 'api' END"
+    "   AND ($2::bigint IS NULL"
+    "    OR f.followee_id IN (SELECT c.id FROM members c WHERE c.x_id = $2::bigint))),"
     " q AS (UPDATE follow_actions f SET state = 'unfollow', attempts = 0, next_attempt_at = now(),"
     "   last_error = NULL, updated_at = now()"
-    "  FROM m WHERE f.follower_id = m.id AND f.method = 'api' AND f.state = 'done'"
-    "   AND ($2::bigint IS NULL"
-    "    OR f.followee_id IN (SELECT c.id FROM members c WHERE c.x_id = $2::bigint))"
-    "  RETURNING f.id),"
+    "  FROM t, m WHERE f.id = t.id AND m.granted"
+    "   AND (t.method = 'api' OR (t.record_written AND f.record_uri IS NOT NULL))"
+    "  RETURNING f.id, f.method),"
     " led AS (INSERT INTO contact_ledger (member_id, action, x_id, rows, source, client_addr)"
     "  SELECT m.id, CASE WHEN $2::bigint IS NULL THEN 'undo_all' ELSE 'undo' END, $2::bigint,"
     "   (SELECT count(*) FROM q), 'page', $3::inet FROM m WHERE EXISTS (SELECT 1 FROM q)"
     "  RETURNING 1)"
-    " SELECT count(*) FROM q";
+    " SELECT (SELECT count(*) FROM q), (SELECT count(*) FROM q WHERE method = 'atproto'),"
+    "  (SELECT count(*) FROM t WHERE t.method = 'atproto' AND NOT coalesce(t.record_written,"
+    " false)),"
+    "  coalesce((SELECT granted FROM m), true)";
 
 static void
 contacts_undo_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
@@ -504,20 +523,29 @@ contacts_undo_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
 
     if (contacts_db_failed(c, outcome, err) == 0) {
         long long n = PQntuples(res) == 1 ? contacts_num(res, 0, 0) : 0;
+        long long sky = n > 0 ? contacts_num(res, 0, 1) : 0;
 
         log_info("contact_undo", "x_id=%s queued=%lld source=page", c->all ? "all" : c->x_id, n);
         if (n == 0) {
             struct json_object *o = json_object_new_object();
+            const char *why = "contacts.nothing_to_undo";
 
+            if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 3), "t") != 0)
+                why = "contacts.undo_no_grant"; /* a Bluesky home without a grant */
+            else if (PQntuples(res) == 1 && contacts_num(res, 0, 2) > 0)
+                why = "contacts.undo_theirs"; /* their own follow record: never deleted */
             json_object_object_add(o, "error",
-                                   json_object_new_string(texts_get(reply_req_lang(c->req),
-                                                                    "contacts.nothing_to_undo")));
+                                   json_object_new_string(texts_get(reply_req_lang(c->req), why)));
             reply_json(c->req, 409, "application/json", o);
         } else {
             struct json_object *o = json_object_new_object();
 
-            unfollow_kick(c->app->unfollow);
+            if (sky > 0)
+                atunfollow_kick(c->app->atunfollow);
+            if (sky < n)
+                unfollow_kick(c->app->unfollow);
             json_object_object_add(o, "queued", json_object_new_int64(n));
+            json_object_object_add(o, "bluesky", json_object_new_int64(sky));
             reply_json(c->req, 200, "application/json", o);
         }
     }

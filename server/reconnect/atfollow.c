@@ -89,19 +89,24 @@ static const char sql_claim[] =
 
 /*
  * Every outcome of a batch in one statement: per row (ids, kinds, record uris, errors, delays
- * in ms) done, failed, undone (final), retry (counted; failed after $7 attempts), wait (not
- * counted); then the member's lease ends, paused $8 ms when set.
+ * in ms) done (written), found (done with the member's own record), failed, undone (final),
+ * retry (counted; failed after $7 attempts), wait (not counted); then the member's lease ends,
+ * paused $8 ms when set.
  */
 static const char sql_finish[] =
     "WITH o AS (SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[],"
     "  $6::bigint[]) AS o(id, kind, uri, err, delay)),"
     " fa AS (UPDATE follow_actions f SET"
     "  state = CASE WHEN o.kind IN ('done', 'failed', 'undone') THEN o.kind"
+    "   WHEN o.kind = 'found' THEN 'done'"
     "   WHEN o.kind = 'retry' AND f.attempts >= $7::int THEN 'failed' ELSE f.state END,"
-    "  done_at = CASE WHEN o.kind = 'done' THEN now() ELSE f.done_at END,"
+    "  done_at = CASE WHEN o.kind IN ('done', 'found') THEN now() ELSE f.done_at END,"
     "  record_uri = coalesce(nullif(o.uri, ''), f.record_uri), last_error = nullif(o.err, ''),"
+    /* Whose record it is: only one passerelle wrote may be undone from the page. */
+    "  record_written = CASE WHEN o.kind = 'done' THEN true WHEN o.kind = 'found' THEN false"
+    "   ELSE f.record_written END,"
     "  attempts = CASE WHEN o.kind = 'wait' THEN greatest(f.attempts - 1, 0) ELSE f.attempts END,"
-    "  next_attempt_at = CASE WHEN o.kind IN ('done', 'failed', 'undone')"
+    "  next_attempt_at = CASE WHEN o.kind IN ('done', 'found', 'failed', 'undone')"
     "    OR (o.kind = 'retry' AND f.attempts >= $7::int) THEN NULL"
     "   ELSE now() + o.delay * interval '1 millisecond' END,"
     "  updated_at = now()"
@@ -284,17 +289,9 @@ atfollow_finish(struct atfollow_batch *b)
 static void
 atfollow_limited(struct atfollow_batch *b, const struct xrpc_result *r, const char *what)
 {
-    long long now = (long long)time(NULL), wait_ms;
+    long long wait_ms = xrpc_limited_wait_ms(r, (long long)time(NULL), atfollow_backoff(b, 1));
     char why[96];
 
-    if (r->retry_after >= 0)
-        wait_ms = r->retry_after * 1000LL;
-    else if (r->ratelimit_reset > now)
-        wait_ms = (r->ratelimit_reset - now) * 1000LL;
-    else
-        wait_ms = atfollow_backoff(b, 1);
-    if (wait_ms < 1000)
-        wait_ms = 1000;
     b->pause_ms = wait_ms;
     metrics_add(M_ATFOLLOWS, "result=\"limited\"", 1);
     snprintf(why, sizeof(why), "%s: rate limited (429)", what);
@@ -479,7 +476,8 @@ atfollow_record_cb(const char *subject, const char *uri, void *arg)
         struct atfollow_pair *p = &b->pairs[i];
 
         if (p->kind == NULL && strcmp(p->subject, subject) == 0) {
-            p->kind = "done"; /* followed already, by the member or an earlier batch */
+            /* Followed already, by the member or an earlier batch: theirs, never undone. */
+            p->kind = "found";
             p->uri = xstrdup(uri);
         }
     }

@@ -107,7 +107,8 @@ test("both ways: the contacts of mia's own archive who are members, each with wh
   assert.deepEqual(await all(mia, "following"), { f0_x: "followed", f1_x: "followed", f2_x: "followed", f3_x: "followed", f4_x: "followed", f5_x: "held" });
   assert.deepEqual(await all(mia, "followers"), { b0_x: "here", b1_x: "here", b2_x: "here" });
   const one = (await page(mia, "dir=following&limit=1")).json().contacts[0];
-  assert.deepEqual(Object.keys(one).sort(), ["acct", "bridged", "handle", "network", "status", "url", "x_id"]);
+  assert.deepEqual(Object.keys(one).sort(), ["acct", "bridged", "handle", "network", "status", "undo", "url", "x_id"]);
+  assert.equal(one.undo, true, "a follow made for her: undo offered");
   assert.equal(one.bridged, false, "followed on her own network: no bridge");
   assert.equal(one.acct, `f0@${far.domain}`);
   assert.equal(one.url, C.f0.actor, "where they are now: their actor");
@@ -204,7 +205,7 @@ test("undo one: her server unfollows f0 with the same grant, and the matcher nev
   const token = h.mastodon.snapshot().tokens.find((t) => t.user === "mia").token;
   const r = await post(mia, "undo", { x_id: X("f0") });
   assert.equal(r.status, 200, r.body);
-  assert.deepEqual(r.json(), { queued: 1 });
+  assert.deepEqual(r.json(), { queued: 1, bluesky: 0 });
   await eventually(async () => (await row("f0")) === "unfollowed", { timeout: 10000, what: "f0 unfollowed" });
   const u = unfollowsOf("f0");
   assert.equal(u.length, 1, "one unfollow call");
@@ -232,7 +233,7 @@ test("undo one: her server unfollows f0 with the same grant, and the matcher nev
 test("undo all: one request queues every follow made for her, each is unfollowed once, none is made again", async () => {
   const r = await post(mia, "undo", { all: true });
   assert.equal(r.status, 200, r.body);
-  assert.deepEqual(r.json(), { queued: 5 });
+  assert.deepEqual(r.json(), { queued: 5, bluesky: 0 });
   await eventually(async () => (await q(`SELECT count(*) FROM follow_actions WHERE follower_id = ${mia.id} AND state = 'unfollowed'`)) === "6", {
     timeout: 15000,
     what: "all six unfollowed",

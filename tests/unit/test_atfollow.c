@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "attest.h"
 #include "atfollow.h"
 #include "atgrant.h"
 #include "config.h"
@@ -24,16 +25,6 @@ static int port;
 static int lists, writes, resolves, answer_429;
 static char last_write[16384], last_auth[256];
 
-static void
-reply(struct evhttp_request *req, int status, const char *body)
-{
-    struct evbuffer *out = evbuffer_new();
-
-    evbuffer_add(out, body, strlen(body));
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-    evhttp_send_reply(req, status, "x", out);
-    evbuffer_free(out);
-}
 
 /* The PDS (its XRPC) and the PLC directory (GET /<did>) on one port. */
 static void
@@ -45,10 +36,10 @@ double_cb(struct evhttp_request *req, void *arg)
     (void)arg;
     if (strncmp(uri, "/xrpc/com.atproto.repo.listRecords?", 35) == 0) {
         lists++;
-        reply(req, 200,
-              "{\"records\":[{\"uri\":\"at://did:plc:alicealicealicealicealic/app.bsky.graph."
-              "follow/old\",\"cid\":\"c\",\"value\":{\"$type\":\"app.bsky.graph.follow\","
-              "\"subject\":\"did:plc:davedavedavedavedavedave\",\"createdAt\":\"x\"}}]}");
+        attest_json(req, 200,
+                    "{\"records\":[{\"uri\":\"at://did:plc:alicealicealicealicealic/app.bsky.graph."
+                    "follow/old\",\"cid\":\"c\",\"value\":{\"$type\":\"app.bsky.graph.follow\","
+                    "\"subject\":\"did:plc:davedavedavedavedavedave\",\"createdAt\":\"x\"}}]}");
     } else if (strcmp(uri, "/xrpc/com.atproto.repo.applyWrites") == 0) {
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
         size_t n = evbuffer_get_length(in);
@@ -64,8 +55,8 @@ double_cb(struct evhttp_request *req, void *arg)
         snprintf(last_auth, sizeof(last_auth), "%s", auth != NULL ? auth : "");
         if (answer_429) {
             evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1200");
-            reply(req, 429,
-                  "{\"error\":\"RateLimitExceeded\",\"message\":\"Rate Limit Exceeded\"}");
+            attest_json(req, 429,
+                        "{\"error\":\"RateLimitExceeded\",\"message\":\"Rate Limit Exceeded\"}");
             return;
         }
         for (const char *p = last_write; (p = strstr(p, "\"subject\":\"")) != NULL; p++) {
@@ -76,7 +67,7 @@ double_cb(struct evhttp_request *req, void *arg)
             strncat(results, one, sizeof(results) - strlen(results) - 1);
         }
         snprintf(body, sizeof(body), "{\"commit\":{},\"results\":[%s]}", results);
-        reply(req, 200, body);
+        attest_json(req, 200, body);
     } else if (strncmp(uri, "/did:plc:", 9) == 0 && strstr(uri, "ghost") == NULL) {
         resolves++;
         snprintf(body, sizeof(body),
@@ -84,10 +75,10 @@ double_cb(struct evhttp_request *req, void *arg)
                  "\"type\":\"AtprotoPersonalDataServer\",\"serviceEndpoint\":"
                  "\"http://127.0.0.1:%d\"}]}",
                  uri + 1, port);
-        reply(req, 200, body);
+        attest_json(req, 200, body);
     } else {
         resolves += strncmp(uri, "/did:plc:", 9) == 0;
-        reply(req, 404, "{\"message\":\"DID not registered\"}");
+        attest_json(req, 404, "{\"message\":\"DID not registered\"}");
     }
 }
 
@@ -121,24 +112,6 @@ row(long id)
                    id);
 }
 
-static void
-grant(struct app *app, long member, const char *did)
-{
-    char ad[200], *ct[2], nonce[2][40], id[24];
-
-    snprintf(id, sizeof(id), "%ld", member);
-    atgrant_ad(id, did, "access", ad, sizeof(ad));
-    seal_to_bytea(app->seal, ad, "access-token-1", &ct[0], nonce[0]);
-    atgrant_ad(id, did, "refresh", ad, sizeof(ad));
-    seal_to_bytea(app->seal, ad, "refresh-token-1", &ct[1], nonce[1]);
-    pgt_exec("INSERT INTO atproto_grants (member_id, did, kind, pds_url, access_token,"
-             " access_nonce, access_expires_at, refresh_token, refresh_nonce) VALUES (%ld, '%s',"
-             " 'app_password', 'http://127.0.0.1:%d', '%s', '%s', now() + interval '1 hour',"
-             " '%s', '%s')",
-             member, did, port, ct[0], nonce[0], ct[1], nonce[1]);
-    free(ct[0]);
-    free(ct[1]);
-}
 
 int
 main(void)
@@ -185,8 +158,8 @@ main(void)
     fed = pgt_num("INSERT INTO members (actor_uri, acct, host, x_id, state, linked_at, findable)"
                   " VALUES ('https://ap.example/u/f', 'f@ap.example', 'ap.example', 8000,"
                   " 'linked', now() - interval '2 days', true) RETURNING id");
-    grant(&app, alice, "did:plc:alicealicealicealicealic");
-    grant(&app, frank, "did:plc:frankfrankfrankfrankfran");
+    attest_app_password_grant(&app, alice, "did:plc:alicealicealicealicealic", port);
+    attest_app_password_grant(&app, frank, "did:plc:frankfrankfrankfrankfran", port);
     pb = pair(alice, bob);
     pc = pair(alice, carol);
     pd = pair(alice, dave);
@@ -204,6 +177,10 @@ main(void)
        row(pb));
     ok(strncmp(row(pc), "done|1||at://me/", 16) == 0, "carol: done");
     ok(strstr(row(pg), "the account does not exist") != NULL, "a DID nobody holds: %s", row(pg));
+    is_str(pgt_str("SELECT string_agg(coalesce(record_written::text, '-'), ',' ORDER BY id) FROM"
+                   " follow_actions WHERE id IN (%ld, %ld, %ld)",
+                   pb, pc, pd),
+           "true,true,false", "written by passerelle, or the member's own record found");
     is_str(row(p4), "undone|1|the followee is no longer bridged|",
            "a fediverse followee without a bridged DID: undone");
     is_int(writes, 1, "one applyWrites for the batch");

@@ -104,6 +104,46 @@ test_wait(void)
     is_int((int)graph_wait_seconds("5000;w=3600", 0, 900, 1000, 3), 1, "a reset past: 1 s");
 }
 
+static void
+test_follow_rkey(void)
+{
+    const char *me = "did:plc:alicealicealicealicealic";
+    char rkey[513], *body;
+
+    ok(graph_follow_rkey("at://did:plc:alicealicealicealicealic/app.bsky.graph.follow/3l2abc", me,
+                         rkey, sizeof(rkey)) == 0 &&
+           strcmp(rkey, "3l2abc") == 0,
+       "rkey: a follow record in the member's own repository");
+    ok(graph_follow_rkey("at://did:plc:bobbobbobbobbobbobbobbob/app.bsky.graph.follow/3l2abc", me,
+                         rkey, sizeof(rkey)) < 0,
+       "rkey: another repository");
+    ok(graph_follow_rkey("at://did:plc:alicealicealicealicealicX/app.bsky.graph.follow/3l", me,
+                         rkey, sizeof(rkey)) < 0,
+       "rkey: a DID that only starts like hers");
+    ok(graph_follow_rkey("at://did:plc:alicealicealicealicealic/app.bsky.feed.post/3l2abc", me,
+                         rkey, sizeof(rkey)) < 0,
+       "rkey: another collection");
+    ok(graph_follow_rkey("at://did:plc:alicealicealicealicealic/app.bsky.graph.follow/", me, rkey,
+                         sizeof(rkey)) < 0 &&
+           graph_follow_rkey("at://did:plc:alicealicealicealicealic/app.bsky.graph.follow/..", me,
+                             rkey, sizeof(rkey)) < 0 &&
+           graph_follow_rkey("at://did:plc:alicealicealicealicealic/app.bsky.graph.follow/a/b", me,
+                             rkey, sizeof(rkey)) < 0 &&
+           graph_follow_rkey("at://did:plc:alicealicealicealicealic/app.bsky.graph.follow/a?x", me,
+                             rkey, sizeof(rkey)) < 0,
+       "rkey: empty, a dot path, a path, a query");
+    ok(graph_follow_rkey(NULL, me, rkey, sizeof(rkey)) < 0 &&
+           graph_follow_rkey("at://x/app.bsky.graph.follow/a", NULL, rkey, sizeof(rkey)) < 0,
+       "rkey: NULL");
+    body = graph_delete_record(me, "3l2abc");
+    is_str(
+        body,
+        "{\"repo\":\"did:plc:alicealicealicealicealic\",\"collection\":\"app.bsky.graph.follow\","
+        "\"rkey\":\"3l2abc\"}",
+        "deleteRecord: that record, in her repository");
+    free(body);
+}
+
 int
 main(void)
 {
@@ -112,5 +152,6 @@ main(void)
     test_created_uris();
     test_list_page();
     test_wait();
+    test_follow_rkey();
     return done_testing();
 }

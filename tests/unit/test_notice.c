@@ -233,8 +233,8 @@ test_text_bsky_member(void)
            "them. Their Bluesky profile: https://bsky.app/profile/cy.bsky.social"
            "\n\n...and 1 more: your passerelle page lists them all (https://bridge.example)."
            "\n\nAutomatic follows are written in your Bluesky account in your name: to undo one, "
-           "unfollow the account in your Bluesky app; to stop them, turn off automatic follows on "
-           "your passerelle page.",
+           "press \"Undo the follow\" beside it on your passerelle page, or unfollow the account "
+           "in your Bluesky app; to stop them, turn off automatic follows on your passerelle page.",
            "Bluesky member: followed, soon, held; no server, no command, no CSV");
     free(t);
     t = notice_text(&m, items, 1, 1);

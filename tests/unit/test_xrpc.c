@@ -217,6 +217,16 @@ test_errors(void)
            xrpc_header_number("-1") == -1 && xrpc_header_number("1.5") == -1 &&
            xrpc_header_number("Wed, 21 Oct 2015 07:28:00 GMT") == -1,
        "absent, negative, fractional and dates are -1");
+    {
+        struct xrpc_result r = { .retry_after = 1200, .ratelimit_reset = 5000 };
+
+        ok(xrpc_limited_wait_ms(&r, 1000, 7) == 1200000, "429: Retry-After first");
+        r.retry_after = -1;
+        ok(xrpc_limited_wait_ms(&r, 1000, 7) == 4000000, "else until RateLimit-Reset");
+        r.ratelimit_reset = 900;
+        ok(xrpc_limited_wait_ms(&r, 1000, 7000) == 7000, "else the fallback");
+        ok(xrpc_limited_wait_ms(&r, 1000, 7) == 1000, "at least a second");
+    }
 }
 
 static void

@@ -21,6 +21,7 @@ const CT = {
     undoAll: "Undo every follow made for me",
     undoAllConfirm: "Press again to undo all {n} follows made for you",
     undoQueued: "Your server will undo {n} follows shortly.",
+    undoQueuedBsky: "passerelle will delete {n} follows from your Bluesky account shortly.",
     actionFailed: "That did not work: {reason}",
     st_found: "found",
     st_told: "told by message",
@@ -52,6 +53,7 @@ const CT = {
     undoAll: "Annuler tous les suivis faits pour moi",
     undoAllConfirm: "Appuyez de nouveau pour annuler les {n} suivis faits pour vous",
     undoQueued: "Votre serveur annulera {n} suivis sous peu.",
+    undoQueuedBsky: "passerelle supprimera {n} suivis de votre compte Bluesky sous peu.",
     actionFailed: "Cela n'a pas fonctionné : {reason}",
     st_found: "trouvé",
     st_told: "signalé par message",
@@ -83,6 +85,7 @@ const CT = {
     undoAll: "Alle für mich gemachten Folgen rückgängig machen",
     undoAllConfirm: "Erneut drücken, um alle {n} für Sie gemachten Folgen rückgängig zu machen",
     undoQueued: "Ihr Server macht {n} Folgen in Kürze rückgängig.",
+    undoQueuedBsky: "passerelle löscht in Kürze {n} Folgen aus Ihrem Bluesky-Konto.",
     actionFailed: "Das hat nicht geklappt: {reason}",
     st_found: "gefunden",
     st_told: "per Nachricht mitgeteilt",
@@ -114,6 +117,7 @@ const CT = {
     undoAll: "Deshacer todos los seguimientos hechos por mí",
     undoAllConfirm: "Pulse de nuevo para deshacer los {n} seguimientos hechos por usted",
     undoQueued: "Su servidor deshará {n} seguimientos en breve.",
+    undoQueuedBsky: "passerelle eliminará en breve {n} seguimientos de su cuenta de Bluesky.",
     actionFailed: "No funcionó: {reason}",
     st_found: "encontrado",
     st_told: "avisado por mensaje",
@@ -145,6 +149,7 @@ const CT = {
     undoAll: "Annulla tutti i follow fatti per me",
     undoAllConfirm: "Prema di nuovo per annullare tutti i {n} follow fatti per Lei",
     undoQueued: "Il Suo server annullerà {n} follow a breve.",
+    undoQueuedBsky: "passerelle eliminerà a breve {n} follow dal Suo account Bluesky.",
     actionFailed: "Non ha funzionato: {reason}",
     st_found: "trovato",
     st_told: "avvisato per messaggio",
@@ -176,6 +181,7 @@ const CT = {
     undoAll: "Desfazer todos os seguimentos feitos por mim",
     undoAllConfirm: "Carregue de novo para desfazer os {n} seguimentos feitos por si",
     undoQueued: "O seu servidor desfará {n} seguimentos em breve.",
+    undoQueuedBsky: "O passerelle vai apagar em breve {n} seguimentos da sua conta do Bluesky.",
     actionFailed: "Não funcionou: {reason}",
     st_found: "encontrado",
     st_told: "avisado por mensagem",
@@ -207,6 +213,7 @@ const CT = {
     undoAll: "Alle voor mij gemaakte volgacties ongedaan maken",
     undoAllConfirm: "Druk nogmaals om alle {n} voor u gemaakte volgacties ongedaan te maken",
     undoQueued: "Uw server maakt {n} volgacties binnenkort ongedaan.",
+    undoQueuedBsky: "passerelle verwijdert binnenkort {n} volgacties uit uw Bluesky-account.",
     actionFailed: "Dat is niet gelukt: {reason}",
     st_found: "gevonden",
     st_told: "per bericht gemeld",
@@ -295,7 +302,8 @@ function contactActions(li, c) {
   } else {
     box.append(contactButton("ignore", () => contactChange(li, c, "ignore")));
   }
-  if (c.status === "followed") box.append(contactButton("undo", () => contactChange(li, c, "undo")));
+  // Not a follow the member made themselves on Bluesky: passerelle never deletes one (undo: false).
+  if (c.status === "followed" && c.undo !== false) box.append(contactButton("undo", () => contactChange(li, c, "undo")));
 }
 
 async function contactChange(li, c, action) {
@@ -388,7 +396,8 @@ async function undoAll() {
   const res = await contactsPost("undo", { all: true });
   all.disabled = false;
   if (!res?.r.ok) return contactsFailed(res);
-  say($("contacts-status"), "undoQueued", { n: Number(res.j?.queued) || 0 });
+  // On Bluesky, passerelle deletes the records itself; elsewhere the member's server unfollows.
+  say($("contacts-status"), Number(res.j?.bluesky) > 0 ? "undoQueuedBsky" : "undoQueued", { n: Number(res.j?.queued) || 0 });
   await loadContactCounts();
   chooseContacts(contacts.dir);
 }
