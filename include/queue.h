@@ -91,6 +91,7 @@ struct queue_stats {
     unsigned long long signed_off_loop; /* first hops signed by a pool thread */
     unsigned long long flushes;         /* statements that removed delivered rows */
     unsigned long long unrefs;          /* statements that removed finished activities */
+    unsigned long long analyzes;        /* ANALYZE deliveries sent after a slow claim */
     int in_flight;
 };
 void queue_get_stats(const struct queue *q, struct queue_stats *out);

@@ -25,11 +25,14 @@
 #include "workpool.h"
 #include "xmalloc.h"
 
-#define QUEUE_CTYPE       "application/activity+json"
-#define QUEUE_ALIVE_SLOTS 256   /* hosts remembered as cleared */
-#define QUEUE_ALIVE_MS    60000 /* ... for this long */
-#define QUEUE_UNREF_MS    1000  /* sql_unref at most this often (see queue_unref_later) */
-#define QUEUE_FLUSH_MS    20 /* a delivered row waits at most this for others (queue_flush_soon) */
+#define QUEUE_CTYPE         "application/activity+json"
+#define QUEUE_ALIVE_SLOTS   256   /* hosts remembered as cleared */
+#define QUEUE_ALIVE_MS      60000 /* ... for this long */
+#define QUEUE_UNREF_MS      1000  /* sql_unref at most this often for one activity ... */
+#define QUEUE_UNREF_SLOTS   64    /* ... among the last activities it was sent for */
+#define QUEUE_FLUSH_MS      20 /* a delivered row waits at most this for others (queue_flush_soon) */
+#define QUEUE_SLOW_CLAIM_MS 200   /* a claim this slow asks for sql_analyze ... */
+#define QUEUE_ANALYZE_MS    60000 /* ... at most this often */
 
 #define M_DELIVERIES "passerelle_deliveries_total"
 #define M_DEPTH      "passerelle_queue_depth"
@@ -71,6 +74,7 @@ struct queue_op {
 struct queue_step {
     struct queue *q; /* borrowed: used only while worker_run_live */
     struct worker_run *run;
+    long long t0; /* ms: when its statement was sent */
 };
 
 /* Delivered jobs whose rows one sql_done statement removes; the jobs are freed after it. */
@@ -112,6 +116,7 @@ struct queue {
     struct httpc *http;
     struct workpool *signers; /* threads that sign deliveries, so the loop never does */
     int sign_window;          /* signatures given to the pool at once */
+    int sign_backlog;         /* rows waiting for a signature beyond which no claim is sent */
     struct queue_options o;
     char *relay_key_id, *bridge_key_id;
     char *standin_key_prefix; /* "<base>/x/": stand-in key ids are this, the x id, "#main-key" */
@@ -144,8 +149,14 @@ struct queue {
     char **unref;
     size_t nunref, cap_unref;
     struct event *unref_ev; /* the next sql_unref's timer */
-    long long unref_at;     /* ms: when the last one was sent */
     int unref_busy;         /* one is waiting for its answer */
+    struct {
+        char id[24];
+        long long at;                  /* ms */
+    } unref_recent[QUEUE_UNREF_SLOTS]; /* activities sql_unref was sent for lately */
+    int unref_next;                    /* the slot the next one takes */
+    long long analyzed_at;             /* ms: the last sql_analyze sent */
+    int more_due;                      /* the last claim was a full batch: more rows may be due */
     /* Hosts queue_host_alive cleared lately, by a hash of the name (see queue.h). */
     struct {
         char host[64];
@@ -170,7 +181,7 @@ static void queue_written(struct queue *q, size_t n);
 static void queue_flushed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
 static void queue_op_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
 static void queue_unref_later(struct queue *q, const char *activity_id);
-static void queue_unref_send(struct queue *q);
+static void queue_unref_send(struct queue *q, int force);
 static void queue_unref_timer_cb(evutil_socket_t fd, short what, void *arg);
 static void queue_gauges_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
 static void queue_swept_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg);
@@ -190,8 +201,12 @@ static void queue_job_free(struct queue_job *job);
  * posting to, $5 how many rows each holds, $7 how many each may hold (queue_allowance);
  * other hosts may have $6. Hosts at their allowance are skipped before the LIMIT, so a slow
  * or hanging host cannot fill the in-flight slots (nor keep rows waiting out their lease)
- * while other hosts' rows wait. Candidates are read unlocked, then only the rows taken are
- * locked, SKIP LOCKED, and checked again, so two processes never take the same row.
+ * while other hosts' rows wait. Candidates are locked as the scan finds them, SKIP LOCKED,
+ * so two processes never take the same row and one claiming never leaves the other with
+ * nothing: the LIMIT counts only rows this claim could lock. (Read unlocked and locked
+ * after the LIMIT, both took the same first rows and the slower found them all locked,
+ * then waited for its poll: a second process delivered a sixth of the rows.) Candidates a
+ * host's allowance leaves out stay locked only until this statement commits.
  */
 static const char sql_claim[] =
     "WITH busy AS (SELECT h, c, a FROM unnest($4::text[], $5::int[], $7::int[]) AS b(h, c, a)),"
@@ -203,14 +218,11 @@ static const char sql_claim[] =
     "                  AND (i.dead OR i.paused_until > now()))"
     "  AND (NOT host_blocked(d.host)"
     "       OR (SELECT despite_block FROM activities WHERE id = d.activity_id))"
-    " ORDER BY d.next_attempt_at LIMIT $1::int),"
-    " pick AS (SELECT r.id FROM (SELECT id, host, row_number() OVER"
+    " ORDER BY d.next_attempt_at LIMIT $1::int FOR UPDATE OF d SKIP LOCKED),"
+    " due AS (SELECT r.id FROM (SELECT id, host, row_number() OVER"
     "   (PARTITION BY host ORDER BY next_attempt_at, id) AS rn FROM cand) r"
     "  LEFT JOIN busy ON busy.h = r.host"
-    "  WHERE r.rn + coalesce(busy.c, 0) <= coalesce(busy.a, $6::int)),"
-    " due AS (SELECT d.id FROM deliveries d JOIN pick ON pick.id = d.id"
-    "  WHERE d.state = 'pending' AND d.next_attempt_at <= now()"
-    "  FOR UPDATE OF d SKIP LOCKED)"
+    "  WHERE r.rn + coalesce(busy.c, 0) <= coalesce(busy.a, $6::int))"
     " UPDATE deliveries d"
     " SET next_attempt_at = now() + $2::bigint * interval '1 millisecond',"
     "  claimed_until = now() + $2::bigint * interval '1 millisecond',"
@@ -243,10 +255,11 @@ static const char sql_done[] =
 /*
  * A statement of its own, run after the delete above committed: rows of one activity
  * finishing at once each see the others in their snapshot, but the last of these sees none.
- * It runs at most once a second (QUEUE_UNREF_MS) for the activities of every flush since the
- * last: its NOT EXISTS reads the activity's rows past those deleted and not yet vacuumed, and
- * once per flush it cost most of PostgreSQL's CPU per delivery in a large fan-out (13 ms a
- * statement, 18,000 statements for 100,000 rows).
+ * For an activity it was sent for less than a second ago (QUEUE_UNREF_MS), it waits for that
+ * second to pass, unless nothing else is being sent: its NOT EXISTS reads the activity's rows
+ * past those deleted and not yet vacuumed, and after each flush it cost most of PostgreSQL's
+ * CPU per delivery in a large fan-out (13 ms a statement, 18,000 statements for 100,000
+ * rows). An activity delivered in one flush is looked at once, at once.
  */
 static const char sql_unref[] =
     "DELETE FROM activities a WHERE a.id = ANY($1::bigint[])"
@@ -294,6 +307,17 @@ static const char sql_retry[] =
     "  RETURNING i.consecutive_failures % $7::int = 0 AS paused, i.dead AND NOT o.was_dead AS died)"
     " SELECT count(*), coalesce(bool_or(inst.paused), false), coalesce(bool_or(inst.died), false)"
     " FROM d LEFT JOIN inst ON true";
+
+/*
+ * Fresh statistics for the claim's plan. Without them (a table analysed while nearly empty,
+ * or never, before a fan-out of 100,000 rows) the planner takes 'pending' for a rare state,
+ * reads every due row and sorts them instead of walking deliveries_due to the LIMIT: up to
+ * a second a claim until autovacuum's next look, a minute later. A claim that slow sends
+ * this (QUEUE_SLOW_CLAIM_MS, at most every QUEUE_ANALYZE_MS); ANALYZE takes no lock that
+ * stops the queue, and the plans of the statements on the table are made again after it.
+ * Not the table's owner: PostgreSQL skips it with a warning, and nothing changes.
+ */
+static const char sql_analyze[] = "ANALYZE deliveries";
 
 static const char sql_gauges[] =
     "SELECT (SELECT count(*) FROM deliveries WHERE state = 'pending'),"
@@ -410,6 +434,13 @@ queue_new(struct event_base *base, struct db *db, EVP_PKEY *key, const struct qu
      * signatures when the cores are busy).
      */
     q->sign_window = 2 * q->o.sign_threads;
+    /*
+     * The next claim goes out while a batch still waits to be signed, so that its answer
+     * comes back before the threads run dry: waiting for the line to fall under the window
+     * left the threads idle for a claim's round trip after every batch (a third of the time
+     * in a fan-out, where a claim takes about half the time two threads take to sign it).
+     */
+    q->sign_backlog = q->o.batch > q->sign_window ? q->o.batch : q->sign_window;
     q->signers = workpool_new(base, q->o.sign_threads, q->sign_window, err, errlen);
     if (q->signers == NULL) {
         httpc_free(q->http);
@@ -423,7 +454,6 @@ queue_new(struct event_base *base, struct db *db, EVP_PKEY *key, const struct qu
     q->housekeeper = worker_new(base, q->o.housekeeping_ms, queue_house_step, q);
     q->unref_ev = evtimer_new(base, queue_unref_timer_cb, q);
     q->flush_ev = evtimer_new(base, queue_flush_timer_cb, q);
-    q->unref_at = monotime_ms() - QUEUE_UNREF_MS;
     TAILQ_INIT(&q->jobs);
     TAILQ_INIT(&q->to_sign);
     TAILQ_INIT(&q->ops);
@@ -688,7 +718,7 @@ queue_claim_step(struct worker_run *run, void *arg)
         worker_run_done(run, 0);
         return;
     }
-    if (q->nto_sign >= q->sign_window) {
+    if (q->nto_sign >= q->sign_backlog) {
         /* Rows leased and not yet signed: no more until the threads catch up. */
         q->sign_starved = 1; /* queue_sign_done kicks */
         worker_run_done(run, 0);
@@ -723,6 +753,23 @@ queue_claim_step(struct worker_run *run, void *arg)
     free(hosts);
 }
 
+/* A claim took ms for n rows: when slow, the table's statistics are refreshed (sql_analyze). */
+static void
+queue_claim_timed(struct queue *q, long long ms, int n)
+{
+    struct queue_op *op;
+
+    if (ms < QUEUE_SLOW_CLAIM_MS ||
+        (q->st.analyzes > 0 && monotime_ms() - q->analyzed_at < QUEUE_ANALYZE_MS))
+        return;
+    log_info("queue_claim_slow", "ms=%lld rows=%d analyze=1", ms, n);
+    q->analyzed_at = monotime_ms();
+    q->st.analyzes++;
+    op = queue_op_new(q);
+    op->what = "analyze";
+    db_query(q->db, sql_analyze, 0, NULL, queue_op_cb, op);
+}
+
 static void
 queue_claimed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
 {
@@ -743,6 +790,8 @@ queue_claimed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
         return;
     }
     n = PQntuples(res);
+    q->more_due = n >= q->o.batch;
+    queue_claim_timed(q, monotime_ms() - st->t0, n);
     for (int i = 0; i < n; i++) {
         struct queue_job *job = xcalloc(1, sizeof(*job));
 
@@ -812,7 +861,7 @@ queue_sign_done(void *arg)
         q->nto_sign--;
         queue_sign(q, next);
     }
-    if (q->sign_starved && q->nto_sign < q->sign_window) {
+    if (q->sign_starved && q->nto_sign < q->sign_backlog) {
         q->sign_starved = 0;
         queue_kick(q);
     }
@@ -1105,12 +1154,13 @@ queue_flushed_cb(enum db_outcome outcome, PGresult *res, const char *err, void *
         q->flush = NULL;
         queue_written(q, nflushed);
         queue_flush_soon(q);
+        queue_unref_send(q, 0);
     }
 }
 
 /*
- * activity_id lost rows in a committed flush: sql_unref removes it if none is left, now if
- * none was sent in the last QUEUE_UNREF_MS, else when that much has passed since the last.
+ * activity_id lost rows in a committed flush: sql_unref removes it if none is left (see
+ * queue_unref_send).
  */
 static void
 queue_unref_later(struct queue *q, const char *activity_id)
@@ -1126,37 +1176,63 @@ queue_unref_later(struct queue *q, const char *activity_id)
         }
         q->unref[q->nunref++] = xstrdup(activity_id);
     }
-    queue_unref_send(q);
 }
 
-/* Sends sql_unref for the activities waiting, unless one runs or ran too recently. */
+/*
+ * Sends sql_unref for the activities waiting: at once when one of them was not looked at in
+ * the last QUEUE_UNREF_MS, or when nothing else is being sent or written and the last claim
+ * found less than a batch (the end of a burst: the payload goes with its last row, and a
+ * database with no row pending changes no more); else when that second has passed (force,
+ * from the timer). One at a time.
+ */
 static void
-queue_unref_send(struct queue *q)
+queue_unref_send(struct queue *q, int force)
 {
-    long long wait = q->unref_at + QUEUE_UNREF_MS - monotime_ms();
+    long long now = monotime_ms();
+    int urgent = force || (q->in_flight == 0 && q->ndone == 0 && q->flush == NULL && !q->more_due);
+    long long wait = 1;
     struct queue_op *op;
     const char *params[1];
     char *arr;
 
-    if (q->nunref == 0 || q->unref_busy || evtimer_pending(q->unref_ev, NULL))
+    if (q->nunref == 0 || q->unref_busy)
         return;
-    if (wait > 0) {
+    for (size_t i = 0; i < q->nunref && !urgent; i++) {
+        int seen = 0;
+
+        for (int k = 0; k < QUEUE_UNREF_SLOTS && !seen; k++)
+            if (now - q->unref_recent[k].at < QUEUE_UNREF_MS &&
+                strcmp(q->unref_recent[k].id, q->unref[i]) == 0) {
+                seen = 1;
+                if (QUEUE_UNREF_MS - (now - q->unref_recent[k].at) > wait)
+                    wait = QUEUE_UNREF_MS - (now - q->unref_recent[k].at);
+            }
+        urgent = !seen;
+    }
+    if (!urgent) {
         struct timeval tv = { (time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000 };
 
-        evtimer_add(q->unref_ev, &tv);
+        if (!evtimer_pending(q->unref_ev, NULL))
+            evtimer_add(q->unref_ev, &tv);
         return;
     }
+    evtimer_del(q->unref_ev);
     arr = pgarray_text(q->unref, q->nunref);
     params[0] = arr;
     op = queue_op_new(q);
     op->what = "unref";
     q->unref_busy = 1;
-    q->unref_at = monotime_ms();
     q->st.unrefs++;
     db_query(q->db, sql_unref, 1, params, queue_op_cb, op);
     free(arr);
-    for (size_t i = 0; i < q->nunref; i++)
+    for (size_t i = 0; i < q->nunref; i++) {
+        int k = q->unref_next;
+
+        q->unref_next = (k + 1) % QUEUE_UNREF_SLOTS;
+        snprintf(q->unref_recent[k].id, sizeof(q->unref_recent[k].id), "%s", q->unref[i]);
+        q->unref_recent[k].at = now;
         free(q->unref[i]);
+    }
     q->nunref = 0;
 }
 
@@ -1165,7 +1241,7 @@ queue_unref_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    queue_unref_send(arg);
+    queue_unref_send(arg, 1);
 }
 
 /* --- housekeeping ----------------------------------------------------------------------- */
@@ -1233,7 +1309,7 @@ queue_op_cb(enum db_outcome outcome, PGresult *res, const char *err, void *arg)
             log_info("queue_host_alive", "cleared=1");
         if (strcmp(op->what, "unref") == 0) {
             q->unref_busy = 0;
-            queue_unref_send(q); /* those flushed meanwhile */
+            queue_unref_send(q, 0); /* those flushed meanwhile */
         }
     }
     PQclear(res);
@@ -1295,6 +1371,7 @@ queue_step_new(struct queue *q, struct worker_run *run)
 
     st->q = q;
     st->run = run;
+    st->t0 = monotime_ms();
     return st;
 }
 
