@@ -1,6 +1,6 @@
 // The test peers' and servers' RSA keys (tests/lib/actorhost.mjs, tests/lib/server.mjs).
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { linkSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 
 // An RSA-2048 key pair. Making one costs about 120 ms of CPU (over a second of a loaded
 // two-core machine, half a minute for a file with two dozen actors), and a run makes hundreds.
@@ -24,8 +24,20 @@ export function newKeyPair() {
     ({ privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 }));
     privatePem = privateKey.export({ type: "pkcs8", format: "pem" });
     if (file) {
-      writeFileSync(`${file}.${process.pid}`, privatePem, { mode: 0o600 });
-      renameSync(`${file}.${process.pid}`, file);
+      // Test files run side by side (tests/run.sh TEST_JOBS): the first to link the n-th key
+      // wins (link fails if the name exists, rename would not) and the others take its key, so
+      // every process agrees on key-n whatever the order.
+      const own = `${file}.${process.pid}`;
+      writeFileSync(own, privatePem, { mode: 0o600 });
+      try {
+        linkSync(own, file);
+      } catch (e) {
+        if (e.code !== "EEXIST") throw e;
+        privatePem = readFileSync(file, "utf8");
+        privateKey = createPrivateKey(privatePem);
+      } finally {
+        unlinkSync(own);
+      }
     }
   }
   return { privateKey, privatePem, publicKeyPem: createPublicKey(privateKey).export({ type: "spki", format: "pem" }) };
