@@ -109,7 +109,12 @@ static const struct config_key config_keys[] = {
       "seconds a keyId whose fetch was refused or unreachable is not fetched again" },
     { "queue_max_per_host", CONFIG_INT, OFF(queue_max_per_host), "8", 1, 1000,
       "concurrent deliveries to one host" },
-    { "queue_max_in_flight", CONFIG_INT, OFF(queue_max_in_flight), "200", 1, 100000,
+    /*
+     * A row holds its slot from its claim to its outcome written (the signing line, the POST,
+     * a flush of up to 20 ms): about 80 ms in a fan-out. 200 slots held one process to 2,500
+     * deliveries/s on two cores (39 % of their sign limit); 400 let it use both (57 %).
+     */
+    { "queue_max_in_flight", CONFIG_INT, OFF(queue_max_in_flight), "400", 1, 100000,
       "concurrent deliveries in all" },
     { "sign_threads", CONFIG_INT, OFF(sign_threads), "0", 0, 64,
       "threads that sign deliveries off the event loop; 0: one per core" },

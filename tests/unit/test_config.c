@@ -44,7 +44,7 @@ main(void)
     is_str(cfg.relay_allow, "", "relay_allow empty by default");
     is_str(cfg.relay_block, "", "relay_block empty by default");
     is_int(cfg.queue_max_per_host, 8, "queue_max_per_host default");
-    is_int(cfg.queue_max_in_flight, 200, "queue_max_in_flight default");
+    is_int(cfg.queue_max_in_flight, 400, "queue_max_in_flight default");
     is_int(cfg.sign_threads, 0, "sign_threads default: one per core");
     is_int(cfg.queue_max_answers_per_host, 1000, "queue_max_answers_per_host default");
     is_int(cfg.queue_poll_ms, 1000, "queue_poll_ms default");
