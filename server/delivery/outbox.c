@@ -15,6 +15,7 @@
 #define OUTBOX_MAX_PAYLOAD (16u * 1024 * 1024) /* httpc's body cap */
 
 static int outbox_signer_ok(const char *signer);
+static unsigned char *outbox_duplicates(const char *const *inboxes, size_t n);
 
 /*
  * One statement, so the payload and its rows commit together. Hosts become instances rows
@@ -44,11 +45,50 @@ static const char sql_answer[] = OUTBOX_TARGETS
     "  WHERE (SELECT count(*) FROM activities WHERE origin = $7) < $8::int RETURNING "
     "id)," OUTBOX_ROWS " SELECT count(*), NOT EXISTS (SELECT 1 FROM a), $7::text FROM d";
 
+/* inboxes[] sorted by text, then by position, so equal ones are neighbours, first one first. */
+struct outbox_sort {
+    const char *const *inboxes;
+};
+
+static int
+outbox_cmp(const void *a, const void *b, void *arg)
+{
+    const char *const *in = ((const struct outbox_sort *)arg)->inboxes;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    int c = strcmp(in[i] != NULL ? in[i] : "", in[j] != NULL ? in[j] : "");
+
+    return c != 0 ? c : (i > j) - (i < j);
+}
+
+/*
+ * Marks each inbox that an earlier one repeats. Sorted, not compared pairwise: a notice to
+ * 100,000 subscribers made five billion comparisons (18 s) before its one statement; the
+ * rows keep the callers' order, so one host's inboxes do not all come first.
+ */
+static unsigned char *
+outbox_duplicates(const char *const *inboxes, size_t n)
+{
+    unsigned char *dup = xcalloc(n > 0 ? n : 1, 1);
+    size_t *order = xcalloc(n > 0 ? n : 1, sizeof(*order));
+    struct outbox_sort by = { inboxes };
+
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    qsort_r(order, n, sizeof(*order), outbox_cmp, &by);
+    for (size_t i = 1; i < n; i++)
+        if (inboxes[order[i]] != NULL && inboxes[order[i - 1]] != NULL &&
+            strcmp(inboxes[order[i]], inboxes[order[i - 1]]) == 0)
+            dup[order[i]] = 1;
+    free(order);
+    return dup;
+}
+
 int
 outbox_batch_init(struct outbox_batch *b, const char *signer, const char *payload, size_t len,
                   const char *const *inboxes, size_t n, int flags, char *err, size_t errlen)
 {
     char **urls, **hosts;
+    unsigned char *dup;
     size_t k = 0;
 
     memset(b, 0, sizeof(*b));
@@ -65,24 +105,23 @@ outbox_batch_init(struct outbox_batch *b, const char *signer, const char *payloa
         snprintf(err, errlen, "payload empty, too large or with a NUL byte");
         return -1;
     }
+    dup = outbox_duplicates(inboxes, n);
     urls = xcalloc(n > 0 ? n : 1, sizeof(*urls));
     hosts = xcalloc(n > 0 ? n : 1, sizeof(*hosts));
     for (size_t i = 0; i < n; i++) {
         char host[URL_AUTHORITY_MAX];
-        int dup = 0;
 
         if (inboxes[i] == NULL || url_authority(inboxes[i], host, sizeof(host)) < 0) {
             log_warn("queue_enqueue_skip", "reason=bad_inbox inbox=%s", log_q(inboxes[i]));
             continue;
         }
-        for (size_t j = 0; j < k && !dup; j++)
-            dup = strcmp(urls[j], inboxes[i]) == 0;
-        if (dup)
+        if (dup[i])
             continue;
         urls[k] = xstrdup(inboxes[i]);
         hosts[k] = xstrdup(host);
         k++;
     }
+    free(dup);
     b->targets = k;
     b->storage[0] = xstrdup(signer);
     b->storage[1] = xstrndup(payload, len);

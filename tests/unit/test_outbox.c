@@ -1,4 +1,5 @@
 /* Unit tests for server/delivery/outbox.c: the prepared enqueue (signers, targets, member). */
+#include <stdio.h>
 #include <string.h>
 
 #include "outbox.h"
@@ -71,6 +72,41 @@ test_targets(void)
            "a payload with a NUL byte is refused");
 }
 
+/* Duplicates far apart are merged too, the rows keep the callers' order, and many are cheap. */
+static void
+test_duplicates(void)
+{
+    const char *in[] = { "https://c.example/i", "https://a.example/i", "https://b.example/i",
+                         "https://a.example/i", "https://c.example/i", "https://d.example/i",
+                         "https://b.example/i" };
+    enum { N = 50000 };
+    static char urls[N][40];
+    static const char *many[N];
+    struct outbox_batch b;
+    char err[128];
+
+    is_int(outbox_batch_init(&b, "relay", "{}", 2, in, sizeof(in) / sizeof(in[0]), 0, err,
+                             sizeof(err)),
+           0, "a batch with scattered duplicates");
+    is_int((int)b.targets, 4, "four distinct inboxes");
+    is_str(b.params[2],
+           "{\"https://c.example/i\",\"https://a.example/i\",\"https://b.example/i\","
+           "\"https://d.example/i\"}",
+           "first occurrences, in the callers' order");
+    outbox_batch_free(&b);
+    /* Every fifth inbox repeats the one three places before it. */
+    for (int i = 0; i < N; i++) {
+        snprintf(urls[i], sizeof(urls[i]), "https://h%d.example/inbox", i % 5 == 4 ? i - 3 : i);
+        many[i] = urls[i];
+    }
+    is_int(outbox_batch_init(&b, "relay", "{}", 2, many, N, 0, err, sizeof(err)), 0,
+           "a batch of 50,000 inboxes");
+    is_int((int)b.targets, N - N / 5, "each repeat merged");
+    ok(strncmp(b.params[2], "{\"https://h0.example/inbox\",\"https://h1.example/inbox\"", 52) == 0,
+       "in order");
+    outbox_batch_free(&b);
+}
+
 /* An answer: its origin and the cap go with it, in its own statement, member kept. */
 static void
 test_answer(void)
@@ -100,6 +136,7 @@ main(void)
 {
     test_signers();
     test_targets();
+    test_duplicates();
     test_answer();
     return done_testing();
 }
