@@ -22,8 +22,11 @@ struct workpool_item {
 TAILQ_HEAD(workpool_list, workpool_item);
 
 /*
- * The mutex guards the two lists and the counts; the loop owns everything else. A finished
- * job goes to finished and one byte down the pipe wakes the loop, which delivers it.
+ * The mutex guards the two lists, the counts and woken; the loop owns everything else. A
+ * finished job goes to finished, and one byte down the pipe wakes the loop unless a byte
+ * already waits for it (woken): the loop takes every finished job at each wake, so one byte
+ * per drain is enough, and a byte per job cost a write, a wake-up and an epoll round for each
+ * signature of a fan-out.
  */
 struct workpool {
     struct event_base *base;
@@ -32,6 +35,7 @@ struct workpool {
     struct workpool_list queue;    /* waiting for a thread */
     struct workpool_list finished; /* run, waiting for the loop */
     int queued, running, stopping;
+    int woken; /* a byte is in the pipe that the loop has not yet answered */
     int nthreads, queue_max, started;
     int inflight; /* the loop's count: submitted, not yet delivered */
     pthread_t *threads;
@@ -47,6 +51,7 @@ workpool_thread(void *arg)
 
     for (;;) {
         struct workpool_item *it;
+        int wake;
 
         pthread_mutex_lock(&p->mu);
         while (!p->stopping && TAILQ_EMPTY(&p->queue))
@@ -64,8 +69,10 @@ workpool_thread(void *arg)
         pthread_mutex_lock(&p->mu);
         p->running--;
         TAILQ_INSERT_TAIL(&p->finished, it, link);
+        wake = !p->woken;
+        p->woken = 1;
         pthread_mutex_unlock(&p->mu);
-        while (write(p->fds[1], &one, 1) < 0 && errno == EINTR)
+        while (wake && write(p->fds[1], &one, 1) < 0 && errno == EINTR)
             ;
     }
 }
@@ -84,6 +91,7 @@ workpool_wake_cb(evutil_socket_t fd, short what, void *arg)
         ;
     pthread_mutex_lock(&p->mu);
     TAILQ_CONCAT(&done, &p->finished, link);
+    p->woken = 0; /* a job finished from now on writes a byte again */
     pthread_mutex_unlock(&p->mu);
     while ((it = TAILQ_FIRST(&done)) != NULL) {
         TAILQ_REMOVE(&done, it, link);

@@ -78,6 +78,64 @@ wait_running(struct workpool *p, int n)
     return workpool_running(p) == n;
 }
 
+/* The round test: done counts here and ends the loop once the round's jobs are all back. */
+static int round_done, round_want;
+
+static void
+round_job_done(void *arg)
+{
+    (void)arg;
+    if (++round_done == round_want)
+        event_base_loopbreak(base);
+}
+
+static void
+round_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    event_base_loopbreak(base);
+}
+
+/*
+ * Many jobs finish while the loop is away and share one wake-up; every later round must wake
+ * the loop again (the pipe is written once per drain, not per job).
+ */
+static void
+test_rounds(void)
+{
+    enum { JOBS = 64, ROUNDS = 3 };
+    static struct job jobs[JOBS];
+    struct timeval two = { 2, 0 };
+    struct event *timeout = evtimer_new(base, round_timeout, NULL);
+    char err[128];
+    struct workpool *p = workpool_new(base, 2, JOBS, err, sizeof(err));
+
+    open_gate(1);
+    for (int r = 1; r <= ROUNDS; r++) {
+        int refused = 0;
+
+        round_done = 0;
+        round_want = JOBS;
+        for (int i = 0; i < JOBS; i++) {
+            struct workpool_job w = { job_run, round_job_done, job_drop, &jobs[i] };
+
+            refused += workpool_submit(p, &w) < 0;
+        }
+        is_int(refused, 0, "round %d: %d jobs taken", r, JOBS);
+        while (workpool_running(p) + workpool_queued(p) > 0)
+            usleep(1000); /* all finished before the loop looks */
+        evtimer_add(timeout, &two);
+        event_base_dispatch(base);
+        evtimer_del(timeout);
+        is_int(round_done, JOBS, "round %d: every job delivered on the loop", r);
+        is_int(workpool_inflight(p), 0, "round %d: none left in flight", r);
+    }
+    workpool_free(p);
+    event_free(timeout);
+}
+
 int
 main(void)
 {
@@ -123,6 +181,7 @@ main(void)
     workpool_free(p);
     ok(d.dropped && e.dropped, "free drops what was not delivered (running or queued)");
     ok(!d.done && !e.done, "and never calls done");
+    test_rounds();
     event_base_free(base);
     return done_testing();
 }
