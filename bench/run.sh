@@ -9,7 +9,8 @@
 # BENCH_DATA (the matching database, default /work/benchdata), BENCH_MEMBERS (1000000),
 # BENCH_SKIP (sections left out, any of: fedify import matching http; for a quicker look;
 # http is the GETs, the inbox, scale-out and RSS, so "fedify import matching http" leaves the
-# deliveries alone).
+# deliveries alone), BENCH_PROFILE (a folder: a system-wide `perf record -g` of each fan-out,
+# and its report by process and by library, written there).
 set -eu
 BUILD=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -328,7 +329,7 @@ note "RSS after the GET and inbox loads (first process): $(mib "$rss_after") MiB
 fi
 
 # --- delivery: a fan-out through the real queue to the loopback sink -------------------------------
-# fanout N: queues one notice to every subscriber (admin notice), starts N fresh serve
+# fanout N RUN: queues one notice to every subscriber (admin notice), starts N fresh serve
 # processes on the port (reuse_port) to deliver it, and waits until the sink has every POST.
 # Sets $del_rps, $posts, $span, $dcpu (ms, the servers), $dpg (ms, PostgreSQL), $hwm (KiB,
 # the peak RSS of the first server).
@@ -339,21 +340,39 @@ fanout() {
         sed -n 's/^notice queued for \([0-9]*\) inboxes/\1/p')
     t_enq=$(calc "$(now) - $t0" 2)
     [ "$queued" = "$FANOUT" ] || fail "admin notice queued $queued rows, not $FANOUT"
+    # Each fan-out starts from the same tables: the rows the last one deleted vacuumed away,
+    # statistics fresh. Without this the second fan-out ran on the first one's dead rows and
+    # an autovacuum came at a different moment in each run (the two-process figure moved by
+    # up to 8 % between runs minutes apart).
+    psql_ -c "VACUUM (ANALYZE) deliveries, activities, instances" >/dev/null
     p0=$(pg_cpu_ms)
     dpids=""
     for k in $(seq "$1"); do
         serve "delivery$1-$k"
         dpids="$dpids $spid"
     done
+    perfpid=""
+    if [ -n "${BENCH_PROFILE:-}" ]; then
+        mkdir -p "$BENCH_PROFILE"
+        perf record -a -g -F 499 -o "$BENCH_PROFILE/fanout-$2-${1}p.data" \
+            2>"$BENCH_PROFILE/fanout-$2-${1}p.err" &
+        perfpid=$!
+    fi
+    # The sink answers a wait when it has every POST or after 2 s, whichever comes first.
     i=0
     while :; do
-        posts=$(curl -s "http://127.0.0.1:$sink1/_stats" | sed 's/.*"posts":\([0-9]*\).*/\1/')
-        [ "$posts" -ge "$FANOUT" ] && break
+        posts=$(curl -s -m 10 "http://127.0.0.1:$sink1/_wait?posts=$FANOUT" |
+            sed 's/.*"posts":\([0-9]*\).*/\1/')
+        [ "${posts:-0}" -ge "$FANOUT" ] && break
         for p in $dpids; do kill -0 "$p" 2>/dev/null || fail "a delivering server exited"; done
         i=$((i + 1))
-        [ "$i" -gt 6000 ] && fail "only $posts of $FANOUT deliveries after 600 s"
-        sleep 0.1
+        [ "$i" -gt 300 ] && fail "only $posts of $FANOUT deliveries after 600 s"
     done
+    if [ -n "$perfpid" ]; then
+        kill -INT "$perfpid"
+        wait "$perfpid" || true
+        profile_report "$BENCH_PROFILE/fanout-$2-${1}p"
+    fi
     sleep 0.5
     hwm=$(kib "$(echo $dpids | cut -d' ' -f1)" VmHWM)
     dcpu=$(cpu_ms $dpids)
@@ -367,32 +386,59 @@ fanout() {
     [ "$posts" = "$FANOUT" ] || fail "the sink got $posts POSTs for $FANOUT deliveries (double delivery)"
     [ "$left" = 0 ] || fail "$left delivery rows left after the fan-out"
 }
+# profile_report BASE: BASE.data's samples by process, by process and library, and the top
+# symbols, as text beside it (what docs/BENCHMARKS.md quotes).
+profile_report() {
+    {
+        echo "# by command"
+        perf report -i "$1.data" --no-children --sort comm --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -20
+        echo "# by command and library"
+        perf report -i "$1.data" --no-children --sort comm,dso --stdio 2>/dev/null | grep -v '^#' | grep '%' | head -40
+        echo "# by symbol"
+        perf report -i "$1.data" --no-children --sort comm,dso,sym --stdio -g none 2>/dev/null | grep -v '^#' | grep '%' | head -60
+    } >"$1.txt"
+    say "profile: $1.txt"
+}
 echo "INSERT INTO instances (domain, actor_uri, inbox, relay_state, style)
       SELECT 'd' || i || '.bench', 'http://d' || i || '.bench/actor',
              'http://127.0.0.1:' || (string_to_array(:'ports', ' '))[1 + i % $SINK_PORTS] || '/inbox/' || i,
              'accepted', 'mastodon'
       FROM generate_series(1, $FANOUT) i" | psql_ -v ports="$sink_ports"
 rsa_limits
-for nproc in 1 "$cores"; do
-    say "delivery: $(num $FANOUT)-inbox fan-out, $nproc serve process(es)"
-    fanout "$nproc"
+# One process, then two, then two, then one (ABBA): both figures are means of two fan-outs
+# placed so that a drift of the machine over the minutes of the runs (another VM's load on
+# the host, an autovacuum) weighs on both alike. On this machine one fan-out's rate moved by
+# up to 8 % between runs minutes apart, as much as the difference being measured.
+if [ "$cores" = 1 ]; then order="1 1"; else order="1 $cores $cores 1"; fi
+one_sum=0 two_sum=0 runs_one="" runs_two="" run=0
+for nproc in $order; do
+    run=$((run + 1))
+    say "delivery: $(num $FANOUT)-inbox fan-out, $nproc serve process(es), run $run"
+    fanout "$nproc" "$run"
+    note "delivery run $run, $nproc process(es): $(num "$posts") POSTs in $(calc "$span" 2) s = $(num "$del_rps")/s, none left or twice; admin notice queued them in $t_enq s; CPU per delivery: passerelle $(calc "1000 * $dcpu / $posts") us (start to end), PostgreSQL $(calc "1000 * $dpg / $posts") us"
     if [ "$nproc" = 1 ]; then
-        row "deliveries/s, 1 process" "$(num "$del_rps")" \
-            "$(num "$sign_limit") RSA-2048 sign/s (all cores)" \
-            "$(calc "100 * $del_rps / $sign_limit" 1) %" ">= 50 %" \
-            "$(verdict "100 * $del_rps / $sign_limit" 50)"
-        one_rps=$del_rps
+        one_sum=$(calc "$one_sum + $del_rps")
+        runs_one="$runs_one $(num "$del_rps")"
+        [ "$run" = 1 ] && one_hwm=$hwm
     else
-        row "deliveries/s, $nproc processes" "$(num "$del_rps")" "$(num "$one_rps") (1 process)" \
-            "$(calc "$del_rps / $one_rps" 2) x" ">= 1.0 x" "$(verdict "$del_rps / $one_rps" 1)"
+        two_sum=$(calc "$two_sum + $del_rps")
+        runs_two="$runs_two $(num "$del_rps")"
     fi
-    note "delivery with $nproc process(es): $(num "$posts") POSTs in $(calc "$span" 2) s, none left or twice; admin notice queued them in $t_enq s; CPU per delivery: passerelle $(calc "1000 * $dcpu / $posts") us (start to end), PostgreSQL $(calc "1000 * $dpg / $posts") us; one RSA-2048 signature costs $(calc "1000000 * $cores / $sign_limit") us of one core in this run"
-    if [ "$nproc" = 1 ]; then
-        row "RSS peak in the $(num "$FANOUT")-delivery fan-out" "$(mib "$hwm") MiB" "-" "-" \
-            "<= 200 MiB" "$(verdict 204800 "$hwm")"
-    fi
-    [ "$cores" = 1 ] && break
 done
+one_rps=$(calc "$one_sum / 2")
+row "deliveries/s, 1 process (mean of 2)" "$(num "$one_rps")" \
+    "$(num "$sign_limit") RSA-2048 sign/s (all cores)" \
+    "$(calc "100 * $one_rps / $sign_limit" 1) %" ">= 50 %" \
+    "$(verdict "100 * $one_rps / $sign_limit" 50)"
+row "RSS peak in the $(num "$FANOUT")-delivery fan-out" "$(mib "$one_hwm") MiB" "-" "-" \
+    "<= 200 MiB" "$(verdict 204800 "$one_hwm")"
+if [ "$cores" != 1 ]; then
+    two_rps=$(calc "$two_sum / 2")
+    row "deliveries/s, $cores processes (mean of 2)" "$(num "$two_rps")" \
+        "$(num "$one_rps") (1 process)" "$(calc "$two_rps / $one_rps" 2) x" ">= 1.0 x" \
+        "$(verdict "$two_rps / $one_rps" 1)"
+fi
+note "deliveries: one process$runs_one/s (runs 1 and 4), $cores processes$runs_two/s (runs 2 and 3); one RSA-2048 signature costs $(calc "1000000 * $cores / $sign_limit") us of one core in this run"
 
 # --- archive import: passerelle import and the page's upload, beside COPY ------------------------
 if ! skipped import; then
