@@ -157,7 +157,11 @@ lanes_alive() {
 run_queue() {
     l=0
     while [ "$l" -lt "$jobs" ] && [ "$l" -lt "$nq" ]; do
-        lane &
+        (
+            TEST_LANE=$l
+            export TEST_LANE
+            lane
+        ) &
         workers="$workers $!"
         l=$((l + 1))
     done

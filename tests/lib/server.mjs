@@ -51,15 +51,37 @@ export function binEnv(extra = {}) {
   return { ...env, ...extra };
 }
 
-// A port that was free a moment ago on 127.0.0.1.
-export function freePort() {
-  return new Promise((resolve, reject) => {
+// A port that was free a moment ago on 127.0.0.1, and that nobody else in this run is
+// handed: each lane of tests/run.sh (TEST_LANE) draws from its own thousand ports below the
+// kernel's ephemeral range (32768 and up), so neither another lane's freePort nor an outgoing
+// connection's source port can take it between this check and the server's bind. Port 0
+// (the kernel's choice, as before) only if a lane's thousand are all taken.
+const handedOut = new Set();
+const LANE_PORTS = 1000;
+export async function freePort() {
+  const lane = Number.parseInt(process.env.TEST_LANE ?? "", 10);
+  const base = 20000 + (Number.isInteger(lane) && lane >= 0 ? lane % 12 : 0) * LANE_PORTS;
+  const start = Math.floor(Math.random() * LANE_PORTS);
+  for (let i = 0; i < LANE_PORTS; i++) {
+    const port = base + ((start + i) % LANE_PORTS);
+    if (handedOut.has(port)) continue;
+    if (await portFree(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  return portFree(0);
+}
+
+// Binds port (0: any) on 127.0.0.1 and lets it go; resolves with the port, or false when taken.
+function portFree(port) {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
+    srv.on("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => {
+      const got = srv.address().port;
+      srv.close(() => resolve(got));
     });
   });
 }
