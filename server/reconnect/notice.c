@@ -217,7 +217,11 @@ notice_text(const struct notice_member *m, const struct notice_item *items, size
 /*
  * The member whose notice is due first, with what decides whether to write: wants (notify
  * on and linked), too_soon (told within the interval, $1 hours) and when that ends, and
- * whether automatic follows can run (a grant).
+ * whether automatic follows can run (a grant). The member's row is held FOR NO KEY UPDATE
+ * (only last_notified_at changes): FOR UPDATE also stopped every insert or key update naming
+ * the member (member_lists, follow_actions), and the list worker, holding the pair's row
+ * while it waited for that lock, deadlocked with this transaction's marking of the same pair
+ * (40P01 in a full make test, the member's follows then stalled for a lease).
  */
 static const char sql_claim[] =
     "SELECT m.id, m.actor_uri, coalesce(m.acct, m.actor_uri), m.inbox, m.lang,"
@@ -234,7 +238,7 @@ static const char sql_claim[] =
     " m.network = 'atproto'"
     " FROM notice_due n JOIN members m ON m.id = n.member_id"
     " WHERE n.due_at <= now() ORDER BY n.due_at LIMIT 1"
-    " FOR UPDATE OF n, m SKIP LOCKED";
+    " FOR UPDATE OF n SKIP LOCKED FOR NO KEY UPDATE OF m SKIP LOCKED";
 
 /*
  * Every row the member was not told about (a followee still linked and findable), marked
