@@ -28,8 +28,7 @@
 #define QUEUE_CTYPE         "application/activity+json"
 #define QUEUE_ALIVE_SLOTS   256   /* hosts remembered as cleared */
 #define QUEUE_ALIVE_MS      60000 /* ... for this long */
-#define QUEUE_UNREF_MS      1000  /* sql_unref at most this often for one activity ... */
-#define QUEUE_UNREF_SLOTS   64    /* ... among the last activities it was sent for */
+#define QUEUE_UNREF_MS      1000  /* sql_unref at most this often while rows are going */
 #define QUEUE_FLUSH_MS      20 /* a delivered row waits at most this for others (queue_flush_soon) */
 #define QUEUE_SLOW_CLAIM_MS 200   /* a claim this slow asks for sql_analyze ... */
 #define QUEUE_ANALYZE_MS    60000 /* ... at most this often */
@@ -150,13 +149,9 @@ struct queue {
     size_t nunref, cap_unref;
     struct event *unref_ev; /* the next sql_unref's timer */
     int unref_busy;         /* one is waiting for its answer */
-    struct {
-        char id[24];
-        long long at;                  /* ms */
-    } unref_recent[QUEUE_UNREF_SLOTS]; /* activities sql_unref was sent for lately */
-    int unref_next;                    /* the slot the next one takes */
-    long long analyzed_at;             /* ms: the last sql_analyze sent */
-    int more_due;                      /* the last claim was a full batch: more rows may be due */
+    long long unref_at;     /* ms: when the last one was sent */
+    long long analyzed_at;  /* ms: the last sql_analyze sent */
+    int more_due;           /* the last claim was a full batch: more rows may be due */
     /* Hosts queue_host_alive cleared lately, by a hash of the name (see queue.h). */
     struct {
         char host[64];
@@ -255,11 +250,11 @@ static const char sql_done[] =
 /*
  * A statement of its own, run after the delete above committed: rows of one activity
  * finishing at once each see the others in their snapshot, but the last of these sees none.
- * For an activity it was sent for less than a second ago (QUEUE_UNREF_MS), it waits for that
- * second to pass, unless nothing else is being sent: its NOT EXISTS reads the activity's rows
- * past those deleted and not yet vacuumed, and after each flush it cost most of PostgreSQL's
- * CPU per delivery in a large fan-out (13 ms a statement, 18,000 statements for 100,000
- * rows). An activity delivered in one flush is looked at once, at once.
+ * While rows are going it runs at most once a second (QUEUE_UNREF_MS), for every activity
+ * flushed since: its NOT EXISTS reads the activity's rows past those deleted and not yet
+ * vacuumed, and after each flush it cost most of PostgreSQL's CPU per delivery in a large
+ * fan-out (13 ms a statement, 18,000 statements for 100,000 rows). Once the queue is idle it
+ * runs at once, so a burst's payloads go with its last rows.
  */
 static const char sql_unref[] =
     "DELETE FROM activities a WHERE a.id = ANY($1::bigint[])"
@@ -454,6 +449,7 @@ queue_new(struct event_base *base, struct db *db, EVP_PKEY *key, const struct qu
     q->housekeeper = worker_new(base, q->o.housekeeping_ms, queue_house_step, q);
     q->unref_ev = evtimer_new(base, queue_unref_timer_cb, q);
     q->flush_ev = evtimer_new(base, queue_flush_timer_cb, q);
+    q->unref_at = monotime_ms() - QUEUE_UNREF_MS;
     TAILQ_INIT(&q->jobs);
     TAILQ_INIT(&q->to_sign);
     TAILQ_INIT(&q->ops);
@@ -1179,37 +1175,24 @@ queue_unref_later(struct queue *q, const char *activity_id)
 }
 
 /*
- * Sends sql_unref for the activities waiting: at once when one of them was not looked at in
- * the last QUEUE_UNREF_MS, or when nothing else is being sent or written and the last claim
- * found less than a batch (the end of a burst: the payload goes with its last row, and a
- * database with no row pending changes no more); else when that second has passed (force,
- * from the timer). One at a time.
+ * Sends sql_unref for the activities waiting: at once when nothing else is being sent or
+ * written and the last claim found less than a batch (the end of a burst: a database with no
+ * row pending changes no more), or when a second has passed since the last (force, from the
+ * timer); else the timer waits for that second. One at a time.
  */
 static void
 queue_unref_send(struct queue *q, int force)
 {
     long long now = monotime_ms();
-    int urgent = force || (q->in_flight == 0 && q->ndone == 0 && q->flush == NULL && !q->more_due);
-    long long wait = 1;
+    long long wait = q->unref_at + QUEUE_UNREF_MS - now;
+    int idle = q->in_flight == 0 && q->ndone == 0 && q->flush == NULL && !q->more_due;
     struct queue_op *op;
     const char *params[1];
     char *arr;
 
     if (q->nunref == 0 || q->unref_busy)
         return;
-    for (size_t i = 0; i < q->nunref && !urgent; i++) {
-        int seen = 0;
-
-        for (int k = 0; k < QUEUE_UNREF_SLOTS && !seen; k++)
-            if (now - q->unref_recent[k].at < QUEUE_UNREF_MS &&
-                strcmp(q->unref_recent[k].id, q->unref[i]) == 0) {
-                seen = 1;
-                if (QUEUE_UNREF_MS - (now - q->unref_recent[k].at) > wait)
-                    wait = QUEUE_UNREF_MS - (now - q->unref_recent[k].at);
-            }
-        urgent = !seen;
-    }
-    if (!urgent) {
+    if (!force && !idle && wait > 0) {
         struct timeval tv = { (time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000 };
 
         if (!evtimer_pending(q->unref_ev, NULL))
@@ -1222,17 +1205,12 @@ queue_unref_send(struct queue *q, int force)
     op = queue_op_new(q);
     op->what = "unref";
     q->unref_busy = 1;
+    q->unref_at = now;
     q->st.unrefs++;
     db_query(q->db, sql_unref, 1, params, queue_op_cb, op);
     free(arr);
-    for (size_t i = 0; i < q->nunref; i++) {
-        int k = q->unref_next;
-
-        q->unref_next = (k + 1) % QUEUE_UNREF_SLOTS;
-        snprintf(q->unref_recent[k].id, sizeof(q->unref_recent[k].id), "%s", q->unref[i]);
-        q->unref_recent[k].at = now;
+    for (size_t i = 0; i < q->nunref; i++)
         free(q->unref[i]);
-    }
     q->nunref = 0;
 }
 
